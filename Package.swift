@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, lowest first. Arrows point downwards only:
+//   CLibUV -> EddyLoop -> EddyNet -> (EddyHTTP -> EddyWebSocket -> EddyRooms -> EddyDAG) -> eddy
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Eddy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "EddyLoop", targets: ["EddyLoop"]),
+        .library(name: "EddyNet", targets: ["EddyNet"]),
+        .executable(name: "eddy", targets: ["eddy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibUV",
+            pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]
+        ),
+        .target(
+            name: "EddyLoop",
+            dependencies: ["CLibUV"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "EddyNet",
+            dependencies: ["EddyLoop", "CLibUV"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "eddy",
+            dependencies: [
+                "EddyLoop", "EddyNet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EddyLoopTests",
+            dependencies: ["EddyLoop", "CLibUV"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EddyNetTests",
+            dependencies: ["EddyNet", "EddyLoop", "CLibUV"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
