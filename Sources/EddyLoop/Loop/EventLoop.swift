@@ -1,0 +1,297 @@
+package import CLibUV
+import Dispatch
+import Synchronization
+
+/// One thread running one libuv loop (`uv_loop_t`).
+///
+/// An `EventLoop` is a `SerialExecutor` and a `TaskExecutor`: actors can be bound to it
+/// (`unownedExecutor`), and tasks can prefer it (`withTaskExecutorPreference`,
+/// `Task(executorPreference:)`), so that I/O callbacks and the Swift code consuming them
+/// run on the same thread without an executor hop.
+///
+/// Guarantees:
+/// - Work submitted from one thread runs in submission order (FIFO), never inline inside
+///   `enqueue`/`execute`, and never concurrently with other work on this loop.
+/// - Submission from the loop's own thread costs no system call; submission from other
+///   threads wakes the loop with one `uv_async_send` per empty-to-non-empty transition,
+///   and the loop drains the whole queue per wake-up.
+/// - After shutdown, work that still arrives (for example a task resumed by the shutdown
+///   itself) runs on a serial after-life queue that keeps this loop's isolation, so no job
+///   is ever dropped.
+///
+/// - Important: libuv handles belonging to this loop are touched only on its thread.
+public final class EventLoop: @unchecked Sendable {
+    /// Lifecycle of the loop thread. Loop-thread state.
+    enum Lifecycle { case running, shuttingDown, terminated }
+
+    /// Position of this loop in its group (0 for a standalone loop).
+    public let index: Int
+    /// The libuv loop. Touch only on this loop's thread.
+    package let uv: UnsafeMutablePointer<uv_loop_t>
+    /// A 64 KiB buffer that every read on this loop lands in before the bytes a consumer
+    /// keeps are copied out, so an idle connection owns no receive buffer.
+    package let receiveBuffer: UnsafeMutableRawBufferPointer
+    /// A 64 KiB staging buffer for gathering small writes into one system call.
+    package let stagingBuffer: UnsafeMutableRawBufferPointer
+
+    private let wakeup: UnsafeMutablePointer<uv_async_t>
+    private let check: UnsafeMutablePointer<uv_check_t>
+    private let idle: UnsafeMutablePointer<uv_idle_t>
+    private let remote = Mutex(RemoteQueue())
+    private let afterlife: DispatchQueue
+
+    // Loop-thread state.
+    private var local: [LoopWork] = []
+    private var draining: [LoopWork] = []
+    private var remoteBatch: [LoopWork] = []
+    private var idleActive = false
+    var lifecycle = Lifecycle.running
+    package var resources: [ObjectIdentifier: any LoopResource] = [:]
+
+    private let termination = Mutex(Termination())
+    private struct Termination {
+        var finished = false
+        var joined = false
+        var waiters: [@Sendable () -> Void] = []
+        var report = ShutdownReport(handlesLeftOpen: 0, loopCloseStatus: 0)
+    }
+    private var thread = pthread_t()
+
+    /// Creates a loop and starts its thread.
+    public convenience init() throws(IOError) {
+        try self.init(index: 0, name: "eddy-loop-0")
+    }
+
+    init(index: Int, name: String) throws(IOError) {
+        self.index = index
+        self.afterlife = DispatchQueue(label: "\(name).afterlife")
+        uv = UVHandle.allocate(uv_loop_t.self)
+        wakeup = UVHandle.allocate(uv_async_t.self)
+        check = UVHandle.allocate(uv_check_t.self)
+        idle = UVHandle.allocate(uv_idle_t.self)
+        receiveBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        stagingBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+
+        let status = uv_loop_init(uv)
+        guard status == 0 else {
+            for p in [UnsafeMutableRawPointer(uv), UnsafeMutableRawPointer(wakeup),
+                      UnsafeMutableRawPointer(check), UnsafeMutableRawPointer(idle)] { p.deallocate() }
+            receiveBuffer.deallocate(); stagingBuffer.deallocate()
+            throw IOError(uv: status, operation: "uv_loop_init")
+        }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        uv.pointee.data = me
+        wakeup.pointee.data = me
+        check.pointee.data = me
+        idle.pointee.data = me
+        uv_async_init(uv, wakeup) { handle in
+            EventLoop.from(handle!.pointee.data).drainRemote()
+        }
+        uv_check_init(uv, check)
+        uv_check_start(check) { handle in
+            EventLoop.from(handle!.pointee.data).drainLocal()
+        }
+        uv_unref(check.asUVHandle) // the check handle alone must not keep the loop alive
+        uv_idle_init(uv, idle)
+        startThread(name: name)
+    }
+
+    @inline(__always)
+    static func from(_ data: UnsafeMutableRawPointer?) -> EventLoop {
+        Unmanaged<EventLoop>.fromOpaque(data!).takeUnretainedValue()
+    }
+
+    /// Whether the calling thread is this loop's thread (or its after-life queue).
+    @inline(__always)
+    public var inEventLoop: Bool {
+        CurrentLoop.pointer == Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// The loop that owns the calling thread, if any.
+    public static var current: EventLoop? {
+        CurrentLoop.pointer.map { Unmanaged<EventLoop>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    // MARK: Submission
+
+    /// Runs `work` on this loop's thread, after the work already queued from this thread.
+    ///
+    /// Never runs `work` inline, even when called on the loop's own thread.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        submit(.closure(work))
+    }
+
+    /// Runs `work` inline when called on this loop's thread, otherwise submits it.
+    package func runOnLoop(_ work: @escaping @Sendable () -> Void) {
+        if inEventLoop && lifecycle != .terminated { work() } else { submit(.closure(work)) }
+    }
+
+    /// Runs `body` on this loop and returns its result.
+    public func submit<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withUnsafeThrowingContinuation { continuation in
+            execute {
+                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    func submit(_ work: LoopWork) {
+        if inEventLoop {
+            if lifecycle == .terminated {
+                afterlife.async { self.runInAfterlife(work) }
+                return
+            }
+            local.append(work)
+            if !idleActive {
+                idleActive = true
+                uv_idle_start(idle) { handle in EventLoop.from(handle!.pointee.data).drainLocal() }
+            }
+            return
+        }
+        remote.withLock { queue in
+            if queue.terminated {
+                // Under the lock, so after-life order matches submission order.
+                afterlife.async { self.runInAfterlife(work) }
+                return
+            }
+            queue.items.append(work)
+            if queue.items.count == 1 {
+                // Under the lock: the loop closes `wakeup` only after setting `terminated`
+                // under this same lock, so the handle is alive here.
+                uv_async_send(wakeup)
+            }
+        }
+    }
+
+    // MARK: Draining (loop thread)
+
+    @inline(__always)
+    private func run(_ work: LoopWork) {
+        switch work {
+        case .job(let job):
+            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+        case .closure(let body):
+            body()
+        }
+    }
+
+    private func runInAfterlife(_ work: LoopWork) {
+        let previous = CurrentLoop.pointer
+        CurrentLoop.set(Unmanaged.passUnretained(self).toOpaque())
+        run(work)
+        CurrentLoop.set(previous)
+    }
+
+    private func drainRemote() {
+        var batch = remoteBatch
+        remoteBatch = []
+        remote.withLock { swap(&$0.items, &batch) }
+        for work in batch { run(work) }
+        batch.removeAll(keepingCapacity: true)
+        remoteBatch = batch
+        drainLocal()
+    }
+
+    /// Runs locally queued work until the queue is empty or a fairness budget is spent;
+    /// leftovers keep the idle handle running so the loop polls I/O without blocking.
+    private func drainLocal() {
+        var rounds = 0
+        while !local.isEmpty && rounds < 16 {
+            swap(&local, &draining)
+            for work in draining { run(work) }
+            draining.removeAll(keepingCapacity: true)
+            rounds += 1
+        }
+        if local.isEmpty {
+            if idleActive { idleActive = false; uv_idle_stop(idle) }
+        } else if !idleActive {
+            idleActive = true
+            uv_idle_start(idle) { handle in EventLoop.from(handle!.pointee.data).drainLocal() }
+        }
+        if lifecycle == .shuttingDown { continueShutdown() }
+    }
+
+    // MARK: Shutdown support (loop thread)
+
+    var hasLocalWork: Bool { !local.isEmpty }
+
+    /// Marks the remote queue terminated if it is empty; later submissions go to the
+    /// after-life queue.
+    func markTerminatedIfIdle() -> Bool {
+        remote.withLock { queue in
+            guard queue.items.isEmpty else { return false }
+            queue.terminated = true
+            return true
+        }
+    }
+
+    /// Closes the loop's own handles; `uv_run` returns once their callbacks have run.
+    func closeOwnHandles() {
+        if idleActive { idleActive = false; uv_idle_stop(idle) }
+        uv_check_stop(check)
+        for handle in [wakeup.asUVHandle, check.asUVHandle, idle.asUVHandle] {
+            uv_close(handle) { handle in UnsafeMutableRawPointer(handle!).deallocate() }
+        }
+    }
+
+    /// Calls `body` once the thread has finished (immediately if it already has).
+    func whenTerminated(_ body: @escaping @Sendable () -> Void) {
+        let finished = termination.withLock { state in
+            if !state.finished { state.waiters.append(body) }
+            return state.finished
+        }
+        if finished { body() }
+    }
+
+    /// Joins the finished thread once and returns the shutdown report.
+    func joinThread() -> ShutdownReport {
+        let (report, join) = termination.withLock { state in
+            defer { state.joined = true }
+            return (state.report, !state.joined)
+        }
+        if join { pthread_join(thread, nil) }
+        return report
+    }
+
+    // MARK: Thread
+
+    private final class ThreadStart {
+        let loop: EventLoop
+        let name: String
+        init(loop: EventLoop, name: String) { self.loop = loop; self.name = name }
+    }
+
+    private func startThread(name: String) {
+        let start = Unmanaged.passRetained(ThreadStart(loop: self, name: name)).toOpaque()
+        let status = pthread_create(&thread, nil, { argument in
+            let start = Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
+            _ = eddy_set_thread_name(String(start.name.prefix(15)))
+            start.loop.threadMain()
+            return nil
+        }, start)
+        precondition(status == 0, "pthread_create failed: \(status)")
+    }
+
+    private func threadMain() {
+        CurrentLoop.set(Unmanaged.passUnretained(self).toOpaque())
+        uv_run(uv, UV_RUN_DEFAULT)
+        // Every handle has been closed (see `continueShutdown`); count any that leaked.
+        var open: Int32 = 0
+        uv_walk(uv, { _, argument in argument!.assumingMemoryBound(to: Int32.self).pointee += 1 }, &open)
+        let closeStatus = uv_loop_close(uv)
+        CurrentLoop.set(nil)
+        let waiters = termination.withLock { state in
+            state.finished = true
+            state.report = ShutdownReport(handlesLeftOpen: Int(open), loopCloseStatus: closeStatus)
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter() }
+    }
+
+    deinit {
+        receiveBuffer.deallocate()
+        stagingBuffer.deallocate()
+        UnsafeMutableRawPointer(uv).deallocate()
+    }
+}

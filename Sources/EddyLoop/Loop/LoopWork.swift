@@ -1,0 +1,13 @@
+/// One unit of work queued on an event loop: a Swift concurrency job or a plain closure.
+enum LoopWork {
+    case job(UnownedJob)
+    case closure(@Sendable () -> Void)
+}
+
+/// The cross-thread submission queue. Guarded by the loop's mutex.
+struct RemoteQueue {
+    var items: [LoopWork] = []
+    /// Set once by the loop thread when it stops; later submissions run on the loop's
+    /// after-life queue instead (see `EventLoop.submit`).
+    var terminated = false
+}

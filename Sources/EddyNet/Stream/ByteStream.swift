@@ -1,0 +1,29 @@
+public import EddyLoop
+
+/// A bidirectional, ordered byte stream owned by one event loop: what TCP implements
+/// now and TLS implements next, so that HTTP and WebSocket code is written once.
+///
+/// Guarantees every conforming type makes:
+/// - `inbound` delivers bytes in order, each element being everything received since the
+///   previous element was taken (so one resume can carry many reads); it has a single
+///   consumer and applies read backpressure (reading stops while too much is buffered).
+/// - `write` returns at once while the outbound queue is under its high watermark and
+///   suspends above it until written bytes drain it under the low watermark.
+/// - Cancelling a task suspended in `inbound` or `write` closes the stream.
+public protocol ByteStream: AnyObject, Sendable {
+    associatedtype Inbound: AsyncSequence where Inbound.Element == [UInt8]
+
+    /// The loop that owns the stream's handle. Running on it avoids executor hops.
+    var eventLoop: EventLoop { get }
+    /// Received bytes, in order. One consumer.
+    var inbound: Inbound { get }
+    /// Queues `bytes` for sending (see the backpressure rule above).
+    func write(_ bytes: [UInt8]) async throws
+    /// Queues several buffers to go out together, in one system call when they fit.
+    func write(contentsOf buffers: [[UInt8]]) async throws
+    /// Sends the queued bytes, then a FIN: the peer reads end-of-file, while this side can
+    /// still read.
+    func shutdownWrite() async throws
+    /// Closes the stream at once; pending reads end and pending writes fail. Idempotent.
+    func close() async
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Eddy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eddy",
+        abstract: "Eddy: a real-time streaming runtime over libuv.",
+        subcommands: []
+    )
+}

@@ -1,0 +1,173 @@
+import EddyLoop
+import Synchronization
+import Testing
+
+/// An actor whose isolation is an event loop.
+actor LoopBoundCounter {
+    let loop: EventLoop
+    var value = 0
+    init(loop: EventLoop) { self.loop = loop }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+    func increment() -> (Int, Bool) {
+        value += 1
+        return (value, loop.inEventLoop)
+    }
+}
+
+@Suite("EventLoop as an executor")
+struct EventLoopExecutorTests {
+    @Test func closuresFromOneThreadRunInOrder() async throws {
+        let loop = try EventLoop()
+        let seen = Mutex<[Int]>([])
+        for i in 0..<10_000 { loop.execute { seen.withLock { $0.append(i) } } }
+        try await loop.submit { () }
+        #expect(seen.withLock { $0 } == Array(0..<10_000))
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func submissionFromTheLoopNeverRunsInline() async throws {
+        let loop = try EventLoop()
+        let order = try await loop.submit { () -> [String] in
+            let log = Mutex<[String]>([])
+            loop.execute { log.withLock { $0.append("queued") } }
+            log.withLock { $0.append("after execute") }
+            return log.withLock { $0 }
+        }
+        #expect(order == ["after execute"])
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func localSubmissionsKeepFIFOOrder() async throws {
+        let loop = try EventLoop()
+        let seen = Mutex<[Int]>([])
+        try await loop.submit {
+            for i in 0..<1_000 { loop.execute { seen.withLock { $0.append(i) } } }
+        }
+        try await loop.submit { () }
+        #expect(seen.withLock { $0 } == Array(0..<1_000))
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func actorsBoundToALoopRunOnIt() async throws {
+        let loop = try EventLoop()
+        let counter = LoopBoundCounter(loop: loop)
+        for expected in 1...100 {
+            let (value, onLoop) = await counter.increment()
+            #expect(value == expected)
+            #expect(onLoop)
+        }
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func taskExecutorPreferenceRunsTasksOnTheLoop() async throws {
+        let loop = try EventLoop()
+        let onLoop = await withTaskExecutorPreference(loop) { loop.inEventLoop }
+        #expect(onLoop)
+        let inTask = await Task(executorPreference: loop) { loop.inEventLoop }.value
+        #expect(inTask)
+        #expect(!loop.inEventLoop)
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func isolationChecksAnswerPerThread() async throws {
+        let loop = try EventLoop()
+        #expect(loop.isIsolatingCurrentContext() == false)
+        let answer = try await loop.submit { loop.isIsolatingCurrentContext() }
+        #expect(answer == true)
+        // assumeIsolated works inside work the loop runs.
+        let counter = LoopBoundCounter(loop: loop)
+        let value = try await loop.submit {
+            counter.assumeIsolated { $0.value }
+        }
+        #expect(value == 0)
+        #expect(EventLoop.current == nil)
+        let current = try await loop.submit { EventLoop.current === loop }
+        #expect(current)
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func groupSpreadsRoundRobin() async throws {
+        let group = try EventLoopGroup(loopCount: 3)
+        let picks = (0..<6).map { _ in group.next().index }
+        #expect(picks == [0, 1, 2, 0, 1, 2])
+        let reports = await group.shutdown()
+        #expect(reports.allSatisfy { $0.isClean })
+    }
+
+    @Test func workAfterShutdownStillRunsIsolated() async throws {
+        let loop = try EventLoop()
+        #expect(await loop.shutdown().isClean)
+        let stillIsolated = try await loop.submit { loop.inEventLoop }
+        #expect(stillIsolated)
+        let counter = LoopBoundCounter(loop: loop)
+        let (value, onLoop) = await counter.increment()
+        #expect(value == 1 && onLoop)
+        #expect(await loop.shutdown().isClean) // idempotent
+    }
+}
+
+@Suite("Timers on the loop")
+struct TimerTests {
+    @Test func sleepResumesAfterTheDelay() async throws {
+        let loop = try EventLoop()
+        let start = ContinuousClock.now
+        try await loop.sleep(for: .milliseconds(20))
+        #expect(ContinuousClock.now - start >= .milliseconds(19))
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func cancellingASleepThrowsCancellationError() async throws {
+        let loop = try EventLoop()
+        let task = Task(executorPreference: loop) {
+            try await loop.sleep(for: .seconds(60))
+        }
+        try await loop.sleep(for: .milliseconds(5))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func alreadyCancelledTaskDoesNotSleep() async throws {
+        let loop = try EventLoop()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await loop.sleep(for: .seconds(60))
+        }
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func shutdownFailsPendingSleepsExactlyOnce() async throws {
+        let loop = try EventLoop()
+        let sleepers = (0..<50).map { _ in
+            Task { () -> IOError.Code? in
+                do { try await loop.sleep(for: .seconds(60)); return nil } catch let error as IOError { return error.code } catch { return nil }
+            }
+        }
+        // Make sure every sleeper has armed its timer.
+        try await loop.sleep(for: .milliseconds(50))
+        let report = await loop.shutdown()
+        #expect(report.isClean)
+        for sleeper in sleepers { #expect(await sleeper.value == .eventLoopShutdown) }
+    }
+
+    @Test func withTimeoutCancelsTheSlowOperation() async throws {
+        let loop = try EventLoop()
+        let error = await #expect(throws: TimeoutError.self) {
+            try await loop.withTimeout(.milliseconds(20)) { try await loop.sleep(for: .seconds(60)) }
+        }
+        #expect(error?.timeout == .milliseconds(20))
+        let value = try await loop.withTimeout(.seconds(10)) { 42 }
+        #expect(value == 42)
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func loopClockSleeps() async throws {
+        let loop = try EventLoop()
+        let clock = loop.clock
+        let start = clock.now
+        try await clock.sleep(for: .milliseconds(10))
+        #expect(clock.now - start >= .milliseconds(9))
+        #expect(await loop.shutdown().isClean)
+    }
+}
