@@ -22,6 +22,9 @@ static inline int eddy_uv_errno(void) { return -errno; }
 /// Names the calling thread (visible in top, perf, gdb). Linux keeps 15 bytes.
 static inline int eddy_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 
+/// accept4 without the peer address (glibc's transparent-union parameter does not import).
+static inline int eddy_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
 /// Online cores.
 static inline long eddy_online_cores(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
 

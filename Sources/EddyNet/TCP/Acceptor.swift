@@ -1,0 +1,211 @@
+import CLibUV
+import EddyLoop
+import Glibc
+import Synchronization
+
+/// The listening socket behind a `TCPListener`, and the hand-over queue between the
+/// loops that adopt accepted sockets and the task that consumes them.
+final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
+    private struct Queue {
+        var ready: [TCPConnection] = []
+        var waiter: UnsafeContinuation<TCPConnection?, any Error>?
+        var finished = false
+        var pausedForBackpressure = false
+    }
+
+    let loop: EventLoop
+    let group: EventLoopGroup
+    let configuration: TCPConfiguration
+    let maxPending: Int
+    let iteratorTaken = Atomic<Bool>(false)
+    let accepted = Atomic<Int>(0)
+    private let queue = Mutex(Queue())
+
+    // Loop-thread state.
+    private var fd: Int32 = -1
+    private var poll: UnsafeMutablePointer<uv_poll_t>?
+    private var retryTimer: UnsafeMutablePointer<uv_timer_t>?
+    private var open = false
+
+    init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int) {
+        self.loop = loop
+        self.group = group
+        self.configuration = configuration
+        self.maxPending = maxPending
+    }
+
+    /// Creates, binds and listens; starts watching for connections. Loop thread.
+    func open(address: SocketAddress, backlog: Int) throws -> SocketAddress {
+        let family = address.family == .ipv6 ? AF_INET6 : AF_INET
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw IOError(uv: eddy_uv_errno(), operation: "socket") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if family == AF_INET6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        let bound = address.withSockAddr { Glibc.bind(fd, $0, address.length) }
+        if bound != 0 {
+            let error = IOError(uv: eddy_uv_errno(), operation: "bind \(address)")
+            Glibc.close(fd)
+            throw error
+        }
+        if listen(fd, Int32(clamping: backlog)) != 0 {
+            let error = IOError(uv: eddy_uv_errno(), operation: "listen \(address)")
+            Glibc.close(fd)
+            throw error
+        }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let local: SocketAddress? = withUnsafeMutableBytes(of: &storage) { raw in
+            let pointer = raw.baseAddress!.assumingMemoryBound(to: sockaddr.self)
+            return getsockname(fd, pointer, &length) == 0 ? SocketAddress(pointer) : nil
+        }
+        guard loop.register(self) else {
+            Glibc.close(fd)
+            throw IOError(.eventLoopShutdown, operation: "listen")
+        }
+        self.fd = fd
+        let poll = UVHandle.allocate(uv_poll_t.self)
+        uv_poll_init(loop.uv, poll, fd)
+        UVHandle.retain(self, in: poll.asUVHandle)
+        self.poll = poll
+        open = true
+        startWatching()
+        return local ?? address
+    }
+
+    private func startWatching() {
+        guard let poll, open else { return }
+        uv_poll_start(poll, Int32(UV_READABLE.rawValue)) { poll, status, events in
+            UVHandle.owner(of: poll!.asUVHandle, as: Acceptor.self).acceptPending()
+        }
+    }
+
+    /// Accepts what the kernel has queued (bounded per wake-up) and deals the sockets out
+    /// to the group's loops.
+    private func acceptPending() {
+        for _ in 0..<64 {
+            guard open else { return }
+            if queue.withLock({ $0.ready.count >= maxPending }) {
+                pauseForBackpressure()
+                return
+            }
+            let client = eddy_accept(fd)
+            if client < 0 {
+                let error = eddy_uv_errno()
+                if error == UV_EAGAIN.rawValue || error == UV_ECONNABORTED.rawValue || error == UV_EINTR.rawValue { return }
+                // EMFILE/ENFILE/ENOMEM: the socket stays readable; back off instead of spinning.
+                backOff()
+                return
+            }
+            accepted.wrappingAdd(1, ordering: .relaxed)
+            let target = group.next()
+            let configuration = self.configuration
+            target.runOnLoop { self.adopt(client, on: target, configuration: configuration) }
+        }
+    }
+
+    /// Wraps an accepted socket on its new loop. Target loop thread.
+    private func adopt(_ client: Int32, on target: EventLoop, configuration: TCPConfiguration) {
+        guard !target.isShuttingDown else { Glibc.close(client); return }
+        let handle = UVHandle.allocate(uv_tcp_t.self)
+        uv_tcp_init(target.uv, handle)
+        let status = uv_tcp_open(handle, uv_os_sock_t(client))
+        if status < 0 {
+            Glibc.close(client)
+            uv_close(handle.asUVHandle) { UnsafeMutableRawPointer($0!).deallocate() }
+            return
+        }
+        let connection = TCPConnection(handle: handle, loop: target, configuration: configuration)
+        deliver(connection)
+    }
+
+    private func deliver(_ connection: TCPConnection) {
+        let outcome: (waiter: UnsafeContinuation<TCPConnection?, any Error>?, rejected: Bool) = queue.withLock { queue in
+            if queue.finished { return (nil, true) }
+            if let waiter = queue.waiter {
+                queue.waiter = nil
+                return (waiter, false)
+            }
+            queue.ready.append(connection)
+            return (nil, false)
+        }
+        if outcome.rejected {
+            connection.eventLoop.runOnLoop { connection.closeNow(readOutcome: .success(nil), writeError: IOError(.closed, operation: "write")) }
+        } else {
+            outcome.waiter?.resume(returning: connection)
+        }
+    }
+
+    /// The next accepted connection, or nil once finished. Any thread.
+    func next() async throws -> TCPConnection? {
+        try await withUnsafeThrowingContinuation { continuation in
+            let (ready, resume): (TCPConnection??, Bool) = queue.withLock { queue in
+                if !queue.ready.isEmpty {
+                    let connection = queue.ready.removeFirst()
+                    let resume = queue.pausedForBackpressure && queue.ready.count < maxPending / 2 + 1
+                    if resume { queue.pausedForBackpressure = false }
+                    return (.some(connection), resume)
+                }
+                if queue.finished { return (.some(nil), false) }
+                precondition(queue.waiter == nil, "two concurrent consumers of TCPListener.connections")
+                queue.waiter = continuation
+                return (nil, false)
+            }
+            if resume { loop.execute { self.startWatching() } }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    private func pauseForBackpressure() {
+        queue.withLock { $0.pausedForBackpressure = true }
+        if let poll { uv_poll_stop(poll) }
+    }
+
+    private func backOff() {
+        guard let poll else { return }
+        uv_poll_stop(poll)
+        if retryTimer == nil {
+            let timer = UVHandle.allocate(uv_timer_t.self)
+            uv_timer_init(loop.uv, timer)
+            timer.pointee.data = Unmanaged.passUnretained(self).toOpaque() // closed before self goes
+            retryTimer = timer
+        }
+        uv_timer_start(retryTimer!, { timer in
+            Unmanaged<Acceptor>.fromOpaque(timer!.pointee.data!).takeUnretainedValue().startWatching()
+        }, 50, 0)
+    }
+
+    /// Stops accepting and ends the sequence. Loop thread. Idempotent.
+    func close() {
+        guard open else { return }
+        open = false
+        if let retryTimer {
+            uv_timer_stop(retryTimer)
+            uv_close(retryTimer.asUVHandle) { UnsafeMutableRawPointer($0!).deallocate() }
+            self.retryTimer = nil
+        }
+        if let poll {
+            uv_poll_stop(poll)
+            UVHandle.close(poll.asUVHandle) // the fd is closed in handleDidClose
+        }
+        let (waiter, leftovers) = queue.withLock { queue in
+            queue.finished = true
+            defer { queue.waiter = nil; queue.ready = [] }
+            return (queue.waiter, queue.ready)
+        }
+        waiter?.resume(returning: nil)
+        for connection in leftovers {
+            connection.eventLoop.runOnLoop {
+                connection.closeNow(readOutcome: .success(nil), writeError: IOError(.closed, operation: "write"))
+            }
+        }
+    }
+
+    package func closeForShutdown() { close() }
+
+    package func handleDidClose() {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        poll = nil
+        loop.deregister(self)
+    }
+}

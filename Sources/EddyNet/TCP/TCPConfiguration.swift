@@ -1,0 +1,58 @@
+/// Per-connection TCP settings. Every field has a default; the costs are documented.
+import EddyLoop
+public struct TCPConfiguration: Sendable, Hashable {
+    /// Disable Nagle's algorithm (`TCP_NODELAY`). Default: on, because Eddy batches writes
+    /// itself and latency matters more than a few saved segments.
+    public var noDelay = true
+    /// TCP keep-alive probe delay, or nil for off (the default). Keep-alive finds dead
+    /// peers after about delay + 9 × 75 s on Linux defaults; application pings are faster.
+    public var keepAlive: Duration? = nil
+    /// Reading stops (`uv_read_stop`) once this many received bytes wait for the consumer,
+    /// so a slow consumer pushes back on the sender through the TCP window. Default 256 KiB.
+    /// Buffered inbound bytes never exceed it: each read is sized to the room left.
+    public var readHighWatermark = 256 * 1024
+    /// Reading resumes once buffered inbound bytes fall to this. Default 64 KiB.
+    public var readLowWatermark = 64 * 1024
+    /// `write` suspends while more than this many bytes wait in the kernel-bound queue.
+    /// Default 256 KiB: enough to keep a fast link busy, small enough to cap memory per
+    /// slow peer.
+    public var writeHighWatermark = 256 * 1024
+    /// Suspended writers resume once the queue drains to this. Default 64 KiB.
+    public var writeLowWatermark = 64 * 1024
+
+    public init() {}
+
+    /// Checks the watermarks' order.
+    func validated() throws(IOError) -> TCPConfiguration {
+        guard readLowWatermark >= 0, readLowWatermark < readHighWatermark,
+              writeLowWatermark >= 0, writeLowWatermark < writeHighWatermark
+        else { throw IOError(.invalidArgument, operation: "TCPConfiguration watermarks (need 0 <= low < high)") }
+        return self
+    }
+}
+
+/// Counters a connection keeps about itself, read with `TCPConnection.counters()`.
+public struct TCPCounters: Sendable, Hashable {
+    /// Bytes received from the peer.
+    public var bytesRead = 0
+    /// Bytes handed to the kernel.
+    public var bytesWritten = 0
+    /// Read callbacks that delivered data.
+    public var reads = 0
+    /// Received bytes currently waiting for the consumer.
+    public var inboundBuffered = 0
+    /// The most received bytes that ever waited for the consumer.
+    public var inboundBufferedHighWaterMark = 0
+    /// Times reading stopped because the consumer fell behind.
+    public var readPauses = 0
+    /// Bytes queued towards the kernel right now.
+    public var outboundQueued = 0
+    /// The most bytes that were ever queued towards the kernel.
+    public var outboundQueuedHighWaterMark = 0
+    /// Times a writer suspended on the high watermark.
+    public var writerSuspensions = 0
+    /// Write system calls issued (`uv_try_write` attempts and `uv_write` requests).
+    public var writeCalls = 0
+
+    public init() {}
+}

@@ -1,0 +1,134 @@
+import CLibUV
+import EddyLoop
+
+extension TCPConnection {
+    /// The bytes this connection receives: a single-consumer `AsyncSequence` of chunks.
+    public var inbound: Inbound { Inbound(connection: self) }
+
+    /// Received bytes, in order; each element holds everything that arrived since the
+    /// previous one. Ends (`nil`) on the peer's FIN or a local close; throws on a read
+    /// error. A second iterator throws `IOError.Code.alreadyConsumed`.
+    public struct Inbound: AsyncSequence, Sendable {
+        public typealias Element = [UInt8]
+        let connection: TCPConnection
+
+        public func makeAsyncIterator() -> Iterator {
+            let first = connection.iteratorTaken.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+            return Iterator(connection: connection, valid: first)
+        }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            let connection: TCPConnection
+            let valid: Bool
+
+            public mutating func next() async throws -> [UInt8]? {
+                guard valid else { throw IOError(.alreadyConsumed, operation: "read") }
+                return try await connection.read()
+            }
+        }
+    }
+
+    /// Takes everything buffered, or waits for the next read.
+    func read() async throws -> [UInt8]? {
+        let loop = eventLoop
+        if loop.inEventLoop, let ready = try takeBuffered() { return ready }
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                loop.runOnLoop { self.parkReader(continuation) }
+            }
+        } onCancel: {
+            loop.execute { if self.reader != nil { self.closeForCancellation() } }
+        }
+    }
+
+    /// Returns buffered bytes, or `.some(nil)`-style end of stream as `[]`-free `nil`
+    /// wrapped: `nil` means "must wait". Loop thread.
+    private func takeBuffered() throws -> [UInt8]?? {
+        if !pending.isEmpty {
+            var chunk: [UInt8] = []
+            swap(&chunk, &pending)
+            counters.inboundBuffered = 0
+            resumeReadingIfBelowLowWatermark()
+            return .some(chunk)
+        }
+        if let readError { throw readError }
+        if readEnded { return .some(nil) }
+        return nil
+    }
+
+    private func parkReader(_ continuation: UnsafeContinuation<[UInt8]?, any Error>) {
+        do {
+            if let ready = try takeBuffered() { return continuation.resume(returning: ready) }
+        } catch {
+            return continuation.resume(throwing: error)
+        }
+        precondition(reader == nil, "two concurrent reads on one TCPConnection")
+        reader = continuation
+        startReading()
+    }
+
+    func startReading() {
+        guard !reading, phase == .open, !readEnded else { return }
+        let status = uv_read_start(handle.asUVStream, { handle, suggested, buffer in
+            UVHandle.owner(of: handle!, as: TCPConnection.self).allocate(buffer!)
+        }, { stream, nread, buffer in
+            UVHandle.owner(of: stream!.asUVHandle, as: TCPConnection.self).didRead(nread)
+        })
+        if status < 0 {
+            let error = IOError(uv: status, operation: "read")
+            closeNow(readOutcome: .failure(error), writeError: error)
+        } else {
+            reading = true
+        }
+    }
+
+    private func resumeReadingIfBelowLowWatermark() {
+        if !reading && pending.count <= configuration.readLowWatermark { startReading() }
+    }
+
+    /// Hands libuv the loop's shared receive buffer, sized to the room left under the
+    /// high watermark so buffered bytes never exceed it.
+    private func allocate(_ buffer: UnsafeMutablePointer<uv_buf_t>) {
+        let room = min(eventLoop.receiveBuffer.count, configuration.readHighWatermark - pending.count)
+        buffer.pointee = uv_buf_init(eventLoop.receiveBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(max(room, 0)))
+    }
+
+    private func didRead(_ nread: Int) {
+        if nread > 0 {
+            let bytes = UnsafeRawBufferPointer(start: eventLoop.receiveBuffer.baseAddress, count: nread)
+            counters.bytesRead += nread
+            counters.reads += 1
+            if let reader {
+                self.reader = nil
+                reader.resume(returning: Array(bytes))
+                return
+            }
+            pending.append(contentsOf: bytes)
+            counters.inboundBuffered = pending.count
+            counters.inboundBufferedHighWaterMark = max(counters.inboundBufferedHighWaterMark, pending.count)
+            if pending.count >= configuration.readHighWatermark {
+                uv_read_stop(handle.asUVStream)
+                reading = false
+                counters.readPauses += 1
+            }
+            return
+        }
+        if nread == 0 { return } // EAGAIN
+        if nread == Int(UV_ENOBUFS.rawValue) {
+            // Zero room: the watermark was reached between reads. Wait for the consumer.
+            uv_read_stop(handle.asUVStream)
+            reading = false
+            counters.readPauses += 1
+            return
+        }
+        uv_read_stop(handle.asUVStream)
+        reading = false
+        readEnded = true
+        if nread == Int(UV_EOF.rawValue) {
+            if let reader { self.reader = nil; reader.resume(returning: nil) }
+        } else {
+            let error = IOError(uv: Int32(nread), operation: "read")
+            closeNow(readOutcome: .failure(error), writeError: error)
+        }
+    }
+}

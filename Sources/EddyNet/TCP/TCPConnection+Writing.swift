@@ -1,0 +1,211 @@
+import CLibUV
+import EddyLoop
+
+extension TCPConnection {
+    public func write(_ bytes: [UInt8]) async throws {
+        try await write(contentsOf: CollectionOfOne(bytes))
+    }
+
+    public func write(contentsOf buffers: [[UInt8]]) async throws {
+        try await write(contentsOf: buffers[...])
+    }
+
+    /// The shared write path: try to hand the bytes to the kernel at once, queue the rest,
+    /// and suspend only above the high watermark.
+    private func write<Buffers: Collection & Sendable>(contentsOf buffers: Buffers) async throws
+    where Buffers.Element == [UInt8] {
+        let loop = eventLoop
+        let underWatermark: Bool
+        if loop.inEventLoop {
+            underWatermark = try enqueueWrite(buffers)
+        } else {
+            underWatermark = try await loop.submit { try self.enqueueWrite(buffers) }
+        }
+        if underWatermark { return }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                loop.runOnLoop { self.parkWriter(continuation) }
+            }
+        } onCancel: {
+            loop.execute { if !self.writers.isEmpty { self.closeForCancellation() } }
+        }
+    }
+
+    /// Writes what the kernel takes now and queues the remainder. Returns whether the
+    /// queue is at or under the high watermark. Loop thread.
+    private func enqueueWrite<Buffers: Collection>(_ buffers: Buffers) throws -> Bool where Buffers.Element == [UInt8] {
+        guard phase == .open else { throw readError ?? IOError(.closed, operation: "write") }
+        guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
+        let stream = handle.asUVStream
+        let staging = eventLoop.stagingBuffer
+        var index = buffers.startIndex
+        while index != buffers.endIndex {
+            // Gather as many small buffers as fit into the staging buffer: one syscall.
+            let first = buffers[index]
+            var written = 0
+            var total = 0
+            if first.count >= staging.count || buffers.index(after: index) == buffers.endIndex {
+                total = first.count
+                index = buffers.index(after: index)
+                if stream.pointee.write_queue_size == 0 && total > 0 {
+                    written = try tryWrite(first)
+                }
+                if written < total { queueCopy(of: first, from: written) }
+                continue
+            }
+            var gathered = 0
+            while index != buffers.endIndex, gathered + buffers[index].count <= staging.count {
+                let buffer = buffers[index]
+                buffer.withUnsafeBytes { source in
+                    if let base = source.baseAddress {
+                        (staging.baseAddress! + gathered).copyMemory(from: base, byteCount: source.count)
+                    }
+                }
+                gathered += buffer.count
+                index = buffers.index(after: index)
+            }
+            let chunk = UnsafeRawBufferPointer(start: staging.baseAddress, count: gathered)
+            if stream.pointee.write_queue_size == 0 && gathered > 0 {
+                written = try tryWrite(chunk)
+            }
+            if written < gathered { queueCopy(of: UnsafeRawBufferPointer(rebasing: chunk[written...])) }
+        }
+        let queued = Int(stream.pointee.write_queue_size)
+        counters.outboundQueued = queued
+        counters.outboundQueuedHighWaterMark = max(counters.outboundQueuedHighWaterMark, queued)
+        return queued <= configuration.writeHighWatermark
+    }
+
+    /// `uv_try_write`: the bytes the kernel accepted right now (0 on EAGAIN).
+    private func tryWrite(_ bytes: [UInt8]) throws -> Int {
+        try bytes.withUnsafeBytes { try tryWrite($0) }
+    }
+
+    private func tryWrite(_ raw: UnsafeRawBufferPointer) throws -> Int {
+        counters.writeCalls += 1
+        var buffer = uv_buf_init(UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)), UInt32(raw.count))
+        let status = uv_try_write(handle.asUVStream, &buffer, 1)
+        if status >= 0 {
+            counters.bytesWritten += Int(status)
+            return Int(status)
+        }
+        if status == UV_EAGAIN.rawValue { return 0 }
+        let error = IOError(uv: status, operation: "write")
+        closeNow(readOutcome: .failure(error), writeError: error)
+        throw error
+    }
+
+    private func queueCopy(of bytes: [UInt8], from offset: Int) {
+        bytes.withUnsafeBytes { raw in queueCopy(of: UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+    }
+
+    /// Queues a private copy of `bytes` with `uv_write`; the copy lives in the same
+    /// allocation as the request and is freed in the write callback.
+    private func queueCopy(of bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        let request = WriteRequest.allocate(copying: bytes)
+        counters.writeCalls += 1
+        var buffer = request.buffer
+        let status = uv_write(request.pointer, handle.asUVStream, &buffer, 1) { request, status in
+            guard let request else { return }
+            let count = WriteRequest.byteCount(of: request)
+            let stream = request.pointee.handle!
+            let connection = UVHandle.owner(of: stream.asUVHandle, as: TCPConnection.self)
+            WriteRequest.free(request)
+            connection.didWrite(count: count, status: status)
+        }
+        if status < 0 {
+            WriteRequest.free(request.pointer)
+            let error = IOError(uv: status, operation: "write")
+            closeNow(readOutcome: .failure(error), writeError: error)
+        }
+    }
+
+    private func didWrite(count: Int, status: Int32) {
+        if status == 0 { counters.bytesWritten += count }
+        let queued = Int(handle.asUVStream.pointee.write_queue_size)
+        counters.outboundQueued = queued
+        if status < 0 {
+            if phase == .open {
+                let error = IOError(uv: status, operation: "write")
+                closeNow(readOutcome: .failure(error), writeError: error)
+            }
+            return
+        }
+        if queued <= configuration.writeLowWatermark && !writers.isEmpty {
+            let waiting = writers
+            writers = []
+            for writer in waiting { writer.resume() }
+        }
+    }
+
+    private func parkWriter(_ continuation: UnsafeContinuation<Void, any Error>) {
+        guard phase == .open else { return continuation.resume(throwing: readError ?? IOError(.closed, operation: "write")) }
+        if Int(handle.asUVStream.pointee.write_queue_size) <= configuration.writeLowWatermark {
+            return continuation.resume()
+        }
+        counters.writerSuspensions += 1
+        writers.append(continuation)
+    }
+
+    // MARK: Half-close
+
+    public func shutdownWrite() async throws {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            eventLoop.runOnLoop { self.startShutdown(continuation) }
+        }
+    }
+
+    private func startShutdown(_ continuation: UnsafeContinuation<Void, any Error>) {
+        guard phase == .open else { return continuation.resume(throwing: IOError(.closed, operation: "shutdown")) }
+        guard !writeShut else { return continuation.resume() }
+        writeShut = true
+        let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+        shutdownWaiter = continuation
+        let status = uv_shutdown(request, handle.asUVStream) { request, status in
+            guard let request else { return }
+            let connection = UVHandle.owner(of: request.pointee.handle!.asUVHandle, as: TCPConnection.self)
+            request.deallocate()
+            guard let waiter = connection.shutdownWaiter else { return }
+            connection.shutdownWaiter = nil
+            if status < 0 { waiter.resume(throwing: IOError(uv: status, operation: "shutdown")) } else { waiter.resume() }
+        }
+        if status < 0 {
+            request.deallocate()
+            shutdownWaiter = nil
+            continuation.resume(throwing: IOError(uv: status, operation: "shutdown"))
+        }
+    }
+}
+
+/// One `uv_write_t` and the bytes it sends, in a single allocation:
+/// `[uv_write_t][byte count: Int][bytes…]`. Freed in the write callback only, which libuv
+/// calls exactly once per accepted request (with `UV_ECANCELED` when the handle closes).
+enum WriteRequest {
+    private static let countOffset = (MemoryLayout<uv_write_t>.size + 15) & ~15
+    private static let bytesOffset = countOffset + 16
+
+    struct Allocation {
+        let pointer: UnsafeMutablePointer<uv_write_t>
+        let buffer: uv_buf_t
+    }
+
+    static func allocate(copying bytes: UnsafeRawBufferPointer) -> Allocation {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytesOffset + bytes.count, alignment: 16)
+        raw.storeBytes(of: bytes.count, toByteOffset: countOffset, as: Int.self)
+        (raw + bytesOffset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        let request = raw.bindMemory(to: uv_write_t.self, capacity: 1)
+        return Allocation(
+            pointer: request,
+            buffer: uv_buf_init((raw + bytesOffset).assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
+        )
+    }
+
+    static func byteCount(of request: UnsafeMutablePointer<uv_write_t>) -> Int {
+        UnsafeMutableRawPointer(request).load(fromByteOffset: countOffset, as: Int.self)
+    }
+
+    static func free(_ request: UnsafeMutablePointer<uv_write_t>) {
+        UnsafeMutableRawPointer(request).deallocate()
+    }
+}

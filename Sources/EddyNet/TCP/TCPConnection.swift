@@ -1,0 +1,143 @@
+import CLibUV
+public import EddyLoop
+import Synchronization
+
+/// A TCP connection owned by one event loop.
+///
+/// Guarantees:
+/// - All of its state is touched on `eventLoop`'s thread only; every public method may be
+///   called from anywhere, and costs no executor hop when called on that loop (start
+///   connection tasks with `Task(executorPreference: connection.eventLoop)`, as
+///   `TCPListener.serve` does).
+/// - `inbound` yields everything received since the previous element in one resume,
+///   with at most one allocation per read; reading stops while
+///   `readHighWatermark` bytes wait for the consumer and resumes at `readLowWatermark`.
+/// - `write` returns at once while at most `writeHighWatermark` bytes are queued and
+///   suspends until the queue drains to `writeLowWatermark` otherwise.
+/// - Every suspended reader or writer is resumed exactly once: with data, end of stream,
+///   an `IOError` (`closed`, `connectionReset`, `eventLoopShutdown` …) or
+///   `CancellationError`. Cancelling a task suspended in a read or write closes the
+///   connection.
+/// - The socket is closed by `close()`, by a read error, by cancellation, or by the loop's
+///   shutdown; its memory is freed in libuv's close callback.
+public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, @unchecked Sendable {
+    public let eventLoop: EventLoop
+    public let configuration: TCPConfiguration
+    /// The peer's address, when the kernel reports one.
+    public let remoteAddress: SocketAddress?
+    /// This side's address.
+    public let localAddress: SocketAddress?
+
+    let handle: UnsafeMutablePointer<uv_tcp_t>
+
+    enum Phase { case open, closing, closed }
+    // Loop-thread state.
+    var phase = Phase.open
+    var counters = TCPCounters()
+    // Read side.
+    var pending: [UInt8] = []
+    var reader: UnsafeContinuation<[UInt8]?, any Error>?
+    var readEnded = false
+    var readError: (any Error)?
+    var reading = false
+    let iteratorTaken = Atomic<Bool>(false)
+    // Write side.
+    var writers: [UnsafeContinuation<Void, any Error>] = []
+    var writeShut = false
+    var shutdownWaiter: UnsafeContinuation<Void, any Error>?
+    var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+
+    /// Wraps an initialised, open `uv_tcp_t` on `loop`. Loop thread only; registers with
+    /// the loop (the caller has checked the loop is running).
+    init(handle: UnsafeMutablePointer<uv_tcp_t>, loop: EventLoop, configuration: TCPConfiguration) {
+        self.handle = handle
+        self.eventLoop = loop
+        self.configuration = configuration
+        self.remoteAddress = Self.address(of: handle, peer: true)
+        self.localAddress = Self.address(of: handle, peer: false)
+        UVHandle.retain(self, in: handle.asUVHandle)
+        if configuration.noDelay { uv_tcp_nodelay(handle, 1) }
+        if let keepAlive = configuration.keepAlive {
+            uv_tcp_keepalive(handle, 1, UInt32(max(1, keepAlive.components.seconds)))
+        }
+        _ = loop.register(self)
+    }
+
+    private static func address(of handle: UnsafeMutablePointer<uv_tcp_t>, peer: Bool) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutableBytes(of: &storage) { raw in
+            let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr.self)
+            return peer ? uv_tcp_getpeername(handle, address, &length) : uv_tcp_getsockname(handle, address, &length)
+        }
+        guard status == 0 else { return nil }
+        return withUnsafeBytes(of: storage) { SocketAddress($0.baseAddress!.assumingMemoryBound(to: sockaddr.self)) }
+    }
+
+    /// This connection's counters, read on its loop.
+    public func counters() async -> TCPCounters {
+        if eventLoop.inEventLoop { return counters }
+        return (try? await eventLoop.submit { self.counters }) ?? counters
+    }
+
+    // MARK: Closing
+
+    /// Closes the connection now and waits until libuv has released the socket.
+    ///
+    /// Pending reads end (`nil`), queued writes are dropped and their writers fail with
+    /// `IOError.Code.closed`. Idempotent.
+    public func close() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            eventLoop.runOnLoop {
+                if self.phase == .closed { return continuation.resume() }
+                self.closeWaiters.append(continuation)
+                self.closeNow(readOutcome: .success(nil), writeError: IOError(.closed, operation: "write"))
+            }
+        }
+    }
+
+    /// Starts closing: stops reading, fails waiters once, closes the handle. Loop thread.
+    func closeNow(readOutcome: Result<[UInt8]?, any Error>, writeError: any Error) {
+        guard phase == .open else { return }
+        phase = .closing
+        if reading { uv_read_stop(handle.asUVStream); reading = false }
+        readEnded = true
+        if readError == nil, case .failure(let error) = readOutcome { readError = error }
+        pending = []
+        counters.inboundBuffered = 0
+        if let reader {
+            self.reader = nil
+            reader.resume(with: readOutcome)
+        }
+        failWriters(writeError)
+        if let shutdownWaiter {
+            self.shutdownWaiter = nil
+            shutdownWaiter.resume(throwing: writeError)
+        }
+        UVHandle.close(handle.asUVHandle) // pending uv_write requests complete with ECANCELED first
+    }
+
+    func failWriters(_ error: any Error) {
+        let waiting = writers
+        writers = []
+        for writer in waiting { writer.resume(throwing: error) }
+    }
+
+    package func closeForShutdown() {
+        let error = IOError(.eventLoopShutdown, operation: "tcp")
+        closeNow(readOutcome: .failure(error), writeError: error)
+    }
+
+    package func handleDidClose() {
+        phase = .closed
+        eventLoop.deregister(self)
+        let waiting = closeWaiters
+        closeWaiters = []
+        for waiter in waiting { waiter.resume() }
+    }
+
+    /// Closes because the task that owned a suspended read or write was cancelled.
+    func closeForCancellation() {
+        closeNow(readOutcome: .failure(CancellationError()), writeError: CancellationError())
+    }
+}

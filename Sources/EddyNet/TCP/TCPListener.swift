@@ -1,0 +1,116 @@
+import CLibUV
+public import EddyLoop
+import Synchronization
+
+/// A listening TCP socket whose accepted connections are spread round robin across an
+/// `EventLoopGroup`.
+///
+/// The listening socket lives on one loop, watched with `uv_poll_t`; each wake-up accepts
+/// up to 64 pending connections with `accept4` and hands each socket to the next loop of
+/// the group, which wraps it in a `TCPConnection` (`uv_tcp_open`). This spreads load
+/// evenly and deterministically without `SO_REUSEPORT`, so a second process binding the
+/// same port still gets `EADDRINUSE`.
+///
+/// Guarantees: `connections` has one consumer; at most `maxPendingConnections` accepted
+/// connections wait for it (accepting pauses above that, leaving the rest in the kernel
+/// backlog); `close()` stops accepting and closes connections nobody took; connections
+/// already taken are the taker's to close.
+public final class TCPListener: Sendable {
+    /// The bound address; with port 0, the port the kernel chose.
+    public let localAddress: SocketAddress
+    /// The loop watching the listening socket.
+    public let eventLoop: EventLoop
+    let acceptor: Acceptor
+
+    /// Binds and listens.
+    ///
+    /// - Parameters:
+    ///   - host: a numeric IPv4/IPv6 address or a host name (resolved; the first address
+    ///     is used). IPv6 sockets are IPv6-only.
+    ///   - port: 0 lets the kernel choose; read it from `localAddress.port`.
+    ///   - backlog: the kernel's accept queue length. Default 1,024.
+    ///   - group: accepted connections go to its loops in turn.
+    /// - Throws: `IOError` (`addressInUse`, `addressNotAvailable`, `hostNotFound` …).
+    public static func bind(
+        host: String,
+        port: Int,
+        backlog: Int = 1024,
+        group: EventLoopGroup,
+        configuration: TCPConfiguration = TCPConfiguration(),
+        maxPendingConnections: Int = 1024
+    ) async throws -> TCPListener {
+        let configuration = try configuration.validated()
+        let loop = group.loops[0]
+        guard let address = try await Resolver.resolve(host: host, port: port, on: loop).first else {
+            throw IOError(.hostNotFound, operation: "bind \(host)")
+        }
+        let acceptor = Acceptor(loop: loop, group: group, configuration: configuration, maxPending: max(1, maxPendingConnections))
+        let bound = try await loop.submit { try acceptor.open(address: address, backlog: backlog) }
+        return TCPListener(localAddress: bound, loop: loop, acceptor: acceptor)
+    }
+
+    private init(localAddress: SocketAddress, loop: EventLoop, acceptor: Acceptor) {
+        self.localAddress = localAddress
+        self.eventLoop = loop
+        self.acceptor = acceptor
+    }
+
+    /// Accepted connections, in acceptance order. One consumer. Ends when the listener is
+    /// closed or its loop shuts down.
+    public var connections: Connections { Connections(acceptor: acceptor) }
+
+    /// Stops accepting, closes the listening socket and every accepted connection that
+    /// was not taken yet. Idempotent.
+    public func close() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            eventLoop.execute {
+                self.acceptor.close()
+                continuation.resume()
+            }
+        }
+    }
+
+    /// The number of connections accepted so far.
+    public var acceptedCount: Int { acceptor.accepted.load(ordering: .relaxed) }
+
+    /// Serves every accepted connection with `handler`, each in its own child task that
+    /// prefers the connection's loop (no executor hop between I/O and handler), and closes
+    /// each connection when its handler returns or throws. Returns when the listener is
+    /// closed and every handler has finished; cancelling the calling task closes the
+    /// listener and cancels the handlers.
+    public func serve(_ handler: @escaping @Sendable (TCPConnection) async throws -> Void) async throws {
+        try await withTaskCancellationHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in connections {
+                    group.addTask(executorPreference: connection.eventLoop) {
+                        defer { Task(executorPreference: connection.eventLoop) { await connection.close() } }
+                        try? await handler(connection)
+                    }
+                }
+            }
+        } onCancel: {
+            eventLoop.execute { self.acceptor.close() }
+        }
+    }
+
+    /// The connections a listener accepts; see `TCPListener.connections`.
+    public struct Connections: AsyncSequence, Sendable {
+        public typealias Element = TCPConnection
+        let acceptor: Acceptor
+
+        public func makeAsyncIterator() -> Iterator {
+            let first = acceptor.iteratorTaken.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+            return Iterator(acceptor: acceptor, valid: first)
+        }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            let acceptor: Acceptor
+            let valid: Bool
+
+            public mutating func next() async throws -> TCPConnection? {
+                guard valid else { throw IOError(.alreadyConsumed, operation: "accept") }
+                return try await acceptor.next()
+            }
+        }
+    }
+}
