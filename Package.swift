@@ -43,6 +43,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "example-tcp-echo",
+            dependencies: ["EddyLoop", "EddyNet"],
+            path: "Examples/TCPEcho",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EddyLoopTests",
             dependencies: ["EddyLoop", "CLibUV"],

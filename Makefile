@@ -1,0 +1,38 @@
+# Eddy's two everyday commands:
+#   make demo   build and run the demo server (installs missing Debian packages first)
+#   make test   build and run every test       (same)
+# and `make bench` for the peer benchmarks (not part of the tests or CI).
+
+SWIFT ?= swift
+# Debian packages the build and the tests need.
+APT_PACKAGES := pkg-config libuv1-dev libssl-dev zlib1g-dev libsqlite3-dev python3 python3-venv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build demo test bench clean
+
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+demo: deps
+	$(SWIFT) build -c release --product eddy
+	.build/release/eddy demo
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps
+	bash Benchmarks/run.sh
+
+clean:
+	rm -rf .build
