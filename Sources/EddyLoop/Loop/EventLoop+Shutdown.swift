@@ -46,6 +46,11 @@ extension EventLoop {
         return joinThread()
     }
 
+    /// Starts the shutdown without waiting for it.
+    func initiateShutdown() {
+        execute { self.beginShutdown() }
+    }
+
     /// Whether the loop has started shutting down or has stopped. Loop-thread only.
     package var isShuttingDown: Bool { lifecycle != .running }
 

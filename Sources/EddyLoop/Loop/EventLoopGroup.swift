@@ -37,6 +37,7 @@ public final class EventLoopGroup: Sendable {
     /// Shuts down every loop (see `EventLoop.shutdown()`); returns one report per loop.
     @discardableResult
     public func shutdown() async -> [ShutdownReport] {
+        for loop in loops { loop.initiateShutdown() } // all loops close their resources at once
         var reports: [ShutdownReport] = []
         for loop in loops { reports.append(await loop.shutdown()) }
         return reports

@@ -41,8 +41,9 @@ extension TCPConnection {
         }
     }
 
-    /// Returns buffered bytes, or `.some(nil)`-style end of stream as `[]`-free `nil`
-    /// wrapped: `nil` means "must wait". Loop thread.
+    /// What a read can return without waiting: `.some(bytes)` when bytes are buffered,
+    /// `.some(nil)` at end of stream, or `nil` when the reader must wait. Throws the read
+    /// error, if any. Loop thread.
     private func takeBuffered() throws -> [UInt8]?? {
         if !pending.isEmpty {
             var chunk: [UInt8] = []

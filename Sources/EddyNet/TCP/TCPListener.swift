@@ -83,8 +83,8 @@ public final class TCPListener: Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in connections {
                     group.addTask(executorPreference: connection.eventLoop) {
-                        defer { Task(executorPreference: connection.eventLoop) { await connection.close() } }
-                        try? await handler(connection)
+                        do { try await handler(connection) } catch {}
+                        await connection.close()
                     }
                 }
             }
