@@ -35,6 +35,11 @@ let package = Package(
             dependencies: ["EddyLoop", "CLibUV"],
             swiftSettings: strict
         ),
+        .target(
+            name: "EddyRooms",
+            dependencies: ["EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "eddy",
             dependencies: [
@@ -52,6 +57,11 @@ let package = Package(
         .testTarget(
             name: "EddyLoopTests",
             dependencies: ["EddyLoop", "CLibUV"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EddyRoomsTests",
+            dependencies: ["EddyRooms"],
             swiftSettings: strict
         ),
         .testTarget(
