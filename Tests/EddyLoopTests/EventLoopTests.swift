@@ -171,3 +171,50 @@ struct TimerTests {
         #expect(await loop.shutdown().isClean)
     }
 }
+
+@Suite("Scheduled work")
+struct ScheduledWorkTests {
+    @Test func oneShotRunsOnceOnTheLoop() async throws {
+        let loop = try EventLoop()
+        let runs = Mutex<[Bool]>([])
+        loop.schedule(after: .milliseconds(5)) { runs.withLock { $0.append(loop.inEventLoop) } }
+        try await loop.sleep(for: .milliseconds(60))
+        #expect(runs.withLock { $0 } == [true])
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func cancelledWorkNeverRuns() async throws {
+        let loop = try EventLoop()
+        let runs = Mutex(0)
+        let work = loop.schedule(after: .milliseconds(20)) { runs.withLock { $0 += 1 } }
+        work.cancel()
+        try await loop.sleep(for: .milliseconds(60))
+        #expect(runs.withLock { $0 } == 0)
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func repeatingWorkRepeatsUntilCancelled() async throws {
+        let loop = try EventLoop()
+        let runs = Mutex(0)
+        let work = loop.scheduleRepeating(every: .milliseconds(2)) { runs.withLock { $0 += 1 } }
+        var seen = 0
+        for _ in 0..<500 where seen < 3 {
+            try await loop.sleep(for: .milliseconds(5))
+            seen = runs.withLock { $0 }
+        }
+        #expect(seen >= 3)
+        try await loop.submit { work.cancel() }
+        let after = runs.withLock { $0 }
+        try await loop.sleep(for: .milliseconds(20))
+        #expect(runs.withLock { $0 } == after)
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func shutdownClosesPendingTimers() async throws {
+        let loop = try EventLoop()
+        loop.scheduleRepeating(every: .seconds(30)) {}
+        loop.schedule(after: .seconds(30)) {}
+        try await loop.sleep(for: .milliseconds(5))
+        #expect(await loop.shutdown().isClean)
+    }
+}
