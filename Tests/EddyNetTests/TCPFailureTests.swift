@@ -1,5 +1,6 @@
 import EddyLoop
 import EddyNet
+import Synchronization
 import Testing
 
 @Suite("TCP failures, cancellation and shutdown", .timeLimit(.minutes(1)))
@@ -64,14 +65,20 @@ struct TCPFailureTests {
     @Test func peerResetIsReportedAsECONNRESET() async throws {
         let group = try EventLoopGroup(loopCount: 1)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let written = Mutex(false)
         let serving = Task {
             try await listener.serve { connection in
                 // Close with unread bytes in the receive buffer: the kernel answers RST.
-                try await connection.eventLoop.sleep(for: .milliseconds(100))
+                // Wait (bounded) until the client's write has returned: on loopback the
+                // bytes are then in this socket's receive buffer.
+                for _ in 0..<1_000 where !written.withLock({ $0 }) {
+                    try await connection.eventLoop.sleep(for: .milliseconds(5))
+                }
             }
         }
         let client = try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: group.loops[0])
         try await client.write([UInt8](repeating: 7, count: 100))
+        written.withLock { $0 = true }
         let error = await #expect(throws: IOError.self) {
             for try await _ in client.inbound {}
         }

@@ -29,15 +29,15 @@ public struct IOError: Error, Hashable, CustomStringConvertible, Sendable {
         public static let closed = Code(rawValue: 1)
         /// The event loop is shutting down or has shut down.
         public static let eventLoopShutdown = Code(rawValue: 2)
-        /// A single-consumer sequence was iterated a second time.
-        public static let alreadyConsumed = Code(rawValue: 3)
+        /// A second task tried to read a stream while another task's read was pending.
+        public static let readInProgress = Code(rawValue: 3)
 
         /// libuv's symbolic name (`ECONNREFUSED`), or Eddy's for its own codes.
         public var name: String {
             switch rawValue {
             case 1: return "EDDY_CLOSED"
             case 2: return "EDDY_LOOP_SHUTDOWN"
-            case 3: return "EDDY_ALREADY_CONSUMED"
+            case 3: return "EDDY_READ_IN_PROGRESS"
             default: return String(cString: uv_err_name(rawValue))
             }
         }
@@ -47,7 +47,7 @@ public struct IOError: Error, Hashable, CustomStringConvertible, Sendable {
             switch rawValue {
             case 1: return "handle is closed"
             case 2: return "event loop is shutting down"
-            case 3: return "sequence supports a single consumer and was already iterated"
+            case 3: return "another task is already reading this stream"
             default: return String(cString: uv_strerror(rawValue))
             }
         }

@@ -5,8 +5,10 @@ public import EddyLoop
 ///
 /// Guarantees every conforming type makes:
 /// - `inbound` delivers bytes in order, each element being everything received since the
-///   previous element was taken (so one resume can carry many reads); it has a single
-///   consumer and applies read backpressure (reading stops while too much is buffered).
+///   previous element was taken (so one resume can carry many reads); one read may be
+///   pending at a time, and reading stops while too much is buffered (backpressure).
+/// - `write` called on `eventLoop` queues its bytes before its first suspension, so
+///   writes are sent in call order even when a caller then waits for the queue to drain.
 /// - `write` returns at once while the outbound queue is under its high watermark and
 ///   suspends above it until written bytes drain it under the low watermark.
 /// - Cancelling a task suspended in `inbound` or `write` closes the stream.
@@ -15,7 +17,7 @@ public protocol ByteStream: AnyObject, Sendable {
 
     /// The loop that owns the stream's handle. Running on it avoids executor hops.
     var eventLoop: EventLoop { get }
-    /// Received bytes, in order. One consumer.
+    /// Received bytes, in order. One pending read at a time.
     var inbound: Inbound { get }
     /// Queues `bytes` for sending (see the backpressure rule above).
     func write(_ bytes: [UInt8]) async throws

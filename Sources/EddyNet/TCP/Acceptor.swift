@@ -17,7 +17,6 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     let group: EventLoopGroup
     let configuration: TCPConfiguration
     let maxPending: Int
-    let iteratorTaken = Atomic<Bool>(false)
     let accepted = Atomic<Int>(0)
     private let queue = Mutex(Queue())
 
@@ -139,20 +138,20 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     /// The next accepted connection, or nil once finished. Any thread.
     func next() async throws -> TCPConnection? {
         try await withUnsafeThrowingContinuation { continuation in
-            let (ready, resume): (TCPConnection??, Bool) = queue.withLock { queue in
+            let (ready, resume): (Result<TCPConnection?, IOError>?, Bool) = queue.withLock { queue in
                 if !queue.ready.isEmpty {
                     let connection = queue.ready.removeFirst()
                     let resume = queue.pausedForBackpressure && queue.ready.count < maxPending / 2 + 1
                     if resume { queue.pausedForBackpressure = false }
-                    return (.some(connection), resume)
+                    return (.success(connection), resume)
                 }
-                if queue.finished { return (.some(nil), false) }
-                precondition(queue.waiter == nil, "two concurrent consumers of TCPListener.connections")
+                if queue.finished { return (.success(nil), false) }
+                if queue.waiter != nil { return (.failure(IOError(.readInProgress, operation: "accept")), false) }
                 queue.waiter = continuation
                 return (nil, false)
             }
             if resume { loop.execute { self.startWatching() } }
-            if let ready { continuation.resume(returning: ready) }
+            if let ready { continuation.resume(with: ready.mapError { $0 as any Error }) }
         }
     }
 

@@ -7,23 +7,22 @@ extension TCPConnection {
 
     /// Received bytes, in order; each element holds everything that arrived since the
     /// previous one. Ends (`nil`) on the peer's FIN or a local close; throws on a read
-    /// error. A second iterator throws `IOError.Code.alreadyConsumed`.
+    /// error. Iterators may be made one after another (an HTTP server hands the stream to
+    /// a WebSocket after the handshake), but only one read may be pending at a time: a
+    /// concurrent read throws `IOError.Code.readInProgress`.
     public struct Inbound: AsyncSequence, Sendable {
         public typealias Element = [UInt8]
         let connection: TCPConnection
 
         public func makeAsyncIterator() -> Iterator {
-            let first = connection.iteratorTaken.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
-            return Iterator(connection: connection, valid: first)
+            Iterator(connection: connection)
         }
 
         public struct Iterator: AsyncIteratorProtocol {
             let connection: TCPConnection
-            let valid: Bool
 
             public mutating func next() async throws -> [UInt8]? {
-                guard valid else { throw IOError(.alreadyConsumed, operation: "read") }
-                return try await connection.read()
+                try await connection.read()
             }
         }
     }
@@ -63,7 +62,9 @@ extension TCPConnection {
         } catch {
             return continuation.resume(throwing: error)
         }
-        precondition(reader == nil, "two concurrent reads on one TCPConnection")
+        if reader != nil {
+            return continuation.resume(throwing: IOError(.readInProgress, operation: "read"))
+        }
         reader = continuation
         startReading()
     }

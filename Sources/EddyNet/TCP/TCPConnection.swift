@@ -9,7 +9,8 @@ import Synchronization
 ///   called from anywhere, and costs no executor hop when called on that loop (start
 ///   connection tasks with `Task(executorPreference: connection.eventLoop)`, as
 ///   `TCPListener.serve` does).
-/// - `inbound` yields everything received since the previous element in one resume,
+/// - `inbound` yields everything received since the previous element in one resume
+///   (one read pending at a time),
 ///   with at most one allocation per read; reading stops while
 ///   `readHighWatermark` bytes wait for the consumer and resumes at `readLowWatermark`.
 /// - `write` returns at once while at most `writeHighWatermark` bytes are queued and
@@ -40,7 +41,6 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, @unch
     var readEnded = false
     var readError: (any Error)?
     var reading = false
-    let iteratorTaken = Atomic<Bool>(false)
     // Write side.
     var writers: [UnsafeContinuation<Void, any Error>] = []
     var writeShut = false

@@ -11,7 +11,8 @@ import Synchronization
 /// evenly and deterministically without `SO_REUSEPORT`, so a second process binding the
 /// same port still gets `EADDRINUSE`.
 ///
-/// Guarantees: `connections` has one consumer; at most `maxPendingConnections` accepted
+/// Guarantees: `connections` serves one waiting consumer at a time (a concurrent `next`
+/// throws `IOError.Code.readInProgress`); at most `maxPendingConnections` accepted
 /// connections wait for it (accepting pauses above that, leaving the rest in the kernel
 /// backlog); `close()` stops accepting and closes connections nobody took; connections
 /// already taken are the taker's to close.
@@ -55,7 +56,7 @@ public final class TCPListener: Sendable {
         self.acceptor = acceptor
     }
 
-    /// Accepted connections, in acceptance order. One consumer. Ends when the listener is
+    /// Accepted connections, in acceptance order. One waiting consumer. Ends when the listener is
     /// closed or its loop shuts down.
     public var connections: Connections { Connections(acceptor: acceptor) }
 
@@ -99,17 +100,14 @@ public final class TCPListener: Sendable {
         let acceptor: Acceptor
 
         public func makeAsyncIterator() -> Iterator {
-            let first = acceptor.iteratorTaken.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
-            return Iterator(acceptor: acceptor, valid: first)
+            Iterator(acceptor: acceptor)
         }
 
         public struct Iterator: AsyncIteratorProtocol {
             let acceptor: Acceptor
-            let valid: Bool
 
             public mutating func next() async throws -> TCPConnection? {
-                guard valid else { throw IOError(.alreadyConsumed, operation: "accept") }
-                return try await acceptor.next()
+                try await acceptor.next()
             }
         }
     }
