@@ -14,6 +14,8 @@ let package = Package(
     products: [
         .library(name: "EddyLoop", targets: ["EddyLoop"]),
         .library(name: "EddyNet", targets: ["EddyNet"]),
+        .library(name: "EddyHTTP", targets: ["EddyHTTP"]),
+        .library(name: "EddyWebSocket", targets: ["EddyWebSocket"]),
         .executable(name: "eddy", targets: ["eddy"]),
     ],
     dependencies: [
@@ -35,6 +37,24 @@ let package = Package(
             dependencies: ["EddyLoop", "CLibUV"],
             swiftSettings: strict
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "EddyHTTP",
+            dependencies: ["EddyNet", "EddyLoop"]
+        ),
+        .target(
+            name: "EddyWebSocket",
+            dependencies: ["EddyHTTP", "EddyNet", "EddyLoop", "CZlib", "COpenSSL"]
+        ),
         .target(
             name: "EddyRooms",
             dependencies: ["EddyNet", "EddyLoop"],
@@ -43,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyLoop", "EddyNet",
+                "EddyLoop", "EddyNet", "EddyHTTP", "EddyWebSocket",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -58,6 +78,14 @@ let package = Package(
             name: "EddyLoopTests",
             dependencies: ["EddyLoop", "CLibUV"],
             swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EddyHTTPTests",
+            dependencies: ["EddyHTTP"]
+        ),
+        .testTarget(
+            name: "EddyWebSocketTests",
+            dependencies: ["EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyRoomsTests",

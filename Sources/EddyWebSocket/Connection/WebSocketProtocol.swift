@@ -1,0 +1,446 @@
+/// The sans-IO WebSocket protocol object for one connection (RFC 6455 §5–§7, with
+/// RFC 7692 compression), modelled on Python `websockets`' `Protocol`.
+///
+/// The I/O layer drives it with:
+/// - bytes in: `receiveData(_:)` for every read, `receiveEOF()` when the peer closed TCP;
+/// - commands in: `sendText`, `sendBinary`, `sendPing`, `sendPong`, `sendClose`;
+/// - time in: `tick(now:)` periodically (keep-alive), `closeTimerExpired()` when the
+///   timer armed by `.armCloseTimer` fires;
+/// and after each call collects
+/// - `takeEvents()` — messages, pings, pongs and the final `.closed` for the application;
+/// - `takeActions()` — bytes to write, timers to arm, and when to close the transport.
+///
+/// Guarantees:
+/// - Nothing is done implicitly: no I/O, no clock reads, no threads; randomness only
+///   through `WebSocketConfiguration.maskingKeySource`.
+/// - Any peer violation fails the connection (§7.1.7): a Close frame with 1002, 1007
+///   or 1009 is written, the state becomes `.closed`, `.closed` is emitted with the
+///   error, and `.closeTransport` follows. Input after that is ignored.
+/// - Every ping received while open is answered with a pong echoing its payload
+///   (§5.5.2), even between fragments of a message (§5.4).
+/// - Closing handshake (§5.5.1, §7): a received Close is answered by echoing its code
+///   (an empty Close by an empty one) and the state becomes `.closed`; the server then
+///   asks to close TCP, the client waits for the server to do it (arming the close
+///   timer). After `sendClose`, data messages are ignored until the peer's Close.
+/// - Limits: see `WebSocketConfiguration`; a violation is 1009 before the payload is
+///   buffered (for compressed messages, while inflating).
+///
+/// - Important: not thread-safe; confine it to the connection's loop. Noncopyable
+///   because it owns zlib streams.
+public struct WebSocketProtocol: ~Copyable, Sendable {
+    private enum State: Sendable {
+        case open
+        case closeSent
+        /// Both Close frames exchanged or the connection failed.
+        case closed
+    }
+
+    /// The data message being received.
+    private enum InboundMessage: Sendable {
+        case none
+        case receiving(opcode: WebSocketOpcode, compressed: Bool)
+    }
+
+    public let role: WebSocketRole
+    public let configuration: WebSocketConfiguration
+    /// The negotiated subprotocol, if any (informational).
+    public let subprotocol: String?
+
+    private var state: State = .open
+    private var decoder: WebSocketFrameDecoder
+    private var compression: PerMessageDeflateCodec
+    private let compressionEnabled: Bool
+    private var keepAlive: WebSocketKeepAlive
+
+    private var inbound: InboundMessage = .none
+    private var currentFrame: WebSocketFrameHeader?
+    private var message: [UInt8] = []
+    private var control: [UInt8] = []
+    private var utf8 = UTF8Validator()
+    private var closedEventSent = false
+
+    private var events: [WebSocketEvent] = []
+    private var actions: [WebSocketAction] = []
+    private var outbox: [UInt8] = []
+
+    /// - Parameters:
+    ///   - deflate: the negotiated permessage-deflate parameters (nil: not negotiated).
+    ///   - deflateConfiguration: local zlib settings (window cap, level, memLevel, threshold).
+    public init(
+        role: WebSocketRole,
+        configuration: WebSocketConfiguration = WebSocketConfiguration(),
+        deflate: PerMessageDeflateParameters? = nil,
+        deflateConfiguration: PerMessageDeflateConfiguration = PerMessageDeflateConfiguration(),
+        subprotocol: String? = nil
+    ) {
+        self.role = role
+        self.configuration = configuration
+        self.subprotocol = subprotocol
+        self.decoder = WebSocketFrameDecoder(
+            role: role,
+            limits: .init(maxFrameSize: configuration.maxFrameSize, maxMessageSize: configuration.maxMessageSize,
+                          maxFragments: configuration.maxFragments),
+            allowsCompression: deflate != nil)
+        let settings = PerMessageDeflateCodec.Settings(
+            parameters: deflate ?? PerMessageDeflateParameters(), role: role, configuration: deflateConfiguration)
+        self.compression = PerMessageDeflateCodec(settings: settings)
+        self.compressionEnabled = deflate != nil
+        self.keepAlive = WebSocketKeepAlive(configuration: configuration.keepAlive)
+    }
+
+    // MARK: - State
+
+    /// OPEN, CLOSING (Close sent, waiting for the peer's) or CLOSED.
+    public var connectionState: WebSocketConnectionState {
+        switch state {
+        case .open: return .open
+        case .closeSent: return .closing
+        case .closed: return .closed
+        }
+    }
+
+    /// Whether permessage-deflate is in use on this connection.
+    public var isCompressionEnabled: Bool { compressionEnabled }
+
+    /// Bytes held by zlib for this connection right now (measured).
+    public var compressionMemory: Int { compression.allocatedBytes }
+
+    // MARK: - Output
+
+    /// Events since the last call, in order.
+    public mutating func takeEvents() -> [WebSocketEvent] {
+        defer { events = [] }
+        return events
+    }
+
+    /// Actions since the last call, in order; consecutive writes are one `.write`.
+    public mutating func takeActions() -> [WebSocketAction] {
+        flushOutbox()
+        defer { actions = [] }
+        return actions
+    }
+
+    private mutating func flushOutbox() {
+        if !outbox.isEmpty {
+            actions.append(.write(outbox))
+            outbox = []
+        }
+    }
+
+    private mutating func perform(_ action: WebSocketAction) {
+        flushOutbox()
+        actions.append(action)
+    }
+
+    // MARK: - Bytes in
+
+    /// Feeds bytes read from the transport, in any chunking.
+    public mutating func receiveData(_ bytes: [UInt8]) {
+        var copy = bytes
+        copy.withUnsafeMutableBytes { receiveData($0) }
+    }
+
+    /// Feeds bytes read from the transport. Payloads are unmasked in place in `buffer`
+    /// (the caller's read buffer), so no extra copy is made for unmasking.
+    public mutating func receiveData(_ buffer: UnsafeMutableRawBufferPointer) {
+        var index = 0
+        while true {
+            if case .closed = state { return }
+            let event: WebSocketFrameDecoder.Event?
+            do throws(WebSocketProtocolError) {
+                event = try decoder.next(buffer, index: &index)
+            } catch {
+                fail(error)
+                return
+            }
+            guard let event else { return }
+            switch event {
+            case .frameStart(let header):
+                frameStarted(header)
+            case .payload(let range):
+                payloadReceived(UnsafeRawBufferPointer(rebasing: buffer[range]))
+            case .frameEnd:
+                frameEnded()
+            }
+        }
+    }
+
+    /// The peer closed the TCP connection (or it broke).
+    public mutating func receiveEOF() {
+        switch state {
+        case .open, .closeSent:
+            state = .closed
+            emitClosed(WebSocketCloseStatus(code: .abnormalClosure, wasClean: false))
+            perform(.closeTransport)
+        case .closed:
+            perform(.closeTransport)
+        }
+    }
+
+    private mutating func frameStarted(_ header: WebSocketFrameHeader) {
+        keepAlive.recordActivity()
+        currentFrame = header
+        if header.opcode.isControl {
+            control.removeAll(keepingCapacity: true)
+            return
+        }
+        guard case .open = state else { return }  // after sending Close, data is ignored
+        if header.opcode != .continuation {
+            inbound = .receiving(opcode: header.opcode, compressed: header.rsv1)
+            message = []
+            // At most 64 KiB up front: a header alone must not cost the whole limit.
+            if !header.rsv1 { message.reserveCapacity(min(header.payloadLength, 64 * 1024)) }
+            utf8.reset()
+        }
+    }
+
+    private mutating func payloadReceived(_ bytes: UnsafeRawBufferPointer) {
+        guard let header = currentFrame else { return }
+        if header.opcode.isControl {
+            control.append(contentsOf: bytes)
+            return
+        }
+        guard case .open = state, case .receiving(let opcode, let compressed) = inbound else { return }
+        let before = message.count
+        if compressed {
+            switch compression.decompress(bytes, into: &message, limit: configuration.maxMessageSize) {
+            case .ok: break
+            case .tooLarge: return fail(.init(.messageTooLarge(limit: configuration.maxMessageSize)))
+            case .invalid: return fail(.init(.invalidCompressedData))
+            }
+        } else {
+            message.append(contentsOf: bytes)
+        }
+        if opcode == .text { validateText(from: before) }
+    }
+
+    /// Validates `message[from...]`, failing with 1007 at the first invalid byte.
+    private mutating func validateText(from start: Int) {
+        guard message.count > start else { return }
+        let valid = message.withUnsafeBytes { raw in
+            utf8.validate(UnsafeRawBufferPointer(rebasing: raw[start...]))
+        }
+        if !valid { fail(.init(.invalidUTF8)) }
+    }
+
+    private mutating func frameEnded() {
+        guard let header = currentFrame else { return }
+        currentFrame = nil
+        if header.opcode.isControl {
+            controlFrameReceived(header.opcode, payload: control)
+            return
+        }
+        guard header.fin, case .open = state, case .receiving(let opcode, let compressed) = inbound else { return }
+        if compressed {
+            let before = message.count
+            switch compression.finishMessage(into: &message, limit: configuration.maxMessageSize) {
+            case .ok: break
+            case .tooLarge: return fail(.init(.messageTooLarge(limit: configuration.maxMessageSize)))
+            case .invalid: return fail(.init(.invalidCompressedData))
+            }
+            if opcode == .text {
+                validateText(from: before)
+                guard case .open = state else { return }
+            }
+        }
+        inbound = .none
+        let payload = message
+        message = []
+        if opcode == .text {
+            guard utf8.isComplete else { return fail(.init(.invalidUTF8)) }
+            events.append(.text(String(decoding: payload, as: UTF8.self)))
+        } else {
+            events.append(.binary(payload))
+        }
+    }
+
+    private mutating func controlFrameReceived(_ opcode: WebSocketOpcode, payload: [UInt8]) {
+        switch opcode {
+        case .ping:
+            // §5.5.2: answer with a pong carrying the same payload, unless we already sent Close.
+            if case .open = state { writeFrame(.pong, payload: payload) }
+            events.append(.ping(payload))
+        case .pong:
+            keepAlive.recordPong(payload)
+            events.append(.pong(payload))
+        case .close:
+            switch WebSocketCloseFrame.parse(payload) {
+            case .failure(let error):
+                fail(error)
+            case .success(let frame):
+                closeFrameReceived(frame)
+            }
+        default:
+            break
+        }
+    }
+
+    private mutating func closeFrameReceived(_ frame: WebSocketCloseFrame) {
+        let status = WebSocketCloseStatus(code: frame.code ?? .noStatusReceived, reason: frame.reason, wasClean: true)
+        switch state {
+        case .open:
+            // §5.5.1: echo the status code; an empty Close is answered with an empty one.
+            writeFrame(.close, payload: WebSocketCloseFrame(code: frame.code).encode())
+            state = .closed
+            discardInboundMessage()
+            emitClosed(status)
+            finishClosingHandshake()
+        case .closeSent:
+            state = .closed
+            emitClosed(status)
+            finishClosingHandshake()
+        case .closed:
+            break
+        }
+    }
+
+    /// §7.1.1: the server closes TCP first; the client waits for it, bounded by the
+    /// close timer.
+    private mutating func finishClosingHandshake() {
+        switch role {
+        case .server: perform(.closeTransport)
+        case .client: perform(.armCloseTimer(configuration.closeTimeout))
+        }
+    }
+
+    private mutating func discardInboundMessage() {
+        inbound = .none
+        message = []
+    }
+
+    /// Fails the connection (§7.1.7).
+    private mutating func fail(_ error: WebSocketProtocolError) {
+        switch state {
+        case .open:
+            writeFrame(.close, payload: WebSocketCloseFrame(code: error.closeCode, reason: error.description).encode())
+        case .closeSent, .closed:
+            break
+        }
+        let alreadyClosed: Bool
+        if case .closed = state { alreadyClosed = true } else { alreadyClosed = false }
+        state = .closed
+        discardInboundMessage()
+        emitClosed(WebSocketCloseStatus(code: error.closeCode, reason: error.description, wasClean: false, error: error))
+        if !alreadyClosed { perform(.closeTransport) }
+    }
+
+    private mutating func emitClosed(_ status: WebSocketCloseStatus) {
+        guard !closedEventSent else { return }
+        closedEventSent = true
+        events.append(.closed(status))
+    }
+
+    // MARK: - Commands
+
+    /// Sends a text message, compressed when negotiated and above the threshold,
+    /// optionally split into frames of at most `fragmentSize` payload bytes.
+    public mutating func sendText(_ text: String, fragmentSize: Int? = nil) throws(WebSocketUsageError) {
+        try sendMessage(Array(text.utf8), opcode: .text, fragmentSize: fragmentSize)
+    }
+
+    /// Sends a binary message (see `sendText`).
+    public mutating func sendBinary(_ bytes: [UInt8], fragmentSize: Int? = nil) throws(WebSocketUsageError) {
+        try sendMessage(bytes, opcode: .binary, fragmentSize: fragmentSize)
+    }
+
+    private mutating func sendMessage(_ bytes: [UInt8], opcode: WebSocketOpcode, fragmentSize: Int?) throws(WebSocketUsageError) {
+        guard case .open = state else { throw .init(.notOpen) }
+        var payload = bytes
+        var compressed = false
+        if compressionEnabled && compression.shouldCompress(count: bytes.count) {
+            // zlib fails only when out of memory; the message then goes uncompressed.
+            if let deflated = compression.compress(bytes) {
+                payload = deflated
+                compressed = true
+            }
+        }
+        let size = max(1, fragmentSize ?? Int.max)
+        if payload.count <= size {
+            writeFrame(opcode, payload: payload, rsv1: compressed)
+            return
+        }
+        var offset = 0
+        var first = true
+        while offset < payload.count {
+            let end = min(offset + size, payload.count)
+            let slice = Array(payload[offset..<end])
+            // RFC 7692 §6.1: RSV1 on the first frame only; continuations carry opcode 0.
+            writeFrame(first ? opcode : .continuation, payload: slice, fin: end == payload.count, rsv1: first && compressed)
+            first = false
+            offset = end
+        }
+    }
+
+    /// Sends a ping (payload ≤ 125 bytes, §5.5).
+    public mutating func sendPing(_ payload: [UInt8] = []) throws(WebSocketUsageError) {
+        guard case .open = state else { throw .init(.notOpen) }
+        guard payload.count <= 125 else { throw .init(.controlPayloadTooLong) }
+        writeFrame(.ping, payload: payload)
+    }
+
+    /// Sends an unsolicited pong (a unidirectional heartbeat, §5.5.3).
+    public mutating func sendPong(_ payload: [UInt8] = []) throws(WebSocketUsageError) {
+        guard case .open = state else { throw .init(.notOpen) }
+        guard payload.count <= 125 else { throw .init(.controlPayloadTooLong) }
+        writeFrame(.pong, payload: payload)
+    }
+
+    /// Starts the closing handshake (§7.1.2). The code must be one that may appear on
+    /// the wire; the reason is truncated to fit 123 bytes on a character boundary.
+    public mutating func sendClose(code: WebSocketCloseCode = .normalClosure, reason: String = "") throws(WebSocketUsageError) {
+        guard code.isValidOnWire else { throw .init(.invalidCloseCode(code.rawValue)) }
+        guard case .open = state else { throw .init(.notOpen) }
+        writeFrame(.close, payload: WebSocketCloseFrame(code: code, reason: reason).encode())
+        state = .closeSent
+        discardInboundMessage()
+        perform(.armCloseTimer(configuration.closeTimeout))
+    }
+
+    /// The close timer fired: the peer did not finish the closing handshake (or, for a
+    /// client, the server did not close TCP) in time.
+    public mutating func closeTimerExpired() {
+        switch state {
+        case .open:
+            return
+        case .closeSent:
+            state = .closed
+            emitClosed(WebSocketCloseStatus(code: .abnormalClosure, wasClean: false))
+            perform(.closeTransport)
+        case .closed:
+            perform(.closeTransport)
+        }
+    }
+
+    /// Drives keep-alive: may send a ping, fail with 1011 on a missing pong, or close
+    /// with 1001 when idle.
+    public mutating func tick(now: ContinuousClock.Instant) {
+        guard case .open = state else { return }
+        switch keepAlive.tick(now: now) {
+        case .none:
+            break
+        case .sendPing(let payload):
+            writeFrame(.ping, payload: payload)
+        case .pongTimedOut:
+            writeFrame(.close, payload: WebSocketCloseFrame(code: .internalError, reason: "keepalive ping timeout").encode())
+            state = .closed
+            discardInboundMessage()
+            emitClosed(WebSocketCloseStatus(code: .internalError, reason: "keepalive ping timeout", wasClean: false))
+            perform(.closeTransport)
+        case .idleTimedOut:
+            // sendClose cannot fail here: the state is open and 1001 is valid.
+            try? sendClose(code: .goingAway, reason: "idle timeout")
+        }
+    }
+
+    /// Frees zlib streams that hold no context (directions without context takeover),
+    /// e.g. when the connection goes idle. Safe at any time.
+    public mutating func releaseCompressionMemory() {
+        if case .receiving(_, true) = inbound { return }
+        compression.releaseIdleStreams()
+    }
+
+    private mutating func writeFrame(_ opcode: WebSocketOpcode, payload: [UInt8], fin: Bool = true, rsv1: Bool = false) {
+        let key: WebSocketMaskingKey? = role == .client ? configuration.maskingKeySource.next() : nil
+        WebSocketFrameEncoder.append(opcode: opcode, fin: fin, rsv1: rsv1, payload: payload, maskingKey: key, to: &outbox)
+    }
+}

@@ -1,0 +1,277 @@
+/// Which end of the connection this is: it decides masking (RFC 6455 §5.1) and who
+/// closes TCP first (§7.1.1).
+public enum WebSocketRole: Sendable, Hashable {
+    case server
+    case client
+}
+
+/// Incremental frame decoder over arbitrary chunking (RFC 6455 §5.2), modelled on an
+/// explicit parser state machine: it works with input split at any byte, including one
+/// byte at a time.
+///
+/// It yields a stream of events — `.frameStart(header)`, zero or more
+/// `.payload(range)` (a range of the caller's input, already unmasked in place),
+/// `.frameEnd` — so payload bytes are touched once and text can be UTF-8-checked while
+/// a frame is still arriving.
+///
+/// Guarantees: every header rule of §5 is checked as soon as the header bytes that
+/// carry it arrive, before any payload is accepted: reserved bits (RSV1 only on the
+/// first frame of a message and only when `allowsCompression`), reserved opcodes,
+/// fragmented or > 125-byte control frames, masking per role, minimal length encoding
+/// and the 64-bit top bit (1002); continuation ordering (§5.4, 1002); frame size,
+/// message size and fragment count limits (1009). After an error the decoder stays
+/// failed.
+public struct WebSocketFrameDecoder: Sendable {
+    /// One step of decoding.
+    public enum Event: Sendable, Equatable {
+        case frameStart(WebSocketFrameHeader)
+        /// Payload bytes of the current frame at this range of the input, unmasked.
+        case payload(Range<Int>)
+        case frameEnd
+    }
+
+    /// What the decoder enforces.
+    public struct Limits: Sendable, Equatable {
+        public var maxFrameSize: Int
+        public var maxMessageSize: Int
+        public var maxFragments: Int
+
+        public init(maxFrameSize: Int, maxMessageSize: Int, maxFragments: Int) {
+            self.maxFrameSize = maxFrameSize
+            self.maxMessageSize = maxMessageSize
+            self.maxFragments = maxFragments
+        }
+    }
+
+    private enum State: Sendable {
+        /// Collecting header bytes (2 to 14) into `headerBytes`.
+        case header
+        case payload(remaining: Int, offset: Int, key: WebSocketMaskingKey?)
+        case failed(WebSocketProtocolError)
+    }
+
+    public let role: WebSocketRole
+    public var limits: Limits
+    /// True once permessage-deflate is negotiated: RSV1 is then allowed on the first
+    /// frame of a data message (RFC 7692 §6).
+    public var allowsCompression: Bool
+
+    private var state: State = .header
+    private var headerBytes: [UInt8] = []
+    /// Whether a fragmented data message is in progress (§5.4).
+    private var messageInProgress = false
+    private var messageBytes = 0
+    private var messageFragments = 0
+    /// Whether the message in progress is compressed (RSV1 on its first frame).
+    private var messageCompressed = false
+    /// The payload length of the header being read, once known.
+    private var pendingLength = 0
+
+    public init(role: WebSocketRole, limits: Limits, allowsCompression: Bool = false) {
+        self.role = role
+        self.limits = limits
+        self.allowsCompression = allowsCompression
+        headerBytes.reserveCapacity(14)
+    }
+
+    /// Decodes the next event from `input` starting at `index`, advancing `index`.
+    /// Returns nil when `index` reached the end of the input and no event is pending.
+    /// Payload bytes are unmasked in place in `input`.
+    public mutating func next(
+        _ input: UnsafeMutableRawBufferPointer, index: inout Int
+    ) throws(WebSocketProtocolError) -> Event? {
+        switch state {
+        case .failed(let error):
+            throw error
+        case .payload(let remaining, let offset, let key):
+            if remaining == 0 {
+                state = .header
+                return .frameEnd
+            }
+            let available = input.count - index
+            if available == 0 { return nil }
+            let take = min(available, remaining)
+            let range = index..<(index + take)
+            if let key {
+                key.apply(to: UnsafeMutableRawBufferPointer(rebasing: input[range]), payloadOffset: offset)
+            }
+            index += take
+            state = .payload(remaining: remaining - take, offset: offset + take, key: key)
+            return .payload(range)
+        case .header:
+            while index < input.count {
+                headerBytes.append(input[index])
+                index += 1
+                if headerBytes.count == 2 {
+                    do throws(WebSocketProtocolError) { try checkFirstTwoBytes() } catch { return try fail(error) }
+                }
+                guard headerBytes.count >= 2 else { continue }
+                if headerBytes.count == lengthFieldEnd() {
+                    // The length is known: check it and the limits before the masking
+                    // key or any payload byte arrives.
+                    do throws(WebSocketProtocolError) { pendingLength = try checkLength() } catch { return try fail(error) }
+                }
+                if headerBytes.count == headerLength() {
+                    let header = makeHeader()
+                    headerBytes.removeAll(keepingCapacity: true)
+                    state = .payload(remaining: header.payloadLength, offset: 0, key: header.maskingKey)
+                    return .frameStart(header)
+                }
+            }
+            return nil
+        }
+    }
+
+    private mutating func fail(_ error: WebSocketProtocolError) throws(WebSocketProtocolError) -> Event? {
+        state = .failed(error)
+        throw error
+    }
+
+    /// Header bytes up to and including the extended payload length.
+    private func lengthFieldEnd() -> Int {
+        switch headerBytes[1] & 0x7F {
+        case 126: return 4
+        case 127: return 10
+        default: return 2
+        }
+    }
+
+    private func headerLength() -> Int {
+        let second = headerBytes[1]
+        var length = 2
+        switch second & 0x7F {
+        case 126: length += 2
+        case 127: length += 8
+        default: break
+        }
+        if second & 0x80 != 0 { length += 4 }
+        return length
+    }
+
+    /// Rules decidable from the first two bytes (RFC 6455 §5.2, §5.4, §5.5; RFC 7692 §6).
+    private mutating func checkFirstTwoBytes() throws(WebSocketProtocolError) {
+        let first = headerBytes[0], second = headerBytes[1]
+        let fin = first & 0x80 != 0
+        let rsv1 = first & 0x40 != 0
+        guard first & 0x30 == 0 else { throw .init(.reservedBitsSet) }
+        guard let opcode = WebSocketOpcode(rawValue: first & 0x0F) else {
+            throw .init(.reservedOpcode(first & 0x0F))
+        }
+        let masked = second & 0x80 != 0
+        if opcode.isControl {
+            guard fin else { throw .init(.fragmentedControlFrame) }
+            guard second & 0x7F <= 125 else { throw .init(.controlFrameTooLong) }
+            guard !rsv1 else { throw .init(.reservedBitsSet) }
+        } else if rsv1 {
+            // RFC 7692 §6.1: RSV1 marks a compressed message on its first frame only.
+            guard allowsCompression, opcode != .continuation else { throw .init(.reservedBitsSet) }
+        }
+        switch role {
+        case .server: guard masked else { throw .init(.unmaskedClientFrame) }
+        case .client: guard !masked else { throw .init(.maskedServerFrame) }
+        }
+        switch opcode {
+        case .continuation: guard messageInProgress else { throw .init(.unexpectedContinuation) }
+        case .text, .binary: guard !messageInProgress else { throw .init(.expectedContinuation) }
+        default: break
+        }
+    }
+
+    /// The payload length (RFC 6455 §5.2: minimal encoding, top bit clear) checked
+    /// against the frame, message and fragment limits.
+    private mutating func checkLength() throws(WebSocketProtocolError) -> Int {
+        let first = headerBytes[0], second = headerBytes[1]
+        var length: Int
+        switch second & 0x7F {
+        case 126:
+            length = Int(headerBytes[2]) << 8 | Int(headerBytes[3])
+            guard length >= 126 else { throw .init(.nonMinimalLength) }
+        case 127:
+            var value: UInt64 = 0
+            for i in 2..<10 { value = value << 8 | UInt64(headerBytes[i]) }
+            guard value & (1 << 63) == 0 else { throw .init(.lengthTopBitSet) }
+            guard value > 0xFFFF else { throw .init(.nonMinimalLength) }
+            length = Int(value)  // < 2^63, fits Int on 64-bit platforms
+        default:
+            length = Int(second & 0x7F)
+        }
+        let opcode = first & 0x0F
+        let fin = first & 0x80 != 0
+        if opcode & 0x08 == 0 {  // data frame
+            if opcode != WebSocketOpcode.continuation.rawValue { messageCompressed = first & 0x40 != 0 }
+            // A compressed payload may be slightly larger than the data it encodes
+            // (incompressible input is stored); the decompressed size is capped exactly
+            // while inflating, so wire limits allow deflate's worst-case expansion.
+            let frameLimit = messageCompressed ? Self.deflateBound(limits.maxFrameSize) : limits.maxFrameSize
+            let messageLimit = messageCompressed ? Self.deflateBound(limits.maxMessageSize) : limits.maxMessageSize
+            guard length <= frameLimit else { throw .init(.frameTooLarge(limit: limits.maxFrameSize)) }
+            if opcode == WebSocketOpcode.continuation.rawValue {
+                messageFragments += 1
+                guard messageFragments <= limits.maxFragments else {
+                    throw .init(.tooManyFragments(limit: limits.maxFragments))
+                }
+            } else {
+                messageBytes = 0
+                messageFragments = 1
+            }
+            guard length <= messageLimit - messageBytes else {
+                throw .init(.messageTooLarge(limit: limits.maxMessageSize))
+            }
+            messageBytes += length
+            messageInProgress = !fin
+        }
+        return length
+    }
+
+    /// The header once the masking key (if any) has arrived.
+    private func makeHeader() -> WebSocketFrameHeader {
+        let first = headerBytes[0], second = headerBytes[1]
+        var key: WebSocketMaskingKey?
+        if second & 0x80 != 0 {
+            let cursor = lengthFieldEnd()
+            key = WebSocketMaskingKey(headerBytes[cursor], headerBytes[cursor + 1], headerBytes[cursor + 2], headerBytes[cursor + 3])
+        }
+        // checkFirstTwoBytes already proved the opcode valid; `?? .continuation` is never used.
+        let opcode = WebSocketOpcode(rawValue: first & 0x0F) ?? .continuation
+        return WebSocketFrameHeader(
+            fin: first & 0x80 != 0, rsv1: first & 0x40 != 0, rsv2: false, rsv3: false,
+            opcode: opcode, maskingKey: key, payloadLength: pendingLength)
+    }
+
+    /// Convenience for tests and simple callers: decodes every complete frame in
+    /// `bytes` (keeping partial state for the next call) and returns whole frames.
+    public mutating func decodeFrames(_ bytes: [UInt8]) throws(WebSocketProtocolError) -> [WebSocketFrame] {
+        var input = bytes
+        var frames: [WebSocketFrame] = []
+        let result: Result<Void, WebSocketProtocolError> = input.withUnsafeMutableBytes { raw in
+            var index = 0
+            do throws(WebSocketProtocolError) {
+                while let event = try next(raw, index: &index) {
+                    switch event {
+                    case .frameStart(let header):
+                        pendingFrame = WebSocketFrame(fin: header.fin, rsv1: header.rsv1, opcode: header.opcode, payload: [])
+                        pendingFrame?.payload.reserveCapacity(min(header.payloadLength, 1 << 16))
+                    case .payload(let range):
+                        pendingFrame?.payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[range]))
+                    case .frameEnd:
+                        if let frame = pendingFrame { frames.append(frame) }
+                        pendingFrame = nil
+                    }
+                }
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+        return frames
+    }
+
+    /// The partially received frame of `decodeFrames`.
+    private var pendingFrame: WebSocketFrame?
+
+    /// zlib's worst-case size of `n` bytes after deflate (stored blocks), rounded up.
+    static func deflateBound(_ n: Int) -> Int {
+        n + (n >> 12) + (n >> 14) + (n >> 25) + 64
+    }
+}
