@@ -8,6 +8,10 @@ SWIFT ?= swift
 APT_PACKAGES := pkg-config libuv1-dev libssl-dev zlib1g-dev libsqlite3-dev python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# Python peers for the tests (Python `websockets` from PyPI), in a project-local venv.
+VENV := .venv
+PEERS := $(VENV)/.peers-installed
+
 .PHONY: deps build demo test bench clean
 
 deps:
@@ -27,7 +31,12 @@ demo: deps
 	$(SWIFT) build -c release --product eddy
 	.build/release/eddy demo
 
-test: deps
+$(PEERS): Tests/Peers/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r Tests/Peers/requirements.txt
+	touch $@
+
+test: deps $(PEERS)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -35,4 +44,4 @@ bench: deps
 	bash Benchmarks/run.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build $(VENV)

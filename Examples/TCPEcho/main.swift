@@ -7,7 +7,7 @@ let group = try EventLoopGroup()                  // one loop thread per core
 let listener = try await TCPListener.bind(host: "127.0.0.1", port: 7000, group: group)
 print("echoing on \(listener.localAddress)")
 
-let server = Task {
+let server = Task(executorPreference: listener.eventLoop) {
     // One child task per connection, running on the loop that owns its socket.
     try await listener.serve { connection in
         for try await bytes in connection.inbound {   // everything read since last time

@@ -26,7 +26,7 @@ func serveTCPEcho(host: String, port: Int, loops: Int, onListening: (Int) -> Voi
     let group = try EventLoopGroup(loopCount: loops)
     let listener = try await TCPListener.bind(host: host, port: port, group: group)
     onListening(listener.localAddress.port)
-    let serving = Task {
+    let serving = Task(executorPreference: listener.eventLoop) {
         try await listener.serve { connection in
             for try await chunk in connection.inbound {
                 try await connection.write(chunk)

@@ -93,7 +93,7 @@ struct TCPConnectionTests {
         let group = try EventLoopGroup(loopCount: 2)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
         let perLoop = Mutex<[Int: Int]>([:])
-        let serving = Task {
+        let serving = Task(executorPreference: listener.eventLoop) {
             try await listener.serve { connection in
                 perLoop.withLock { $0[connection.eventLoop.index, default: 0] += 1 }
                 for try await chunk in connection.inbound { try await connection.write(chunk) }
@@ -131,7 +131,7 @@ struct TCPConnectionTests {
     @Test func halfCloseLetsThePeerFinishReading() async throws {
         let group = try EventLoopGroup(loopCount: 1)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
-        let serving = Task {
+        let serving = Task(executorPreference: listener.eventLoop) {
             try await listener.serve { connection in
                 var total = 0
                 for try await chunk in connection.inbound { total += chunk.count } // until FIN

@@ -66,7 +66,7 @@ struct TCPFailureTests {
         let group = try EventLoopGroup(loopCount: 1)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
         let written = Mutex(false)
-        let serving = Task {
+        let serving = Task(executorPreference: listener.eventLoop) {
             try await listener.serve { connection in
                 // Close with unread bytes in the receive buffer: the kernel answers RST.
                 // Wait (bounded) until the client's write has returned: on loopback the
@@ -129,7 +129,7 @@ struct TCPFailureTests {
     @Test func shutdownWithLiveConnectionsFailsEveryWaiterOnce() async throws {
         let group = try EventLoopGroup(loopCount: 2)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
-        let serving = Task {
+        let serving = Task(executorPreference: listener.eventLoop) {
             try await listener.serve { connection in
                 for try await chunk in connection.inbound { try await connection.write(chunk) }
             }

@@ -13,7 +13,7 @@ struct EchoServer {
     static func start(loops: Int = 2, host: String = "127.0.0.1", configuration: TCPConfiguration = TCPConfiguration()) async throws -> EchoServer {
         let group = try EventLoopGroup(loopCount: loops)
         let listener = try await TCPListener.bind(host: host, port: 0, group: group, configuration: configuration)
-        let serving = Task {
+        let serving = Task(executorPreference: listener.eventLoop) {
             try await listener.serve { connection in
                 for try await chunk in connection.inbound {
                     try await connection.write(chunk)

@@ -79,6 +79,10 @@ public final class TCPListener: Sendable {
     /// each connection when its handler returns or throws. Returns when the listener is
     /// closed and every handler has finished; cancelling the calling task closes the
     /// listener and cancels the handlers.
+    ///
+    /// Run the calling task on `eventLoop` (`Task(executorPreference: listener.eventLoop)`)
+    /// so that accepting never waits for Swift's global thread pool, which CPU-bound work
+    /// elsewhere in the process may be keeping busy.
     public func serve(_ handler: @escaping @Sendable (TCPConnection) async throws -> Void) async throws {
         try await withTaskCancellationHandler {
             try await withThrowingDiscardingTaskGroup { group in

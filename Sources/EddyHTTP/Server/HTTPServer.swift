@@ -1,0 +1,166 @@
+import EddyLoop
+public import EddyNet
+import Glibc
+import Synchronization
+
+/// Serves HTTP/1.1 on a listener: parses requests with the bounded sans-IO parser,
+/// routes them, answers plain requests (with keep-alive), serves static files, and hands
+/// upgrade requests to an upgrade handler together with their stream.
+///
+/// Guarantees: every malformed or oversized request gets its exact status (400, 405,
+/// 413, 414, 431, 501 …) and the connection closes; a client that does not finish a
+/// request head within `headerTimeout` gets 408 and is closed; a bad client never affects
+/// another connection. Each connection is served on its own loop.
+public final class HTTPServer<Upgrade: Sendable>: Sendable {
+    public typealias UpgradeHandler = @Sendable (Upgrade, HTTPUpgradeRequest<TCPConnection>) async -> Void
+
+    public let router: HTTPRouter<Upgrade>
+    public let configuration: HTTPServerConfiguration
+    private let upgradeHandler: UpgradeHandler
+    private let counters = Mutex(HTTPServerCounters())
+
+    public init(
+        router: HTTPRouter<Upgrade>,
+        configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+        upgrade: @escaping UpgradeHandler
+    ) {
+        self.router = router
+        self.configuration = configuration
+        self.upgradeHandler = upgrade
+    }
+
+    /// What the server has answered so far.
+    public var statistics: HTTPServerCounters { counters.withLock { $0 } }
+
+    /// Serves connections from `listener` until it closes (see `TCPListener.serve`).
+    public func serve(_ listener: TCPListener) async throws {
+        try await listener.serve { connection in
+            await self.handle(connection)
+        }
+    }
+
+    /// Serves one connection until it closes, errs, or is upgraded.
+    public func handle(_ connection: TCPConnection) async {
+        var parser = HTTPRequestParser(limits: configuration.limits)
+        var iterator = connection.inbound.makeAsyncIterator()
+        var pending: [UInt8] = []
+        let loop = connection.eventLoop
+        while true {
+            // One deadline per request: idle until the first byte, then the head timeout.
+            let timedOut = TimeoutFlag()
+            let limit = pending.isEmpty && !parser.hasPartialRequest ? configuration.idleTimeout : configuration.headerTimeout
+            var deadline = arm(limit, on: loop, connection: connection, flag: timedOut, parserHadBytes: !pending.isEmpty)
+            var outcome = HTTPParseResult.needMoreData
+            var chunk: [UInt8] = []
+            while case .needMoreData = outcome {
+                if !pending.isEmpty {
+                    swap(&chunk, &pending)
+                } else {
+                    guard let next = try? await iterator.next() else {
+                        deadline.cancel()
+                        return
+                    }
+                    chunk = next
+                    if !parser.hasPartialRequest {
+                        // The first byte of a request starts the (shorter) head timeout.
+                        deadline.cancel()
+                        deadline = arm(configuration.headerTimeout, on: loop, connection: connection, flag: timedOut, parserHadBytes: true)
+                    }
+                }
+                outcome = parser.parse(chunk)
+            }
+            deadline.cancel()
+            if timedOut.isSet { return }
+            switch outcome {
+            case .needMoreData:
+                continue
+            case .failure(let error):
+                count(error.status)
+                _ = try? await connection.write(HTTPResponse.error(error.status).serialize() ?? [])
+                try? await connection.shutdownWrite()
+                return
+            case .request(let request, let consumed):
+                pending = Array(chunk[consumed...])
+                let keepGoing = await respond(to: request, leftover: &pending, on: connection)
+                if !keepGoing { return }
+            }
+        }
+    }
+
+    /// Answers one request. Returns whether the connection stays open for another.
+    private func respond(to request: HTTPRequest, leftover: inout [UInt8], on connection: TCPConnection) async -> Bool {
+        var response: HTTPResponse
+        switch router.route(request) {
+        case .upgrade(let upgrade, let parameters):
+            counters.withLock { $0.upgrades += 1 }
+            let handoff = HTTPUpgradeRequest(stream: connection, request: request, parameters: parameters, leftover: leftover)
+            leftover = []
+            await upgradeHandler(upgrade, handoff)
+            return false
+        case .respond(let fixed):
+            response = fixed
+        case .handler(let handler, let parameters):
+            response = await handler(request, parameters)
+        case .staticFile(let file):
+            response = StaticFileReader.response(for: file, maxBytes: configuration.maxStaticFileBytes)
+        }
+        let keepAlive = request.keepAlive && !response.headers.containsToken("close", inField: "Connection")
+        if !keepAlive && !response.headers.containsToken("close", inField: "Connection") {
+            response.headers.add(name: "Connection", value: "close")
+        }
+        if request.method == .head { response = response.headOnly() }
+        count(response.status)
+        guard let bytes = response.serialize() else {
+            _ = try? await connection.write(HTTPResponse.error(.internalServerError).serialize() ?? [])
+            return false
+        }
+        do { try await connection.write(bytes) } catch { return false }
+        if !keepAlive { try? await connection.shutdownWrite() }
+        return keepAlive
+    }
+
+    /// Closes the connection at `limit`, answering 408 first if a request had started.
+    private func arm(_ limit: Duration, on loop: EventLoop, connection: TCPConnection, flag: TimeoutFlag, parserHadBytes: Bool) -> ScheduledWork {
+        loop.schedule(after: limit) { [self] in
+            flag.set()
+            Task(executorPreference: loop) {
+                if parserHadBytes {
+                    self.count(.requestTimeout)
+                    _ = try? await connection.write(HTTPResponse.error(.requestTimeout).serialize() ?? [])
+                    try? await connection.shutdownWrite()
+                    try? await loop.sleep(for: .milliseconds(100)) // let the 408 reach the client
+                }
+                await connection.close()
+            }
+        }
+    }
+
+    private func count(_ status: HTTPStatus) {
+        counters.withLock { $0.record(status) }
+    }
+}
+
+/// Responses an `HTTPServer` has sent, by status class, plus upgrades.
+public struct HTTPServerCounters: Sendable, Hashable {
+    public var responses: [Int: Int] = [:]
+    public var upgrades = 0
+
+    mutating func record(_ status: HTTPStatus) { responses[status.code, default: 0] += 1 }
+}
+
+extension HTTPResponse {
+    /// The same response without its body but with the body's Content-Length (HEAD).
+    func headOnly() -> HTTPResponse {
+        var copy = self
+        copy.headers.add(name: "Content-Length", value: String(body.count))
+        copy.body = []
+        return copy
+    }
+}
+
+/// Set once when a request deadline fires.
+final class TimeoutFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
+}

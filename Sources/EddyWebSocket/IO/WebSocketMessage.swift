@@ -1,0 +1,27 @@
+/// A complete WebSocket data message.
+public enum WebSocketMessage: Sendable, Equatable {
+    /// A text message: valid UTF-8 (RFC 6455 §5.6).
+    case text(String)
+    /// A binary message.
+    case binary([UInt8])
+}
+
+/// Thrown when a message is read or sent on a WebSocket that has closed, or when the
+/// message sequence ends abnormally. Carries how the connection ended.
+///
+/// The message sequence ends without an error after a clean close with 1000 or 1001
+/// (as Python `websockets` does); every other ending throws this.
+public struct WebSocketClosedError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let status: WebSocketCloseStatus
+    public init(status: WebSocketCloseStatus) { self.status = status }
+    public var description: String {
+        "WebSocket closed: \(status.code)\(status.reason.isEmpty ? "" : " \(status.reason)")\(status.wasClean ? "" : " (not clean)")"
+    }
+}
+
+extension WebSocketCloseStatus {
+    /// A clean close with 1000 (normal) or 1001 (going away).
+    public var isNormal: Bool {
+        wasClean && (code == .normalClosure || code == .goingAway)
+    }
+}

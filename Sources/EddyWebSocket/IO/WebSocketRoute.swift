@@ -1,0 +1,79 @@
+import EddyHTTP
+public import EddyNet
+
+/// A WebSocket endpoint on an `HTTPServer`: its handshake settings and the handler that
+/// owns each accepted connection.
+///
+/// ```swift
+/// var router = HTTPRouter<WebSocketRoute>()
+/// try router.addUpgrade("/echo", WebSocketRoute { ws, _ in
+///     for try await message in ws.messages { try await ws.send(message) }
+/// })
+/// let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+/// ```
+///
+/// Guarantees: a request that fails RFC 6455 §4.2.1 validation gets its exact status
+/// (400, 403 for a refused origin, 426 with `Sec-WebSocket-Version: 13`) and is closed;
+/// the hook runs exactly once, after validation and before the 101; when the handler
+/// returns or throws, the connection is closed (1000, or 1011 if it threw).
+public struct WebSocketRoute: Sendable {
+    /// What a handler learns about the upgrade request.
+    public struct Context: Sendable {
+        public let request: HTTPRequest
+        public let parameters: HTTPRouteParameters
+    }
+
+    public typealias Handler = @Sendable (WebSocket, Context) async throws -> Void
+
+    public var endpoint: WebSocketEndpoint
+    public let handler: Handler
+
+    public init(endpoint: WebSocketEndpoint = WebSocketEndpoint(), handler: @escaping Handler) {
+        self.endpoint = endpoint
+        self.handler = handler
+    }
+
+    /// The `HTTPServer` upgrade handler for routes of this type.
+    public static func upgrade(_ route: WebSocketRoute, _ handoff: HTTPUpgradeRequest<TCPConnection>) async {
+        await route.accept(handoff)
+    }
+
+    /// Runs the handshake on `handoff.stream` and, if accepted, the handler.
+    public func accept<Stream: ByteStream>(_ handoff: HTTPUpgradeRequest<Stream>) async {
+        let stream = handoff.stream
+        switch endpoint.handshake.negotiate(handoff.request) {
+        case .reject(let response, _):
+            await reject(stream, with: response)
+        case .accept(let agreement):
+            switch await endpoint.hook.decide(handoff.request, handoff.parameters) {
+            case .reject(let response):
+                await reject(stream, with: response)
+            case .accept(let extraHeaders):
+                guard let bytes = agreement.responseBytes(extraHeaders: extraHeaders) else {
+                    return await reject(stream, with: .error(.internalServerError))
+                }
+                do { try await stream.write(bytes) } catch { return await stream.close() }
+                let socket = WebSocket(
+                    upgraded: stream, role: .server, configuration: endpoint.connection,
+                    deflate: agreement.deflate, deflateConfiguration: endpoint.handshake.configuration.deflate,
+                    subprotocol: agreement.subprotocol, leftover: handoff.leftover)
+                do {
+                    try await handler(socket, Context(request: handoff.request, parameters: handoff.parameters))
+                    await socket.close()
+                } catch {
+                    await socket.close(code: .internalError, reason: "")
+                }
+            }
+        }
+    }
+
+    private func reject<Stream: ByteStream>(_ stream: Stream, with response: HTTPResponse) async {
+        var response = response
+        if !response.headers.containsToken("close", inField: "Connection") {
+            response.headers.add(name: "Connection", value: "close")
+        }
+        if let bytes = response.serialize() { try? await stream.write(bytes) }
+        try? await stream.shutdownWrite()
+        await stream.close()
+    }
+}

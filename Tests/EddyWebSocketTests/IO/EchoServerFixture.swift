@@ -1,0 +1,73 @@
+import EddyHTTP
+import EddyLoop
+import EddyNet
+import EddyWebSocket
+import Foundation
+
+/// An in-process Eddy WebSocket echo server with two routes: `/default` (every limit at
+/// its default) and `/big` (64 MiB messages), plus `/healthz`.
+struct EchoServerFixture {
+    let group: EventLoopGroup
+    let listener: TCPListener
+    let serving: Task<Void, any Error>
+    let server: HTTPServer<WebSocketRoute>
+
+    var port: Int { listener.localAddress.port }
+    var baseURL: String { "ws://127.0.0.1:\(port)" }
+
+    static func start(httpConfiguration: HTTPServerConfiguration = HTTPServerConfiguration(),
+                      origins: WebSocketOriginPolicy = .any) async throws -> EchoServerFixture {
+        let echo: WebSocketRoute.Handler = { socket, _ in
+            for try await message in socket.messages { try await socket.send(message) }
+        }
+        var handshake = WebSocketServerHandshakeConfiguration()
+        handshake.originPolicy = origins
+        var big = WebSocketConfiguration()
+        big.maxMessageSize = 64 << 20
+        big.maxFrameSize = 64 << 20
+        var router = HTTPRouter<WebSocketRoute>()
+        try router.addHealthCheck()
+        try router.addUpgrade("/default", WebSocketRoute(
+            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake)), handler: echo))
+        try router.addUpgrade("/big", WebSocketRoute(
+            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: big), handler: echo))
+        let server = HTTPServer(router: router, configuration: httpConfiguration, upgrade: WebSocketRoute.upgrade)
+        let group = try EventLoopGroup(loopCount: 2)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+        return EchoServerFixture(group: group, listener: listener, serving: serving, server: server)
+    }
+
+    func stop() async -> [ShutdownReport] {
+        await listener.close()
+        serving.cancel()
+        _ = try? await serving.value
+        return await group.shutdown()
+    }
+}
+
+/// Where the Python peers live, and the project's venv interpreter (`make test` makes it).
+enum Peers {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Peers")
+    static let python = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".venv/bin/python").path
+
+    /// Runs a peer script to completion; returns its exit status and output.
+    static func run(_ script: String, _ arguments: [String]) async throws -> (Int32, String) {
+        try await Task.detached {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = [directory.appendingPathComponent(script).path] + arguments
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }.value
+    }
+}

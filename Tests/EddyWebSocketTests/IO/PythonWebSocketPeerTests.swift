@@ -1,0 +1,60 @@
+import EddyLoop
+import EddyNet
+import EddyWebSocket
+import Foundation
+import Testing
+
+/// Eddy's WebSocket against Python `websockets` 17, a real and independent peer.
+@Suite("WebSocket against Python websockets", .timeLimit(.minutes(3)))
+struct PythonWebSocketPeerTests {
+    @Test func pythonClientSuiteAgainstEddyServer() async throws {
+        let server = try await EchoServerFixture.start()
+        let (status, output) = try await Peers.run("ws_client_suite.py", [server.baseURL])
+        #expect(status == 0, "\(output)")
+        #expect(!output.contains("FAIL"), "\(output)")
+        #expect(output.contains("PASS"))
+        #expect(await server.stop().allSatisfy { $0.isClean })
+    }
+
+    @Test(arguments: [true, false])
+    func eddyClientAgainstPythonServer(compression: Bool) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Peers.python)
+        process.arguments = [Peers.directory.appendingPathComponent("ws_echo_server.py").path] + (compression ? [] : ["--no-compression"])
+        let stdout = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = stdout
+        process.standardInput = stdin
+        try process.run()
+        defer { try? stdin.fileHandleForWriting.close(); process.waitUntilExit() }
+        let line = try await Task.detached { () -> String in
+            var bytes: [UInt8] = []
+            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
+            return String(decoding: bytes, as: UTF8.self)
+        }.value
+        let port = try #require(Int(line.replacingOccurrences(of: "LISTENING ", with: "")))
+
+        let loop = try EventLoop()
+        var configuration = WebSocketClientConfiguration()
+        configuration.connection.maxMessageSize = 32 << 20
+        configuration.connection.maxFrameSize = 32 << 20
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/", configuration: configuration, on: loop)
+        #expect(socket.isCompressed == compression)
+        try await Task(executorPreference: loop) {
+            var iterator = socket.messages.makeAsyncIterator()
+            for size in [0, 1, 125, 126, 65535, 65536, 16 << 20] {
+                let binary = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+                try await socket.send(.binary(binary))
+                #expect(try await iterator.next() == .binary(binary))
+                let text = String(repeating: "ü€", count: size / 5)
+                try await socket.send(.text(text))
+                #expect(try await iterator.next() == .text(text))
+            }
+            try await socket.ping(Array("hello".utf8))
+            let status = await socket.close(code: WebSocketCloseCode(4001), reason: "done")
+            #expect(status.code == WebSocketCloseCode(4001))
+            #expect(status.wasClean)
+        }.value
+        #expect(await loop.shutdown().isClean)
+    }
+}
