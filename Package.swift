@@ -6,6 +6,13 @@ import PackageDescription
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    // Async functions run on their caller's executor unless they say otherwise, so a
+    // connection's code stays on its loop without a hop check at every call.
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
+]
+// For targets written before the stricter import rules.
+let hotPath: [SwiftSetting] = [
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]
 
 let package = Package(
@@ -20,6 +27,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -49,11 +57,13 @@ let package = Package(
         ),
         .target(
             name: "EddyHTTP",
-            dependencies: ["EddyNet", "EddyLoop"]
+            dependencies: ["EddyNet", "EddyLoop"],
+            swiftSettings: hotPath
         ),
         .target(
             name: "EddyWebSocket",
-            dependencies: ["EddyHTTP", "EddyNet", "EddyLoop", "CZlib", "COpenSSL"]
+            dependencies: ["EddyHTTP", "EddyNet", "EddyLoop", "CZlib", "COpenSSL"],
+            swiftSettings: hotPath
         ),
         .target(
             name: "EddyRooms",
@@ -65,6 +75,7 @@ let package = Package(
             dependencies: [
                 "EddyLoop", "EddyNet", "EddyHTTP", "EddyWebSocket",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict
         ),

@@ -31,8 +31,6 @@ public final class EventLoop: @unchecked Sendable {
     /// A 64 KiB buffer that every read on this loop lands in before the bytes a consumer
     /// keeps are copied out, so an idle connection owns no receive buffer.
     package let receiveBuffer: UnsafeMutableRawBufferPointer
-    /// A 64 KiB staging buffer for gathering small writes into one system call.
-    package let stagingBuffer: UnsafeMutableRawBufferPointer
 
     private let wakeup: UnsafeMutablePointer<uv_async_t>
     private let check: UnsafeMutablePointer<uv_check_t>
@@ -45,6 +43,7 @@ public final class EventLoop: @unchecked Sendable {
     private var draining: [LoopWork] = []
     private var remoteBatch: [LoopWork] = []
     private var idleActive = false
+    private var corked: [any EndOfIterationFlushable] = []
     var lifecycle = Lifecycle.running
     package var resources: [ObjectIdentifier: any LoopResource] = [:]
 
@@ -70,13 +69,12 @@ public final class EventLoop: @unchecked Sendable {
         check = UVHandle.allocate(uv_check_t.self)
         idle = UVHandle.allocate(uv_idle_t.self)
         receiveBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
-        stagingBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
 
         let status = uv_loop_init(uv)
         guard status == 0 else {
             for p in [UnsafeMutableRawPointer(uv), UnsafeMutableRawPointer(wakeup),
                       UnsafeMutableRawPointer(check), UnsafeMutableRawPointer(idle)] { p.deallocate() }
-            receiveBuffer.deallocate(); stagingBuffer.deallocate()
+            receiveBuffer.deallocate()
             throw IOError(uv: status, operation: "uv_loop_init")
         }
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -202,6 +200,7 @@ public final class EventLoop: @unchecked Sendable {
             draining.removeAll(keepingCapacity: true)
             rounds += 1
         }
+        flushCorked()
         if local.isEmpty {
             if idleActive { idleActive = false; uv_idle_stop(idle) }
         } else if !idleActive {
@@ -209,6 +208,28 @@ public final class EventLoop: @unchecked Sendable {
             uv_idle_start(idle) { handle in EventLoop.from(handle!.pointee.data).drainLocal() }
         }
         if lifecycle == .shuttingDown { continueShutdown() }
+    }
+
+    // MARK: Corking (loop thread)
+
+    /// Asks for `flushable.flush()` once the work queued in this loop iteration has run,
+    /// so that everything a task writes to one socket in one iteration goes out in one
+    /// system call. Loop thread only; registering twice before a flush is allowed.
+    package func flushAtEndOfIteration(_ flushable: any EndOfIterationFlushable) {
+        corked.append(flushable)
+        if !idleActive {
+            // Make sure the loop comes back to drain (and flush) before it blocks in poll.
+            idleActive = true
+            uv_idle_start(idle) { handle in EventLoop.from(handle!.pointee.data).drainLocal() }
+        }
+    }
+
+    private func flushCorked() {
+        while !corked.isEmpty {
+            var batch: [any EndOfIterationFlushable] = []
+            swap(&batch, &corked)
+            for flushable in batch { flushable.flushAtEndOfIteration() }
+        }
     }
 
     // MARK: Shutdown support (loop thread)
@@ -291,7 +312,13 @@ public final class EventLoop: @unchecked Sendable {
 
     deinit {
         receiveBuffer.deallocate()
-        stagingBuffer.deallocate()
         UnsafeMutableRawPointer(uv).deallocate()
     }
+}
+
+/// Something that batches work during a loop iteration and finishes it at the end
+/// (a corked socket). See `EventLoop.flushAtEndOfIteration(_:)`.
+package protocol EndOfIterationFlushable: AnyObject {
+    /// Called on the loop thread after the iteration's queued work has run.
+    func flushAtEndOfIteration()
 }

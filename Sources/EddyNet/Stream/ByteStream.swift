@@ -19,6 +19,9 @@ public protocol ByteStream: AnyObject, Sendable {
     var eventLoop: EventLoop { get }
     /// Received bytes, in order. One pending read at a time.
     var inbound: Inbound { get }
+    /// The next chunk of received bytes (everything buffered), or nil at end of stream:
+    /// what `inbound`'s iterator returns, for callers that hold the stream itself.
+    func read() async throws -> [UInt8]?
     /// Queues `bytes` for sending (see the backpressure rule above).
     func write(_ bytes: [UInt8]) async throws
     /// Queues several buffers to go out together, in one system call when they fit.

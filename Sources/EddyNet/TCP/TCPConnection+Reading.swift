@@ -28,7 +28,7 @@ extension TCPConnection {
     }
 
     /// Takes everything buffered, or waits for the next read.
-    func read() async throws -> [UInt8]? {
+    public func read() async throws -> [UInt8]? {
         let loop = eventLoop
         if loop.inEventLoop, let ready = try takeBuffered() { return ready }
         return try await withTaskCancellationHandler {

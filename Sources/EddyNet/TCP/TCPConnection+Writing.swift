@@ -31,49 +31,56 @@ extension TCPConnection {
         }
     }
 
-    /// Writes what the kernel takes now and queues the remainder. Returns whether the
-    /// queue is at or under the high watermark. Loop thread.
+    /// Corks small writes (they go out together at the end of the loop iteration, one
+    /// system call for everything written to this socket in the iteration) and writes
+    /// large ones at once. Returns whether the queue is at or under the high watermark.
+    /// Loop thread.
     private func enqueueWrite<Buffers: Collection>(_ buffers: Buffers) throws -> Bool where Buffers.Element == [UInt8] {
         guard phase == .open else { throw readError ?? IOError(.closed, operation: "write") }
         guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
-        let stream = handle.asUVStream
-        let staging = eventLoop.stagingBuffer
-        var index = buffers.startIndex
-        while index != buffers.endIndex {
-            // Gather as many small buffers as fit into the staging buffer: one syscall.
-            let first = buffers[index]
-            var written = 0
-            var total = 0
-            if first.count >= staging.count || buffers.index(after: index) == buffers.endIndex {
-                total = first.count
-                index = buffers.index(after: index)
-                if stream.pointee.write_queue_size == 0 && total > 0 {
-                    written = try tryWrite(first)
+        for buffer in buffers where !buffer.isEmpty {
+            if buffer.count >= Self.corkLimit {
+                try flushCork() // keep order: corked bytes first
+                try writeNow(buffer)
+            } else {
+                cork.append(contentsOf: buffer)
+                if cork.count >= Self.corkLimit {
+                    try flushCork()
+                } else if !corkRegistered {
+                    corkRegistered = true
+                    eventLoop.flushAtEndOfIteration(self)
                 }
-                if written < total { queueCopy(of: first, from: written) }
-                continue
             }
-            var gathered = 0
-            while index != buffers.endIndex, gathered + buffers[index].count <= staging.count {
-                let buffer = buffers[index]
-                buffer.withUnsafeBytes { source in
-                    if let base = source.baseAddress {
-                        (staging.baseAddress! + gathered).copyMemory(from: base, byteCount: source.count)
-                    }
-                }
-                gathered += buffer.count
-                index = buffers.index(after: index)
-            }
-            let chunk = UnsafeRawBufferPointer(start: staging.baseAddress, count: gathered)
-            if stream.pointee.write_queue_size == 0 && gathered > 0 {
-                written = try tryWrite(chunk)
-            }
-            if written < gathered { queueCopy(of: UnsafeRawBufferPointer(rebasing: chunk[written...])) }
         }
-        let queued = Int(stream.pointee.write_queue_size)
+        let queued = Int(handle.asUVStream.pointee.write_queue_size) + cork.count
         counters.outboundQueued = queued
         counters.outboundQueuedHighWaterMark = max(counters.outboundQueuedHighWaterMark, queued)
         return queued <= configuration.writeHighWatermark
+    }
+
+    /// Writes of at least this size skip the cork (one copy saved, one syscall anyway).
+    static let corkLimit = 16 * 1024
+
+    package func flushAtEndOfIteration() {
+        corkRegistered = false
+        try? flushCork() // a failure has closed the connection and failed its writers
+    }
+
+    /// Sends the corked bytes (what the kernel refuses is queued). Loop thread.
+    func flushCork() throws {
+        guard !cork.isEmpty else { return }
+        guard phase == .open else { cork = []; return }
+        defer { cork.removeAll(keepingCapacity: cork.count <= 4096) }
+        try writeNow(cork)
+    }
+
+    /// `uv_try_write` when nothing is queued ahead, then a queued copy of the remainder.
+    private func writeNow(_ bytes: [UInt8]) throws {
+        var written = 0
+        if handle.asUVStream.pointee.write_queue_size == 0 {
+            written = try tryWrite(bytes)
+        }
+        if written < bytes.count { queueCopy(of: bytes, from: written) }
     }
 
     /// `uv_try_write`: the bytes the kernel accepted right now (0 on EAGAIN).
@@ -141,7 +148,7 @@ extension TCPConnection {
 
     private func parkWriter(_ continuation: UnsafeContinuation<Void, any Error>) {
         guard phase == .open else { return continuation.resume(throwing: readError ?? IOError(.closed, operation: "write")) }
-        if Int(handle.asUVStream.pointee.write_queue_size) <= configuration.writeLowWatermark {
+        if Int(handle.asUVStream.pointee.write_queue_size) + cork.count <= configuration.writeLowWatermark {
             return continuation.resume()
         }
         counters.writerSuspensions += 1
@@ -159,6 +166,7 @@ extension TCPConnection {
     private func startShutdown(_ continuation: UnsafeContinuation<Void, any Error>) {
         guard phase == .open else { return continuation.resume(throwing: IOError(.closed, operation: "shutdown")) }
         guard !writeShut else { return continuation.resume() }
+        do { try flushCork() } catch { return continuation.resume(throwing: error) }
         writeShut = true
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         shutdownWaiter = continuation

@@ -21,7 +21,7 @@ import Synchronization
 ///   connection.
 /// - The socket is closed by `close()`, by a read error, by cancellation, or by the loop's
 ///   shutdown; its memory is freed in libuv's close callback.
-public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, @unchecked Sendable {
+public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOfIterationFlushable, @unchecked Sendable {
     public let eventLoop: EventLoop
     public let configuration: TCPConfiguration
     /// The peer's address, when the kernel reports one.
@@ -43,6 +43,9 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, @unch
     var reading = false
     // Write side.
     var writers: [UnsafeContinuation<Void, any Error>] = []
+    /// Small writes made during this loop iteration, sent together at its end.
+    var cork: [UInt8] = []
+    var corkRegistered = false
     var writeShut = false
     var shutdownWaiter: UnsafeContinuation<Void, any Error>?
     var closeWaiters: [UnsafeContinuation<Void, Never>] = []
@@ -84,13 +87,18 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, @unch
 
     /// Closes the connection now and waits until libuv has released the socket.
     ///
-    /// Pending reads end (`nil`), queued writes are dropped and their writers fail with
-    /// `IOError.Code.closed`. Idempotent.
+    /// Pending reads end (`nil`). Bytes already written are offered to the kernel once;
+    /// what it does not take at once is dropped and waiting writers fail with
+    /// `IOError.Code.closed`. To be sure everything arrives, `shutdownWrite()` first.
+    /// Idempotent.
     public func close() async {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             eventLoop.runOnLoop {
                 if self.phase == .closed { return continuation.resume() }
                 self.closeWaiters.append(continuation)
+                // Bytes corked in this iteration were "written" as far as the caller knows:
+                // hand them to the kernel before closing (whatever it refuses is dropped).
+                if self.phase == .open { try? self.flushCork() }
                 self.closeNow(readOutcome: .success(nil), writeError: IOError(.closed, operation: "write"))
             }
         }
@@ -104,6 +112,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, @unch
         readEnded = true
         if readError == nil, case .failure(let error) = readOutcome { readError = error }
         pending = []
+        cork = []
         counters.inboundBuffered = 0
         if let reader {
             self.reader = nil

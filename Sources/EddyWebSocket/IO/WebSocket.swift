@@ -31,7 +31,6 @@ public final class WebSocket: @unchecked Sendable {
 
     private var proto: WebSocketProtocol
     private let transport: any ByteStream
-    private let reader: ByteStreamReader
     private var leftover: [UInt8]
     private var events: [WebSocketEvent] = []
     private var eventIndex = 0
@@ -57,7 +56,6 @@ public final class WebSocket: @unchecked Sendable {
     ) {
         self.eventLoop = stream.eventLoop
         self.transport = stream
-        self.reader = ByteStreamReader(stream)
         self.role = role
         self.subprotocol = subprotocol
         self.leftover = leftover
@@ -137,7 +135,7 @@ public final class WebSocket: @unchecked Sendable {
             reading = true
             defer { reading = false }
             do {
-                chunk = try await reader.next()
+                chunk = try await transport.read()
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
