@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "EddyNet", targets: ["EddyNet"]),
         .library(name: "EddyHTTP", targets: ["EddyHTTP"]),
         .library(name: "EddyWebSocket", targets: ["EddyWebSocket"]),
+        .library(name: "EddyRooms", targets: ["EddyRooms"]),
+        .library(name: "EddyDAG", targets: ["EddyDAG"]),
         .executable(name: "eddy", targets: ["eddy"]),
     ],
     dependencies: [
@@ -65,6 +67,19 @@ let package = Package(
             dependencies: ["EddyHTTP", "EddyNet", "EddyLoop", "CZlib", "COpenSSL"],
             swiftSettings: hotPath
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "EddyDAG",
+            dependencies: ["CSQLite"]
+        ),
+        .executableTarget(
+            name: "eddy-eventlog-probe",
+            dependencies: ["EddyDAG"]
+        ),
         .target(
             name: "EddyRooms",
             dependencies: ["EddyNet", "EddyLoop"],
@@ -97,6 +112,10 @@ let package = Package(
         .testTarget(
             name: "EddyWebSocketTests",
             dependencies: ["EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+        ),
+        .testTarget(
+            name: "EddyDAGTests",
+            dependencies: ["EddyDAG"]
         ),
         .testTarget(
             name: "EddyRoomsTests",

@@ -1,0 +1,151 @@
+/// Runs DAGs, records every event durably, and streams them to subscribers.
+///
+/// ```swift
+/// let engine = try DAGEngine(configuration: .init(eventLog: .init(path: "/var/lib/app/events.sqlite")))
+/// let runID = try await engine.start(definition)
+/// for await envelope in try engine.subscribe(runID: runID) { ... }
+/// let result = await engine.submit(command, runID: runID)
+/// ```
+/// Guarantees:
+/// - every state change of a run is an event with a unique consecutive `seq`, appended to the
+///   SQLite log before it is published to any subscriber (see ``SQLiteEventLog``);
+/// - every client command gets exactly one ``CommandResult``;
+/// - at open, runs left live by a previous process are marked interrupted;
+/// - ``waitForCompletion(runID:)`` returns only once the run's last event is committed.
+public actor DAGEngine {
+    /// Engine settings; every field has a default.
+    public struct Configuration: Sendable {
+        public var eventLog: EventLogConfiguration
+        public var clock: EngineClock
+        public init(eventLog: EventLogConfiguration = EventLogConfiguration(), clock: EngineClock = .system) {
+            self.eventLog = eventLog
+            self.clock = clock
+        }
+    }
+
+    public nonisolated let log: SQLiteEventLog
+    nonisolated let hub: EventHub
+    private let clock: EngineClock
+    private var runs: [String: DAGRun] = [:]
+    private var nextRunNumber = 0
+
+    /// Opens (or creates) the event log and recovers interrupted runs.
+    public init(configuration: Configuration = Configuration()) throws(DAGEngineError) {
+        let clock = configuration.clock
+        let log = try SQLiteEventLog(configuration: configuration.eventLog, now: clock.now)
+        let hub = EventHub(log: log, now: clock.now)
+        log.attach(hub)
+        self.log = log
+        self.hub = hub
+        self.clock = clock
+    }
+
+    /// The log's epoch (see ``EventEnvelope/epoch``).
+    public nonisolated var epoch: Int64 { log.epoch }
+
+    /// Starts a run of `definition`; returns its id (`dag_id`). The first events
+    /// (`dag_mutated` revision 1, `execution_state running`, ready nodes) are queued before return.
+    @discardableResult
+    public func start(_ definition: DAGDefinition, runID: String? = nil) async throws(DAGEngineError) -> String {
+        let id: String
+        if let runID {
+            id = runID
+        } else {
+            nextRunNumber += 1
+            id = "run-\(clock.now())-\(nextRunNumber)"
+        }
+        guard runs[id] == nil, try !log.hasRun(id) else { throw DAGEngineError.runAlreadyExists(id) }
+        if let refusal = log.refusal { throw refusal }
+        let run = DAGRun(runID: id, definition: definition, epoch: log.epoch, clock: clock, log: log)
+        runs[id] = run
+        hub.register(runID: id)
+        await run.start()
+        return id
+    }
+
+    /// Applies a decoded client command to a run and returns its result.
+    public func submit(_ command: ClientCommand, runID: String) async -> CommandResult {
+        guard let run = runs[runID] else {
+            return CommandResult(commandID: command.commandID, status: .rejected, reason: "unknown or finished run '\(runID)'")
+        }
+        return await run.submit(command)
+    }
+
+    /// Drops the in-memory state machine of a finished run (its history stays in the log and
+    /// is still served). Later commands for it are rejected as for an unknown run. Returns
+    /// `false` if the run is unknown or still live.
+    @discardableResult
+    public func forget(runID: String) async -> Bool {
+        guard let run = runs[runID], await run.isFinished else { return false }
+        runs[runID] = nil
+        return true
+    }
+
+    /// Decodes a client message, applies it, and returns the session message to send back:
+    /// a `command_result`, or an `error` (code `bad_message`) when the message cannot be decoded.
+    public func handleClientMessage(_ bytes: [UInt8], runID: String) async -> EventEnvelope {
+        let head = (try? hub.store(runID: runID).seq) ?? 0
+        do {
+            let command = try ProtocolDecoder.decodeCommand(bytes)
+            let result = await submit(command, runID: runID)
+            let seq = result.seq ?? ((try? hub.store(runID: runID).seq) ?? head)
+            return EventEnvelope(dagID: runID, epoch: epoch, seq: seq, ts: clock.now(), event: .commandResult(result))
+        } catch {
+            let code = error.isUnknownType ? "unknown_command" : "bad_message"
+            return EventEnvelope(
+                dagID: runID, epoch: epoch, seq: head, ts: clock.now(),
+                event: .error(ServerEvent.ErrorEvent(code: code, message: error.description)))
+        }
+    }
+
+    /// Subscribes to a run. With `since` (and the client's `epoch`, if it has one) equal to a
+    /// seq still in the log, replays the events after it; otherwise starts with a `snapshot`.
+    /// Then streams live events. Gap-free and duplicate-free (see ``EventHub``).
+    public nonisolated func subscribe(runID: String, since: Int64? = nil, epoch: Int64? = nil)
+        throws(DAGEngineError) -> EventSubscription
+    {
+        try hub.subscribe(runID: runID, since: since, epoch: epoch)
+    }
+
+    /// The run's current durable state as a `snapshot` envelope.
+    public nonisolated func snapshot(runID: String) throws(DAGEngineError) -> EventEnvelope {
+        try hub.snapshot(runID: runID)
+    }
+
+    /// A `heartbeat` session message for the run's stream (the gateway sends one periodically
+    /// so browsers, which cannot send pings, notice a dead connection). Its `seq` is the head.
+    public nonisolated func heartbeat(runID: String) throws(DAGEngineError) -> EventEnvelope {
+        let head = try hub.store(runID: runID).seq
+        return EventEnvelope(dagID: runID, epoch: log.epoch, seq: head, ts: log.currentTime, event: .heartbeat)
+    }
+
+    /// The run's durable state store (reducer) as of the last published event.
+    public nonisolated func state(runID: String) throws(DAGEngineError) -> DAGStateStore {
+        try hub.store(runID: runID)
+    }
+
+    /// The run's logged events after `seq`, from the log.
+    public nonisolated func events(runID: String, after seq: Int64 = 0) throws(DAGEngineError) -> [EventEnvelope] {
+        guard try log.hasRun(runID) else { throw DAGEngineError.unknownRun(runID) }
+        return try log.events(runID: runID, after: seq)
+    }
+
+    /// Waits until the run has ended and its last event is committed; `nil` for an unknown run,
+    /// or when the log stopped (``shutdown()`` or a storage failure) before the run ended.
+    public nonisolated func waitForCompletion(runID: String) async -> ExecutionStatus? {
+        await hub.waitForCompletion(runID: runID)
+    }
+
+    /// Transitions the state machines refused so far across live runs (0 unless there is a bug).
+    public func illegalTransitionCount() async -> Int {
+        var total = 0
+        for run in runs.values { total += await run.illegalTransitionCount }
+        return total
+    }
+
+    /// Commits everything queued and stops the log's writer thread. Runs still live stay
+    /// unfinished in the log and are marked interrupted by the next open.
+    public func shutdown() async {
+        await log.close()
+    }
+}

@@ -1,0 +1,40 @@
+/// Errors of the engine and its event log.
+///
+/// Guarantees: a readable `description`; storage failures carry SQLite's message (meant for
+/// operators' logs, not for untrusted peers).
+public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible {
+    private enum Base: Sendable, Hashable {
+        case unknownRun(String)
+        case runAlreadyExists(String)
+        case storage(String)
+        case closed
+    }
+    private let base: Base
+    private init(_ base: Base) { self.base = base }
+
+    static func unknownRun(_ id: String) -> DAGEngineError { DAGEngineError(.unknownRun(id)) }
+    static func runAlreadyExists(_ id: String) -> DAGEngineError { DAGEngineError(.runAlreadyExists(id)) }
+    static func storage(_ message: String) -> DAGEngineError { DAGEngineError(.storage(message)) }
+    static let closed = DAGEngineError(.closed)
+
+    /// Whether the run id is not known to the engine or its log.
+    public var isUnknownRun: Bool {
+        if case .unknownRun = base { return true }
+        return false
+    }
+
+    /// Whether a run with that id already exists.
+    public var isRunAlreadyExists: Bool {
+        if case .runAlreadyExists = base { return true }
+        return false
+    }
+
+    public var description: String {
+        switch base {
+        case .unknownRun(let id): return "unknown run '\(id)'"
+        case .runAlreadyExists(let id): return "a run named '\(id)' already exists"
+        case .storage(let m): return "event log storage error: \(m)"
+        case .closed: return "the event log is closed"
+        }
+    }
+}
