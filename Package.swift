@@ -82,13 +82,13 @@ let package = Package(
         ),
         .target(
             name: "EddyRooms",
-            dependencies: ["EddyNet", "EddyLoop"],
+            dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyLoop", "EddyNet", "EddyHTTP", "EddyWebSocket",
+                "EddyLoop", "EddyNet", "EddyHTTP", "EddyWebSocket", "EddyRooms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyRoomsTests",
-            dependencies: ["EddyRooms"],
+            dependencies: ["EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .testTarget(

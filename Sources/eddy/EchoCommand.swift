@@ -2,6 +2,7 @@ import ArgumentParser
 import EddyHTTP
 import EddyLoop
 import EddyNet
+import EddyRooms
 import EddyWebSocket
 
 /// `eddy echo`: a WebSocket echo server for conformance suites and benchmarks.
@@ -19,6 +20,11 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "Largest message accepted, in bytes (default 1 MiB).") var maxMessageSize: Int?
     @Option(help: "Most fragments per message (default: Eddy's default).") var maxFragments: Int?
     @Flag(help: "Turn permessage-deflate off.") var noDeflate = false
+    @Flag(help: "Pub/sub instead of echo: every connection joins one room and every message is published to it, sender included.")
+    var broadcast = false
+    @Option(help: "With --broadcast: what a subscriber's outbox does when it is full (drop-oldest, drop-newest, close).")
+    var outboxPolicy = "drop-oldest"
+    @Option(help: "With --broadcast: bytes a subscriber's outbox may hold.") var outboxBytes = 1 << 20
 
     func run() async throws {
         var connection = WebSocketConfiguration()
@@ -29,19 +35,33 @@ struct EchoCommand: AsyncParsableCommand {
         if let maxFragments { connection.maxFragments = maxFragments }
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.deflate.isEnabled = !noDeflate
-        let route = WebSocketRoute(
-            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: connection)
-        ) { socket, _ in
-            for try await message in socket.messages {
-                try await socket.send(message)
+        let group = try EventLoopGroup(loopCount: loops)
+        let handler: WebSocketRoute.Handler
+        if broadcast {
+            // Broadcast frames are compressed once for clients that accept no context
+            // takeover; ask for it so compressed clients can share them.
+            handshake.deflate.noContextTakeover = true
+            let rooms = RoomRegistry(group: group, compression: noDeflate ? nil : handshake.deflate)
+            let policy = try Self.policy(named: outboxPolicy)
+            let limits = OutboxLimits(maxBytes: outboxBytes)
+            handler = { socket, _ in
+                try await rooms.serve(socket, in: "broadcast", policy: policy, limits: limits) { _ in
+                    for try await message in socket.messages { rooms.publish(message, to: "broadcast") }
+                }
+            }
+        } else {
+            handler = { socket, _ in
+                for try await message in socket.messages { try await socket.send(message) }
             }
         }
+        let route = WebSocketRoute(
+            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: connection),
+            handler: handler)
         var router = HTTPRouter<WebSocketRoute>()
         try router.addHealthCheck()
         for pattern in ["/", "/{a}", "/{a}/{b}"] { try router.addUpgrade(pattern, route) }
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
 
-        let group = try EventLoopGroup(loopCount: loops)
         let listener = try await TCPListener.bind(host: host, port: port, group: group)
         Console.out("LISTENING \(listener.localAddress.port)")
         let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
@@ -51,5 +71,14 @@ struct EchoCommand: AsyncParsableCommand {
         serving.cancel()
         _ = try? await serving.value
         await group.shutdown()
+    }
+
+    static func policy(named name: String) throws -> OutboxPolicy {
+        switch name {
+        case "drop-oldest": return .dropOldest
+        case "drop-newest": return .dropNewest
+        case "close": return .closeSlowConsumer
+        default: throw ValidationError("unknown --outbox-policy '\(name)' (drop-oldest, drop-newest, close)")
+        }
     }
 }

@@ -67,3 +67,17 @@ struct CloseCodeTests {
         #expect(UTF8Validator.isValid(Array(payload[2...])))
     }
 }
+
+@Suite("Sendable close codes")
+struct SendableCloseCodeTests {
+    @Test(arguments: [(UInt16(1000), true), (1008, true), (1012, true), (1013, true), (1014, true), (1005, false), (1006, false), (1015, false), (2999, false), (4999, true)])
+    func sendable(code: UInt16, allowed: Bool) {
+        #expect(WebSocketCloseCode(code).isSendable == allowed)
+    }
+
+    @Test func aServerMaySend1013ToShedLoad() throws {
+        var server = WebSocketProtocol(role: .server, configuration: testConfiguration())
+        try server.sendClose(code: .tryAgainLater, reason: "too slow")
+        #expect(closeCode(in: written(server.takeActions()), readBy: .client) == 1013)
+    }
+}

@@ -26,6 +26,15 @@ public protocol ByteStream: AnyObject, Sendable {
     func write(_ bytes: [UInt8]) async throws
     /// Queues several buffers to go out together, in one system call when they fit.
     func write(contentsOf buffers: [[UInt8]]) async throws
+    /// Queues `buffers` without waiting, for code that runs on `eventLoop` and cannot
+    /// suspend (a fan-out loop). Returns false when the queue is now above the high
+    /// watermark: the bytes are queued all the same, but the caller should stop writing
+    /// until `waitUntilWritable()` returns.
+    ///
+    /// - Important: Call on `eventLoop` only.
+    func writeWithoutWaiting(contentsOf buffers: [[UInt8]]) throws -> Bool
+    /// Returns once the outbound queue is at or below the low watermark.
+    func waitUntilWritable() async throws
     /// Sends the queued bytes, then a FIN: the peer reads end-of-file, while this side can
     /// still read.
     func shutdownWrite() async throws

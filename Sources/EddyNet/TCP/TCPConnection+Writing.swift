@@ -10,6 +10,22 @@ extension TCPConnection {
         try await write(contentsOf: buffers[...])
     }
 
+    public func writeWithoutWaiting(contentsOf buffers: [[UInt8]]) throws -> Bool {
+        precondition(eventLoop.inEventLoop, "writeWithoutWaiting must be called on the connection's event loop")
+        return try enqueueWrite(buffers)
+    }
+
+    public func waitUntilWritable() async throws {
+        let loop = eventLoop
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                loop.runOnLoop { self.parkWriter(continuation) }
+            }
+        } onCancel: {
+            loop.execute { if !self.writers.isEmpty { self.closeForCancellation() } }
+        }
+    }
+
     /// The shared write path: try to hand the bytes to the kernel at once, queue the rest,
     /// and suspend only above the high watermark.
     private func write<Buffers: Collection & Sendable>(contentsOf buffers: Buffers) async throws

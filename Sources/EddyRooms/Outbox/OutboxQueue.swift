@@ -116,6 +116,12 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
         return .close(code: code, reason: reason)
     }
 
+    /// Counts a message its owner discarded because `offer` said `.full` and it could not
+    /// wait (a room publishing to a `.suspend` outbox).
+    public mutating func recordDrop() {
+        counters.dropped += 1
+    }
+
     /// Takes queued messages in order, up to `maxBytes` (at least one message if any).
     public mutating func take(maxBytes: Int = .max) -> [Entry] {
         var batch: [Entry] = []

@@ -44,5 +44,16 @@ public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether Eddy may send this code: the codes valid on the wire plus 1012 (service
+    /// restart), 1013 (try again later) and 1014 (bad gateway), which IANA registered
+    /// after RFC 6455 and which servers use to shed load. Eddy still refuses them when
+    /// received, with 1002, as its conformance profile requires.
+    public var isSendable: Bool {
+        isValidOnWire || (1012...1014).contains(rawValue)
+    }
+
+    public static let serviceRestart = WebSocketCloseCode(1012)
+    public static let tryAgainLater = WebSocketCloseCode(1013)
+
     public var description: String { String(rawValue) }
 }

@@ -388,7 +388,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// Starts the closing handshake (§7.1.2). The code must be one that may appear on
     /// the wire; the reason is truncated to fit 123 bytes on a character boundary.
     public mutating func sendClose(code: WebSocketCloseCode = .normalClosure, reason: String = "") throws(WebSocketUsageError) {
-        guard code.isValidOnWire else { throw .init(.invalidCloseCode(code.rawValue)) }
+        guard code.isSendable else { throw .init(.invalidCloseCode(code.rawValue)) }
         guard case .open = state else { throw .init(.notOpen) }
         writeFrame(.close, payload: WebSocketCloseFrame(code: code, reason: reason).encode())
         state = .closeSent

@@ -58,6 +58,7 @@ public final class WebSocket: @unchecked Sendable {
         self.transport = stream
         self.role = role
         self.subprotocol = subprotocol
+        self.deflateParameters = deflate
         self.leftover = leftover
         self.proto = WebSocketProtocol(
             role: role, configuration: configuration, deflate: deflate,
@@ -69,6 +70,17 @@ public final class WebSocket: @unchecked Sendable {
 
     /// Whether permessage-deflate was negotiated.
     public var isCompressed: Bool { proto.isCompressionEnabled }
+
+    /// The negotiated permessage-deflate parameters, if any.
+    public let deflateParameters: PerMessageDeflateParameters?
+
+    /// For a server connection that negotiated `server_no_context_takeover`: the largest
+    /// window its peer accepts, so one compressed broadcast frame can be shared with it
+    /// (see `PreparedMessage`). Nil otherwise.
+    public var sharedCompressionWindowBits: Int? {
+        guard role == .server, let parameters = deflateParameters, parameters.serverNoContextTakeover else { return nil }
+        return parameters.serverMaxWindowBits ?? 15
+    }
 
     /// How the connection ended, once it has.
     public var closeStatus: WebSocketCloseStatus? { status }
@@ -97,9 +109,25 @@ public final class WebSocket: @unchecked Sendable {
     }
 
     /// Runs `body` on this socket's loop (no hop when already there).
+    ///
+    /// The fast path needs both: this thread is the loop's, and the task prefers the loop,
+    /// so that after each suspension inside `body` it resumes on the loop too.
     private func onLoop<T>(_ body: () async throws -> T) async throws -> T {
-        if eventLoop.inEventLoop { return try await body() }
-        return try await withTaskExecutorPreference(eventLoop) { try await body() }
+        if eventLoop.inEventLoop && currentTaskPrefersLoop { return try await body() }
+        // Wrapping `body` in a new closure matters: handing the caller-isolated `body`
+        // straight to the `@concurrent` hop sometimes ran it off the loop (Swift 6.3).
+        return try await withTaskExecutorPreference(eventLoop) { try await Self.hop { try await body() } }
+    }
+
+    private var currentTaskPrefersLoop: Bool {
+        withUnsafeCurrentTask { $0?.unownedTaskExecutor == eventLoop.asUnownedTaskExecutor() }
+    }
+
+    /// Runs `body` on the task's preferred executor. `@concurrent` makes the hop real:
+    /// a caller-isolated (nonsending) closure would otherwise stay on the caller's thread.
+    @concurrent
+    private static func hop<T>(_ body: () async throws -> T) async throws -> T {
+        try await body()
     }
 
     private func nextMessage() async throws -> WebSocketMessage? {
@@ -173,7 +201,7 @@ public final class WebSocket: @unchecked Sendable {
             } catch {
                 throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .normalClosure, wasClean: false))
             }
-            try await performActions()
+            try await performActions(waitingForDrain: true)
         }
     }
 
@@ -192,6 +220,23 @@ public final class WebSocket: @unchecked Sendable {
         }
     }
 
+    /// `sendFramed` without waiting, for fan-out code running on this socket's loop.
+    /// Returns false when the transport is now backed up (the frames are queued all the
+    /// same; stop until `waitUntilWritable()`).
+    ///
+    /// - Important: Call on `eventLoop` only.
+    public func sendFramedWithoutWaiting(_ frames: [[UInt8]]) throws -> Bool {
+        guard proto.connectionState == .open, !transportClosed else {
+            throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .normalClosure, wasClean: false))
+        }
+        return try transport.writeWithoutWaiting(contentsOf: frames)
+    }
+
+    /// Returns once the transport's outbound queue has drained to its low watermark.
+    public func waitUntilWritable() async throws {
+        try await transport.waitUntilWritable()
+    }
+
     /// Sends frames that were framed elsewhere (for example once for a whole room),
     /// in order with this socket's own frames. The caller guarantees they are valid for
     /// this connection (unmasked server frames, RSV1 only with deflate negotiated).
@@ -201,7 +246,9 @@ public final class WebSocket: @unchecked Sendable {
                 throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .normalClosure, wasClean: false))
             }
             try await performActions()
-            try await transport.write(contentsOf: frames)
+            if try !transport.writeWithoutWaiting(contentsOf: frames) {
+                try await transport.waitUntilWritable()
+            }
         }
     }
 
@@ -233,12 +280,17 @@ public final class WebSocket: @unchecked Sendable {
 
     // MARK: Actions
 
-    /// Carries out what the protocol asked for, in order.
-    private func performActions() async throws {
+    /// Carries out what the protocol asked for, in order. Frames are queued on the
+    /// transport without waiting, so control frames (pongs, the Close) never wait behind
+    /// backpressure; only a data `send` then waits for the transport to drain.
+    private func performActions(waitingForDrain: Bool = false) async throws {
+        var backedUp = false
         for action in proto.takeActions() {
             switch action {
             case .write(let bytes):
-                do { try await transport.write(bytes) } catch {
+                do {
+                    if try !transport.writeWithoutWaiting(contentsOf: [bytes]) { backedUp = true }
+                } catch {
                     proto.receiveEOF()
                     events.append(contentsOf: proto.takeEvents())
                     await closeTransport()
@@ -254,6 +306,11 @@ public final class WebSocket: @unchecked Sendable {
         if status == nil {
             for event in events[eventIndex...] { if case .closed(let closed) = event { record(closed) } }
         }
+        if backedUp && waitingForDrain && !transportClosed {
+            do { try await transport.waitUntilWritable() } catch {
+                throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .abnormalClosure, wasClean: false))
+            }
+        }
     }
 
     private func closeTransport() async {
@@ -261,8 +318,14 @@ public final class WebSocket: @unchecked Sendable {
         transportClosed = true
         closeTimer?.cancel()
         keepAliveTimer?.cancel()
-        // Flush what is queued (the Close frame), send FIN, then release the socket.
+        // Flush what is queued (the Close frame), send FIN, then release the socket. A
+        // peer that does not read could hold the flush forever: the close timeout bounds it.
+        let transport = self.transport
+        let deadline = eventLoop.schedule(after: proto.configuration.closeTimeout) {
+            Task(executorPreference: transport.eventLoop) { await transport.close() }
+        }
         try? await transport.shutdownWrite()
+        deadline.cancel()
         await transport.close()
         let waiters = closeWaiters
         closeWaiters = []

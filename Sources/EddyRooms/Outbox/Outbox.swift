@@ -1,0 +1,156 @@
+public import EddyLoop
+public import EddyWebSocket
+
+/// One connection's bounded send queue, between publishers and the socket.
+///
+/// Guarantees:
+/// - `offer` never waits (except with the `.suspend` policy, through `send`): a slow
+///   connection costs its publishers nothing; what happens when it falls behind is the
+///   policy's business (drop, conflate, close with 1008/1013).
+/// - The bytes held for the connection never exceed the limits (see `OutboxQueue`),
+///   plus what the transport holds under its own high watermark.
+/// - Messages leave in offer order (policies only remove); control frames (pongs, the
+///   close) never wait in the outbox, they go straight to the socket.
+/// - State is confined to the socket's loop; `offer` may be called from anywhere.
+public final class Outbox: @unchecked Sendable {
+    public let socket: WebSocket
+    public let policy: OutboxPolicy
+    private var queue: OutboxQueue<[UInt8]>
+    /// The socket reported backpressure; a writer task waits for it to drain.
+    private var blocked = false
+    /// `send` callers waiting for room, in order, with the frame they want queued.
+    private var waiting: [(frame: [UInt8], key: String?, continuation: UnsafeContinuation<Void, Never>)] = []
+    private var closed = false
+
+    public init(socket: WebSocket, policy: OutboxPolicy, limits: OutboxLimits = OutboxLimits()) {
+        self.socket = socket
+        self.policy = policy
+        self.queue = OutboxQueue(policy: policy, limits: limits)
+    }
+
+    public var eventLoop: EventLoop { socket.eventLoop }
+
+    /// Offers a framed message (from `PreparedMessage`); never waits.
+    public func offer(frame: [UInt8], key: String? = nil) {
+        eventLoop.runOnLoop { self.enqueue(frame: frame, key: key) }
+    }
+
+    /// Sends a framed message, waiting for room with the `.suspend` policy (other
+    /// policies behave as `offer`). For one-to-one streams.
+    public func send(frame: [UInt8], key: String? = nil) async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            eventLoop.runOnLoop { self.enqueueWaiting(frame: frame, key: key, continuation) }
+        }
+    }
+
+    /// This outbox's counters.
+    public func counters() async -> OutboxCounters {
+        if eventLoop.inEventLoop { return queue.counters }
+        return (try? await eventLoop.submit { self.queue.counters }) ?? OutboxCounters()
+    }
+
+    /// Counters, read on the loop thread (for a room's shard, which runs there).
+    var countersOnLoop: OutboxCounters { queue.counters }
+
+    // MARK: Loop thread
+
+    private func enqueue(frame: [UInt8], key: String?) {
+        guard !closed else { return }
+        switch queue.offer(.init(payload: frame, byteCount: frame.count, key: key)) {
+        case .enqueued, .enqueuedReplacing, .enqueuedDroppingOldest, .droppedNewest:
+            pump()
+        case .full:
+            // `.suspend` through `offer`: a publisher must not wait, so the message is
+            // dropped and counted (use `send` to wait for room).
+            queue.recordDrop()
+            pump()
+        case .close(let code, let reason):
+            closeForSlowness(code: code, reason: reason)
+        }
+    }
+
+    private func enqueueWaiting(frame: [UInt8], key: String?, _ continuation: UnsafeContinuation<Void, Never>) {
+        guard !closed else { return continuation.resume() }
+        guard waiting.isEmpty else {
+            // Keep order behind earlier waiters.
+            waiting.append((frame, key, continuation))
+            return
+        }
+        switch queue.offer(.init(payload: frame, byteCount: frame.count, key: key)) {
+        case .full:
+            waiting.append((frame, key, continuation))
+            pump()
+        case .close(let code, let reason):
+            closeForSlowness(code: code, reason: reason)
+            continuation.resume()
+        default:
+            pump()
+            continuation.resume()
+        }
+    }
+
+    /// Moves queued frames to the socket without waiting, until the queue is empty or the
+    /// socket pushes back; then one task waits for the socket to drain and resumes.
+    /// Loop thread. No task is created while the socket keeps up.
+    private func pump() {
+        guard !blocked, !closed else { return }
+        while true {
+            let batch = queue.take(maxBytes: 64 * 1024)
+            if batch.isEmpty { return }
+            do {
+                if try !socket.sendFramedWithoutWaiting(batch.map(\.payload)) {
+                    blocked = true
+                    waitForDrain()
+                    return
+                }
+            } catch {
+                closed = true
+                retryWaiting()
+                return
+            }
+        }
+    }
+
+    private func waitForDrain() {
+        Task(executorPreference: eventLoop) {
+            do {
+                try await self.socket.waitUntilWritable()
+            } catch {
+                self.closed = true
+            }
+            self.blocked = false
+            self.pump()
+            self.retryWaiting()
+        }
+    }
+
+    /// Gives waiting `send` callers another try now that the queue has room.
+    private func retryWaiting() {
+        while !closed, let first = waiting.first {
+            switch queue.offer(.init(payload: first.frame, byteCount: first.frame.count, key: first.key)) {
+            case .full:
+                return
+            case .close(let code, let reason):
+                closeForSlowness(code: code, reason: reason)
+            default:
+                waiting.removeFirst()
+                first.continuation.resume()
+                pump()
+            }
+        }
+        if closed {
+            let abandoned = waiting
+            waiting = []
+            for waiter in abandoned { waiter.continuation.resume() }
+        }
+    }
+
+    private func closeForSlowness(code: UInt16, reason: String) {
+        closed = true
+        let socket = self.socket
+        Task(executorPreference: eventLoop) {
+            await socket.close(code: WebSocketCloseCode(code), reason: reason)
+        }
+        retryWaiting()
+    }
+}

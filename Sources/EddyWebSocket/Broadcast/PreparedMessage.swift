@@ -1,0 +1,73 @@
+import Synchronization
+
+/// A message framed once for many server-side connections (a room broadcast).
+///
+/// It holds the uncompressed server frame, which every connection may receive (RFC 7692
+/// lets a sender leave any message uncompressed, RSV1 clear), and, when a
+/// `BroadcastCompressor` made one, a compressed frame produced without context takeover,
+/// which any connection that negotiated `server_no_context_takeover` with a window at
+/// least as large can decode. Both are shared byte arrays: members copy nothing.
+public struct PreparedMessage: Sendable {
+    /// The server frame with the payload as is.
+    public let uncompressed: [UInt8]
+    /// The server frame with a deflated payload (RSV1 set), if the message was compressed.
+    public let compressed: [UInt8]?
+    /// The window the compressed payload was produced with.
+    public let compressedWindowBits: Int
+
+    /// Frames `message`, compressing it once with `compressor` when given and worthwhile.
+    public init(_ message: WebSocketMessage, compressor: BroadcastCompressor? = nil) {
+        let opcode: WebSocketOpcode
+        let payload: [UInt8]
+        switch message {
+        case .text(let text): opcode = .text; payload = Array(text.utf8)
+        case .binary(let bytes): opcode = .binary; payload = bytes
+        }
+        var frame: [UInt8] = []
+        WebSocketFrameEncoder.append(opcode: opcode, payload: payload, maskingKey: nil, to: &frame)
+        uncompressed = frame
+        if let compressor, let deflated = compressor.compress(payload) {
+            var compressedFrame: [UInt8] = []
+            WebSocketFrameEncoder.append(opcode: opcode, rsv1: true, payload: deflated, maskingKey: nil, to: &compressedFrame)
+            compressed = compressedFrame
+            compressedWindowBits = compressor.windowBits
+        } else {
+            compressed = nil
+            compressedWindowBits = 0
+        }
+    }
+
+    /// The frame `socket` should get.
+    public func frame(for socket: WebSocket) -> [UInt8] {
+        if let compressed, let bits = socket.sharedCompressionWindowBits, bits >= compressedWindowBits {
+            return compressed
+        }
+        return uncompressed
+    }
+}
+
+/// Compresses broadcast payloads once, without context takeover, for every connection
+/// that negotiated `server_no_context_takeover`. Thread-safe (one zlib stream under a
+/// mutex), so publishers on any loop can share it.
+public final class BroadcastCompressor: Sendable {
+    public let windowBits: Int
+    public let threshold: Int
+    private let codec: Mutex<PerMessageDeflateCodec>
+
+    /// - Parameter configuration: window, level, memLevel and threshold to use; the
+    ///   window should not exceed what the endpoint negotiates.
+    public init(configuration: PerMessageDeflateConfiguration = PerMessageDeflateConfiguration()) {
+        let settings = PerMessageDeflateCodec.Settings(
+            parameters: PerMessageDeflateParameters(serverNoContextTakeover: true, serverMaxWindowBits: configuration.maxWindowBits),
+            role: .server, configuration: configuration)
+        windowBits = settings.compressWindowBits
+        threshold = configuration.compressionThreshold
+        codec = Mutex(PerMessageDeflateCodec(settings: settings))
+    }
+
+    /// The deflated payload (tail stripped), or nil under the threshold or on failure.
+    public func compress(_ payload: [UInt8]) -> [UInt8]? {
+        guard payload.count >= threshold else { return nil }
+        return codec.withLock { $0.compress(payload) }
+    }
+}
