@@ -20,6 +20,7 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "Largest message accepted, in bytes (default 1 MiB).") var maxMessageSize: Int?
     @Option(help: "Most fragments per message (default: Eddy's default).") var maxFragments: Int?
     @Flag(help: "Turn permessage-deflate off.") var noDeflate = false
+    @Option(help: "Seconds between keep-alive pings (0: none).") var pingInterval = 20.0
     @Flag(help: "Pub/sub instead of echo: every connection joins one room and every message is published to it, sender included.")
     var broadcast = false
     @Option(help: "With --broadcast: what a subscriber's outbox does when it is full (drop-oldest, drop-newest, close).")
@@ -33,6 +34,7 @@ struct EchoCommand: AsyncParsableCommand {
             connection.maxFrameSize = max(connection.maxFrameSize, maxMessageSize)
         }
         if let maxFragments { connection.maxFragments = maxFragments }
+        connection.keepAlive.pingInterval = pingInterval > 0 ? .milliseconds(Int(pingInterval * 1000)) : nil
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.deflate.isEnabled = !noDeflate
         let group = try EventLoopGroup(loopCount: loops)

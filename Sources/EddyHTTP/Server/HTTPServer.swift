@@ -40,7 +40,21 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     }
 
     /// Serves one connection until it closes, errs, or is upgraded.
+    ///
+    /// An upgrade runs after the HTTP exchange's state (parser buffers, request bytes) is
+    /// gone, so a long-lived WebSocket does not keep it alive.
     public func handle(_ connection: TCPConnection) async {
+        guard let (upgrade, handoff) = await exchange(connection) else { return }
+        counters.withLock { $0.upgrades += 1 }
+        await upgradeHandler(upgrade, handoff)
+    }
+
+    /// What an HTTP exchange ended with when it was not an upgrade: nothing to do.
+    private typealias Upgraded = (Upgrade, HTTPUpgradeRequest<TCPConnection>)
+
+    /// Answers requests until the connection ends (nil) or a request is routed to an
+    /// upgrade (returned, with the bytes that followed it).
+    private func exchange(_ connection: TCPConnection) async -> Upgraded? {
         var parser = HTTPRequestParser(limits: configuration.limits)
         var iterator = connection.inbound.makeAsyncIterator()
         var pending: [UInt8] = []
@@ -58,7 +72,7 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
                 } else {
                     guard let next = try? await iterator.next() else {
                         deadline.cancel()
-                        return
+                        return nil
                     }
                     chunk = next
                     if !parser.hasPartialRequest {
@@ -70,7 +84,7 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
                 outcome = parser.parse(chunk)
             }
             deadline.cancel()
-            if timedOut.isSet { return }
+            if timedOut.isSet { return nil }
             switch outcome {
             case .needMoreData:
                 continue
@@ -78,25 +92,24 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
                 count(error.status)
                 _ = try? await connection.write(HTTPResponse.error(error.status).serialize() ?? [])
                 try? await connection.shutdownWrite()
-                return
+                return nil
             case .request(let request, let consumed):
                 pending = Array(chunk[consumed...])
-                let keepGoing = await respond(to: request, leftover: &pending, on: connection)
-                if !keepGoing { return }
+                if case .upgrade(let upgrade, let parameters) = router.route(request) {
+                    return (upgrade, HTTPUpgradeRequest(stream: connection, request: request, parameters: parameters, leftover: pending))
+                }
+                let keepGoing = await respond(to: request, on: connection)
+                if !keepGoing { return nil }
             }
         }
     }
 
     /// Answers one request. Returns whether the connection stays open for another.
-    private func respond(to request: HTTPRequest, leftover: inout [UInt8], on connection: TCPConnection) async -> Bool {
+    private func respond(to request: HTTPRequest, on connection: TCPConnection) async -> Bool {
         var response: HTTPResponse
         switch router.route(request) {
-        case .upgrade(let upgrade, let parameters):
-            counters.withLock { $0.upgrades += 1 }
-            let handoff = HTTPUpgradeRequest(stream: connection, request: request, parameters: parameters, leftover: leftover)
-            leftover = []
-            await upgradeHandler(upgrade, handoff)
-            return false
+        case .upgrade:
+            return false // handled by `exchange`
         case .respond(let fixed):
             response = fixed
         case .handler(let handler, let parameters):

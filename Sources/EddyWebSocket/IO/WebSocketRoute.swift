@@ -40,29 +40,44 @@ public struct WebSocketRoute: Sendable {
 
     /// Runs the handshake on `handoff.stream` and, if accepted, the handler.
     public func accept<Stream: ByteStream>(_ handoff: HTTPUpgradeRequest<Stream>) async {
+        // The handshake's state is dropped before the handler starts: a connection that
+        // stays open for hours keeps only the socket and the request.
+        guard let (socket, context) = await handshake(handoff) else { return }
+        do {
+            try await handler(socket, context)
+            await socket.close()
+        } catch {
+            await socket.close(code: .internalError, reason: "")
+        }
+    }
+
+    /// Validates the upgrade request, asks the hook, and writes the 101. Nil when the
+    /// request was refused (the refusal has been written and the stream closed).
+    private func handshake<Stream: ByteStream>(_ handoff: HTTPUpgradeRequest<Stream>) async -> (WebSocket, Context)? {
         let stream = handoff.stream
         switch endpoint.handshake.negotiate(handoff.request) {
         case .reject(let response, _):
             await reject(stream, with: response)
+            return nil
         case .accept(let agreement):
             switch await endpoint.hook.decide(handoff.request, handoff.parameters) {
             case .reject(let response):
                 await reject(stream, with: response)
+                return nil
             case .accept(let extraHeaders):
                 guard let bytes = agreement.responseBytes(extraHeaders: extraHeaders) else {
-                    return await reject(stream, with: .error(.internalServerError))
+                    await reject(stream, with: .error(.internalServerError))
+                    return nil
                 }
-                do { try await stream.write(bytes) } catch { return await stream.close() }
+                do { try await stream.write(bytes) } catch {
+                    await stream.close()
+                    return nil
+                }
                 let socket = WebSocket(
                     upgraded: stream, role: .server, configuration: endpoint.connection,
                     deflate: agreement.deflate, deflateConfiguration: endpoint.handshake.configuration.deflate,
                     subprotocol: agreement.subprotocol, leftover: handoff.leftover)
-                do {
-                    try await handler(socket, Context(request: handoff.request, parameters: handoff.parameters))
-                    await socket.close()
-                } catch {
-                    await socket.close(code: .internalError, reason: "")
-                }
+                return (socket, Context(request: handoff.request, parameters: handoff.parameters))
             }
         }
     }
