@@ -103,7 +103,8 @@ public final class WebSocket: @unchecked Sendable {
         public struct Iterator: AsyncIteratorProtocol {
             let socket: WebSocket
             public mutating func next() async throws -> WebSocketMessage? {
-                try await socket.onLoop { try await socket.nextMessage() }
+                let socket = self.socket
+                return try await socket.onLoop { try await socket.nextMessage() }
             }
         }
     }
@@ -111,24 +112,20 @@ public final class WebSocket: @unchecked Sendable {
     /// Runs `body` on this socket's loop (no hop when already there).
     ///
     /// The fast path needs both: this thread is the loop's, and the task prefers the loop,
-    /// so that after each suspension inside `body` it resumes on the loop too.
-    private func onLoop<T>(_ body: () async throws -> T) async throws -> T {
+    /// so that after each suspension inside `body` it resumes on the loop too. Otherwise
+    /// `body` runs in a child task that prefers the loop: an explicit task, because an
+    /// implicit hop between two nonisolated contexts may be optimised away, which left
+    /// `body` on the caller's thread in release builds.
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         if eventLoop.inEventLoop && currentTaskPrefersLoop { return try await body() }
-        // Wrapping `body` in a new closure matters: handing the caller-isolated `body`
-        // straight to the `@concurrent` hop sometimes ran it off the loop (Swift 6.3).
-        return try await withTaskExecutorPreference(eventLoop) { try await Self.hop { try await body() } }
+        let task = Task(executorPreference: eventLoop) { try await body() }
+        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
 
     private var currentTaskPrefersLoop: Bool {
         withUnsafeCurrentTask { $0?.unownedTaskExecutor == eventLoop.asUnownedTaskExecutor() }
     }
 
-    /// Runs `body` on the task's preferred executor. `@concurrent` makes the hop real:
-    /// a caller-isolated (nonsending) closure would otherwise stay on the caller's thread.
-    @concurrent
-    private static func hop<T>(_ body: () async throws -> T) async throws -> T {
-        try await body()
-    }
 
     private func nextMessage() async throws -> WebSocketMessage? {
         while true {
@@ -192,7 +189,7 @@ public final class WebSocket: @unchecked Sendable {
     /// Sends a message. Suspends while the transport is over its high watermark.
     /// Throws `WebSocketClosedError` once the connection is closing or closed.
     public func send(_ message: WebSocketMessage) async throws {
-        try await onLoop {
+        try await onLoop { [self] in
             do {
                 switch message {
                 case .text(let text): try proto.sendText(text)
@@ -212,7 +209,7 @@ public final class WebSocket: @unchecked Sendable {
 
     /// Sends a ping with `payload` (≤ 125 bytes).
     public func ping(_ payload: [UInt8] = []) async throws {
-        try await onLoop {
+        try await onLoop { [self] in
             do { try proto.sendPing(payload) } catch {
                 throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .normalClosure, wasClean: false))
             }
@@ -241,7 +238,7 @@ public final class WebSocket: @unchecked Sendable {
     /// in order with this socket's own frames. The caller guarantees they are valid for
     /// this connection (unmasked server frames, RSV1 only with deflate negotiated).
     public func sendFramed(_ frames: [[UInt8]]) async throws {
-        try await onLoop {
+        try await onLoop { [self] in
             guard proto.connectionState == .open else {
                 throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .normalClosure, wasClean: false))
             }
@@ -259,7 +256,7 @@ public final class WebSocket: @unchecked Sendable {
     /// Returns how it ended. Safe to call more than once.
     @discardableResult
     public func close(code: WebSocketCloseCode = .normalClosure, reason: String = "") async -> WebSocketCloseStatus {
-        (try? await onLoop { () -> WebSocketCloseStatus in
+        (try? await onLoop { [self] () -> WebSocketCloseStatus in
             if proto.connectionState == .open {
                 try? proto.sendClose(code: code, reason: reason)
                 try? await performActions()
