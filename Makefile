@@ -40,7 +40,15 @@ test: deps $(PEERS)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# Extra Debian packages the benchmarks need (peers and tools), not the tests.
+BENCH_PACKAGES := nodejs node-ws valgrind gcc
+
 bench: deps
+	@missing=""; \
+	for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	bash Benchmarks/run.sh
 
 clean:

@@ -1,24 +1,113 @@
 import ArgumentParser
+import EddyHTTP
 import EddyLoop
+import EddyNet
+import EddyRooms
+import EddyWebSocket
 
-/// `eddy demo`: the main job. Until the DAG stream server lands it runs the TCP echo
-/// server on 127.0.0.1:8080 and says how to talk to it.
+/// `eddy demo`: the main job. Until the DAG stream server lands it is a live chat room
+/// that exercises the whole stack: a page served over HTTP at `/`, a WebSocket endpoint
+/// at `/ws` (permessage-deflate on), a room whose outboxes drop the oldest messages for a
+/// reader that falls behind, and `/healthz`.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run Eddy's demo server (currently: TCP echo on 127.0.0.1:8080)."
+        abstract: "Run Eddy's demo server: a live WebSocket room with a web page (default http://127.0.0.1:8080/)."
     )
 
     @Option(help: "Address to bind.") var host = "127.0.0.1"
-    @Option(help: "Port to bind.") var port = 8080
+    @Option(help: "Port to bind (0: any free port).") var port = 8080
 
     func run() async throws {
-        try await serveTCPEcho(host: host, port: port, loops: EventLoopGroup.coreCount) { port in
-            Console.out("""
-            Eddy demo: TCP echo server on \(host):\(port) (\(EventLoopGroup.coreCount) event loops).
-            Try it:  python3 -c "import socket; s=socket.create_connection(('\(host)', \(port))); s.sendall(b'hello'); print(s.recv(5))"
-            Stop with Ctrl-C.
-            """)
+        let group = try EventLoopGroup()
+        var handshake = WebSocketServerHandshakeConfiguration()
+        handshake.deflate.noContextTakeover = true // room messages are compressed once for everyone
+        let rooms = RoomRegistry(group: group, compression: handshake.deflate)
+        var router = HTTPRouter<WebSocketRoute>()
+        try router.addHealthCheck()
+        try router.add(.get, "/") { _, _ in
+            HTTPResponse(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8"], body: Array(DemoPage.html.utf8))
         }
+        try router.addUpgrade("/ws", WebSocketRoute(
+            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake))
+        ) { socket, context in
+            let name = String((context.request.queryValue("name") ?? "guest").prefix(32))
+            try await rooms.serve(socket, in: "lobby", policy: .dropOldest) { _ in
+                rooms.publish(.text(DemoPage.event(from: "eddy", text: "\(name) joined")), to: "lobby")
+                for try await message in socket.messages {
+                    guard case .text(let text) = message else { continue }
+                    rooms.publish(.text(DemoPage.event(from: name, text: String(text.prefix(2000)))), to: "lobby")
+                }
+            }
+            rooms.publish(.text(DemoPage.event(from: "eddy", text: "\(name) left")), to: "lobby")
+        })
+        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+        let listener = try await TCPListener.bind(host: host, port: port, group: group)
+        let bound = listener.localAddress.port
+        Console.out("LISTENING \(bound)")
+        Console.out("""
+        Eddy demo: a live room over WebSocket on \(group.loops.count) event loops.
+          page:      http://\(host):\(bound)/
+          websocket: ws://\(host):\(bound)/ws?name=YOU   (every text message goes to everyone)
+          health:    http://\(host):\(bound)/healthz
+        Stop with Ctrl-C.
+        """)
+        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+        let signal = try await group.loops[0].waitForSignal([.interrupt, .terminate])
+        Console.error("eddy: \(signal), shutting down")
+        await listener.close()
+        serving.cancel()
+        _ = try? await serving.value
+        await group.shutdown()
     }
+}
+
+/// The demo's page and its JSON events.
+enum DemoPage {
+    /// `{"from": …, "text": …}` with JSON string escaping.
+    static func event(from: String, text: String) -> String {
+        "{\"from\":\(quote(from)),\"text\":\(quote(text))}"
+    }
+
+    static func quote(_ string: String) -> String {
+        var out = "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static let html = """
+    <!doctype html>
+    <html lang="en"><head><meta charset="utf-8"><title>Eddy demo</title>
+    <style>body{font:15px system-ui,sans-serif;max-width:40rem;margin:2rem auto}#log{border:1px solid #ccc;height:20rem;overflow:auto;padding:.5rem}
+    .from{font-weight:600}#status{color:#666}</style></head>
+    <body><h1>Eddy demo room</h1><p id="status">connecting…</p><div id="log"></div>
+    <form id="form"><input id="text" autocomplete="off" placeholder="say something" size="40"> <button>Send</button></form>
+    <script>
+    const name = "guest-" + Math.floor(Math.random() * 1000);
+    const log = document.getElementById("log"), status = document.getElementById("status");
+    let ws, attempt = 0;
+    function connect() {
+      ws = new WebSocket(`ws://${location.host}/ws?name=${name}`);
+      ws.onopen = () => { attempt = 0; status.textContent = `connected as ${name}`; };
+      ws.onmessage = (e) => { const m = JSON.parse(e.data); const p = document.createElement("div");
+        const f = document.createElement("span"); f.className = "from"; f.textContent = m.from + ": ";
+        p.append(f, document.createTextNode(m.text)); log.append(p); log.scrollTop = log.scrollHeight; };
+      ws.onclose = () => { const delay = Math.random() * Math.min(30000, 1000 * 2 ** attempt++);
+        status.textContent = `disconnected; retrying in ${Math.round(delay / 100) / 10} s`; setTimeout(connect, delay); };
+    }
+    document.getElementById("form").onsubmit = (e) => { e.preventDefault(); const t = document.getElementById("text");
+      if (ws && ws.readyState === 1 && t.value) { ws.send(t.value); t.value = ""; } };
+    connect();
+    </script></body></html>
+    """
 }

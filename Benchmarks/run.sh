@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, peers side by side in one run. Results go to
+# Benchmarks/results/ (git-ignored); BENCHMARKS.md records the figures and commands.
+# Not part of `make test` or CI. Needs: nodejs + node-ws, gcc, valgrind (Debian), and a
+# release build of Eddy and of this package (SwiftNIO takes minutes to build).
+set -euo pipefail
+cd "$(dirname "$0")"
+echo "== building (release)"
+swift build -c release --package-path .. --product eddy
+swift build -c release
+echo "== TCP echo: Eddy vs SwiftNIO (ChannelHandler, NIOAsyncChannel)"
+DURATION=${DURATION:-5} scripts/run-tcp-echo.sh
+echo "== allocations per echoed message (valgrind)"
+scripts/alloc-per-message.sh eddy-tcp-echo nio-echo-handler nio-echo-async || echo "(allocation count failed; see above)"
+echo "== WebSocket echo: Eddy vs NIOWebSocket vs Node ws"
+scripts/run-ws-echo.sh
+echo "== RSS per idle WebSocket connection (10,000 connections)"
+for offer in plain deflate; do
+  scripts/rss-idle.sh -n 10000 --offer "$offer" -- ../.build/release/eddy echo --port 0
+  scripts/rss-idle.sh -n 10000 --offer "$offer" -- .build/release/nio-ws-echo --port 0
+  NODE_PATH=/usr/share/nodejs scripts/rss-idle.sh -n 10000 --offer "$offer" -- node node/ws-echo-server.js --port 0 --deflate
+done
+scripts/rss-idle.sh -n 10000 --offer deflate --active -- ../.build/release/eddy echo --port 0
+NODE_PATH=/usr/share/nodejs scripts/rss-idle.sh -n 10000 --offer deflate --active -- node node/ws-echo-server.js --port 0 --deflate
+echo "== fan-out: Eddy rooms vs Node ws broadcast"
+scripts/run-fanout.sh
+echo "== DAG engine + SQLite event log"
+for shape in layered fanout chain; do .build/release/dag-benchmark --nodes 10000 --shape "$shape" --sync normal --runs 3; done

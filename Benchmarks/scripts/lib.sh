@@ -1,0 +1,38 @@
+# shellcheck shell=bash
+# Shared helpers for the benchmark scripts: start a server that prints
+# "LISTENING <port>", stop it by its own PID only.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCH=$ROOT/Benchmarks
+EDDY=$ROOT/.build/release/eddy
+export NODE_PATH=/usr/share/nodejs
+
+# start_server LOGFILE CMD... -> sets SERVER_PID and SERVER_PORT (waits up to 30 s)
+start_server() {
+  local log=$1; shift
+  "$@" > "$log" 2>&1 &
+  SERVER_PID=$!
+  SERVER_PORT=""
+  for _ in $(seq 1 300); do
+    SERVER_PORT=$(awk '/^LISTENING/{print $2; exit}' "$log" 2>/dev/null)
+    [ -n "$SERVER_PORT" ] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "server did not start: $*" >&2
+  cat "$log" >&2
+  return 1
+}
+
+# stop_server: SIGTERM our server, wait up to 10 s, then SIGKILL it.
+stop_server() {
+  [ -n "${SERVER_PID:-}" ] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=""
+}
+
+# field NAME LINE -> value of NAME=... in a RESULT line
+field() { tr ' ' '\n' <<< "$2" | awk -F= -v k="$1" '$1==k {print $2}'; }

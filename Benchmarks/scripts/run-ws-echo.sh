@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# WebSocket echo throughput: Eddy vs SwiftNIO's NIOWebSocket vs Node `ws`, each under the
+# same `eddy bench` load, one server at a time, in one invocation.
+#   DURATION (default 5)  CONNECTIONS (default 100)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-100}
+OUT=${OUT:-$BENCH/results/ws-echo-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+trap stop_server EXIT
+
+declare -A CMD=(
+  [eddy]="$EDDY echo --port 0"
+  [nio-ws]="$BENCH/.build/release/nio-ws-echo --port 0"
+  [node-ws]="node $BENCH/node/ws-echo-server.js --port 0"
+  [node-ws-deflate]="node $BENCH/node/ws-echo-server.js --port 0 --deflate"
+)
+# name|server|bench arguments
+CASES=(
+  "32B x1|eddy nio-ws node-ws|--payload 32 --in-flight 1"
+  "32B x16|eddy nio-ws node-ws|--payload 32 --in-flight 16"
+  "1KiB JSON deflate x16|eddy node-ws-deflate|--payload 1024 --text --deflate --in-flight 16"
+)
+
+printf '| case | server | msgs/s | p50 µs | p99 µs | p99.9 µs | Eddy ÷ server |\n|---|---|---|---|---|---|---|\n'
+for case in "${CASES[@]}"; do
+  IFS='|' read -r label servers args <<< "$case"
+  declare -A RATE=()
+  for server in $servers; do
+    # shellcheck disable=SC2086
+    start_server "$OUT/$server.log" ${CMD[$server]}
+    # shellcheck disable=SC2086
+    line=$("$EDDY" bench "ws://127.0.0.1:$SERVER_PORT/" --connections "$CONNECTIONS" --duration "$DURATION" $args | tee -a "$OUT/results.txt")
+    stop_server
+    RATE[$server]=$(field msgs_per_sec "$line")
+    printf '| %s | %s | %s | %s | %s | %s |' "$label" "$server" "${RATE[$server]}" "$(field p50_us "$line")" "$(field p99_us "$line")" "$(field p999_us "$line")"
+    if [ "$server" = eddy ]; then printf ' 1.00 |\n'; else awk -v a="${RATE[eddy]}" -v b="${RATE[$server]}" 'BEGIN { printf " %.2f |\n", a / b }'; fi
+  done
+  unset RATE
+done

@@ -1,0 +1,51 @@
+import EddyLoop
+import EddyWebSocket
+import Foundation
+import Testing
+
+/// `eddy demo` end to end: the built binary, its page, its room, its shutdown.
+@Suite("eddy demo", .timeLimit(.minutes(1)))
+struct DemoServerTests {
+    static let binary = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/debug/eddy")
+
+    @Test func servesThePageAndARoomAndStopsOnSIGTERM() async throws {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["demo", "--port", "0"]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let first = try await Task.detached { () -> String in
+            var bytes: [UInt8] = []
+            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
+            return String(decoding: bytes, as: UTF8.self)
+        }.value
+        let port = try #require(Int(first.replacingOccurrences(of: "LISTENING ", with: "")), "\(first)")
+
+        let loop = try EventLoop()
+        var page = try await RawHTTPClient.connect(port: port, loop: loop)
+        try await page.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try #require(try await page.response())
+        #expect(response.status == 200)
+        #expect(response.head.contains("text/html"))
+        #expect(response.body.contains("new WebSocket"))
+        await page.connection.close()
+
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/ws?name=alice", on: loop)
+        try await Task(executorPreference: loop) {
+            var messages = socket.messages.makeAsyncIterator()
+            #expect(try await messages.next() == .text(#"{"from":"eddy","text":"alice joined"}"#))
+            try await socket.send(text: "hi \"there\"")
+            #expect(try await messages.next() == .text(#"{"from":"alice","text":"hi \"there\""}"#))
+            await socket.close()
+        }.value
+        #expect(await loop.shutdown().isClean)
+
+        process.terminate() // SIGTERM
+        let status = await Task.detached { process.waitUntilExit(); return process.terminationStatus }.value
+        #expect(status == 0)
+    }
+}
