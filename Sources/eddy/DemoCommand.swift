@@ -98,7 +98,8 @@ enum DemoPage {
     let ws, attempt = 0;
     function connect() {
       ws = new WebSocket(`ws://${location.host}/ws?name=${name}`);
-      ws.onopen = () => { attempt = 0; status.textContent = `connected as ${name}`; };
+      ws.onopen = () => { attempt = 0; status.textContent = `connected as ${name}`;
+        const say = new URLSearchParams(location.search).get("say"); if (say) ws.send(say); };
       ws.onmessage = (e) => { const m = JSON.parse(e.data); const p = document.createElement("div");
         const f = document.createElement("span"); f.className = "from"; f.textContent = m.from + ": ";
         p.append(f, document.createTextNode(m.text)); log.append(p); log.scrollTop = log.scrollHeight; };

@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// A real browser (headless Chromium from Debian) against `eddy demo`: it loads the page,
+/// opens the WebSocket (Chromium offers permessage-deflate), sends a message and renders
+/// what the room broadcasts back.
+@Suite("Headless Chromium against eddy demo", .timeLimit(.minutes(2)))
+struct BrowserTests {
+    @Test func chromiumJoinsTheRoomAndSeesItsOwnMessage() async throws {
+        let demo = Process()
+        demo.executableURL = DemoServerTests.binary
+        demo.arguments = ["demo", "--port", "0"]
+        let stdout = Pipe()
+        demo.standardOutput = stdout
+        demo.standardError = FileHandle.nullDevice
+        try demo.run()
+        defer { demo.terminate(); demo.waitUntilExit() }
+        let first = try await Task.detached { () -> String in
+            var bytes: [UInt8] = []
+            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
+            return String(decoding: bytes, as: UTF8.self)
+        }.value
+        let port = try #require(Int(first.replacingOccurrences(of: "LISTENING ", with: "")), "\(first)")
+
+        let (status, dom) = try await Task.detached { () -> (Int32, String) in
+            let chromium = Process()
+            chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+            chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                  "--virtual-time-budget=5000", "--dump-dom",
+                                  "http://127.0.0.1:\(port)/?say=hello%20from%20chromium"]
+            let output = Pipe()
+            chromium.standardOutput = output
+            chromium.standardError = FileHandle.nullDevice
+            try chromium.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            chromium.waitUntilExit()
+            return (chromium.terminationStatus, String(decoding: data, as: UTF8.self))
+        }.value
+        #expect(status == 0)
+        #expect(dom.contains("connected as guest-"), "\(dom.suffix(600))")
+        #expect(dom.contains("joined</div>"), "\(dom.suffix(600))")
+        #expect(dom.contains(": </span>hello from chromium</div>"), "\(dom.suffix(600))")
+    }
+}
