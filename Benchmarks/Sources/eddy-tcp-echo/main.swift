@@ -19,7 +19,7 @@ let threads = Int(option("--threads", String(EventLoopGroup.coreCount))) ?? Even
 let group = try EventLoopGroup(loopCount: threads)
 let finished = DispatchSemaphore(value: 0)
 
-Task {
+Task.detached { // detached: top-level code is main-actor isolated, and the main thread waits below
     do {
         let listener = try await TCPListener.bind(host: host, port: port, group: group)
         let line = Array("LISTENING \(listener.localAddress.port)\n".utf8)

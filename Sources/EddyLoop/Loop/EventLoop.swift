@@ -44,6 +44,7 @@ public final class EventLoop: @unchecked Sendable {
     private var remoteBatch: [LoopWork] = []
     private var idleActive = false
     private var corked: [any EndOfIterationFlushable] = []
+    private var flushing: [any EndOfIterationFlushable] = []
     var lifecycle = Lifecycle.running
     package var resources: [ObjectIdentifier: any LoopResource] = [:]
 
@@ -226,9 +227,11 @@ public final class EventLoop: @unchecked Sendable {
 
     private func flushCorked() {
         while !corked.isEmpty {
-            var batch: [any EndOfIterationFlushable] = []
-            swap(&batch, &corked)
-            for flushable in batch { flushable.flushAtEndOfIteration() }
+            // Two arrays swapped back and forth keep their capacity: no allocation per
+            // iteration.
+            swap(&flushing, &corked)
+            for flushable in flushing { flushable.flushAtEndOfIteration() }
+            flushing.removeAll(keepingCapacity: true)
         }
     }
 

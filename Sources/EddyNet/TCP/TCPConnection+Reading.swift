@@ -33,7 +33,9 @@ extension TCPConnection {
         if loop.inEventLoop, let ready = try takeBuffered() { return ready }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
-                loop.runOnLoop { self.parkReader(continuation) }
+                // Called directly on the loop: an escaping closure here would cost one
+                // heap allocation per read.
+                if loop.inEventLoop { self.parkReader(continuation) } else { loop.execute { self.parkReader(continuation) } }
             }
         } onCancel: {
             loop.execute { if self.reader != nil { self.closeForCancellation() } }
