@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <signal.h>
 
 /* Small helpers for what Swift cannot import directly (GNU-only calls, macros). */
 
@@ -24,6 +25,9 @@ static inline int eddy_set_thread_name(const char *name) { return pthread_setnam
 
 /// accept4 without the peer address (glibc's transparent-union parameter does not import).
 static inline int eddy_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+/// Ignores SIGPIPE for the whole process (writes to a closed peer then fail with EPIPE).
+static inline int eddy_ignore_sigpipe(void) { return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0; }
 
 /// Online cores.
 static inline long eddy_online_cores(void) { return sysconf(_SC_NPROCESSORS_ONLN); }

@@ -157,4 +157,29 @@ struct TCPFailureTests {
         }
         _ = try? await serving.value
     }
+
+    @Test func writingToAClosedPeerIsAnErrorNotSIGPIPE() async throws {
+        let group = try EventLoopGroup(loopCount: 1)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let serving = Task(executorPreference: listener.eventLoop) {
+            try await listener.serve { _ in } // accept and close at once
+        }
+        let loop = group.loops[0]
+        let client = try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: loop)
+        let error = try await Task(executorPreference: loop) { () -> IOError? in
+            while try await client.read() != nil {} // the server's FIN
+            let chunk = [UInt8](repeating: 1, count: 64 * 1024)
+            for _ in 0..<200 {
+                do { try await client.write(chunk); try await loop.sleep(for: .milliseconds(1)) } catch let error as IOError { return error }
+            }
+            return nil
+        }.value
+        // Without SIGPIPE ignored the test process would have died here.
+        #expect(error?.code == .brokenPipe || error?.code == .connectionReset || error?.code == .closed, "\(String(describing: error))")
+        await client.close()
+        await listener.close()
+        serving.cancel()
+        _ = try? await serving.value
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
 }

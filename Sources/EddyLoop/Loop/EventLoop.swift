@@ -63,6 +63,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     init(index: Int, name: String) throws(IOError) {
+        _ = Self.ignoreSIGPIPE
         self.index = index
         self.afterlife = DispatchQueue(label: "\(name).afterlife")
         uv = UVHandle.allocate(uv_loop_t.self)
@@ -94,6 +95,13 @@ public final class EventLoop: @unchecked Sendable {
         uv_idle_init(uv, idle)
         startThread(name: name)
     }
+
+    /// libuv writes with plain `write(2)`: a peer that closed makes it raise SIGPIPE, whose
+    /// default action kills the process. Eddy reports `EPIPE` as an `IOError` instead, so
+    /// the first loop created sets SIGPIPE to ignored, process-wide (as servers do).
+    private static let ignoreSIGPIPE: Void = {
+        _ = eddy_ignore_sigpipe()
+    }()
 
     @inline(__always)
     static func from(_ data: UnsafeMutableRawPointer?) -> EventLoop {

@@ -37,7 +37,7 @@ public final class WebSocket: @unchecked Sendable {
     private var status: WebSocketCloseStatus?
     private var transportClosed = false
     private var reading = false
-    private var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+    private var readWaiters: [UnsafeContinuation<Void, Never>] = []
     private var closeTimer: ScheduledWork?
     private var keepAliveTimer: ScheduledWork?
 
@@ -151,14 +151,27 @@ public final class WebSocket: @unchecked Sendable {
     }
 
     /// Reads one chunk (or EOF) into the protocol and carries out its actions.
+    ///
+    /// Reads are serialised: when another task (a `messages` consumer, or `close()`) is
+    /// already reading, this waits for that read to finish instead of starting a second
+    /// one; its events are in `events` for whoever consumes them.
     private func readOnce() async throws {
+        if reading {
+            await withUnsafeContinuation { readWaiters.append($0) }
+            return
+        }
         let chunk: [UInt8]?
         if !leftover.isEmpty {
             chunk = leftover
             leftover = []
         } else {
             reading = true
-            defer { reading = false }
+            defer {
+                reading = false
+                let waiting = readWaiters
+                readWaiters = []
+                for waiter in waiting { waiter.resume() }
+            }
             do {
                 chunk = try await transport.read()
             } catch is CancellationError {
@@ -261,14 +274,10 @@ public final class WebSocket: @unchecked Sendable {
                 try? proto.sendClose(code: code, reason: reason)
                 try? await performActions()
             }
-            // Read until the peer's Close (or EOF, or the close timer) ends the connection,
-            // unless a `messages` consumer is already reading.
+            // Read until the peer's Close (or EOF, or the close timer) ends the connection;
+            // a `messages` consumer reading at the same time shares the reads.
             while status == nil {
-                if reading {
-                    await withUnsafeContinuation { closeWaiters.append($0) }
-                } else {
-                    do { try await readOnce() } catch { break }
-                }
+                do { try await readOnce() } catch { break }
             }
             await closeTransport()
             return status ?? WebSocketCloseStatus(code: .abnormalClosure, wasClean: false)
@@ -324,9 +333,6 @@ public final class WebSocket: @unchecked Sendable {
         try? await transport.shutdownWrite()
         deadline.cancel()
         await transport.close()
-        let waiters = closeWaiters
-        closeWaiters = []
-        for waiter in waiters { waiter.resume() }
     }
 
     private func closeTimerFired() {

@@ -140,6 +140,30 @@ struct WebSocketConnectionTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    @Test func closeFromAnotherTaskWhileAConsumerIsBetweenReads() async throws {
+        let (group, listener, serving) = try await Self.server { socket, _ in
+            for try await message in socket.messages { try await socket.send(message) }
+        }
+        let loop = group.loops[0]
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", on: loop)
+        let reader = Task(executorPreference: loop) { () -> Int in
+            var received = 0
+            for try await _ in socket.messages {
+                received += 1
+                try await loop.sleep(for: .milliseconds(2)) // between reads for a while
+            }
+            return received
+        }
+        for i in 0..<20 { try await socket.send(text: "m\(i)") }
+        try await loop.sleep(for: .milliseconds(10))
+        let status = await socket.close() // from this task, while the reader is mid-stream
+        #expect(status.code == .normalClosure)
+        #expect(status.wasClean)
+        let received = try await reader.value // ends normally: the close was clean
+        #expect(received <= 20)
+        #expect(await Self.stop(group, listener, serving))
+    }
+
     // MARK: Frame reading helpers (server frames are unmasked)
 
     static func frames(in bytes: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])] {
