@@ -37,14 +37,15 @@ let package = Package(
             pkgConfig: "libuv",
             providers: [.apt(["libuv1-dev"])]
         ),
+        .target(name: "CEddyShims"),
         .target(
             name: "EddyLoop",
-            dependencies: ["CLibUV"],
+            dependencies: ["CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
         .target(
             name: "EddyNet",
-            dependencies: ["EddyLoop", "CLibUV"],
+            dependencies: ["EddyLoop", "CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
         .systemLibrary(

@@ -27,10 +27,10 @@ start_server() {
 # stop_server: SIGTERM our server, wait up to 10 s, then SIGKILL it.
 stop_server() {
   [ -n "${SERVER_PID:-}" ] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SERVER_PID" 2>/dev/null
-  wait "$SERVER_PID" 2>/dev/null
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
 }
 

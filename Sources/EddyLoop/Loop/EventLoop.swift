@@ -1,4 +1,5 @@
 package import CLibUV
+import CEddyShims
 import Dispatch
 import Synchronization
 

@@ -1,3 +1,4 @@
+import CEddyShims
 import CLibUV
 import EddyLoop
 import Glibc
