@@ -42,23 +42,16 @@ struct DemoCommand: AsyncParsableCommand {
             rooms.publish(.text(DemoPage.event(from: "eddy", text: "\(name) left")), to: "lobby")
         })
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
-        let listener = try await TCPListener.bind(host: host, port: port, group: group)
-        let bound = listener.localAddress.port
-        Console.out("LISTENING \(bound)")
-        Console.out("""
-        Eddy demo: a live room over WebSocket on \(group.loops.count) event loops.
-          page:      http://\(host):\(bound)/
-          websocket: ws://\(host):\(bound)/ws?name=YOU   (every text message goes to everyone)
-          health:    http://\(host):\(bound)/healthz
-        Stop with Ctrl-C.
-        """)
-        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
-        let signal = try await group.loops[0].waitForSignal([.interrupt, .terminate])
-        Console.error("eddy: \(signal), shutting down")
-        await listener.close()
-        serving.cancel()
-        _ = try? await serving.value
-        await group.shutdown()
+        let (host, loops) = (self.host, group.loops.count)
+        try await runServer(group: group, host: host, port: port, announce: { bound in
+            Console.out("""
+            Eddy demo: a live room over WebSocket on \(loops) event loops.
+              page:      http://\(host):\(bound)/
+              websocket: ws://\(host):\(bound)/ws?name=YOU   (every text message goes to everyone)
+              health:    http://\(host):\(bound)/healthz
+            Stop with Ctrl-C.
+            """)
+        }) { listener in try await server.serve(listener) }
     }
 }
 

@@ -63,16 +63,7 @@ struct EchoCommand: AsyncParsableCommand {
         try router.addHealthCheck()
         for pattern in ["/", "/{a}", "/{a}/{b}"] { try router.addUpgrade(pattern, route) }
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
-
-        let listener = try await TCPListener.bind(host: host, port: port, group: group)
-        Console.out("LISTENING \(listener.localAddress.port)")
-        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
-        let signal = try await group.loops[0].waitForSignal([.interrupt, .terminate])
-        Console.error("eddy: \(signal), shutting down")
-        await listener.close()
-        serving.cancel()
-        _ = try? await serving.value
-        await group.shutdown()
+        try await runServer(group: group, host: host, port: port) { listener in try await server.serve(listener) }
     }
 
     static func policy(named name: String) throws -> OutboxPolicy {

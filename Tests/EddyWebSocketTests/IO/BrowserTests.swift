@@ -7,20 +7,8 @@ import Testing
 @Suite("Headless Chromium against eddy demo", .timeLimit(.minutes(2)))
 struct BrowserTests {
     @Test func chromiumJoinsTheRoomAndSeesItsOwnMessage() async throws {
-        let demo = Process()
-        demo.executableURL = DemoServerTests.binary
-        demo.arguments = ["demo", "--port", "0"]
-        let stdout = Pipe()
-        demo.standardOutput = stdout
-        demo.standardError = FileHandle.nullDevice
-        try demo.run()
+        let (demo, port) = try await DemoServerTests.startDemo()
         defer { demo.terminate(); demo.waitUntilExit() }
-        let first = try await Task.detached { () -> String in
-            var bytes: [UInt8] = []
-            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
-            return String(decoding: bytes, as: UTF8.self)
-        }.value
-        let port = try #require(Int(first.replacingOccurrences(of: "LISTENING ", with: "")), "\(first)")
 
         let (status, dom) = try await Task.detached { () -> (Int32, String) in
             let chromium = Process()

@@ -10,9 +10,10 @@ struct DemoServerTests {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(".build/debug/eddy")
 
-    @Test func servesThePageAndARoomAndStopsOnSIGTERM() async throws {
+    /// Starts `eddy demo --port 0`; returns the process and its port.
+    static func startDemo() async throws -> (Process, Int) {
         let process = Process()
-        process.executableURL = Self.binary
+        process.executableURL = binary
         process.arguments = ["demo", "--port", "0"]
         let stdout = Pipe()
         process.standardOutput = stdout
@@ -23,7 +24,17 @@ struct DemoServerTests {
             while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
             return String(decoding: bytes, as: UTF8.self)
         }.value
-        let port = try #require(Int(first.replacingOccurrences(of: "LISTENING ", with: "")), "\(first)")
+        guard let port = Int(first.replacingOccurrences(of: "LISTENING ", with: "")) else {
+            process.terminate()
+            throw DemoStartError(firstLine: first)
+        }
+        return (process, port)
+    }
+
+    struct DemoStartError: Error { let firstLine: String }
+
+    @Test func servesThePageAndARoomAndStopsOnSIGTERM() async throws {
+        let (process, port) = try await Self.startDemo()
 
         let loop = try EventLoop()
         var page = try await RawHTTPClient.connect(port: port, loop: loop)

@@ -1,0 +1,28 @@
+import EddyLoop
+import EddyNet
+
+/// The life of every server command: bind, announce `LISTENING <port>`, serve until
+/// SIGINT or SIGTERM, then stop accepting, cancel the handlers and shut the loops down in
+/// order, reporting any handle left open.
+func runServer(
+    group: EventLoopGroup,
+    host: String,
+    port: Int,
+    announce: (Int) -> Void = { _ in },
+    serve: @escaping @Sendable (TCPListener) async throws -> Void
+) async throws {
+    let listener = try await TCPListener.bind(host: host, port: port, group: group)
+    Console.out("LISTENING \(listener.localAddress.port)")
+    announce(listener.localAddress.port)
+    // The accept loop prefers the listener's loop, so a busy global pool cannot stall it.
+    let serving = Task(executorPreference: listener.eventLoop) { try await serve(listener) }
+    let signal = try await group.loops[0].waitForSignal([.interrupt, .terminate])
+    Console.error("eddy: \(signal), shutting down")
+    await listener.close()
+    serving.cancel()
+    _ = try? await serving.value
+    let reports = await group.shutdown()
+    if !reports.allSatisfy(\.isClean) {
+        Console.error("eddy: shutdown left handles open: \(reports)")
+    }
+}
