@@ -23,19 +23,28 @@ CASES=(
   "1KiB JSON deflate x16|eddy node-ws-deflate|--payload 1024 --text --deflate --in-flight 16"
 )
 
-printf '| case | server | msgs/s | p50 µs | p99 µs | p99.9 µs | Eddy ÷ server |\n|---|---|---|---|---|---|---|\n'
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
+TICKS=$(getconf CLK_TCK)
+
+printf '| case | server | msgs/s | p50 µs | p99 µs | p99.9 µs | Eddy ÷ server | server CPU µs/msg |\n|---|---|---|---|---|---|---|---|\n'
 for case in "${CASES[@]}"; do
   IFS='|' read -r label servers args <<< "$case"
   declare -A RATE=()
   for server in $servers; do
     # shellcheck disable=SC2086
     start_server "$OUT/$server.log" ${CMD[$server]}
+    pid=$SERVER_PID
+    [ "${server#node}" != "$server" ] && pid=$(pgrep -P "$SERVER_PID" node || echo "$SERVER_PID") # node may fork a child
+    before=$(cpu_ticks "$pid")
     # shellcheck disable=SC2086
-    line=$("$EDDY" bench "ws://127.0.0.1:$SERVER_PORT/" --connections "$CONNECTIONS" --duration "$DURATION" $args | tee -a "$OUT/results.txt")
+    line=$("$EDDY" bench "ws://127.0.0.1:$SERVER_PORT/" --connections "$CONNECTIONS" --duration "$DURATION" --warmup 0 $args | tee -a "$OUT/results.txt")
+    after=$(cpu_ticks "$pid")
     stop_server
+    messages=$(field messages "$line")
     RATE[$server]=$(field msgs_per_sec "$line")
     printf '| %s | %s | %s | %s | %s | %s |' "$label" "$server" "${RATE[$server]}" "$(field p50_us "$line")" "$(field p99_us "$line")" "$(field p999_us "$line")"
-    if [ "$server" = eddy ]; then printf ' 1.00 |\n'; else awk -v a="${RATE[eddy]}" -v b="${RATE[$server]}" 'BEGIN { printf " %.2f |\n", a / b }'; fi
+    if [ "$server" = eddy ]; then printf ' 1.00 |'; else awk -v a="${RATE[eddy]}" -v b="${RATE[$server]}" 'BEGIN { printf " %.2f |", a / b }'; fi
+    awk -v t=$((after - before)) -v hz="$TICKS" -v m="$messages" 'BEGIN { printf " %.2f |\n", t / hz * 1e6 / m }'
   done
   unset RATE
 done
