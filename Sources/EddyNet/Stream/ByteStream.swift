@@ -33,6 +33,8 @@ public protocol ByteStream: AnyObject, Sendable {
     ///
     /// - Important: Call on `eventLoop` only.
     func writeWithoutWaiting(contentsOf buffers: [[UInt8]]) throws -> Bool
+    /// `writeWithoutWaiting(contentsOf:)` for one buffer (no array of buffers to build).
+    func writeWithoutWaiting(_ bytes: [UInt8]) throws -> Bool
     /// Returns once the outbound queue is at or below the low watermark.
     func waitUntilWritable() async throws
     /// Sends the queued bytes, then a FIN: the peer reads end-of-file, while this side can

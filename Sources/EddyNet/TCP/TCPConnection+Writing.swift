@@ -15,6 +15,11 @@ extension TCPConnection {
         return try enqueueWrite(buffers)
     }
 
+    public func writeWithoutWaiting(_ bytes: [UInt8]) throws -> Bool {
+        precondition(eventLoop.inEventLoop, "writeWithoutWaiting must be called on the connection's event loop")
+        return try enqueueWrite(CollectionOfOne(bytes))
+    }
+
     public func waitUntilWritable() async throws {
         let loop = eventLoop
         try await withTaskCancellationHandler {

@@ -113,6 +113,20 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         return events
     }
 
+    /// Moves the events since the last call to the end of `sink`, keeping this protocol's
+    /// buffer capacity (no allocation per call, unlike `takeEvents()`).
+    public mutating func drainEvents(into sink: inout [WebSocketEvent]) {
+        sink.append(contentsOf: events)
+        events.removeAll(keepingCapacity: true)
+    }
+
+    /// Moves the actions since the last call to the end of `sink`, keeping capacity.
+    public mutating func drainActions(into sink: inout [WebSocketAction]) {
+        flushOutbox()
+        sink.append(contentsOf: actions)
+        actions.removeAll(keepingCapacity: true)
+    }
+
     /// Actions since the last call, in order; consecutive writes are one `.write`.
     public mutating func takeActions() -> [WebSocketAction] {
         flushOutbox()

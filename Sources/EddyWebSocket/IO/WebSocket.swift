@@ -38,6 +38,8 @@ public final class WebSocket: @unchecked Sendable {
     private var transportClosed = false
     private var reading = false
     private var readWaiters: [UnsafeContinuation<Void, Never>] = []
+    /// Reused for every `performActions`, so taking actions allocates nothing.
+    private var spareActions: [WebSocketAction] = []
     private var closeTimer: ScheduledWork?
     private var keepAliveTimer: ScheduledWork?
 
@@ -104,6 +106,7 @@ public final class WebSocket: @unchecked Sendable {
             let socket: WebSocket
             public mutating func next() async throws -> WebSocketMessage? {
                 let socket = self.socket
+                if socket.isOnLoop { return try await socket.nextMessage() } // no closure: no allocation
                 return try await socket.onLoop { try await socket.nextMessage() }
             }
         }
@@ -117,10 +120,15 @@ public final class WebSocket: @unchecked Sendable {
     /// implicit hop between two nonisolated contexts may be optimised away, which left
     /// `body` on the caller's thread in release builds.
     private func onLoop<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        if eventLoop.inEventLoop && currentTaskPrefersLoop { return try await body() }
+        if isOnLoop { return try await body() }
         let task = Task(executorPreference: eventLoop) { try await body() }
         return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
+
+    /// Whether code here may touch this socket's state directly (see `onLoop`). The hot
+    /// paths test this first and call their body directly, so that the common case builds
+    /// no escaping closure (one heap allocation per call otherwise).
+    var isOnLoop: Bool { eventLoop.inEventLoop && currentTaskPrefersLoop }
 
     private var currentTaskPrefersLoop: Bool {
         withUnsafeCurrentTask { $0?.unownedTaskExecutor == eventLoop.asUnownedTaskExecutor() }
@@ -186,7 +194,7 @@ public final class WebSocket: @unchecked Sendable {
         } else {
             proto.receiveEOF()
         }
-        events.append(contentsOf: proto.takeEvents())
+        proto.drainEvents(into: &events)
         try await performActions()
     }
 
@@ -202,17 +210,20 @@ public final class WebSocket: @unchecked Sendable {
     /// Sends a message. Suspends while the transport is over its high watermark.
     /// Throws `WebSocketClosedError` once the connection is closing or closed.
     public func send(_ message: WebSocketMessage) async throws {
-        try await onLoop { [self] in
-            do {
-                switch message {
-                case .text(let text): try proto.sendText(text)
-                case .binary(let bytes): try proto.sendBinary(bytes)
-                }
-            } catch {
-                throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .normalClosure, wasClean: false))
+        if isOnLoop { return try await sendOnLoop(message) }
+        try await onLoop { [self] in try await sendOnLoop(message) }
+    }
+
+    private func sendOnLoop(_ message: WebSocketMessage) async throws {
+        do {
+            switch message {
+            case .text(let text): try proto.sendText(text)
+            case .binary(let bytes): try proto.sendBinary(bytes)
             }
-            try await performActions(waitingForDrain: true)
+        } catch {
+            throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .normalClosure, wasClean: false))
         }
+        try await performActions(waitingForDrain: true)
     }
 
     /// Sends a text message.
@@ -291,14 +302,21 @@ public final class WebSocket: @unchecked Sendable {
     /// backpressure; only a data `send` then waits for the transport to drain.
     private func performActions(waitingForDrain: Bool = false) async throws {
         var backedUp = false
-        for action in proto.takeActions() {
+        var actions = spareActions
+        spareActions = []
+        proto.drainActions(into: &actions)
+        defer {
+            actions.removeAll(keepingCapacity: true)
+            spareActions = actions
+        }
+        for action in actions {
             switch action {
             case .write(let bytes):
                 do {
-                    if try !transport.writeWithoutWaiting(contentsOf: [bytes]) { backedUp = true }
+                    if try !transport.writeWithoutWaiting(bytes) { backedUp = true }
                 } catch {
                     proto.receiveEOF()
-                    events.append(contentsOf: proto.takeEvents())
+                    proto.drainEvents(into: &events)
                     await closeTransport()
                     throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .abnormalClosure, wasClean: false))
                 }
@@ -337,14 +355,14 @@ public final class WebSocket: @unchecked Sendable {
 
     private func closeTimerFired() {
         proto.closeTimerExpired()
-        events.append(contentsOf: proto.takeEvents())
+        proto.drainEvents(into: &events)
         Task(executorPreference: eventLoop) { try? await self.performActions() }
     }
 
     private func keepAliveTick() {
         guard status == nil else { return }
         proto.tick(now: .now)
-        events.append(contentsOf: proto.takeEvents())
+        proto.drainEvents(into: &events)
         Task(executorPreference: eventLoop) { try? await self.performActions() }
     }
 
