@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "EddyWebSocket", targets: ["EddyWebSocket"]),
         .library(name: "EddyRooms", targets: ["EddyRooms"]),
         .library(name: "EddyDAG", targets: ["EddyDAG"]),
+        .library(name: "EddyDAGStream", targets: ["EddyDAGStream"]),
         .executable(name: "eddy", targets: ["eddy"]),
     ],
     dependencies: [
@@ -86,6 +87,11 @@ let package = Package(
             dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
+        .target(
+            name: "EddyDAGStream",
+            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            swiftSettings: hotPath
+        ),
         .executableTarget(
             name: "eddy",
             dependencies: [
@@ -117,6 +123,10 @@ let package = Package(
         .testTarget(
             name: "EddyDAGTests",
             dependencies: ["EddyDAG"]
+        ),
+        .testTarget(
+            name: "EddyDAGStreamTests",
+            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyRoomsTests",

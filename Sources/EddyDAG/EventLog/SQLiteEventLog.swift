@@ -341,7 +341,7 @@ public final class SQLiteEventLog: @unchecked Sendable {
         }
     }
 
-    var currentTime: Int64 { now() }
+    public var currentTime: Int64 { now() }
 }
 
 /// The writer connection's prepared statements.

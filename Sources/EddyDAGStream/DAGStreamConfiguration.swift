@@ -1,0 +1,26 @@
+public import EddyRooms
+
+/// Settings of a `DAGStreamGateway`. Every field has a default.
+public struct DAGStreamConfiguration: Sendable {
+    /// Tokens that may read and send commands. Empty: nobody may send commands.
+    public var operatorTokens: Set<String> = []
+    /// Tokens that may only read.
+    public var viewerTokens: Set<String> = []
+    /// Browser origins admitted besides the server's own (`http(s)://<Host>`). Clients that
+    /// send no `Origin` (non-browsers) are admitted; any other origin gets 403 — the defence
+    /// against cross-site WebSocket hijacking.
+    public var allowedOrigins: Set<String> = []
+    /// How often each stream gets a `heartbeat`, so browsers (which cannot ping) notice a
+    /// dead link. Default 15 s.
+    public var heartbeatInterval: Duration = .seconds(15)
+    /// Bytes and messages a dashboard may fall behind by. A dashboard that falls further
+    /// behind is closed with 1013 and reconnects with `since=<seq>`: it then gets exactly
+    /// what it missed from the event log (or a snapshot), never a stale state, and never
+    /// slows the engine. Default 1 MiB / 10,000 messages.
+    public var outboxLimits = OutboxLimits(maxBytes: 1 << 20, maxMessages: 10_000)
+    /// Commands a connection may send per second (token bucket, burst of the same size).
+    /// Default 20.
+    public var commandsPerSecond = 20
+
+    public init() {}
+}

@@ -1,0 +1,170 @@
+public import EddyDAG
+public import EddyHTTP
+import EddyLoop
+import EddyRooms
+public import EddyWebSocket
+import Synchronization
+
+/// Serves DAG runs to dashboards over WebSocket: `GET /api/dags` lists runs,
+/// `GET /api/dags/{dagId}/stream` streams one run.
+///
+/// Guarantees:
+/// - A new stream starts with a `snapshot`; `?since=<seq>&epoch=<epoch>` replays exactly the
+///   events after `seq` from the event log when it still holds them in that epoch (a
+///   `snapshot` otherwise), then goes live with no gap and no duplicate (the engine's
+///   subscription is atomic with publication).
+/// - Every message is an envelope-wrapped event (`docs/protocol.md`); a `heartbeat`
+///   follows every `heartbeatInterval`.
+/// - Only operators may send commands (`human_decision`, `pause_execution`,
+///   `resume_execution`, `cancel_execution`); each gets a `command_result`. A viewer's
+///   command is answered `rejected`; over the rate limit, `rejected` too.
+/// - Before the upgrade: 401 without a valid token, 403 for a foreign origin, 404 for an
+///   unknown run.
+/// - A dashboard that falls behind by more than the outbox limits is closed with 1013;
+///   it reconnects with `since` and resyncs. The engine never waits for a dashboard.
+public final class DAGStreamGateway: Sendable {
+    public let engine: DAGEngine
+    public let configuration: DAGStreamConfiguration
+    private let access: StreamAccess
+
+    public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration()) {
+        self.engine = engine
+        self.configuration = configuration
+        self.access = StreamAccess(configuration: configuration)
+    }
+
+    /// Adds the gateway's routes to `router`.
+    public func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
+        try router.add(.get, "/api/dags") { [engine] _, _ in
+            Self.listing(engine)
+        }
+        var handshake = WebSocketServerHandshakeConfiguration()
+        handshake.subprotocols = ["eddy.dag.v1"]
+        handshake.originPolicy = .any // checked by the hook, which knows the server's own origin
+        let hook = WebSocketUpgradeHook { [access, engine] request, parameters in
+            switch access.decide(request) {
+            case .deny(let status, let reason):
+                var response = HTTPResponse.text("\(status.code) \(reason)\n", status: status)
+                response.headers.add(name: "Connection", value: "close")
+                return .reject(response)
+            case .allow:
+                guard let dagID = parameters["dagId"], (try? engine.state(runID: dagID)) != nil else {
+                    return .reject(.error(.notFound))
+                }
+                return .accept(extraHeaders: HTTPHeaders())
+            }
+        }
+        var connection = WebSocketConfiguration()
+        connection.maxMessageSize = 64 * 1024 // commands are small
+        connection.maxFrameSize = 64 * 1024
+        try router.addUpgrade("/api/dags/{dagId}/stream", WebSocketRoute(
+            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), hook: hook, connection: connection)
+        ) { [self] socket, context in
+            try await self.stream(socket, context)
+        })
+    }
+
+    /// `{"runs":[{"dag_id":…,"finished":…,"status":…,"last_seq":…},…]}`
+    static func listing(_ engine: DAGEngine) -> HTTPResponse {
+        guard let runs = try? engine.log.runs() else { return .error(.internalServerError, close: false) }
+        var body = "{\"runs\":["
+        for (index, run) in runs.enumerated() {
+            if index > 0 { body += "," }
+            body += "{\"dag_id\":\(JSONText.quote(run.runID)),\"finished\":\(run.finished),"
+            body += "\"status\":\(run.status.map { JSONText.quote($0.rawValue) } ?? "null"),\"last_seq\":\(run.lastSeq)}"
+        }
+        body += "]}"
+        return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: Array(body.utf8))
+    }
+
+    /// One dashboard connection.
+    private func stream(_ socket: WebSocket, _ context: WebSocketRoute.Context) async throws {
+        guard let dagID = context.parameters["dagId"], case .allow(let role) = access.decide(context.request) else { return }
+        let since = context.request.queryValue("since").flatMap { Int64($0) }
+        let epoch = context.request.queryValue("epoch").flatMap { Int64($0) }
+        let subscription = try engine.subscribe(runID: dagID, since: since, epoch: epoch)
+        let outbox = Outbox(socket: socket, policy: .close(code: 1013, reason: "too slow: reconnect with since"),
+                            limits: configuration.outboxLimits)
+        let engine = self.engine
+        let heartbeat = socket.eventLoop.scheduleRepeating(every: configuration.heartbeatInterval) {
+            if let beat = try? engine.heartbeat(runID: dagID) { outbox.offer(frame: Self.frame(beat)) }
+        }
+        defer { heartbeat.cancel() }
+        // Events flow engine -> outbox on their own task; this task reads commands.
+        let forwarding = Task(executorPreference: socket.eventLoop) {
+            for try await envelope in subscription { outbox.offer(frame: Self.frame(envelope)) }
+        }
+        defer { forwarding.cancel() }
+        var bucket = TokenBucket(perSecond: configuration.commandsPerSecond)
+        for try await message in socket.messages {
+            guard case .text(let text) = message else { continue }
+            let bytes = Array(text.utf8)
+            let reply: EventEnvelope
+            if role != .operatorRole {
+                reply = refusal(bytes, dagID: dagID, reason: "viewers may not send commands")
+            } else if !bucket.take(now: .now) {
+                reply = refusal(bytes, dagID: dagID, reason: "rate limit: \(configuration.commandsPerSecond) commands per second")
+            } else {
+                reply = await engine.handleClientMessage(bytes, runID: dagID)
+            }
+            outbox.offer(frame: Self.frame(reply))
+        }
+    }
+
+    /// A `command_result` rejecting the command in `bytes` (or the decoder's error).
+    private func refusal(_ bytes: [UInt8], dagID: String, reason: String) -> EventEnvelope {
+        let head = (try? engine.state(runID: dagID).seq) ?? 0
+        let epoch = engine.log.epoch
+        do {
+            let command = try ProtocolDecoder.decodeCommand(bytes)
+            let result = CommandResult(commandID: command.commandID, status: .rejected, reason: reason)
+            return EventEnvelope(dagID: dagID, epoch: epoch, seq: head, ts: engine.log.currentTime, event: .commandResult(result))
+        } catch {
+            return EventEnvelope(dagID: dagID, epoch: epoch, seq: head, ts: engine.log.currentTime,
+                                 event: .error(ServerEvent.ErrorEvent(code: "bad_message", message: error.description)))
+        }
+    }
+
+    static func frame(_ envelope: EventEnvelope) -> [UInt8] {
+        PreparedMessage(.text(String(decoding: envelope.jsonBytes, as: UTF8.self))).uncompressed
+    }
+}
+
+/// A token bucket: `perSecond` tokens per second, bursts up to `perSecond`.
+struct TokenBucket {
+    let perSecond: Int
+    var tokens: Double
+    var last: ContinuousClock.Instant?
+
+    init(perSecond: Int) {
+        self.perSecond = max(1, perSecond)
+        self.tokens = Double(max(1, perSecond))
+    }
+
+    mutating func take(now: ContinuousClock.Instant) -> Bool {
+        if let last {
+            let elapsed = Double((now - last) / .milliseconds(1)) / 1000
+            tokens = min(Double(perSecond), tokens + elapsed * Double(perSecond))
+        }
+        last = now
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+}
+
+/// JSON string quoting for the listing.
+enum JSONText {
+    static func quote(_ string: String) -> String {
+        var out = "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case let c where c.value < 0x20: out += "\\u00" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

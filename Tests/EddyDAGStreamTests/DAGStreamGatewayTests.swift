@@ -1,0 +1,77 @@
+import EddyDAG
+import EddyDAGStream
+import EddyHTTP
+import EddyLoop
+import EddyNet
+import EddyWebSocket
+import Foundation
+import Testing
+
+@Suite("DAG stream gateway against a Python websockets dashboard", .timeLimit(.minutes(2)))
+struct DAGStreamGatewayTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func dashboardSeesSnapshotDeltasCommandsAndResync() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-stream-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let engine = try DAGEngine(configuration: .init(eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path)))
+        var builder = DAGBuilder()
+        builder.task("plan") { _ in .string("outline") }
+        builder.gate("review", after: ["plan"], presentation: ["question": "Publish?"])
+        builder.task("publish", after: ["review"]) { _ in .string("done") }
+        let runID = try await engine.start(try builder.build(), runID: "run-1")
+
+        var configuration = DAGStreamConfiguration()
+        configuration.operatorTokens = ["op-secret"]
+        configuration.viewerTokens = ["view-secret"]
+        let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
+        var router = HTTPRouter<WebSocketRoute>()
+        try gateway.install(into: &router)
+        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+        let group = try EventLoopGroup(loopCount: 2)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+        let port = listener.localAddress.port
+
+        // The runs listing.
+        let listing = try await Self.get("/api/dags", port: port, loop: group.loops[0])
+        #expect(listing.contains("\"dag_id\":\"run-1\""), "\(listing)")
+
+        let (status, output) = try await Self.python(["dag_dashboard_client.py", "ws://127.0.0.1:\(port)", runID, "op-secret", "view-secret"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("0 checks failed"), "\(output)")
+        #expect(await engine.waitForCompletion(runID: runID) == .completed)
+
+        await listener.close()
+        serving.cancel()
+        _ = try? await serving.value
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+        await engine.shutdown()
+    }
+
+    /// A GET over raw TCP; returns the whole response text.
+    static func get(_ path: String, port: Int, loop: EventLoop) async throws -> String {
+        let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
+        try await connection.write(Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        var bytes: [UInt8] = []
+        while let chunk = try await connection.read() { bytes += chunk }
+        await connection.close()
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func python(_ arguments: [String]) async throws -> (Int32, String) {
+        try await Task.detached {
+            let process = Process()
+            process.executableURL = root.appendingPathComponent(".venv/bin/python")
+            process.arguments = [root.appendingPathComponent("Tests/Peers/\(arguments[0])").path] + arguments.dropFirst()
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }.value
+    }
+}
