@@ -1,107 +1,94 @@
 import ArgumentParser
+import EddyDAG
+import EddyDAGStream
 import EddyHTTP
 import EddyLoop
 import EddyNet
-import EddyRooms
 import EddyWebSocket
+import Foundation
 
-/// `eddy demo`: the main job. Until the DAG stream server lands it is a live chat room
-/// that exercises the whole stack: a page served over HTTP at `/`, a WebSocket endpoint
-/// at `/ws` (permessage-deflate on), a room whose outboxes drop the oldest messages for a
-/// reader that falls behind, and `/healthz`.
+/// Options shared by `eddy serve` and `eddy demo`.
+struct StreamServerOptions: ParsableArguments {
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0: any free port).") var port = 8080
+    @Option(help: "SQLite event log file.") var db = "eddy-events.sqlite"
+    @Option(help: "Operator token (may send commands); default: $EDDY_OPERATOR_TOKEN or a generated one.")
+    var operatorToken: String?
+    @Option(help: "Viewer token (read only); default: $EDDY_VIEWER_TOKEN or a generated one.")
+    var viewerToken: String?
+    @Option(help: "Extra browser origin to admit (repeatable).") var allowOrigin: [String] = []
+}
+
+/// `eddy demo`: the main job. Runs the demo research-agent workflow again and again on the
+/// DAG engine (event log in SQLite), streams every run to dashboards at
+/// `/api/dags/{id}/stream`, and serves a minimal live dashboard at `/`.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run Eddy's demo server: a live WebSocket room with a web page (default http://127.0.0.1:8080/)."
+        abstract: "Run the demo: a DAG workflow that repeats, streamed live to dashboards (default http://127.0.0.1:8080/)."
     )
 
-    @Option(help: "Address to bind.") var host = "127.0.0.1"
-    @Option(help: "Port to bind (0: any free port).") var port = 8080
+    @OptionGroup var options: StreamServerOptions
+    @Option(help: "Seconds before the demo's approval gate approves itself.") var gateTimeout = 120.0
 
     func run() async throws {
-        let group = try EventLoopGroup()
-        var handshake = WebSocketServerHandshakeConfiguration()
-        handshake.deflate.noContextTakeover = true // room messages are compressed once for everyone
-        let rooms = RoomRegistry(group: group, compression: handshake.deflate)
-        var router = HTTPRouter<WebSocketRoute>()
-        try router.addHealthCheck()
-        try router.add(.get, "/") { _, _ in
-            HTTPResponse(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8"], body: Array(DemoPage.html.utf8))
-        }
-        try router.addUpgrade("/ws", WebSocketRoute(
-            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake))
-        ) { socket, context in
-            let name = String((context.request.queryValue("name") ?? "guest").prefix(32))
-            try await rooms.serve(socket, in: "lobby", policy: .dropOldest) { _ in
-                rooms.publish(.text(DemoPage.event(from: "eddy", text: "\(name) joined")), to: "lobby")
-                for try await message in socket.messages {
-                    guard case .text(let text) = message else { continue }
-                    rooms.publish(.text(DemoPage.event(from: name, text: String(text.prefix(2000)))), to: "lobby")
-                }
+        try await serveStreams(options, announce: "Eddy demo: a research-agent workflow, streamed live.") { engine in
+            let timeout = Duration.milliseconds(Int(gateTimeout * 1000))
+            while !Task.isCancelled {
+                let runID = try await engine.start(try DemoWorkflow.definition(gateTimeout: timeout))
+                _ = await engine.waitForCompletion(runID: runID)
+                try await Task.sleep(for: .seconds(3))
             }
-            rooms.publish(.text(DemoPage.event(from: "eddy", text: "\(name) left")), to: "lobby")
-        })
-        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
-        let (host, loops) = (self.host, group.loops.count)
-        try await runServer(group: group, host: host, port: port, announce: { bound in
-            Console.out("""
-            Eddy demo: a live room over WebSocket on \(loops) event loops.
-              page:      http://\(host):\(bound)/
-              websocket: ws://\(host):\(bound)/ws?name=YOU   (every text message goes to everyone)
-              health:    http://\(host):\(bound)/healthz
-            Stop with Ctrl-C.
-            """)
-        }) { listener in try await server.serve(listener) }
+        }
     }
 }
 
-/// The demo's page and its JSON events.
-enum DemoPage {
-    /// `{"from": …, "text": …}` with JSON string escaping.
-    static func event(from: String, text: String) -> String {
-        "{\"from\":\(quote(from)),\"text\":\(quote(text))}"
+/// Opens the engine, installs the stream gateway and the dashboard, runs `driver` (which
+/// starts runs) until SIGINT/SIGTERM, then stops in order: streams close, the log flushes.
+func serveStreams(_ options: StreamServerOptions, announce: String,
+                  driver: @escaping @Sendable (DAGEngine) async throws -> Void) async throws {
+    let engine = try DAGEngine(configuration: .init(eventLog: .init(path: options.db)))
+    let environment = ProcessInfo.processInfo.environment
+    var configuration = DAGStreamConfiguration()
+    let operatorToken = options.operatorToken ?? environment["EDDY_OPERATOR_TOKEN"] ?? StreamToken.generate()
+    let viewerToken = options.viewerToken ?? environment["EDDY_VIEWER_TOKEN"] ?? StreamToken.generate()
+    configuration.operatorTokens = [operatorToken]
+    configuration.viewerTokens = [viewerToken]
+    configuration.allowedOrigins = Set(options.allowOrigin)
+    let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
+    var router = HTTPRouter<WebSocketRoute>()
+    try router.addHealthCheck()
+    try gateway.install(into: &router)
+    try router.add(.get, "/") { _, _ in
+        HTTPResponse(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8"], body: Array(DashboardPage.html.utf8))
     }
+    let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+    let group = try EventLoopGroup()
+    let driving = Task { try await driver(engine) }
+    let host = options.host
+    try await runServer(group: group, host: host, port: options.port, announce: { port in
+        Console.out("""
+        \(announce)
+          dashboard: http://\(host):\(port)/?token=\(operatorToken)
+          runs:      http://\(host):\(port)/api/dags
+          stream:    ws://\(host):\(port)/api/dags/{dagId}/stream?token=TOKEN[&since=SEQ&epoch=EPOCH]
+          operator token: \(operatorToken)   (may approve, pause, resume, cancel)
+          viewer token:   \(viewerToken)   (read only)
+          event log: \(options.db)
+        Stop with Ctrl-C.
+        """)
+    }) { listener in try await server.serve(listener) }
+    // Stop the driver, then the engine (which ends waits on live runs and flushes the
+    // log), and only then wait for the driver to return.
+    driving.cancel()
+    await engine.shutdown()
+    _ = try? await driving.value
+}
 
-    static func quote(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+/// Random tokens for a server started without any.
+enum StreamToken {
+    static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
-
-    static let html = """
-    <!doctype html>
-    <html lang="en"><head><meta charset="utf-8"><title>Eddy demo</title>
-    <style>body{font:15px system-ui,sans-serif;max-width:40rem;margin:2rem auto}#log{border:1px solid #ccc;height:20rem;overflow:auto;padding:.5rem}
-    .from{font-weight:600}#status{color:#666}</style></head>
-    <body><h1>Eddy demo room</h1><p id="status">connecting…</p><div id="log"></div>
-    <form id="form"><input id="text" autocomplete="off" placeholder="say something" size="40"> <button>Send</button></form>
-    <script>
-    const name = "guest-" + Math.floor(Math.random() * 1000);
-    const log = document.getElementById("log"), status = document.getElementById("status");
-    let ws, attempt = 0;
-    function connect() {
-      ws = new WebSocket(`ws://${location.host}/ws?name=${name}`);
-      ws.onopen = () => { attempt = 0; status.textContent = `connected as ${name}`;
-        const say = new URLSearchParams(location.search).get("say"); if (say) ws.send(say); };
-      ws.onmessage = (e) => { const m = JSON.parse(e.data); const p = document.createElement("div");
-        const f = document.createElement("span"); f.className = "from"; f.textContent = m.from + ": ";
-        p.append(f, document.createTextNode(m.text)); log.append(p); log.scrollTop = log.scrollHeight; };
-      ws.onclose = () => { const delay = Math.random() * Math.min(30000, 1000 * 2 ** attempt++);
-        status.textContent = `disconnected; retrying in ${Math.round(delay / 100) / 10} s`; setTimeout(connect, delay); };
-    }
-    document.getElementById("form").onsubmit = (e) => { e.preventDefault(); const t = document.getElementById("text");
-      if (ws && ws.readyState === 1 && t.value) { ws.send(t.value); t.value = ""; } };
-    connect();
-    </script></body></html>
-    """
 }

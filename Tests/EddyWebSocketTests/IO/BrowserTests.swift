@@ -1,10 +1,10 @@
 import Foundation
 import Testing
 
-/// A real browser (headless Chromium from Debian) against `eddy demo`: it loads the page,
+/// A real browser (headless Chromium from Debian) against `eddy chat`: it loads the page,
 /// opens the WebSocket (Chromium offers permessage-deflate), sends a message and renders
 /// what the room broadcasts back.
-@Suite("Headless Chromium against eddy demo", .timeLimit(.minutes(2)))
+@Suite("Headless Chromium against eddy chat", .timeLimit(.minutes(2)))
 struct BrowserTests {
     @Test func chromiumJoinsTheRoomAndSeesItsOwnMessage() async throws {
         let (demo, port) = try await DemoServerTests.startDemo()

@@ -3,8 +3,8 @@ import EddyWebSocket
 import Foundation
 import Testing
 
-/// `eddy demo` end to end: the built binary, its page, its room, its shutdown.
-@Suite("eddy demo", .timeLimit(.minutes(1)))
+/// `eddy chat` end to end: the built binary, its page, its room, its shutdown.
+@Suite("eddy chat", .timeLimit(.minutes(1)))
 struct DemoServerTests {
     static let binary = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -14,7 +14,7 @@ struct DemoServerTests {
     static func startDemo() async throws -> (Process, Int) {
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["demo", "--port", "0"]
+        process.arguments = ["chat", "--port", "0"]
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice

@@ -1,0 +1,106 @@
+import ArgumentParser
+import EddyHTTP
+import EddyLoop
+import EddyNet
+import EddyRooms
+import EddyWebSocket
+
+/// `eddy chat`: a live chat room that exercises the WebSocket stack end to end: a page
+/// served over HTTP at `/`, a WebSocket endpoint at `/ws` (permessage-deflate on), a room
+/// whose outboxes drop the oldest messages for a reader that falls behind, and `/healthz`.
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Run a live WebSocket chat room with a web page (default http://127.0.0.1:8080/)."
+    )
+
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0: any free port).") var port = 8080
+
+    func run() async throws {
+        let group = try EventLoopGroup()
+        var handshake = WebSocketServerHandshakeConfiguration()
+        handshake.deflate.noContextTakeover = true // room messages are compressed once for everyone
+        let rooms = RoomRegistry(group: group, compression: handshake.deflate)
+        var router = HTTPRouter<WebSocketRoute>()
+        try router.addHealthCheck()
+        try router.add(.get, "/") { _, _ in
+            HTTPResponse(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8"], body: Array(ChatPage.html.utf8))
+        }
+        try router.addUpgrade("/ws", WebSocketRoute(
+            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake))
+        ) { socket, context in
+            let name = String((context.request.queryValue("name") ?? "guest").prefix(32))
+            try await rooms.serve(socket, in: "lobby", policy: .dropOldest) { _ in
+                rooms.publish(.text(ChatPage.event(from: "eddy", text: "\(name) joined")), to: "lobby")
+                for try await message in socket.messages {
+                    guard case .text(let text) = message else { continue }
+                    rooms.publish(.text(ChatPage.event(from: name, text: String(text.prefix(2000)))), to: "lobby")
+                }
+            }
+            rooms.publish(.text(ChatPage.event(from: "eddy", text: "\(name) left")), to: "lobby")
+        })
+        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+        let (host, loops) = (self.host, group.loops.count)
+        try await runServer(group: group, host: host, port: port, announce: { bound in
+            Console.out("""
+            Eddy chat: a live room over WebSocket on \(loops) event loops.
+              page:      http://\(host):\(bound)/
+              websocket: ws://\(host):\(bound)/ws?name=YOU   (every text message goes to everyone)
+              health:    http://\(host):\(bound)/healthz
+            Stop with Ctrl-C.
+            """)
+        }) { listener in try await server.serve(listener) }
+    }
+}
+
+/// The demo's page and its JSON events.
+enum ChatPage {
+    /// `{"from": …, "text": …}` with JSON string escaping.
+    static func event(from: String, text: String) -> String {
+        "{\"from\":\(quote(from)),\"text\":\(quote(text))}"
+    }
+
+    static func quote(_ string: String) -> String {
+        var out = "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static let html = """
+    <!doctype html>
+    <html lang="en"><head><meta charset="utf-8"><title>Eddy chat</title>
+    <style>body{font:15px system-ui,sans-serif;max-width:40rem;margin:2rem auto}#log{border:1px solid #ccc;height:20rem;overflow:auto;padding:.5rem}
+    .from{font-weight:600}#status{color:#666}</style></head>
+    <body><h1>Eddy chat room</h1><p id="status">connecting…</p><div id="log"></div>
+    <form id="form"><input id="text" autocomplete="off" placeholder="say something" size="40"> <button>Send</button></form>
+    <script>
+    const name = "guest-" + Math.floor(Math.random() * 1000);
+    const log = document.getElementById("log"), status = document.getElementById("status");
+    let ws, attempt = 0;
+    function connect() {
+      ws = new WebSocket(`ws://${location.host}/ws?name=${name}`);
+      ws.onopen = () => { attempt = 0; status.textContent = `connected as ${name}`;
+        const say = new URLSearchParams(location.search).get("say"); if (say) ws.send(say); };
+      ws.onmessage = (e) => { const m = JSON.parse(e.data); const p = document.createElement("div");
+        const f = document.createElement("span"); f.className = "from"; f.textContent = m.from + ": ";
+        p.append(f, document.createTextNode(m.text)); log.append(p); log.scrollTop = log.scrollHeight; };
+      ws.onclose = () => { const delay = Math.random() * Math.min(30000, 1000 * 2 ** attempt++);
+        status.textContent = `disconnected; retrying in ${Math.round(delay / 100) / 10} s`; setTimeout(connect, delay); };
+    }
+    document.getElementById("form").onsubmit = (e) => { e.preventDefault(); const t = document.getElementById("text");
+      if (ws && ws.readyState === 1 && t.value) { ws.send(t.value); t.value = ""; } };
+    connect();
+    </script></body></html>
+    """
+}

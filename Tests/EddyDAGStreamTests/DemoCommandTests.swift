@@ -1,0 +1,91 @@
+import EddyLoop
+import EddyNet
+import EddyWebSocket
+import Foundation
+import Testing
+
+/// `eddy demo` end to end: the built binary runs the demo workflow against a real SQLite
+/// file; a dashboard (Eddy's WebSocket client) follows the run, approves the gate, sees
+/// the run complete, and the demo starts the next run.
+@Suite("eddy demo: the DAG stream server", .timeLimit(.minutes(2)))
+struct DemoCommandTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func aDashboardApprovesTheGateAndTheNextRunStarts() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-demo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let demo = Process()
+        demo.executableURL = Self.root.appendingPathComponent(".build/debug/eddy")
+        demo.arguments = ["demo", "--port", "0", "--db", directory.appendingPathComponent("events.sqlite").path,
+                          "--operator-token", "op", "--viewer-token", "view", "--gate-timeout", "600"]
+        let stdout = Pipe()
+        demo.standardOutput = stdout
+        demo.standardError = FileHandle.nullDevice
+        try demo.run()
+        defer { if demo.isRunning { kill(demo.processIdentifier, SIGKILL) } }
+        let first = try await Task.detached { () -> String in
+            var bytes: [UInt8] = []
+            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
+            return String(decoding: bytes, as: UTF8.self)
+        }.value
+        let port = try #require(Int(first.replacingOccurrences(of: "LISTENING ", with: "")), "\(first)")
+
+        let loop = try EventLoop()
+        let runID = try #require(try await Self.newestRun(port: port, loop: loop))
+        var configuration = WebSocketClientConfiguration()
+        configuration.headers.add(name: "Authorization", value: "Bearer op")
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/api/dags/\(runID)/stream", configuration: configuration, on: loop)
+        let sawCompletion = try await Task(executorPreference: loop) { () -> Bool in
+            var approved = false
+            for try await message in socket.messages {
+                guard case .text(let text) = message else { continue }
+                let waiting = text.contains(#""type":"human_gate_waiting""#)
+                    || (text.contains(#""type":"snapshot""#) && text.contains(#""status":"waiting_human""#))
+                if waiting && !approved {
+                    approved = true
+                    try await socket.send(text: #"{"v":1,"type":"human_decision","command_id":"t-1","node_id":"review","decision":"approve"}"#)
+                }
+                if text.contains(#""type":"execution_complete""#) { return approved }
+            }
+            return false
+        }.value
+        #expect(sawCompletion)
+        await socket.close()
+        // The demo starts the next run by itself.
+        var runs = 0
+        for _ in 0..<100 where runs < 2 {
+            try await loop.sleep(for: .milliseconds(100))
+            runs = try await Self.listing(port: port, loop: loop).components(separatedBy: "\"dag_id\"").count - 1
+        }
+        #expect(runs >= 2)
+        #expect(await loop.shutdown().isClean)
+        demo.terminate() // SIGTERM: an orderly shutdown must follow, bounded here
+        for _ in 0..<100 where demo.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!demo.isRunning, "eddy demo did not exit within 10 s of SIGTERM")
+        if demo.isRunning { kill(demo.processIdentifier, SIGKILL) }
+        demo.waitUntilExit()
+        #expect(demo.terminationStatus == 0)
+    }
+
+    static func listing(port: Int, loop: EventLoop) async throws -> String {
+        let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
+        try await connection.write(Array("GET /api/dags HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        var bytes: [UInt8] = []
+        while let chunk = try await connection.read() { bytes += chunk }
+        await connection.close()
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The newest run's id (waits, bounded, for the demo to start one).
+    static func newestRun(port: Int, loop: EventLoop) async throws -> String? {
+        for _ in 0..<100 {
+            let text = try await listing(port: port, loop: loop)
+            if let range = text.range(of: #""dag_id":""#, options: .backwards) {
+                return String(text[range.upperBound...].prefix { $0 != "\"" })
+            }
+            try await loop.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+}
