@@ -67,14 +67,17 @@ public final class DAGStreamGateway: Sendable {
     /// `{"runs":[{"dag_id":…,"finished":…,"status":…,"last_seq":…},…]}`
     static func listing(_ engine: DAGEngine) -> HTTPResponse {
         guard let runs = try? engine.log.runs() else { return .error(.internalServerError, close: false) }
-        var body = "{\"runs\":["
-        for (index, run) in runs.enumerated() {
-            if index > 0 { body += "," }
-            body += "{\"dag_id\":\(JSONText.quote(run.runID)),\"finished\":\(run.finished),"
-            body += "\"status\":\(run.status.map { JSONText.quote($0.rawValue) } ?? "null"),\"last_seq\":\(run.lastSeq)}"
-        }
-        body += "]}"
-        return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: Array(body.utf8))
+        let value: JSONValue = .object([JSONValue.Member("runs", .array(runs.map { run in
+            .object([
+                JSONValue.Member("dag_id", .string(run.runID)),
+                JSONValue.Member("finished", .bool(run.finished)),
+                JSONValue.Member("status", run.status.map { .string($0.rawValue) } ?? .null),
+                JSONValue.Member("last_seq", .int(run.lastSeq)),
+            ])
+        }))])
+        var writer = JSONWriter()
+        writer.write(value)
+        return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: writer.bytes)
     }
 
     /// One dashboard connection.
@@ -150,21 +153,5 @@ struct TokenBucket {
         guard tokens >= 1 else { return false }
         tokens -= 1
         return true
-    }
-}
-
-/// JSON string quoting for the listing.
-enum JSONText {
-    static func quote(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case let c where c.value < 0x20: out += "\\u00" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EddyDAG
 import EddyHTTP
 import EddyLoop
 import EddyNet
@@ -56,25 +57,11 @@ struct ChatCommand: AsyncParsableCommand {
 
 /// The demo's page and its JSON events.
 enum ChatPage {
-    /// `{"from": …, "text": …}` with JSON string escaping.
+    /// `{"from": …, "text": …}`.
     static func event(from: String, text: String) -> String {
-        "{\"from\":\(quote(from)),\"text\":\(quote(text))}"
-    }
-
-    static func quote(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var writer = JSONWriter()
+        writer.write(.object([JSONValue.Member("from", .string(from)), JSONValue.Member("text", .string(text))]))
+        return writer.string
     }
 
     static let html = """
