@@ -22,10 +22,12 @@ import Synchronization
 ///   unknown run.
 /// - A dashboard that falls behind by more than the outbox limits is closed with 1013;
 ///   it reconnects with `since` and resyncs. The engine never waits for a dashboard.
+/// - `closeAll()` (graceful shutdown) closes every open stream with 1001.
 public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
     public let configuration: DAGStreamConfiguration
     private let access: StreamAccess
+    private let open = Mutex<[ObjectIdentifier: WebSocket]>([:])
 
     public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration()) {
         self.engine = engine
@@ -80,8 +82,24 @@ public final class DAGStreamGateway: Sendable {
         return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: writer.bytes)
     }
 
+    /// Streams open now.
+    public var openStreams: Int { open.withLock { $0.count } }
+
+    /// Closes every open stream with 1001 (going away) and waits for the closing
+    /// handshakes (each bounded by the close timeout). For graceful shutdown.
+    public func closeAll(reason: String = "server shutting down") async {
+        let sockets = open.withLock { Array($0.values) }
+        await withTaskGroup(of: Void.self) { group in
+            for socket in sockets {
+                group.addTask { _ = await socket.close(code: .goingAway, reason: reason) }
+            }
+        }
+    }
+
     /// One dashboard connection.
     private func stream(_ socket: WebSocket, _ context: WebSocketRoute.Context) async throws {
+        open.withLock { $0[ObjectIdentifier(socket)] = socket }
+        defer { _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(socket)) } }
         guard let dagID = context.parameters["dagId"], case .allow(let role) = access.decide(context.request) else { return }
         let since = context.request.queryValue("since").flatMap { Int64($0) }
         let epoch = context.request.queryValue("epoch").flatMap { Int64($0) }

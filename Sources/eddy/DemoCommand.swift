@@ -77,7 +77,7 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
           event log: \(options.db)
         Stop with Ctrl-C.
         """)
-    }) { listener in try await server.serve(listener) }
+    }, beforeShutdown: { await gateway.closeAll() }) { listener in try await server.serve(listener) }
     // Stop the driver, then the engine (which ends waits on live runs and flushes the
     // log), and only then wait for the driver to return.
     driving.cancel()

@@ -2,13 +2,15 @@ import EddyLoop
 import EddyNet
 
 /// The life of every server command: bind, announce `LISTENING <port>`, serve until
-/// SIGINT or SIGTERM, then stop accepting, cancel the handlers and shut the loops down in
-/// order, reporting any handle left open.
+/// SIGINT or SIGTERM, then stop accepting, let `beforeShutdown` close what it owns politely
+/// (streams get 1001), cancel the handlers and shut the loops down in order, reporting any
+/// handle left open.
 func runServer(
     group: EventLoopGroup,
     host: String,
     port: Int,
     announce: (Int) -> Void = { _ in },
+    beforeShutdown: @Sendable () async -> Void = {},
     serve: @escaping @Sendable (TCPListener) async throws -> Void
 ) async throws {
     let listener = try await TCPListener.bind(host: host, port: port, group: group)
@@ -19,6 +21,7 @@ func runServer(
     let signal = try await group.loops[0].waitForSignal([.interrupt, .terminate])
     Console.error("eddy: \(signal), shutting down")
     await listener.close()
+    await beforeShutdown()
     serving.cancel()
     _ = try? await serving.value
     let reports = await group.shutdown()

@@ -50,6 +50,51 @@ struct DAGStreamGatewayTests {
         await engine.shutdown()
     }
 
+    @Test func closeAllEndsEveryStreamWith1001() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-stream-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let engine = try DAGEngine(configuration: .init(eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path)))
+        var builder = DAGBuilder()
+        builder.gate("wait", presentation: ["title": "never answered"])
+        builder.task("after", after: ["wait"]) { _ in .null }
+        let runID = try await engine.start(try builder.build(), runID: "run-open")
+        var configuration = DAGStreamConfiguration()
+        configuration.viewerTokens = ["v"]
+        let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
+        var router = HTTPRouter<WebSocketRoute>()
+        try gateway.install(into: &router)
+        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+        let group = try EventLoopGroup(loopCount: 2)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+
+        let loop = group.loops[1]
+        var sockets: [WebSocket] = []
+        for _ in 0..<3 {
+            sockets.append(try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/api/dags/\(runID)/stream?token=v", on: loop))
+        }
+        let readers = sockets.map { socket in
+            Task(executorPreference: loop) { () -> WebSocketCloseCode? in
+                do { for try await _ in socket.messages {} } catch let error as WebSocketClosedError { return error.status.code } catch {}
+                return socket.closeStatus?.code
+            }
+        }
+        for _ in 0..<200 where gateway.openStreams < 3 { try await loop.sleep(for: .milliseconds(10)) }
+        #expect(gateway.openStreams == 3)
+        await gateway.closeAll()
+        for reader in readers { #expect(await reader.value == .goingAway) }
+        // Each stream's handler deregisters as it returns, just after its close completes.
+        for _ in 0..<200 where gateway.openStreams > 0 { try await loop.sleep(for: .milliseconds(10)) }
+        #expect(gateway.openStreams == 0)
+
+        await listener.close()
+        serving.cancel()
+        _ = try? await serving.value
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+        await engine.shutdown()
+    }
+
     /// A GET over raw TCP; returns the whole response text.
     static func get(_ path: String, port: Int, loop: EventLoop) async throws -> String {
         let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)

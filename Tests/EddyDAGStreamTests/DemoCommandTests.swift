@@ -59,13 +59,21 @@ struct DemoCommandTests {
             runs = try await Self.listing(port: port, loop: loop).components(separatedBy: "\"dag_id\"").count - 1
         }
         #expect(runs >= 2)
-        #expect(await loop.shutdown().isClean)
+        // A dashboard still watching when the server stops gets 1001 (going away).
+        let watcher = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/api/dags/\(runID)/stream?token=view", on: loop)
+        let closeCode = Task(executorPreference: loop) { () -> WebSocketCloseCode? in
+            do { for try await _ in watcher.messages {} } catch let error as WebSocketClosedError { return error.status.code } catch {}
+            return watcher.closeStatus?.code
+        }
+        try await loop.sleep(for: .milliseconds(100))
         demo.terminate() // SIGTERM: an orderly shutdown must follow, bounded here
         for _ in 0..<100 where demo.isRunning { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!demo.isRunning, "eddy demo did not exit within 10 s of SIGTERM")
         if demo.isRunning { kill(demo.processIdentifier, SIGKILL) }
         demo.waitUntilExit()
         #expect(demo.terminationStatus == 0)
+        #expect(await closeCode.value == .goingAway)
+        #expect(await loop.shutdown().isClean)
     }
 
     static func listing(port: Int, loop: EventLoop) async throws -> String {
