@@ -5,9 +5,10 @@ import EddyLoop
 import EddyNet
 import EddyWebSocket
 import Foundation
+import Synchronization
 import Testing
 
-@Suite("DAG stream gateway against a Python websockets dashboard", .timeLimit(.minutes(2)))
+@Suite("DAG stream gateway", .timeLimit(.minutes(2)))
 struct DAGStreamGatewayTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -61,6 +62,7 @@ struct DAGStreamGatewayTests {
         let runID = try await engine.start(try builder.build(), runID: "run-open")
         var configuration = DAGStreamConfiguration()
         configuration.viewerTokens = ["v"]
+        configuration.heartbeatInterval = .milliseconds(50)
         let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
         var router = HTTPRouter<WebSocketRoute>()
         try gateway.install(into: &router)
@@ -74,12 +76,20 @@ struct DAGStreamGatewayTests {
         for _ in 0..<3 {
             sockets.append(try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/api/dags/\(runID)/stream?token=v", on: loop))
         }
+        let heartbeats = HeartbeatCount()
         let readers = sockets.map { socket in
             Task(executorPreference: loop) { () -> WebSocketCloseCode? in
-                do { for try await _ in socket.messages {} } catch let error as WebSocketClosedError { return error.status.code } catch {}
+                do {
+                    for try await message in socket.messages {
+                        if case .text(let text) = message, text.contains(#""type":"heartbeat""#) { heartbeats.add() }
+                    }
+                } catch let error as WebSocketClosedError { return error.status.code } catch {}
                 return socket.closeStatus?.code
             }
         }
+        // Every stream gets heartbeats (browsers cannot ping).
+        for _ in 0..<300 where heartbeats.value < 6 { try await loop.sleep(for: .milliseconds(10)) }
+        #expect(heartbeats.value >= 6)
         for _ in 0..<200 where gateway.openStreams < 3 { try await loop.sleep(for: .milliseconds(10)) }
         #expect(gateway.openStreams == 3)
         await gateway.closeAll()
@@ -119,4 +129,11 @@ struct DAGStreamGatewayTests {
             return (process.terminationStatus, String(decoding: data, as: UTF8.self))
         }.value
     }
+}
+
+/// Heartbeats seen across streams.
+final class HeartbeatCount: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }
