@@ -1,0 +1,52 @@
+import ArgumentParser
+import EddyDAG
+import EddyDAGStream
+import EddyLoop
+import Foundation
+
+/// `eddy watch URL`: follows a run in the terminal with the reconnecting `DAGStreamClient`:
+/// one line per change, a summary when the run ends.
+struct WatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Follow a DAG run live: eddy watch ws://127.0.0.1:8080/api/dags/<id>/stream --token T"
+    )
+
+    @Argument(help: "Stream URL of the run.") var url: String
+    @Option(help: "Viewer or operator token (default: $EDDY_VIEWER_TOKEN).") var token: String?
+
+    func run() async throws {
+        guard let token = token ?? ProcessInfo.processInfo.environment["EDDY_VIEWER_TOKEN"] else {
+            throw ValidationError("a token is needed: --token or EDDY_VIEWER_TOKEN")
+        }
+        let loop = try EventLoop()
+        let client = DAGStreamClient(url: url, token: token, on: loop)
+        let running = Task(executorPreference: loop) { await client.run() }
+        let events = client.events()
+        let stop = Task { _ = try? await loop.waitForSignal([.interrupt, .terminate]); running.cancel() }
+        for await envelope in events {
+            Console.out(Self.describe(envelope))
+            if case .executionComplete = envelope.event { break }
+        }
+        if let state = client.state {
+            Console.out("run \(state.dagID): \(state.state.status.rawValue) at seq \(state.seq)")
+            for node in state.state.nodes { Console.out("  \(node.id): \(node.status.rawValue)") }
+        }
+        running.cancel()
+        stop.cancel()
+        await running.value
+        await loop.shutdown()
+    }
+
+    static func describe(_ envelope: EventEnvelope) -> String {
+        let prefix = "seq \(envelope.seq)"
+        switch envelope.event {
+        case .snapshot(let snapshot):
+            return "\(prefix) snapshot: \(snapshot.nodes.count) nodes, \(snapshot.status.rawValue)"
+        case .nodeState(let state):
+            return "\(prefix) \(state.nodeID) -> \(state.status.rawValue)"
+        default:
+            return "\(prefix) \(envelope.event.typeName)"
+        }
+    }
+}
