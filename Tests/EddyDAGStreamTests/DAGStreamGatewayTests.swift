@@ -105,6 +105,44 @@ struct DAGStreamGatewayTests {
         await engine.shutdown()
     }
 
+    @Test func aThousandDashboardsConvergeToTheSameFinalState() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-stream-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let engine = try DAGEngine(configuration: .init(eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path)))
+        var builder = DAGBuilder()
+        builder.gate("go", presentation: ["title": "start when everyone watches"])
+        for i in 0..<20 { builder.task("work-\(i)", after: ["go"]) { _ in .int(Int64(i)) } }
+        builder.task("join", after: (0..<20).map { "work-\($0)" }) { _ in .string("done") }
+        let runID = try await engine.start(try builder.build(), runID: "run-crowd")
+        var configuration = DAGStreamConfiguration()
+        configuration.viewerTokens = ["v"]
+        let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
+        var router = HTTPRouter<WebSocketRoute>()
+        try gateway.install(into: &router)
+        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+        let group = try EventLoopGroup(loopCount: 2)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, backlog: 2048, group: group)
+        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+
+        let url = "ws://127.0.0.1:\(listener.localAddress.port)/api/dags/\(runID)/stream"
+        let watching = Task { try await Self.python(["dag_many_dashboards.py", url, "v", "1000"]) }
+        for _ in 0..<6_000 where gateway.openStreams < 1000 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(gateway.openStreams == 1000)
+        let result = await engine.submit(ClientCommand(commandID: "go", action: .humanDecision(.init(nodeID: "go", decision: .approve))), runID: runID)
+        #expect(result.status == .accepted)
+        let (status, output) = try await watching.value
+        #expect(status == 0, "\(output.suffix(400))")
+        let finalSeq = try engine.state(runID: runID).seq
+        #expect(output.contains("OK 1000 \(finalSeq)"), "\(output.suffix(400))")
+
+        await listener.close()
+        serving.cancel()
+        _ = try? await serving.value
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+        await engine.shutdown()
+    }
+
     /// A GET over raw TCP; returns the whole response text.
     static func get(_ path: String, port: Int, loop: EventLoop) async throws -> String {
         let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
