@@ -10,37 +10,12 @@ import Testing
 /// the run that was live is reported as interrupted, never silently lost.
 @Suite("Crash and restart of the stream server", .timeLimit(.minutes(2)))
 struct CrashRestartTests {
-    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/eddy")
-
-    static func startDemo(db: String, port: Int) async throws -> (Process, Int) {
-        let demo = Process()
-        demo.executableURL = binary
-        demo.arguments = ["demo", "--port", String(port), "--db", db, "--operator-token", "op", "--viewer-token", "view",
-                          "--gate-timeout", "600"]
-        let stdout = Pipe()
-        demo.standardOutput = stdout
-        demo.standardError = FileHandle.nullDevice
-        try demo.run()
-        let first = try await Task.detached { () -> String in
-            var bytes: [UInt8] = []
-            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
-            return String(decoding: bytes, as: UTF8.self)
-        }.value
-        guard let bound = Int(first.replacingOccurrences(of: "LISTENING ", with: "")) else {
-            kill(demo.processIdentifier, SIGKILL)
-            throw IOError(.closed, operation: "eddy demo did not start: \(first)")
-        }
-        return (demo, bound)
-    }
-
     @Test func aKilledServerRestartsOnItsLogAndTheClientFollows() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-crash-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let db = directory.appendingPathComponent("events.sqlite").path
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let db = log.path
 
-        let (first, port) = try await Self.startDemo(db: db, port: 0)
+        let (first, port) = try await DemoProcess.start(db: db)
         let loop = try EventLoop()
         let runID = try #require(try await DemoCommandTests.newestRun(port: port, loop: loop))
         var backoff = DAGStreamClient.Backoff()
@@ -57,7 +32,7 @@ struct CrashRestartTests {
         first.waitUntilExit()
 
         // Restart on the same database and port; the client reconnects by itself.
-        let (second, _) = try await Self.startDemo(db: db, port: port)
+        let (second, _) = try await DemoProcess.start(db: db, port: port)
         defer { kill(second.processIdentifier, SIGKILL); second.waitUntilExit() }
         for _ in 0..<500 where client.state?.isFinished != true { try await loop.sleep(for: .milliseconds(20)) }
         let state = try #require(client.state)

@@ -13,10 +13,9 @@ struct DAGStreamGatewayTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     @Test func dashboardSeesSnapshotDeltasCommandsAndResync() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-stream-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let engine = try DAGEngine(configuration: .init(eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path)))
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let engine = try log.engine()
         var builder = DAGBuilder()
         builder.task("plan") { _ in .string("outline") }
         builder.gate("review", after: ["plan"], presentation: ["question": "Publish?"])
@@ -26,14 +25,8 @@ struct DAGStreamGatewayTests {
         var configuration = DAGStreamConfiguration()
         configuration.operatorTokens = ["op-secret"]
         configuration.viewerTokens = ["view-secret"]
-        let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
-        var router = HTTPRouter<WebSocketRoute>()
-        try gateway.install(into: &router)
-        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
-        let group = try EventLoopGroup(loopCount: 2)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
-        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
-        let port = listener.localAddress.port
+        let server = try await GatewayServer.start(engine, configuration: configuration)
+        let (group, port) = (server.group, server.port)
 
         // The runs listing.
         let listing = try await Self.get("/api/dags", port: port, loop: group.loops[0])
@@ -44,18 +37,14 @@ struct DAGStreamGatewayTests {
         #expect(output.contains("0 checks failed"), "\(output)")
         #expect(await engine.waitForCompletion(runID: runID) == .completed)
 
-        await listener.close()
-        serving.cancel()
-        _ = try? await serving.value
-        #expect(await group.shutdown().allSatisfy { $0.isClean })
+        #expect(await server.stop())
         await engine.shutdown()
     }
 
     @Test func closeAllEndsEveryStreamWith1001() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-stream-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let engine = try DAGEngine(configuration: .init(eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path)))
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let engine = try log.engine()
         var builder = DAGBuilder()
         builder.gate("wait", presentation: ["title": "never answered"])
         builder.task("after", after: ["wait"]) { _ in .null }
@@ -63,18 +52,13 @@ struct DAGStreamGatewayTests {
         var configuration = DAGStreamConfiguration()
         configuration.viewerTokens = ["v"]
         configuration.heartbeatInterval = .milliseconds(50)
-        let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
-        var router = HTTPRouter<WebSocketRoute>()
-        try gateway.install(into: &router)
-        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
-        let group = try EventLoopGroup(loopCount: 2)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
-        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+        let server = try await GatewayServer.start(engine, configuration: configuration)
+        let (gateway, group) = (server.gateway, server.group)
 
         let loop = group.loops[1]
         var sockets: [WebSocket] = []
         for _ in 0..<3 {
-            sockets.append(try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/api/dags/\(runID)/stream?token=v", on: loop))
+            sockets.append(try await WebSocket.connect(to: "ws://127.0.0.1:\(server.port)/api/dags/\(runID)/stream?token=v", on: loop))
         }
         let heartbeats = HeartbeatCount()
         let readers = sockets.map { socket in
@@ -98,18 +82,14 @@ struct DAGStreamGatewayTests {
         for _ in 0..<200 where gateway.openStreams > 0 { try await loop.sleep(for: .milliseconds(10)) }
         #expect(gateway.openStreams == 0)
 
-        await listener.close()
-        serving.cancel()
-        _ = try? await serving.value
-        #expect(await group.shutdown().allSatisfy { $0.isClean })
+        #expect(await server.stop())
         await engine.shutdown()
     }
 
     @Test func aThousandDashboardsConvergeToTheSameFinalState() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-stream-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let engine = try DAGEngine(configuration: .init(eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path)))
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let engine = try log.engine()
         var builder = DAGBuilder()
         builder.gate("go", presentation: ["title": "start when everyone watches"])
         for i in 0..<20 { builder.task("work-\(i)", after: ["go"]) { _ in .int(Int64(i)) } }
@@ -117,15 +97,10 @@ struct DAGStreamGatewayTests {
         let runID = try await engine.start(try builder.build(), runID: "run-crowd")
         var configuration = DAGStreamConfiguration()
         configuration.viewerTokens = ["v"]
-        let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
-        var router = HTTPRouter<WebSocketRoute>()
-        try gateway.install(into: &router)
-        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
-        let group = try EventLoopGroup(loopCount: 2)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, backlog: 2048, group: group)
-        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+        let server = try await GatewayServer.start(engine, configuration: configuration, backlog: 2048)
+        let gateway = server.gateway
 
-        let url = "ws://127.0.0.1:\(listener.localAddress.port)/api/dags/\(runID)/stream"
+        let url = "ws://127.0.0.1:\(server.port)/api/dags/\(runID)/stream"
         let watching = Task { try await Self.python(["dag_many_dashboards.py", url, "v", "1000"]) }
         for _ in 0..<6_000 where gateway.openStreams < 1000 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(gateway.openStreams == 1000)
@@ -136,10 +111,7 @@ struct DAGStreamGatewayTests {
         let finalSeq = try engine.state(runID: runID).seq
         #expect(output.contains("OK 1000 \(finalSeq)"), "\(output.suffix(400))")
 
-        await listener.close()
-        serving.cancel()
-        _ = try? await serving.value
-        #expect(await group.shutdown().allSatisfy { $0.isClean })
+        #expect(await server.stop())
         await engine.shutdown()
     }
 

@@ -9,27 +9,11 @@ import Testing
 /// the run complete, and the demo starts the next run.
 @Suite("eddy demo: the DAG stream server", .timeLimit(.minutes(2)))
 struct DemoCommandTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     @Test func aDashboardApprovesTheGateAndTheNextRunStarts() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-demo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let demo = Process()
-        demo.executableURL = Self.root.appendingPathComponent(".build/debug/eddy")
-        demo.arguments = ["demo", "--port", "0", "--db", directory.appendingPathComponent("events.sqlite").path,
-                          "--operator-token", "op", "--viewer-token", "view", "--gate-timeout", "600"]
-        let stdout = Pipe()
-        demo.standardOutput = stdout
-        demo.standardError = FileHandle.nullDevice
-        try demo.run()
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let (demo, port) = try await DemoProcess.start(db: log.path)
         defer { if demo.isRunning { kill(demo.processIdentifier, SIGKILL) } }
-        let first = try await Task.detached { () -> String in
-            var bytes: [UInt8] = []
-            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
-            return String(decoding: bytes, as: UTF8.self)
-        }.value
-        let port = try #require(Int(first.replacingOccurrences(of: "LISTENING ", with: "")), "\(first)")
 
         let loop = try EventLoop()
         let runID = try #require(try await Self.newestRun(port: port, loop: loop))

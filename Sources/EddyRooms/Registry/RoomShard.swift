@@ -76,15 +76,18 @@ public struct RoomCounters: Sendable, Hashable {
 
     public init() {}
 
+    /// Adds one member's outbox.
     mutating func add(_ counters: OutboxCounters) {
-        members += 1
-        enqueued += counters.enqueued
-        delivered += counters.delivered
-        dropped += counters.dropped
-        conflated += counters.conflated
-        closedForSlowness += counters.closedForSlowness
-        queuedBytes += counters.queuedBytes
-        queuedBytesHighWaterMark = max(queuedBytesHighWaterMark, counters.queuedBytesHighWaterMark)
+        var member = RoomCounters()
+        member.members = 1
+        member.enqueued = counters.enqueued
+        member.delivered = counters.delivered
+        member.dropped = counters.dropped
+        member.conflated = counters.conflated
+        member.closedForSlowness = counters.closedForSlowness
+        member.queuedBytes = counters.queuedBytes
+        member.queuedBytesHighWaterMark = counters.queuedBytesHighWaterMark
+        add(member)
     }
 
     mutating func add(_ other: RoomCounters) {

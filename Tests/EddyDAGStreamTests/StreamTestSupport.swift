@@ -1,0 +1,80 @@
+import EddyDAG
+import EddyDAGStream
+import EddyHTTP
+import EddyLoop
+import EddyNet
+import EddyWebSocket
+import Foundation
+
+/// A scratch directory with an event log, removed by `remove()`.
+struct ScratchLog {
+    let directory: URL
+    var path: String { directory.appendingPathComponent("events.sqlite").path }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-stream-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func engine() throws -> DAGEngine { try DAGEngine(configuration: .init(eventLog: .init(path: path))) }
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+/// An in-process HTTP server carrying a `DAGStreamGateway` for `engine`.
+struct GatewayServer {
+    let gateway: DAGStreamGateway
+    let group: EventLoopGroup
+    let listener: TCPListener
+    let serving: Task<Void, any Error>
+
+    var port: Int { listener.localAddress.port }
+
+    static func start(_ engine: DAGEngine, configuration: DAGStreamConfiguration, loops: Int = 2,
+                      port: Int = 0, backlog: Int = 1024) async throws -> GatewayServer {
+        let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
+        var router = HTTPRouter<WebSocketRoute>()
+        try gateway.install(into: &router)
+        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+        let group = try EventLoopGroup(loopCount: loops)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: port, backlog: backlog, group: group)
+        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+        return GatewayServer(gateway: gateway, group: group, listener: listener, serving: serving)
+    }
+
+    /// Stops accepting, ends the handlers, shuts the loops down; whether they stopped clean.
+    func stop() async -> Bool {
+        await listener.close()
+        serving.cancel()
+        _ = try? await serving.value
+        return await group.shutdown().allSatisfy { $0.isClean }
+    }
+}
+
+/// The built `eddy` binary run as `eddy demo`.
+enum DemoProcess {
+    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/debug/eddy")
+
+    /// Starts `eddy demo` on `db` and `port` (0: any) with tokens "op" and "view";
+    /// returns the process and the port it bound.
+    static func start(db: String, port: Int = 0) async throws -> (Process, Int) {
+        let demo = Process()
+        demo.executableURL = binary
+        demo.arguments = ["demo", "--port", String(port), "--db", db, "--operator-token", "op", "--viewer-token", "view",
+                          "--gate-timeout", "600"]
+        let stdout = Pipe()
+        demo.standardOutput = stdout
+        demo.standardError = FileHandle.nullDevice
+        try demo.run()
+        let first = try await Task.detached { () -> String in
+            var bytes: [UInt8] = []
+            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
+            return String(decoding: bytes, as: UTF8.self)
+        }.value
+        guard let bound = Int(first.replacingOccurrences(of: "LISTENING ", with: "")) else {
+            kill(demo.processIdentifier, SIGKILL)
+            throw IOError(.closed, operation: "eddy demo did not start: \(first)")
+        }
+        return (demo, bound)
+    }
+}
