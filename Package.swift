@@ -107,6 +107,12 @@ let package = Package(
             path: "Examples/TCPEcho",
             swiftSettings: strict
         ),
+        // Helpers shared by the test targets (not a product).
+        .target(
+            name: "EddyTestSupport",
+            path: "Tests/Support",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EddyLoopTests",
             dependencies: ["EddyLoop", "CLibUV"],
@@ -118,24 +124,24 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyWebSocketTests",
-            dependencies: ["EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyDAGTests",
-            dependencies: ["EddyDAG"]
+            dependencies: ["EddyTestSupport", "EddyDAG"]
         ),
         .testTarget(
             name: "EddyDAGStreamTests",
-            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyRoomsTests",
-            dependencies: ["EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EddyNetTests",
-            dependencies: ["EddyNet", "EddyLoop", "CLibUV"],
+            dependencies: ["EddyTestSupport", "EddyNet", "EddyLoop", "CLibUV"],
             swiftSettings: strict
         ),
     ],

@@ -14,9 +14,9 @@ public struct DAGStreamConfiguration: Sendable {
     /// dead link. Default 15 s.
     public var heartbeatInterval: Duration = .seconds(15)
     /// Bytes and messages a dashboard may fall behind by. A dashboard that falls further
-    /// behind is closed with 1013 and reconnects with `since=<seq>`: it then gets exactly
-    /// what it missed from the event log (or a snapshot), never a stale state, and never
-    /// slows the engine. Default 1 MiB / 10,000 messages.
+    /// behind has its backlog replaced by one `snapshot` of the latest state once its
+    /// connection drains: it never sees a stale state and never slows the engine.
+    /// Default 1 MiB / 10,000 messages.
     public var outboxLimits = OutboxLimits(maxBytes: 1 << 20, maxMessages: 10_000)
     /// Commands a connection may send per second (token bucket, burst of the same size).
     /// Default 20.

@@ -20,8 +20,12 @@ import Synchronization
 ///   command is answered `rejected`; over the rate limit, `rejected` too.
 /// - Before the upgrade: 401 without a valid token, 403 for a foreign origin, 404 for an
 ///   unknown run.
-/// - A dashboard that falls behind by more than the outbox limits is closed with 1013;
-///   it reconnects with `since` and resyncs. The engine never waits for a dashboard.
+/// - A dashboard that falls behind by more than the outbox limits is caught up, not
+///   closed: its backlog of events is discarded and, once its connection drains, it gets
+///   one `snapshot` of the latest state (every node's newest status: conflation of the
+///   whole run), then live events from the snapshot's `seq` on. It never sees a stale
+///   state or a `seq` gap, and the engine never waits for it. `command_result`s are never
+///   discarded.
 /// - `closeAll()` (graceful shutdown) closes every open stream with 1001.
 public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
@@ -104,19 +108,27 @@ public final class DAGStreamGateway: Sendable {
         let since = context.request.queryValue("since").flatMap { Int64($0) }
         let epoch = context.request.queryValue("epoch").flatMap { Int64($0) }
         let subscription = try engine.subscribe(runID: dagID, since: since, epoch: epoch)
-        let outbox = Outbox(socket: socket, policy: .close(code: 1013, reason: "too slow: reconnect with since"),
-                            limits: configuration.outboxLimits)
         let engine = self.engine
+        // Events up to `covered` are in the last catch-up snapshot; the forwarding task skips them.
+        let covered = SeqFloor()
+        let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
+            guard let snapshot = try? engine.snapshot(runID: dagID) else { return nil }
+            covered.raise(to: snapshot.seq)
+            return Self.frame(snapshot)
+        }
         let heartbeat = socket.eventLoop.scheduleRepeating(every: configuration.heartbeatInterval) {
             if let beat = try? engine.heartbeat(runID: dagID) { outbox.offer(frame: Self.frame(beat)) }
         }
         defer { heartbeat.cancel() }
         // Events flow engine -> outbox on their own task; this task reads commands.
         let forwarding = Task(executorPreference: socket.eventLoop) {
-            for try await envelope in subscription { outbox.offer(frame: Self.frame(envelope)) }
+            for try await envelope in subscription where envelope.seq > covered.value {
+                outbox.offer(frame: Self.frame(envelope))
+            }
         }
         defer { forwarding.cancel() }
         var bucket = TokenBucket(perSecond: configuration.commandsPerSecond)
+        var replies = 0
         for try await message in socket.messages {
             guard case .text(let text) = message else { continue }
             let bytes = Array(text.utf8)
@@ -128,7 +140,9 @@ public final class DAGStreamGateway: Sendable {
             } else {
                 reply = await engine.handleClientMessage(bytes, runID: dagID)
             }
-            outbox.offer(frame: Self.frame(reply))
+            // Keyed, so that a dashboard that is behind still gets every reply.
+            replies += 1
+            outbox.offer(frame: Self.frame(reply), key: "reply-\(replies)")
         }
     }
 
@@ -149,6 +163,14 @@ public final class DAGStreamGateway: Sendable {
     static func frame(_ envelope: EventEnvelope) -> [UInt8] {
         PreparedMessage(.text(String(decoding: envelope.jsonBytes, as: UTF8.self))).uncompressed
     }
+}
+
+/// The highest `seq` a catch-up snapshot has covered, shared by the outbox (which takes the
+/// snapshot on the loop) and the forwarding task.
+final class SeqFloor: Sendable {
+    private let floor = Atomic<Int64>(0)
+    var value: Int64 { floor.load(ordering: .acquiring) }
+    func raise(to seq: Int64) { floor.store(seq, ordering: .releasing) }
 }
 
 /// A token bucket: `perSecond` tokens per second, bursts up to `perSecond`.

@@ -66,7 +66,11 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
     let group = try EventLoopGroup()
     let driving = Task { try await driver(engine) }
     let host = options.host
-    try await runServer(group: group, host: host, port: options.port, announce: { port in
+    // A fixed kernel send buffer keeps a slow dashboard's backlog in its outbox, where it is
+    // replaced by a fresh snapshot, instead of up to 4 MiB of stale events in the kernel.
+    var tcp = TCPConfiguration()
+    tcp.sendBufferSize = 128 * 1024
+    try await runServer(group: group, host: host, port: options.port, tcp: tcp, announce: { port in
         Console.out("""
         \(announce)
           dashboard: http://\(host):\(port)/?token=\(operatorToken)

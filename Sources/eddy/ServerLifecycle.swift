@@ -9,11 +9,12 @@ func runServer(
     group: EventLoopGroup,
     host: String,
     port: Int,
+    tcp: TCPConfiguration = TCPConfiguration(),
     announce: (Int) -> Void = { _ in },
     beforeShutdown: @Sendable () async -> Void = {},
     serve: @escaping @Sendable (TCPListener) async throws -> Void
 ) async throws {
-    let listener = try await TCPListener.bind(host: host, port: port, group: group)
+    let listener = try await TCPListener.bind(host: host, port: port, group: group, configuration: tcp)
     Console.out("LISTENING \(listener.localAddress.port)")
     announce(listener.localAddress.port)
     // The accept loop prefers the listener's loop, so a busy global pool cannot stall it.

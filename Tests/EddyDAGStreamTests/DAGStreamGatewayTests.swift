@@ -3,7 +3,9 @@ import EddyDAGStream
 import EddyHTTP
 import EddyLoop
 import EddyNet
+import EddyRooms
 import EddyWebSocket
+import EddyTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -115,6 +117,45 @@ struct DAGStreamGatewayTests {
         await engine.shutdown()
     }
 
+    @Test func aDashboardThatFallsBehindIsCaughtUpWithASnapshotNotClosed() async throws {
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let engine = try log.engine()
+        var builder = DAGBuilder()
+        builder.gate("go", presentation: ["title": "start once the dashboard stalls"])
+        let width = 2_000
+        for i in 0..<width { builder.task("work-\(i)", after: ["go"]) { _ in .string(String(repeating: "x", count: 64)) } }
+        let runID = try await engine.start(try builder.build(), runID: "run-slow")
+        var configuration = DAGStreamConfiguration()
+        configuration.viewerTokens = ["v"]
+        configuration.outboxLimits = OutboxLimits(maxBytes: 16 * 1024, maxMessages: 100)
+        var tcp = TCPConfiguration()
+        tcp.sendBufferSize = 16 * 1024 // keep the backlog in the outbox, not in the kernel
+        let server = try await GatewayServer.start(engine, configuration: configuration, tcp: tcp)
+
+        let watching = Task { try await Self.python(["dag_slow_dashboard.py", "ws://127.0.0.1:\(server.port)", runID, "v"]) }
+        for _ in 0..<1_000 where server.gateway.openStreams < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(server.gateway.openStreams == 1)
+        try await Task.sleep(for: .milliseconds(300)) // the dashboard has its snapshot and stops reading
+        let go = await engine.submit(ClientCommand(commandID: "go", action: .humanDecision(.init(nodeID: "go", decision: .approve))), runID: runID)
+        #expect(go.status == .accepted)
+        // The engine finishes at its own pace, whatever the dashboard does.
+        #expect(await engine.waitForCompletion(runID: runID) == .completed)
+        let (status, output) = try await watching.value
+        #expect(status == 0, "\(output.suffix(600))")
+        let finalSeq = try engine.state(runID: runID).seq
+        let fields = output.split(separator: "\n").last { $0.hasPrefix("OK ") }?.split(separator: " ") ?? []
+        #expect(fields.count == 5, "\(output.suffix(600))")
+        if fields.count == 5 {
+            #expect(Int(fields[1]) ?? 0 >= 2, "a mid-stream snapshot replaced the backlog: \(output)")
+            #expect(fields[2] == "\(finalSeq)")
+            #expect(fields[3] == "\(width + 1)")
+            #expect(fields[4] == "completed")
+        }
+        #expect(await server.stop())
+        await engine.shutdown()
+    }
+
     /// A GET over raw TCP; returns the whole response text.
     static func get(_ path: String, port: Int, loop: EventLoop) async throws -> String {
         let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
@@ -126,7 +167,7 @@ struct DAGStreamGatewayTests {
     }
 
     static func python(_ arguments: [String]) async throws -> (Int32, String) {
-        try await Task.detached {
+        try await onOwnThread {
             let process = Process()
             process.executableURL = root.appendingPathComponent(".venv/bin/python")
             process.arguments = [root.appendingPathComponent("Tests/Peers/\(arguments[0])").path] + arguments.dropFirst()
@@ -137,7 +178,7 @@ struct DAGStreamGatewayTests {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }.value
+        }
     }
 }
 

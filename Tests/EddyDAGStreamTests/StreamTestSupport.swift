@@ -4,6 +4,7 @@ import EddyHTTP
 import EddyLoop
 import EddyNet
 import EddyWebSocket
+import EddyTestSupport
 import Foundation
 
 /// A scratch directory with an event log, removed by `remove()`.
@@ -30,13 +31,13 @@ struct GatewayServer {
     var port: Int { listener.localAddress.port }
 
     static func start(_ engine: DAGEngine, configuration: DAGStreamConfiguration, loops: Int = 2,
-                      port: Int = 0, backlog: Int = 1024) async throws -> GatewayServer {
+                      port: Int = 0, backlog: Int = 1024, tcp: TCPConfiguration = TCPConfiguration()) async throws -> GatewayServer {
         let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
         var router = HTTPRouter<WebSocketRoute>()
         try gateway.install(into: &router)
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
         let group = try EventLoopGroup(loopCount: loops)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: port, backlog: backlog, group: group)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: port, backlog: backlog, group: group, configuration: tcp)
         let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
         return GatewayServer(gateway: gateway, group: group, listener: listener, serving: serving)
     }
@@ -66,11 +67,11 @@ enum DemoProcess {
         demo.standardOutput = stdout
         demo.standardError = FileHandle.nullDevice
         try demo.run()
-        let first = try await Task.detached { () -> String in
+        let first = try await onOwnThread { () -> String in
             var bytes: [UInt8] = []
             while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
             return String(decoding: bytes, as: UTF8.self)
-        }.value
+        }
         guard let bound = Int(first.replacingOccurrences(of: "LISTENING ", with: "")) else {
             kill(demo.processIdentifier, SIGKILL)
             throw IOError(.closed, operation: "eddy demo did not start: \(first)")

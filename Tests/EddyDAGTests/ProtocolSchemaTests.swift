@@ -1,3 +1,4 @@
+import EddyTestSupport
 import Foundation
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
 struct ProtocolSchemaTests {
     @Test func fixturesMatchTheSchemaAndInvalidOnesDoNot() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let (status, output) = try await Task.detached { () -> (Int32, String) in
+        let (status, output) = try await onOwnThread { () -> (Int32, String) in
             let process = Process()
             process.executableURL = root.appendingPathComponent(".venv/bin/python")
             process.arguments = [root.appendingPathComponent("Tests/Fixtures/check-protocol-schema.py").path]
@@ -19,7 +20,7 @@ struct ProtocolSchemaTests {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }.value
+        }
         #expect(status == 0, "\(output)")
         #expect(output.contains("0 failures"), "\(output)")
     }

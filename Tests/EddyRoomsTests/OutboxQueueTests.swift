@@ -95,6 +95,44 @@ struct OutboxQueueTests {
         #expect(queue.offer(entry("u2")) == .close(code: 1008, reason: "too slow"))
     }
 
+    @Test func catchUpDiscardsTheBacklogAndResumesWithTheCatchUpMessage() {
+        var queue = Queue(policy: .catchUp, limits: OutboxLimits(maxBytes: 1000, maxMessages: 3))
+        #expect(queue.offer(entry("e1")) == .enqueued)
+        #expect(queue.offer(entry("reply-1", key: "cmd-1")) == .enqueued)
+        #expect(queue.offer(entry("e2")) == .enqueued)
+        #expect(!queue.isBehind)
+        // Overflow: the unkeyed backlog and the new message go; the keyed reply stays.
+        #expect(queue.offer(entry("e3")) == .fellBehind(discarded: 2))
+        #expect(queue.isBehind)
+        #expect(queue.offer(entry("e4")) == .discardedBehind)
+        #expect(queue.offer(entry("reply-2", key: "cmd-2")) == .enqueued)
+        #expect(queue.counters.discardedBehind == 4)
+        #expect(!queue.needsCatchUp) // replies still queued
+        #expect(drain(&queue) == ["reply-1", "reply-2"])
+        #expect(queue.needsCatchUp)
+        queue.catchUp(entry("snapshot@e4"))
+        #expect(!queue.isBehind && !queue.needsCatchUp)
+        #expect(queue.offer(entry("e5")) == .enqueued)
+        #expect(drain(&queue) == ["snapshot@e4", "e5"])
+        #expect(queue.counters.catchUps == 1)
+        #expect(queue.counters.queuedBytes == 0)
+    }
+
+    @Test func catchUpKeepsTheLatestKeyedMessageAndClosesWhenKeyedOnesOverflow() {
+        var queue = Queue(policy: .catchUp, limits: OutboxLimits(maxBytes: 1000, maxMessages: 2))
+        _ = queue.offer(entry("a1", key: "a"))
+        #expect(queue.offer(entry("a2", key: "a")) == .enqueuedReplacing)
+        _ = queue.offer(entry("b1", key: "b"))
+        #expect(queue.offer(entry("c1", key: "c")) == .close(code: 1008, reason: "too slow"))
+        #expect(queue.isClosed)
+    }
+
+    @Test func catchUpIsIgnoredUnlessBehind() {
+        var queue = Queue(policy: .catchUp, limits: OutboxLimits(maxBytes: 1000, maxMessages: 2))
+        queue.catchUp(entry("stray"))
+        #expect(queue.isEmpty && queue.counters.catchUps == 0)
+    }
+
     @Test func aMessageLargerThanTheByteLimitFitsAnEmptyQueue() {
         var queue = Queue(policy: .dropNewest, limits: OutboxLimits(maxBytes: 4, maxMessages: 10))
         #expect(queue.offer(entry("0123456789")) == .enqueued)

@@ -3,6 +3,7 @@ import EddyLoop
 import EddyNet
 import EddyRooms
 import EddyWebSocket
+import EddyTestSupport
 import Foundation
 import Synchronization
 
@@ -110,7 +111,7 @@ final class PeerProcess: @unchecked Sendable {
     }
 
     func waitForExit() async -> Int32 {
-        await Task.detached { self.process.waitUntilExit(); return self.process.terminationStatus }.value
+        await onOwnThread { self.process.waitUntilExit(); return self.process.terminationStatus }
     }
 }
 

@@ -19,14 +19,21 @@ public struct TCPConfiguration: Sendable, Hashable {
     public var writeHighWatermark = 256 * 1024
     /// Suspended writers resume once the queue drains to this. Default 64 KiB.
     public var writeLowWatermark = 64 * 1024
+    /// The kernel send buffer (`SO_SNDBUF`) in bytes, or nil (the default) to let the
+    /// kernel size it: Linux autotunes it up to `net.ipv4.tcp_wmem`'s maximum (4 MiB by
+    /// default), which a slow reader can fill with data that goes stale there. Fix it
+    /// (e.g. 64 KiB) for streams whose outbox policy should see a slow reader's backlog
+    /// (a dashboard's catch-up). Linux doubles the value for its bookkeeping.
+    public var sendBufferSize: Int? = nil
 
     public init() {}
 
     /// Checks the watermarks' order.
     func validated() throws(IOError) -> TCPConfiguration {
         guard readLowWatermark >= 0, readLowWatermark < readHighWatermark,
-              writeLowWatermark >= 0, writeLowWatermark < writeHighWatermark
-        else { throw IOError(.invalidArgument, operation: "TCPConfiguration watermarks (need 0 <= low < high)") }
+              writeLowWatermark >= 0, writeLowWatermark < writeHighWatermark,
+              (sendBufferSize ?? 1) > 0
+        else { throw IOError(.invalidArgument, operation: "TCPConfiguration (need 0 <= low < high watermarks, sendBufferSize > 0)") }
         return self
     }
 }

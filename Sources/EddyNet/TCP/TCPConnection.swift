@@ -63,6 +63,10 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
         if let keepAlive = configuration.keepAlive {
             uv_tcp_keepalive(handle, 1, UInt32(max(1, keepAlive.components.seconds)))
         }
+        if let size = configuration.sendBufferSize {
+            var value = Int32(clamping: size)
+            uv_send_buffer_size(handle.asUVHandle, &value)
+        }
         _ = loop.register(self)
     }
 

@@ -21,11 +21,19 @@ public final class Outbox: @unchecked Sendable {
     /// `send` callers waiting for room, in order, with the frame they want queued.
     private var waiting: [(frame: [UInt8], key: String?, continuation: UnsafeContinuation<Void, Never>)] = []
     private var closed = false
+    /// `.catchUp`: makes the message that replaces what was discarded while behind.
+    private let makeCatchUp: (@Sendable () -> [UInt8]?)?
 
-    public init(socket: WebSocket, policy: OutboxPolicy, limits: OutboxLimits = OutboxLimits()) {
+    /// - Parameter catchUp: with `.catchUp`, called on the loop once a connection that fell
+    ///   behind has drained; returns the framed message that stands for everything
+    ///   discarded (typically a snapshot of the latest state), or `nil` to close the
+    ///   connection with 1011.
+    public init(socket: WebSocket, policy: OutboxPolicy, limits: OutboxLimits = OutboxLimits(),
+                catchUp: (@Sendable () -> [UInt8]?)? = nil) {
         self.socket = socket
         self.policy = policy
         self.queue = OutboxQueue(policy: policy, limits: limits)
+        self.makeCatchUp = catchUp
     }
 
     public var eventLoop: EventLoop { socket.eventLoop }
@@ -57,7 +65,7 @@ public final class Outbox: @unchecked Sendable {
     private func enqueue(frame: [UInt8], key: String?) {
         guard !closed else { return }
         switch queue.offer(.init(payload: frame, byteCount: frame.count, key: key)) {
-        case .enqueued, .enqueuedReplacing, .enqueuedDroppingOldest, .droppedNewest:
+        case .enqueued, .enqueuedReplacing, .enqueuedDroppingOldest, .droppedNewest, .fellBehind, .discardedBehind:
             pump()
         case .full:
             // `.suspend` through `offer`: a publisher must not wait, so the message is
@@ -96,7 +104,14 @@ public final class Outbox: @unchecked Sendable {
         guard !blocked, !closed else { return }
         while true {
             let batch = queue.take(maxBytes: 64 * 1024)
-            if batch.isEmpty { return }
+            if batch.isEmpty {
+                guard queue.needsCatchUp else { return }
+                guard let frame = makeCatchUp?() else {
+                    return closeForSlowness(code: 1011, reason: "cannot catch up")
+                }
+                queue.catchUp(.init(payload: frame, byteCount: frame.count))
+                continue
+            }
             do {
                 if try !socket.sendFramedWithoutWaiting(batch.map(\.payload)) {
                     blocked = true

@@ -2,7 +2,8 @@
 ///
 /// Pick per room or per connection: `.suspend` for one-to-one streams where every
 /// message matters, `.conflate` for state streams (a dashboard that falls behind gets the
-/// latest state per key, never a stale one), the drop policies for feeds where gaps are
+/// latest state per key, never a stale one), `.catchUp` for streams whose whole state
+/// can be re-sent as one message (a snapshot), the drop policies for feeds where gaps are
 /// acceptable, `.close` when a slow client should reconnect and resync.
 public enum OutboxPolicy: Sendable, Hashable {
     /// The sender waits for space. Only for one-to-one streams: a room never waits.
@@ -16,6 +17,14 @@ public enum OutboxPolicy: Sendable, Hashable {
     /// stream stays a subsequence of the published one, in order). When messages without
     /// a key still overflow the limits, the connection is closed with 1008.
     case conflate
+    /// On overflow, discard every queued message without a key and fall *behind*: new
+    /// messages without a key are discarded too, until the connection has drained; the
+    /// outbox then asks its owner for one catch-up message (for example a snapshot of
+    /// the latest state) that stands for everything discarded, and the stream goes on
+    /// from there. Keyed messages are kept (conflated per key, as with `.conflate`), so
+    /// replies that must arrive still do. The connection is closed with 1008 only if the
+    /// keyed messages alone overflow the limits.
+    case catchUp
     /// Close the slow connection with `code` (1008 policy violation or 1013 try again
     /// later) and `reason`.
     case close(code: UInt16, reason: String)
@@ -48,6 +57,10 @@ public struct OutboxCounters: Sendable, Hashable {
     public var dropped = 0
     /// Queued messages replaced by a newer one with the same key.
     public var conflated = 0
+    /// Messages discarded while behind under `.catchUp`.
+    public var discardedBehind = 0
+    /// Catch-up messages sent under `.catchUp` (one per time the connection fell behind).
+    public var catchUps = 0
     /// 1 once the outbox closed its connection for being too slow.
     public var closedForSlowness = 0
     /// Times a sender waited for space (`.suspend`).

@@ -6,7 +6,11 @@
 ///   every `offer`, except that one message larger than `maxBytes` fits an empty queue.
 /// - The messages `take` returns are a subsequence of those offered, in offer order:
 ///   policies only remove messages, never reorder them.
-/// - With `.conflate`, at most one message per key is queued, and it is the latest.
+/// - With `.conflate` and `.catchUp`, at most one message per key is queued, and it is the
+///   latest.
+/// - With `.catchUp`, after an overflow (`.fellBehind`) no message without a key is queued
+///   until the owner supplies the catch-up message with `catchUp(_:)`; the owner does so once
+///   `take` has emptied the queue and the connection can take more (`needsCatchUp`).
 public struct OutboxQueue<Payload: Sendable>: Sendable {
     /// One queued message: its payload, its size on the wire, and its conflation key.
     public struct Entry: Sendable {
@@ -35,6 +39,11 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
         case full
         /// Not queued: close the connection with this code and reason.
         case close(code: UInt16, reason: String)
+        /// `.catchUp`: the queue overflowed and discarded this many queued messages (and
+        /// the offered one unless it has a key); it is behind until `catchUp(_:)`.
+        case fellBehind(discarded: Int)
+        /// `.catchUp`: discarded because the queue is behind.
+        case discardedBehind
     }
 
     public let policy: OutboxPolicy
@@ -46,6 +55,7 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
     private var head = 0
     private var slotOfKey: [String: Int] = [:]
     private var closed = false
+    private var behind = false
 
     public init(policy: OutboxPolicy, limits: OutboxLimits = OutboxLimits()) {
         self.policy = policy
@@ -55,6 +65,19 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
     public var isEmpty: Bool { counters.queuedMessages == 0 }
     /// Whether the queue has told its owner to close; it accepts nothing afterwards.
     public var isClosed: Bool { closed }
+    /// Whether a `.catchUp` queue is behind: it discards messages without a key until
+    /// `catchUp(_:)`.
+    public var isBehind: Bool { behind }
+    /// Whether the owner should supply the catch-up message now: behind, and every queued
+    /// message has been taken.
+    public var needsCatchUp: Bool { behind && counters.queuedMessages == 0 }
+
+    private var conflates: Bool {
+        switch policy {
+        case .conflate, .catchUp: true
+        default: false
+        }
+    }
 
     /// Whether `entry` fits without exceeding a limit.
     private func fits(_ byteCount: Int) -> Bool {
@@ -66,7 +89,11 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
     /// Offers a message; the result says what happened.
     public mutating func offer(_ entry: Entry) -> OfferResult {
         if closed { return .close(code: 1008, reason: "closed") }
-        if case .conflate = policy, let key = entry.key, let slot = slotOfKey[key] {
+        if behind && entry.key == nil {
+            counters.discardedBehind += 1
+            return .discardedBehind
+        }
+        if conflates, let key = entry.key, let slot = slotOfKey[key] {
             remove(at: slot)
             counters.conflated += 1
             if fits(entry.byteCount) {
@@ -100,9 +127,41 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
             return .enqueuedDroppingOldest(dropped)
         case .conflate:
             return closeForSlowness(code: 1008, reason: "too slow")
+        case .catchUp:
+            return fallBehind(entry)
         case .close(let code, let reason):
             return closeForSlowness(code: code, reason: reason)
         }
+    }
+
+    /// Discards the queued messages without a key, then queues `entry` if it has a key.
+    private mutating func fallBehind(_ entry: Entry) -> OfferResult {
+        var discarded = 0
+        for slot in head..<slots.count {
+            if let queued = slots[slot], queued.key == nil {
+                remove(at: slot)
+                discarded += 1
+            }
+        }
+        behind = true
+        counters.discardedBehind += discarded
+        guard entry.key != nil else {
+            counters.discardedBehind += 1
+            return .fellBehind(discarded: discarded)
+        }
+        guard fits(entry.byteCount) else { return closeForSlowness(code: 1008, reason: "too slow") }
+        append(entry)
+        return .fellBehind(discarded: discarded)
+    }
+
+    /// Queues the catch-up message that stands for everything discarded while behind, and
+    /// ends the behind state. It is accepted whatever its size (the queue is empty when
+    /// `needsCatchUp` says to call this).
+    public mutating func catchUp(_ entry: Entry) {
+        guard behind, !closed else { return }
+        behind = false
+        counters.catchUps += 1
+        append(entry)
     }
 
     private mutating func closeForSlowness(code: UInt16, reason: String) -> OfferResult {
@@ -138,7 +197,7 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
     // MARK: Storage
 
     private mutating func append(_ entry: Entry) {
-        if let key = entry.key, case .conflate = policy { slotOfKey[key] = slots.count }
+        if let key = entry.key, conflates { slotOfKey[key] = slots.count }
         slots.append(entry)
         counters.enqueued += 1
         counters.queuedMessages += 1
@@ -169,7 +228,7 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
         slots.removeFirst(head)
         head = 0
         slotOfKey.removeAll(keepingCapacity: true)
-        if case .conflate = policy {
+        if conflates {
             for (index, entry) in slots.enumerated() {
                 if let key = entry?.key { slotOfKey[key] = index }
             }

@@ -1,3 +1,4 @@
+import EddyTestSupport
 import Foundation
 import Testing
 
@@ -10,7 +11,7 @@ struct BrowserTests {
         let (demo, port) = try await DemoServerTests.startDemo()
         defer { demo.terminate(); demo.waitUntilExit() }
 
-        let (status, dom) = try await Task.detached { () -> (Int32, String) in
+        let (status, dom) = try await onOwnThread { () -> (Int32, String) in
             let chromium = Process()
             chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
             chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -23,7 +24,7 @@ struct BrowserTests {
             let data = output.fileHandleForReading.readDataToEndOfFile()
             chromium.waitUntilExit()
             return (chromium.terminationStatus, String(decoding: data, as: UTF8.self))
-        }.value
+        }
         #expect(status == 0)
         #expect(dom.contains("connected as guest-"), "\(dom.suffix(600))")
         #expect(dom.contains("joined</div>"), "\(dom.suffix(600))")

@@ -1,5 +1,6 @@
 import EddyLoop
 import EddyWebSocket
+import EddyTestSupport
 import Foundation
 import Testing
 
@@ -19,11 +20,11 @@ struct DemoServerTests {
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let first = try await Task.detached { () -> String in
+        let first = try await onOwnThread { () -> String in
             var bytes: [UInt8] = []
             while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
             return String(decoding: bytes, as: UTF8.self)
-        }.value
+        }
         guard let port = Int(first.replacingOccurrences(of: "LISTENING ", with: "")) else {
             process.terminate()
             throw DemoStartError(firstLine: first)
@@ -56,7 +57,7 @@ struct DemoServerTests {
         #expect(await loop.shutdown().isClean)
 
         process.terminate() // SIGTERM
-        let status = await Task.detached { process.waitUntilExit(); return process.terminationStatus }.value
+        let status = await onOwnThread { process.waitUntilExit(); return process.terminationStatus }
         #expect(status == 0)
     }
 }

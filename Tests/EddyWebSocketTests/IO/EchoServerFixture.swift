@@ -2,6 +2,7 @@ import EddyHTTP
 import EddyLoop
 import EddyNet
 import EddyWebSocket
+import EddyTestSupport
 import Foundation
 
 /// An in-process Eddy WebSocket echo server with two routes: `/default` (every limit at
@@ -57,7 +58,7 @@ enum Peers {
 
     /// Runs a peer script to completion; returns its exit status and output.
     static func run(_ script: String, _ arguments: [String]) async throws -> (Int32, String) {
-        try await Task.detached {
+        try await onOwnThread {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
             process.arguments = [directory.appendingPathComponent(script).path] + arguments
@@ -68,6 +69,6 @@ enum Peers {
             let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }.value
+        }
     }
 }
