@@ -6,6 +6,7 @@ public import EddyWebSocket
 import Synchronization
 
 /// Serves DAG runs to dashboards over WebSocket: `GET /api/dags` lists runs,
+/// `GET /api/dags/stream` streams that listing live (the lobby), and
 /// `GET /api/dags/{dagId}/stream` streams one run.
 ///
 /// Guarantees:
@@ -26,6 +27,10 @@ import Synchronization
 ///   whole run), then live events from the snapshot's `seq` on. It never sees a stale
 ///   state or a `seq` gap, and the engine never waits for it. `command_result`s are never
 ///   discarded.
+/// - The lobby starts with a `runs` listing, then reports every `run_started`,
+///   `run_finished` and `run_removed`, each once (taken atomically with the engine's
+///   publication), plus heartbeats. A lobby client that falls behind gets a fresh `runs`
+///   listing instead of its backlog.
 /// - `closeAll()` (graceful shutdown) closes every open stream with 1001.
 public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
@@ -43,6 +48,16 @@ public final class DAGStreamGateway: Sendable {
     public func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
         try router.add(.get, "/api/dags") { [engine] _, _ in
             Self.listing(engine)
+        }
+        let lobbyHook = WebSocketUpgradeHook { [access] request, _ in
+            switch access.decide(request) {
+            case .deny(let status, let reason):
+                var response = HTTPResponse.text("\(status.code) \(reason)\n", status: status)
+                response.headers.add(name: "Connection", value: "close")
+                return .reject(response)
+            case .allow:
+                return .accept(extraHeaders: HTTPHeaders())
+            }
         }
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.subprotocols = ["eddy.dag.v1"]
@@ -63,6 +78,11 @@ public final class DAGStreamGateway: Sendable {
         var connection = WebSocketConfiguration()
         connection.maxMessageSize = 64 * 1024 // commands are small
         connection.maxFrameSize = 64 * 1024
+        try router.addUpgrade("/api/dags/stream", WebSocketRoute(
+            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), hook: lobbyHook, connection: connection)
+        ) { [self] socket, _ in
+            try await self.lobby(socket)
+        })
         try router.addUpgrade("/api/dags/{dagId}/stream", WebSocketRoute(
             endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), hook: hook, connection: connection)
         ) { [self] socket, context in
@@ -72,17 +92,14 @@ public final class DAGStreamGateway: Sendable {
 
     /// `{"runs":[{"dag_id":…,"finished":…,"status":…,"last_seq":…},…]}`
     static func listing(_ engine: DAGEngine) -> HTTPResponse {
-        guard let runs = try? engine.log.runs() else { return .error(.internalServerError, close: false) }
-        let value: JSONValue = .object([JSONValue.Member("runs", .array(runs.map { run in
-            .object([
-                JSONValue.Member("dag_id", .string(run.runID)),
-                JSONValue.Member("finished", .bool(run.finished)),
-                JSONValue.Member("status", run.status.map { .string($0.rawValue) } ?? .null),
-                JSONValue.Member("last_seq", .int(run.lastSeq)),
-            ])
-        }))])
+        guard let runs = try? engine.runSummaries() else { return .error(.internalServerError, close: false) }
         var writer = JSONWriter()
-        writer.write(value)
+        writer.writeRaw("{\"runs\":[")
+        for (i, run) in runs.enumerated() {
+            if i > 0 { writer.writeRaw(",") }
+            LobbyMessage.write(run, into: &writer)
+        }
+        writer.writeRaw("]}")
         return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: writer.bytes)
     }
 
@@ -98,6 +115,28 @@ public final class DAGStreamGateway: Sendable {
                 group.addTask { _ = await socket.close(code: .goingAway, reason: reason) }
             }
         }
+    }
+
+    /// One lobby connection: the listing, then run lifecycle events, until either side closes.
+    private func lobby(_ socket: WebSocket) async throws {
+        open.withLock { $0[ObjectIdentifier(socket)] = socket }
+        defer { _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(socket)) } }
+        let engine = self.engine
+        let subscription = try engine.subscribeLobby()
+        let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
+            guard let runs = try? engine.runSummaries() else { return nil }
+            return Self.frame(LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime, event: .runs(runs)))
+        }
+        let heartbeat = socket.eventLoop.scheduleRepeating(every: configuration.heartbeatInterval) {
+            outbox.offer(frame: Self.frame(LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime, event: .heartbeat)))
+        }
+        defer { heartbeat.cancel() }
+        let forwarding = Task(executorPreference: socket.eventLoop) {
+            for try await message in subscription { outbox.offer(frame: Self.frame(message)) }
+        }
+        defer { forwarding.cancel() }
+        // The lobby takes no commands; reading keeps the close handshake and pings going.
+        for try await _ in socket.messages {}
     }
 
     /// One dashboard connection.
@@ -162,6 +201,10 @@ public final class DAGStreamGateway: Sendable {
 
     static func frame(_ envelope: EventEnvelope) -> [UInt8] {
         PreparedMessage(.text(String(decoding: envelope.jsonBytes, as: UTF8.self))).uncompressed
+    }
+
+    static func frame(_ message: LobbyMessage) -> [UInt8] {
+        PreparedMessage(.text(String(decoding: message.jsonBytes, as: UTF8.self))).uncompressed
     }
 }
 

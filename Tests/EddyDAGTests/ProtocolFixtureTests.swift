@@ -43,6 +43,24 @@ struct ProtocolFixtureTests {
         #expect(String(decoding: command.jsonBytes, as: UTF8.self) == String(decoding: original, as: UTF8.self))
     }
 
+    @Test("lobby fixtures round-trip byte for byte", arguments: files("lobby."))
+    func lobbyRoundTrip(name: String) throws {
+        let original = try Self.bytes(name)
+        let message = try LobbyMessage(decoding: original)
+        #expect(name.hasPrefix("lobby.\(message.typeName)."))
+        #expect(String(decoding: message.jsonBytes, as: UTF8.self) == String(decoding: original, as: UTF8.self))
+    }
+
+    @Test func invalidLobbyMessagesAreTypedErrors() throws {
+        let dir = Self.directory.appendingPathComponent("invalid")
+        #expect(Self.files("lobby.", in: dir).count == 2)
+        for name in Self.files("lobby.", in: dir) {
+            let bytes = try Self.bytes(name, in: dir)
+            #expect(throws: ProtocolError.self, "\(name)") { try LobbyMessage(decoding: bytes) }
+        }
+        #expect(Self.files("lobby.").count >= 5)
+    }
+
     @Test func invalidClientMessagesAreTypedErrors() throws {
         let dir = Self.directory.appendingPathComponent("invalid")
         let unknown = try Self.bytes("client.unknown_type.json", in: dir)

@@ -37,6 +37,52 @@ struct SubscriptionTests {
         #expect(try await withDeadline { await engine.waitForCompletion(runID: id) } == .completed)
     }
 
+    @Test("the lobby lists the runs, then reports each start, finish and removal once, in order")
+    func lobby() async throws {
+        // Retention keeps two finished runs: the third to finish removes the first.
+        let (engine, dir) = try makeEngine(retention: RetentionPolicy(maxFinishedRuns: 2))
+        _ = dir
+        var quick = DAGBuilder()
+        quick.task("only") { _ in "done" }
+        let before = try await engine.start(try quick.build(), runID: "before")
+        #expect(try await withDeadline { await engine.waitForCompletion(runID: before) } == .completed)
+        let latch = Latch()
+        let blocked = try await blockedRun(engine, latch: latch)
+
+        let lobby = try engine.subscribeLobby()
+        var iterator = lobby.makeAsyncIterator()
+        let first = await iterator.next()
+        guard case .runs(let runs)? = first?.event else {
+            Issue.record("first lobby message: \(String(describing: first))")
+            return
+        }
+        #expect(runs.map(\.dagID) == ["before", "run"])
+        #expect(runs.first?.finished == true && runs.first?.status == .completed)
+        #expect(runs.last?.finished == false && runs.last?.status == .running)
+        #expect(first?.epoch == engine.epoch)
+
+        let next = try await engine.start(try quick.build(), runID: "next")
+        #expect(try await withDeadline { await engine.waitForCompletion(runID: next) } == .completed)
+        latch.open()
+        #expect(try await withDeadline { await engine.waitForCompletion(runID: blocked) } == .completed)
+
+        var seen: [String] = []
+        while seen.count < 4, let message = await iterator.next() {
+            switch message.event {
+            case .runStarted(let run): seen.append("started \(run.dagID)")
+            case .runFinished(let run): seen.append("finished \(run.dagID) \(run.status?.rawValue ?? "-") \(run.lastSeq)")
+            case .runRemoved(let id): seen.append("removed \(id)")
+            case .runs, .heartbeat: seen.append("unexpected \(message.typeName)")
+            }
+        }
+        let nextSeq = try engine.state(runID: next).seq
+        let blockedSeq = try engine.state(runID: blocked).seq
+        #expect(seen == ["started next", "finished next completed \(nextSeq)", "finished run completed \(blockedSeq)", "removed before"])
+        #expect(try engine.runSummaries().map(\.dagID) == ["run", "next"])
+        await engine.shutdown()
+        #expect(await iterator.next() == nil, "the lobby ends at shutdown")
+    }
+
     @Test("dropping a subscription unregisters it")
     func dropSubscription() async throws {
         let (engine, dir) = try makeEngine()

@@ -43,6 +43,13 @@ def command(command_id, decision="approve"):
 
 
 async def main():
+    lobby_url = f"{BASE}/api/dags/stream"
+    check("lobby without token -> 401", await status_of(lobby_url) == 401)
+    lobby = await connect(lobby_url + f"?token={VIEWER}")
+    listing = json.loads(await lobby.recv())
+    check("lobby starts with the runs listing, this run live", listing["type"] == "runs" and any(
+        r["dag_id"] == DAG and not r["finished"] and r["status"] == "running" for r in listing["runs"]), listing)
+
     check("no token -> 401", await status_of(URL) == 401)
     check("unknown token -> 401", await status_of(URL + "?token=nope") == 401)
     check("foreign origin -> 403", await status_of(URL + f"?token={OPERATOR}", origin="http://evil.example") == 403)
@@ -87,6 +94,13 @@ async def main():
         mark = first["seq"]
         epoch = first["epoch"]
         expected = [e for e in seen if e["type"] not in ("snapshot", "command_result", "heartbeat") and e["seq"] > mark]
+
+    # The lobby reports the end of the run, with its last seq.
+    final_seq = next(e["seq"] for e in seen if e["type"] == "execution_complete")
+    finished = await until(lobby, lambda e: e["type"] == "run_finished" and e["run"]["dag_id"] == DAG, [])
+    check("lobby reports run_finished", finished and finished["run"]["status"] == "completed"
+          and finished["run"]["finished"] and finished["run"]["last_seq"] == final_seq, finished)
+    await lobby.close()
 
     # Reconnect with since: exactly the events after `mark`, in order, no duplicates.
     async with connect(URL + f"?since={mark}&epoch={epoch}", additional_headers={"Authorization": f"Bearer {OPERATOR}"}) as ws:

@@ -107,6 +107,17 @@ public actor DAGEngine {
         try hub.subscribe(runID: runID, since: since, epoch: epoch)
     }
 
+    /// The lobby: the runs listing, then every run starting, finishing or being deleted by retention,
+    /// atomically with publication (no run missed or reported twice). Ends at ``shutdown()``.
+    public nonisolated func subscribeLobby() throws(DAGEngineError) -> LobbySubscription {
+        try hub.subscribeLobby()
+    }
+
+    /// Every run the engine knows, oldest first, with the live status of running ones.
+    public nonisolated func runSummaries() throws(DAGEngineError) -> [RunSummary] {
+        try hub.runs()
+    }
+
     /// The run's current durable state as a `snapshot` envelope.
     public nonisolated func snapshot(runID: String) throws(DAGEngineError) -> EventEnvelope {
         try hub.snapshot(runID: runID)

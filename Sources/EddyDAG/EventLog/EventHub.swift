@@ -8,19 +8,23 @@ import Foundation
 ///   events (`since`, head] and the live events that follow form one gap-free, duplicate-free
 ///   sequence; if the client's `epoch` differs or `since` is absent, the sequence starts with
 ///   one `snapshot` at the head instead;
-/// - a subscription to a finished run ends after its last event.
+/// - a subscription to a finished run ends after its last event;
+/// - ``subscribeLobby()`` is atomic with publication too: the listing it starts with and the
+///   `run_started` / `run_finished` / `run_removed` that follow report every run exactly once
+///   in each state.
 ///
 /// - Note: subscriptions buffer without bound (see ``EventSubscription``); bounded policies
 ///   belong to the fan-out layer (rooms).
 final class EventHub: CommittedEventSink, @unchecked Sendable {
     private struct Channel {
         var store: DAGStateStore
-        var subscribers: [UInt64: SubscriptionBuffer] = [:]
+        var subscribers: [UInt64: SubscriptionBuffer<EventEnvelope>] = [:]
         var waiters: [CheckedContinuation<ExecutionStatus?, Never>] = []
     }
 
     private let lock = NSRecursiveLock()
     private var channels: [String: Channel] = [:]
+    private var lobby: [UInt64: SubscriptionBuffer<LobbyMessage>] = [:]
     private var nextSubscriberID: UInt64 = 0
     private var stopped = false
     private let log: SQLiteEventLog
@@ -35,7 +39,61 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
     func register(runID: String) {
         lock.lock()
         channels[runID] = Channel(store: DAGStateStore(dagID: runID, epoch: log.epoch))
+        publishToLobby(.runStarted(RunSummary(dagID: runID, finished: false, status: .running, lastSeq: 0)))
         lock.unlock()
+    }
+
+    /// Lock held.
+    private func publishToLobby(_ event: LobbyMessage.Event) {
+        guard !lobby.isEmpty else { return }
+        let message = LobbyMessage(epoch: log.epoch, ts: now(), event: event)
+        for subscriber in lobby.values { subscriber.yield(message) }
+    }
+
+    private static func summary(_ store: DAGStateStore) -> RunSummary {
+        RunSummary(dagID: store.dagID, finished: store.isFinished, status: store.state.status, lastSeq: store.seq)
+    }
+
+    /// Every run: the log's, with the live state of the runs this hub holds. Lock held.
+    private func listing() throws(DAGEngineError) -> [RunSummary] {
+        var runs = try log.runs().map { record in
+            channels[record.runID].map { Self.summary($0.store) }
+                ?? RunSummary(dagID: record.runID, finished: record.finished, status: record.status, lastSeq: record.lastSeq)
+        }
+        let listed = Set(runs.map(\.dagID))
+        // Runs registered whose first events are not committed yet.
+        runs += channels.values.filter { !listed.contains($0.store.dagID) }.map { Self.summary($0.store) }
+            .sorted { $0.dagID < $1.dagID }
+        return runs
+    }
+
+    /// Every run the engine knows, oldest first (see ``RunSummary``).
+    func runs() throws(DAGEngineError) -> [RunSummary] {
+        lock.lock()
+        defer { lock.unlock() }
+        return try listing()
+    }
+
+    /// The listing, then every run starting, finishing or being forgotten.
+    func subscribeLobby() throws(DAGEngineError) -> LobbySubscription {
+        lock.lock()
+        defer { lock.unlock() }
+        let buffer = SubscriptionBuffer<LobbyMessage>()
+        buffer.yield(LobbyMessage(epoch: log.epoch, ts: now(), event: .runs(try listing())))
+        if stopped {
+            buffer.finish()
+            return LobbySubscription(buffer)
+        }
+        nextSubscriberID += 1
+        let id = nextSubscriberID
+        buffer.setOnTermination { [weak self] in
+            guard let self else { return }
+            self.lock.lock()
+            self.lobby[id] = nil
+            self.lock.unlock()
+        }
+        lobby[id] = buffer
+        return LobbySubscription(buffer)
     }
 
     func eventsCommitted(_ events: [LoggedEvent]) {
@@ -63,6 +121,7 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
                 for c in channel.subscribers.values { c.finish() }
                 channel.subscribers = [:]
                 let status = channel.store.state.status
+                publishToLobby(.runFinished(Self.summary(channel.store)))
                 for w in channel.waiters { w.resume(returning: status) }
                 channel.waiters = []
             }
@@ -84,11 +143,16 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
             channel.waiters = []
             channels[runID] = channel
         }
+        for subscriber in lobby.values { subscriber.finish() }
+        lobby = [:]
     }
 
     func runsDeleted(_ runIDs: [String]) {
         lock.lock()
-        for id in runIDs { channels[id] = nil }
+        for id in runIDs {
+            channels[id] = nil
+            publishToLobby(.runRemoved(dagID: id))
+        }
         lock.unlock()
     }
 
@@ -121,7 +185,7 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var channel = try channel(runID)
-        let buffer = SubscriptionBuffer()
+        let buffer = SubscriptionBuffer<EventEnvelope>()
         let head = channel.store.seq
         if let since, epoch == nil || epoch == log.epoch, since <= head {
             buffer.yield(contentsOf: try log.events(runID: runID, after: since, upTo: head))

@@ -4,6 +4,15 @@ import Foundation
 /// then live events, each exactly once and in order. Ends after the run's last event, or when
 /// the consuming task is cancelled, or when every copy of the subscription and its iterators
 /// is gone (the hub then forgets it).
+public typealias EventSubscription = HubSubscription<EventEnvelope>
+
+/// The lobby: the runs listing first, then runs starting, finishing and being forgotten, each
+/// exactly once and in order. Ends when the engine shuts down, the consuming task is cancelled
+/// or every copy is gone.
+public typealias LobbySubscription = HubSubscription<LobbyMessage>
+
+/// What the engine's hub publishes to one subscriber (see ``EventSubscription`` and
+/// ``LobbySubscription``).
 ///
 /// Guarantees: one producer (the event log's writer thread) hands each committed batch to the
 /// subscription with one lock and at most one resumption of the consumer; the consumer takes
@@ -13,11 +22,10 @@ import Foundation
 ///
 /// - Important: single consumer. Iterating the same subscription from two tasks concurrently
 ///   splits the events between them.
-public struct EventSubscription: AsyncSequence, Sendable {
-    public typealias Element = EventEnvelope
-    let token: SubscriptionToken
+public struct HubSubscription<Element: Sendable>: AsyncSequence, Sendable {
+    let token: SubscriptionToken<Element>
 
-    init(_ buffer: SubscriptionBuffer) {
+    init(_ buffer: SubscriptionBuffer<Element>) {
         token = SubscriptionToken(buffer)
     }
 
@@ -26,15 +34,15 @@ public struct EventSubscription: AsyncSequence, Sendable {
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        let token: SubscriptionToken
-        private var local: [EventEnvelope] = []
+        let token: SubscriptionToken<Element>
+        private var local: [Element] = []
         private var index = 0
 
-        init(token: SubscriptionToken) {
+        init(token: SubscriptionToken<Element>) {
             self.token = token
         }
 
-        public mutating func next() async -> EventEnvelope? {
+        public mutating func next() async -> Element? {
             if index == local.count {
                 guard let batch = await token.buffer.take(), !batch.isEmpty else { return nil }
                 local = batch
@@ -47,17 +55,17 @@ public struct EventSubscription: AsyncSequence, Sendable {
 }
 
 /// Cancels the subscription when the last copy of the sequence or of its iterators goes away.
-final class SubscriptionToken: Sendable {
-    let buffer: SubscriptionBuffer
-    init(_ buffer: SubscriptionBuffer) { self.buffer = buffer }
+final class SubscriptionToken<Element: Sendable>: Sendable {
+    let buffer: SubscriptionBuffer<Element>
+    init(_ buffer: SubscriptionBuffer<Element>) { self.buffer = buffer }
     deinit { buffer.cancel() }
 }
 
 /// The lock-protected hand-over buffer between the writer thread and one consumer.
-final class SubscriptionBuffer: @unchecked Sendable {
+final class SubscriptionBuffer<Element: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var pending: [EventEnvelope] = []
-    private var waiter: CheckedContinuation<[EventEnvelope]?, Never>?
+    private var pending: [Element] = []
+    private var waiter: CheckedContinuation<[Element]?, Never>?
     private var finished = false
     private var onTermination: (@Sendable () -> Void)?
 
@@ -68,11 +76,11 @@ final class SubscriptionBuffer: @unchecked Sendable {
         lock.unlock()
     }
 
-    func yield(_ envelope: EventEnvelope) {
-        yield(contentsOf: CollectionOfOne(envelope))
+    func yield(_ element: Element) {
+        yield(contentsOf: CollectionOfOne(element))
     }
 
-    func yield<C: Collection>(contentsOf envelopes: C) where C.Element == EventEnvelope {
+    func yield<C: Collection>(contentsOf envelopes: C) where C.Element == Element {
         lock.lock()
         guard !finished else {
             lock.unlock()
@@ -115,12 +123,12 @@ final class SubscriptionBuffer: @unchecked Sendable {
     }
 
     /// Everything buffered since the last call; waits if nothing is; `nil` at the end.
-    func take() async -> [EventEnvelope]? {
+    func take() async -> [Element]? {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<[EventEnvelope]?, Never>) in
+            await withCheckedContinuation { (c: CheckedContinuation<[Element]?, Never>) in
                 lock.lock()
                 if !pending.isEmpty {
-                    var batch: [EventEnvelope] = []
+                    var batch: [Element] = []
                     swap(&batch, &pending)
                     lock.unlock()
                     c.resume(returning: batch)

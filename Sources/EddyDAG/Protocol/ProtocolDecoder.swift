@@ -40,7 +40,7 @@ public enum ProtocolDecoder {
             event: finalEvent)
     }
 
-    private static func object(_ bytes: [UInt8]) throws(ProtocolError) -> Fields {
+    static func object(_ bytes: [UInt8]) throws(ProtocolError) -> Fields {
         let value: JSONValue
         do {
             value = try JSONParser.parse(bytes)
@@ -51,7 +51,7 @@ public enum ProtocolDecoder {
         return Fields(members: members, path: "")
     }
 
-    private static func checkVersion(_ o: Fields) throws(ProtocolError) {
+    static func checkVersion(_ o: Fields) throws(ProtocolError) {
         if let v = o["v"] {
             guard let n = v.intValue else { throw .invalidField("v", "must be an integer") }
             guard n == Int64(EventEnvelope.protocolVersion) else { throw .unsupportedVersion(n) }
