@@ -6,6 +6,7 @@ import EddyLoop
 import EddyNet
 import EddyWebSocket
 import Foundation
+import Synchronization
 
 /// Options shared by `eddy serve` and `eddy demo`.
 struct StreamServerOptions: ParsableArguments {
@@ -64,7 +65,8 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
     }
     let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
     let group = try EventLoopGroup()
-    let driving = Task { try await driver(engine) }
+    // The driver starts once the port is bound and announced (its output follows LISTENING).
+    let driving = Mutex<Task<Void, any Error>?>(nil)
     let host = options.host
     // A fixed kernel send buffer keeps a slow dashboard's backlog in its outbox, where it is
     // replaced by a fresh snapshot, instead of up to 4 MiB of stale events in the kernel.
@@ -81,12 +83,14 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
           event log: \(options.db)
         Stop with Ctrl-C.
         """)
+        driving.withLock { $0 = Task { try await driver(engine) } }
     }, beforeShutdown: { await gateway.closeAll() }) { listener in try await server.serve(listener) }
     // Stop the driver, then the engine (which ends waits on live runs and flushes the
     // log), and only then wait for the driver to return.
-    driving.cancel()
+    let driver = driving.withLock { $0 }
+    driver?.cancel()
     await engine.shutdown()
-    _ = try? await driving.value
+    _ = try? await driver?.value
 }
 
 /// Random tokens for a server started without any.

@@ -56,13 +56,14 @@ enum DemoProcess {
     static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent(".build/debug/eddy")
 
-    /// Starts `eddy demo` on `db` and `port` (0: any) with tokens "op" and "view";
-    /// returns the process and the port it bound.
-    static func start(db: String, port: Int = 0) async throws -> (Process, Int) {
+    /// Starts `eddy demo` (or `command` with `arguments`) on `db` and `port` (0: any) with
+    /// tokens "op" and "view"; returns the process and the port it bound.
+    static func start(db: String, port: Int = 0, command: String = "demo", arguments: [String] = ["--gate-timeout", "600"])
+        async throws -> (Process, Int)
+    {
         let demo = Process()
         demo.executableURL = binary
-        demo.arguments = ["demo", "--port", String(port), "--db", db, "--operator-token", "op", "--viewer-token", "view",
-                          "--gate-timeout", "600"]
+        demo.arguments = [command, "--port", String(port), "--db", db, "--operator-token", "op", "--viewer-token", "view"] + arguments
         let stdout = Pipe()
         demo.standardOutput = stdout
         demo.standardError = FileHandle.nullDevice

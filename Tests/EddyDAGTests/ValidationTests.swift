@@ -100,4 +100,35 @@ struct ValidationTests {
         #expect { try DAGDefinition(json: Array(#"{"nodes":[{"id":"a"}]}"#.utf8), handlers: handlers) }
             throws: { ($0 as? DAGValidationError)?.code == .invalidDefinition }
     }
+
+    struct Refusal: Error, CustomStringConvertible {
+        var description: String { "\"n\" must be positive" }
+    }
+
+    @Test func handlerFactoriesSeeEachNodesParamsAndMayRefuseThem() async throws {
+        var handlers = HandlerRegistry()
+        handlers.register("repeat", configured: { params in
+            guard let n = params["n"]?.intValue, n > 0 else { throw Refusal() }
+            return { _ in .string(String(repeating: "x", count: Int(n))) }
+        })
+        let json = #"{"nodes":[{"id":"a","handler":"repeat","params":{"n":2}},{"id":"b","handler":"repeat","params":{"n":3},"depends_on":["a"]}]}"#
+        let (engine, dir) = try makeEngine()
+        _ = dir
+        let (status, _) = try await runToEnd(engine, try DAGDefinition(json: Array(json.utf8), handlers: handlers))
+        #expect(status == .completed)
+        let state = try engine.state(runID: "run")
+        #expect(state.node("a")?.output == "xx")
+        #expect(state.node("b")?.output == "xxx")
+        await engine.shutdown()
+
+        let refused = #"{"nodes":[{"id":"a","handler":"repeat","params":{"n":0}}]}"#
+        #expect { try DAGDefinition(json: Array(refused.utf8), handlers: handlers) } throws: { error in
+            guard let error = error as? DAGValidationError else { return false }
+            return error.code == .invalidDefinition && error.nodes == ["a"]
+                && error.detail == #"node 'a': handler 'repeat': "n" must be positive"#
+        }
+        #expect { try DAGDefinition(json: Array(#"{"nodes":[{"id":"a","handler":"nope"}]}"#.utf8), handlers: handlers) } throws: { error in
+            (error as? DAGValidationError)?.detail == "node 'a' names unknown handler 'nope' (known: repeat)"
+        }
+    }
 }

@@ -3,7 +3,8 @@
 /// ```json
 /// { "budget": { "limit": 2.5, "on_exceeded": "stop" }, "max_concurrency": 8,
 ///   "nodes": [
-///     { "id": "fetch", "handler": "http_get", "retry": { "max_attempts": 3, "backoff_ms": 100,
+///     { "id": "fetch", "handler": "http_get", "params": { "url": "https://example.com" },
+///       "retry": { "max_attempts": 3, "backoff_ms": 100,
 ///       "multiplier": 2, "max_backoff_ms": 2000 }, "timeout_ms": 5000 },
 ///     { "id": "review", "depends_on": ["fetch"],
 ///       "gate": { "presentation": { "title": "OK?" }, "timeout_ms": 60000, "on_timeout": "reject" } },
@@ -32,6 +33,11 @@ extension DAGDefinition {
         }
         let concurrency = root["max_concurrency"]?.intValue.map { Int($0) } ?? 16
         try self.init(nodes: nodes, budget: budget, maxConcurrency: concurrency)
+    }
+
+    /// One node in the definition format (for handlers that add nodes at run time).
+    public static func node(json value: JSONValue, handlers: HandlerRegistry) throws(DAGValidationError) -> NodeDefinition {
+        try node(from: value, handlers: handlers)
     }
 
     private static func shapeError(_ detail: String, node: NodeID? = nil) -> DAGValidationError {
@@ -87,9 +93,16 @@ extension DAGDefinition {
         guard let handlerName = value["handler"]?.stringValue else {
             throw shapeError("node '\(id)' needs a \"handler\" (task) or a \"gate\" object", node: id)
         }
-        guard let body = handlers.handler(named: handlerName) else {
+        let found: TaskBody?
+        do {
+            found = try handlers.handler(named: handlerName, params: value["params"] ?? .null)
+        } catch {
+            throw shapeError("node '\(id)': handler '\(handlerName)': \(error)", node: id)
+        }
+        guard let body = found else {
             throw DAGValidationError(
-                .unknownHandler, nodes: [id], detail: "node '\(id)' names unknown handler '\(handlerName)'")
+                .unknownHandler, nodes: [id],
+                detail: "node '\(id)' names unknown handler '\(handlerName)' (known: \(handlers.names.joined(separator: ", ")))")
         }
         return NodeDefinition(
             id: id, dependencies: dependencies, kind: .task(body), retry: retry,
