@@ -24,5 +24,7 @@ scripts/rss-idle.sh -n 10000 --offer deflate --active -- ../.build/release/eddy 
 NODE_PATH=/usr/share/nodejs scripts/rss-idle.sh -n 10000 --offer deflate --active -- node node/ws-echo-server.js --port 0 --deflate
 echo "== fan-out: Eddy rooms vs Node ws broadcast"
 scripts/run-fanout.sh
+echo "== DAG stream end to end: 1,000 and 10,000 dashboards"
+scripts/run-dag-stream.sh
 echo "== DAG engine + SQLite event log"
 for shape in layered fanout chain; do .build/release/dag-benchmark --nodes 10000 --shape "$shape" --sync normal --runs 3; done

@@ -37,6 +37,7 @@ public final class DAGStreamGateway: Sendable {
     public let configuration: DAGStreamConfiguration
     private let access: StreamAccess
     private let open = Mutex<[ObjectIdentifier: WebSocket]>([:])
+    private let frames = FrameCache()
 
     public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration()) {
         self.engine = engine
@@ -160,9 +161,14 @@ public final class DAGStreamGateway: Sendable {
         }
         defer { heartbeat.cancel() }
         // Events flow engine -> outbox on their own task; this task reads commands.
+        let frames = self.frames
         let forwarding = Task(executorPreference: socket.eventLoop) {
             for try await envelope in subscription where envelope.seq > covered.value {
-                outbox.offer(frame: Self.frame(envelope))
+                if case .snapshot = envelope.event {
+                    outbox.offer(frame: Self.frame(envelope))
+                } else {
+                    outbox.offer(frame: frames.frame(forLogged: envelope))
+                }
             }
         }
         defer { forwarding.cancel() }

@@ -1,4 +1,5 @@
 import EddyDAG
+import Glibc
 
 /// The task handlers that `eddy serve --dag FILE.json` offers to definitions: simulated work
 /// (timings, token costs, failures, run-time graph growth) for demos, load tests and trying
@@ -11,6 +12,7 @@ import EddyDAG
 /// | `collect` | — | returns its inputs as an object, node id → output |
 /// | `fail` | `message`, `until_attempt`, `output` | fails with `message`; with `until_attempt` N, succeeds from attempt N on (pair with `retry`) |
 /// | `expand` | `nodes`, `ms` | after `ms`, adds `nodes` (same format as the file's nodes, no `expand`) by a mutation |
+/// | `ticker` | `rate`, `seconds` | reports progress `{"i", "t_ns"}` (`t_ns`: wall clock, ns) `rate` times a second for `seconds`; for load tests (`eddy dag-load`) |
 enum BuiltinHandlers {
     struct ParamsError: Error, CustomStringConvertible {
         let description: String
@@ -24,6 +26,7 @@ enum BuiltinHandlers {
             .object(context.inputs.keys.sorted().map { JSONValue.Member($0, context.inputs[$0] ?? .null) })
         }
         base.register("fail", configured: fail)
+        base.register("ticker", configured: ticker)
         let inner = base
         var all = base
         all.register("expand") { params in try expand(params, handlers: inner) }
@@ -82,6 +85,26 @@ enum BuiltinHandlers {
         }
     }
 
+    static func ticker(_ params: JSONValue) throws -> TaskBody {
+        let rate = try integer(params, "rate", default: 100, range: 1...1_000_000)
+        let seconds = try integer(params, "seconds", default: 10, range: 1...86_400)
+        return { context in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let total = rate * seconds
+            var worstLag = Duration.zero
+            for i in 0..<total {
+                // Fixed schedule: event i is due at start + i / rate; a late tick is not skipped.
+                let due = start + .nanoseconds(i * 1_000_000_000 / rate)
+                if due > clock.now { try await clock.sleep(until: due) }
+                worstLag = max(worstLag, clock.now - due)
+                try context.checkCancellation()
+                await context.progress(["i": .int(i), "t_ns": .int(WallClock.nanoseconds())])
+            }
+            return ["emitted": .int(total), "worst_lag_ms": .int(Int64(worstLag / .milliseconds(1)))]
+        }
+    }
+
     private static func milliseconds(_ params: JSONValue, default value: Int64) throws -> Int64 {
         try integer(params, "ms", default: value, range: 0...3_600_000)
     }
@@ -92,5 +115,14 @@ enum BuiltinHandlers {
             throw ParamsError(description: "\"\(key)\" must be an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return int
+    }
+}
+
+/// Wall-clock time shared by processes on one machine (for cross-process latency).
+enum WallClock {
+    static func nanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }

@@ -1,0 +1,239 @@
+import ArgumentParser
+import EddyDAG
+import EddyLoop
+import EddyNet
+import EddyWebSocket
+import Glibc
+import Histogram
+import Synchronization
+
+/// `eddy dag-load`: an end-to-end load generator for the DAG stream server. N dashboards
+/// follow the newest live run of a server (typically `eddy serve --dag` with a `ticker`
+/// node behind a gate); once all are connected, the generator approves the gate, and every
+/// dashboard measures the delivery latency of the ticker's events (their `t_ns` stamp, taken
+/// in the engine just before the event is logged, against the wall clock at receipt). It also
+/// checks the stream: `seq` continuity, and counts catch-up snapshots (a dashboard fell behind).
+struct DAGLoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dag-load",
+        abstract: "Measure a DAG stream server end to end: N dashboards follow one run."
+    )
+
+    @Argument(help: "Server base URL, e.g. ws://127.0.0.1:8080") var url: String
+    @Option(help: "Operator token (approves the gate; every dashboard uses it).") var token: String
+    @Option(help: "Dashboards that follow the run.") var dashboards = 1000
+    @Option(help: "Gate to approve once every dashboard is connected.") var gate = "start"
+    @Option(help: "Give up after this many seconds.") var timeout = 300.0
+    @Option(help: "Event loops (default: one per core).") var loops = EventLoopGroup.coreCount
+
+    func validate() throws {
+        guard dashboards > 0, timeout > 0, loops > 0 else { throw ValidationError("need dashboards > 0, timeout > 0, loops > 0") }
+    }
+
+    func run() async throws {
+        let target = try WebSocketURL(url)
+        let group = try EventLoopGroup(loopCount: loops)
+        guard let runID = try await Self.newestLiveRun(target, on: group.loops[0]) else {
+            await group.shutdown()
+            throw ValidationError("no live run at \(url)/api/dags")
+        }
+        let stream = "ws://\(target.hostHeader)/api/dags/\(runID)/stream?token=\(token)"
+        var configuration = WebSocketClientConfiguration()
+        configuration.connection.keepAlive = .disabled
+        let client = configuration
+        var sockets: [WebSocket] = []
+        for start in stride(from: 0, to: dashboards, by: 200) {
+            try await withThrowingTaskGroup(of: WebSocket.self) { tasks in
+                for index in start..<min(dashboards, start + 200) {
+                    let loop = group.loops[index % group.loops.count]
+                    tasks.addTask(executorPreference: loop) { try await WebSocket.connect(to: stream, configuration: client, on: loop) }
+                }
+                for try await socket in tasks { sockets.append(socket) }
+            }
+        }
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        let connected = sockets
+        // One latency histogram per loop: dashboards on a loop record into it without contention.
+        let recorders = Dictionary(uniqueKeysWithValues: group.loops.map { (ObjectIdentifier($0), LatencyRecorder()) })
+        let results = try await withThrowingTaskGroup(of: DashboardResult.self) { tasks in
+            for socket in connected {
+                guard let recorder = recorders[ObjectIdentifier(socket.eventLoop)] else { continue } // every socket is on a group loop
+                tasks.addTask(executorPreference: socket.eventLoop) { await Self.follow(socket, latencies: recorder) }
+            }
+            let approve = #"{"v":1,"type":"human_decision","command_id":"dag-load-go","node_id":"\#(gate)","decision":"approve"}"#
+            if let first = connected.first {
+                try await Task(executorPreference: first.eventLoop) { try await first.send(text: approve) }.value
+            }
+            let watchdog = Task {
+                try? await Task.sleep(until: deadline)
+                for socket in connected { _ = await socket.close(code: .goingAway, reason: "dag-load timeout") }
+            }
+            var merged = DashboardResult()
+            for try await result in tasks { merged.merge(result) }
+            watchdog.cancel()
+            return merged
+        }
+        await group.shutdown()
+        var h = LatencyRecorder.empty
+        for recorder in recorders.values { recorder.add(into: &h) }
+        func ms(_ ns: UInt64) -> String { BenchCommand.microseconds(ns / 1000) }
+        let span = Double(max(1, results.lastReceipt - results.firstReceipt)) / 1e9
+        let perSecond = Int((Double(results.tickerEvents) / span).rounded())
+        var fields = ["RESULT", "run=\(runID)", "dashboards=\(dashboards)", "finished=\(results.finished)"]
+        fields += ["ticker_events=\(results.tickerEvents)", "per_dashboard_min=\(results.minPerDashboard)", "per_dashboard_max=\(results.maxPerDashboard)"]
+        fields += ["deliveries_per_sec=\(perSecond)", "p50_ms=\(ms(h.valueAtPercentile(50)))", "p99_ms=\(ms(h.valueAtPercentile(99)))"]
+        fields += ["p999_ms=\(ms(h.valueAtPercentile(99.9)))", "max_ms=\(ms(h.max))", "catch_ups=\(results.catchUps)", "gaps=\(results.gaps)"]
+        Console.out(fields.joined(separator: " "))
+    }
+
+    /// Follows one stream until `execution_complete` (or a terminal catch-up snapshot).
+    static func follow(_ socket: WebSocket, latencies: LatencyRecorder) async -> DashboardResult {
+        var result = DashboardResult()
+        var seq: Int64 = -1
+        var events = 0
+        do {
+            loop: for try await message in socket.messages {
+                guard case .text(let text) = message else { continue }
+                let now = WallClock.nanoseconds()
+                let fields = StreamLine(text)
+                switch fields.kind {
+                case .snapshot:
+                    if seq >= 0 { result.catchUps += 1 }
+                    seq = fields.seq
+                    if fields.terminalSnapshot { break loop }
+                case .session:
+                    continue
+                case .event, .complete:
+                    if seq >= 0 && fields.seq != seq + 1 { result.gaps += 1 }
+                    seq = fields.seq
+                    if let sent = fields.tickNanoseconds {
+                        events += 1
+                        latencies.record(nanoseconds: now - sent)
+                        if result.firstReceipt == 0 { result.firstReceipt = now }
+                        result.lastReceipt = now
+                    }
+                    if fields.kind == .complete { break loop }
+                }
+            }
+            result.finished = 1
+        } catch {
+            // Closed by the server or the watchdog: reported through `finished`.
+        }
+        _ = await socket.close()
+        result.tickerEvents = events
+        result.minPerDashboard = events
+        result.maxPerDashboard = events
+        return result
+    }
+
+    /// The newest run that has not finished, from `GET /api/dags`.
+    static func newestLiveRun(_ target: WebSocketURL, on loop: EventLoop) async throws -> String? {
+        let connection = try await TCPConnection.connect(host: target.host, port: target.port, on: loop)
+        try await connection.write(Array("GET /api/dags HTTP/1.1\r\nHost: \(target.hostHeader)\r\nConnection: close\r\n\r\n".utf8))
+        var bytes: [UInt8] = []
+        while let chunk = try await connection.read() { bytes += chunk }
+        await connection.close()
+        guard let split = bytes.indices.first(where: { bytes[$0...].starts(with: [13, 10, 13, 10]) }),
+              let runs = try? JSONParser.parse(Array(bytes[(split + 4)...]))["runs"]?.arrayValue
+        else { return nil }
+        return runs.last { $0["finished"] == .bool(false) }?["dag_id"]?.stringValue
+    }
+}
+
+/// The few fields of a stream message the load generator needs, found with `memmem` over the
+/// UTF-8 bytes, without a JSON parse: the generator must stay cheaper than the server it
+/// measures.
+struct StreamLine {
+    enum Kind { case snapshot, session, complete, event }
+    var kind = Kind.event
+    var seq: Int64 = -1
+    var tickNanoseconds: Int64?
+    var terminalSnapshot = false
+
+    init(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            let raw = UnsafeRawBufferPointer(start: base, count: bytes.count)
+            if Self.find(#""type":"snapshot""#, in: raw) != nil {
+                kind = .snapshot
+                let terminal: [StaticString] = [#""status":"completed","revision""#, #""status":"failed","revision""#,
+                                                 #""status":"cancelled","revision""#, #""status":"interrupted","revision""#]
+                terminalSnapshot = terminal.contains { Self.find($0, in: raw) != nil }
+            } else if Self.find(#""type":"heartbeat""#, in: raw) != nil || Self.find(#""type":"command_result""#, in: raw) != nil {
+                kind = .session
+            } else if Self.find(#""type":"execution_complete""#, in: raw) != nil {
+                kind = .complete
+            }
+            seq = Self.integer(after: #""seq":"#, in: raw) ?? -1
+            tickNanoseconds = Self.integer(after: #""t_ns":"#, in: raw)
+        }
+    }
+
+    /// The offset just past the first occurrence of `key`.
+    static func find(_ key: StaticString, in raw: UnsafeRawBufferPointer) -> Int? {
+        let count = key.utf8CodeUnitCount
+        guard let base = raw.baseAddress, count > 0, raw.count >= count else { return nil }
+        let first = key.utf8Start.pointee
+        var i = 0
+        while i <= raw.count - count {
+            if raw[i] == first && memcmp(base + i, key.utf8Start, count) == 0 { return i + count }
+            i += 1
+        }
+        return nil
+    }
+
+    static func integer(after key: StaticString, in raw: UnsafeRawBufferPointer) -> Int64? {
+        guard var i = find(key, in: raw) else { return nil }
+        var value: Int64 = 0
+        var digits = 0
+        while i < raw.count, raw[i] >= 48, raw[i] <= 57 {
+            let (times10, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = times10.addingReportingOverflow(Int64(raw[i] - 48))
+            guard !overflow, !overflow2 else { return nil }
+            value = next
+            i += 1
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+}
+
+/// What the dashboards saw, merged.
+struct DashboardResult: Sendable {
+    var finished = 0
+    var tickerEvents = 0
+    var minPerDashboard = Int.max
+    var maxPerDashboard = 0
+    var catchUps = 0
+    var gaps = 0
+    var firstReceipt: Int64 = 0
+    var lastReceipt: Int64 = 0
+    mutating func merge(_ other: DashboardResult) {
+        finished += other.finished
+        tickerEvents += other.tickerEvents
+        minPerDashboard = min(minPerDashboard, other.minPerDashboard)
+        maxPerDashboard = max(maxPerDashboard, other.maxPerDashboard)
+        catchUps += other.catchUps
+        gaps += other.gaps
+        if other.firstReceipt != 0 && (firstReceipt == 0 || other.firstReceipt < firstReceipt) { firstReceipt = other.firstReceipt }
+        lastReceipt = max(lastReceipt, other.lastReceipt)
+    }
+}
+
+/// Delivery latencies of the dashboards on one loop, in nanoseconds.
+final class LatencyRecorder: Sendable {
+    static var empty: Histogram<UInt64> {
+        Histogram<UInt64>(lowestDiscernibleValue: 1_000, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+    }
+    private let histogram = Mutex(LatencyRecorder.empty)
+
+    func record(nanoseconds: Int64) {
+        histogram.withLock { _ = $0.record(UInt64(max(1_000, nanoseconds))) }
+    }
+
+    func add(into total: inout Histogram<UInt64>) {
+        let mine = histogram.withLock { $0 }
+        total.add(mine)
+    }
+}
