@@ -37,12 +37,15 @@ public final class DAGStreamGateway: Sendable {
     public let configuration: DAGStreamConfiguration
     private let access: StreamAccess
     private let open = Mutex<[ObjectIdentifier: WebSocket]>([:])
-    private let frames = FrameCache()
+    private let frames: FrameCache
+    private let directory: FanoutDirectory
 
     public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration()) {
         self.engine = engine
         self.configuration = configuration
         self.access = StreamAccess(configuration: configuration)
+        self.frames = FrameCache()
+        self.directory = FanoutDirectory(engine: engine, frames: frames)
     }
 
     /// Adds the gateway's routes to `router`.
@@ -147,31 +150,25 @@ public final class DAGStreamGateway: Sendable {
         guard let dagID = context.parameters["dagId"], case .allow(let role) = access.decide(context.request) else { return }
         let since = context.request.queryValue("since").flatMap { Int64($0) }
         let epoch = context.request.queryValue("epoch").flatMap { Int64($0) }
-        let subscription = try engine.subscribe(runID: dagID, since: since, epoch: epoch)
         let engine = self.engine
-        // Events up to `covered` are in the last catch-up snapshot; the forwarding task skips them.
+        // Events up to `covered` are in what the dashboard already has (its join, or the last
+        // catch-up snapshot); its run's fan-out forwards only later ones.
         let covered = SeqFloor()
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
             guard let snapshot = try? engine.snapshot(runID: dagID) else { return nil }
             covered.raise(to: snapshot.seq)
             return Self.frame(snapshot)
         }
-        let heartbeat = socket.eventLoop.scheduleRepeating(every: configuration.heartbeatInterval) {
+        let member = RunFanout.Member(outbox: outbox, covered: covered)
+        let loop = socket.eventLoop
+        let fanout = try await loop.submit { [directory] in
+            try directory.join(member, runID: dagID, loop: loop, since: since, epoch: epoch)
+        }
+        defer { loop.execute { fanout.leave(member) } }
+        let heartbeat = loop.scheduleRepeating(every: configuration.heartbeatInterval) {
             if let beat = try? engine.heartbeat(runID: dagID) { outbox.offer(frame: Self.frame(beat)) }
         }
         defer { heartbeat.cancel() }
-        // Events flow engine -> outbox on their own task; this task reads commands.
-        let frames = self.frames
-        let forwarding = Task(executorPreference: socket.eventLoop) {
-            for try await envelope in subscription where envelope.seq > covered.value {
-                if case .snapshot = envelope.event {
-                    outbox.offer(frame: Self.frame(envelope))
-                } else {
-                    outbox.offer(frame: frames.frame(forLogged: envelope))
-                }
-            }
-        }
-        defer { forwarding.cancel() }
         var bucket = TokenBucket(perSecond: configuration.commandsPerSecond)
         var replies = 0
         for try await message in socket.messages {
@@ -214,12 +211,12 @@ public final class DAGStreamGateway: Sendable {
     }
 }
 
-/// The highest `seq` a catch-up snapshot has covered, shared by the outbox (which takes the
-/// snapshot on the loop) and the forwarding task.
+/// The highest `seq` a dashboard already has (from its join or a catch-up snapshot), shared
+/// by its outbox, which takes catch-up snapshots, and its run's fan-out. Only rises.
 final class SeqFloor: Sendable {
     private let floor = Atomic<Int64>(0)
     var value: Int64 { floor.load(ordering: .acquiring) }
-    func raise(to seq: Int64) { floor.store(seq, ordering: .releasing) }
+    func raise(to seq: Int64) { floor.max(seq, ordering: .acquiringAndReleasing) }
 }
 
 /// A token bucket: `perSecond` tokens per second, bursts up to `perSecond`.

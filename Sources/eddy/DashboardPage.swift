@@ -1,7 +1,8 @@
-/// A minimal live dashboard for `eddy demo` / `eddy serve`: follows the newest run,
-/// applies the snapshot and the deltas, shows node states, costs and waiting gates with
-/// Approve / Reject buttons, resyncs with `since` after a disconnect (backoff with full
-/// jitter), and moves on to the next run when one completes.
+/// A minimal live dashboard for `eddy demo` / `eddy serve`: follows the lobby
+/// (`/api/dags/stream`) to list the runs and switch to each new one, applies the snapshot and
+/// the deltas of the run it shows (a mid-stream snapshot replaces the state), shows node
+/// states, costs and waiting gates with Approve / Reject buttons, and resyncs with `since`
+/// after a disconnect (backoff with full jitter).
 enum DashboardPage {
     static let html = """
     <!doctype html>
@@ -9,12 +10,13 @@ enum DashboardPage {
     <style>body{font:14px system-ui,sans-serif;max-width:52rem;margin:1.5rem auto}table{border-collapse:collapse;width:100%}
     td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}.s-running{color:#06c}.s-completed{color:#080}
     .s-failed,.s-upstream_failed,.s-rejected{color:#b00}.s-waiting_human{color:#c60;font-weight:600}#status{color:#666}</style></head>
-    <body><h1>Eddy DAG dashboard</h1><p id="status">connecting…</p><p id="run"></p><p id="cost"></p>
+    <body><h1>Eddy DAG dashboard</h1><p id="status">connecting…</p><p id="runs"></p><p id="run"></p><p id="cost"></p>
     <div id="gates"></div><table><thead><tr><th>node</th><th>status</th><th>output</th></tr></thead><tbody id="nodes"></tbody></table>
     <script>
     const token = new URLSearchParams(location.search).get("token") || "";
     const $ = (id) => document.getElementById(id);
-    let state = null, ws = null, attempt = 0, runId = null;
+    let state = null, ws = null, attempt = 0, runId = null, lobbyAttempt = 0;
+    const runs = new Map();
     function render() {
       if (!state) return;
       $("run").textContent = `run ${state.dag_id} · ${state.status} · seq ${state.seq}`;
@@ -41,7 +43,7 @@ enum DashboardPage {
         if (e.type === "human_gate_waiting") state.gates[e.node_id] = e;
         if (e.type === "gate_resolved") delete state.gates[e.node_id];
         if (e.type === "execution_state") state.status = e.status;
-        if (e.type === "execution_complete") { state.status = e.status || "completed"; setTimeout(follow, 4000); }
+        if (e.type === "execution_complete") state.status = e.status || "completed";
       }
       render();
     }
@@ -56,17 +58,32 @@ enum DashboardPage {
       ws.onclose = () => { const delay = Math.random() * Math.min(30000, 1000 * 2 ** attempt++);
         $("status").textContent = `disconnected; retrying in ${(delay / 1000).toFixed(1)} s`; setTimeout(connect, delay); };
     }
-    async function follow() {
-      const runs = (await (await fetch("/api/dags")).json()).runs;
-      if (!runs.length) { setTimeout(follow, 1000); return; }
-      const newest = runs[runs.length - 1].dag_id;
-      if (newest === runId) { setTimeout(follow, 1000); return; }
-      runId = newest; state = null;
+    function renderRuns() {
+      $("runs").textContent = "runs: " + [...runs.values()].slice(-5).map((r) => `${r.dag_id} (${r.status || "?"})`).join(", ");
+    }
+    function show(id) {
+      if (id === runId) return;
+      runId = id; state = null; attempt = 0;
       if (ws) { ws.onclose = null; ws.close(); }
       connect();
     }
+    function openLobby() {
+      const lobby = new WebSocket(`ws://${location.host}/api/dags/stream`, ["eddy.dag.v1", "token." + token]);
+      lobby.onopen = () => { lobbyAttempt = 0; };
+      lobby.onmessage = (m) => {
+        const e = JSON.parse(m.data);
+        if (e.type === "runs") { runs.clear(); for (const r of e.runs) runs.set(r.dag_id, r); }
+        if (e.type === "run_started" || e.type === "run_finished") runs.set(e.run.dag_id, e.run);
+        if (e.type === "run_removed") runs.delete(e.dag_id);
+        renderRuns();
+        // Show the newest run: the one just started, or the newest listed.
+        if (e.type === "run_started") show(e.run.dag_id);
+        if (e.type === "runs" && runs.size && !runId) show([...runs.keys()].pop());
+      };
+      lobby.onclose = () => setTimeout(openLobby, Math.random() * Math.min(30000, 1000 * 2 ** lobbyAttempt++));
+    }
     addEventListener("online", () => { if (ws && ws.readyState > 1) connect(); });
-    follow();
+    openLobby();
     </script></body></html>
     """
 }

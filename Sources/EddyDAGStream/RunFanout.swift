@@ -1,0 +1,125 @@
+import EddyDAG
+import EddyLoop
+import EddyRooms
+import Synchronization
+
+/// The dashboards of one run on one event loop, fed by a single engine subscription.
+///
+/// Guarantees:
+/// - One subscription and one forwarding task per (run, loop), however many dashboards
+///   watch: an event is framed once (``FrameCache``) and costs each dashboard one `offer`
+///   into its outbox, with no task wake-up and no copy of the event.
+/// - A dashboard joins atomically, on the loop: it gets a `snapshot` at the head (or, with a
+///   `since` in the log's epoch, exactly the logged events after `since`), and from then on
+///   exactly the events after what it got, in order: no gap, no duplicate.
+/// - State is confined to the loop; the directory that finds a fan-out is the only lock.
+final class RunFanout: @unchecked Sendable {
+    /// One dashboard: its outbox, and the highest seq it already has (from its join or from
+    /// a catch-up snapshot); the fan-out forwards it only later events.
+    final class Member: @unchecked Sendable {
+        let outbox: Outbox
+        let covered: SeqFloor
+        init(outbox: Outbox, covered: SeqFloor) {
+            self.outbox = outbox
+            self.covered = covered
+        }
+    }
+
+    let runID: String
+    let loop: EventLoop
+    private let engine: DAGEngine
+    private let frames: FrameCache
+    private let onEmpty: @Sendable (RunFanout) -> Void
+    private var members: [ObjectIdentifier: Member] = [:]
+    private var forwarding: Task<Void, Never>?
+
+    init(runID: String, loop: EventLoop, engine: DAGEngine, frames: FrameCache, onEmpty: @escaping @Sendable (RunFanout) -> Void) {
+        self.runID = runID
+        self.loop = loop
+        self.engine = engine
+        self.frames = frames
+        self.onEmpty = onEmpty
+    }
+
+    /// Subscribes to the engine and starts forwarding. Loop thread, once.
+    func start() throws(DAGEngineError) {
+        let subscription = try engine.subscribe(runID: runID)
+        forwarding = Task(executorPreference: loop) { [self] in
+            for await envelope in subscription {
+                if case .snapshot = envelope.event { continue } // the subscription's own start
+                let frame = frames.frame(forLogged: envelope)
+                for member in members.values where envelope.seq > member.covered.value {
+                    member.outbox.offer(frame: frame)
+                }
+            }
+            // The run finished (or the engine stopped): later joins start a new fan-out.
+            onEmpty(self)
+        }
+    }
+
+    /// Adds a dashboard: queues its snapshot or replay, then it receives live events. Loop thread.
+    func join(_ member: Member, since: Int64?, epoch: Int64?) throws(DAGEngineError) {
+        let store = try engine.state(runID: runID)
+        if let since, since >= 0, since <= store.seq, epoch == nil || epoch == engine.epoch {
+            // The log may already hold events the hub has not published yet; the member
+            // then covers them, and the fan-out skips them when they arrive.
+            let replay = try engine.events(runID: runID, after: since)
+            for envelope in replay { member.outbox.offer(frame: frames.frame(forLogged: envelope)) }
+            member.covered.raise(to: replay.last?.seq ?? since)
+        } else {
+            member.outbox.offer(frame: DAGStreamGateway.frame(store.snapshotEnvelope(ts: engine.log.currentTime)))
+            member.covered.raise(to: store.seq)
+        }
+        members[ObjectIdentifier(member)] = member
+    }
+
+    /// Removes a dashboard; the last one out stops the subscription. Loop thread.
+    func leave(_ member: Member) {
+        members[ObjectIdentifier(member)] = nil
+        if members.isEmpty {
+            forwarding?.cancel()
+            onEmpty(self)
+        }
+    }
+
+    var memberCount: Int { members.count }
+}
+
+/// Finds the fan-out of a (run, loop), creating it on first use.
+final class FanoutDirectory: Sendable {
+    private struct Key: Hashable {
+        let runID: String
+        let loop: ObjectIdentifier
+    }
+
+    private let fanouts = Mutex<[Key: RunFanout]>([:])
+    private let engine: DAGEngine
+    private let frames: FrameCache
+
+    init(engine: DAGEngine, frames: FrameCache) {
+        self.engine = engine
+        self.frames = frames
+    }
+
+    /// Joins `member` to the run's fan-out on `loop`. Loop thread.
+    func join(_ member: RunFanout.Member, runID: String, loop: EventLoop, since: Int64?, epoch: Int64?) throws(DAGEngineError) -> RunFanout {
+        let key = Key(runID: runID, loop: ObjectIdentifier(loop))
+        let fanout: RunFanout
+        if let existing = fanouts.withLock({ $0[key] }) {
+            fanout = existing
+        } else {
+            fanout = RunFanout(runID: runID, loop: loop, engine: engine, frames: frames) { [weak self] done in
+                self?.fanouts.withLock { fanouts in
+                    if fanouts[key] === done { fanouts[key] = nil }
+                }
+            }
+            try fanout.start()
+            fanouts.withLock { $0[key] = fanout }
+        }
+        try fanout.join(member, since: since, epoch: epoch)
+        return fanout
+    }
+
+    /// Fan-outs alive now (for tests and diagnostics).
+    var count: Int { fanouts.withLock { $0.count } }
+}

@@ -1,0 +1,54 @@
+import EddyTestSupport
+import Foundation
+import Testing
+
+/// A real browser (headless Chromium from Debian) against the dashboard page of
+/// `eddy serve --dag`: the page follows the lobby to the run, applies its snapshot and
+/// deltas, and renders the node states and the waiting gate with its buttons.
+@Suite("Headless Chromium against the DAG dashboard", .timeLimit(.minutes(2)))
+struct DashboardBrowserTests {
+    @Test func chromiumRendersTheLiveRunAndItsWaitingGate() async throws {
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let (server, port) = try await DemoProcess.start(
+            db: log.path, command: "serve", arguments: ["--dag", ServeCommandTests.fixtures.appendingPathComponent("approval.json").path])
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+
+        // Chromium dumps the DOM when its virtual-time budget runs out, which does not wait for
+        // WebSocket traffic; a dump taken before the run's stream opened is retried (bounded).
+        var (status, dom): (Int32, String) = (-1, "")
+        for _ in 0..<3 where !dom.contains(#"<p id="status">live</p>"#) || !dom.contains("s-waiting_human") {
+            (status, dom) = try await Self.dumpDOM("http://127.0.0.1:\(port)/?token=view")
+        }
+        #expect(status == 0)
+        #expect(dom.contains(#"<p id="status">live</p>"#), "\(dom.suffix(1500))")
+        #expect(dom.contains(#"<p id="runs">runs: run-"#) && dom.contains("(running)"), "\(dom.suffix(1500))")
+        #expect(dom.contains("· running · seq"), "\(dom.suffix(1500))")
+        for node in ["plan", "draft", "flaky", "join"] {
+            #expect(dom.contains(#"<tr><td>\#(node)</td><td class="s-completed">completed</td>"#), "\(node): \(dom.suffix(1500))")
+        }
+        #expect(dom.contains(#"<tr><td>review</td><td class="s-waiting_human">waiting_human</td>"#), "\(dom.suffix(1500))")
+        #expect(dom.contains(#"<p><b>review</b>: Ship it? <button"#) && dom.contains(">Approve</button>"), "\(dom.suffix(1500))")
+        #expect(dom.contains(#""draft text""#), "outputs are rendered: \(dom.suffix(1500))")
+
+        server.terminate()
+        for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!server.isRunning)
+    }
+
+    static func dumpDOM(_ url: String) async throws -> (Int32, String) {
+        try await onOwnThread { () -> (Int32, String) in
+            let chromium = Process()
+            chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+            chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                  "--virtual-time-budget=8000", "--dump-dom", url]
+            let output = Pipe()
+            chromium.standardOutput = output
+            chromium.standardError = FileHandle.nullDevice
+            try chromium.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            chromium.waitUntilExit()
+            return (chromium.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+    }
+}
