@@ -44,7 +44,7 @@ public final class DAGStreamGateway: Sendable {
         self.engine = engine
         self.configuration = configuration
         self.access = StreamAccess(configuration: configuration)
-        self.frames = FrameCache()
+        self.frames = FrameCache(compressor: BroadcastCompressor(configuration: Self.handshakeConfiguration.deflate))
         self.directory = FanoutDirectory(engine: engine, frames: frames)
     }
 
@@ -63,9 +63,7 @@ public final class DAGStreamGateway: Sendable {
                 return .accept(extraHeaders: HTTPHeaders())
             }
         }
-        var handshake = WebSocketServerHandshakeConfiguration()
-        handshake.subprotocols = ["eddy.dag.v1"]
-        handshake.originPolicy = .any // checked by the hook, which knows the server's own origin
+        let handshake = Self.handshakeConfiguration
         let hook = WebSocketUpgradeHook { [access, engine] request, parameters in
             switch access.decide(request) {
             case .deny(let status, let reason):
@@ -92,6 +90,16 @@ public final class DAGStreamGateway: Sendable {
         ) { [self] socket, context in
             try await self.stream(socket, context)
         })
+    }
+
+    /// Subprotocol `eddy.dag.v1`; permessage-deflate with `server_no_context_takeover`, so that
+    /// every compressing dashboard can share one compressed frame per event.
+    static var handshakeConfiguration: WebSocketServerHandshakeConfiguration {
+        var handshake = WebSocketServerHandshakeConfiguration()
+        handshake.subprotocols = ["eddy.dag.v1"]
+        handshake.originPolicy = .any // checked by the hook, which knows the server's own origin
+        handshake.deflate.noContextTakeover = true
+        return handshake
     }
 
     /// `{"runs":[{"dag_id":…,"finished":…,"status":…,"last_seq":…},…]}`
@@ -154,10 +162,11 @@ public final class DAGStreamGateway: Sendable {
         // Events up to `covered` are in what the dashboard already has (its join, or the last
         // catch-up snapshot); its run's fan-out forwards only later ones.
         let covered = SeqFloor()
+        let frames = self.frames
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
             guard let snapshot = try? engine.snapshot(runID: dagID) else { return nil }
             covered.raise(to: snapshot.seq)
-            return Self.frame(snapshot)
+            return frames.prepare(snapshot).frame(for: socket)
         }
         let member = RunFanout.Member(outbox: outbox, covered: covered)
         let loop = socket.eventLoop

@@ -3,7 +3,10 @@ import EddyWebSocket
 import Synchronization
 
 /// The WebSocket frames of each run's recent logged events, shared by every dashboard of
-/// the run: an event is encoded and framed once however many dashboards watch it.
+/// the run: an event is encoded, framed and compressed once however many dashboards watch
+/// it. The compressed frame is made without context takeover, so it suits every dashboard
+/// that negotiated `server_no_context_takeover` (the gateway asks for it); the others get
+/// the uncompressed frame (`PreparedMessage.frame(for:)`).
 ///
 /// Guarantees: a frame is returned only for the exact event it was made from (same run,
 /// epoch and seq; logged events are immutable); anything else is framed afresh. Memory is
@@ -12,28 +15,35 @@ final class FrameCache: Sendable {
     private struct Slot {
         var epoch: Int64
         var seq: Int64
-        var frame: [UInt8]
+        var frame: PreparedMessage
     }
 
     private let depth: Int
     private let maxRuns: Int
     private let runs = Mutex<[String: [Slot?]]>([:])
+    private let compressor: BroadcastCompressor?
 
-    init(depth: Int = 256, maxRuns: Int = 64) {
+    init(depth: Int = 256, maxRuns: Int = 64, compressor: BroadcastCompressor? = nil) {
         self.depth = max(1, depth)
         self.maxRuns = max(1, maxRuns)
+        self.compressor = compressor
+    }
+
+    /// Frames any envelope (a snapshot, a replayed event) without caching it.
+    func prepare(_ envelope: EventEnvelope) -> PreparedMessage {
+        PreparedMessage(.text(String(decoding: envelope.jsonBytes, as: UTF8.self)), compressor: compressor)
     }
 
     /// The frame of a logged event (never a snapshot or another session message: those
     /// share a `seq` with the logged event they reflect).
-    func frame(forLogged envelope: EventEnvelope) -> [UInt8] {
+    func prepared(forLogged envelope: EventEnvelope) -> PreparedMessage {
         let index = Int(envelope.seq.magnitude % UInt64(depth))
-        let cached = runs.withLock { runs -> [UInt8]? in
+        let cached = runs.withLock { runs -> PreparedMessage? in
             guard let slot = runs[envelope.dagID]?[index], slot.seq == envelope.seq, slot.epoch == envelope.epoch else { return nil }
             return slot.frame
         }
         if let cached { return cached }
-        let frame = DAGStreamGateway.frame(envelope)
+        let frame = prepare(envelope)
         runs.withLock { runs in
             if runs[envelope.dagID] == nil && runs.count >= maxRuns { runs.removeAll() }
             runs[envelope.dagID, default: Array(repeating: nil, count: depth)][index] = Slot(epoch: envelope.epoch, seq: envelope.seq, frame: frame)

@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// Guarantees:
 /// - One subscription and one forwarding task per (run, loop), however many dashboards
-///   watch: an event is framed once (``FrameCache``) and costs each dashboard one `offer`
+///   watch: an event is framed (and compressed) once (``FrameCache``) and costs each dashboard one `offer`
 ///   into its outbox, with no task wake-up and no copy of the event.
 /// - A dashboard joins atomically, on the loop: it gets a `snapshot` at the head (or, with a
 ///   `since` in the log's epoch, exactly the logged events after `since`), and from then on
@@ -47,9 +47,9 @@ final class RunFanout: @unchecked Sendable {
         forwarding = Task(executorPreference: loop) { [self] in
             for await envelope in subscription {
                 if case .snapshot = envelope.event { continue } // the subscription's own start
-                let frame = frames.frame(forLogged: envelope)
+                let prepared = frames.prepared(forLogged: envelope)
                 for member in members.values where envelope.seq > member.covered.value {
-                    member.outbox.offer(frame: frame)
+                    member.outbox.offer(frame: prepared.frame(for: member.outbox.socket))
                 }
             }
             // The run finished (or the engine stopped): later joins start a new fan-out.
@@ -64,10 +64,10 @@ final class RunFanout: @unchecked Sendable {
             // The log may already hold events the hub has not published yet; the member
             // then covers them, and the fan-out skips them when they arrive.
             let replay = try engine.events(runID: runID, after: since)
-            for envelope in replay { member.outbox.offer(frame: frames.frame(forLogged: envelope)) }
+            for envelope in replay { member.outbox.offer(frame: frames.prepared(forLogged: envelope).frame(for: member.outbox.socket)) }
             member.covered.raise(to: replay.last?.seq ?? since)
         } else {
-            member.outbox.offer(frame: DAGStreamGateway.frame(store.snapshotEnvelope(ts: engine.log.currentTime)))
+            member.outbox.offer(frame: frames.prepare(store.snapshotEnvelope(ts: engine.log.currentTime)).frame(for: member.outbox.socket))
             member.covered.raise(to: store.seq)
         }
         members[ObjectIdentifier(member)] = member

@@ -25,6 +25,7 @@ struct DAGLoadCommand: AsyncParsableCommand {
     @Option(help: "Gate to approve once every dashboard is connected.") var gate = "start"
     @Option(help: "Give up after this many seconds.") var timeout = 300.0
     @Option(help: "Event loops (default: one per core).") var loops = EventLoopGroup.coreCount
+    @Flag(help: "Offer permessage-deflate, as browsers do (the server then sends compressed frames).") var deflate = false
 
     func validate() throws {
         guard dashboards > 0, timeout > 0, loops > 0 else { throw ValidationError("need dashboards > 0, timeout > 0, loops > 0") }
@@ -40,6 +41,7 @@ struct DAGLoadCommand: AsyncParsableCommand {
         let stream = "ws://\(target.hostHeader)/api/dags/\(runID)/stream?token=\(token)"
         var configuration = WebSocketClientConfiguration()
         configuration.connection.keepAlive = .disabled
+        configuration.deflate.isEnabled = deflate
         let client = configuration
         var sockets: [WebSocket] = []
         for start in stride(from: 0, to: dashboards, by: 200) {

@@ -70,6 +70,9 @@ async def main():
         first = json.loads(await ws.recv())
         seen.append(first)
         check("operator gets a snapshot first", first["type"] == "snapshot", first["type"])
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        check("permessage-deflate negotiated without server context takeover",
+              "permessage-deflate" in extensions and "server_no_context_takeover" in extensions, extensions)
         waiting = first["type"] == "snapshot" and any(n["id"] == "review" and n["status"] == "waiting_human" for n in first["nodes"])
         if not waiting:
             await until(ws, lambda e: e["type"] == "human_gate_waiting" and e["node_id"] == "review", seen)
