@@ -19,9 +19,14 @@ final class RunFanout: @unchecked Sendable {
     final class Member: @unchecked Sendable {
         let outbox: Outbox
         let covered: SeqFloor
+        /// Whether (and with which window) it takes shared compressed frames; fixed at the handshake.
+        let sharedWindowBits: Int?
+        /// The member's index in `members` while it is joined.
+        fileprivate var index = -1
         init(outbox: Outbox, covered: SeqFloor) {
             self.outbox = outbox
             self.covered = covered
+            self.sharedWindowBits = outbox.socket.sharedCompressionWindowBits
         }
     }
 
@@ -30,7 +35,8 @@ final class RunFanout: @unchecked Sendable {
     private let engine: DAGEngine
     private let frames: FrameCache
     private let onEmpty: @Sendable (RunFanout) -> Void
-    private var members: [ObjectIdentifier: Member] = [:]
+    /// An array, not a dictionary: the forwarding loop walks it once per event.
+    private var members: [Member] = []
     private var forwarding: Task<Void, Never>?
 
     init(runID: String, loop: EventLoop, engine: DAGEngine, frames: FrameCache, onEmpty: @escaping @Sendable (RunFanout) -> Void) {
@@ -48,8 +54,8 @@ final class RunFanout: @unchecked Sendable {
             for await envelope in subscription {
                 if case .snapshot = envelope.event { continue } // the subscription's own start
                 let prepared = frames.prepared(forLogged: envelope)
-                for member in members.values where envelope.seq > member.covered.value {
-                    member.outbox.offer(frame: prepared.frame(for: member.outbox.socket))
+                for member in members where envelope.seq > member.covered.value {
+                    member.outbox.offer(frame: prepared.frame(forSharedWindowBits: member.sharedWindowBits))
                 }
             }
             // The run finished (or the engine stopped): later joins start a new fan-out.
@@ -70,12 +76,19 @@ final class RunFanout: @unchecked Sendable {
             member.outbox.offer(frame: frames.prepare(store.snapshotEnvelope(ts: engine.log.currentTime)).frame(for: member.outbox.socket))
             member.covered.raise(to: store.seq)
         }
-        members[ObjectIdentifier(member)] = member
+        member.index = members.count
+        members.append(member)
     }
 
     /// Removes a dashboard; the last one out stops the subscription. Loop thread.
     func leave(_ member: Member) {
-        members[ObjectIdentifier(member)] = nil
+        guard member.index >= 0, member.index < members.count, members[member.index] === member else { return }
+        let last = members.removeLast()
+        if last !== member {
+            members[member.index] = last
+            last.index = member.index
+        }
+        member.index = -1
         if members.isEmpty {
             forwarding?.cancel()
             onEmpty(self)

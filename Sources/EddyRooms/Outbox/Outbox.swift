@@ -64,6 +64,20 @@ public final class Outbox: @unchecked Sendable {
 
     private func enqueue(frame: [UInt8], key: String?) {
         guard !closed else { return }
+        if !blocked && queue.isEmpty && !queue.isBehind {
+            // Nothing waits and the socket keeps up: straight to the socket, no queueing.
+            queue.recordPassThrough(byteCount: frame.count)
+            do {
+                if try !socket.sendFramedWithoutWaiting(frame) {
+                    blocked = true
+                    waitForDrain()
+                }
+            } catch {
+                closed = true
+                retryWaiting()
+            }
+            return
+        }
         switch queue.offer(.init(payload: frame, byteCount: frame.count, key: key)) {
         case .enqueued, .enqueuedReplacing, .enqueuedDroppingOldest, .droppedNewest, .fellBehind, .discardedBehind:
             pump()

@@ -175,6 +175,13 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
         return .close(code: code, reason: reason)
     }
 
+    /// Counts a message its owner handed straight to the connection because the queue was
+    /// empty and the connection kept up (it never waited here).
+    public mutating func recordPassThrough(byteCount: Int) {
+        counters.enqueued += 1
+        counters.delivered += 1
+    }
+
     /// Counts a message its owner discarded because `offer` said `.full` and it could not
     /// wait (a room publishing to a `.suspend` outbox).
     public mutating func recordDrop() {

@@ -39,7 +39,13 @@ public struct PreparedMessage: Sendable {
 
     /// The frame `socket` should get.
     public func frame(for socket: WebSocket) -> [UInt8] {
-        if let compressed, let bits = socket.sharedCompressionWindowBits, bits >= compressedWindowBits {
+        frame(forSharedWindowBits: socket.sharedCompressionWindowBits)
+    }
+
+    /// The frame for a connection whose `sharedCompressionWindowBits` is `bits` (read once
+    /// and kept, for senders that fan one message out to many connections).
+    public func frame(forSharedWindowBits bits: Int?) -> [UInt8] {
+        if let compressed, let bits, bits >= compressedWindowBits {
             return compressed
         }
         return uncompressed

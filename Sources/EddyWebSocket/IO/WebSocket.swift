@@ -253,6 +253,14 @@ public final class WebSocket: @unchecked Sendable {
         return try transport.writeWithoutWaiting(contentsOf: frames)
     }
 
+    /// `sendFramedWithoutWaiting(_:)` for one frame (no array of frames to build).
+    public func sendFramedWithoutWaiting(_ frame: [UInt8]) throws -> Bool {
+        guard proto.connectionState == .open, !transportClosed else {
+            throw WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .normalClosure, wasClean: false))
+        }
+        return try transport.writeWithoutWaiting(frame)
+    }
+
     /// Returns once the transport's outbound queue has drained to its low watermark.
     public func waitUntilWritable() async throws {
         try await transport.waitUntilWritable()
