@@ -33,7 +33,9 @@
  *     reading subscribers, then one publisher (which discards its own copies).
  *     The publisher sends binary messages: 8-byte big-endian sequence number,
  *     8-byte big-endian send time (ns), then 0x2A filler. --rate R: R messages
- *     per second on a fixed schedule (timerfd). Otherwise windowed: at most W
+ *     per second on a fixed schedule (timerfd; every tick due before the end of
+ *     the window is published, late ones in a burst, stamped with the time they
+ *     are actually written, as eddy fanout does). Otherwise windowed: at most W
  *     messages outstanding, a message being complete once every reading
  *     subscriber got it (per-sequence delivery counts in a ring; a window stuck
  *     for 1 s is forced forward and reported on stderr). Every subscriber checks
@@ -379,6 +381,7 @@ struct worker {
     /* thread 0, fan-out: the publisher */
     struct conn *pub;
     uint64_t next_seq, done_seq, last_progress;
+    uint64_t first_tick, interval, ticks; /* --rate: tick k is due at first_tick + k * interval */
 } __attribute__((aligned(64)));
 
 static struct worker *workers;
@@ -1137,21 +1140,25 @@ static void pump(struct worker *w)
         flush_out(w, w->pub);
 }
 
+/* --rate: publish every tick scheduled before the end of the window, even one
+ * read late (the thread was busy or descheduled), then stop. */
 static void on_timer(struct worker *w)
 {
     uint64_t exp = 0, now;
     if (read(w->tfd, &exp, sizeof exp) != (ssize_t)sizeof exp)
-        return;
+        exp = 0; /* EAGAIN: nothing due */
     if (LOAD(pub_done) || !w->pub || w->pub->dead)
         return;
     now = now_ns();
-    if (now >= win_until) {
-        stop_publishing(w);
-        return;
-    }
-    for (uint64_t i = 0; i < exp; i++)
+    for (uint64_t i = 0; i < exp; i++) {
+        if (w->first_tick + w->ticks * w->interval >= win_until)
+            break;
+        w->ticks++;
         publish(w, now);
-    if (!w->pub->out_armed)
+    }
+    if (now >= win_until || w->first_tick + w->ticks * w->interval >= win_until)
+        stop_publishing(w);
+    if (!w->pub->dead && !w->pub->out_armed)
         flush_out(w, w->pub);
 }
 
@@ -1160,11 +1167,14 @@ static void start_publisher(struct worker *w)
     uint64_t now = now_ns();
     w->last_progress = now;
     if (opt_rate) {
-        uint64_t interval = 1000000000ull / (uint64_t)opt_rate, first = t0_abs + now + interval;
+        uint64_t interval = 1000000000ull / (uint64_t)opt_rate, first;
         struct itimerspec its;
         struct epoll_event ev;
         if (interval == 0)
             interval = 1;
+        w->interval = interval;
+        w->first_tick = now + interval;
+        first = t0_abs + w->first_tick;
         w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
         if (w->tfd < 0) {
             perror("ws-load: timerfd_create");
@@ -1219,8 +1229,12 @@ static void *worker_main(void *arg)
         int timeout = 20, n;
         if (w->pub && !LOAD(pub_done)) {
             uint64_t t = now_ns();
-            if (t >= win_until)
-                stop_publishing(w);
+            if (t >= win_until) {
+                if (opt_rate)
+                    on_timer(w); /* ticks due before the end but not read yet */
+                else
+                    stop_publishing(w);
+            }
             else if (win_until - t < 20000000ull)
                 timeout = (int)((win_until - t) / 1000000ull) + 1;
             if (!opt_rate && timeout > 10)
