@@ -6,7 +6,8 @@
 # dashboards on the run, approves the gate, and measures each event's delivery latency (engine -> SQLite group commit -> hub ->
 # outbox -> socket -> dashboard). For each N the offered rate rises until one is not sustained:
 # sustained = every dashboard got every event, in order, with no catch-up snapshot, and the
-# p99 latency stayed under 100 ms.
+# p99 latency stayed under 1 s (a server that falls behind builds a backlog for the whole run,
+# and its p99 grows to seconds; one that keeps up stays at the cost of one burst to N sockets).
 #   SECONDS_PER_RATE (default 5)  DASHBOARDS (default "1000 10000")
 #   RATES_1000 (default "100 500 1000 2000 4000 8000")  RATES_10000 (default "10 50 100 200 400 800")
 set -euo pipefail
@@ -39,7 +40,7 @@ for n in $DASHBOARDS; do
     p99=$(field p99_ms "$result")
     sustained=no
     if [ "$(field finished "$result")" = "$n" ] && [ "$(field catch_ups "$result")" = 0 ] && [ "$(field gaps "$result")" = 0 ] \
-       && [ "$(field per_dashboard_min "$result")" = "$expected" ] && awk -v p="$p99" 'BEGIN { exit !(p < 100) }'; then
+       && [ "$(field per_dashboard_min "$result")" = "$expected" ] && awk -v p="$p99" 'BEGIN { exit !(p < 1000) }'; then
       sustained=yes
     fi
     per=$(awk -v t="$cpu" -v hz="$(getconf CLK_TCK)" -v d="$(field ticker_events "$result")" 'BEGIN { printf "%.2f", (d > 0 ? t / hz * 1e6 / d : 0) }')
