@@ -14,6 +14,8 @@ echo "== allocations per echoed message (valgrind)"
 scripts/alloc-per-message.sh eddy-tcp-echo nio-echo-handler nio-echo-async || echo "(allocation count failed; see above)"
 echo "== WebSocket echo: Eddy vs NIOWebSocket vs Node ws"
 scripts/run-ws-echo.sh
+echo "== WebSocket echo again, driven by eddy bench (the Swift generator)"
+LOADGEN=eddy-bench scripts/run-ws-echo.sh
 echo "== RSS per idle WebSocket connection (10,000 connections)"
 for offer in plain deflate; do
   scripts/rss-idle.sh -n 10000 --offer "$offer" -- ../.build/release/eddy echo --port 0

@@ -4,6 +4,8 @@
 # (C, epoll, ~0.45 µs of CPU per message, so the server under test gets the cores); the
 # compressed case uses `eddy bench --deflate`, as ws-load has no permessage-deflate.
 #   DURATION (default 5)  CONNECTIONS (default 100)
+#   LOADGEN=eddy-bench: drive every case with `eddy bench` instead (Eddy's own Swift client,
+#   the generator `eddy bench` users have; it costs as much CPU as the servers it measures)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-5}
@@ -40,7 +42,7 @@ for case in "${CASES[@]}"; do
     [ "${server#node}" != "$server" ] && pid=$(pgrep -P "$SERVER_PID" node || echo "$SERVER_PID") # node may fork a child
     before=$(cpu_ticks "$pid")
     # shellcheck disable=SC2086
-    if [[ $args == *--deflate* ]]; then
+    if [[ $args == *--deflate* || ${LOADGEN:-} == eddy-bench ]]; then
       line=$("$EDDY" bench "ws://127.0.0.1:$SERVER_PORT/" --connections "$CONNECTIONS" --duration "$DURATION" --warmup 0 $args | tee -a "$OUT/results.txt")
     else
       line=$("$BENCH/loadgen/ws-load" echo --host 127.0.0.1 --port "$SERVER_PORT" --path / --connections "$CONNECTIONS" \
