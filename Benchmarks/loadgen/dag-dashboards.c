@@ -452,8 +452,8 @@ static void find_live_run(void)
         fprintf(stderr, "dag-dashboards: connect to %s:%d failed: %s\n", opt_host, opt_port, strerror(errno));
         exit(2);
     }
-    int n = snprintf(req, sizeof req, "GET /api/dags HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
-                                      "Connection: close\r\n\r\n", host_header);
+    int n = snprintf(req, sizeof req, "GET /api/dags?token=%s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
+                                      "Connection: close\r\n\r\n", opt_token, host_header);
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         fprintf(stderr, "dag-dashboards: GET /api/dags: send failed: %s\n", strerror(errno));
         exit(2);

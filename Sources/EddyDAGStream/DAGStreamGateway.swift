@@ -5,7 +5,8 @@ import EddyRooms
 public import EddyWebSocket
 import Synchronization
 
-/// Serves DAG runs to dashboards over WebSocket: `GET /api/dags` lists runs,
+/// Serves DAG runs to dashboards over WebSocket: `GET /api/dags` lists runs (token required,
+/// like the streams),
 /// `GET /api/dags/stream` streams that listing live (the lobby), and
 /// `GET /api/dags/{dagId}/stream` streams one run.
 ///
@@ -37,6 +38,7 @@ public final class DAGStreamGateway: Sendable {
     public let configuration: DAGStreamConfiguration
     private let access: StreamAccess
     private let open = Mutex<[ObjectIdentifier: WebSocket]>([:])
+    private let joined = Atomic<Int>(0)
     private let frames: FrameCache
     private let directory: FanoutDirectory
 
@@ -50,8 +52,12 @@ public final class DAGStreamGateway: Sendable {
 
     /// Adds the gateway's routes to `router`.
     public func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
-        try router.add(.get, "/api/dags") { [engine] _, _ in
-            Self.listing(engine)
+        try router.add(.get, "/api/dags") { [engine, access] request, _ in
+            // The same rule as the streams: a viewer or operator token, a trusted origin.
+            if case .deny(let status, let reason) = access.decide(request) {
+                return HTTPResponse.text("\(status.code) \(reason)\n", status: status)
+            }
+            return Self.listing(engine)
         }
         let lobbyHook = WebSocketUpgradeHook { [access] request, _ in
             switch access.decide(request) {
@@ -115,8 +121,12 @@ public final class DAGStreamGateway: Sendable {
         return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: writer.bytes)
     }
 
-    /// Streams open now.
+    /// Streams open now (lobby and run streams, from the upgrade on).
     public var openStreams: Int { open.withLock { $0.count } }
+
+    /// Run streams that have joined their run: they have their snapshot or replay queued and
+    /// receive every later event.
+    public var joinedStreams: Int { joined.load(ordering: .relaxed) }
 
     /// Closes every open stream with 1001 (going away) and waits for the closing
     /// handshakes (each bounded by the close timeout). For graceful shutdown.
@@ -135,16 +145,21 @@ public final class DAGStreamGateway: Sendable {
         defer { _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(socket)) } }
         let engine = self.engine
         let subscription = try engine.subscribeLobby()
+        // Lobby messages a catch-up listing already reflects are skipped when they come.
+        let covered = SeqFloor()
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
-            guard let runs = try? engine.runSummaries() else { return nil }
-            return Self.frame(LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime, event: .runs(runs)))
+            guard let listing = try? engine.lobbyListing() else { return nil }
+            covered.raise(to: Int64(listing.serial))
+            return Self.frame(listing)
         }
         let heartbeat = socket.eventLoop.scheduleRepeating(every: configuration.heartbeatInterval) {
             outbox.offer(frame: Self.frame(LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime, event: .heartbeat)))
         }
         defer { heartbeat.cancel() }
         let forwarding = Task(executorPreference: socket.eventLoop) {
-            for try await message in subscription { outbox.offer(frame: Self.frame(message)) }
+            for try await message in subscription where Int64(message.serial) > covered.value {
+                outbox.offer(frame: Self.frame(message))
+            }
         }
         defer { forwarding.cancel() }
         // The lobby takes no commands; reading keeps the close handshake and pings going.
@@ -170,10 +185,15 @@ public final class DAGStreamGateway: Sendable {
         }
         let member = RunFanout.Member(outbox: outbox, covered: covered)
         let loop = socket.eventLoop
+        let maxReplay = configuration.outboxLimits.maxMessages
         let fanout = try await loop.submit { [directory] in
-            try directory.join(member, runID: dagID, loop: loop, since: since, epoch: epoch)
+            try directory.join(member, runID: dagID, loop: loop, since: since, epoch: epoch, maxReplay: maxReplay)
         }
-        defer { loop.execute { fanout.leave(member) } }
+        joined.add(1, ordering: .relaxed)
+        defer {
+            joined.subtract(1, ordering: .relaxed)
+            loop.execute { fanout.leave(member) }
+        }
         let heartbeat = loop.scheduleRepeating(every: configuration.heartbeatInterval) {
             if let beat = try? engine.heartbeat(runID: dagID) { outbox.offer(frame: Self.frame(beat)) }
         }
@@ -184,10 +204,10 @@ public final class DAGStreamGateway: Sendable {
             guard case .text(let text) = message else { continue }
             let bytes = Array(text.utf8)
             let reply: EventEnvelope
-            if role != .operatorRole {
-                reply = refusal(bytes, dagID: dagID, reason: "viewers may not send commands")
-            } else if !bucket.take(now: .now) {
+            if !bucket.take(now: .now) {
                 reply = refusal(bytes, dagID: dagID, reason: "rate limit: \(configuration.commandsPerSecond) commands per second")
+            } else if role != .operatorRole {
+                reply = refusal(bytes, dagID: dagID, reason: "viewers may not send commands")
             } else {
                 reply = await engine.handleClientMessage(bytes, runID: dagID)
             }

@@ -8,13 +8,14 @@ import Synchronization
 /// that negotiated `server_no_context_takeover` (the gateway asks for it); the others get
 /// the uncompressed frame (`PreparedMessage.frame(for:)`).
 ///
-/// Guarantees: a frame is returned only for the exact event it was made from (same run,
-/// epoch and seq; logged events are immutable); anything else is framed afresh. Memory is
-/// bounded: `depth` frames per run, for at most `maxRuns` runs (then it starts over).
+/// Guarantees: a frame is returned only for an event equal to the one it was made from
+/// (compared whole, so a run id reused after retention deleted the first run cannot hit);
+/// anything else is framed afresh. With one fan-out per (run, loop), the cache is consulted
+/// once per event and loop, so the comparison is cheap. Memory is bounded: `depth` frames
+/// per run, for at most `maxRuns` runs (then it starts over).
 final class FrameCache: Sendable {
     private struct Slot {
-        var epoch: Int64
-        var seq: Int64
+        var envelope: EventEnvelope
         var frame: PreparedMessage
     }
 
@@ -23,7 +24,7 @@ final class FrameCache: Sendable {
     private let runs = Mutex<[String: [Slot?]]>([:])
     private let compressor: BroadcastCompressor?
 
-    init(depth: Int = 256, maxRuns: Int = 64, compressor: BroadcastCompressor? = nil) {
+    init(depth: Int = 64, maxRuns: Int = 16, compressor: BroadcastCompressor? = nil) {
         self.depth = max(1, depth)
         self.maxRuns = max(1, maxRuns)
         self.compressor = compressor
@@ -39,14 +40,14 @@ final class FrameCache: Sendable {
     func prepared(forLogged envelope: EventEnvelope) -> PreparedMessage {
         let index = Int(envelope.seq.magnitude % UInt64(depth))
         let cached = runs.withLock { runs -> PreparedMessage? in
-            guard let slot = runs[envelope.dagID]?[index], slot.seq == envelope.seq, slot.epoch == envelope.epoch else { return nil }
+            guard let slot = runs[envelope.dagID]?[index], slot.envelope == envelope else { return nil }
             return slot.frame
         }
         if let cached { return cached }
         let frame = prepare(envelope)
         runs.withLock { runs in
             if runs[envelope.dagID] == nil && runs.count >= maxRuns { runs.removeAll() }
-            runs[envelope.dagID, default: Array(repeating: nil, count: depth)][index] = Slot(epoch: envelope.epoch, seq: envelope.seq, frame: frame)
+            runs[envelope.dagID, default: Array(repeating: nil, count: depth)][index] = Slot(envelope: envelope, frame: frame)
         }
         return frame
     }

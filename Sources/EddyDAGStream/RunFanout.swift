@@ -63,17 +63,23 @@ final class RunFanout: @unchecked Sendable {
         }
     }
 
-    /// Adds a dashboard: queues its snapshot or replay, then it receives live events. Loop thread.
-    func join(_ member: Member, since: Int64?, epoch: Int64?) throws(DAGEngineError) {
+    /// Adds a dashboard: queues its snapshot or replay, then it receives live events. A replay
+    /// longer than `maxReplay` events is replaced by a snapshot (it would only overflow the
+    /// outbox, and reading it would hold the loop). Loop thread.
+    func join(_ member: Member, since: Int64?, epoch: Int64?, maxReplay: Int) throws(DAGEngineError) {
         let store = try engine.state(runID: runID)
-        if let since, since >= 0, since <= store.seq, epoch == nil || epoch == engine.epoch {
-            // The log may already hold events the hub has not published yet; the member
-            // then covers them, and the fan-out skips them when they arrive.
-            let replay = try engine.events(runID: runID, after: since)
-            for envelope in replay { member.outbox.offer(frame: frames.prepared(forLogged: envelope).frame(for: member.outbox.socket)) }
-            member.covered.raise(to: replay.last?.seq ?? since)
+        if let since, since >= 0, since <= store.seq, store.seq - since <= Int64(maxReplay), epoch == nil || epoch == engine.epoch {
+            // Exactly (since, head]: the hub has published up to its head, and every later
+            // event reaches this fan-out. (Reading past the head would let a later catch-up
+            // snapshot at the head leave a gap.)
+            if since < store.seq {
+                for envelope in try engine.log.events(runID: runID, after: since, upTo: store.seq) {
+                    member.outbox.offer(frame: frames.prepared(forLogged: envelope).frame(forSharedWindowBits: member.sharedWindowBits))
+                }
+            }
+            member.covered.raise(to: store.seq)
         } else {
-            member.outbox.offer(frame: frames.prepare(store.snapshotEnvelope(ts: engine.log.currentTime)).frame(for: member.outbox.socket))
+            member.outbox.offer(frame: frames.prepare(store.snapshotEnvelope(ts: engine.log.currentTime)).frame(forSharedWindowBits: member.sharedWindowBits))
             member.covered.raise(to: store.seq)
         }
         member.index = members.count
@@ -93,6 +99,13 @@ final class RunFanout: @unchecked Sendable {
             forwarding?.cancel()
             onEmpty(self)
         }
+    }
+
+    /// Stops a fan-out nobody joined (its first join failed). Loop thread.
+    func abandonIfEmpty() {
+        guard members.isEmpty else { return }
+        forwarding?.cancel()
+        onEmpty(self)
     }
 
     var memberCount: Int { members.count }
@@ -115,7 +128,7 @@ final class FanoutDirectory: Sendable {
     }
 
     /// Joins `member` to the run's fan-out on `loop`. Loop thread.
-    func join(_ member: RunFanout.Member, runID: String, loop: EventLoop, since: Int64?, epoch: Int64?) throws(DAGEngineError) -> RunFanout {
+    func join(_ member: RunFanout.Member, runID: String, loop: EventLoop, since: Int64?, epoch: Int64?, maxReplay: Int) throws(DAGEngineError) -> RunFanout {
         let key = Key(runID: runID, loop: ObjectIdentifier(loop))
         let fanout: RunFanout
         if let existing = fanouts.withLock({ $0[key] }) {
@@ -129,7 +142,12 @@ final class FanoutDirectory: Sendable {
             try fanout.start()
             fanouts.withLock { $0[key] = fanout }
         }
-        try fanout.join(member, since: since, epoch: epoch)
+        do {
+            try fanout.join(member, since: since, epoch: epoch, maxReplay: maxReplay)
+        } catch {
+            fanout.abandonIfEmpty()
+            throw error
+        }
         return fanout
     }
 

@@ -34,7 +34,7 @@ struct DAGLoadCommand: AsyncParsableCommand {
     func run() async throws {
         let target = try WebSocketURL(url)
         let group = try EventLoopGroup(loopCount: loops)
-        guard let runID = try await Self.newestLiveRun(target, on: group.loops[0]) else {
+        guard let runID = try await Self.newestLiveRun(target, token: token, on: group.loops[0]) else {
             await group.shutdown()
             throw ValidationError("no live run at \(url)/api/dags")
         }
@@ -129,9 +129,9 @@ struct DAGLoadCommand: AsyncParsableCommand {
     }
 
     /// The newest run that has not finished, from `GET /api/dags`.
-    static func newestLiveRun(_ target: WebSocketURL, on loop: EventLoop) async throws -> String? {
+    static func newestLiveRun(_ target: WebSocketURL, token: String, on loop: EventLoop) async throws -> String? {
         let connection = try await TCPConnection.connect(host: target.host, port: target.port, on: loop)
-        try await connection.write(Array("GET /api/dags HTTP/1.1\r\nHost: \(target.hostHeader)\r\nConnection: close\r\n\r\n".utf8))
+        try await connection.write(Array("GET /api/dags?token=\(token) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nConnection: close\r\n\r\n".utf8))
         var bytes: [UInt8] = []
         while let chunk = try await connection.read() { bytes += chunk }
         await connection.close()

@@ -76,7 +76,7 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
         Console.out("""
         \(announce)
           dashboard: http://\(host):\(port)/?token=\(operatorToken)
-          runs:      http://\(host):\(port)/api/dags
+          runs:      http://\(host):\(port)/api/dags?token=\(viewerToken)
           stream:    ws://\(host):\(port)/api/dags/{dagId}/stream?token=TOKEN[&since=SEQ&epoch=EPOCH]
           operator token: \(operatorToken)   (may approve, pause, resume, cancel)
           viewer token:   \(viewerToken)   (read only)

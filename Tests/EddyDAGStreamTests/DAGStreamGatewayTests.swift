@@ -31,8 +31,10 @@ struct DAGStreamGatewayTests {
         let (group, port) = (server.group, server.port)
 
         // The runs listing.
-        let listing = try await Self.get("/api/dags", port: port, loop: group.loops[0])
+        let listing = try await Self.get("/api/dags?token=view-secret", port: port, loop: group.loops[0])
         #expect(listing.contains("\"dag_id\":\"run-1\""), "\(listing)")
+        let anonymous = try await Self.get("/api/dags", port: port, loop: group.loops[0])
+        #expect(anonymous.hasPrefix("HTTP/1.1 401"), "\(anonymous)")
 
         let (status, output) = try await Self.python(["dag_dashboard_client.py", "ws://127.0.0.1:\(port)", runID, "op-secret", "view-secret"])
         #expect(status == 0, "\(output)")
@@ -104,8 +106,9 @@ struct DAGStreamGatewayTests {
 
         let url = "ws://127.0.0.1:\(server.port)/api/dags/\(runID)/stream"
         let watching = Task { try await Self.python(["dag_many_dashboards.py", url, "v", "1000"]) }
-        for _ in 0..<6_000 where gateway.openStreams < 1000 { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(gateway.openStreams == 1000)
+        // Joined, not just open: a stream that joins after the run ends gets the final snapshot only.
+        for _ in 0..<6_000 where gateway.joinedStreams < 1000 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(gateway.joinedStreams == 1000)
         let result = await engine.submit(ClientCommand(commandID: "go", action: .humanDecision(.init(nodeID: "go", decision: .approve))), runID: runID)
         #expect(result.status == .accepted)
         let (status, output) = try await watching.value
@@ -134,8 +137,8 @@ struct DAGStreamGatewayTests {
         let server = try await GatewayServer.start(engine, configuration: configuration, tcp: tcp)
 
         let watching = Task { try await Self.python(["dag_slow_dashboard.py", "ws://127.0.0.1:\(server.port)", runID, "v"]) }
-        for _ in 0..<1_000 where server.gateway.openStreams < 1 { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(server.gateway.openStreams == 1)
+        for _ in 0..<1_000 where server.gateway.joinedStreams < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(server.gateway.joinedStreams == 1)
         try await Task.sleep(for: .milliseconds(300)) // the dashboard has its snapshot and stops reading
         let go = await engine.submit(ClientCommand(commandID: "go", action: .humanDecision(.init(nodeID: "go", decision: .approve))), runID: runID)
         #expect(go.status == .accepted)
@@ -167,18 +170,7 @@ struct DAGStreamGatewayTests {
     }
 
     static func python(_ arguments: [String]) async throws -> (Int32, String) {
-        try await onOwnThread {
-            let process = Process()
-            process.executableURL = root.appendingPathComponent(".venv/bin/python")
-            process.arguments = [root.appendingPathComponent("Tests/Peers/\(arguments[0])").path] + arguments.dropFirst()
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        try await runPythonPeer(arguments[0], Array(arguments.dropFirst()))
     }
 }
 

@@ -14,12 +14,12 @@ struct DashboardBrowserTests {
             db: log.path, command: "serve", arguments: ["--dag", ServeCommandTests.fixtures.appendingPathComponent("approval.json").path])
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
 
-        // Chromium dumps the DOM when its virtual-time budget runs out, which does not wait for
-        // WebSocket traffic; a dump taken before the run's stream opened is retried (bounded).
-        var (status, dom): (Int32, String) = (-1, "")
-        for _ in 0..<3 where !dom.contains(#"<p id="status">live</p>"#) || !dom.contains("s-waiting_human") {
-            (status, dom) = try await Self.dumpDOM("http://127.0.0.1:\(port)/?token=view")
-        }
+        // Real time over the DevTools protocol: the page is read until it shows the run live
+        // with its waiting gate (bounded), then checked in detail.
+        let (status, dom) = try await runPythonPeer("chromium_dom.py", [
+            "http://127.0.0.1:\(port)/?token=view", "30", #"<p id="status">live</p>"#,
+            #"<td class="s-waiting_human">waiting_human</td>"#, #"<p><b>review</b>: Ship it?"#,
+        ])
         #expect(status == 0)
         #expect(dom.contains(#"<p id="status">live</p>"#), "\(dom.suffix(1500))")
         #expect(dom.contains(#"<p id="runs">runs: run-"#) && dom.contains("(running)"), "\(dom.suffix(1500))")
@@ -34,21 +34,5 @@ struct DashboardBrowserTests {
         server.terminate()
         for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         #expect(!server.isRunning)
-    }
-
-    static func dumpDOM(_ url: String) async throws -> (Int32, String) {
-        try await onOwnThread { () -> (Int32, String) in
-            let chromium = Process()
-            chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-            chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                  "--virtual-time-budget=8000", "--dump-dom", url]
-            let output = Pipe()
-            chromium.standardOutput = output
-            chromium.standardError = FileHandle.nullDevice
-            try chromium.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            chromium.waitUntilExit()
-            return (chromium.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
     }
 }

@@ -62,7 +62,7 @@ struct DemoCommandTests {
 
     static func listing(port: Int, loop: EventLoop) async throws -> String {
         let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
-        try await connection.write(Array("GET /api/dags HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        try await connection.write(Array("GET /api/dags?token=view HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
         var bytes: [UInt8] = []
         while let chunk = try await connection.read() { bytes += chunk }
         await connection.close()

@@ -50,18 +50,8 @@ struct ServeCommandTests {
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-bad-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: bad) }
         try Data(#"{"nodes":[{"id":"a","handler":"model_call","params":{"steps":0}}]}"#.utf8).write(to: bad)
-        let (status, output) = try await onOwnThread { () -> (Int32, String) in
-            let process = Process()
-            process.executableURL = DemoProcess.binary
-            process.arguments = ["serve", "--dag", bad.path, "--port", "0", "--db", "/nonexistent/never-created.sqlite"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        let (status, output) = try await runProcess(
+            DemoProcess.binary, ["serve", "--dag", bad.path, "--port", "0", "--db", "/nonexistent/never-created.sqlite"])
         #expect(status == 64, "\(output)")
         #expect(output.contains("node 'a': handler 'model_call': \"steps\" must be an integer in 1...1000"), "\(output)")
         #expect(!output.contains("LISTENING"))

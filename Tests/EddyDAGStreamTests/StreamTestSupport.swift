@@ -68,11 +68,7 @@ enum DemoProcess {
         demo.standardOutput = stdout
         demo.standardError = FileHandle.nullDevice
         try demo.run()
-        let first = try await onOwnThread { () -> String in
-            var bytes: [UInt8] = []
-            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
-            return String(decoding: bytes, as: UTF8.self)
-        }
+        let first = try await onOwnThread { readLine(stdout.fileHandleForReading) }
         guard let bound = Int(first.replacingOccurrences(of: "LISTENING ", with: "")) else {
             kill(demo.processIdentifier, SIGKILL)
             throw IOError(.closed, operation: "eddy demo did not start: \(first)")

@@ -1,4 +1,5 @@
 import EddyDAG
+import EddyTestSupport
 import Foundation
 import Testing
 
@@ -72,7 +73,7 @@ struct CrashRecoveryTests {
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal)
         // Lines printed before the kill are still in the pipe.
-        lines.append(pipe.fileHandleForReading.readDataToEndOfFile())
+        while let chunk = readChunk(pipe.fileHandleForReading, upTo: 65_536) { lines.append(Data(chunk)) }
         let output = lines.snapshot
         let acked = output.compactMap { $0.hasPrefix("ACK ") ? Int64($0.dropFirst(4)) : nil }
         let epoch = try #require(output.first { $0.hasPrefix("EPOCH ") }.flatMap { Int64($0.dropFirst(6)) })

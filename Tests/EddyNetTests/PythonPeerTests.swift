@@ -27,12 +27,7 @@ struct PythonPeerTests {
         process.standardOutput = stdout
         try process.run()
         defer { if process.isRunning { process.terminate() } }
-        let firstLine = try await onOwnThread {
-            var line: [UInt8] = []
-            let handle = stdout.fileHandleForReading
-            while let byte = try handle.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") { line.append(byte) }
-            return String(decoding: line, as: UTF8.self)
-        }
+        let firstLine = try await onOwnThread { readLine(stdout.fileHandleForReading) }
         let port = try #require(Int(firstLine.replacingOccurrences(of: "LISTENING ", with: "")))
 
         let loop = try EventLoop()
@@ -54,17 +49,7 @@ struct PythonPeerTests {
 
     /// Runs a command to completion off the cooperative pool; returns status and stdout+stderr.
     func run(_ arguments: [String]) async throws -> (Int32, String) {
-        try await onOwnThread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        try await runProcess(URL(fileURLWithPath: "/usr/bin/env"), arguments)
     }
+
 }

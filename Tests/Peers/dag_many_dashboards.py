@@ -12,6 +12,10 @@ import sys
 from websockets.asyncio.client import connect
 
 URL, TOKEN, COUNT = sys.argv[1], sys.argv[2], int(sys.argv[3])
+TERMINAL = {"completed", "failed", "cancelled", "interrupted"}
+
+
+progress = {}
 
 
 async def dashboard(ready, finals):
@@ -19,22 +23,32 @@ async def dashboard(ready, finals):
         snapshot = json.loads(await ws.recv())
         nodes = {n["id"]: n["status"] for n in snapshot["nodes"]}
         seq = snapshot["seq"]
+        me = len(progress)
+        progress[me] = seq
         ready.append(1)
-        while True:
+        while snapshot["status"] not in TERMINAL:
             event = json.loads(await ws.recv())
             if event["type"] in ("heartbeat", "command_result"):
+                continue
+            if event["type"] == "snapshot":  # caught up after falling behind: the whole state
+                snapshot = event
+                seq = event["seq"]
+                nodes = {n["id"]: n["status"] for n in event["nodes"]}
+                progress[me] = seq
                 continue
             if event["seq"] != seq + 1:
                 raise RuntimeError(f"gap: {seq} -> {event['seq']}")
             seq = event["seq"]
+            progress[me] = seq
             if event["type"] == "node_state":
                 nodes[event["node_id"]] = event["status"]
             if event["type"] == "dag_mutated":
                 for n in event["mutation"].get("added_nodes", []):
                     nodes.setdefault(n["id"], "pending")
             if event["type"] == "execution_complete":
-                finals.append((seq, tuple(sorted(nodes.items()))))
-                return
+                break
+        # Ended by execution_complete, or joined (or caught up) after the run had ended.
+        finals.append((seq, tuple(sorted(nodes.items()))))
 
 
 async def main():
@@ -55,4 +69,9 @@ async def main():
     return 1
 
 
-sys.exit(asyncio.run(asyncio.wait_for(main(), 100)))
+try:
+    sys.exit(asyncio.run(asyncio.wait_for(main(), 100)))
+except TimeoutError:
+    from collections import Counter
+    print(f"FAIL timeout: last seq per dashboard -> count: {sorted(Counter(progress.values()).items())}", flush=True)
+    sys.exit(1)

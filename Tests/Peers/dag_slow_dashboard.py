@@ -24,7 +24,7 @@ TERMINAL = {"completed", "failed", "cancelled", "interrupted"}
 
 def finished():
     http = BASE.replace("ws://", "http://", 1)
-    with urllib.request.urlopen(f"{http}/api/dags", timeout=5) as response:
+    with urllib.request.urlopen(f"{http}/api/dags?token={TOKEN}", timeout=5) as response:
         runs = json.load(response)["runs"]
     return any(run["dag_id"] == DAG and run["finished"] for run in runs)
 

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Runs blocking work (waiting for a child process, reading a pipe to its end) on a thread of
 /// its own and returns its result.
@@ -17,4 +17,52 @@ public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async 
     await withCheckedContinuation { continuation in
         Thread { continuation.resume(returning: body()) }.start()
     }
+}
+
+/// The repository's root directory.
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// Runs `executable` with `arguments` to completion and returns its exit status and its
+/// output (stdout and stderr together), waiting on a thread of its own.
+public func runProcess(_ executable: URL, _ arguments: [String]) async throws -> (Int32, String) {
+    try await onOwnThread { () -> (Int32, String) in
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        var output: [UInt8] = []
+        while let chunk = readChunk(pipe.fileHandleForReading, upTo: 65_536) { output += chunk }
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
+
+/// Runs `Tests/Peers/<script>` with the test venv's Python (see `runProcess`).
+public func runPythonPeer(_ script: String, _ arguments: [String]) async throws -> (Int32, String) {
+    try await runProcess(repositoryRoot.appendingPathComponent(".venv/bin/python"),
+                         [repositoryRoot.appendingPathComponent("Tests/Peers/\(script)").path] + arguments)
+}
+
+/// Reads up to `count` bytes from `handle` with `read(2)`, retrying when a signal interrupts
+/// it (the test process receives signals from the signal tests, and Foundation's own readers
+/// trap on `EINTR`); nil at end of file or on an error.
+public func readChunk(_ handle: FileHandle, upTo count: Int) -> [UInt8]? {
+    var buffer = [UInt8](repeating: 0, count: count)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, count) }
+        if n > 0 { return Array(buffer[..<n]) }
+        if n < 0 && errno == EINTR { continue }
+        return nil
+    }
+}
+
+/// The next line (without its newline) from `handle`, or what was read before end of file.
+public func readLine(_ handle: FileHandle) -> String {
+    var bytes: [UInt8] = []
+    while let byte = readChunk(handle, upTo: 1)?.first, byte != UInt8(ascii: "\n") { bytes.append(byte) }
+    return String(decoding: bytes, as: UTF8.self)
 }

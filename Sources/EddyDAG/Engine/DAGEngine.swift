@@ -113,6 +113,12 @@ public actor DAGEngine {
         try hub.subscribeLobby()
     }
 
+    /// The runs listing as a lobby `runs` message whose `serial` is that of the last lobby
+    /// message it reflects (for a lobby client catching up).
+    public nonisolated func lobbyListing() throws(DAGEngineError) -> LobbyMessage {
+        try hub.lobbyListing()
+    }
+
     /// Every run the engine knows, oldest first, with the live status of running ones.
     public nonisolated func runSummaries() throws(DAGEngineError) -> [RunSummary] {
         try hub.runs()

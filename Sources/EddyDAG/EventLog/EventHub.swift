@@ -25,6 +25,7 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
     private let lock = NSRecursiveLock()
     private var channels: [String: Channel] = [:]
     private var lobby: [UInt64: SubscriptionBuffer<LobbyMessage>] = [:]
+    private var lobbySerial: UInt64 = 0
     private var nextSubscriberID: UInt64 = 0
     private var stopped = false
     private let log: SQLiteEventLog
@@ -45,8 +46,9 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
 
     /// Lock held.
     private func publishToLobby(_ event: LobbyMessage.Event) {
+        lobbySerial += 1
         guard !lobby.isEmpty else { return }
-        let message = LobbyMessage(epoch: log.epoch, ts: now(), event: event)
+        let message = LobbyMessage(epoch: log.epoch, ts: now(), event: event, serial: lobbySerial)
         for subscriber in lobby.values { subscriber.yield(message) }
     }
 
@@ -74,12 +76,20 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
         return try listing()
     }
 
+    /// The `runs` listing as a lobby message, stamped with the serial of the last lobby
+    /// message it reflects.
+    func lobbyListing() throws(DAGEngineError) -> LobbyMessage {
+        lock.lock()
+        defer { lock.unlock() }
+        return LobbyMessage(epoch: log.epoch, ts: now(), event: .runs(try listing()), serial: lobbySerial)
+    }
+
     /// The listing, then every run starting, finishing or being forgotten.
     func subscribeLobby() throws(DAGEngineError) -> LobbySubscription {
         lock.lock()
         defer { lock.unlock() }
         let buffer = SubscriptionBuffer<LobbyMessage>()
-        buffer.yield(LobbyMessage(epoch: log.epoch, ts: now(), event: .runs(try listing())))
+        buffer.yield(LobbyMessage(epoch: log.epoch, ts: now(), event: .runs(try listing()), serial: lobbySerial))
         if stopped {
             buffer.finish()
             return LobbySubscription(buffer)

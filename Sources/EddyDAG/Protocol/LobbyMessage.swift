@@ -38,11 +38,16 @@ public struct LobbyMessage: Sendable, Hashable {
     public var epoch: Int64
     public var ts: Int64
     public var event: Event
+    /// The engine's order of lobby messages (not sent on the wire; 0 when decoded): a `runs`
+    /// listing reflects every message with a serial up to its own, so a sender that sends a
+    /// fresh listing skips queued messages at or below it.
+    public var serial: UInt64
 
-    public init(epoch: Int64, ts: Int64, event: Event) {
+    public init(epoch: Int64, ts: Int64, event: Event, serial: UInt64 = 0) {
         self.epoch = epoch
         self.ts = ts
         self.event = event
+        self.serial = serial
     }
 
     /// The wire `type`.

@@ -66,9 +66,10 @@ public final class Outbox: @unchecked Sendable {
         guard !closed else { return }
         if !blocked && queue.isEmpty && !queue.isBehind {
             // Nothing waits and the socket keeps up: straight to the socket, no queueing.
-            queue.recordPassThrough(byteCount: frame.count)
             do {
-                if try !socket.sendFramedWithoutWaiting(frame) {
+                let underWatermark = try socket.sendFramedWithoutWaiting(frame)
+                queue.recordPassThrough(byteCount: frame.count)
+                if !underWatermark {
                     blocked = true
                     waitForDrain()
                 }

@@ -176,7 +176,8 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
     }
 
     /// Counts a message its owner handed straight to the connection because the queue was
-    /// empty and the connection kept up (it never waited here).
+    /// empty and the connection kept up (it never waited here, so the queued-bytes figures
+    /// do not change).
     public mutating func recordPassThrough(byteCount: Int) {
         counters.enqueued += 1
         counters.delivered += 1

@@ -11,20 +11,9 @@ struct BrowserTests {
         let (demo, port) = try await DemoServerTests.startDemo()
         defer { demo.terminate(); demo.waitUntilExit() }
 
-        let (status, dom) = try await onOwnThread { () -> (Int32, String) in
-            let chromium = Process()
-            chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-            chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                  "--virtual-time-budget=5000", "--dump-dom",
-                                  "http://127.0.0.1:\(port)/?say=hello%20from%20chromium"]
-            let output = Pipe()
-            chromium.standardOutput = output
-            chromium.standardError = FileHandle.nullDevice
-            try chromium.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            chromium.waitUntilExit()
-            return (chromium.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        let (status, dom) = try await runPythonPeer("chromium_dom.py", [
+            "http://127.0.0.1:\(port)/?say=hello%20from%20chromium", "30", ": </span>hello from chromium</div>",
+        ])
         #expect(status == 0)
         #expect(dom.contains("connected as guest-"), "\(dom.suffix(600))")
         #expect(dom.contains("joined</div>"), "\(dom.suffix(600))")

@@ -20,11 +20,7 @@ struct DemoServerTests {
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let first = try await onOwnThread { () -> String in
-            var bytes: [UInt8] = []
-            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
-            return String(decoding: bytes, as: UTF8.self)
-        }
+        let first = try await onOwnThread { readLine(stdout.fileHandleForReading) }
         guard let port = Int(first.replacingOccurrences(of: "LISTENING ", with: "")) else {
             process.terminate()
             throw DemoStartError(firstLine: first)

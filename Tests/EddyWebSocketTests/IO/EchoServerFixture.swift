@@ -58,17 +58,7 @@ enum Peers {
 
     /// Runs a peer script to completion; returns its exit status and output.
     static func run(_ script: String, _ arguments: [String]) async throws -> (Int32, String) {
-        try await onOwnThread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [directory.appendingPathComponent(script).path] + arguments
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        try await runProcess(URL(fileURLWithPath: python), [directory.appendingPathComponent(script).path] + arguments)
     }
+
 }

@@ -28,11 +28,7 @@ struct PythonWebSocketPeerTests {
         process.standardInput = stdin
         try process.run()
         defer { try? stdin.fileHandleForWriting.close(); process.waitUntilExit() }
-        let line = try await onOwnThread { () -> String in
-            var bytes: [UInt8] = []
-            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { bytes.append(byte) }
-            return String(decoding: bytes, as: UTF8.self)
-        }
+        let line = try await onOwnThread { readLine(stdout.fileHandleForReading) }
         let port = try #require(Int(line.replacingOccurrences(of: "LISTENING ", with: "")))
 
         let loop = try EventLoop()

@@ -1,0 +1,74 @@
+"""Loads a page in headless Chromium and waits, in real time, until its DOM contains every
+expected string; prints the DOM. Drives Chromium over the DevTools protocol (with the
+`websockets` client), because `--dump-dom` dumps when a virtual-time budget runs out, which
+does not wait for WebSocket traffic.
+
+Usage: chromium_dom.py URL TIMEOUT_SECONDS EXPECTED...
+Exit 0 when every EXPECTED string is in the DOM, 1 on timeout (the last DOM is printed).
+"""
+import asyncio
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+from websockets.asyncio.client import connect
+
+URL, TIMEOUT, EXPECTED = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+
+
+async def main():
+    profile = tempfile.mkdtemp(prefix="eddy-chromium-")
+    chromium = await asyncio.create_subprocess_exec(
+        "/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        devtools = None
+        while devtools is None:
+            line = await asyncio.wait_for(chromium.stderr.readline(), 30)
+            if not line:
+                raise RuntimeError("chromium exited before listening")
+            found = re.search(rb"DevTools listening on (ws://\S+)", line)
+            if found:
+                devtools = found.group(1).decode()
+        # Keep draining stderr so Chromium never blocks on it.
+        drain = asyncio.create_task(chromium.stderr.read())
+        async with connect(devtools, max_size=None) as browser:
+            ids = iter(range(1, 1_000_000))
+
+            async def call(method, session=None, **params):
+                message = {"id": next(ids), "method": method, "params": params}
+                if session:
+                    message["sessionId"] = session
+                await browser.send(json.dumps(message))
+                while True:
+                    reply = json.loads(await browser.recv())
+                    if reply.get("id") == message["id"]:
+                        if "error" in reply:
+                            raise RuntimeError(reply["error"])
+                        return reply["result"]
+
+            target = (await call("Target.createTarget", url=URL))["targetId"]
+            session = (await call("Target.attachToTarget", targetId=target, flatten=True))["sessionId"]
+            dom = ""
+            deadline = asyncio.get_running_loop().time() + TIMEOUT
+            while asyncio.get_running_loop().time() < deadline:
+                result = await call("Runtime.evaluate", session, expression="document.documentElement.outerHTML")
+                dom = result["result"].get("value", "")
+                if all(expected in dom for expected in EXPECTED):
+                    print(dom)
+                    return 0
+                await asyncio.sleep(0.2)
+            print(dom)
+            return 1
+    finally:
+        if chromium.returncode is None:
+            chromium.kill()
+        await chromium.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+sys.exit(asyncio.run(main()))
