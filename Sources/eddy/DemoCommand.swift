@@ -18,6 +18,11 @@ struct StreamServerOptions: ParsableArguments {
     @Option(help: "Viewer token (read only); default: $EDDY_VIEWER_TOKEN or a generated one.")
     var viewerToken: String?
     @Option(help: "Extra browser origin to admit (repeatable).") var allowOrigin: [String] = []
+    @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
+
+    func validate() throws {
+        guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
+    }
 }
 
 /// `eddy demo`: the main job. Runs the demo research-agent workflow again and again on the
@@ -35,9 +40,11 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         try await serveStreams(options, announce: "Eddy demo: a research-agent workflow, streamed live.") { engine in
             let timeout = Duration.milliseconds(Int(gateTimeout * 1000))
+            var recent = RecentRuns()
             while !Task.isCancelled {
                 let runID = try await engine.start(try DemoWorkflow.definition(gateTimeout: timeout))
                 _ = await engine.waitForCompletion(runID: runID)
+                await recent.finished(runID, engine: engine)
                 try await Task.sleep(for: .seconds(3))
             }
         }
@@ -48,7 +55,8 @@ struct DemoCommand: AsyncParsableCommand {
 /// starts runs) until SIGINT/SIGTERM, then stops in order: streams close, the log flushes.
 func serveStreams(_ options: StreamServerOptions, announce: String,
                   driver: @escaping @Sendable (DAGEngine) async throws -> Void) async throws {
-    let engine = try DAGEngine(configuration: .init(eventLog: .init(path: options.db)))
+    let retention = RetentionPolicy(maxFinishedRuns: options.keepRuns > 0 ? options.keepRuns : nil)
+    let engine = try DAGEngine(configuration: .init(eventLog: .init(path: options.db, retention: retention)))
     let environment = ProcessInfo.processInfo.environment
     var configuration = DAGStreamConfiguration()
     let operatorToken = options.operatorToken ?? environment["EDDY_OPERATOR_TOKEN"] ?? StreamToken.generate()
@@ -91,6 +99,19 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
     driver?.cancel()
     await engine.shutdown()
     _ = try? await driver?.value
+}
+
+/// The runs a repeating driver keeps answering commands for (the latest few); older ones
+/// are forgotten by the engine (their history is still served from the log), so a server
+/// that runs for weeks does not keep every run's state machine in memory.
+struct RecentRuns {
+    var kept: [String] = []
+    let limit = 16
+
+    mutating func finished(_ runID: String, engine: DAGEngine) async {
+        kept.append(runID)
+        while kept.count > limit { await engine.forget(runID: kept.removeFirst()) }
+    }
 }
 
 /// Random tokens for a server started without any.

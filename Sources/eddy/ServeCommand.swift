@@ -42,10 +42,12 @@ struct ServeCommand: AsyncParsableCommand {
         let definition = try Self.load(dag)
         let (again, pause) = (self.repeat, self.pause)
         try await serveStreams(options, announce: "Eddy: serving \(dag).") { engine in
+            var recent = RecentRuns()
             repeat {
                 let runID = try await engine.start(definition)
                 Console.out("RUN \(runID)")
                 _ = await engine.waitForCompletion(runID: runID)
+                await recent.finished(runID, engine: engine)
                 if again { try await Task.sleep(for: .milliseconds(Int(pause * 1000))) }
             } while again && !Task.isCancelled
         }

@@ -46,6 +46,34 @@ struct ServeCommandTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    @Test func repeatedRunsAreBoundedByKeepRuns() async throws {
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let (server, port) = try await DemoProcess.start(db: log.path, command: "serve", arguments: [
+            "--dag", Self.fixtures.appendingPathComponent("quick.json").path, "--repeat", "--pause", "0.01", "--keep-runs", "2",
+        ])
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        let loop = try EventLoop()
+        // Wait (bounded) until the sixth run exists, then the log holds at most the two
+        // newest finished runs plus the live one.
+        var listing = ""
+        func newest(_ text: String) -> Int {
+            text.components(separatedBy: #""dag_id":"run-"#).dropFirst()
+                .compactMap { Int($0.prefix { $0 != "\"" }.split(separator: "-").last ?? "") }.max() ?? 0
+        }
+        for _ in 0..<300 where newest(listing) < 6 {
+            listing = try await DemoCommandTests.listing(port: port, loop: loop)
+            try await loop.sleep(for: .milliseconds(20))
+        }
+        #expect(newest(listing) >= 6, "\(listing)")
+        let runs = listing.components(separatedBy: #""dag_id""#).count - 1
+        #expect(runs >= 1 && runs <= 3, "\(listing)")
+        #expect(!listing.contains(#"-1","#), "the first run was deleted: \(listing)")
+        server.terminate()
+        for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func aBadDefinitionIsRefusedWithItsReason() async throws {
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-bad-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: bad) }

@@ -83,6 +83,31 @@ struct SubscriptionTests {
         #expect(await iterator.next() == nil, "the lobby ends at shutdown")
     }
 
+    @Test("finished runs beyond the cache bound leave memory and are reloaded from the log on demand")
+    func finishedRunsAreEvicted() async throws {
+        let (engine, dir) = try makeEngine()
+        _ = dir
+        var quick = DAGBuilder()
+        quick.task("only") { _ in "done" }
+        let definition = try quick.build()
+        let bound = engine.hub.maxCachedFinishedRuns
+        for i in 0..<(bound + 20) {
+            let id = try await engine.start(definition, runID: "r\(i)")
+            #expect(try await withDeadline { await engine.waitForCompletion(runID: id) } == .completed)
+        }
+        #expect(engine.hub.cachedFinishedRunCount == bound)
+        // The oldest run was evicted; it is served from the log, whole.
+        let first = try engine.state(runID: "r0")
+        #expect(first.isFinished && first.node("only")?.output == "done")
+        var replay = try engine.subscribe(runID: "r0").makeAsyncIterator()
+        let snapshot = await replay.next()
+        #expect(snapshot?.seq == first.seq)
+        #expect(await replay.next() == nil, "a finished run's subscription ends after its snapshot")
+        #expect(try engine.runSummaries().count == bound + 20)
+        #expect(engine.hub.cachedFinishedRunCount == bound)
+        await engine.shutdown()
+    }
+
     @Test("dropping a subscription unregisters it")
     func dropSubscription() async throws {
         let (engine, dir) = try makeEngine()

@@ -15,6 +15,10 @@ import Foundation
 ///
 /// - Note: subscriptions buffer without bound (see ``EventSubscription``); bounded policies
 ///   belong to the fan-out layer (rooms).
+/// - Note: live runs stay in memory; of the finished ones (finished here or loaded from the
+///   log for a client), only the `maxCachedFinishedRuns` most recently used that nobody is
+///   subscribed to or waiting for; the others are reloaded from the log when asked for, so a
+///   server that runs for weeks does not keep every run it ever served.
 final class EventHub: CommittedEventSink, @unchecked Sendable {
     private struct Channel {
         var store: DAGStateStore
@@ -26,14 +30,42 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
     private var channels: [String: Channel] = [:]
     private var lobby: [UInt64: SubscriptionBuffer<LobbyMessage>] = [:]
     private var lobbySerial: UInt64 = 0
+    /// Finished runs whose state this hub holds, least recently used first.
+    private var cachedFinished: [String] = []
+    let maxCachedFinishedRuns: Int
     private var nextSubscriberID: UInt64 = 0
     private var stopped = false
     private let log: SQLiteEventLog
     private let now: @Sendable () -> Int64
 
-    init(log: SQLiteEventLog, now: @escaping @Sendable () -> Int64) {
+    init(log: SQLiteEventLog, now: @escaping @Sendable () -> Int64, maxCachedFinishedRuns: Int = 64) {
         self.log = log
         self.now = now
+        self.maxCachedFinishedRuns = max(0, maxCachedFinishedRuns)
+    }
+
+    /// Marks a finished run as just used and evicts the least recently used finished runs
+    /// beyond the bound that nobody subscribes to or waits for. Lock held.
+    private func touchFinished(_ runID: String) {
+        if let index = cachedFinished.lastIndex(of: runID) { cachedFinished.remove(at: index) }
+        cachedFinished.append(runID)
+        var excess = cachedFinished.count - maxCachedFinishedRuns
+        guard excess > 0 else { return }
+        cachedFinished.removeAll { id in
+            guard excess > 0, id != runID else { return false }
+            guard let channel = channels[id] else { return true }
+            guard channel.subscribers.isEmpty, channel.waiters.isEmpty else { return false }
+            channels[id] = nil
+            excess -= 1
+            return true
+        }
+    }
+
+    /// Finished runs whose state is held in memory now (for tests and diagnostics).
+    var cachedFinishedRunCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return channels.values.filter { $0.store.isFinished }.count
     }
 
     /// Declares a new live run (before any of its events is queued).
@@ -136,6 +168,7 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
                 channel.waiters = []
             }
             channels[runID] = channel
+            if channel.store.isFinished { touchFinished(runID) }
         }
     }
 
@@ -168,12 +201,16 @@ final class EventHub: CommittedEventSink, @unchecked Sendable {
 
     /// Loads a run that is not live (finished earlier, or recovered) from the log. Lock held.
     private func channel(_ runID: String) throws(DAGEngineError) -> Channel {
-        if let c = channels[runID] { return c }
+        if let c = channels[runID] {
+            if c.store.isFinished { touchFinished(runID) }
+            return c
+        }
         guard try log.hasRun(runID) else { throw DAGEngineError.unknownRun(runID) }
         var store = DAGStateStore(dagID: runID, epoch: log.epoch)
         for e in try log.events(runID: runID, after: 0) { store.apply(e) }
         let c = Channel(store: store)
         channels[runID] = c
+        if store.isFinished { touchFinished(runID) }
         return c
     }
 
