@@ -37,7 +37,8 @@ public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
     public let configuration: DAGStreamConfiguration
     private let access: StreamAccess
-    private let open = Mutex<[ObjectIdentifier: WebSocket]>([:])
+    /// Open streams, and whether `closeAll` has begun (streams that open later are closed at once).
+    private let open = Mutex<(sockets: [ObjectIdentifier: WebSocket], closing: Bool)>(([:], false))
     private let joined = Atomic<Int>(0)
     private let frames: FrameCache
     private let directory: FanoutDirectory
@@ -122,7 +123,7 @@ public final class DAGStreamGateway: Sendable {
     }
 
     /// Streams open now (lobby and run streams, from the upgrade on).
-    public var openStreams: Int { open.withLock { $0.count } }
+    public var openStreams: Int { open.withLock { $0.sockets.count } }
 
     /// Run streams that have joined their run: they have their snapshot or replay queued and
     /// receive every later event.
@@ -130,8 +131,12 @@ public final class DAGStreamGateway: Sendable {
 
     /// Closes every open stream with 1001 (going away) and waits for the closing
     /// handshakes (each bounded by the close timeout). For graceful shutdown.
+    /// Streams whose upgrade completes afterwards are closed the same way as they start.
     public func closeAll(reason: String = "server shutting down") async {
-        let sockets = open.withLock { Array($0.values) }
+        let sockets = open.withLock { open in
+            open.closing = true
+            return Array(open.sockets.values)
+        }
         await withTaskGroup(of: Void.self) { group in
             for socket in sockets {
                 group.addTask { _ = await socket.close(code: .goingAway, reason: reason) }
@@ -139,10 +144,22 @@ public final class DAGStreamGateway: Sendable {
         }
     }
 
+    /// Records an open stream; false once `closeAll` has begun.
+    private func register(_ socket: WebSocket) -> Bool {
+        open.withLock { open in
+            guard !open.closing else { return false }
+            open.sockets[ObjectIdentifier(socket)] = socket
+            return true
+        }
+    }
+
     /// One lobby connection: the listing, then run lifecycle events, until either side closes.
     private func lobby(_ socket: WebSocket) async throws {
-        open.withLock { $0[ObjectIdentifier(socket)] = socket }
-        defer { _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(socket)) } }
+        guard register(socket) else {
+            _ = await socket.close(code: .goingAway, reason: "server shutting down")
+            return
+        }
+        defer { _ = open.withLock { $0.sockets.removeValue(forKey: ObjectIdentifier(socket)) } }
         let engine = self.engine
         let subscription = try engine.subscribeLobby()
         // Lobby messages a catch-up listing already reflects are skipped when they come.
@@ -168,8 +185,11 @@ public final class DAGStreamGateway: Sendable {
 
     /// One dashboard connection.
     private func stream(_ socket: WebSocket, _ context: WebSocketRoute.Context) async throws {
-        open.withLock { $0[ObjectIdentifier(socket)] = socket }
-        defer { _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(socket)) } }
+        guard register(socket) else {
+            _ = await socket.close(code: .goingAway, reason: "server shutting down")
+            return
+        }
+        defer { _ = open.withLock { $0.sockets.removeValue(forKey: ObjectIdentifier(socket)) } }
         guard let dagID = context.parameters["dagId"], case .allow(let role) = access.decide(context.request) else { return }
         let since = context.request.queryValue("since").flatMap { Int64($0) }
         let epoch = context.request.queryValue("epoch").flatMap { Int64($0) }

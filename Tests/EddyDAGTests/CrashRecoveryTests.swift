@@ -56,10 +56,9 @@ struct CrashRecoveryTests {
         let pipe = Pipe()
         process.standardOutput = pipe
         let lines = LineCollector()
-        pipe.fileHandleForReading.readabilityHandler = { handle in lines.append(handle.availableData) }
         try process.run()
+        let reader = OutputReader(pipe.fileHandleForReading) { chunk in lines.append(Data(chunk)) }
         defer {
-            pipe.fileHandleForReading.readabilityHandler = nil
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         // Wait until the probe has acknowledged a few hundred durable events of the live run.
@@ -72,8 +71,8 @@ struct CrashRecoveryTests {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal)
-        // Lines printed before the kill are still in the pipe.
-        while let chunk = readChunk(pipe.fileHandleForReading, upTo: 65_536) { lines.append(Data(chunk)) }
+        // Lines printed before the kill are still in the pipe: read to its end.
+        await onOwnThread { reader.waitUntilDone() }
         let output = lines.snapshot
         let acked = output.compactMap { $0.hasPrefix("ACK ") ? Int64($0.dropFirst(4)) : nil }
         let epoch = try #require(output.first { $0.hasPrefix("EPOCH ") }.flatMap { Int64($0.dropFirst(6)) })

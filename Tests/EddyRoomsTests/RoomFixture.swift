@@ -85,6 +85,7 @@ enum Peers {
 final class PeerProcess: @unchecked Sendable {
     let process = Process()
     private let lines = LineBuffer()
+    private var reader: OutputReader?
 
     init(_ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: Peers.python)
@@ -92,10 +93,8 @@ final class PeerProcess: @unchecked Sendable {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [lines] handle in
-            lines.append(handle.availableData)
-        }
         try process.run()
+        reader = OutputReader(pipe.fileHandleForReading) { [lines] chunk in lines.append(Data(chunk)) }
     }
 
     var output: [String] { lines.lines }

@@ -66,3 +66,23 @@ public func readLine(_ handle: FileHandle) -> String {
     while let byte = readChunk(handle, upTo: 1)?.first, byte != UInt8(ascii: "\n") { bytes.append(byte) }
     return String(decoding: bytes, as: UTF8.self)
 }
+
+/// A thread that reads a child's output until end of file and hands each chunk over
+/// (in place of `readabilityHandler`/`availableData`, which trap on `EINTR`).
+public final class OutputReader: Sendable {
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(_ handle: FileHandle, _ consume: @escaping @Sendable ([UInt8]) -> Void) {
+        let done = self.done
+        Thread {
+            while let chunk = readChunk(handle, upTo: 65_536) { consume(chunk) }
+            done.signal()
+        }.start()
+    }
+
+    /// Blocks until end of file (call it through `onOwnThread`).
+    public func waitUntilDone() {
+        done.wait()
+        done.signal()
+    }
+}
