@@ -43,8 +43,8 @@
  *          per_dashboard_max=b deliveries_per_sec=D p50_ms=x.x p99_ms=x.x
  *          p999_ms=x.x max_ms=x.x catch_ups=C gaps=G client_cpu_sec=U
  * deliveries_per_sec = E / (last receipt - first receipt of a ticker event);
- * latencies come from a log-linear histogram (1024 sub-buckets per power of
- * two: <= 0.1% error), clamped to 1 us .. 600 s; client_cpu_sec is this
+ * latencies come from a log-linear histogram (loadgen.h: 128 sub-buckets per
+ * power of two, <= 0.8% error), clamped to 1 us .. 600 s; client_cpu_sec is this
  * process's user+system CPU time (getrusage), connection phase included.
  *
  * Exit codes: 0 it ran (even if some dashboards did not finish); 1 usage;
@@ -73,6 +73,9 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#define LG_PROG "dag-dashboards"
+#include "loadgen.h"
 
 #define MAX_EVENTS 512
 #define READ_CHUNK (64 * 1024)        /* minimum free space offered to one recv */
@@ -107,33 +110,9 @@ static char request[2048]; /* the upgrade request, up to the Sec-WebSocket-Key v
 static size_t request_len;
 static char host_header[300];
 
-/* ---- latency histogram (nanoseconds, log-linear) ----
- * Values below 2*SUB are counted exactly; above, each power of two [2^e, 2^(e+1))
- * is split into SUB equal buckets, so a bucket is at most 1/SUB = 0.1% wide
- * relative to its values. 600 s < 2^40 ns, so 40 powers of two are plenty. */
-#define H_SUB_BITS 10
-#define H_SUB (1u << H_SUB_BITS)
-#define H_BUCKETS ((40u - H_SUB_BITS + 1u) * H_SUB)
-#define H_MIN_NS 1000LL           /* 1 us */
-#define H_MAX_NS 600000000000LL   /* 600 s */
-
-static inline unsigned h_index(uint64_t v)
-{
-    if (v < 2 * H_SUB)
-        return (unsigned)v;
-    unsigned shift = (unsigned)(63 - __builtin_clzll(v)) - H_SUB_BITS;
-    return (shift + 1) * H_SUB + (unsigned)(v >> shift) - H_SUB;
-}
-
-/* The highest value counted in bucket i. */
-static uint64_t h_high(unsigned i)
-{
-    if (i < 2 * H_SUB)
-        return i;
-    unsigned shift = i / H_SUB - 1;
-    uint64_t low = (uint64_t)(i % H_SUB + H_SUB) << shift;
-    return low + ((uint64_t)1 << shift) - 1;
-}
+/* Latencies are clamped to [1 us, 600 s] before the histogram (loadgen.h). */
+#define H_MIN_NS 1000LL
+#define H_MAX_NS 600000000000LL
 
 /* ---- connections and workers ---- */
 enum { ST_IDLE, ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_DONE };
@@ -172,8 +151,7 @@ struct worker {
     /* results */
     uint64_t catch_ups, gaps, finished;
     int64_t first_ns, last_ns; /* wall clock of the first and last ticker event */
-    uint64_t *hist;
-    uint64_t hcount, hmax;
+    struct hist *hist;
 };
 
 static int64_t mono_ns(void)
@@ -242,32 +220,6 @@ static void usage(const char *msg)
     exit(1);
 }
 
-static long long parse_ll(const char *flag, const char *v, long long lo, long long hi)
-{
-    char *end;
-    long long x;
-    errno = 0;
-    x = strtoll(v, &end, 10);
-    if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "dag-dashboards: bad value for %s: '%s' (want %lld..%lld)\n", flag, v, lo, hi);
-        exit(1);
-    }
-    return x;
-}
-
-static double parse_d(const char *flag, const char *v, double lo, double hi)
-{
-    char *end;
-    double x;
-    errno = 0;
-    x = strtod(v, &end);
-    if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "dag-dashboards: bad value for %s: '%s' (want %g..%g)\n", flag, v, lo, hi);
-        exit(1);
-    }
-    return x;
-}
-
 static void parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -308,23 +260,6 @@ static void parse_args(int argc, char **argv)
 }
 
 /* ---- setup ---- */
-
-static void raise_nofile(int needed)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if ((rlim_t)needed > rl.rlim_cur) {
-        fprintf(stderr, "dag-dashboards: %d dashboards need ~%d file descriptors but the limit is %llu\n",
-                opt_dashboards, needed, (unsigned long long)rl.rlim_cur);
-        exit(2);
-    }
-}
 
 static void resolve(void)
 {
@@ -520,20 +455,6 @@ static uint64_t next_rand(struct worker *w)
     x ^= x >> 7;
     x ^= x << 17;
     return w->rng = x;
-}
-
-static void base64(const unsigned char *in, size_t n, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? tab[v & 63] : '=';
-    }
-    out[o] = 0;
 }
 
 /* ---- per-connection I/O (only ever touched by the owning worker) ---- */
@@ -800,10 +721,7 @@ static void on_message(struct worker *w, struct conn *c, const char *p, size_t n
     if (sent >= 0) {
         int64_t lat = now - sent;
         uint64_t v = lat < H_MIN_NS ? (uint64_t)H_MIN_NS : lat > H_MAX_NS ? (uint64_t)H_MAX_NS : (uint64_t)lat;
-        w->hist[h_index(v)]++;
-        w->hcount++;
-        if (v > w->hmax)
-            w->hmax = v;
+        h_record(w->hist, v);
         c->events++;
         if (w->first_ns == 0)
             w->first_ns = now;
@@ -1064,23 +982,6 @@ static void fmt_ms(char *out, size_t cap, uint64_t ns)
     snprintf(out, cap, "%llu.%llu", (unsigned long long)(tenths / 10), (unsigned long long)(tenths % 10));
 }
 
-static uint64_t percentile(const uint64_t *hist, uint64_t count, uint64_t max, double p)
-{
-    uint64_t target = (uint64_t)(p / 100.0 * (double)count + 0.5), seen = 0;
-    if (count == 0)
-        return 0;
-    if (target < 1)
-        target = 1;
-    for (unsigned i = 0; i < H_BUCKETS; i++) {
-        seen += hist[i];
-        if (seen >= target) {
-            uint64_t v = h_high(i);
-            return v < max ? v : max;
-        }
-    }
-    return max;
-}
-
 int main(int argc, char **argv)
 {
     struct worker *ws;
@@ -1088,7 +989,7 @@ int main(int argc, char **argv)
 
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile(opt_dashboards + 64);
+    raise_nofile(opt_dashboards + 64, opt_dashboards, "dashboards");
     resolve();
     find_live_run();
     build_request();
@@ -1105,7 +1006,7 @@ int main(int argc, char **argv)
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->nconns = opt_dashboards / opt_threads + (t < opt_dashboards % opt_threads);
         w->conns = calloc((size_t)w->nconns, sizeof *w->conns);
-        w->hist = calloc(H_BUCKETS, sizeof *w->hist);
+        w->hist = calloc(1, sizeof *w->hist);
         w->cap = 4 * READ_CHUNK;
         w->buf = malloc(w->cap);
         w->limit = limit;
@@ -1134,25 +1035,21 @@ int main(int argc, char **argv)
         return 2; /* the reason is on stderr already */
 
     /* merge */
-    uint64_t finished = 0, events = 0, catch_ups = 0, gaps = 0, count = 0, max = 0;
+    uint64_t finished = 0, events = 0, catch_ups = 0, gaps = 0;
     uint64_t per_min = UINT64_MAX, per_max = 0;
     int64_t first = 0, last = 0;
-    uint64_t *hist = ws[0].hist;
+    struct hist *hist = ws[0].hist;
     for (int t = 0; t < opt_threads; t++) {
         struct worker *w = &ws[t];
         finished += w->finished;
         catch_ups += w->catch_ups;
         gaps += w->gaps;
-        count += w->hcount;
-        if (w->hmax > max)
-            max = w->hmax;
         if (w->first_ns && (first == 0 || w->first_ns < first))
             first = w->first_ns;
         if (w->last_ns > last)
             last = w->last_ns;
         if (t > 0)
-            for (unsigned i = 0; i < H_BUCKETS; i++)
-                hist[i] += w->hist[i];
+            h_merge(hist, w->hist);
         for (int j = 0; j < w->nconns; j++) {
             uint64_t e = w->conns[j].events;
             events += e;
@@ -1164,10 +1061,10 @@ int main(int argc, char **argv)
     }
     double span = (double)(last - first > 1 ? last - first : 1) / 1e9;
     char p50[32], p99[32], p999[32], pmax[32];
-    fmt_ms(p50, sizeof p50, percentile(hist, count, max, 50));
-    fmt_ms(p99, sizeof p99, percentile(hist, count, max, 99));
-    fmt_ms(p999, sizeof p999, percentile(hist, count, max, 99.9));
-    fmt_ms(pmax, sizeof pmax, max);
+    fmt_ms(p50, sizeof p50, h_percentile(hist, 50));
+    fmt_ms(p99, sizeof p99, h_percentile(hist, 99));
+    fmt_ms(p999, sizeof p999, h_percentile(hist, 99.9));
+    fmt_ms(pmax, sizeof pmax, hist->max);
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
                  (double)ru.ru_stime.tv_usec / 1e6;

@@ -51,6 +51,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define LG_PROG "tcp-echo-load"
+#include "loadgen.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -149,32 +152,6 @@ static void usage(const char *msg)
             "                     [--source-spread K] [--messages M] [--connect-timeout S]\n"
             "                     [--timeout S] [--cpu-pid PID]\n");
     exit(1);
-}
-
-static long long parse_ll(const char *flag, const char *v, long long lo, long long hi)
-{
-    char *end;
-    long long x;
-    errno = 0;
-    x = strtoll(v, &end, 10);
-    if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "tcp-echo-load: bad value for %s: '%s' (want %lld..%lld)\n", flag, v, lo, hi);
-        exit(1);
-    }
-    return x;
-}
-
-static double parse_d(const char *flag, const char *v, double lo, double hi)
-{
-    char *end;
-    double x;
-    errno = 0;
-    x = strtod(v, &end);
-    if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "tcp-echo-load: bad value for %s: '%s' (want %g..%g)\n", flag, v, lo, hi);
-        exit(1);
-    }
-    return x;
 }
 
 static void parse_args(int argc, char **argv)
@@ -415,23 +392,6 @@ static void *worker_main(void *arg)
 
 /* ---- setup ---- */
 
-static void raise_nofile(int needed)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if ((rlim_t)needed > rl.rlim_cur) {
-        fprintf(stderr, "tcp-echo-load: %d connections need ~%d file descriptors but the limit is %llu\n",
-                opt_conns, needed, (unsigned long long)rl.rlim_cur);
-        exit(2);
-    }
-}
-
 static void resolve(struct sockaddr_storage *ss, socklen_t *len)
 {
     struct addrinfo hints, *res;
@@ -619,7 +579,7 @@ int main(int argc, char **argv)
     signal(SIGALRM, on_alarm);
     alarm((unsigned)(opt_timeout + 0.999));
     fill_pattern();
-    raise_nofile(opt_conns + 64);
+    raise_nofile(opt_conns + 64, opt_conns, "connections");
     budget = opt_messages;
 
     conns = connect_all();

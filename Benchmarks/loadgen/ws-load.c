@@ -96,6 +96,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define LG_PROG "ws-load"
+#include "loadgen.h"
+
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -155,88 +158,7 @@ static uint64_t published; /* messages published (written by thread 0) */
 static int pub_done;       /* thread 0 stopped publishing */
 static uint64_t window_forced;
 
-/* ---- histogram: log-linear, values in ns ---- */
-#define H_LINEAR 256
-#define H_SUB 128
-#define H_BUCKETS (H_LINEAR + 30 * H_SUB) /* up to 2^38 ns (274 s) */
-
-struct hist {
-    uint64_t count[H_BUCKETS];
-    uint64_t total, min, max;
-};
-
-static inline unsigned h_index(uint64_t v)
-{
-    unsigned m, shift, idx;
-    if (v < H_LINEAR)
-        return (unsigned)v;
-    m = 63u - (unsigned)__builtin_clzll(v); /* >= 8 */
-    shift = m - 7u;                         /* v >> shift is in [128, 255] */
-    idx = H_LINEAR + (shift - 1u) * H_SUB + (unsigned)((v >> shift) - H_SUB);
-    return idx < H_BUCKETS ? idx : H_BUCKETS - 1;
-}
-
-static void h_bucket(unsigned idx, uint64_t *low, uint64_t *width)
-{
-    unsigned shift;
-    if (idx < H_LINEAR) {
-        *low = idx;
-        *width = 1;
-        return;
-    }
-    shift = (idx - H_LINEAR) / H_SUB + 1;
-    *low = (uint64_t)((idx - H_LINEAR) % H_SUB + H_SUB) << shift;
-    *width = (uint64_t)1 << shift;
-}
-
-static inline void h_record(struct hist *h, uint64_t v)
-{
-    h->count[h_index(v)]++;
-    if (h->total++ == 0 || v < h->min)
-        h->min = v;
-    if (v > h->max)
-        h->max = v;
-}
-
-static void h_merge(struct hist *into, const struct hist *from)
-{
-    if (!from->total)
-        return;
-    for (unsigned i = 0; i < H_BUCKETS; i++)
-        into->count[i] += from->count[i];
-    if (into->total == 0 || from->min < into->min)
-        into->min = from->min;
-    if (from->max > into->max)
-        into->max = from->max;
-    into->total += from->total;
-}
-
 /* Value at percentile p (0 < p <= 100): the middle of its bucket, within [min, max]. */
-static uint64_t h_percentile(const struct hist *h, double p)
-{
-    uint64_t target, seen = 0, low, width, v;
-    if (!h->total)
-        return 0;
-    if (p >= 100)
-        return h->max;
-    target = (uint64_t)((p / 100.0) * (double)h->total + 0.999999);
-    if (target < 1)
-        target = 1;
-    for (unsigned i = 0; i < H_BUCKETS; i++) {
-        seen += h->count[i];
-        if (seen >= target) {
-            h_bucket(i, &low, &width);
-            v = low + width / 2;
-            if (v < h->min)
-                v = h->min;
-            if (v > h->max)
-                v = h->max;
-            return v;
-        }
-    }
-    return h->max;
-}
-
 /* ---- SHA-1 and base64, for Sec-WebSocket-Accept ---- */
 static inline uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
@@ -299,33 +221,6 @@ static void sha1(const unsigned char *msg, size_t len, unsigned char out[20])
         out[4 * i + 2] = (unsigned char)(h[i] >> 8);
         out[4 * i + 3] = (unsigned char)h[i];
     }
-}
-
-static void base64(const unsigned char *in, size_t n, char *out)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0, o = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = tbl[v >> 18];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = tbl[(v >> 6) & 63];
-        out[o++] = tbl[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        out[o++] = tbl[v >> 18];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = '=';
-        out[o++] = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        out[o++] = tbl[v >> 18];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = tbl[(v >> 6) & 63];
-        out[o++] = '=';
-    }
-    out[o] = 0;
 }
 
 /* ---- connections and workers ---- */
@@ -425,32 +320,6 @@ static void usage(const char *msg)
             "                    [--payload B] [--rate R | --window W] [--duration S] [--warmup S]\n"
             "                    [--threads T] [--concurrency C] [--connect-timeout S] [--timeout S]\n");
     exit(1);
-}
-
-static long long parse_ll(const char *flag, const char *v, long long lo, long long hi)
-{
-    char *end;
-    long long x;
-    errno = 0;
-    x = strtoll(v, &end, 10);
-    if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "ws-load: bad value for %s: '%s' (want %lld..%lld)\n", flag, v, lo, hi);
-        exit(1);
-    }
-    return x;
-}
-
-static double parse_d(const char *flag, const char *v, double lo, double hi)
-{
-    char *end;
-    double x;
-    errno = 0;
-    x = strtod(v, &end);
-    if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "ws-load: bad value for %s: '%s' (want %g..%g)\n", flag, v, lo, hi);
-        exit(1);
-    }
-    return x;
 }
 
 static void parse_args(int argc, char **argv)
@@ -1303,23 +1172,6 @@ static void resolve(void)
         snprintf(host_hdr, sizeof host_hdr, "%s:%d", opt_host, opt_port);
 }
 
-static void raise_nofile(int needed)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if ((rlim_t)needed > rl.rlim_cur) {
-        fprintf(stderr, "ws-load: %d connections need ~%d file descriptors but the limit is %llu\n", needed - 64,
-                needed, (unsigned long long)rl.rlim_cur);
-        exit(2);
-    }
-}
-
 static uint64_t rng_state;
 
 static uint64_t rng_next(void)
@@ -1589,7 +1441,7 @@ int main(int argc, char **argv)
     resolve();
 
     nconns = opt_mode == MODE_ECHO ? opt_conns : opt_subs + 1; /* + the publisher */
-    raise_nofile(nconns + opt_stalled + 64);
+    raise_nofile(nconns + opt_stalled + 64, nconns + opt_stalled, "connections");
     conns = calloc((size_t)nconns, sizeof *conns);
     if (opt_stalled)
         stalled = calloc((size_t)opt_stalled, sizeof *stalled);
