@@ -55,34 +55,20 @@ public final class DAGStreamGateway: Sendable {
     public func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
         try router.add(.get, "/api/dags") { [engine, access] request, _ in
             // The same rule as the streams: a viewer or operator token, a trusted origin.
-            if case .deny(let status, let reason) = access.decide(request) {
-                return HTTPResponse.text("\(status.code) \(reason)\n", status: status)
-            }
+            if case .deny(let status, let reason) = access.decide(request) { return Self.refusal(status, reason) }
             return Self.listing(engine)
         }
         let lobbyHook = WebSocketUpgradeHook { [access] request, _ in
-            switch access.decide(request) {
-            case .deny(let status, let reason):
-                var response = HTTPResponse.text("\(status.code) \(reason)\n", status: status)
-                response.headers.add(name: "Connection", value: "close")
-                return .reject(response)
-            case .allow:
-                return .accept(extraHeaders: HTTPHeaders())
-            }
+            if case .deny(let status, let reason) = access.decide(request) { return .reject(Self.refusal(status, reason)) }
+            return .accept(extraHeaders: HTTPHeaders())
         }
         let handshake = Self.handshakeConfiguration
         let hook = WebSocketUpgradeHook { [access, engine] request, parameters in
-            switch access.decide(request) {
-            case .deny(let status, let reason):
-                var response = HTTPResponse.text("\(status.code) \(reason)\n", status: status)
-                response.headers.add(name: "Connection", value: "close")
-                return .reject(response)
-            case .allow:
-                guard let dagID = parameters["dagId"], (try? engine.state(runID: dagID)) != nil else {
-                    return .reject(.error(.notFound))
-                }
-                return .accept(extraHeaders: HTTPHeaders())
+            if case .deny(let status, let reason) = access.decide(request) { return .reject(Self.refusal(status, reason)) }
+            guard let dagID = parameters["dagId"], (try? engine.state(runID: dagID)) != nil else {
+                return .reject(.error(.notFound))
             }
+            return .accept(extraHeaders: HTTPHeaders())
         }
         var connection = WebSocketConfiguration()
         connection.maxMessageSize = 64 * 1024 // commands are small
@@ -97,6 +83,13 @@ public final class DAGStreamGateway: Sendable {
         ) { [self] socket, context in
             try await self.stream(socket, context)
         })
+    }
+
+    /// A 401/403 before any stream or listing, closing the connection.
+    static func refusal(_ status: HTTPStatus, _ reason: String) -> HTTPResponse {
+        var response = HTTPResponse.text("\(status.code) \(reason)\n", status: status)
+        response.headers.add(name: "Connection", value: "close")
+        return response
     }
 
     /// Subprotocol `eddy.dag.v1`; permessage-deflate with `server_no_context_takeover`, so that

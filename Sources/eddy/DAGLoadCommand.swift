@@ -42,33 +42,22 @@ struct DAGLoadCommand: AsyncParsableCommand {
         var configuration = WebSocketClientConfiguration()
         configuration.connection.keepAlive = .disabled
         configuration.deflate.isEnabled = deflate
-        let client = configuration
-        var sockets: [WebSocket] = []
-        for start in stride(from: 0, to: dashboards, by: 200) {
-            try await withThrowingTaskGroup(of: WebSocket.self) { tasks in
-                for index in start..<min(dashboards, start + 200) {
-                    let loop = group.loops[index % group.loops.count]
-                    tasks.addTask(executorPreference: loop) { try await WebSocket.connect(to: stream, configuration: client, on: loop) }
-                }
-                for try await socket in tasks { sockets.append(socket) }
-            }
-        }
+        let sockets = try await connectClients(dashboards, to: stream, configuration: configuration, group: group)
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
-        let connected = sockets
         // One latency histogram per loop: dashboards on a loop record into it without contention.
         let recorders = Dictionary(uniqueKeysWithValues: group.loops.map { (ObjectIdentifier($0), LatencyRecorder()) })
         let results = try await withThrowingTaskGroup(of: DashboardResult.self) { tasks in
-            for socket in connected {
+            for socket in sockets {
                 guard let recorder = recorders[ObjectIdentifier(socket.eventLoop)] else { continue } // every socket is on a group loop
                 tasks.addTask(executorPreference: socket.eventLoop) { await Self.follow(socket, latencies: recorder) }
             }
             let approve = #"{"v":1,"type":"human_decision","command_id":"dag-load-go","node_id":"\#(gate)","decision":"approve"}"#
-            if let first = connected.first {
+            if let first = sockets.first {
                 try await Task(executorPreference: first.eventLoop) { try await first.send(text: approve) }.value
             }
             let watchdog = Task {
                 try? await Task.sleep(until: deadline)
-                for socket in connected { _ = await socket.close(code: .goingAway, reason: "dag-load timeout") }
+                for socket in sockets { _ = await socket.close(code: .goingAway, reason: "dag-load timeout") }
             }
             var merged = DashboardResult()
             for try await result in tasks { merged.merge(result) }

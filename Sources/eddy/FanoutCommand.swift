@@ -49,17 +49,7 @@ struct FanoutCommand: AsyncParsableCommand {
         for index in 0..<stalled {
             stalledConnections.append(try await Self.stalledSubscriber(target, on: group.loops[index % group.loops.count]))
         }
-        // Subscribers, connected 200 at a time.
-        var sockets: [WebSocket] = []
-        for start in stride(from: 0, to: subscriberCount, by: 200) {
-            try await withThrowingTaskGroup(of: WebSocket.self) { tasks in
-                for index in start..<min(subscriberCount, start + 200) {
-                    let loop = group.loops[index % group.loops.count]
-                    tasks.addTask(executorPreference: loop) { try await WebSocket.connect(to: url, configuration: client, on: loop) }
-                }
-                for try await socket in tasks { sockets.append(socket) }
-            }
-        }
+        let sockets = try await connectClients(subscriberCount, to: url, configuration: client, group: group)
         let publisherLoop = group.loops[0]
         let publisher = try await WebSocket.connect(to: url, configuration: client, on: publisherLoop)
         let measureFrom = origin.duration(to: clock.now) + .milliseconds(Int(warmup * 1000))

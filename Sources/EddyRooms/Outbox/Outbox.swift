@@ -68,7 +68,7 @@ public final class Outbox: @unchecked Sendable {
             // Nothing waits and the socket keeps up: straight to the socket, no queueing.
             do {
                 let underWatermark = try socket.sendFramedWithoutWaiting(frame)
-                queue.recordPassThrough(byteCount: frame.count)
+                queue.recordPassThrough()
                 if !underWatermark {
                     blocked = true
                     waitForDrain()

@@ -178,7 +178,7 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
     /// Counts a message its owner handed straight to the connection because the queue was
     /// empty and the connection kept up (it never waited here, so the queued-bytes figures
     /// do not change).
-    public mutating func recordPassThrough(byteCount: Int) {
+    public mutating func recordPassThrough() {
         counters.enqueued += 1
         counters.delivered += 1
     }
