@@ -4,7 +4,8 @@ import Testing
 
 /// A real browser (headless Chromium from Debian) against the dashboard page of
 /// `eddy serve --dag`: the page follows the lobby to the run, applies its snapshot and
-/// deltas, and renders the node states and the waiting gate with its buttons.
+/// deltas, renders the node states and the waiting gate with its buttons; a click on
+/// Approve (operator token) completes the gate and the run.
 @Suite("Headless Chromium against the DAG dashboard", .timeLimit(.minutes(2)))
 struct DashboardBrowserTests {
     @Test func chromiumRendersTheLiveRunAndItsWaitingGate() async throws {
@@ -30,6 +31,15 @@ struct DashboardBrowserTests {
         #expect(dom.contains(#"<tr><td>review</td><td class="s-waiting_human">waiting_human</td>"#), "\(dom.suffix(1500))")
         #expect(dom.contains(#"<p><b>review</b>: Ship it? <button"#) && dom.contains(">Approve</button>"), "\(dom.suffix(1500))")
         #expect(dom.contains(#""draft text""#), "outputs are rendered: \(dom.suffix(1500))")
+
+        // An operator approves in the browser: the gate completes, then the run.
+        let (approved, after) = try await runPythonPeer("chromium_dom.py", [
+            "http://127.0.0.1:\(port)/?token=op", "30", #"<p><b>review</b>: Ship it?"#,
+            "--click", "#gates button", #"<tr><td>review</td><td class="s-completed">completed</td>"#,
+            #"<tr><td>ship</td><td class="s-completed">completed</td>"#, "· completed · seq",
+        ])
+        #expect(approved == 0, "\(after.suffix(1500))")
+        #expect(!after.contains("<p><b>review</b>"), "the gate left the page: \(after.suffix(1500))")
 
         server.terminate()
         for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }

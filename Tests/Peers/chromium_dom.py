@@ -3,8 +3,10 @@ expected string; prints the DOM. Drives Chromium over the DevTools protocol (wit
 `websockets` client), because `--dump-dom` dumps when a virtual-time budget runs out, which
 does not wait for WebSocket traffic.
 
-Usage: chromium_dom.py URL TIMEOUT_SECONDS EXPECTED...
+Usage: chromium_dom.py URL TIMEOUT_SECONDS EXPECTED... [--click CSS_SELECTOR EXPECTED...]
 Exit 0 when every EXPECTED string is in the DOM, 1 on timeout (the last DOM is printed).
+With --click, once the first strings are there it clicks the first element matching the
+selector (as a user would) and then waits for the strings after it.
 """
 import asyncio
 import json
@@ -16,7 +18,13 @@ import tempfile
 
 from websockets.asyncio.client import connect
 
-URL, TIMEOUT, EXPECTED = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+URL, TIMEOUT = sys.argv[1], float(sys.argv[2])
+STEPS = [[]]  # [expected strings], then [selector, expected strings...] per --click
+for arg in sys.argv[3:]:
+    if arg == "--click":
+        STEPS.append([])
+    else:
+        STEPS[-1].append(arg)
 
 
 async def main():
@@ -55,15 +63,22 @@ async def main():
             session = (await call("Target.attachToTarget", targetId=target, flatten=True))["sessionId"]
             dom = ""
             deadline = asyncio.get_running_loop().time() + TIMEOUT
-            while asyncio.get_running_loop().time() < deadline:
-                result = await call("Runtime.evaluate", session, expression="document.documentElement.outerHTML")
-                dom = result["result"].get("value", "")
-                if all(expected in dom for expected in EXPECTED):
-                    print(dom)
-                    return 0
-                await asyncio.sleep(0.2)
+            for number, step in enumerate(STEPS):
+                expected = step if number == 0 else step[1:]
+                if number > 0:
+                    selector = json.dumps(step[0])
+                    await call("Runtime.evaluate", session, expression=f"document.querySelector({selector}).click()")
+                while True:
+                    result = await call("Runtime.evaluate", session, expression="document.documentElement.outerHTML")
+                    dom = result["result"].get("value", "")
+                    if all(e in dom for e in expected):
+                        break
+                    if asyncio.get_running_loop().time() > deadline:
+                        print(dom)
+                        return 1
+                    await asyncio.sleep(0.2)
             print(dom)
-            return 1
+            return 0
     finally:
         if chromium.returncode is None:
             chromium.kill()
