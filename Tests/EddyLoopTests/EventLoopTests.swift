@@ -69,11 +69,29 @@ struct EventLoopExecutorTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    /// A task that prefers the loop runs with the generic serial executor, so awaiting
+    /// nonisolated async functions continues inline: one job, not one per call. (Run as
+    /// "isolated to the loop", each such call was an executor switch and a re-enqueue.)
+    @Test func awaitsInATaskPreferringTheLoopDoNotRequeueIt() async throws {
+        let loop = try EventLoop()
+        let jobs = await Task(executorPreference: loop) { () async -> Int in
+            let before = loop.jobsRun
+            var total = 0
+            for i in 0..<100 { total &+= await nonisolatedIdentity(i) }
+            #expect(total == 4950)
+            #expect(loop.inEventLoop)
+            return loop.jobsRun - before
+        }.value
+        #expect(jobs == 0)
+        // An actor bound to the loop still runs isolated to it.
+        let counter = LoopBoundCounter(loop: loop)
+        let (value, isolatedOnLoop) = await counter.increment()
+        #expect(value == 1 && isolatedOnLoop)
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func isolationChecksAnswerPerThread() async throws {
         let loop = try EventLoop()
-        #expect(loop.isIsolatingCurrentContext() == false)
-        let answer = try await loop.submit { loop.isIsolatingCurrentContext() }
-        #expect(answer == true)
         // assumeIsolated works inside work the loop runs.
         let counter = LoopBoundCounter(loop: loop)
         let value = try await loop.submit {
@@ -218,3 +236,5 @@ struct ScheduledWorkTests {
         #expect(await loop.shutdown().isClean)
     }
 }
+
+@concurrent private func nonisolatedIdentity(_ value: Int) async -> Int { value }

@@ -5,10 +5,10 @@ import Synchronization
 
 /// One thread running one libuv loop (`uv_loop_t`).
 ///
-/// An `EventLoop` is a `SerialExecutor` and a `TaskExecutor`: actors can be bound to it
-/// (`unownedExecutor`), and tasks can prefer it (`withTaskExecutorPreference`,
-/// `Task(executorPreference:)`), so that I/O callbacks and the Swift code consuming them
-/// run on the same thread without an executor hop.
+/// An `EventLoop` is a `TaskExecutor` and has a `SerialExecutor`: tasks can prefer it
+/// (`withTaskExecutorPreference`, `Task(executorPreference:)`) and actors can be bound to it
+/// (`unownedExecutor` = `loop.asUnownedSerialExecutor()`), so that I/O callbacks and the
+/// Swift code consuming them run on the same thread without an executor hop.
 ///
 /// Guarantees:
 /// - Work submitted from one thread runs in submission order (FIFO), never inline inside
@@ -38,6 +38,8 @@ public final class EventLoop: @unchecked Sendable {
     private let idle: UnsafeMutablePointer<uv_idle_t>
     private let remote = Mutex(RemoteQueue())
     private let afterlife: DispatchQueue
+    /// This loop as the serial executor of actors bound to it (see `EventLoop+Executor`).
+    let serialExecutor = LoopSerialExecutor()
 
     // Loop-thread state.
     private var local: [LoopWork] = []
@@ -48,6 +50,8 @@ public final class EventLoop: @unchecked Sendable {
     private var flushing: [any EndOfIterationFlushable] = []
     var lifecycle = Lifecycle.running
     package var resources: [ObjectIdentifier: any LoopResource] = [:]
+    /// Jobs of tasks preferring this loop run so far (for tests of executor switching).
+    package private(set) var jobsRun = 0
 
     private let termination = Mutex(Termination())
     private struct Termination {
@@ -94,6 +98,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         uv_unref(check.asUVHandle) // the check handle alone must not keep the loop alive
         uv_idle_init(uv, idle)
+        serialExecutor.loop = self
         startThread(name: name)
     }
 
@@ -177,6 +182,9 @@ public final class EventLoop: @unchecked Sendable {
     private func run(_ work: LoopWork) {
         switch work {
         case .job(let job):
+            jobsRun &+= 1
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        case .isolatedJob(let job):
             job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
         case .closure(let body):
             body()

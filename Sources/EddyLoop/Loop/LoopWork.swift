@@ -1,6 +1,10 @@
 /// One unit of work queued on an event loop: a Swift concurrency job or a plain closure.
 enum LoopWork {
+    /// A job of a task that prefers this loop (the loop as its `TaskExecutor`): it runs
+    /// with the generic serial executor, as on any task executor.
     case job(UnownedJob)
+    /// A job isolated to an actor bound to this loop (the loop's `SerialExecutor`).
+    case isolatedJob(UnownedJob)
     case closure(@Sendable () -> Void)
 }
 
