@@ -12,7 +12,10 @@ import Synchronization
 /// request head within `headerTimeout` gets 408 and is closed; a bad client never affects
 /// another connection. Each connection is served on its own loop.
 public final class HTTPServer<Upgrade: Sendable>: Sendable {
-    public typealias UpgradeHandler = @Sendable (Upgrade, HTTPUpgradeRequest<TCPConnection>) async -> Void
+    /// Takes over an upgraded connection. It returns `.handOver(body)` to run the
+    /// connection's long phase (a WebSocket's lifetime) in a fresh task, without the memory
+    /// of the HTTP exchange (see `ConnectionOutcome`), or `.close` when it is done.
+    public typealias UpgradeHandler = @Sendable (Upgrade, HTTPUpgradeRequest<TCPConnection>) async -> ConnectionOutcome
 
     public let router: HTTPRouter<Upgrade>
     public let configuration: HTTPServerConfiguration
@@ -32,21 +35,27 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// What the server has answered so far.
     public var statistics: HTTPServerCounters { counters.withLock { $0 } }
 
-    /// Serves connections from `listener` until it closes (see `TCPListener.serve`).
+    /// Serves connections from `listener` until it closes (see `TCPListener.serve`). An
+    /// upgraded connection's long phase runs in a fresh task of the listener's group.
     public func serve(_ listener: TCPListener) async throws {
-        try await listener.serve { connection in
-            await self.handle(connection)
-        }
+        try await listener.serveHandingOver({ connection in
+            await self.exchangeAndUpgrade(connection)
+        })
     }
 
-    /// Serves one connection until it closes, errs, or is upgraded.
-    ///
-    /// An upgrade runs after the HTTP exchange's state (parser buffers, request bytes) is
-    /// gone, so a long-lived WebSocket does not keep it alive.
+    /// Serves one connection until it closes, errs, or its upgrade handler finishes (in
+    /// the calling task).
     public func handle(_ connection: TCPConnection) async {
-        guard let (upgrade, handoff) = await exchange(connection) else { return }
+        if case .handOver(let body) = await exchangeAndUpgrade(connection) { await body() }
+    }
+
+    /// Runs the HTTP exchange, then the upgrade handler's first phase if a request was
+    /// routed to an upgrade. The exchange's state (parser buffers, request bytes) is gone
+    /// by the time the upgrade handler runs.
+    private func exchangeAndUpgrade(_ connection: TCPConnection) async -> ConnectionOutcome {
+        guard let (upgrade, handoff) = await exchange(connection) else { return .close }
         counters.withLock { $0.upgrades += 1 }
-        await upgradeHandler(upgrade, handoff)
+        return await upgradeHandler(upgrade, handoff)
     }
 
     /// What an HTTP exchange ended with when it was not an upgrade: nothing to do.

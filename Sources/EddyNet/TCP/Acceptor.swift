@@ -7,10 +7,20 @@ import Synchronization
 /// The listening socket behind a `TCPListener`, and the hand-over queue between the
 /// loops that adopt accepted sockets and the task that consumes them.
 final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
+    /// What the consumer of a listener takes next.
+    enum Event {
+        case accepted(TCPConnection)
+        /// A served connection whose handler handed it over to a fresh task.
+        case handOver(TCPConnection, @Sendable () async -> Void)
+    }
+
     private struct Queue {
         var ready: [TCPConnection] = []
-        var waiter: UnsafeContinuation<TCPConnection?, any Error>?
+        var handOvers: [(TCPConnection, @Sendable () async -> Void)] = []
+        var waiter: UnsafeContinuation<Event?, any Error>?
         var finished = false
+        /// The consumer has seen the end: hand-overs are refused from here on.
+        var ended = false
         var pausedForBackpressure = false
     }
 
@@ -120,7 +130,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     }
 
     private func deliver(_ connection: TCPConnection) {
-        let outcome: (waiter: UnsafeContinuation<TCPConnection?, any Error>?, rejected: Bool) = queue.withLock { queue in
+        let outcome: (waiter: UnsafeContinuation<Event?, any Error>?, rejected: Bool) = queue.withLock { queue in
             if queue.finished { return (nil, true) }
             if let waiter = queue.waiter {
                 queue.waiter = nil
@@ -132,21 +142,45 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
         if outcome.rejected {
             connection.eventLoop.runOnLoop { connection.closeNow(readOutcome: .success(nil), writeError: IOError(.closed, operation: "write")) }
         } else {
-            outcome.waiter?.resume(returning: connection)
+            outcome.waiter?.resume(returning: .accepted(connection))
         }
     }
 
-    /// The next accepted connection, or nil once finished. Any thread.
-    func next() async throws -> TCPConnection? {
+    /// Queues a hand-over for the consumer (`TCPListener.serve`). False once the consumer
+    /// has seen the end of the sequence: the caller then runs `body` itself. Any thread.
+    func handOver(_ connection: TCPConnection, _ body: @escaping @Sendable () async -> Void) -> Bool {
+        let (accepted, waiter): (Bool, UnsafeContinuation<Event?, any Error>?) = queue.withLock { queue in
+            if queue.ended { return (false, nil) }
+            if let waiter = queue.waiter {
+                queue.waiter = nil
+                return (true, waiter)
+            }
+            queue.handOvers.append((connection, body))
+            return (true, nil)
+        }
+        waiter?.resume(returning: .handOver(connection, body))
+        return accepted
+    }
+
+    /// The next accepted connection or hand-over; nil once the listener is closed and no
+    /// hand-over is waiting. Any thread.
+    func next() async throws -> Event? {
         try await withUnsafeThrowingContinuation { continuation in
-            let (ready, resume): (Result<TCPConnection?, IOError>?, Bool) = queue.withLock { queue in
+            let (ready, resume): (Result<Event?, IOError>?, Bool) = queue.withLock { queue in
+                if !queue.handOvers.isEmpty {
+                    let (connection, body) = queue.handOvers.removeFirst()
+                    return (.success(.handOver(connection, body)), false)
+                }
                 if !queue.ready.isEmpty {
                     let connection = queue.ready.removeFirst()
                     let resume = queue.pausedForBackpressure && queue.ready.count < maxPending / 2 + 1
                     if resume { queue.pausedForBackpressure = false }
-                    return (.success(connection), resume)
+                    return (.success(.accepted(connection)), resume)
                 }
-                if queue.finished { return (.success(nil), false) }
+                if queue.finished {
+                    queue.ended = true
+                    return (.success(nil), false)
+                }
                 if queue.waiter != nil { return (.failure(IOError(.readInProgress, operation: "accept")), false) }
                 queue.waiter = continuation
                 return (nil, false)
@@ -190,6 +224,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
         }
         let (waiter, leftovers) = queue.withLock { queue in
             queue.finished = true
+            if queue.waiter != nil { queue.ended = true } // it is told the end now
             defer { queue.waiter = nil; queue.ready = [] }
             return (queue.waiter, queue.ready)
         }

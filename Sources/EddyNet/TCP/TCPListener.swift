@@ -84,12 +84,37 @@ public final class TCPListener: Sendable {
     /// so that accepting never waits for Swift's global thread pool, which CPU-bound work
     /// elsewhere in the process may be keeping busy.
     public func serve(_ handler: @escaping @Sendable (TCPConnection) async throws -> Void) async throws {
+        try await serveHandingOver({ connection in
+            try await handler(connection)
+            return .close
+        })
+    }
+
+    /// Like `serve(_:)`, but a handler may hand its connection over to a fresh child task
+    /// of the same group (`ConnectionOutcome.handOver`), which then owns it and closes it
+    /// when done. The hand-over goes through the task that accepts (the group's owner); once
+    /// the listener is closed and that task has stopped taking work, the handler's own task
+    /// runs the body instead. Either way the body runs exactly once, is cancelled with the
+    /// others, and `serve` waits for it.
+    public func serveHandingOver(_ handler: @escaping @Sendable (TCPConnection) async throws -> ConnectionOutcome) async throws {
+        let acceptor = self.acceptor
         try await withTaskCancellationHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                for try await connection in connections {
-                    group.addTask(executorPreference: connection.eventLoop) {
-                        do { try await handler(connection) } catch {}
-                        await connection.close()
+                while let event = try await acceptor.next() {
+                    switch event {
+                    case .accepted(let connection):
+                        group.addTask(executorPreference: connection.eventLoop) {
+                            let outcome: ConnectionOutcome
+                            do { outcome = try await handler(connection) } catch { outcome = .close }
+                            if case .handOver(let body) = outcome, acceptor.handOver(connection, body) { return }
+                            if case .handOver(let body) = outcome { await body() }
+                            await connection.close()
+                        }
+                    case .handOver(let connection, let body):
+                        group.addTask(executorPreference: connection.eventLoop) {
+                            await body()
+                            await connection.close()
+                        }
                     }
                 }
             }
@@ -111,7 +136,20 @@ public final class TCPListener: Sendable {
             let acceptor: Acceptor
 
             public mutating func next() async throws -> TCPConnection? {
-                try await acceptor.next()
+                while let event = try await acceptor.next() {
+                    switch event {
+                    case .accepted(let connection):
+                        return connection
+                    case .handOver(let connection, let body):
+                        // Only `serveHandingOver` creates hand-overs, and it is the sole
+                        // consumer while it runs; should one still arrive here, run it.
+                        Task(executorPreference: connection.eventLoop) {
+                            await body()
+                            await connection.close()
+                        }
+                    }
+                }
+                return nil
             }
         }
     }

@@ -104,12 +104,28 @@ public final class WebSocket: @unchecked Sendable {
 
         public struct Iterator: AsyncIteratorProtocol {
             let socket: WebSocket
+
             public mutating func next() async throws -> WebSocketMessage? {
-                let socket = self.socket
-                if socket.isOnLoop { return try await socket.nextMessage() } // no closure: no allocation
-                return try await socket.onLoop { try await socket.nextMessage() }
+                try await socket.nextMessageFromAnywhere()
+            }
+
+            /// What `for try await` calls. Implemented here rather than by the standard
+            /// library's default, which calls `next()` through the protocol witness: one
+            /// async frame less on the stack of every idle connection's task.
+            public mutating func next(isolation actor: isolated (any Actor)?) async throws -> WebSocketMessage? {
+                try await socket.nextMessageFromAnywhere()
             }
         }
+    }
+
+    private func nextMessageFromAnywhere() async throws -> WebSocketMessage? {
+        if isOnLoop { return try await nextMessage() } // no closure: no allocation
+        return try await nextMessageHoppingToLoop()
+    }
+
+    @inline(never)
+    private func nextMessageHoppingToLoop() async throws -> WebSocketMessage? {
+        try await onLoop { [self] in try await nextMessage() }
     }
 
     /// Runs `body` on this socket's loop (no hop when already there).

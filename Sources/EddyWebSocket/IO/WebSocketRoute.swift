@@ -33,16 +33,26 @@ public struct WebSocketRoute: Sendable {
         self.handler = handler
     }
 
-    /// The `HTTPServer` upgrade handler for routes of this type.
-    public static func upgrade(_ route: WebSocketRoute, _ handoff: HTTPUpgradeRequest<TCPConnection>) async {
-        await route.accept(handoff)
+    /// The `HTTPServer` upgrade handler for routes of this type: the handshake in the
+    /// HTTP exchange's task, then the handler in a fresh task (`ConnectionOutcome`), so an
+    /// idle connection holds only what its handler needs.
+    public static func upgrade(_ route: WebSocketRoute, _ handoff: HTTPUpgradeRequest<TCPConnection>) async -> ConnectionOutcome {
+        guard let (socket, context) = await route.handshake(handoff) else { return .close }
+        let handler = route.handler
+        return .handOver { await Self.run(handler, socket, context) }
     }
 
-    /// Runs the handshake on `handoff.stream` and, if accepted, the handler.
+    /// Runs the handshake on `handoff.stream` and, if accepted, the handler, in the calling
+    /// task.
     public func accept<Stream: ByteStream>(_ handoff: HTTPUpgradeRequest<Stream>) async {
         // The handshake's state is dropped before the handler starts: a connection that
         // stays open for hours keeps only the socket and the request.
         guard let (socket, context) = await handshake(handoff) else { return }
+        await Self.run(handler, socket, context)
+    }
+
+    /// Runs `handler` and closes the socket after it: 1000, or 1011 if it threw.
+    private static func run(_ handler: Handler, _ socket: WebSocket, _ context: Context) async {
         do {
             try await handler(socket, context)
             await socket.close()

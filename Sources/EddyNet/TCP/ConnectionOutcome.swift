@@ -1,0 +1,16 @@
+/// What a connection handler run by `TCPListener.serveHandingOver(_:)` leaves to be done
+/// with its connection when it returns.
+///
+/// Why hand over: a Swift task's allocator keeps the slabs of its deepest async stack
+/// until the task ends. A connection that starts with a deep, short phase (parsing an
+/// HTTP request, a WebSocket handshake) and then idles for hours in a shallow one (waiting
+/// for the next message) would otherwise keep the deep phase's memory all that time. A
+/// fresh task starts with nothing.
+public enum ConnectionOutcome: Sendable {
+    /// The handler is done with the connection: close it.
+    case close
+    /// Keep the connection open and run `body` in a fresh child task of the same `serve`
+    /// call (preferring the connection's loop); the connection is closed when `body`
+    /// returns. `body` should capture only what the long phase needs.
+    case handOver(@Sendable () async -> Void)
+}
