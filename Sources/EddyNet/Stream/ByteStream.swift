@@ -42,4 +42,29 @@ public protocol ByteStream: AnyObject, Sendable {
     func shutdownWrite() async throws
     /// Closes the stream at once; pending reads end and pending writes fail. Idempotent.
     func close() async
+
+    /// From now on, hands every received byte to `receiver` on the loop, as it arrives
+    /// (first whatever is already buffered): the push-style alternative to `inbound`, for
+    /// protocol engines that consume bytes synchronously. The stream holds `receiver`
+    /// until it reports the end. Do not mix with `read()`.
+    ///
+    /// - Important: Call on `eventLoop` only.
+    func startReceiving(_ receiver: any ByteStreamReceiver)
+    /// Stops reading from the socket (the peer meets TCP backpressure) until
+    /// `resumeReceiving()`. Loop thread only.
+    func pauseReceiving()
+    /// Reads again after `pauseReceiving()`. Loop thread only.
+    func resumeReceiving()
+}
+
+/// What a `ByteStream` pushes received bytes to (see `ByteStream.startReceiving`). Every
+/// call comes on the stream's loop.
+public protocol ByteStreamReceiver: AnyObject {
+    /// Bytes arrived, in order. `bytes` lives only for the call (it is the loop's shared
+    /// receive buffer, so receiving costs no allocation); the receiver may change it in
+    /// place (unmasking) and must copy what it keeps.
+    func streamDidReceive(_ bytes: UnsafeMutableRawBufferPointer)
+    /// The stream ended: `nil` at the peer's FIN or a local close, otherwise the read
+    /// error. Called at most once; nothing is received after it.
+    func streamDidEnd(_ error: (any Error)?)
 }

@@ -71,8 +71,34 @@ extension TCPConnection {
         startReading()
     }
 
+    public func startReceiving(_ receiver: any ByteStreamReceiver) {
+        precondition(eventLoop.inEventLoop, "startReceiving must be called on the connection's event loop")
+        if !pending.isEmpty {
+            var buffered: [UInt8] = []
+            swap(&buffered, &pending)
+            counters.inboundBuffered = 0
+            buffered.withUnsafeMutableBytes { receiver.streamDidReceive($0) }
+        }
+        if readEnded || phase != .open {
+            receiver.streamDidEnd(readError)
+            return
+        }
+        self.receiver = receiver
+        startReading()
+    }
+
+    public func pauseReceiving() {
+        receivingPaused = true
+        if reading { uv_read_stop(handle.asUVStream); reading = false; counters.readPauses += 1 }
+    }
+
+    public func resumeReceiving() {
+        receivingPaused = false
+        startReading()
+    }
+
     func startReading() {
-        guard !reading, phase == .open, !readEnded else { return }
+        guard !reading, !receivingPaused, phase == .open, !readEnded else { return }
         let status = uv_read_start(handle.asUVStream, { handle, suggested, buffer in
             UVHandle.owner(of: handle!, as: TCPConnection.self).allocate(buffer!)
         }, { stream, nread, buffer in
@@ -102,6 +128,10 @@ extension TCPConnection {
             let bytes = UnsafeRawBufferPointer(start: eventLoop.receiveBuffer.baseAddress, count: nread)
             counters.bytesRead += nread
             counters.reads += 1
+            if let receiver {
+                receiver.streamDidReceive(UnsafeMutableRawBufferPointer(start: eventLoop.receiveBuffer.baseAddress, count: nread))
+                return
+            }
             if let reader {
                 self.reader = nil
                 reader.resume(returning: Array(bytes))
@@ -130,6 +160,7 @@ extension TCPConnection {
         readEnded = true
         if nread == Int(UV_EOF.rawValue) {
             if let reader { self.reader = nil; reader.resume(returning: nil) }
+            if let receiver { self.receiver = nil; receiver.streamDidEnd(nil) }
         } else {
             let error = IOError(uv: Int32(nread), operation: "read")
             closeNow(readOutcome: .failure(error), writeError: error)

@@ -41,6 +41,9 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     var readEnded = false
     var readError: (any Error)?
     var reading = false
+    /// Where received bytes go instead of `pending`, once `startReceiving` was called.
+    var receiver: (any ByteStreamReceiver)?
+    var receivingPaused = false
     // Write side.
     var writers: [UnsafeContinuation<Void, any Error>] = []
     /// Small writes made during this loop iteration, sent together at its end.
@@ -121,6 +124,10 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
         if let reader {
             self.reader = nil
             reader.resume(with: readOutcome)
+        }
+        if let receiver {
+            self.receiver = nil
+            if case .failure(let error) = readOutcome { receiver.streamDidEnd(error) } else { receiver.streamDidEnd(nil) }
         }
         failWriters(writeError)
         if let shutdownWaiter {

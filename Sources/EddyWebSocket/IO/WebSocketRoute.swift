@@ -52,13 +52,25 @@ public struct WebSocketRoute: Sendable {
     }
 
     /// Runs `handler` and closes the socket after it: 1000, or 1011 if it threw.
+    ///
+    /// Kept out of line, with the close in a function of its own: this frame stays on an
+    /// idle connection's task for as long as the handler waits, so it holds only what the
+    /// wait needs.
+    @inline(never)
     private static func run(_ handler: Handler, _ socket: WebSocket, _ context: Context) async {
+        let threw: Bool
         do {
             try await handler(socket, context)
-            await socket.close()
+            threw = false
         } catch {
-            await socket.close(code: .internalError, reason: "")
+            threw = true
         }
+        await finish(socket, threw: threw)
+    }
+
+    @inline(never)
+    private static func finish(_ socket: WebSocket, threw: Bool) async {
+        if threw { await socket.close(code: .internalError, reason: "") } else { await socket.close() }
     }
 
     /// Validates the upgrade request, asks the hook, and writes the 101. Nil when the

@@ -1,0 +1,269 @@
+import EddyLoop
+public import EddyNet
+
+/// The loop side of a `WebSocket`: everything here runs on `eventLoop`'s thread, is
+/// synchronous, and is the only code that touches the socket's state.
+extension WebSocket: ByteStreamReceiver {
+    // MARK: Receiving
+
+    /// Processes the bytes that came with the handshake, then receives from the stream.
+    func start(leftover: [UInt8], keepAliveTick: Duration?) {
+        if let keepAliveTick {
+            keepAliveTimer = eventLoop.scheduleRepeating(every: keepAliveTick) { [weak self] in self?.keepAliveTick() }
+        }
+        if !leftover.isEmpty {
+            var bytes = leftover
+            bytes.withUnsafeMutableBytes { proto.receiveData($0) }
+            protocolAdvanced()
+        }
+        if !transportClosing { transport.startReceiving(self) }
+    }
+
+    public func streamDidReceive(_ bytes: UnsafeMutableRawBufferPointer) {
+        // The protocol unmasks payloads in place in the loop's receive buffer and copies
+        // out only the messages it completes.
+        proto.receiveData(bytes)
+        protocolAdvanced()
+    }
+
+    public func streamDidEnd(_ error: (any Error)?) {
+        proto.receiveEOF() // abnormal (1006) unless the closing handshake already ended it
+        protocolAdvanced()
+    }
+
+    /// Takes what the protocol produced after input, a timer or a send: records the close
+    /// status, carries out the actions, hands a message to a waiting consumer, and stops
+    /// reading while too much waits for the consumer.
+    func protocolAdvanced() {
+        absorbEvents()
+        _ = try? performActions()
+        if status != nil { beginClosingTransport() }
+        deliver()
+        if !receivingPaused, consumer == nil, bufferedBytes > Self.bufferedMessageBytes,
+           proto.connectionState == .open {
+            receivingPaused = true
+            transport.pauseReceiving()
+        }
+    }
+
+    /// Moves the protocol's new events into `events`, keeping data messages only (pings
+    /// and pongs are handled inside the protocol; a close becomes `status`).
+    private func absorbEvents() {
+        let first = events.count
+        proto.drainEvents(into: &events)
+        var kept = first
+        for index in first..<events.count {
+            let event = events[index]
+            switch event {
+            case .text(let text): bufferedBytes += text.utf8.count
+            case .binary(let bytes): bufferedBytes += bytes.count
+            case .closed(let closed):
+                record(closed)
+                continue
+            case .ping, .pong:
+                continue
+            }
+            if kept != index { events[kept] = event }
+            kept += 1
+        }
+        if kept < events.count { events.removeSubrange(kept...) }
+    }
+
+    private func record(_ closed: WebSocketCloseStatus) {
+        guard status == nil else { return }
+        status = closed
+        keepAliveTimer?.cancel()
+        keepAliveTimer = nil
+    }
+
+    // MARK: The consumer
+
+    /// The consumer's next outcome if there is one now: a message, the end (nil) or the
+    /// error the connection ended with. Nil while the consumer must wait.
+    func takeNext() -> Result<WebSocketMessage?, any Error>? {
+        if eventIndex < events.count {
+            let event = events[eventIndex]
+            eventIndex += 1
+            if eventIndex == events.count {
+                events.removeAll(keepingCapacity: true)
+                eventIndex = 0
+            }
+            switch event {
+            case .text(let text):
+                bufferedBytes -= text.utf8.count
+                resumeReceivingIfDrained()
+                return .success(.text(text))
+            case .binary(let bytes):
+                bufferedBytes -= bytes.count
+                resumeReceivingIfDrained()
+                return .success(.binary(bytes))
+            case .ping, .pong, .closed:
+                return takeNext() // not kept by absorbEvents; for completeness
+            }
+        }
+        if let status {
+            beginClosingTransport()
+            return status.isNormal ? .success(nil) : .failure(WebSocketClosedError(status: status))
+        }
+        return nil
+    }
+
+    /// Parks the consumer until the loop has an outcome for it.
+    func park(_ continuation: UnsafeContinuation<WebSocketMessage?, any Error>) {
+        if let ready = takeNext() { return continuation.resume(with: ready) }
+        if consumer != nil {
+            return continuation.resume(throwing: IOError(.readInProgress, operation: "WebSocket messages (one consumer at a time)"))
+        }
+        consumer = continuation
+        // Waiting means idle: hold no buffers while idle.
+        if events.isEmpty && events.capacity > 0 { events = [] }
+        if spareActions.capacity > 0 { spareActions = [] }
+        resumeReceivingIfDrained()
+    }
+
+    func deliver() {
+        guard let consumer, let outcome = takeNext() else { return }
+        self.consumer = nil
+        consumer.resume(with: outcome)
+    }
+
+    /// The consumer's task was cancelled: it gets `CancellationError`, and the connection
+    /// is dropped, as when a task reading a `TCPConnection` is cancelled.
+    func cancelConsumer() {
+        guard let consumer else { return }
+        self.consumer = nil
+        consumer.resume(throwing: CancellationError())
+        beginClosingTransport(abort: true)
+    }
+
+    private func resumeReceivingIfDrained() {
+        guard receivingPaused, bufferedBytes <= Self.bufferedMessageBytes / 2 else { return }
+        receivingPaused = false
+        transport.resumeReceiving()
+    }
+
+    // MARK: Sending and actions
+
+    /// Hands a message to the protocol and writes its frames. Returns whether the
+    /// transport is now above its high watermark.
+    func sendOnLoop(_ message: WebSocketMessage) throws -> Bool {
+        guard !transportClosing else { throw closedError() }
+        do {
+            switch message {
+            case .text(let text): try proto.sendText(text)
+            case .binary(let bytes): try proto.sendBinary(bytes)
+            }
+        } catch {
+            throw closedError()
+        }
+        return try performActions()
+    }
+
+    /// Carries out what the protocol asked for, in order. Frames are queued on the
+    /// transport without waiting, so control frames (pongs, the Close) never wait behind
+    /// backpressure. Returns whether the transport is above its high watermark; throws
+    /// `WebSocketClosedError` when it broke (the connection then ends with 1006).
+    @discardableResult
+    func performActions() throws -> Bool {
+        var backedUp = false
+        var broken = false
+        var actions = spareActions
+        spareActions = []
+        proto.drainActions(into: &actions)
+        for action in actions {
+            switch action {
+            case .write(let bytes):
+                guard !transportClosing, !broken else { continue }
+                do {
+                    if try !transport.writeWithoutWaiting(bytes) { backedUp = true }
+                } catch {
+                    broken = true
+                }
+            case .armCloseTimer(let timeout):
+                closeTimer?.cancel()
+                closeTimer = eventLoop.schedule(after: timeout) { [weak self] in self?.closeTimerFired() }
+            case .closeTransport:
+                beginClosingTransport()
+            }
+        }
+        actions.removeAll(keepingCapacity: true)
+        spareActions = actions
+        if broken {
+            proto.receiveEOF()
+            beginClosingTransport(abort: true)
+            protocolAdvanced()
+            throw closedError()
+        }
+        return backedUp
+    }
+
+    func closedError() -> WebSocketClosedError {
+        WebSocketClosedError(status: status ?? WebSocketCloseStatus(code: .normalClosure, wasClean: false))
+    }
+
+    // MARK: Closing
+
+    func startClosing(code: WebSocketCloseCode, reason: String, waiter: UnsafeContinuation<WebSocketCloseStatus, Never>) {
+        if transportClosed { return waiter.resume(returning: finalStatus) }
+        closeWaiters.append(waiter)
+        if proto.connectionState == .open { try? proto.sendClose(code: code, reason: reason) }
+        // Read on until the peer's Close arrives, even if the consumer stopped reading.
+        if receivingPaused {
+            receivingPaused = false
+            transport.resumeReceiving()
+        }
+        protocolAdvanced()
+    }
+
+    /// Flushes what is queued (the Close frame), sends FIN, then releases the socket; with
+    /// `abort`, releases it at once. A peer that does not read could hold the flush
+    /// forever: the close timeout bounds it. Idempotent.
+    func beginClosingTransport(abort: Bool = false) {
+        guard !transportClosing else { return }
+        transportClosing = true
+        closeTimer?.cancel()
+        closeTimer = nil
+        keepAliveTimer?.cancel()
+        keepAliveTimer = nil
+        let transport = self.transport
+        let timeout = proto.configuration.closeTimeout
+        let loop = eventLoop
+        Task(executorPreference: loop) {
+            if !abort {
+                let deadline = loop.schedule(after: timeout) {
+                    Task(executorPreference: loop) { await transport.close() }
+                }
+                try? await transport.shutdownWrite()
+                deadline.cancel()
+            }
+            await transport.close()
+            loop.execute { self.transportDidClose() }
+        }
+    }
+
+    private func transportDidClose() {
+        transportClosed = true
+        if status == nil { record(WebSocketCloseStatus(code: .abnormalClosure, wasClean: false)) }
+        deliver()
+        let waiters = closeWaiters
+        closeWaiters = []
+        for waiter in waiters { waiter.resume(returning: finalStatus) }
+    }
+
+    private var finalStatus: WebSocketCloseStatus {
+        status ?? WebSocketCloseStatus(code: .abnormalClosure, wasClean: false)
+    }
+
+    // MARK: Timers
+
+    private func closeTimerFired() {
+        proto.closeTimerExpired()
+        protocolAdvanced()
+    }
+
+    private func keepAliveTick() {
+        guard status == nil else { return }
+        proto.tick(now: .now)
+        protocolAdvanced()
+    }
+}

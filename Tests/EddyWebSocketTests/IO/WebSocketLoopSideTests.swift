@@ -1,0 +1,115 @@
+import EddyHTTP
+import EddyLoop
+import EddyNet
+@testable import EddyWebSocket
+import Synchronization
+import Testing
+
+/// The loop-confined core of `WebSocket`: receiving is pushed by the transport, so the
+/// consumer's pace, its task's executor and its cancellation are what these check.
+@Suite("WebSocket loop side: backpressure, any caller, cancellation", .timeLimit(.minutes(1)))
+struct WebSocketLoopSideTests {
+    /// A handler that does not read makes the server stop reading: at most
+    /// `bufferedMessageBytes` (plus one read) wait in the socket, the sender's `send`
+    /// suspends, and once the handler reads, every message arrives, in order.
+    @Test func aConsumerThatStopsReadingPushesBackOnTheSender() async throws {
+        let total = 8192
+        let release = Atomic<Bool>(false)
+        let bufferedWhileStalled = Atomic<Int>(-1)
+        let received = Atomic<Int>(0)
+        let inOrder = Atomic<Bool>(true)
+        let (group, listener, serving) = try await WebSocketConnectionTests.server { socket, _ in
+            for _ in 0..<1000 where !release.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
+            bufferedWhileStalled.store(try await socket.eventLoop.submit { socket.bufferedBytes }, ordering: .releasing)
+            var expected = 0
+            for try await message in socket.messages {
+                guard case .binary(let bytes) = message else { continue }
+                let index = Int(bytes[0]) | Int(bytes[1]) << 8
+                if index != expected { inOrder.store(false, ordering: .relaxed) }
+                expected += 1
+                received.store(expected, ordering: .releasing)
+                if expected == total { break }
+            }
+        }
+        let loop = group.loops[1]
+        // Uncompressed, so that the kernel's buffers hold as few messages as possible.
+        var configuration = WebSocketClientConfiguration()
+        configuration.deflate.isEnabled = false
+        let socket = try await WebSocket.connect(
+            to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
+        let sent = Atomic<Int>(0)
+        let sender = Task(executorPreference: loop) {
+            for index in 0..<total {
+                var payload = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 4096)
+                payload[0] = UInt8(index & 0xff)
+                payload[1] = UInt8(index >> 8)
+                try await socket.send(binary: payload)
+                sent.store(index + 1, ordering: .releasing)
+            }
+        }
+        try await Task.sleep(for: .seconds(1))
+        let sentWhileStalled = sent.load(ordering: .acquiring)
+        release.store(true, ordering: .releasing)
+        try await sender.value
+        for _ in 0..<1000 where received.load(ordering: .acquiring) < total { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(sentWhileStalled < total, "the sender never felt the stalled reader")
+        let buffered = bufferedWhileStalled.load(ordering: .acquiring)
+        #expect(buffered >= 0 && buffered <= WebSocket.bufferedMessageBytes + 64 * 1024)
+        #expect(received.load(ordering: .acquiring) == total)
+        let ordered = inOrder.load(ordering: .relaxed)
+        #expect(ordered)
+        await socket.close()
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
+    /// Every method works from a task that does not prefer the socket's loop (the global
+    /// executor): each call hops to the loop and is resumed with its result.
+    @Test func aTaskOnTheGlobalExecutorCanUseTheSocket() async throws {
+        let (group, listener, serving) = try await WebSocketConnectionTests.server { socket, _ in
+            for try await message in socket.messages { try await socket.send(message) }
+        }
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", on: group.loops[0])
+        let status = try await Task.detached { () -> WebSocketCloseStatus in
+            var iterator = socket.messages.makeAsyncIterator()
+            for index in 0..<200 {
+                try await socket.send(text: "message \(index)")
+                #expect(try await iterator.next() == .text("message \(index)"))
+            }
+            try await socket.ping([1, 2, 3])
+            return await socket.close(code: .goingAway, reason: "done")
+        }.value
+        #expect(status.code == .goingAway && status.wasClean)
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
+    /// Cancelling the task parked in `messages` resumes it with `CancellationError` and
+    /// drops the connection; the peer sees an abnormal end (1006).
+    @Test func cancellingAParkedConsumerDropsTheConnection() async throws {
+        let serverEnd = Mutex<WebSocketCloseStatus?>(nil)
+        let (group, listener, serving) = try await WebSocketConnectionTests.server { socket, _ in
+            do {
+                for try await _ in socket.messages {}
+            } catch let error as WebSocketClosedError {
+                serverEnd.withLock { $0 = error.status }
+            }
+        }
+        let loop = group.loops[1]
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", on: loop)
+        let consumer = Task(executorPreference: loop) { () -> (any Error)? in
+            do {
+                for try await _ in socket.messages {}
+                return nil
+            } catch {
+                return error
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        consumer.cancel()
+        let error = await consumer.value
+        #expect(error is CancellationError)
+        for _ in 0..<500 where serverEnd.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(serverEnd.withLock { $0 }?.code == .abnormalClosure)
+        #expect(await socket.close().code == .abnormalClosure)
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+}
