@@ -24,6 +24,13 @@ extension TCPConnection {
             public mutating func next() async throws -> [UInt8]? {
                 try await connection.read()
             }
+
+            /// What `for try await` calls: in the caller's isolation, so without the two
+            /// executor switches the standard library's default (an `isolated` parameter)
+            /// costs per element.
+            nonisolated(nonsending) public mutating func next(isolation actor: (any Actor)?) async throws -> [UInt8]? {
+                try await connection.read()
+            }
         }
     }
 
