@@ -127,6 +127,28 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         actions.removeAll(keepingCapacity: true)
     }
 
+    /// The fast path for a driver after `sendText`/`sendBinary`: when writing bytes is all
+    /// there is to do, calls `write` with them and empties the buffer *keeping its
+    /// capacity*, so a stream of sends allocates no frame buffers. Returns false without
+    /// calling `write` when other actions are pending (then use `drainActions`).
+    /// `write` must copy what it keeps.
+    public mutating func writePendingBytes(_ write: (borrowing [UInt8]) -> Void) -> Bool {
+        guard actions.isEmpty else { return false }
+        if !outbox.isEmpty {
+            write(outbox)
+            outbox.removeAll(keepingCapacity: true)
+        }
+        return true
+    }
+
+    /// Frees buffer capacity kept for reuse (see `writePendingBytes`), for a connection
+    /// going idle.
+    public mutating func releaseIdleBuffers() {
+        if outbox.isEmpty { outbox = [] }
+        if events.isEmpty { events = [] }
+        if actions.isEmpty { actions = [] }
+    }
+
     /// Actions since the last call, in order; consecutive writes are one `.write`.
     public mutating func takeActions() -> [WebSocketAction] {
         flushOutbox()

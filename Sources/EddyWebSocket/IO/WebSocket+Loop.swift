@@ -118,6 +118,7 @@ extension WebSocket: ByteStreamReceiver {
         // Waiting means idle: hold no buffers while idle.
         if events.isEmpty && events.capacity > 0 { events = [] }
         if spareActions.capacity > 0 { spareActions = [] }
+        proto.releaseIdleBuffers()
         resumeReceivingIfDrained()
     }
 
@@ -156,7 +157,20 @@ extension WebSocket: ByteStreamReceiver {
         } catch {
             throw closedError()
         }
-        return try performActions()
+        // Usually the frame is all there is: write it from the protocol's reused buffer.
+        var backedUp = false
+        var broken = false
+        let transport = self.transport
+        let onlyBytes = proto.writePendingBytes { bytes in
+            do { backedUp = try !transport.writeWithoutWaiting(bytes) } catch { broken = true }
+        }
+        if broken {
+            proto.receiveEOF()
+            beginClosingTransport(abort: true)
+            protocolAdvanced()
+            throw closedError()
+        }
+        return onlyBytes ? backedUp : try performActions()
     }
 
     /// Carries out what the protocol asked for, in order. Frames are queued on the
