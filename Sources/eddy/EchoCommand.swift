@@ -38,7 +38,7 @@ struct EchoCommand: AsyncParsableCommand {
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.deflate.isEnabled = !noDeflate
         let group = try EventLoopGroup(loopCount: loops)
-        let handler: WebSocketRoute.Handler
+        let handler: WebSocketRoute.PlainHandler
         if broadcast {
             // Broadcast frames are compressed once for clients that accept no context
             // takeover; ask for it so compressed clients can share them.
@@ -46,13 +46,13 @@ struct EchoCommand: AsyncParsableCommand {
             let rooms = RoomRegistry(group: group, compression: noDeflate ? nil : handshake.deflate)
             let policy = try Self.policy(named: outboxPolicy)
             let limits = OutboxLimits(maxBytes: outboxBytes)
-            handler = { socket, _ in
+            handler = { socket in
                 try await rooms.serve(socket, in: "broadcast", policy: policy, limits: limits) { _ in
                     for try await message in socket.messages { rooms.publish(message, to: "broadcast") }
                 }
             }
         } else {
-            handler = { socket, _ in
+            handler = { socket in
                 for try await message in socket.messages { try await socket.send(message) }
             }
         }

@@ -52,6 +52,19 @@ public final class EventLoop: @unchecked Sendable {
     package var resources: [ObjectIdentifier: any LoopResource] = [:]
     /// Jobs of tasks preferring this loop run so far (for tests of executor switching).
     package private(set) var jobsRun = 0
+    /// Per-loop helpers of higher layers (one keep-alive ticker for all of a loop's
+    /// WebSockets …), created on first use. Loop thread.
+    private var helpers: [ObjectIdentifier: AnyObject] = [:]
+
+    /// This loop's instance of `T`, made by `make` on first use; it lives as long as the
+    /// loop. Loop thread only.
+    package func helper<T: AnyObject>(_ type: T.Type, make: () -> T) -> T {
+        let key = ObjectIdentifier(type)
+        if let existing = helpers[key] as? T { return existing }
+        let made = make()
+        helpers[key] = made
+        return made
+    }
 
     private let termination = Mutex(Termination())
     private struct Termination {

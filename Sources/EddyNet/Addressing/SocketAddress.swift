@@ -9,12 +9,14 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// The address family.
     public enum Family: Sendable, Hashable { case ipv4, ipv6 }
 
-    package var storage: sockaddr_storage
+    /// A `sockaddr_in` or `sockaddr_in6`, in the space of the larger (28 bytes, not the
+    /// 128 of `sockaddr_storage`: every connection holds two of these).
+    package var storage: sockaddr_in6
 
     /// Parses a numeric IPv4 or IPv6 address. Host names are resolved by `Resolver`.
     public init(ipAddress: String, port: Int) throws(IOError) {
         guard (0...65535).contains(port) else { throw IOError(.invalidArgument, operation: "address port \(port)") }
-        var storage = sockaddr_storage()
+        var storage = sockaddr_in6()
         let status: Int32 = withUnsafeMutableBytes(of: &storage) { raw in
             if ipAddress.contains(":") {
                 return uv_ip6_addr(ipAddress, Int32(port), raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self))
@@ -27,7 +29,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Copies an address libuv or the kernel produced. Returns nil for other families.
     package init?(_ address: UnsafePointer<sockaddr>) {
-        var storage = sockaddr_storage()
+        var storage = sockaddr_in6()
         switch Int32(address.pointee.sa_family) {
         case AF_INET:
             withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: MemoryLayout<sockaddr_in>.size)) }
@@ -39,7 +41,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         self.storage = storage
     }
 
-    public var family: Family { Int32(storage.ss_family) == AF_INET6 ? .ipv6 : .ipv4 }
+    public var family: Family { Int32(storage.sin6_family) == AF_INET6 ? .ipv6 : .ipv4 }
 
     /// The port, in host byte order.
     public var port: Int {

@@ -91,7 +91,9 @@ extension TCPConnection {
     func flushCork() throws {
         guard !cork.isEmpty else { return }
         guard phase == .open else { cork = []; return }
-        defer { cork.removeAll(keepingCapacity: cork.count <= 4096) }
+        // Not kept for reuse: an idle connection holds no write buffer (one allocation per
+        // flush, against one system call per flush).
+        defer { cork = [] }
         try writeNow(cork)
     }
 

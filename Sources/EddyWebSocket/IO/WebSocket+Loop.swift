@@ -8,9 +8,7 @@ extension WebSocket: ByteStreamReceiver {
 
     /// Processes the bytes that came with the handshake, then receives from the stream.
     func start(leftover: [UInt8], keepAliveTick: Duration?) {
-        if let keepAliveTick {
-            keepAliveTimer = eventLoop.scheduleRepeating(every: keepAliveTick) { [weak self] in self?.keepAliveTick() }
-        }
+        if let keepAliveTick, status == nil { KeepAliveTicker.on(eventLoop).add(self, every: keepAliveTick) }
         if !leftover.isEmpty {
             var bytes = leftover
             bytes.withUnsafeMutableBytes { proto.receiveData($0) }
@@ -72,8 +70,7 @@ extension WebSocket: ByteStreamReceiver {
     private func record(_ closed: WebSocketCloseStatus) {
         guard status == nil else { return }
         status = closed
-        keepAliveTimer?.cancel()
-        keepAliveTimer = nil
+        stopKeepAlive()
     }
 
     // MARK: The consumer
@@ -237,8 +234,7 @@ extension WebSocket: ByteStreamReceiver {
         transportClosing = true
         closeTimer?.cancel()
         closeTimer = nil
-        keepAliveTimer?.cancel()
-        keepAliveTimer = nil
+        stopKeepAlive()
         let transport = self.transport
         let timeout = proto.configuration.closeTimeout
         let loop = eventLoop
@@ -275,7 +271,11 @@ extension WebSocket: ByteStreamReceiver {
         protocolAdvanced()
     }
 
-    private func keepAliveTick() {
+    private func stopKeepAlive() {
+        if keepAliveInterval != nil { KeepAliveTicker.on(eventLoop).remove(self) }
+    }
+
+    func keepAliveTick() {
         guard status == nil else { return }
         proto.tick(now: .now)
         protocolAdvanced()

@@ -54,7 +54,9 @@ public final class WebSocket: @unchecked Sendable {
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     var spareActions: [WebSocketAction] = []
     var closeTimer: ScheduledWork?
-    var keepAliveTimer: ScheduledWork?
+    /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
+    var keepAliveSlot = -1
+    var keepAliveInterval: Duration?
 
     /// Received messages (bytes of payload) that may wait for the consumer before reading
     /// stops.

@@ -24,13 +24,27 @@ public struct WebSocketRoute: Sendable {
     }
 
     public typealias Handler = @Sendable (WebSocket, Context) async throws -> Void
+    /// A handler that needs nothing from the upgrade request.
+    public typealias PlainHandler = @Sendable (WebSocket) async throws -> Void
 
     public var endpoint: WebSocketEndpoint
     public let handler: Handler
+    /// Set when the route was made with a `PlainHandler`: then the connection keeps no
+    /// copy of the request (its headers are a few hundred bytes per idle connection).
+    private let plainHandler: PlainHandler?
 
     public init(endpoint: WebSocketEndpoint = WebSocketEndpoint(), handler: @escaping Handler) {
         self.endpoint = endpoint
         self.handler = handler
+        self.plainHandler = nil
+    }
+
+    /// A route whose handler needs nothing from the request (authorisation and the like
+    /// belong in `endpoint.hook`, which sees it before the 101).
+    public init(endpoint: WebSocketEndpoint = WebSocketEndpoint(), handler: @escaping PlainHandler) {
+        self.endpoint = endpoint
+        self.handler = { socket, _ in try await handler(socket) }
+        self.plainHandler = handler
     }
 
     /// The `HTTPServer` upgrade handler for routes of this type: the handshake in the
@@ -38,8 +52,11 @@ public struct WebSocketRoute: Sendable {
     /// idle connection holds only what its handler needs.
     public static func upgrade(_ route: WebSocketRoute, _ handoff: HTTPUpgradeRequest<TCPConnection>) async -> ConnectionOutcome {
         guard let (socket, context) = await route.handshake(handoff) else { return .close }
+        if let plain = route.plainHandler {
+            return .handOver { await Self.run(plain, socket) }
+        }
         let handler = route.handler
-        return .handOver { await Self.run(handler, socket, context) }
+        return .handOver { await Self.run({ try await handler($0, context) }, socket) }
     }
 
     /// Runs the handshake on `handoff.stream` and, if accepted, the handler, in the calling
@@ -48,7 +65,8 @@ public struct WebSocketRoute: Sendable {
         // The handshake's state is dropped before the handler starts: a connection that
         // stays open for hours keeps only the socket and the request.
         guard let (socket, context) = await handshake(handoff) else { return }
-        await Self.run(handler, socket, context)
+        let handler = self.handler
+        await Self.run({ try await handler($0, context) }, socket)
     }
 
     /// Runs `handler` and closes the socket after it: 1000, or 1011 if it threw.
@@ -57,10 +75,10 @@ public struct WebSocketRoute: Sendable {
     /// idle connection's task for as long as the handler waits, so it holds only what the
     /// wait needs.
     @inline(never)
-    private static func run(_ handler: Handler, _ socket: WebSocket, _ context: Context) async {
+    private static func run(_ handler: PlainHandler, _ socket: WebSocket) async {
         let threw: Bool
         do {
-            try await handler(socket, context)
+            try await handler(socket)
             threw = false
         } catch {
             threw = true

@@ -113,3 +113,44 @@ struct WebSocketLoopSideTests {
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 }
+
+/// Keep-alive runs on one ticker per loop for all its sockets.
+@Suite("WebSocket keep-alive ticker", .timeLimit(.minutes(1)))
+struct KeepAliveTickerTests {
+    /// Eight raw clients on one server loop never answer pings: their pong timeouts expire
+    /// in the same tick, and each socket leaves the ticker while it iterates. Every one gets
+    /// a ping, then a Close with 1011, and the loop shuts down with no timer left open.
+    @Test func socketsLeavingDuringOneTickAreAllClosedAndTheTimerStops() async throws {
+        let keepAlive = WebSocketKeepAliveConfiguration(pingInterval: .milliseconds(50), pongTimeout: .milliseconds(100))
+        var connection = WebSocketConfiguration()
+        connection.keepAlive = keepAlive
+        var router = HTTPRouter<WebSocketRoute>()
+        try router.addUpgrade("/ws", WebSocketRoute(endpoint: WebSocketEndpoint(connection: connection)) { socket in
+            do { for try await _ in socket.messages {} } catch {}
+        })
+        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+        let group = try EventLoopGroup(loopCount: 1)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+        var clients: [RawHTTPClient] = []
+        for _ in 0..<8 {
+            var client = try await RawHTTPClient.connect(port: listener.localAddress.port, loop: group.loops[0])
+            try await client.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            #expect(try await client.response()?.status == 101)
+            clients.append(client)
+        }
+        for client in clients {
+            var bytes = client.buffer
+            while let chunk = try? await client.connection.read() { bytes += chunk } // until the server closes
+            let opcodes = WebSocketConnectionTests.opcodes(in: bytes)
+            #expect(opcodes.first == 0x9 && opcodes.last == 0x8, "a ping, then a close: \(opcodes)")
+            #expect(WebSocketConnectionTests.closeCode(in: bytes) == 1011)
+            await client.connection.close()
+        }
+        await listener.close()
+        serving.cancel()
+        _ = try? await serving.value
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
+}
