@@ -14,13 +14,24 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
         case handOver(TCPConnection, @Sendable () async -> Void)
     }
 
+    /// A queued hand-over. A struct rather than a tuple: a closure kept in a tuple inside
+    /// an array is stored in its most general form, and calling it then costs thunks whose
+    /// frames stay on the connection's task for its whole life.
+    private struct HandOver {
+        let connection: TCPConnection
+        let body: @Sendable () async -> Void
+    }
+
     private struct Queue {
         var ready: [TCPConnection] = []
-        var handOvers: [(TCPConnection, @Sendable () async -> Void)] = []
+        var handOvers: [HandOver] = []
         var waiter: UnsafeContinuation<Event?, any Error>?
         var finished = false
         /// The consumer has seen the end: hand-overs are refused from here on.
         var ended = false
+        /// Connections in their hand-over phase, closed if `serve` is cancelled.
+        var handedOver: [ObjectIdentifier: TCPConnection] = [:]
+        var cancelled = false
         var pausedForBackpressure = false
     }
 
@@ -151,15 +162,44 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     func handOver(_ connection: TCPConnection, _ body: @escaping @Sendable () async -> Void) -> Bool {
         let (accepted, waiter): (Bool, UnsafeContinuation<Event?, any Error>?) = queue.withLock { queue in
             if queue.ended { return (false, nil) }
+            queue.handedOver[ObjectIdentifier(connection)] = connection
+            if queue.cancelled { connection.eventLoop.execute { connection.closeForCancellation() } }
             if let waiter = queue.waiter {
                 queue.waiter = nil
                 return (true, waiter)
             }
-            queue.handOvers.append((connection, body))
+            queue.handOvers.append(HandOver(connection: connection, body: body))
             return (true, nil)
         }
         waiter?.resume(returning: .handOver(connection, body))
         return accepted
+    }
+
+    /// Tracks a connection in its hand-over phase that runs outside the queue (see
+    /// `handOver`); closes it at once if `serve` was cancelled. Any thread.
+    func track(_ connection: TCPConnection) {
+        let cancelled = queue.withLock { queue in
+            queue.handedOver[ObjectIdentifier(connection)] = connection
+            return queue.cancelled
+        }
+        if cancelled { connection.eventLoop.execute { connection.closeForCancellation() } }
+    }
+
+    /// A hand-over's body returned: the connection leaves the table. Any thread.
+    func handOverEnded(_ connection: TCPConnection) {
+        _ = queue.withLock { $0.handedOver.removeValue(forKey: ObjectIdentifier(connection)) }
+    }
+
+    /// `serve` was cancelled: closes every connection in its hand-over phase, now and as
+    /// they arrive. Any thread.
+    func closeHandedOverForCancellation() {
+        let connections = queue.withLock { queue in
+            queue.cancelled = true
+            return Array(queue.handedOver.values)
+        }
+        for connection in connections {
+            connection.eventLoop.execute { connection.closeForCancellation() }
+        }
     }
 
     /// The next accepted connection or hand-over; nil once the listener is closed and no
@@ -168,7 +208,8 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
         try await withUnsafeThrowingContinuation { continuation in
             let (ready, resume): (Result<Event?, IOError>?, Bool) = queue.withLock { queue in
                 if !queue.handOvers.isEmpty {
-                    let (connection, body) = queue.handOvers.removeFirst()
+                    let handOver = queue.handOvers.removeFirst()
+                    let (connection, body) = (handOver.connection, handOver.body)
                     return (.success(.handOver(connection, body)), false)
                 }
                 if !queue.ready.isEmpty {

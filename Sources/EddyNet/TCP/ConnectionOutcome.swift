@@ -11,6 +11,7 @@ public enum ConnectionOutcome: Sendable {
     case close
     /// Keep the connection open and run `body` in a fresh child task of the same `serve`
     /// call (preferring the connection's loop); the connection is closed when `body`
-    /// returns. `body` should capture only what the long phase needs.
+    /// returns, and also when `serve` is cancelled (so waits on it end without handlers of
+    /// their own). `body` should capture only what the long phase needs.
     case handOver(@Sendable () async -> Void)
 }

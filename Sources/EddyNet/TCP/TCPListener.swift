@@ -95,7 +95,11 @@ public final class TCPListener: Sendable {
     /// when done. The hand-over goes through the task that accepts (the group's owner); once
     /// the listener is closed and that task has stopped taking work, the handler's own task
     /// runs the body instead. Either way the body runs exactly once, is cancelled with the
-    /// others, and `serve` waits for it.
+    /// others, and `serve` waits for it. Cancelling `serve` also closes every handed-over
+    /// connection (the listener keeps a table of them), so that a body waiting on one
+    /// (directly or through a protocol on top, such as a WebSocket) ends even if that wait
+    /// installs no cancellation handler of its own: such a handler's frames would otherwise
+    /// sit on every idle connection's task.
     public func serveHandingOver(_ handler: @escaping @Sendable (TCPConnection) async throws -> ConnectionOutcome) async throws {
         let acceptor = self.acceptor
         try await withTaskCancellationHandler {
@@ -106,13 +110,20 @@ public final class TCPListener: Sendable {
                         group.addTask(executorPreference: connection.eventLoop) {
                             let outcome: ConnectionOutcome
                             do { outcome = try await handler(connection) } catch { outcome = .close }
-                            if case .handOver(let body) = outcome, acceptor.handOver(connection, body) { return }
-                            if case .handOver(let body) = outcome { await body() }
+                            if case .handOver(let body) = outcome {
+                                if acceptor.handOver(connection, body) { return }
+                                // Refused (the listener closed meanwhile): run it here, still
+                                // closed by a cancellation of `serve`.
+                                acceptor.track(connection)
+                                await body()
+                                acceptor.handOverEnded(connection)
+                            }
                             await connection.close()
                         }
                     case .handOver(let connection, let body):
                         group.addTask(executorPreference: connection.eventLoop) {
                             await body()
+                            acceptor.handOverEnded(connection)
                             await connection.close()
                         }
                     }
@@ -120,6 +131,7 @@ public final class TCPListener: Sendable {
             }
         } onCancel: {
             eventLoop.execute { self.acceptor.close() }
+            acceptor.closeHandedOverForCancellation()
         }
     }
 

@@ -54,6 +54,10 @@ public final class WebSocket: @unchecked Sendable {
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     var spareActions: [WebSocketAction] = []
     var closeTimer: ScheduledWork?
+    /// Set (before the handler starts) for a socket whose task belongs to a
+    /// `TCPListener.serveHandingOver` group, which closes the connection when `serve` is
+    /// cancelled: a parked consumer then ends with the connection.
+    var transportClosesOnCancellation = false
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
     var keepAliveSlot = -1
     var keepAliveInterval: Duration?
@@ -138,7 +142,21 @@ public final class WebSocket: @unchecked Sendable {
     /// otherwise by parking a continuation that the loop resumes with the outcome.
     func nextMessage() async throws -> WebSocketMessage? {
         if eventLoop.inEventLoop, let ready = takeNext() { return try ready.get() }
-        return try await withTaskCancellationHandler {
+        if transportClosesOnCancellation {
+            // Served by a listener that closes the connection when cancelled: no handler of
+            // our own, whose frames would cost every idle connection a task-allocator slab.
+            return try await withUnsafeThrowingContinuation { continuation in
+                if eventLoop.inEventLoop { park(continuation) } else { eventLoop.execute { self.park(continuation) } }
+            }
+        }
+        return try await waitCancellably()
+    }
+
+    /// The wait with a cancellation handler, in a function of its own so that its frame is
+    /// not part of `nextMessage`'s.
+    @inline(never)
+    private func waitCancellably() async throws -> WebSocketMessage? {
+        try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 if eventLoop.inEventLoop { park(continuation) } else { eventLoop.execute { self.park(continuation) } }
             }

@@ -15,7 +15,12 @@ public import EddyNet
 /// Guarantees: a request that fails RFC 6455 §4.2.1 validation gets its exact status
 /// (400, 403 for a refused origin, 426 with `Sec-WebSocket-Version: 13`) and is closed;
 /// the hook runs exactly once, after validation and before the 101; when the handler
-/// returns or throws, the connection is closed (1000, or 1011 if it threw).
+/// returns or throws, the connection is closed (1000, or 1011 if it threw). Through
+/// `WebSocketRoute.upgrade` the handler runs in a fresh task that holds only what it needs
+/// while idle; when the server stops (`serve` cancelled) its connection is closed, which
+/// ends its waits on the socket. (Waits on the socket in that handler do not watch their
+/// own task's cancellation: a child task of the handler that must stop reading should be
+/// told so, or close the socket.)
 public struct WebSocketRoute: Sendable {
     /// What a handler learns about the upgrade request.
     public struct Context: Sendable {
@@ -52,6 +57,9 @@ public struct WebSocketRoute: Sendable {
     /// idle connection holds only what its handler needs.
     public static func upgrade(_ route: WebSocketRoute, _ handoff: HTTPUpgradeRequest<TCPConnection>) async -> ConnectionOutcome {
         guard let (socket, context) = await route.handshake(handoff) else { return .close }
+        // The hand-over runs in the listener's group, which closes the connection if `serve`
+        // is cancelled: waits on the socket need no cancellation handler of their own.
+        socket.transportClosesOnCancellation = true
         if let plain = route.plainHandler {
             return .handOver { await Self.run(plain, socket) }
         }

@@ -82,6 +82,30 @@ struct WebSocketLoopSideTests {
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 
+    /// A route handler parked in `messages` installs no cancellation handler of its own
+    /// (see `TCPListener.serveHandingOver`): cancelling `serve` closes its connection, which
+    /// ends the handler, and `serve` returns.
+    @Test func cancellingServeEndsParkedRouteHandlers() async throws {
+        let started = Atomic<Int>(0)
+        let ended = Atomic<Int>(0)
+        let (group, listener, serving) = try await WebSocketConnectionTests.server { socket, _ in
+            started.add(1, ordering: .relaxed)
+            do { for try await _ in socket.messages {} } catch {}
+            ended.add(1, ordering: .relaxed)
+        }
+        var clients: [WebSocket] = []
+        for _ in 0..<3 {
+            clients.append(try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", on: group.loops[1]))
+        }
+        for _ in 0..<500 where started.load(ordering: .relaxed) < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        serving.cancel()
+        _ = try? await serving.value // returns only once every handler has ended
+        #expect(ended.load(ordering: .relaxed) == 3)
+        for client in clients { #expect(await client.close().code == .abnormalClosure) }
+        await listener.close()
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
+
     /// Cancelling the task parked in `messages` resumes it with `CancellationError` and
     /// drops the connection; the peer sees an abnormal end (1006).
     @Test func cancellingAParkedConsumerDropsTheConnection() async throws {
