@@ -95,6 +95,35 @@ struct DeflateCodecTests {
         return (codec.finishMessage(into: &out, limit: limit), out)
     }
 
+    /// Two server codecs without context takeover share one compressor: messages from
+    /// both, interleaved, each decode on their own (a client that was told
+    /// `server_no_context_takeover` resets its decompressor after every message), and
+    /// neither codec holds a compressor of its own.
+    @Test func codecsWithoutContextTakeoverShareOneCompressor() throws {
+        let parameters = PerMessageDeflateParameters(serverNoContextTakeover: true, serverMaxWindowBits: 12)
+        var first = Self.codec(.server, parameters)
+        var second = Self.codec(.server, parameters)
+        let stream = try #require(ZlibDeflateStream(level: 6, windowBits: 12, memLevel: 5))
+        first.shareCompressor(stream)
+        second.shareCompressor(stream)
+        var firstClient = Self.codec(.client, parameters)
+        var secondClient = Self.codec(.client, parameters)
+        for index in 0..<20 {
+            let message = Array("{\"seq\":\(index),\"node\":\"fetch-\(index % 3)\",\"state\":\"running\"}".utf8)
+            let (codec, client) = index.isMultiple(of: 2) ? (0, 0) : (1, 1)
+            let compressed = try #require(codec == 0 ? first.compress(message) : second.compress(message))
+            let (outcome, inflated) = client == 0 ? Self.inflateMessage(&firstClient, compressed) : Self.inflateMessage(&secondClient, compressed)
+            #expect(outcome == .ok)
+            #expect(inflated == message)
+        }
+        #expect(first.allocatedBytes == 0 && second.allocatedBytes == 0)
+        // With context takeover, sharing is refused: the codec keeps its own stream.
+        var withContext = Self.codec(.server, PerMessageDeflateParameters(serverMaxWindowBits: 12))
+        withContext.shareCompressor(stream)
+        _ = withContext.compress(Array(repeating: 0x61, count: 200))
+        #expect(withContext.allocatedBytes > 0)
+    }
+
     /// §7.2.3.1 and §7.2.3.2: "Hello" compressed, then again with the shared window.
     @Test func rfcHelloExamples() throws {
         let configuration = PerMessageDeflateConfiguration(maxWindowBits: 15, compressionThreshold: 0, memLevel: 8)

@@ -101,10 +101,17 @@ struct ServerHandshakeTests {
         #expect(none.response().headers.contains(name: "Sec-WebSocket-Protocol") == false)
     }
 
+    /// The server default (`PerMessageDeflateConfiguration.server`) adds
+    /// `server_no_context_takeover` unasked (RFC 7692 §7.1.1.1), so connections can share
+    /// their loop's compressor; with context takeover configured, it is left out.
     @Test func deflateNegotiatedInResponse() {
         let request = upgradeRequest([("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")])
         guard case .accept(let agreement) = WebSocketServerHandshake().negotiate(request) else { Issue.record("rejected"); return }
         #expect(agreement.response().headers.first(name: "Sec-WebSocket-Extensions")
+            == "permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12")
+        let withContext = WebSocketServerHandshake(configuration: .init(deflate: PerMessageDeflateConfiguration()))
+        guard case .accept(let kept) = withContext.negotiate(request) else { Issue.record("rejected"); return }
+        #expect(kept.response().headers.first(name: "Sec-WebSocket-Extensions")
             == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12")
     }
 
@@ -219,6 +226,6 @@ struct ClientHandshakeTests {
         guard case .success(let clientAgreement) = client.validate(head) else { Issue.record("invalid"); return }
         #expect(clientAgreement.subprotocol == "eddy.v1")
         #expect(clientAgreement.deflate == agreement.deflate)
-        #expect(agreement.deflate == PerMessageDeflateParameters(serverMaxWindowBits: 12, clientMaxWindowBits: 12))
+        #expect(agreement.deflate == PerMessageDeflateParameters(serverNoContextTakeover: true, serverMaxWindowBits: 12, clientMaxWindowBits: 12))
     }
 }

@@ -468,6 +468,13 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         }
     }
 
+    /// Compresses with `pool`'s stream for these settings instead of an own one, when this
+    /// side has no context takeover (see `SharedCompressorPool`).
+    mutating func shareCompressor(from pool: SharedCompressorPool) {
+        guard compressionEnabled, compression.settings.compressNoContextTakeover else { return }
+        if let stream = pool.stream(for: compression.settings) { compression.shareCompressor(stream) }
+    }
+
     /// Frees zlib streams that hold no context (directions without context takeover),
     /// e.g. when the connection goes idle. Safe at any time.
     public mutating func releaseCompressionMemory() {

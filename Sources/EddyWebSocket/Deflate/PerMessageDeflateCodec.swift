@@ -66,6 +66,10 @@ public struct PerMessageDeflateCodec: ~Copyable, Sendable {
     public let settings: Settings
     private var compressor: ZlibDeflateStream?
     private var decompressor: ZlibInflateStream?
+    /// A compressor shared with other connections on the same thread, used instead of an
+    /// own one when this side has no context takeover (it is reset after every message,
+    /// so it carries nothing from one connection to the next).
+    private var sharedCompressor: ZlibDeflateStream?
 
     public init(settings: Settings) {
         self.settings = settings
@@ -80,8 +84,24 @@ public struct PerMessageDeflateCodec: ~Copyable, Sendable {
         (compressor?.allocatedBytes ?? 0) + (decompressor?.allocatedBytes ?? 0)
     }
 
+    /// Uses `stream` (made with `settings`' window, memLevel and level, and confined to
+    /// the calling thread like this codec) instead of an own compressor, when this side
+    /// has no context takeover. Ignored otherwise.
+    mutating func shareCompressor(_ stream: ZlibDeflateStream) {
+        guard settings.compressNoContextTakeover else { return }
+        sharedCompressor = stream
+        compressor = nil
+    }
+
     /// Compresses one whole message; nil if zlib fails (out of memory).
     public mutating func compress(_ message: UnsafeRawBufferPointer) -> [UInt8]? {
+        if let sharedCompressor {
+            var out: [UInt8] = []
+            out.reserveCapacity(message.count / 2 + 64)
+            let compressed = sharedCompressor.compressMessage(message, into: &out)
+            sharedCompressor.reset()
+            return compressed ? out : nil
+        }
         if compressor == nil {
             compressor = ZlibDeflateStream(
                 level: Int32(settings.compressionLevel), windowBits: settings.compressWindowBits, memLevel: settings.memLevel)

@@ -10,8 +10,17 @@
 ///   `client_max_window_bits`), Eddy's server asks it to use a 4 KiB window too, so
 ///   the decompressor costs ~11 KiB instead of ~39 KiB. A peer that does not allow it
 ///   costs the full 32 KiB window.
+/// - `noContextTakeover`: false here, true in `.server` (what servers use by default).
+///   With it, this side resets its compressor after every message (a server says
+///   `server_no_context_takeover` in every answer, which RFC 7692 §7.1.1.1 allows even
+///   when the client did not ask). Such a compressor carries nothing between messages,
+///   so a `WebSocket` uses one shared by all its loop's connections
+///   (`SharedCompressorPool`) and holds none of its own. Each message is then compressed
+///   on its own: JSON of a few hundred bytes and up still shrinks well, but repeats
+///   across messages are not exploited; that is worth ≈ 38 KiB per connection.
 /// - So a connection with deflate costs ≈ 49 KiB of zlib memory once it has sent and
-///   received a compressed message, and 0 before (streams are created lazily).
+///   received a compressed message, ≈ 11 KiB (its decompressor) with
+///   `noContextTakeover`, and 0 before (streams are created lazily).
 /// - `compressionThreshold = 128`: shorter messages are sent uncompressed (RSV1
 ///   clear); deflate's framing overhead makes tiny messages bigger.
 /// - `compressionLevel = 6` (zlib default): level changes CPU, not memory.
@@ -29,8 +38,9 @@ public struct PerMessageDeflateConfiguration: Sendable, Equatable {
     public var requestedPeerWindowBits: Int {
         didSet { requestedPeerWindowBits = Self.clampWindow(requestedPeerWindowBits) }
     }
-    /// Reset this endpoint's compressor after every message (saves nothing at rest
-    /// but lets a broadcast be compressed once per parameter class).
+    /// Reset this endpoint's compressor after every message: the connection then shares
+    /// its loop's compressor instead of holding one, and a broadcast can be compressed
+    /// once per parameter class. Default false; true in `.server`.
     public var noContextTakeover: Bool
     /// Ask the peer to reset its compressor after every message.
     public var requestPeerNoContextTakeover: Bool
@@ -57,6 +67,10 @@ public struct PerMessageDeflateConfiguration: Sendable, Equatable {
         self.compressionLevel = min(max(compressionLevel, 0), 9)
         self.memLevel = min(max(memLevel, 1), 9)
     }
+
+    /// The server default: Eddy's defaults plus `noContextTakeover`, so that connections
+    /// share their loop's compressor (see above).
+    public static let server = PerMessageDeflateConfiguration(noContextTakeover: true)
 
     /// permessage-deflate switched off.
     public static let disabled = PerMessageDeflateConfiguration(isEnabled: false)

@@ -3,7 +3,9 @@ import EddyHTTP
 /// Server handshake settings.
 ///
 /// Defaults: no subprotocols, any origin, permessage-deflate enabled with
-/// `PerMessageDeflateConfiguration()` (≈ 50 KiB per connection once used).
+/// `PerMessageDeflateConfiguration.server`: Eddy's small windows and
+/// `server_no_context_takeover`, so a connection shares its loop's compressor and holds
+/// only a decompressor (≈ 11 KiB once used; ≈ 50 KiB with context takeover).
 public struct WebSocketServerHandshakeConfiguration: Sendable, Equatable {
     /// Subprotocols in server preference order (§4.2.2 item 5.4 leaves the choice
     /// to the server; Eddy picks its own most preferred one the client offered).
@@ -14,7 +16,7 @@ public struct WebSocketServerHandshakeConfiguration: Sendable, Equatable {
     public init(
         subprotocols: [String] = [],
         originPolicy: WebSocketOriginPolicy = .any,
-        deflate: PerMessageDeflateConfiguration = PerMessageDeflateConfiguration()
+        deflate: PerMessageDeflateConfiguration = .server
     ) {
         self.subprotocols = subprotocols
         self.originPolicy = originPolicy

@@ -8,6 +8,7 @@ extension WebSocket: ByteStreamReceiver {
 
     /// Processes the bytes that came with the handshake, then receives from the stream.
     func start(leftover: [UInt8], keepAliveTick: Duration?) {
+        proto.shareCompressor(from: SharedCompressorPool.on(eventLoop))
         if let keepAliveTick, status == nil { KeepAliveTicker.on(eventLoop).add(self, every: keepAliveTick) }
         if !leftover.isEmpty {
             var bytes = leftover
