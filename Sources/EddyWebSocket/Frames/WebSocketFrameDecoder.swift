@@ -57,7 +57,7 @@ public struct WebSocketFrameDecoder: Sendable {
     public var allowsCompression: Bool
 
     private var state: State = .header
-    private var headerBytes: [UInt8] = []
+    private var headerBytes = FrameHeaderBytes()
     /// Whether a fragmented data message is in progress (§5.4).
     private var messageInProgress = false
     private var messageBytes = 0
@@ -71,7 +71,6 @@ public struct WebSocketFrameDecoder: Sendable {
         self.role = role
         self.limits = limits
         self.allowsCompression = allowsCompression
-        headerBytes.reserveCapacity(14)
     }
 
     /// Decodes the next event from `input` starting at `index`, advancing `index`.
@@ -99,6 +98,25 @@ public struct WebSocketFrameDecoder: Sendable {
             state = .payload(remaining: remaining - take, offset: offset + take, key: key)
             return .payload(range)
         case .header:
+            // Fast path, the usual case: the whole header is in `input`. It is taken at once
+            // and checked in the same order as byte by byte (first two bytes, length, key).
+            if headerBytes.count == 0, input.count - index >= 2 {
+                let total = Self.headerLength(second: input[index + 1])
+                if input.count - index >= total {
+                    headerBytes.append(UnsafeRawBufferPointer(rebasing: input[index..<(index + total)]))
+                    index += total
+                    do throws(WebSocketProtocolError) {
+                        try checkFirstTwoBytes()
+                        pendingLength = try checkLength()
+                    } catch {
+                        return try fail(error)
+                    }
+                    let header = makeHeader()
+                    headerBytes.removeAll()
+                    state = .payload(remaining: header.payloadLength, offset: 0, key: header.maskingKey)
+                    return .frameStart(header)
+                }
+            }
             while index < input.count {
                 headerBytes.append(input[index])
                 index += 1
@@ -111,9 +129,9 @@ public struct WebSocketFrameDecoder: Sendable {
                     // key or any payload byte arrives.
                     do throws(WebSocketProtocolError) { pendingLength = try checkLength() } catch { return try fail(error) }
                 }
-                if headerBytes.count == headerLength() {
+                if headerBytes.count == Self.headerLength(second: headerBytes[1]) {
                     let header = makeHeader()
-                    headerBytes.removeAll(keepingCapacity: true)
+                    headerBytes.removeAll()
                     state = .payload(remaining: header.payloadLength, offset: 0, key: header.maskingKey)
                     return .frameStart(header)
                 }
@@ -136,8 +154,8 @@ public struct WebSocketFrameDecoder: Sendable {
         }
     }
 
-    private func headerLength() -> Int {
-        let second = headerBytes[1]
+    /// The whole header's length, from its second byte.
+    private static func headerLength(second: UInt8) -> Int {
         var length = 2
         switch second & 0x7F {
         case 126: length += 2
@@ -274,4 +292,34 @@ public struct WebSocketFrameDecoder: Sendable {
     static func deflateBound(_ n: Int) -> Int {
         n + (n >> 12) + (n >> 14) + (n >> 25) + 64
     }
+}
+
+/// Up to 14 header bytes, kept inline in the decoder: no heap buffer per connection.
+///
+/// Guarantees: holds at most 16 bytes; `append` beyond that is ignored (the decoder never
+/// needs more than 14: 2 + 8 length + 4 key).
+struct FrameHeaderBytes {
+    private var storage: (UInt64, UInt64) = (0, 0)
+    private(set) var count = 0
+
+    subscript(index: Int) -> UInt8 {
+        withUnsafeBytes(of: storage) { $0[index] }
+    }
+
+    mutating func append(_ byte: UInt8) {
+        guard count < 16 else { return }
+        withUnsafeMutableBytes(of: &storage) { $0[count] = byte }
+        count += 1
+    }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard count + bytes.count <= 16 else { return }
+        // unsafe boundary: copies at most 16 - count bytes into the 16-byte inline storage.
+        withUnsafeMutableBytes(of: &storage) { target in
+            UnsafeMutableRawBufferPointer(rebasing: target[count..<(count + bytes.count)]).copyMemory(from: bytes)
+        }
+        count += bytes.count
+    }
+
+    mutating func removeAll() { count = 0 }
 }
