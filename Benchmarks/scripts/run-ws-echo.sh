@@ -4,6 +4,11 @@
 # (C, epoll, ~0.45 µs of CPU per message, so the server under test gets the cores); the
 # compressed case uses `eddy bench --deflate`, as ws-load has no permessage-deflate.
 #   DURATION (default 5)  CONNECTIONS (default 100)
+#   THREADS (default "2 1"): event-loop threads for Eddy (--loops) and NIOWebSocket
+#   (--threads), one table section per count. Node `ws` is single-threaded either way.
+#   On a 2-core machine the load generator shares the cores: with 2 server threads the
+#   machine is saturated and throughput mixes server and generator cost; with 1 thread
+#   the server has a core to itself, which compares per-core efficiency.
 #   LOADGEN=eddy-bench: drive every case with `eddy bench` instead (Eddy's own Swift client,
 #   the generator `eddy bench` users have; it costs as much CPU as the servers it measures)
 set -euo pipefail
@@ -15,12 +20,7 @@ mkdir -p "$OUT"
 trap stop_server EXIT
 gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/ws-load" "$BENCH/loadgen/ws-load.c" -lpthread
 
-declare -A CMD=(
-  [eddy]="$EDDY echo --port 0"
-  [nio-ws]="$BENCH/.build/release/nio-ws-echo --port 0"
-  [node-ws]="node $BENCH/node/ws-echo-server.js --port 0"
-  [node-ws-deflate]="node $BENCH/node/ws-echo-server.js --port 0 --deflate"
-)
+THREADS=${THREADS:-2 1}
 # name|server|bench arguments
 CASES=(
   "32B x1|eddy nio-ws node-ws|--payload 32 --in-flight 1"
@@ -31,6 +31,16 @@ CASES=(
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
 TICKS=$(getconf CLK_TCK)
 
+for threads in $THREADS; do
+declare -A CMD=(
+  [eddy]="$EDDY echo --port 0 --loops $threads"
+  [nio-ws]="$BENCH/.build/release/nio-ws-echo --port 0 --threads $threads"
+  [node-ws]="node $BENCH/node/ws-echo-server.js --port 0"
+  [node-ws-deflate]="node $BENCH/node/ws-echo-server.js --port 0 --deflate"
+)
+echo
+echo "Server threads: $threads"
+echo
 printf '| case | server | msgs/s | p50 µs | p99 µs | p99.9 µs | Eddy ÷ server | server CPU µs/msg |\n|---|---|---|---|---|---|---|---|\n'
 for case in "${CASES[@]}"; do
   IFS='|' read -r label servers args <<< "$case"
@@ -57,4 +67,6 @@ for case in "${CASES[@]}"; do
     awk -v t=$((after - before)) -v hz="$TICKS" -v m="$messages" 'BEGIN { printf " %.2f |\n", t / hz * 1e6 / m }'
   done
   unset RATE
+done
+unset CMD
 done
