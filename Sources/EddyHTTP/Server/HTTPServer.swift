@@ -44,9 +44,15 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     }
 
     /// Serves one connection until it closes, errs, or its upgrade handler finishes (in
-    /// the calling task).
+    /// the calling task). Cancelling the calling task during the upgrade's long phase
+    /// closes the connection, as `TCPListener.serveHandingOver` does for its hand-overs.
     public func handle(_ connection: TCPConnection) async {
-        if case .handOver(let body) = await exchangeAndUpgrade(connection) { await body() }
+        guard case .handOver(let body) = await exchangeAndUpgrade(connection) else { return }
+        await withTaskCancellationHandler {
+            await body()
+        } onCancel: {
+            connection.closeForCancellationSoon()
+        }
     }
 
     /// Runs the HTTP exchange, then the upgrade handler's first phase if a request was

@@ -163,7 +163,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
         let (accepted, waiter): (Bool, UnsafeContinuation<Event?, any Error>?) = queue.withLock { queue in
             if queue.ended { return (false, nil) }
             queue.handedOver[ObjectIdentifier(connection)] = connection
-            if queue.cancelled { connection.eventLoop.execute { connection.closeForCancellation() } }
+            if queue.cancelled { connection.closeForCancellationSoon() }
             if let waiter = queue.waiter {
                 queue.waiter = nil
                 return (true, waiter)
@@ -182,7 +182,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
             queue.handedOver[ObjectIdentifier(connection)] = connection
             return queue.cancelled
         }
-        if cancelled { connection.eventLoop.execute { connection.closeForCancellation() } }
+        if cancelled { connection.closeForCancellationSoon() }
     }
 
     /// A hand-over's body returned: the connection leaves the table. Any thread.
@@ -198,7 +198,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
             return Array(queue.handedOver.values)
         }
         for connection in connections {
-            connection.eventLoop.execute { connection.closeForCancellation() }
+            connection.closeForCancellationSoon()
         }
     }
 

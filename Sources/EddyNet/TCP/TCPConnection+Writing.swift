@@ -91,10 +91,12 @@ extension TCPConnection {
     func flushCork() throws {
         guard !cork.isEmpty else { return }
         guard phase == .open else { cork = []; return }
-        // Not kept for reuse: an idle connection holds no write buffer (one allocation per
-        // flush, against one system call per flush).
-        defer { cork = [] }
-        try writeNow(cork)
+        // Taken out before writing (a failed write closes the connection, which empties
+        // the cork) and not kept for reuse: an idle connection holds no write buffer (one
+        // allocation per flush, against one system call per flush).
+        let bytes = cork
+        cork = []
+        try writeNow(bytes)
     }
 
     /// `uv_try_write` when nothing is queued ahead, then a queued copy of the remainder.

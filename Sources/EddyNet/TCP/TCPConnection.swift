@@ -156,6 +156,12 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
         for waiter in waiting { waiter.resume() }
     }
 
+    /// Closes the connection from any thread because the task serving it was cancelled:
+    /// pending reads end with `CancellationError`, as they would in a cancelled read.
+    package func closeForCancellationSoon() {
+        eventLoop.execute { self.closeForCancellation() }
+    }
+
     /// Closes because the task that owned a suspended read or write was cancelled.
     func closeForCancellation() {
         closeNow(readOutcome: .failure(CancellationError()), writeError: CancellationError())

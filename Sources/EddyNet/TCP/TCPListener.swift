@@ -148,6 +148,7 @@ public final class TCPListener: Sendable {
             let acceptor: Acceptor
 
             public mutating func next() async throws -> TCPConnection? {
+                let acceptor = self.acceptor
                 while let event = try await acceptor.next() {
                     switch event {
                     case .accepted(let connection):
@@ -157,6 +158,7 @@ public final class TCPListener: Sendable {
                         // consumer while it runs; should one still arrive here, run it.
                         Task(executorPreference: connection.eventLoop) {
                             await body()
+                            acceptor.handOverEnded(connection)
                             await connection.close()
                         }
                     }

@@ -128,20 +128,19 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     }
 
     /// The fast path for a driver after `sendText`/`sendBinary`: when writing bytes is all
-    /// there is to do, calls `write` with them and empties the buffer *keeping its
-    /// capacity*, so a stream of sends allocates no frame buffers. Returns false without
-    /// calling `write` when other actions are pending (then use `drainActions`).
-    /// `write` must copy what it keeps.
-    public mutating func writePendingBytes(_ write: (borrowing [UInt8]) -> Void) -> Bool {
+    /// there is to do, swaps the pending bytes into `buffer` (which must be empty) and
+    /// takes `buffer`'s capacity in exchange, so a stream of sends that hands the same
+    /// buffer back each time allocates no frame buffers. Returns false, changing nothing,
+    /// when other actions are pending (then use `drainActions`). The driver writes
+    /// `buffer` after this call returns: never while the protocol is being mutated, since
+    /// a write can fail and feed the protocol an EOF.
+    public mutating func swapPendingBytes(with buffer: inout [UInt8]) -> Bool {
         guard actions.isEmpty else { return false }
-        if !outbox.isEmpty {
-            write(outbox)
-            outbox.removeAll(keepingCapacity: true)
-        }
+        swap(&outbox, &buffer)
         return true
     }
 
-    /// Frees buffer capacity kept for reuse (see `writePendingBytes`), for a connection
+    /// Frees buffer capacity kept for reuse (see `swapPendingBytes`), for a connection
     /// going idle.
     public mutating func releaseIdleBuffers() {
         if outbox.isEmpty { outbox = [] }

@@ -1,5 +1,6 @@
 import EddyLoop
 public import EddyNet
+import Synchronization
 
 /// The loop side of a `WebSocket`: everything here runs on `eventLoop`'s thread, is
 /// synchronous, and is the only code that touches the socket's state.
@@ -35,8 +36,7 @@ extension WebSocket: ByteStreamReceiver {
     /// reading while too much waits for the consumer.
     func protocolAdvanced() {
         absorbEvents()
-        _ = try? performActions()
-        if status != nil { beginClosingTransport() }
+        _ = try? performActions() // the transport closes on the protocol's .closeTransport
         deliver()
         if !receivingPaused, consumer == nil, bufferedBytes > Self.bufferedMessageBytes,
            proto.connectionState == .open {
@@ -100,37 +100,55 @@ extension WebSocket: ByteStreamReceiver {
             }
         }
         if let status {
-            beginClosingTransport()
             return status.isNormal ? .success(nil) : .failure(WebSocketClosedError(status: status))
         }
         return nil
     }
 
-    /// Parks the consumer until the loop has an outcome for it.
-    func park(_ continuation: UnsafeContinuation<WebSocketMessage?, any Error>) {
+    /// Parks the consumer until the loop has an outcome for it. `wait`, for a cancellable
+    /// wait, says whether its task was cancelled before the park ran (the cancellation
+    /// then has nothing to resume yet).
+    func park(_ continuation: UnsafeContinuation<WebSocketMessage?, any Error>, wait: ConsumerWait? = nil) {
+        if let wait, wait.isCancelled {
+            continuation.resume(throwing: CancellationError())
+            return beginClosingTransport(abort: true)
+        }
         if let ready = takeNext() { return continuation.resume(with: ready) }
         if consumer != nil {
             return continuation.resume(throwing: IOError(.readInProgress, operation: "WebSocket messages (one consumer at a time)"))
         }
         consumer = continuation
+        consumerWait = wait
         // Waiting means idle: hold no buffers while idle.
         if events.isEmpty && events.capacity > 0 { events = [] }
         if spareActions.capacity > 0 { spareActions = [] }
         proto.releaseIdleBuffers()
+        if spareFrame.capacity > 0 { spareFrame = [] }
         resumeReceivingIfDrained()
     }
 
     func deliver() {
-        guard let consumer, let outcome = takeNext() else { return }
+        // Taken out first: `takeNext` may resume reading, and a failure there ends the
+        // stream, which delivers again (re-entrantly) to whatever consumer is parked.
+        guard let consumer else { return }
         self.consumer = nil
+        let wait = consumerWait
+        consumerWait = nil
+        guard let outcome = takeNext() else {
+            self.consumer = consumer
+            consumerWait = wait
+            return
+        }
         consumer.resume(with: outcome)
     }
 
-    /// The consumer's task was cancelled: it gets `CancellationError`, and the connection
-    /// is dropped, as when a task reading a `TCPConnection` is cancelled.
-    func cancelConsumer() {
-        guard let consumer else { return }
+    /// The task of the wait `wait` was cancelled: if that wait is parked, it gets
+    /// `CancellationError`, and the connection is dropped, as when a task reading a
+    /// `TCPConnection` is cancelled. (If it is not parked yet, `park` sees the flag.)
+    func cancelConsumer(_ wait: ConsumerWait) {
+        guard let consumer, consumerWait === wait else { return }
         self.consumer = nil
+        consumerWait = nil
         consumer.resume(throwing: CancellationError())
         beginClosingTransport(abort: true)
     }
@@ -155,20 +173,27 @@ extension WebSocket: ByteStreamReceiver {
         } catch {
             throw closedError()
         }
-        // Usually the frame is all there is: write it from the protocol's reused buffer.
-        var backedUp = false
-        var broken = false
-        let transport = self.transport
-        let onlyBytes = proto.writePendingBytes { bytes in
-            do { backedUp = try !transport.writeWithoutWaiting(bytes) } catch { broken = true }
+        // Usually the frame is all there is: take it in a buffer reused across sends, and
+        // write it once the protocol is no longer being accessed (a failed write closes the
+        // transport, which feeds the protocol an EOF synchronously).
+        var frame = spareFrame
+        spareFrame = []
+        guard proto.swapPendingBytes(with: &frame) else {
+            spareFrame = frame
+            return try performActions()
         }
-        if broken {
+        let backedUp: Bool
+        do {
+            backedUp = try !transport.writeWithoutWaiting(frame)
+        } catch {
             proto.receiveEOF()
             beginClosingTransport(abort: true)
             protocolAdvanced()
             throw closedError()
         }
-        return onlyBytes ? backedUp : try performActions()
+        frame.removeAll(keepingCapacity: true)
+        spareFrame = frame
+        return backedUp
     }
 
     /// Carries out what the protocol asked for, in order. Frames are queued on the
@@ -277,8 +302,18 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     func keepAliveTick() {
-        guard status == nil else { return }
+        // While reading is paused for a slow consumer the peer's pongs and frames wait
+        // unread: judging its liveness then would fail a healthy peer.
+        guard status == nil, !receivingPaused else { return }
         proto.tick(now: .now)
         protocolAdvanced()
     }
+}
+
+/// One cancellable wait of a `messages` consumer (see `WebSocket.park`): set when its task
+/// is cancelled, from any thread.
+final class ConsumerWait: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+    func cancel() { cancelled.store(true, ordering: .releasing) }
 }

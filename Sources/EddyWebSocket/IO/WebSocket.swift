@@ -23,7 +23,8 @@ public import EddyNet
 ///   the consumer catches up. `send` suspends while the transport's outbound queue is
 ///   above its high watermark.
 /// - Pings are answered and keep-alive pings sent whether or not anyone iterates
-///   `messages`; automatic pongs jump no queue but are written in order with data.
+///   `messages`, as long as reading is not paused for a consumer that fell behind (then
+///   keep-alive waits too); automatic pongs jump no queue but are written in order.
 /// - Every peer violation closes with the exact code (1002, 1007, 1009 …) and ends
 ///   `messages` with `WebSocketClosedError`; the transport is closed exactly once, the
 ///   server side closing TCP first after the closing handshake (RFC 6455 §7.1.1).
@@ -50,6 +51,10 @@ public final class WebSocket: @unchecked Sendable {
     var transportClosing = false
     var transportClosed = false
     var consumer: UnsafeContinuation<WebSocketMessage?, any Error>?
+    /// The parked consumer's cancellable wait, if it is one.
+    var consumerWait: ConsumerWait?
+    /// The frame buffer handed back and forth with the protocol (see `sendOnLoop`).
+    var spareFrame: [UInt8] = []
     var closeWaiters: [UnsafeContinuation<WebSocketCloseStatus, Never>] = []
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     var spareActions: [WebSocketAction] = []
@@ -156,12 +161,16 @@ public final class WebSocket: @unchecked Sendable {
     /// not part of `nextMessage`'s.
     @inline(never)
     private func waitCancellably() async throws -> WebSocketMessage? {
-        try await withTaskCancellationHandler {
+        // The token settles the race between the park and the cancellation, which reach
+        // the loop from different threads in either order.
+        let wait = ConsumerWait()
+        return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
-                if eventLoop.inEventLoop { park(continuation) } else { eventLoop.execute { self.park(continuation) } }
+                if eventLoop.inEventLoop { park(continuation, wait: wait) } else { eventLoop.execute { self.park(continuation, wait: wait) } }
             }
         } onCancel: {
-            eventLoop.execute { self.cancelConsumer() }
+            wait.cancel()
+            eventLoop.execute { self.cancelConsumer(wait) }
         }
     }
 

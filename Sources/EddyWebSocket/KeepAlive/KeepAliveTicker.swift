@@ -8,7 +8,8 @@ import EddyLoop
 /// leaves; a member that leaves during a tick (its own or another's) is not ticked again;
 /// a timer runs only while its interval has members.
 final class KeepAliveTicker {
-    private let loop: EventLoop
+    /// Unowned: the loop owns this ticker (`EventLoop.helper`) and outlives it.
+    private unowned let loop: EventLoop
     private var groups: [Duration: Group] = [:]
 
     /// Loop-confined: the timer closure only runs on the loop, like every other access.
