@@ -182,4 +182,27 @@ struct TCPFailureTests {
         _ = try? await serving.value
         #expect(await group.shutdown().allSatisfy { $0.isClean })
     }
+
+    /// A read from a thread that is not the loop's, in a task cancelled as it starts: the
+    /// park and the cancellation reach the loop in either order, and the read always ends
+    /// with `CancellationError` (before, a cancellation that arrived first was lost and
+    /// the read waited for data).
+    @Test func aReadCancelledAsItParksFromAnotherThreadAlwaysEnds() async throws {
+        let server = try await EchoServer.start()
+        for _ in 0..<30 {
+            let client = try await TCPConnection.connect(host: "127.0.0.1", port: server.port, on: server.group.next())
+            let reading = Task.detached { () -> (any Error)? in
+                do {
+                    _ = try await client.read()
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            reading.cancel()
+            #expect(await reading.value is CancellationError)
+            await client.close()
+        }
+        #expect(try await server.stop().allSatisfy { $0.isClean })
+    }
 }

@@ -37,7 +37,8 @@ extension TCPConnection {
     /// Takes everything buffered, or waits for the next read.
     public func read() async throws -> [UInt8]? {
         let loop = eventLoop
-        if loop.inEventLoop, let ready = try takeBuffered() { return ready }
+        if !loop.inEventLoop { return try await readFromAnotherThread() }
+        if let ready = try takeBuffered() { return ready }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 // Called directly on the loop: an escaping closure here would cost one
@@ -45,6 +46,28 @@ extension TCPConnection {
                 if loop.inEventLoop { self.parkReader(continuation) } else { loop.execute { self.parkReader(continuation) } }
             }
         } onCancel: {
+            loop.execute { if self.reader != nil { self.closeForCancellation() } }
+        }
+    }
+
+    /// `read()` from a thread that is not the loop's: the park and a cancellation reach
+    /// the loop in either order, so the cancellation leaves a flag the park checks.
+    @inline(never)
+    private func readFromAnotherThread() async throws -> [UInt8]? {
+        let loop = eventLoop
+        let wait = WaitCancellation()
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                loop.execute {
+                    if wait.isCancelled {
+                        continuation.resume(throwing: CancellationError())
+                        return self.closeForCancellation()
+                    }
+                    self.parkReader(continuation)
+                }
+            }
+        } onCancel: {
+            wait.cancel()
             loop.execute { if self.reader != nil { self.closeForCancellation() } }
         }
     }

@@ -1,6 +1,5 @@
 import EddyLoop
 public import EddyNet
-import Synchronization
 
 /// The loop side of a `WebSocket`: everything here runs on `eventLoop`'s thread, is
 /// synchronous, and is the only code that touches the socket's state.
@@ -108,7 +107,7 @@ extension WebSocket: ByteStreamReceiver {
     /// Parks the consumer until the loop has an outcome for it. `wait`, for a cancellable
     /// wait, says whether its task was cancelled before the park ran (the cancellation
     /// then has nothing to resume yet).
-    func park(_ continuation: UnsafeContinuation<WebSocketMessage?, any Error>, wait: ConsumerWait? = nil) {
+    func park(_ continuation: UnsafeContinuation<WebSocketMessage?, any Error>, wait: WaitCancellation? = nil) {
         if let wait, wait.isCancelled {
             continuation.resume(throwing: CancellationError())
             return beginClosingTransport(abort: true)
@@ -145,7 +144,7 @@ extension WebSocket: ByteStreamReceiver {
     /// The task of the wait `wait` was cancelled: if that wait is parked, it gets
     /// `CancellationError`, and the connection is dropped, as when a task reading a
     /// `TCPConnection` is cancelled. (If it is not parked yet, `park` sees the flag.)
-    func cancelConsumer(_ wait: ConsumerWait) {
+    func cancelConsumer(_ wait: WaitCancellation) {
         guard let consumer, consumerWait === wait else { return }
         self.consumer = nil
         consumerWait = nil
@@ -308,12 +307,4 @@ extension WebSocket: ByteStreamReceiver {
         proto.tick(now: .now)
         protocolAdvanced()
     }
-}
-
-/// One cancellable wait of a `messages` consumer (see `WebSocket.park`): set when its task
-/// is cancelled, from any thread.
-final class ConsumerWait: Sendable {
-    private let cancelled = Atomic<Bool>(false)
-    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
-    func cancel() { cancelled.store(true, ordering: .releasing) }
 }

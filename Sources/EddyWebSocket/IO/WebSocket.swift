@@ -52,7 +52,7 @@ public final class WebSocket: @unchecked Sendable {
     var transportClosed = false
     var consumer: UnsafeContinuation<WebSocketMessage?, any Error>?
     /// The parked consumer's cancellable wait, if it is one.
-    var consumerWait: ConsumerWait?
+    var consumerWait: WaitCancellation?
     /// The frame buffer handed back and forth with the protocol (see `sendOnLoop`).
     var spareFrame: [UInt8] = []
     var closeWaiters: [UnsafeContinuation<WebSocketCloseStatus, Never>] = []
@@ -163,7 +163,7 @@ public final class WebSocket: @unchecked Sendable {
     private func waitCancellably() async throws -> WebSocketMessage? {
         // The token settles the race between the park and the cancellation, which reach
         // the loop from different threads in either order.
-        let wait = ConsumerWait()
+        let wait = WaitCancellation()
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 if eventLoop.inEventLoop { park(continuation, wait: wait) } else { eventLoop.execute { self.park(continuation, wait: wait) } }
