@@ -74,6 +74,27 @@ async def no_context_takeover():
         check("no_context_takeover both ways negotiated and used", params_ok and ok, str(ext))
 
 
+async def shared_compressor():
+    """By default the server answers server_no_context_takeover (unasked) and compresses
+    with one zlib stream per loop, shared by its connections: many connections echoing
+    compressible messages at once interleave on that stream, and every echo must still
+    decode on its own."""
+    async def one(index):
+        async with connect(BASE + "/default") as ws:
+            ext = ws.protocol.extensions
+            # The client's view: the server (remote) resets its context after each message.
+            params_ok = len(ext) == 1 and ext[0].remote_no_context_takeover
+            ok = True
+            for i in range(40):
+                doc = '{"type":"node_state","conn":%d,"seq":%d,"status":"running"}' % (index, i) * 12
+                await ws.send(doc)
+                ok = ok and await ws.recv() == doc
+            return params_ok, ok
+    outcomes = await asyncio.gather(*(one(i) for i in range(24)))
+    check("24 connections share the server's compressor (server_no_context_takeover by default)",
+          all(p and o for p, o in outcomes), str(outcomes[:3]))
+
+
 async def ping_pong():
     async with connect(BASE + "/default") as ws:
         waiter = await ws.ping(b"are you there")
@@ -191,6 +212,7 @@ async def main():
     check("no extension when the client offers none", names_off == [], str(names_off))
     await fragmented()
     await no_context_takeover()
+    await shared_compressor()
     await ping_pong()
     await close_codes()
     await oversized()
