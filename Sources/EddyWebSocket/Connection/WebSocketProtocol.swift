@@ -116,15 +116,23 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// Moves the events since the last call to the end of `sink`, keeping this protocol's
     /// buffer capacity (no allocation per call, unlike `takeEvents()`).
     public mutating func drainEvents(into sink: inout [WebSocketEvent]) {
-        sink.append(contentsOf: events)
-        events.removeAll(keepingCapacity: true)
+        if sink.isEmpty {
+            swap(&sink, &events) // no copy, no reference counting per event
+        } else {
+            sink.append(contentsOf: events)
+            events.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Moves the actions since the last call to the end of `sink`, keeping capacity.
     public mutating func drainActions(into sink: inout [WebSocketAction]) {
         flushOutbox()
-        sink.append(contentsOf: actions)
-        actions.removeAll(keepingCapacity: true)
+        if sink.isEmpty {
+            swap(&sink, &actions)
+        } else {
+            sink.append(contentsOf: actions)
+            actions.removeAll(keepingCapacity: true)
+        }
     }
 
     /// The fast path for a driver after `sendText`/`sendBinary`: when writing bytes is all
@@ -380,15 +388,15 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
 
     private mutating func sendMessage(_ bytes: [UInt8], opcode: WebSocketOpcode, fragmentSize: Int?) throws(WebSocketUsageError) {
         guard case .open = state else { throw .init(.notOpen) }
-        var payload = bytes
-        var compressed = false
-        if compressionEnabled && compression.shouldCompress(count: bytes.count) {
-            // zlib fails only when out of memory; the message then goes uncompressed.
-            if let deflated = compression.compress(bytes) {
-                payload = deflated
-                compressed = true
-            }
+        // zlib fails only when out of memory; the message then goes uncompressed.
+        if compressionEnabled && compression.shouldCompress(count: bytes.count), let deflated = compression.compress(bytes) {
+            writeMessage(deflated, opcode: opcode, compressed: true, fragmentSize: fragmentSize)
+        } else {
+            writeMessage(bytes, opcode: opcode, compressed: false, fragmentSize: fragmentSize)
         }
+    }
+
+    private mutating func writeMessage(_ payload: [UInt8], opcode: WebSocketOpcode, compressed: Bool, fragmentSize: Int?) {
         let size = max(1, fragmentSize ?? Int.max)
         if payload.count <= size {
             writeFrame(opcode, payload: payload, rsv1: compressed)

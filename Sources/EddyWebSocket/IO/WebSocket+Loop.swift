@@ -79,7 +79,9 @@ extension WebSocket: ByteStreamReceiver {
     /// error the connection ended with. Nil while the consumer must wait.
     func takeNext() -> Result<WebSocketMessage?, any Error>? {
         if eventIndex < events.count {
-            let event = events[eventIndex]
+            // Moved out, not copied: no reference counting for the payload.
+            var event = WebSocketEvent.pong([])
+            swap(&event, &events[eventIndex])
             eventIndex += 1
             if eventIndex == events.count {
                 events.removeAll(keepingCapacity: true)
