@@ -77,6 +77,7 @@ extension WebSocket: ByteStreamReceiver {
 
     /// The consumer's next outcome if there is one now: a message, the end (nil) or the
     /// error the connection ended with. Nil while the consumer must wait.
+    @usableFromInline
     func takeNext() -> Result<WebSocketMessage?, any Error>? {
         if eventIndex < events.count {
             // Moved out, not copied: no reference counting for the payload.
@@ -164,6 +165,7 @@ extension WebSocket: ByteStreamReceiver {
 
     /// Hands a message to the protocol and writes its frames. Returns whether the
     /// transport is now above its high watermark.
+    @usableFromInline
     func sendOnLoop(_ message: WebSocketMessage) throws -> Bool {
         guard !transportClosing else { throw closedError() }
         do {

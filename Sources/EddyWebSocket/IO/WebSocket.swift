@@ -126,7 +126,9 @@ public final class WebSocket: @unchecked Sendable {
         public func makeAsyncIterator() -> Iterator { Iterator(socket: socket) }
 
         public struct Iterator: AsyncIteratorProtocol {
-            let socket: WebSocket
+            @usableFromInline let socket: WebSocket
+
+            init(socket: WebSocket) { self.socket = socket }
 
             public mutating func next() async throws -> WebSocketMessage? {
                 try await socket.nextMessage()
@@ -137,14 +139,20 @@ public final class WebSocket: @unchecked Sendable {
             /// library's default (`isolated` parameter) every message cost two executor
             /// switches, each taking the task's status-record lock, and one async frame
             /// more on an idle connection's task.
+            ///
+            /// Inlinable, with the common case (a message is waiting and this is the loop's
+            /// thread) taken without any async call: no task-allocator frame per message.
+            @inlinable
             nonisolated(nonsending) public mutating func next(isolation actor: (any Actor)?) async throws -> WebSocketMessage? {
-                try await socket.nextMessage()
+                if socket.eventLoop.inEventLoop, let ready = socket.takeNext() { return try ready.get() }
+                return try await socket.nextMessage()
             }
         }
     }
 
     /// The next message: taken at once when one is buffered and this is the loop's thread,
     /// otherwise by parking a continuation that the loop resumes with the outcome.
+    @usableFromInline
     func nextMessage() async throws -> WebSocketMessage? {
         if eventLoop.inEventLoop, let ready = takeNext() { return try ready.get() }
         if transportClosesOnCancellation {
@@ -178,13 +186,21 @@ public final class WebSocket: @unchecked Sendable {
 
     /// Sends a message. Suspends while the transport is over its high watermark.
     /// Throws `WebSocketClosedError` once the connection is closing or closed.
+    ///
+    /// Inlinable: on the loop's thread and under the watermark (the common case) it makes
+    /// no async call, so it costs no task-allocator frame.
+    @inlinable
     public func send(_ message: WebSocketMessage) async throws {
-        let backedUp = if eventLoop.inEventLoop {
-            try sendOnLoop(message)
+        if eventLoop.inEventLoop {
+            if try sendOnLoop(message) { try await waitForDrain() }
         } else {
-            try await eventLoop.submit { try self.sendOnLoop(message) }
+            try await sendFromAnotherThread(message)
         }
-        if backedUp { try await waitForDrain() }
+    }
+
+    @usableFromInline
+    func sendFromAnotherThread(_ message: WebSocketMessage) async throws {
+        if try await eventLoop.submit({ try self.sendOnLoop(message) }) { try await waitForDrain() }
     }
 
     /// Sends a text message.
@@ -254,7 +270,8 @@ public final class WebSocket: @unchecked Sendable {
     }
 
     /// Waits for the transport to drain; a failure becomes the connection's close status.
-    private func waitForDrain() async throws {
+    @usableFromInline
+    func waitForDrain() async throws {
         do { try await transport.waitUntilWritable() } catch {
             let status = try? await onLoop { self.status }
             throw WebSocketClosedError(status: (status ?? nil) ?? WebSocketCloseStatus(code: .abnormalClosure, wasClean: false))
