@@ -23,6 +23,9 @@ struct WebSocketReviewRegressionTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { close(fd); return false }
+        // A send blocked by a full window gives up after 2 s (then the reset goes out anyway).
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let text = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         let request = Array(text.utf8)
@@ -46,12 +49,14 @@ struct WebSocketReviewRegressionTests {
     /// into a crash of the whole process. Now the send throws and the server goes on.
     @Test func aResetSeenByALargeSendClosesTheSocketWithoutCrashing() async throws {
         let outcome = Mutex<String?>(nil)
+        let clientGone = Atomic<Bool>(false)
         let (group, listener, serving) = try await WebSocketConnectionTests.server { socket, _ in
-            // Wait until the buffered messages have paused reading, then for the reset.
+            // Wait until the buffered messages have paused reading and the client has reset.
             for _ in 0..<500 where !(try await socket.eventLoop.submit { socket.receivingPaused }) {
                 try await Task.sleep(for: .milliseconds(10))
             }
-            try await Task.sleep(for: .milliseconds(200))
+            for _ in 0..<500 where !clientGone.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(100)) // for the reset to land
             do {
                 for _ in 0..<20 { try await socket.send(binary: [UInt8](repeating: 1, count: 64 * 1024)) }
                 outcome.withLock { $0 = "sent" }
@@ -60,7 +65,10 @@ struct WebSocketReviewRegressionTests {
             }
         }
         let port = listener.localAddress.port
+        // 40 frames of 4,000 bytes: the socket takes two reads of 64 KiB, which is more than
+        // it buffers for its consumer, and pauses; the kernel's buffers take the rest.
         let handshook = try await onOwnThread { Self.rawClientThatResets(port: port, frames: 40, size: 4000) }
+        clientGone.store(true, ordering: .releasing)
         #expect(handshook)
         for _ in 0..<500 where outcome.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
         #expect(outcome.withLock { $0 } == "closed 1006")
