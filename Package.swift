@@ -110,8 +110,14 @@ let package = Package(
         // Helpers shared by the test targets (not a product).
         .target(
             name: "EddyTestSupport",
+            dependencies: ["CSpawn"],
             path: "Tests/Support",
             swiftSettings: strict
+        ),
+        // posix_spawn's close-from file action, for EddyTestSupport's ChildProcess.
+        .target(
+            name: "CSpawn",
+            path: "Tests/CSpawn"
         ),
         .testTarget(
             name: "EddyLoopTests",

@@ -59,12 +59,12 @@ enum DemoProcess {
     /// Starts `eddy demo` (or `command` with `arguments`) on `db` and `port` (0: any) with
     /// tokens "op" and "view"; returns the process and the port it bound.
     static func start(db: String, port: Int = 0, command: String = "demo", arguments: [String] = ["--gate-timeout", "600"])
-        async throws -> (Process, Int)
+        async throws -> (ChildProcess, Int)
     {
-        let demo = Process()
+        let demo = ChildProcess()
         demo.executableURL = binary
         demo.arguments = [command, "--port", String(port), "--db", db, "--operator-token", "op", "--viewer-token", "view"] + arguments
-        let stdout = Pipe()
+        let stdout = ChildPipe()
         demo.standardOutput = stdout
         demo.standardError = FileHandle.nullDevice
         try demo.run()

@@ -50,10 +50,10 @@ struct CrashRecoveryTests {
     func killedProcess() async throws {
         let probe = try #require(Self.probeURL(), "build the probe first: swift build --build-tests")
         let dir = try TempDirectory()
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = probe
         process.arguments = [dir.databasePath]
-        let pipe = Pipe()
+        let pipe = ChildPipe()
         process.standardOutput = pipe
         let lines = LineCollector()
         try process.run()

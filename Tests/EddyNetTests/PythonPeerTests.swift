@@ -20,10 +20,10 @@ struct PythonPeerTests {
     }
 
     @Test func eddyClientAgainstPythonEchoServer() async throws {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.peers.appendingPathComponent("tcp_echo_server.py").path]
-        let stdout = Pipe()
+        let stdout = ChildPipe()
         process.standardOutput = stdout
         try process.run()
         defer { if process.isRunning { process.terminate() } }

@@ -83,14 +83,14 @@ enum Peers {
 
 /// A child process whose stdout lines can be awaited.
 final class PeerProcess: @unchecked Sendable {
-    let process = Process()
+    let process = ChildProcess()
     private let lines = LineBuffer()
     private var reader: OutputReader?
 
     init(_ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: Peers.python)
         process.arguments = arguments
-        let pipe = Pipe()
+        let pipe = ChildPipe()
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()

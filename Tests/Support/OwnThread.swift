@@ -27,10 +27,10 @@ public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComp
 /// output (stdout and stderr together), waiting on a thread of its own.
 public func runProcess(_ executable: URL, _ arguments: [String]) async throws -> (Int32, String) {
     try await onOwnThread { () -> (Int32, String) in
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = executable
         process.arguments = arguments
-        let pipe = Pipe()
+        let pipe = ChildPipe()
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()

@@ -37,7 +37,8 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
 
     let loop: EventLoop
     let group: EventLoopGroup
-    let configuration: TCPConfiguration
+    /// One copy for every connection this listener accepts.
+    let configuration: SharedTCPConfiguration
     let maxPending: Int
     let accepted = Atomic<Int>(0)
     private let queue = Mutex(Queue())
@@ -51,7 +52,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int) {
         self.loop = loop
         self.group = group
-        self.configuration = configuration
+        self.configuration = SharedTCPConfiguration(configuration)
         self.maxPending = maxPending
     }
 
@@ -126,7 +127,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     }
 
     /// Wraps an accepted socket on its new loop. Target loop thread.
-    private func adopt(_ client: Int32, on target: EventLoop, configuration: TCPConfiguration) {
+    private func adopt(_ client: Int32, on target: EventLoop, configuration: SharedTCPConfiguration) {
         guard !target.isShuttingDown else { Glibc.close(client); return }
         let handle = UVHandle.allocate(uv_tcp_t.self)
         uv_tcp_init(target.uv, handle)

@@ -23,7 +23,9 @@ import Synchronization
 ///   shutdown; its memory is freed in libuv's close callback.
 public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOfIterationFlushable, @unchecked Sendable {
     public let eventLoop: EventLoop
-    public let configuration: TCPConfiguration
+    /// The settings this connection was made with.
+    public var configuration: TCPConfiguration { shared.value }
+    private let shared: SharedTCPConfiguration
     /// The peer's address, when the kernel reports one.
     public let remoteAddress: SocketAddress?
     /// This side's address.
@@ -55,10 +57,11 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
 
     /// Wraps an initialised, open `uv_tcp_t` on `loop`. Loop thread only; registers with
     /// the loop (the caller has checked the loop is running).
-    init(handle: UnsafeMutablePointer<uv_tcp_t>, loop: EventLoop, configuration: TCPConfiguration) {
+    init(handle: UnsafeMutablePointer<uv_tcp_t>, loop: EventLoop, configuration shared: SharedTCPConfiguration) {
         self.handle = handle
         self.eventLoop = loop
-        self.configuration = configuration
+        self.shared = shared
+        let configuration = shared.value
         self.remoteAddress = Self.address(of: handle, peer: true)
         self.localAddress = Self.address(of: handle, peer: false)
         UVHandle.retain(self, in: handle.asUVHandle)

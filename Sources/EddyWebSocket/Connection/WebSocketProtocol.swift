@@ -42,7 +42,9 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     }
 
     public let role: WebSocketRole
-    public let configuration: WebSocketConfiguration
+    /// The limits and timeouts this connection was made with.
+    public var configuration: WebSocketConfiguration { shared.value }
+    private let shared: SharedWebSocketConfiguration
     /// The negotiated subprotocol, if any (informational).
     public let subprotocol: String?
 
@@ -73,8 +75,22 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         deflateConfiguration: PerMessageDeflateConfiguration = PerMessageDeflateConfiguration(),
         subprotocol: String? = nil
     ) {
+        self.init(role: role, sharedConfiguration: SharedWebSocketConfiguration(configuration), deflate: deflate,
+                  deflateConfiguration: deflateConfiguration, subprotocol: subprotocol)
+    }
+
+    /// As above, with a configuration shared by many connections (see
+    /// `SharedWebSocketConfiguration`).
+    init(
+        role: WebSocketRole,
+        sharedConfiguration: SharedWebSocketConfiguration,
+        deflate: PerMessageDeflateParameters?,
+        deflateConfiguration: PerMessageDeflateConfiguration,
+        subprotocol: String?
+    ) {
+        let configuration = sharedConfiguration.value
         self.role = role
-        self.configuration = configuration
+        self.shared = sharedConfiguration
         self.subprotocol = subprotocol
         self.decoder = WebSocketFrameDecoder(
             role: role,

@@ -75,7 +75,7 @@ public final class WebSocket: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - leftover: bytes that arrived right after the handshake (they belong to frames).
-    public init<Stream: ByteStream>(
+    public convenience init<Stream: ByteStream>(
         upgraded stream: Stream,
         role: WebSocketRole,
         configuration: WebSocketConfiguration = WebSocketConfiguration(),
@@ -84,15 +84,29 @@ public final class WebSocket: @unchecked Sendable {
         subprotocol: String? = nil,
         leftover: [UInt8] = []
     ) {
+        self.init(upgraded: stream, role: role, sharedConfiguration: SharedWebSocketConfiguration(configuration),
+                  deflate: deflate, deflateConfiguration: deflateConfiguration, subprotocol: subprotocol, leftover: leftover)
+    }
+
+    /// As above, with a configuration shared by many connections (a route's).
+    init<Stream: ByteStream>(
+        upgraded stream: Stream,
+        role: WebSocketRole,
+        sharedConfiguration: SharedWebSocketConfiguration,
+        deflate: PerMessageDeflateParameters?,
+        deflateConfiguration: PerMessageDeflateConfiguration,
+        subprotocol: String?,
+        leftover: [UInt8]
+    ) {
         self.eventLoop = stream.eventLoop
         self.transport = stream
         self.role = role
         self.subprotocol = subprotocol
         self.deflateParameters = deflate
         self.proto = WebSocketProtocol(
-            role: role, configuration: configuration, deflate: deflate,
+            role: role, sharedConfiguration: sharedConfiguration, deflate: deflate,
             deflateConfiguration: deflateConfiguration, subprotocol: subprotocol)
-        let tick = Self.tickInterval(configuration.keepAlive)
+        let tick = Self.tickInterval(sharedConfiguration.value.keepAlive)
         eventLoop.runOnLoop { self.start(leftover: leftover, keepAliveTick: tick) }
     }
 

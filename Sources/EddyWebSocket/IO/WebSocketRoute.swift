@@ -32,8 +32,12 @@ public struct WebSocketRoute: Sendable {
     /// A handler that needs nothing from the upgrade request.
     public typealias PlainHandler = @Sendable (WebSocket) async throws -> Void
 
-    public var endpoint: WebSocketEndpoint
+    public var endpoint: WebSocketEndpoint {
+        didSet { sharedConfiguration = SharedWebSocketConfiguration(endpoint.connection) }
+    }
     public let handler: Handler
+    /// `endpoint.connection`, shared by this route's connections.
+    private var sharedConfiguration: SharedWebSocketConfiguration
     /// Set when the route was made with a `PlainHandler`: then the connection keeps no
     /// copy of the request (its headers are a few hundred bytes per idle connection).
     private let plainHandler: PlainHandler?
@@ -42,6 +46,7 @@ public struct WebSocketRoute: Sendable {
         self.endpoint = endpoint
         self.handler = handler
         self.plainHandler = nil
+        self.sharedConfiguration = SharedWebSocketConfiguration(endpoint.connection)
     }
 
     /// A route whose handler needs nothing from the request (authorisation and the like
@@ -50,6 +55,7 @@ public struct WebSocketRoute: Sendable {
         self.endpoint = endpoint
         self.handler = { socket, _ in try await handler(socket) }
         self.plainHandler = handler
+        self.sharedConfiguration = SharedWebSocketConfiguration(endpoint.connection)
     }
 
     /// The `HTTPServer` upgrade handler for routes of this type: the handshake in the
@@ -122,7 +128,7 @@ public struct WebSocketRoute: Sendable {
                     return nil
                 }
                 let socket = WebSocket(
-                    upgraded: stream, role: .server, configuration: endpoint.connection,
+                    upgraded: stream, role: .server, sharedConfiguration: sharedConfiguration,
                     deflate: agreement.deflate, deflateConfiguration: endpoint.handshake.configuration.deflate,
                     subprotocol: agreement.subprotocol, leftover: handoff.leftover)
                 return (socket, Context(request: handoff.request, parameters: handoff.parameters))

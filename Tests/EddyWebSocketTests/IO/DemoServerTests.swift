@@ -12,11 +12,11 @@ struct DemoServerTests {
         .appendingPathComponent(".build/debug/eddy")
 
     /// Starts `eddy demo --port 0`; returns the process and its port.
-    static func startDemo() async throws -> (Process, Int) {
-        let process = Process()
+    static func startDemo() async throws -> (ChildProcess, Int) {
+        let process = ChildProcess()
         process.executableURL = binary
         process.arguments = ["chat", "--port", "0"]
-        let stdout = Pipe()
+        let stdout = ChildPipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
         try process.run()

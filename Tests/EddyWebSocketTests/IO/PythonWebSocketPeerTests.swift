@@ -19,15 +19,15 @@ struct PythonWebSocketPeerTests {
 
     @Test(arguments: [true, false])
     func eddyClientAgainstPythonServer(compression: Bool) async throws {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: Peers.python)
         process.arguments = [Peers.directory.appendingPathComponent("ws_echo_server.py").path] + (compression ? [] : ["--no-compression"])
-        let stdout = Pipe()
-        let stdin = Pipe()
+        let stdout = ChildPipe()
+        let stdin = ChildPipe()
         process.standardOutput = stdout
         process.standardInput = stdin
         try process.run()
-        defer { try? stdin.fileHandleForWriting.close(); process.waitUntilExit() }
+        defer { stdin.closeWritingEnd(); process.waitUntilExit() }
         let line = try await onOwnThread { readLine(stdout.fileHandleForReading) }
         let port = try #require(Int(line.replacingOccurrences(of: "LISTENING ", with: "")))
 
