@@ -53,26 +53,14 @@ struct GatewayServer {
 
 /// The built `eddy` binary run as `eddy demo`.
 enum DemoProcess {
-    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/eddy")
+    static let binary = eddyBinary
 
     /// Starts `eddy demo` (or `command` with `arguments`) on `db` and `port` (0: any) with
     /// tokens "op" and "view"; returns the process and the port it bound.
     static func start(db: String, port: Int = 0, command: String = "demo", arguments: [String] = ["--gate-timeout", "600"])
         async throws -> (ChildProcess, Int)
     {
-        let demo = ChildProcess()
-        demo.executableURL = binary
-        demo.arguments = [command, "--port", String(port), "--db", db, "--operator-token", "op", "--viewer-token", "view"] + arguments
-        let stdout = ChildPipe()
-        demo.standardOutput = stdout
-        demo.standardError = FileHandle.nullDevice
-        try demo.run()
-        let first = try await onOwnThread { readLine(stdout.fileHandleForReading) }
-        guard let bound = Int(first.replacingOccurrences(of: "LISTENING ", with: "")) else {
-            kill(demo.processIdentifier, SIGKILL)
-            throw IOError(.closed, operation: "eddy demo did not start: \(first)")
-        }
-        return (demo, bound)
+        try await startEddyServer(
+            [command, "--port", String(port), "--db", db, "--operator-token", "op", "--viewer-token", "view"] + arguments)
     }
 }

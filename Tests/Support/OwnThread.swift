@@ -41,6 +41,29 @@ public func runProcess(_ executable: URL, _ arguments: [String]) async throws ->
     }
 }
 
+/// The debug build of the `eddy` command, which `swift build --build-tests` makes.
+public let eddyBinary = repositoryRoot.appendingPathComponent(".build/debug/eddy")
+
+/// Starts `eddy` with `arguments` (a server started with `--port`), waits for its first
+/// line, "LISTENING <port>", and returns the process and the port. Its stderr is
+/// discarded. Throws (after killing it) when the first line is anything else.
+public func startEddyServer(_ arguments: [String]) async throws -> (ChildProcess, Int) {
+    let process = ChildProcess()
+    process.executableURL = eddyBinary
+    process.arguments = arguments
+    let stdout = ChildPipe()
+    process.standardOutput = stdout
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let first = try await onOwnThread { readLine(stdout.fileHandleForReading) }
+    guard first.hasPrefix("LISTENING "), let port = Int(first.dropFirst("LISTENING ".count)) else {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        throw ChildProcessError("eddy \(arguments.joined(separator: " ")) did not start: \(first)")
+    }
+    return (process, port)
+}
+
 /// Runs `Tests/Peers/<script>` with the test venv's Python (see `runProcess`).
 public func runPythonPeer(_ script: String, _ arguments: [String]) async throws -> (Int32, String) {
     try await runProcess(repositoryRoot.appendingPathComponent(".venv/bin/python"),

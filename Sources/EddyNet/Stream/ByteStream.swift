@@ -58,7 +58,9 @@ public protocol ByteStream: AnyObject, Sendable {
 }
 
 /// What a `ByteStream` pushes received bytes to (see `ByteStream.startReceiving`). Every
-/// call comes on the stream's loop.
+/// call comes on the stream's loop, and `streamDidEnd` may come re-entrantly, from inside
+/// a call the receiver makes on the stream (a write that finds the connection reset):
+/// the receiver must not be in the middle of changing its own state when it writes.
 public protocol ByteStreamReceiver: AnyObject {
     /// Bytes arrived, in order. `bytes` lives only for the call (it is the loop's shared
     /// receive buffer, so receiving costs no allocation); the receiver may change it in

@@ -32,13 +32,20 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
         /// Connections in their hand-over phase, closed if `serve` is cancelled.
         var handedOver: [ObjectIdentifier: TCPConnection] = [:]
         var cancelled = false
+
+        /// Enters a connection in its hand-over phase; closes it at once if `serve` was
+        /// cancelled already.
+        mutating func track(_ connection: TCPConnection) {
+            handedOver[ObjectIdentifier(connection)] = connection
+            if cancelled { connection.closeForCancellationSoon() }
+        }
         var pausedForBackpressure = false
     }
 
     let loop: EventLoop
     let group: EventLoopGroup
     /// One copy for every connection this listener accepts.
-    let configuration: SharedTCPConfiguration
+    let configuration: SharedValue<TCPConfiguration>
     let maxPending: Int
     let accepted = Atomic<Int>(0)
     private let queue = Mutex(Queue())
@@ -52,7 +59,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int) {
         self.loop = loop
         self.group = group
-        self.configuration = SharedTCPConfiguration(configuration)
+        self.configuration = SharedValue(configuration)
         self.maxPending = maxPending
     }
 
@@ -127,7 +134,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     }
 
     /// Wraps an accepted socket on its new loop. Target loop thread.
-    private func adopt(_ client: Int32, on target: EventLoop, configuration: SharedTCPConfiguration) {
+    private func adopt(_ client: Int32, on target: EventLoop, configuration: SharedValue<TCPConfiguration>) {
         guard !target.isShuttingDown else { Glibc.close(client); return }
         let handle = UVHandle.allocate(uv_tcp_t.self)
         uv_tcp_init(target.uv, handle)
@@ -163,8 +170,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     func handOver(_ connection: TCPConnection, _ body: @escaping @Sendable () async -> Void) -> Bool {
         let (accepted, waiter): (Bool, UnsafeContinuation<Event?, any Error>?) = queue.withLock { queue in
             if queue.ended { return (false, nil) }
-            queue.handedOver[ObjectIdentifier(connection)] = connection
-            if queue.cancelled { connection.closeForCancellationSoon() }
+            queue.track(connection)
             if let waiter = queue.waiter {
                 queue.waiter = nil
                 return (true, waiter)
@@ -179,16 +185,13 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     /// Tracks a connection in its hand-over phase that runs outside the queue (see
     /// `handOver`); closes it at once if `serve` was cancelled. Any thread.
     func track(_ connection: TCPConnection) {
-        let cancelled = queue.withLock { queue in
-            queue.handedOver[ObjectIdentifier(connection)] = connection
-            return queue.cancelled
-        }
-        if cancelled { connection.closeForCancellationSoon() }
+        queue.withLock { $0.track(connection) }
     }
 
-    /// A hand-over's body returned: the connection leaves the table. Any thread.
-    func handOverEnded(_ connection: TCPConnection) {
+    /// A hand-over's body returned: the connection leaves the table and is closed.
+    func endHandOver(_ connection: TCPConnection) async {
         _ = queue.withLock { $0.handedOver.removeValue(forKey: ObjectIdentifier(connection)) }
+        await connection.close()
     }
 
     /// `serve` was cancelled: closes every connection in its hand-over phase, now and as
@@ -210,8 +213,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
             let (ready, resume): (Result<Event?, IOError>?, Bool) = queue.withLock { queue in
                 if !queue.handOvers.isEmpty {
                     let handOver = queue.handOvers.removeFirst()
-                    let (connection, body) = (handOver.connection, handOver.body)
-                    return (.success(.handOver(connection, body)), false)
+                    return (.success(.handOver(handOver.connection, handOver.body)), false)
                 }
                 if !queue.ready.isEmpty {
                     let connection = queue.ready.removeFirst()

@@ -63,10 +63,3 @@ public struct TCPCounters: Sendable, Hashable {
 
     public init() {}
 }
-
-/// One `TCPConfiguration` shared by every connection a listener accepts: a connection keeps
-/// a reference (8 bytes) instead of its own copy (80 bytes). Immutable.
-final class SharedTCPConfiguration: Sendable {
-    let value: TCPConfiguration
-    init(_ value: TCPConfiguration) { self.value = value }
-}

@@ -115,7 +115,7 @@ private final class ConnectAttempt: LoopResource, UVHandleOwner, @unchecked Send
         // retains itself) and drop this attempt's reference.
         loop.deregister(self)
         Unmanaged<ConnectAttempt>.fromOpaque(handle.pointee.data!).release()
-        let connection = TCPConnection(handle: handle, loop: loop, configuration: SharedTCPConfiguration(configuration))
+        let connection = TCPConnection(handle: handle, loop: loop, configuration: SharedValue(configuration))
         continuation.resume(returning: connection)
     }
 

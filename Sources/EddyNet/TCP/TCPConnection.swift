@@ -25,7 +25,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     public let eventLoop: EventLoop
     /// The settings this connection was made with.
     public var configuration: TCPConfiguration { shared.value }
-    private let shared: SharedTCPConfiguration
+    private let shared: SharedValue<TCPConfiguration>
     /// The peer's address, when the kernel reports one.
     public let remoteAddress: SocketAddress?
     /// This side's address.
@@ -57,7 +57,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
 
     /// Wraps an initialised, open `uv_tcp_t` on `loop`. Loop thread only; registers with
     /// the loop (the caller has checked the loop is running).
-    init(handle: UnsafeMutablePointer<uv_tcp_t>, loop: EventLoop, configuration shared: SharedTCPConfiguration) {
+    init(handle: UnsafeMutablePointer<uv_tcp_t>, loop: EventLoop, configuration shared: SharedValue<TCPConfiguration>) {
         self.handle = handle
         self.eventLoop = loop
         self.shared = shared

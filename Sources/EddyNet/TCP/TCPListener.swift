@@ -110,21 +110,18 @@ public final class TCPListener: Sendable {
                         group.addTask(executorPreference: connection.eventLoop) {
                             let outcome: ConnectionOutcome
                             do { outcome = try await handler(connection) } catch { outcome = .close }
-                            if case .handOver(let body) = outcome {
-                                if acceptor.handOver(connection, body) { return }
-                                // Refused (the listener closed meanwhile): run it here, still
-                                // closed by a cancellation of `serve`.
-                                acceptor.track(connection)
-                                await body()
-                                acceptor.handOverEnded(connection)
-                            }
-                            await connection.close()
+                            guard case .handOver(let body) = outcome else { return await connection.close() }
+                            if acceptor.handOver(connection, body) { return }
+                            // Refused (the listener closed meanwhile): run it here, still
+                            // closed by a cancellation of `serve`.
+                            acceptor.track(connection)
+                            await body()
+                            await acceptor.endHandOver(connection)
                         }
                     case .handOver(let connection, let body):
                         group.addTask(executorPreference: connection.eventLoop) {
                             await body()
-                            acceptor.handOverEnded(connection)
-                            await connection.close()
+                            await acceptor.endHandOver(connection)
                         }
                     }
                 }
@@ -158,8 +155,7 @@ public final class TCPListener: Sendable {
                         // consumer while it runs; should one still arrive here, run it.
                         Task(executorPreference: connection.eventLoop) {
                             await body()
-                            acceptor.handOverEnded(connection)
-                            await connection.close()
+                            await acceptor.endHandOver(connection)
                         }
                     }
                 }

@@ -40,10 +40,3 @@ public struct WebSocketConfiguration: Sendable {
         self.maskingKeySource = maskingKeySource
     }
 }
-
-/// One `WebSocketConfiguration` shared by the connections of a route: each keeps a
-/// reference (8 bytes) instead of its own copy (120 bytes). Immutable.
-final class SharedWebSocketConfiguration: Sendable {
-    let value: WebSocketConfiguration
-    init(_ value: WebSocketConfiguration) { self.value = value }
-}

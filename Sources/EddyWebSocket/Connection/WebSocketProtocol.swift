@@ -1,3 +1,5 @@
+import EddyLoop  // SharedValue only: the protocol does no I/O
+
 /// The sans-IO WebSocket protocol object for one connection (RFC 6455 §5–§7, with
 /// RFC 7692 compression), modelled on Python `websockets`' `Protocol`.
 ///
@@ -44,7 +46,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     public let role: WebSocketRole
     /// The limits and timeouts this connection was made with.
     public var configuration: WebSocketConfiguration { shared.value }
-    private let shared: SharedWebSocketConfiguration
+    private let shared: SharedValue<WebSocketConfiguration>
     /// The negotiated subprotocol, if any (informational).
     public let subprotocol: String?
 
@@ -75,15 +77,15 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         deflateConfiguration: PerMessageDeflateConfiguration = PerMessageDeflateConfiguration(),
         subprotocol: String? = nil
     ) {
-        self.init(role: role, sharedConfiguration: SharedWebSocketConfiguration(configuration), deflate: deflate,
+        self.init(role: role, sharedConfiguration: SharedValue(configuration), deflate: deflate,
                   deflateConfiguration: deflateConfiguration, subprotocol: subprotocol)
     }
 
     /// As above, with a configuration shared by many connections (see
-    /// `SharedWebSocketConfiguration`).
+    /// `SharedValue`).
     init(
         role: WebSocketRole,
-        sharedConfiguration: SharedWebSocketConfiguration,
+        sharedConfiguration: SharedValue<WebSocketConfiguration>,
         deflate: PerMessageDeflateParameters?,
         deflateConfiguration: PerMessageDeflateConfiguration,
         subprotocol: String?

@@ -95,23 +95,17 @@ public struct PerMessageDeflateCodec: ~Copyable, Sendable {
 
     /// Compresses one whole message; nil if zlib fails (out of memory).
     public mutating func compress(_ message: UnsafeRawBufferPointer) -> [UInt8]? {
-        if let sharedCompressor {
-            var out: [UInt8] = []
-            out.reserveCapacity(message.count / 2 + 64)
-            let compressed = sharedCompressor.compressMessage(message, into: &out)
-            sharedCompressor.reset()
-            return compressed ? out : nil
-        }
-        if compressor == nil {
+        if sharedCompressor == nil && compressor == nil {
             compressor = ZlibDeflateStream(
                 level: Int32(settings.compressionLevel), windowBits: settings.compressWindowBits, memLevel: settings.memLevel)
         }
-        guard let compressor else { return nil }
+        // A shared compressor is only set without context takeover, so it is reset too.
+        guard let stream = sharedCompressor ?? compressor else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(message.count / 2 + 64)
-        guard compressor.compressMessage(message, into: &out) else { return nil }
-        if settings.compressNoContextTakeover { compressor.reset() }
-        return out
+        let compressed = stream.compressMessage(message, into: &out)
+        if settings.compressNoContextTakeover { stream.reset() }
+        return compressed ? out : nil
     }
 
     public mutating func compress(_ message: [UInt8]) -> [UInt8]? {

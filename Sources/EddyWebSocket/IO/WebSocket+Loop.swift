@@ -189,10 +189,7 @@ extension WebSocket: ByteStreamReceiver {
         do {
             backedUp = try !transport.writeWithoutWaiting(frame)
         } catch {
-            proto.receiveEOF()
-            beginClosingTransport(abort: true)
-            protocolAdvanced()
-            throw closedError()
+            throw transportBroke()
         }
         frame.removeAll(keepingCapacity: true)
         spareFrame = frame
@@ -228,13 +225,16 @@ extension WebSocket: ByteStreamReceiver {
         }
         actions.removeAll(keepingCapacity: true)
         spareActions = actions
-        if broken {
-            proto.receiveEOF()
-            beginClosingTransport(abort: true)
-            protocolAdvanced()
-            throw closedError()
-        }
+        if broken { throw transportBroke() }
         return backedUp
+    }
+
+    /// A write failed: the connection ends abnormally (1006). Returns the error to throw.
+    private func transportBroke() -> WebSocketClosedError {
+        proto.receiveEOF()
+        beginClosingTransport(abort: true)
+        protocolAdvanced()
+        return closedError()
     }
 
     func closedError() -> WebSocketClosedError {

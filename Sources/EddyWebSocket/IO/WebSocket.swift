@@ -84,7 +84,7 @@ public final class WebSocket: @unchecked Sendable {
         subprotocol: String? = nil,
         leftover: [UInt8] = []
     ) {
-        self.init(upgraded: stream, role: role, sharedConfiguration: SharedWebSocketConfiguration(configuration),
+        self.init(upgraded: stream, role: role, sharedConfiguration: SharedValue(configuration),
                   deflate: deflate, deflateConfiguration: deflateConfiguration, subprotocol: subprotocol, leftover: leftover)
     }
 
@@ -92,7 +92,7 @@ public final class WebSocket: @unchecked Sendable {
     init<Stream: ByteStream>(
         upgraded stream: Stream,
         role: WebSocketRole,
-        sharedConfiguration: SharedWebSocketConfiguration,
+        sharedConfiguration: SharedValue<WebSocketConfiguration>,
         deflate: PerMessageDeflateParameters?,
         deflateConfiguration: PerMessageDeflateConfiguration,
         subprotocol: String?,

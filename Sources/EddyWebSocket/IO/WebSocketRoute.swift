@@ -1,3 +1,4 @@
+import EddyLoop
 import EddyHTTP
 public import EddyNet
 
@@ -33,11 +34,11 @@ public struct WebSocketRoute: Sendable {
     public typealias PlainHandler = @Sendable (WebSocket) async throws -> Void
 
     public var endpoint: WebSocketEndpoint {
-        didSet { sharedConfiguration = SharedWebSocketConfiguration(endpoint.connection) }
+        didSet { sharedConfiguration = SharedValue(endpoint.connection) }
     }
     public let handler: Handler
     /// `endpoint.connection`, shared by this route's connections.
-    private var sharedConfiguration: SharedWebSocketConfiguration
+    private var sharedConfiguration: SharedValue<WebSocketConfiguration>
     /// Set when the route was made with a `PlainHandler`: then the connection keeps no
     /// copy of the request (its headers are a few hundred bytes per idle connection).
     private let plainHandler: PlainHandler?
@@ -46,7 +47,7 @@ public struct WebSocketRoute: Sendable {
         self.endpoint = endpoint
         self.handler = handler
         self.plainHandler = nil
-        self.sharedConfiguration = SharedWebSocketConfiguration(endpoint.connection)
+        self.sharedConfiguration = SharedValue(endpoint.connection)
     }
 
     /// A route whose handler needs nothing from the request (authorisation and the like
@@ -55,7 +56,7 @@ public struct WebSocketRoute: Sendable {
         self.endpoint = endpoint
         self.handler = { socket, _ in try await handler(socket) }
         self.plainHandler = handler
-        self.sharedConfiguration = SharedWebSocketConfiguration(endpoint.connection)
+        self.sharedConfiguration = SharedValue(endpoint.connection)
     }
 
     /// The `HTTPServer` upgrade handler for routes of this type: the handshake in the

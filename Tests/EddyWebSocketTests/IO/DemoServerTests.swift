@@ -7,28 +7,11 @@ import Testing
 /// `eddy chat` end to end: the built binary, its page, its room, its shutdown.
 @Suite("eddy chat", .timeLimit(.minutes(1)))
 struct DemoServerTests {
-    static let binary = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(".build/debug/eddy")
-
-    /// Starts `eddy demo --port 0`; returns the process and its port.
+    /// Starts `eddy chat --port 0`; returns the process and its port.
     static func startDemo() async throws -> (ChildProcess, Int) {
-        let process = ChildProcess()
-        process.executableURL = binary
-        process.arguments = ["chat", "--port", "0"]
-        let stdout = ChildPipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let first = try await onOwnThread { readLine(stdout.fileHandleForReading) }
-        guard let port = Int(first.replacingOccurrences(of: "LISTENING ", with: "")) else {
-            process.terminate()
-            throw DemoStartError(firstLine: first)
-        }
-        return (process, port)
+        try await startEddyServer(["chat", "--port", "0"])
     }
 
-    struct DemoStartError: Error { let firstLine: String }
 
     @Test func servesThePageAndARoomAndStopsOnSIGTERM() async throws {
         let (process, port) = try await Self.startDemo()
