@@ -26,6 +26,8 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "With --broadcast: what a subscriber's outbox does when it is full (drop-oldest, drop-newest, close).")
     var outboxPolicy = "drop-oldest"
     @Option(help: "With --broadcast: bytes a subscriber's outbox may hold.") var outboxBytes = 1 << 20
+    @Flag(help: "Echo from a Swift task per connection (for try await … in socket.messages) instead of a responder on the loop (no task per connection); to compare the two.")
+    var taskPerConnection = false
 
     func run() async throws {
         var connection = WebSocketConfiguration()
@@ -38,7 +40,8 @@ struct EchoCommand: AsyncParsableCommand {
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.deflate.isEnabled = !noDeflate
         let group = try EventLoopGroup(loopCount: loops)
-        let handler: WebSocketRoute.PlainHandler
+        let endpoint = WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: connection)
+        let route: WebSocketRoute
         if broadcast {
             // Broadcast frames are compressed once for clients that accept no context
             // takeover; ask for it so compressed clients can share them.
@@ -46,19 +49,18 @@ struct EchoCommand: AsyncParsableCommand {
             let rooms = RoomRegistry(group: group, compression: noDeflate ? nil : handshake.deflate)
             let policy = try Self.policy(named: outboxPolicy)
             let limits = OutboxLimits(maxBytes: outboxBytes)
-            handler = { socket in
+            route = WebSocketRoute(endpoint: endpoint) { socket in
                 try await rooms.serve(socket, in: "broadcast", policy: policy, limits: limits) { _ in
                     for try await message in socket.messages { rooms.publish(message, to: "broadcast") }
                 }
             }
-        } else {
-            handler = { socket in
+        } else if taskPerConnection {
+            route = WebSocketRoute(endpoint: endpoint) { socket in
                 for try await message in socket.messages { try await socket.send(message) }
             }
+        } else {
+            route = WebSocketRoute(endpoint: endpoint, responder: EchoResponder())
         }
-        let route = WebSocketRoute(
-            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: connection),
-            handler: handler)
         var router = HTTPRouter<WebSocketRoute>()
         try router.addHealthCheck()
         for pattern in ["/", "/{a}", "/{a}/{b}"] { try router.addUpgrade(pattern, route) }
@@ -73,5 +75,14 @@ struct EchoCommand: AsyncParsableCommand {
         case "close": return .closeSlowConsumer
         default: throw ValidationError("unknown --outbox-policy '\(name)' (drop-oldest, drop-newest, close)")
         }
+    }
+}
+
+/// Echoes every message as it arrives, on the connection's loop. The socket stops reading
+/// while the peer does not read its echoes (`WebSocketResponder`'s backpressure).
+struct EchoResponder: WebSocketResponder {
+    func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {
+        // A failure means the connection is closing; its status is already recorded.
+        _ = try? socket.sendWithoutWaiting(message)
     }
 }

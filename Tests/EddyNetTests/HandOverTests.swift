@@ -102,4 +102,46 @@ struct HandOverTests {
         await client.close()
         #expect(await group.shutdown().allSatisfy { $0.isClean })
     }
+
+    /// Echoes on the loop from `streamDidReceive`: a connection driven with no task.
+    final class LoopEcho: ByteStreamReceiver, @unchecked Sendable {
+        let connection: TCPConnection
+        init(_ connection: TCPConnection) { self.connection = connection }
+        func streamDidReceive(_ bytes: UnsafeMutableRawBufferPointer) {
+            _ = try? connection.writeWithoutWaiting(Array(bytes))
+        }
+        func streamDidEnd(_ error: (any Error)?) {
+            let connection = self.connection
+            Task(executorPreference: connection.eventLoop) { await connection.close() }
+        }
+    }
+
+    /// `.keepOpen`: the connection lives on with no task, driven from its loop; cancelling
+    /// `serve` closes it, and `serve` returns only once it has closed.
+    @Test func keptOpenConnectionsLiveWithoutATaskUntilServeIsCancelled() async throws {
+        let group = try EventLoopGroup(loopCount: 2)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let serving = Task(executorPreference: listener.eventLoop) {
+            try await listener.serveHandingOver { connection in
+                try await connection.eventLoop.submit { connection.startReceiving(LoopEcho(connection)) }
+                return .keepOpen
+            }
+        }
+        var clients: [TCPConnection] = []
+        for _ in 0..<3 {
+            let client = try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: group.next())
+            try await client.write(Array("ping".utf8))
+            #expect(try await readExactly(4, from: client) == Array("ping".utf8))
+            clients.append(client)
+        }
+        // One peer leaves on its own: its connection closes and leaves the table.
+        await clients.removeLast().close()
+        serving.cancel()
+        _ = try? await serving.value // returns after the kept-open connections closed
+        for client in clients {
+            #expect(try await client.read() == nil)
+            await client.close()
+        }
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
 }

@@ -14,7 +14,8 @@ import Synchronization
 public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// Takes over an upgraded connection. It returns `.handOver(body)` to run the
     /// connection's long phase (a WebSocket's lifetime) in a fresh task, without the memory
-    /// of the HTTP exchange (see `ConnectionOutcome`), or `.close` when it is done.
+    /// of the HTTP exchange (see `ConnectionOutcome`), `.keepOpen` when callbacks on the
+    /// connection's loop drive it from now on, or `.close` when it is done.
     public typealias UpgradeHandler = @Sendable (Upgrade, HTTPUpgradeRequest<TCPConnection>) async -> ConnectionOutcome
 
     public let router: HTTPRouter<Upgrade>
@@ -47,7 +48,12 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// the calling task). Cancelling the calling task during the upgrade's long phase
     /// closes the connection, as `TCPListener.serveHandingOver` does for its hand-overs.
     public func handle(_ connection: TCPConnection) async {
-        guard case .handOver(let body) = await exchangeAndUpgrade(connection) else { return }
+        let body: @Sendable () async -> Void
+        switch await exchangeAndUpgrade(connection) {
+        case .close: return
+        case .keepOpen: return await connection.waitUntilClosed()
+        case .handOver(let handOver): body = handOver
+        }
         await withTaskCancellationHandler {
             await body()
         } onCancel: {

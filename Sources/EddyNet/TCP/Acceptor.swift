@@ -32,6 +32,17 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
         /// Connections in their hand-over phase, closed if `serve` is cancelled.
         var handedOver: [ObjectIdentifier: TCPConnection] = [:]
         var cancelled = false
+        /// `serve` waits for the table to empty once its handlers are done.
+        var emptyWaiter: UnsafeContinuation<Void, Never>?
+
+        /// Takes a connection out of the table; returns the waiter to resume if that
+        /// emptied it.
+        mutating func untrack(_ connection: TCPConnection) -> UnsafeContinuation<Void, Never>? {
+            handedOver.removeValue(forKey: ObjectIdentifier(connection))
+            guard handedOver.isEmpty, let waiter = emptyWaiter else { return nil }
+            emptyWaiter = nil
+            return waiter
+        }
 
         /// Enters a connection in its hand-over phase; closes it at once if `serve` was
         /// cancelled already.
@@ -190,8 +201,38 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
 
     /// A hand-over's body returned: the connection leaves the table and is closed.
     func endHandOver(_ connection: TCPConnection) async {
-        _ = queue.withLock { $0.handedOver.removeValue(forKey: ObjectIdentifier(connection)) }
+        queue.withLock { $0.untrack(connection) }?.resume()
         await connection.close()
+    }
+
+    /// A handler left `connection` open with no task (`ConnectionOutcome.keepOpen`): it
+    /// stays in the table until it closes. Any thread.
+    func keepOpen(_ connection: TCPConnection) {
+        queue.withLock { $0.track(connection) }
+        connection.eventLoop.runOnLoop {
+            if connection.phase == .closed {
+                self.keptOpenConnectionClosed(connection)
+            } else {
+                connection.tracker = self
+            }
+        }
+    }
+
+    /// A connection kept open has closed. Any thread.
+    func keptOpenConnectionClosed(_ connection: TCPConnection) {
+        queue.withLock { $0.untrack(connection) }?.resume()
+    }
+
+    /// Returns once no connection is left in the table (handed over or kept open).
+    func waitUntilNoneTracked() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let empty = queue.withLock { queue in
+                if queue.handedOver.isEmpty { return true }
+                queue.emptyWaiter = continuation
+                return false
+            }
+            if empty { continuation.resume() }
+        }
     }
 
     /// `serve` was cancelled: closes every connection in its hand-over phase, now and as

@@ -14,4 +14,10 @@ public enum ConnectionOutcome: Sendable {
     /// returns, and also when `serve` is cancelled (so waits on it end without handlers of
     /// their own). `body` should capture only what the long phase needs.
     case handOver(@Sendable () async -> Void)
+    /// Keep the connection open with no task at all: something on its loop (a
+    /// `ByteStreamReceiver` registered with `startReceiving`) drives it from now on and
+    /// closes it when done. This is the cheapest way to hold a mostly idle connection (no
+    /// task, no task-allocator slab). The listener keeps it in its table: it is closed
+    /// when `serve` is cancelled, and `serve` returns only after it has closed.
+    case keepOpen
 }

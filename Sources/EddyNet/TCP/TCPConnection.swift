@@ -54,6 +54,9 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     var writeShut = false
     var shutdownWaiter: UnsafeContinuation<Void, any Error>?
     var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+    /// The listener that keeps this connection in its table (`ConnectionOutcome.keepOpen`)
+    /// and is told when it has closed.
+    var tracker: Acceptor?
 
     /// Wraps an initialised, open `uv_tcp_t` on `loop`. Loop thread only; registers with
     /// the loop (the caller has checked the loop is running).
@@ -114,6 +117,21 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
         }
     }
 
+    /// Returns once the connection has closed, by either side (without closing it).
+    /// Cancelling the waiting task closes the connection, as for a suspended read.
+    public func waitUntilClosed() async {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                eventLoop.runOnLoop {
+                    if self.phase == .closed { return continuation.resume() }
+                    self.closeWaiters.append(continuation)
+                }
+            }
+        } onCancel: {
+            closeForCancellationSoon()
+        }
+    }
+
     /// Starts closing: stops reading, fails waiters once, closes the handle. Loop thread.
     func closeNow(readOutcome: Result<[UInt8]?, any Error>, writeError: any Error) {
         guard phase == .open else { return }
@@ -154,6 +172,10 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     package func handleDidClose() {
         phase = .closed
         eventLoop.deregister(self)
+        if let tracker {
+            self.tracker = nil
+            tracker.keptOpenConnectionClosed(self)
+        }
         let waiting = closeWaiters
         closeWaiters = []
         for waiter in waiting { waiter.resume() }

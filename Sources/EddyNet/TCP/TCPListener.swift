@@ -99,7 +99,9 @@ public final class TCPListener: Sendable {
     /// connection (the listener keeps a table of them), so that a body waiting on one
     /// (directly or through a protocol on top, such as a WebSocket) ends even if that wait
     /// installs no cancellation handler of its own: such a handler's frames would otherwise
-    /// sit on every idle connection's task.
+    /// sit on every idle connection's task. A handler may also keep its connection open
+    /// with no task at all (`ConnectionOutcome.keepOpen`); `serve` then returns once every
+    /// such connection has closed.
     public func serveHandingOver(_ handler: @escaping @Sendable (TCPConnection) async throws -> ConnectionOutcome) async throws {
         let acceptor = self.acceptor
         try await withTaskCancellationHandler {
@@ -110,7 +112,12 @@ public final class TCPListener: Sendable {
                         group.addTask(executorPreference: connection.eventLoop) {
                             let outcome: ConnectionOutcome
                             do { outcome = try await handler(connection) } catch { outcome = .close }
-                            guard case .handOver(let body) = outcome else { return await connection.close() }
+                            let body: @Sendable () async -> Void
+                            switch outcome {
+                            case .close: return await connection.close()
+                            case .keepOpen: return acceptor.keepOpen(connection)
+                            case .handOver(let handOver): body = handOver
+                            }
                             if acceptor.handOver(connection, body) { return }
                             // Refused (the listener closed meanwhile): run it here, still
                             // closed by a cancellation of `serve`.
@@ -126,6 +133,9 @@ public final class TCPListener: Sendable {
                     }
                 }
             }
+            // Connections kept open with no task end on their own (or when `serve` is
+            // cancelled, below): `serve` lasts as long as they do.
+            await acceptor.waitUntilNoneTracked()
         } onCancel: {
             eventLoop.execute { self.acceptor.close() }
             acceptor.closeHandedOverForCancellation()

@@ -10,6 +10,11 @@ extension WebSocket: ByteStreamReceiver {
     func start(leftover: [UInt8], keepAliveTick: Duration?) {
         proto.shareCompressor(from: SharedCompressorPool.on(eventLoop))
         if let keepAliveTick, status == nil { KeepAliveTicker.on(eventLoop).add(self, every: keepAliveTick) }
+        if let responder {
+            delivering = true
+            responder.webSocketDidOpen(self)
+            delivering = false
+        }
         if !leftover.isEmpty {
             var bytes = leftover
             bytes.withUnsafeMutableBytes { proto.receiveData($0) }
@@ -115,6 +120,9 @@ extension WebSocket: ByteStreamReceiver {
             continuation.resume(throwing: CancellationError())
             return beginClosingTransport(abort: true)
         }
+        if responder != nil, status == nil {
+            return continuation.resume(throwing: IOError(.readInProgress, operation: "WebSocket messages (they go to the socket's responder)"))
+        }
         if let ready = takeNext() { return continuation.resume(with: ready) }
         if consumer != nil {
             return continuation.resume(throwing: IOError(.readInProgress, operation: "WebSocket messages (one consumer at a time)"))
@@ -130,6 +138,7 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     func deliver() {
+        if let responder { return deliver(to: responder) }
         // Taken out first: `takeNext` may resume reading, and a failure there ends the
         // stream, which delivers again (re-entrantly) to whatever consumer is parked.
         guard let consumer else { return }
@@ -144,6 +153,41 @@ extension WebSocket: ByteStreamReceiver {
         consumer.resume(with: outcome)
     }
 
+    /// Hands every complete message to the responder, in order. A delivery that starts
+    /// while a responder call runs (the responder closed or sent, which advanced the
+    /// protocol) leaves the messages to the loop below.
+    private func deliver(to responder: any WebSocketResponder) {
+        guard !delivering else { return }
+        delivering = true
+        defer { delivering = false }
+        while case .success(let message?) = takeNext() {
+            responder.webSocket(self, didReceive: message)
+        }
+    }
+
+    /// A responder's send left the transport above its high watermark: read nothing more
+    /// (the peer meets TCP backpressure) until the outbound queue has drained.
+    func stopReadingUntilWritable() {
+        guard !awaitingWritable, !transportClosing else { return }
+        awaitingWritable = true
+        if !receivingPaused {
+            receivingPaused = true
+            transport.pauseReceiving()
+        }
+        let transport = self.transport
+        Task(executorPreference: eventLoop) {
+            try? await transport.waitUntilWritable()
+            self.eventLoop.runOnLoop { self.writableAgain() }
+        }
+    }
+
+    private func writableAgain() {
+        awaitingWritable = false
+        guard receivingPaused, !transportClosing else { return }
+        receivingPaused = false
+        transport.resumeReceiving()
+    }
+
     /// The task of the wait `wait` was cancelled: if that wait is parked, it gets
     /// `CancellationError`, and the connection is dropped, as when a task reading a
     /// `TCPConnection` is cancelled. (If it is not parked yet, `park` sees the flag.)
@@ -156,7 +200,7 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     private func resumeReceivingIfDrained() {
-        guard receivingPaused, bufferedBytes <= Self.bufferedMessageBytes / 2 else { return }
+        guard receivingPaused, !awaitingWritable, bufferedBytes <= Self.bufferedMessageBytes / 2 else { return }
         receivingPaused = false
         transport.resumeReceiving()
     }
@@ -243,9 +287,9 @@ extension WebSocket: ByteStreamReceiver {
 
     // MARK: Closing
 
-    func startClosing(code: WebSocketCloseCode, reason: String, waiter: UnsafeContinuation<WebSocketCloseStatus, Never>) {
-        if transportClosed { return waiter.resume(returning: finalStatus) }
-        closeWaiters.append(waiter)
+    func startClosing(code: WebSocketCloseCode, reason: String, waiter: UnsafeContinuation<WebSocketCloseStatus, Never>?) {
+        if let waiter { addCloseWaiter(waiter) }
+        if transportClosed { return }
         if proto.connectionState == .open { try? proto.sendClose(code: code, reason: reason) }
         // Read on until the peer's Close arrives, even if the consumer stopped reading.
         if receivingPaused {
@@ -280,6 +324,12 @@ extension WebSocket: ByteStreamReceiver {
         }
     }
 
+    /// `waiter` is resumed once the transport has closed (at once if it has).
+    func addCloseWaiter(_ waiter: UnsafeContinuation<WebSocketCloseStatus, Never>) {
+        if transportClosed { return waiter.resume(returning: finalStatus) }
+        closeWaiters.append(waiter)
+    }
+
     private func transportDidClose() {
         transportClosed = true
         if status == nil { record(WebSocketCloseStatus(code: .abnormalClosure, wasClean: false)) }
@@ -287,6 +337,7 @@ extension WebSocket: ByteStreamReceiver {
         let waiters = closeWaiters
         closeWaiters = []
         for waiter in waiters { waiter.resume(returning: finalStatus) }
+        responder?.webSocketDidClose(self, status: finalStatus)
     }
 
     private var finalStatus: WebSocketCloseStatus {

@@ -66,6 +66,12 @@ public final class WebSocket: @unchecked Sendable {
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
     var keepAliveSlot = -1
     var keepAliveInterval: Duration?
+    /// Set for a socket driven by callbacks instead of a consumer task.
+    let responder: (any WebSocketResponder)?
+    /// A responder call is running (re-entrant deliveries are left to its loop).
+    var delivering = false
+    /// A responder-driven socket stopped reading until its outbound queue drains.
+    var awaitingWritable = false
 
     /// Received messages (bytes of payload) that may wait for the consumer before reading
     /// stops.
@@ -96,8 +102,10 @@ public final class WebSocket: @unchecked Sendable {
         deflate: PerMessageDeflateParameters?,
         deflateConfiguration: PerMessageDeflateConfiguration,
         subprotocol: String?,
-        leftover: [UInt8]
+        leftover: [UInt8],
+        responder: (any WebSocketResponder)? = nil
     ) {
+        self.responder = responder
         self.eventLoop = stream.eventLoop
         self.transport = stream
         self.role = role
@@ -231,6 +239,21 @@ public final class WebSocket: @unchecked Sendable {
         if backedUp { try await waitForDrain() }
     }
 
+    /// Sends a message without waiting, for code that runs on this socket's loop and
+    /// cannot suspend (a `WebSocketResponder`). Returns false when the transport is now
+    /// above its high watermark: the message is queued all the same; a responder-driven
+    /// socket then stops reading until the queue drains, other callers should wait with
+    /// `waitUntilWritable()` before sending more.
+    /// Throws `WebSocketClosedError` once the connection is closing or closed.
+    ///
+    /// - Important: Call on `eventLoop` only.
+    @discardableResult
+    public func sendWithoutWaiting(_ message: WebSocketMessage) throws -> Bool {
+        let backedUp = try sendOnLoop(message)
+        if backedUp, responder != nil { stopReadingUntilWritable() }
+        return !backedUp
+    }
+
     /// `sendFramed` without waiting, for fan-out code running on this socket's loop.
     /// Returns false when the transport is now backed up (the frames are queued all the
     /// same; stop until `waitUntilWritable()`).
@@ -272,6 +295,33 @@ public final class WebSocket: @unchecked Sendable {
     public func close(code: WebSocketCloseCode = .normalClosure, reason: String = "") async -> WebSocketCloseStatus {
         await withUnsafeContinuation { continuation in
             eventLoop.runOnLoop { self.startClosing(code: code, reason: reason, waiter: continuation) }
+        }
+    }
+
+    /// Starts the closing handshake without waiting for it, for code that runs on this
+    /// socket's loop and cannot suspend (a `WebSocketResponder`). See `close(code:reason:)`.
+    ///
+    /// - Important: Call on `eventLoop` only.
+    public func beginClosing(code: WebSocketCloseCode = .normalClosure, reason: String = "") {
+        startClosing(code: code, reason: reason, waiter: nil)
+    }
+
+    /// Waits until the connection has closed, without closing it, and returns how it
+    /// ended. Cancelling the waiting task drops the connection (1006), as cancelling a wait
+    /// for a message does.
+    @discardableResult
+    public func waitUntilClosed() async -> WebSocketCloseStatus {
+        let wait = WaitCancellation()
+        return await withTaskCancellationHandler {
+            await withUnsafeContinuation { continuation in
+                eventLoop.runOnLoop {
+                    if wait.isCancelled { self.beginClosingTransport(abort: true) }
+                    self.addCloseWaiter(continuation)
+                }
+            }
+        } onCancel: {
+            wait.cancel()
+            eventLoop.execute { self.beginClosingTransport(abort: true) }
         }
     }
 

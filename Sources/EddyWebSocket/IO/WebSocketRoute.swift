@@ -16,7 +16,9 @@ public import EddyNet
 /// Guarantees: a request that fails RFC 6455 §4.2.1 validation gets its exact status
 /// (400, 403 for a refused origin, 426 with `Sec-WebSocket-Version: 13`) and is closed;
 /// the hook runs exactly once, after validation and before the 101; when the handler
-/// returns or throws, the connection is closed (1000, or 1011 if it threw). Through
+/// returns or throws, the connection is closed (1000, or 1011 if it threw). A route made
+/// with a `WebSocketResponder` runs no task per connection at all: the responder's
+/// callbacks drive it on its loop, and the listener closes it when the server stops. Through
 /// `WebSocketRoute.upgrade` the handler runs in a fresh task that holds only what it needs
 /// while idle; when the server stops (`serve` cancelled) its connection is closed, which
 /// ends its waits on the socket. (Waits on the socket in that handler do not watch their
@@ -42,11 +44,15 @@ public struct WebSocketRoute: Sendable {
     /// Set when the route was made with a `PlainHandler`: then the connection keeps no
     /// copy of the request (its headers are a few hundred bytes per idle connection).
     private let plainHandler: PlainHandler?
+    /// Set when the route was made with a `WebSocketResponder`: its connections then run
+    /// with no task at all.
+    private let responder: (any WebSocketResponder)?
 
     public init(endpoint: WebSocketEndpoint = WebSocketEndpoint(), handler: @escaping Handler) {
         self.endpoint = endpoint
         self.handler = handler
         self.plainHandler = nil
+        self.responder = nil
         self.sharedConfiguration = SharedValue(endpoint.connection)
     }
 
@@ -56,6 +62,18 @@ public struct WebSocketRoute: Sendable {
         self.endpoint = endpoint
         self.handler = { socket, _ in try await handler(socket) }
         self.plainHandler = handler
+        self.responder = nil
+        self.sharedConfiguration = SharedValue(endpoint.connection)
+    }
+
+    /// A route whose connections are driven by `responder`'s callbacks on their loops,
+    /// with no task per connection (see `WebSocketResponder`). `handler` then waits until
+    /// the connection has closed, which is what `accept` runs.
+    public init(endpoint: WebSocketEndpoint = WebSocketEndpoint(), responder: some WebSocketResponder) {
+        self.endpoint = endpoint
+        self.handler = { socket, _ in await socket.waitUntilClosed() }
+        self.plainHandler = nil
+        self.responder = responder
         self.sharedConfiguration = SharedValue(endpoint.connection)
     }
 
@@ -64,6 +82,9 @@ public struct WebSocketRoute: Sendable {
     /// idle connection holds only what its handler needs.
     public static func upgrade(_ route: WebSocketRoute, _ handoff: HTTPUpgradeRequest<TCPConnection>) async -> ConnectionOutcome {
         guard let (socket, context) = await route.handshake(handoff) else { return .close }
+        // Driven by callbacks on its loop: no task to hand over to; the listener keeps the
+        // connection in its table (closed if `serve` is cancelled) until it closes.
+        if route.responder != nil { return .keepOpen }
         // The hand-over runs in the listener's group, which closes the connection if `serve`
         // is cancelled: waits on the socket need no cancellation handler of their own.
         socket.transportClosesOnCancellation = true
@@ -131,7 +152,7 @@ public struct WebSocketRoute: Sendable {
                 let socket = WebSocket(
                     upgraded: stream, role: .server, sharedConfiguration: sharedConfiguration,
                     deflate: agreement.deflate, deflateConfiguration: endpoint.handshake.configuration.deflate,
-                    subprotocol: agreement.subprotocol, leftover: handoff.leftover)
+                    subprotocol: agreement.subprotocol, leftover: handoff.leftover, responder: responder)
                 return (socket, Context(request: handoff.request, parameters: handoff.parameters))
             }
         }

@@ -16,10 +16,25 @@ struct EchoServerFixture {
     var port: Int { listener.localAddress.port }
     var baseURL: String { "ws://127.0.0.1:\(port)" }
 
+    /// How the fixture's routes echo.
+    enum Echo: String, CaseIterable, Sendable {
+        /// A task per connection: `for try await message in socket.messages`.
+        case task
+        /// A `WebSocketResponder` on the loop, no task per connection.
+        case responder
+    }
+
     static func start(httpConfiguration: HTTPServerConfiguration = HTTPServerConfiguration(),
-                      origins: WebSocketOriginPolicy = .any) async throws -> EchoServerFixture {
-        let echo: WebSocketRoute.Handler = { socket, _ in
-            for try await message in socket.messages { try await socket.send(message) }
+                      origins: WebSocketOriginPolicy = .any, echo: Echo = .task) async throws -> EchoServerFixture {
+        func route(_ endpoint: WebSocketEndpoint) -> WebSocketRoute {
+            switch echo {
+            case .task:
+                return WebSocketRoute(endpoint: endpoint) { socket, _ in
+                    for try await message in socket.messages { try await socket.send(message) }
+                }
+            case .responder:
+                return WebSocketRoute(endpoint: endpoint, responder: EchoResponder())
+            }
         }
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.originPolicy = origins
@@ -28,10 +43,8 @@ struct EchoServerFixture {
         big.maxFrameSize = 64 << 20
         var router = HTTPRouter<WebSocketRoute>()
         try router.addHealthCheck()
-        try router.addUpgrade("/default", WebSocketRoute(
-            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake)), handler: echo))
-        try router.addUpgrade("/big", WebSocketRoute(
-            endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: big), handler: echo))
+        try router.addUpgrade("/default", route(WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake))))
+        try router.addUpgrade("/big", route(WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: big)))
         let server = HTTPServer(router: router, configuration: httpConfiguration, upgrade: WebSocketRoute.upgrade)
         let group = try EventLoopGroup(loopCount: 2)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
@@ -44,6 +57,13 @@ struct EchoServerFixture {
         serving.cancel()
         _ = try? await serving.value
         return await group.shutdown()
+    }
+}
+
+/// Echoes every message from the socket's loop (see `WebSocketResponder`).
+struct EchoResponder: WebSocketResponder {
+    func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {
+        _ = try? socket.sendWithoutWaiting(message)
     }
 }
 

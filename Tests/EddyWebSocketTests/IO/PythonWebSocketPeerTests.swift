@@ -8,8 +8,9 @@ import Testing
 /// Eddy's WebSocket against Python `websockets` 17, a real and independent peer.
 @Suite("WebSocket against Python websockets", .timeLimit(.minutes(3)))
 struct PythonWebSocketPeerTests {
-    @Test func pythonClientSuiteAgainstEddyServer() async throws {
-        let server = try await EchoServerFixture.start()
+    @Test(arguments: EchoServerFixture.Echo.allCases)
+    func pythonClientSuiteAgainstEddyServer(echo: EchoServerFixture.Echo) async throws {
+        let server = try await EchoServerFixture.start(echo: echo)
         let (status, output) = try await Peers.run("ws_client_suite.py", [server.baseURL])
         #expect(status == 0, "\(output)")
         #expect(!output.contains("FAIL"), "\(output)")

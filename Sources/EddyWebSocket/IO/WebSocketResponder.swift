@@ -1,0 +1,40 @@
+/// Reacts to a `WebSocket`'s events synchronously, on the socket's loop, with no task per
+/// connection: the cheapest way to serve many mostly idle connections (an idle
+/// connection is its socket and its `WebSocket`, nothing more) and the fastest way to
+/// answer each message (no task is resumed per message).
+///
+/// ```swift
+/// struct Echo: WebSocketResponder {
+///     func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {
+///         _ = try? socket.sendWithoutWaiting(message)
+///     }
+/// }
+/// try router.addUpgrade("/echo", WebSocketRoute(responder: Echo()))
+/// ```
+///
+/// Guarantees (for a socket made with a responder, as `WebSocketRoute(responder:)` does):
+/// - Every call comes on the socket's `eventLoop`, one at a time, in order:
+///   `webSocketDidOpen` first, then one `webSocket(_:didReceive:)` per message, then
+///   `webSocketDidClose` exactly once, after the transport has closed.
+/// - Backpressure: while the socket's outbound queue is above its high watermark (the
+///   peer does not read what it is sent), the socket stops reading; reading resumes when
+///   the queue has drained. A responder that answers each message with
+///   `sendWithoutWaiting` therefore never queues without bound.
+/// - Pings, keep-alive, limits and the closing handshake work exactly as for task-driven
+///   sockets; `messages` is not available (every message goes to the responder).
+///
+/// Work that must suspend (a database call) belongs in a `Task` started from a callback;
+/// it can use the socket's `async` API (`send`, `close`) from there.
+public protocol WebSocketResponder: Sendable {
+    /// The handshake has completed; nothing was received yet.
+    func webSocketDidOpen(_ socket: WebSocket)
+    /// A complete text or binary message arrived.
+    func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage)
+    /// The connection has closed (cleanly or not): `status` says how.
+    func webSocketDidClose(_ socket: WebSocket, status: WebSocketCloseStatus)
+}
+
+extension WebSocketResponder {
+    public func webSocketDidOpen(_ socket: WebSocket) {}
+    public func webSocketDidClose(_ socket: WebSocket, status: WebSocketCloseStatus) {}
+}

@@ -1,0 +1,207 @@
+import EddyHTTP
+import EddyLoop
+import EddyNet
+@testable import EddyWebSocket
+import Synchronization
+import Testing
+
+/// Sockets driven by a `WebSocketResponder`: callbacks on the loop, no task per connection.
+/// (The Python `websockets` suite also runs against a responder echo, for conformance.)
+@Suite("WebSocket responders (no task per connection)", .timeLimit(.minutes(1)))
+struct WebSocketResponderTests {
+    static func server(_ responder: some WebSocketResponder) async throws -> (EventLoopGroup, TCPListener, Task<Void, any Error>) {
+        var router = HTTPRouter<WebSocketRoute>()
+        try router.addUpgrade("/ws", WebSocketRoute(responder: responder))
+        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+        let group = try EventLoopGroup(loopCount: 2)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+        return (group, listener, serving)
+    }
+
+    /// Records every callback, in order, and checks each comes on the socket's loop.
+    final class Recorder: WebSocketResponder, @unchecked Sendable {
+        let log = Mutex<[String]>([])
+        let offLoop = Atomic<Int>(0)
+        /// Text that makes the responder close with 4000 from inside the callback.
+        let closeOn: String
+
+        init(closeOn: String = "close please") { self.closeOn = closeOn }
+
+        private func note(_ socket: WebSocket, _ entry: String) {
+            if !socket.eventLoop.inEventLoop { offLoop.add(1, ordering: .relaxed) }
+            log.withLock { $0.append(entry) }
+        }
+
+        func webSocketDidOpen(_ socket: WebSocket) { note(socket, "open") }
+
+        func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {
+            switch message {
+            case .text(let text):
+                note(socket, "text \(text)")
+                if text == closeOn { return socket.beginClosing(code: WebSocketCloseCode(4000), reason: "asked") }
+            case .binary(let bytes):
+                note(socket, "binary \(bytes.count)")
+            }
+            _ = try? socket.sendWithoutWaiting(message)
+        }
+
+        func webSocketDidClose(_ socket: WebSocket, status: WebSocketCloseStatus) {
+            note(socket, "closed \(status.code.rawValue) \(status.wasClean)")
+        }
+
+        var entries: [String] { log.withLock { $0 } }
+    }
+
+    /// Open, each message in order, then exactly one close with the peer's code; every call
+    /// on the socket's loop; and the echoes come back in order.
+    @Test func callbacksComeInOrderOnTheLoopAndEndWithOneClose() async throws {
+        let recorder = Recorder()
+        let (group, listener, serving) = try await Self.server(recorder)
+        let loop = group.loops[1]
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", on: loop)
+        let status = try await Task(executorPreference: loop) { () -> WebSocketCloseStatus in
+            var iterator = socket.messages.makeAsyncIterator()
+            for index in 0..<50 { try await socket.send(text: "m\(index)") }
+            try await socket.send(binary: [UInt8](repeating: 7, count: 70_000))
+            for index in 0..<50 { #expect(try await iterator.next() == .text("m\(index)")) }
+            #expect(try await iterator.next() == .binary([UInt8](repeating: 7, count: 70_000)))
+            return await socket.close(code: .goingAway, reason: "bye")
+        }.value
+        #expect(status.code == .goingAway && status.wasClean)
+        for _ in 0..<500 where recorder.entries.last?.hasPrefix("closed") != true { try await Task.sleep(for: .milliseconds(10)) }
+        let expected = ["open"] + (0..<50).map { "text m\($0)" } + ["binary 70000", "closed 1001 true"]
+        #expect(recorder.entries == expected)
+        #expect(recorder.offLoop.load(ordering: .relaxed) == 0)
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
+    /// A responder may close from inside a callback: the peer gets that code, and the close
+    /// is reported once.
+    @Test func aResponderClosesFromInsideACallback() async throws {
+        let recorder = Recorder()
+        let (group, listener, serving) = try await Self.server(recorder)
+        let loop = group.loops[0]
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", on: loop)
+        let outcome = try await Task(executorPreference: loop) { () -> WebSocketCloseStatus? in
+            try await socket.send(text: "close please")
+            do {
+                for try await _ in socket.messages {}
+                return nil
+            } catch let error as WebSocketClosedError {
+                return error.status
+            }
+        }.value
+        #expect(outcome?.code.rawValue == 4000 && outcome?.reason == "asked")
+        for _ in 0..<500 where recorder.entries.last?.hasPrefix("closed") != true { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(recorder.entries == ["open", "text close please", "closed 4000 true"])
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
+    /// A peer that sends without reading its echoes: the server's outbound queue fills, the
+    /// socket stops reading, and the sender's `send` suspends; once the peer reads, every
+    /// echo arrives, in order. (Without the pause, the server would queue all 32 MiB and
+    /// the sender would never stall.)
+    @Test func aPeerThatDoesNotReadItsEchoesIsPushedBack() async throws {
+        let (group, listener, serving) = try await Self.server(EchoResponder())
+        let loop = group.loops[1]
+        var configuration = WebSocketClientConfiguration()
+        configuration.deflate.isEnabled = false
+        let socket = try await WebSocket.connect(
+            to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
+        let total = 8192
+        let sent = Atomic<Int>(0)
+        let sender = Task(executorPreference: loop) {
+            for index in 0..<total {
+                var payload = [UInt8](repeating: 0, count: 4096)
+                payload[0] = UInt8(index & 0xff)
+                payload[1] = UInt8(index >> 8)
+                try await socket.send(binary: payload)
+                sent.store(index + 1, ordering: .releasing)
+            }
+        }
+        try await Task.sleep(for: .seconds(1))
+        let sentWhileNotReading = sent.load(ordering: .acquiring)
+        let inOrder = try await Task(executorPreference: loop) { () -> Bool in
+            var expected = 0
+            for try await message in socket.messages {
+                guard case .binary(let bytes) = message, bytes.count == 4096 else { return false }
+                if Int(bytes[0]) | Int(bytes[1]) << 8 != expected { return false }
+                expected += 1
+                if expected == total { return true }
+            }
+            return false
+        }.value
+        try await sender.value
+        #expect(sentWhileNotReading < total, "the sender never felt the peer that did not read")
+        #expect(inOrder)
+        await socket.close()
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
+    /// A responder socket has no `messages`: iterating them fails at once.
+    @Test func iteratingTheMessagesOfAResponderSocketFails() async throws {
+        let failure = Mutex<String?>(nil)
+        struct Iterating: WebSocketResponder {
+            let failure: @Sendable (String) -> Void
+            func webSocketDidOpen(_ socket: WebSocket) {
+                Task {
+                    do { for try await _ in socket.messages {} } catch { failure("\(error)") }
+                }
+            }
+            func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {}
+        }
+        let (group, listener, serving) = try await Self.server(Iterating { text in failure.withLock { $0 = text } })
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", on: group.loops[0])
+        for _ in 0..<500 where failure.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(failure.withLock { $0 }?.contains("responder") == true)
+        await socket.close()
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
+    /// Connections kept open with no task: cancelling `serve` closes them (the peers see
+    /// 1006), each responder hears the close, and `serve` returns only after they closed.
+    @Test func cancellingServeClosesTasklessConnections() async throws {
+        let recorder = Recorder()
+        let (group, listener, serving) = try await Self.server(recorder)
+        var clients: [WebSocket] = []
+        for _ in 0..<3 {
+            clients.append(try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", on: group.loops[1]))
+        }
+        for _ in 0..<500 where recorder.entries.filter({ $0 == "open" }).count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        serving.cancel()
+        _ = try? await serving.value
+        for _ in 0..<500 where recorder.entries.filter({ $0.hasPrefix("closed") }).count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(recorder.entries.filter { $0.hasPrefix("closed 1006") }.count == 3)
+        for client in clients { #expect(await client.close().code == .abnormalClosure) }
+        await listener.close()
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
+
+    /// With the listener closed but `serve` not cancelled, `serve` lasts as long as its
+    /// task-less connections: it returns once the last one has closed.
+    @Test func serveWaitsForTasklessConnectionsAfterTheListenerCloses() async throws {
+        let (group, listener, serving) = try await Self.server(EchoResponder())
+        let loop = group.loops[0]
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", on: loop)
+        await listener.close()
+        let served = Atomic<Bool>(false)
+        let watcher = Task {
+            _ = try? await serving.value
+            served.store(true, ordering: .releasing)
+        }
+        // Still served: the echo works after the listener closed.
+        try await Task(executorPreference: loop) {
+            var iterator = socket.messages.makeAsyncIterator()
+            try await socket.send(text: "still here")
+            #expect(try await iterator.next() == .text("still here"))
+        }.value
+        let servedBeforeClose = served.load(ordering: .acquiring)
+        #expect(!servedBeforeClose)
+        #expect(await socket.close().code == .normalClosure)
+        await watcher.value
+        let servedAfterClose = served.load(ordering: .acquiring)
+        #expect(servedAfterClose)
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
+}
