@@ -9,6 +9,9 @@
 #   On a 2-core machine the load generator shares the cores: with 2 server threads the
 #   machine is saturated and throughput mixes server and generator cost; with 1 thread
 #   the server has a core to itself, which compares per-core efficiency.
+#   `eddy` is `eddy echo` as shipped (a WebSocketResponder: no task per connection);
+#   `eddy-task` is the same server echoing from a task per connection (`for try await`).
+#   The ratio column divides `eddy`'s rate by each server's.
 #   LOADGEN=eddy-bench: drive every case with `eddy bench` instead (Eddy's own Swift client,
 #   the generator `eddy bench` users have; it costs as much CPU as the servers it measures)
 set -euo pipefail
@@ -23,9 +26,9 @@ gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/ws-load" "$BENCH/loadgen/ws-load.c" -lp
 THREADS=${THREADS:-2 1}
 # name|server|bench arguments
 CASES=(
-  "32B x1|eddy nio-ws node-ws|--payload 32 --in-flight 1"
-  "32B x16|eddy nio-ws node-ws|--payload 32 --in-flight 16"
-  "1KiB JSON deflate x16|eddy node-ws-deflate|--payload 1024 --text --deflate --in-flight 16"
+  "32B x1|eddy eddy-task nio-ws node-ws|--payload 32 --in-flight 1"
+  "32B x16|eddy eddy-task nio-ws node-ws|--payload 32 --in-flight 16"
+  "1KiB JSON deflate x16|eddy eddy-task node-ws-deflate|--payload 1024 --text --deflate --in-flight 16"
 )
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
@@ -34,6 +37,7 @@ TICKS=$(getconf CLK_TCK)
 for threads in $THREADS; do
 declare -A CMD=(
   [eddy]="$EDDY echo --port 0 --loops $threads"
+  [eddy-task]="$EDDY echo --port 0 --loops $threads --task-per-connection"
   [nio-ws]="$BENCH/.build/release/nio-ws-echo --port 0 --threads $threads"
   [node-ws]="node $BENCH/node/ws-echo-server.js --port 0"
   [node-ws-deflate]="node $BENCH/node/ws-echo-server.js --port 0 --deflate"

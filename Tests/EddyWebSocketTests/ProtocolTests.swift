@@ -273,12 +273,13 @@ struct KeepAliveTests {
 
     @Test func keepAliveStateMachineAlone() {
         let t0 = ContinuousClock.now
-        var keepAlive = WebSocketKeepAlive(configuration: .init(pingInterval: .seconds(1), pongTimeout: .seconds(1)))
-        #expect(keepAlive.tick(now: t0) == nil)
-        guard case .sendPing(let payload) = keepAlive.tick(now: t0 + .seconds(1)) else { Issue.record("no ping"); return }
+        let settings = WebSocketKeepAliveConfiguration(pingInterval: .seconds(1), pongTimeout: .seconds(1))
+        var keepAlive = WebSocketKeepAlive()
+        #expect(keepAlive.tick(now: t0, configuration: settings) == nil)
+        guard case .sendPing(let payload) = keepAlive.tick(now: t0 + .seconds(1), configuration: settings) else { Issue.record("no ping"); return }
         #expect(keepAlive.hasOutstandingPing)
         keepAlive.recordPong(payload)
-        #expect(keepAlive.tick(now: t0 + .milliseconds(1500)) == nil)
+        #expect(keepAlive.tick(now: t0 + .milliseconds(1500), configuration: settings) == nil)
         #expect(!keepAlive.hasOutstandingPing)
     }
 }

@@ -103,7 +103,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
             parameters: deflate ?? PerMessageDeflateParameters(), role: role, configuration: deflateConfiguration)
         self.compression = PerMessageDeflateCodec(settings: settings)
         self.compressionEnabled = deflate != nil
-        self.keepAlive = WebSocketKeepAlive(configuration: configuration.keepAlive)
+        self.keepAlive = WebSocketKeepAlive()
     }
 
     // MARK: - State
@@ -476,7 +476,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// with 1001 when idle.
     public mutating func tick(now: ContinuousClock.Instant) {
         guard case .open = state else { return }
-        switch keepAlive.tick(now: now) {
+        switch keepAlive.tick(now: now, configuration: shared.value.keepAlive) {
         case .none:
             break
         case .sendPing(let payload):

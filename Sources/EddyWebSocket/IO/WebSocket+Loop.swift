@@ -10,7 +10,7 @@ extension WebSocket: ByteStreamReceiver {
     func start(leftover: [UInt8], keepAliveTick: Duration?) {
         proto.shareCompressor(from: SharedCompressorPool.on(eventLoop))
         if let keepAliveTick, status == nil { KeepAliveTicker.on(eventLoop).add(self, every: keepAliveTick) }
-        if let responder {
+        if let responder = responder?.value {
             delivering = true
             responder.webSocketDidOpen(self)
             delivering = false
@@ -138,7 +138,7 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     func deliver() {
-        if let responder { return deliver(to: responder) }
+        if let responder { return deliver(to: responder.value) }
         // Taken out first: `takeNext` may resume reading, and a failure there ends the
         // stream, which delivers again (re-entrantly) to whatever consumer is parked.
         guard let consumer else { return }
@@ -337,7 +337,7 @@ extension WebSocket: ByteStreamReceiver {
         let waiters = closeWaiters
         closeWaiters = []
         for waiter in waiters { waiter.resume(returning: finalStatus) }
-        responder?.webSocketDidClose(self, status: finalStatus)
+        responder?.value.webSocketDidClose(self, status: finalStatus)
     }
 
     private var finalStatus: WebSocketCloseStatus {
@@ -352,7 +352,8 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     private func stopKeepAlive() {
-        if keepAliveInterval != nil { KeepAliveTicker.on(eventLoop).remove(self) }
+        guard keepAliveSlot >= 0, let interval = Self.tickInterval(proto.configuration.keepAlive) else { return }
+        KeepAliveTicker.on(eventLoop).remove(self, every: interval)
     }
 
     func keepAliveTick() {

@@ -33,7 +33,7 @@ public import EddyNet
 public final class WebSocket: @unchecked Sendable {
     public let eventLoop: EventLoop
     /// The negotiated subprotocol, if any.
-    public let subprotocol: String?
+    public var subprotocol: String? { proto.subprotocol }
     /// The role this side plays.
     public let role: WebSocketRole
     /// The negotiated permessage-deflate parameters, if any.
@@ -65,9 +65,8 @@ public final class WebSocket: @unchecked Sendable {
     var transportClosesOnCancellation = false
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
     var keepAliveSlot = -1
-    var keepAliveInterval: Duration?
-    /// Set for a socket driven by callbacks instead of a consumer task.
-    let responder: (any WebSocketResponder)?
+    /// Set for a socket driven by callbacks instead of a consumer task (one box per route).
+    let responder: SharedValue<any WebSocketResponder>?
     /// A responder call is running (re-entrant deliveries are left to its loop).
     var delivering = false
     /// A responder-driven socket stopped reading until its outbound queue drains.
@@ -103,13 +102,12 @@ public final class WebSocket: @unchecked Sendable {
         deflateConfiguration: PerMessageDeflateConfiguration,
         subprotocol: String?,
         leftover: [UInt8],
-        responder: (any WebSocketResponder)? = nil
+        responder: SharedValue<any WebSocketResponder>? = nil
     ) {
         self.responder = responder
         self.eventLoop = stream.eventLoop
         self.transport = stream
         self.role = role
-        self.subprotocol = subprotocol
         self.deflateParameters = deflate
         self.proto = WebSocketProtocol(
             role: role, sharedConfiguration: sharedConfiguration, deflate: deflate,

@@ -46,7 +46,7 @@ public struct WebSocketRoute: Sendable {
     private let plainHandler: PlainHandler?
     /// Set when the route was made with a `WebSocketResponder`: its connections then run
     /// with no task at all.
-    private let responder: (any WebSocketResponder)?
+    private let responder: SharedValue<any WebSocketResponder>?
 
     public init(endpoint: WebSocketEndpoint = WebSocketEndpoint(), handler: @escaping Handler) {
         self.endpoint = endpoint
@@ -73,7 +73,7 @@ public struct WebSocketRoute: Sendable {
         self.endpoint = endpoint
         self.handler = { socket, _ in await socket.waitUntilClosed() }
         self.plainHandler = nil
-        self.responder = responder
+        self.responder = SharedValue(responder)
         self.sharedConfiguration = SharedValue(endpoint.connection)
     }
 

@@ -34,17 +34,16 @@ final class KeepAliveTicker {
             groups[interval] = group
         }
         socket.keepAliveSlot = group.members.count
-        socket.keepAliveInterval = interval
         group.members.append(socket)
         if group.timer == nil {
             group.timer = loop.scheduleRepeating(every: interval) { Self.tick(group) } // the cycle ends when the timer is cancelled
         }
     }
 
-    func remove(_ socket: WebSocket) {
-        guard let interval = socket.keepAliveInterval, let group = groups[interval] else { return }
+    /// Takes `socket` out of the group it joined with `add(_:every: interval)`.
+    func remove(_ socket: WebSocket, every interval: Duration) {
+        guard socket.keepAliveSlot >= 0, let group = groups[interval] else { return }
         let slot = socket.keepAliveSlot
-        socket.keepAliveInterval = nil
         socket.keepAliveSlot = -1
         guard slot >= 0, slot < group.members.count, group.members[slot] === socket else { return }
         let last = group.members.removeLast()

@@ -18,7 +18,7 @@ public struct WebSocketKeepAliveConfiguration: Sendable, Equatable {
     public static let disabled = WebSocketKeepAliveConfiguration(pingInterval: nil, idleTimeout: nil)
 }
 
-/// The keep-alive decisions as a small state machine driven by `tick(now:)` with an
+/// The keep-alive decisions as a small state machine driven by `tick(now:configuration:)` with an
 /// injected clock value (no clock is read inside, so tests are deterministic).
 ///
 /// Guarantees: at most one ping is outstanding; a pong counts only if it echoes the
@@ -26,7 +26,7 @@ public struct WebSocketKeepAliveConfiguration: Sendable, Equatable {
 /// the next tick, so timing resolution is the tick interval — tick at least every
 /// `min(pingInterval, pongTimeout, idleTimeout) / 4`.
 public struct WebSocketKeepAlive: Sendable {
-    /// What `tick(now:)` decided; at most one per tick.
+    /// What `tick(now:configuration:)` decided; at most one per tick.
     public enum Action: Sendable, Equatable {
         case sendPing([UInt8])
         /// The outstanding ping was not answered in time: fail with 1011.
@@ -35,7 +35,6 @@ public struct WebSocketKeepAlive: Sendable {
         case idleTimedOut
     }
 
-    public let configuration: WebSocketKeepAliveConfiguration
     private var lastActivity: ContinuousClock.Instant?
     private var lastPing: ContinuousClock.Instant?
     private var outstanding: (payload: [UInt8], sentAt: ContinuousClock.Instant)?
@@ -43,9 +42,9 @@ public struct WebSocketKeepAlive: Sendable {
     private var matchingPongSinceTick = false
     private var counter: UInt64 = 0
 
-    public init(configuration: WebSocketKeepAliveConfiguration) {
-        self.configuration = configuration
-    }
+    /// The settings are passed to every `tick` rather than kept: a connection's copy would
+    /// cost every idle connection the bytes of a configuration all of them share.
+    public init() {}
 
     /// Whether a ping is waiting for its pong.
     public var hasOutstandingPing: Bool { outstanding != nil }
@@ -59,7 +58,7 @@ public struct WebSocketKeepAlive: Sendable {
         if let outstanding, outstanding.payload == payload { matchingPongSinceTick = true }
     }
 
-    public mutating func tick(now: ContinuousClock.Instant) -> Action? {
+    public mutating func tick(now: ContinuousClock.Instant, configuration: WebSocketKeepAliveConfiguration) -> Action? {
         if lastActivity == nil { lastActivity = now; lastPing = now }
         if activitySinceTick { lastActivity = now; activitySinceTick = false }
         if matchingPongSinceTick { outstanding = nil; matchingPongSinceTick = false }
