@@ -1,10 +1,11 @@
 """Python `websockets` (a real, independent implementation) as a client of an Eddy
 WebSocket echo server.
 
-Usage: ws_client_suite.py BASE_URL
-BASE_URL serves two echo routes: /default (every limit at its default, 1 MiB
-messages) and /big (64 MiB messages). Prints one line per check and exits non-zero
-if any check failed.
+Usage: ws_client_suite.py BASE_URL [BIG_URL]
+BASE_URL serves /default (an echo with every limit at its default, 1 MiB messages);
+BIG_URL (default: BASE_URL) serves /big (an echo taking 64 MiB messages), e.g.
+`eddy echo --max-message-size 67108864 --max-fragments 1000000`. Prints one line per
+check and exits non-zero if any check failed.
 """
 import asyncio
 import base64
@@ -18,6 +19,7 @@ from websockets.exceptions import ConnectionClosedError
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
 BASE = sys.argv[1]
+BIG = sys.argv[2] if len(sys.argv) > 2 else BASE
 HOST, PORT = BASE.removeprefix("ws://").split(":")
 PORT = int(PORT)
 results = []
@@ -29,7 +31,7 @@ def check(name, ok, detail=""):
 
 
 async def echo_sizes(label, **options):
-    async with connect(BASE + "/big", max_size=None, **options) as ws:
+    async with connect(BIG + "/big", max_size=None, **options) as ws:
         names = [e.name for e in ws.protocol.extensions]
         ok = True
         for size in (0, 1, 125, 126, 65535, 65536, 16 << 20):

@@ -18,6 +18,20 @@ struct PythonWebSocketPeerTests {
         #expect(await server.stop().allSatisfy { $0.isClean })
     }
 
+    /// The same suite against the `eddy echo` binary as shipped: one server with every
+    /// limit at its default, one with the limits the Autobahn|Testsuite needs.
+    @Test func pythonClientSuiteAgainstEddyEchoCommand() async throws {
+        let (standard, standardPort) = try await startEddyServer(["echo", "--port", "0"])
+        defer { standard.terminate(); standard.waitUntilExit() }
+        let (big, bigPort) = try await startEddyServer(
+            ["echo", "--port", "0", "--max-message-size", "67108864", "--max-fragments", "1000000"])
+        defer { big.terminate(); big.waitUntilExit() }
+        let (status, output) = try await Peers.run("ws_client_suite.py", ["ws://127.0.0.1:\(standardPort)", "ws://127.0.0.1:\(bigPort)"])
+        #expect(status == 0, "\(output)")
+        #expect(!output.contains("FAIL"), "\(output)")
+        #expect(output.contains("PASS"))
+    }
+
     @Test(arguments: [true, false])
     func eddyClientAgainstPythonServer(compression: Bool) async throws {
         let process = ChildProcess()
