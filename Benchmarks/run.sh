@@ -19,10 +19,12 @@ LOADGEN=eddy-bench scripts/run-ws-echo.sh
 echo "== RSS per idle WebSocket connection (10,000 connections)"
 for offer in plain deflate; do
   scripts/rss-idle.sh -n 10000 --offer "$offer" -- ../.build/release/eddy echo --port 0
+  scripts/rss-idle.sh -n 10000 --offer "$offer" --label eddy-task -- ../.build/release/eddy echo --port 0 --task-per-connection
   scripts/rss-idle.sh -n 10000 --offer "$offer" -- .build/release/nio-ws-echo --port 0
   NODE_PATH=/usr/share/nodejs scripts/rss-idle.sh -n 10000 --offer "$offer" -- node node/ws-echo-server.js --port 0 --deflate
 done
 scripts/rss-idle.sh -n 10000 --offer deflate --active -- ../.build/release/eddy echo --port 0
+scripts/rss-idle.sh -n 10000 --offer deflate --active --label eddy-task -- ../.build/release/eddy echo --port 0 --task-per-connection
 NODE_PATH=/usr/share/nodejs scripts/rss-idle.sh -n 10000 --offer deflate --active -- node node/ws-echo-server.js --port 0 --deflate
 echo "== fan-out: Eddy rooms vs Node ws broadcast"
 scripts/run-fanout.sh
