@@ -210,7 +210,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     func keepOpen(_ connection: TCPConnection) {
         queue.withLock { $0.track(connection) }
         connection.eventLoop.runOnLoop {
-            if connection.phase == .closed {
+            if connection.isFinished {
                 self.keptOpenConnectionClosed(connection)
             } else {
                 connection.tracker = self

@@ -57,6 +57,10 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     /// The listener that keeps this connection in its table (`ConnectionOutcome.keepOpen`)
     /// and is told when it has closed.
     var tracker: Acceptor?
+    /// The driver of a kept-open connection reports when it is done (after its own
+    /// close callbacks); until then, and until the close, the listener keeps it.
+    var awaitsDriver = false
+    var driverDone = false
 
     /// Wraps an initialised, open `uv_tcp_t` on `loop`. Loop thread only; registers with
     /// the loop (the caller has checked the loop is running).
@@ -117,6 +121,29 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
         }
     }
 
+    /// For the driver of a connection kept open (`ConnectionOutcome.keepOpen`) that has
+    /// callbacks to run after the socket closes: the listener's table (and so `serve`)
+    /// keeps the connection until `driverFinished()` too. Loop thread.
+    package func driverFinishesAfterClose() {
+        awaitsDriver = true
+    }
+
+    /// See `driverFinishesAfterClose()`. Loop thread.
+    package func driverFinished() {
+        driverDone = true
+        releaseTrackerIfDone()
+    }
+
+    /// Whether the listener may forget this connection: it has closed, and its driver (if
+    /// it asked to be waited for) is done.
+    var isFinished: Bool { phase == .closed && (!awaitsDriver || driverDone) }
+
+    private func releaseTrackerIfDone() {
+        guard isFinished, let tracker else { return }
+        self.tracker = nil
+        tracker.keptOpenConnectionClosed(self)
+    }
+
     /// Returns once the connection has closed, by either side (without closing it).
     /// Cancelling the waiting task closes the connection, as for a suspended read.
     public func waitUntilClosed() async {
@@ -172,10 +199,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     package func handleDidClose() {
         phase = .closed
         eventLoop.deregister(self)
-        if let tracker {
-            self.tracker = nil
-            tracker.keptOpenConnectionClosed(self)
-        }
+        releaseTrackerIfDone()
         let waiting = closeWaiters
         closeWaiters = []
         for waiter in waiting { waiter.resume() }

@@ -174,6 +174,14 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         if actions.isEmpty { actions = [] }
     }
 
+    /// `releaseIdleBuffers()` for the output buffer only when its capacity is above
+    /// `limit` bytes: a connection that keeps working keeps a small buffer for reuse.
+    public mutating func releaseIdleBuffers(largerThan limit: Int) {
+        if outbox.isEmpty && outbox.capacity > limit { outbox = [] }
+        if events.isEmpty && events.capacity > 64 { events = [] }
+        if actions.isEmpty && actions.capacity > 64 { actions = [] }
+    }
+
     /// Actions since the last call, in order; consecutive writes are one `.write`.
     public mutating func takeActions() -> [WebSocketAction] {
         flushOutbox()

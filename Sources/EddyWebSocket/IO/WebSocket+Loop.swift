@@ -11,6 +11,9 @@ extension WebSocket: ByteStreamReceiver {
         proto.shareCompressor(from: SharedCompressorPool.on(eventLoop))
         if let keepAliveTick, status == nil { KeepAliveTicker.on(eventLoop).add(self, every: keepAliveTick) }
         if let responder = responder?.value {
+            // `serve` must not return before `webSocketDidClose`: the listener's table keeps
+            // the connection until `transportDidClose` says the driver is done.
+            if let connection = transport as? TCPConnection { connection.driverFinishesAfterClose() }
             delivering = true
             responder.webSocketDidOpen(self)
             delivering = false
@@ -163,6 +166,17 @@ extension WebSocket: ByteStreamReceiver {
         while case .success(let message?) = takeNext() {
             responder.webSocket(self, didReceive: message)
         }
+        releaseLargeBuffers()
+    }
+
+    /// A responder-driven socket never parks (where a task's socket frees its buffers), so
+    /// after each delivery it frees the buffers that a large message left behind; small
+    /// ones are kept for reuse.
+    private func releaseLargeBuffers() {
+        let limit = 4096
+        if spareFrame.capacity > limit { spareFrame = [] }
+        if events.isEmpty && events.capacity > 64 { events = [] }
+        proto.releaseIdleBuffers(largerThan: limit)
     }
 
     /// A responder's send left the transport above its high watermark: read nothing more
@@ -183,6 +197,7 @@ extension WebSocket: ByteStreamReceiver {
 
     private func writableAgain() {
         awaitingWritable = false
+        stalledTicks = 0
         guard receivingPaused, !transportClosing else { return }
         receivingPaused = false
         transport.resumeReceiving()
@@ -338,6 +353,8 @@ extension WebSocket: ByteStreamReceiver {
         closeWaiters = []
         for waiter in waiters { waiter.resume(returning: finalStatus) }
         responder?.value.webSocketDidClose(self, status: finalStatus)
+        // Last: a listener keeps a responder's connection until this (see `start`).
+        if responder != nil, let connection = transport as? TCPConnection { connection.driverFinished() }
     }
 
     private var finalStatus: WebSocketCloseStatus {
@@ -351,15 +368,28 @@ extension WebSocket: ByteStreamReceiver {
         protocolAdvanced()
     }
 
+    /// A responder-driven socket has waited a tick more for a peer that does not read what
+    /// it is sent (reading is paused meanwhile, so keep-alive cannot judge it). After the
+    /// pong timeout, the peer is given up on as if it had missed a pong: 1011, dropped.
+    private func outboundStillBlocked() {
+        stalledTicks &+= 1
+        let keepAlive = proto.configuration.keepAlive
+        guard let tick = Self.tickInterval(keepAlive), tick * Int(stalledTicks) >= keepAlive.pongTimeout else { return }
+        record(WebSocketCloseStatus(code: .internalError, reason: "peer stopped reading", wasClean: false))
+        beginClosingTransport(abort: true)
+    }
+
     private func stopKeepAlive() {
         guard keepAliveSlot >= 0, let interval = Self.tickInterval(proto.configuration.keepAlive) else { return }
         KeepAliveTicker.on(eventLoop).remove(self, every: interval)
     }
 
     func keepAliveTick() {
+        guard status == nil else { return }
+        if awaitingWritable { return outboundStillBlocked() }
         // While reading is paused for a slow consumer the peer's pongs and frames wait
         // unread: judging its liveness then would fail a healthy peer.
-        guard status == nil, !receivingPaused else { return }
+        guard !receivingPaused else { return }
         proto.tick(now: .now)
         protocolAdvanced()
     }

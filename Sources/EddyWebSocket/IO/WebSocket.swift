@@ -33,7 +33,7 @@ public import EddyNet
 public final class WebSocket: @unchecked Sendable {
     public let eventLoop: EventLoop
     /// The negotiated subprotocol, if any.
-    public var subprotocol: String? { proto.subprotocol }
+    public let subprotocol: String?
     /// The role this side plays.
     public let role: WebSocketRole
     /// The negotiated permessage-deflate parameters, if any.
@@ -71,6 +71,8 @@ public final class WebSocket: @unchecked Sendable {
     var delivering = false
     /// A responder-driven socket stopped reading until its outbound queue drains.
     var awaitingWritable = false
+    /// Keep-alive ticks spent waiting for the outbound queue to drain.
+    var stalledTicks: UInt16 = 0
 
     /// Received messages (bytes of payload) that may wait for the consumer before reading
     /// stops.
@@ -108,6 +110,7 @@ public final class WebSocket: @unchecked Sendable {
         self.eventLoop = stream.eventLoop
         self.transport = stream
         self.role = role
+        self.subprotocol = subprotocol
         self.deflateParameters = deflate
         self.proto = WebSocketProtocol(
             role: role, sharedConfiguration: sharedConfiguration, deflate: deflate,
@@ -247,6 +250,7 @@ public final class WebSocket: @unchecked Sendable {
     /// - Important: Call on `eventLoop` only.
     @discardableResult
     public func sendWithoutWaiting(_ message: WebSocketMessage) throws -> Bool {
+        precondition(eventLoop.inEventLoop, "WebSocket.sendWithoutWaiting called off the socket's loop")
         let backedUp = try sendOnLoop(message)
         if backedUp, responder != nil { stopReadingUntilWritable() }
         return !backedUp
@@ -301,7 +305,9 @@ public final class WebSocket: @unchecked Sendable {
     ///
     /// - Important: Call on `eventLoop` only.
     public func beginClosing(code: WebSocketCloseCode = .normalClosure, reason: String = "") {
-        startClosing(code: code, reason: reason, waiter: nil)
+        // Called elsewhere by mistake (from a task a responder started), it still runs on
+        // the loop, later.
+        eventLoop.runOnLoop { self.startClosing(code: code, reason: reason, waiter: nil) }
     }
 
     /// Waits until the connection has closed, without closing it, and returns how it

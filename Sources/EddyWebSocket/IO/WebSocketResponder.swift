@@ -20,8 +20,14 @@
 ///   peer does not read what it is sent), the socket stops reading; reading resumes when
 ///   the queue has drained. A responder that answers each message with
 ///   `sendWithoutWaiting` therefore never queues without bound.
+///   A peer that stays that way for the keep-alive pong timeout (it reads nothing, so it
+///   cannot answer a ping either) is dropped with 1011, as if it had missed a pong.
 /// - Pings, keep-alive, limits and the closing handshake work exactly as for task-driven
 ///   sockets; `messages` is not available (every message goes to the responder).
+/// - `TCPListener.serve` (through `HTTPServer.serve`) returns only after every one of its
+///   responders' connections has closed *and* `webSocketDidClose` has returned.
+/// - A connection keeps no buffer a large message needed once it is delivered and
+///   answered (small ones are kept for reuse).
 ///
 /// Work that must suspend (a database call) belongs in a `Task` started from a callback;
 /// it can use the socket's `async` API (`send`, `close`) from there.

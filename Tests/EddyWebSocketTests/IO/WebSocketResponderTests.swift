@@ -9,9 +9,9 @@ import Testing
 /// (The Python `websockets` suite also runs against a responder echo, for conformance.)
 @Suite("WebSocket responders (no task per connection)", .timeLimit(.minutes(1)))
 struct WebSocketResponderTests {
-    static func server(_ responder: some WebSocketResponder) async throws -> (EventLoopGroup, TCPListener, Task<Void, any Error>) {
+    static func server(_ responder: some WebSocketResponder, connection: WebSocketConfiguration = WebSocketConfiguration()) async throws -> (EventLoopGroup, TCPListener, Task<Void, any Error>) {
         var router = HTTPRouter<WebSocketRoute>()
-        try router.addUpgrade("/ws", WebSocketRoute(responder: responder))
+        try router.addUpgrade("/ws", WebSocketRoute(endpoint: WebSocketEndpoint(connection: connection), responder: responder))
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
         let group = try EventLoopGroup(loopCount: 2)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
@@ -22,6 +22,8 @@ struct WebSocketResponderTests {
     /// Records every callback, in order, and checks each comes on the socket's loop.
     final class Recorder: WebSocketResponder, @unchecked Sendable {
         let log = Mutex<[String]>([])
+        /// The last socket opened (for checks on the server's side).
+        let lastSocket = Mutex<WebSocket?>(nil)
         let offLoop = Atomic<Int>(0)
         /// Text that makes the responder close with 4000 from inside the callback.
         let closeOn: String
@@ -33,7 +35,10 @@ struct WebSocketResponderTests {
             log.withLock { $0.append(entry) }
         }
 
-        func webSocketDidOpen(_ socket: WebSocket) { note(socket, "open") }
+        func webSocketDidOpen(_ socket: WebSocket) {
+            lastSocket.withLock { $0 = socket }
+            note(socket, "open")
+        }
 
         func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {
             switch message {
@@ -171,7 +176,7 @@ struct WebSocketResponderTests {
         for _ in 0..<500 where recorder.entries.filter({ $0 == "open" }).count < 3 { try await Task.sleep(for: .milliseconds(10)) }
         serving.cancel()
         _ = try? await serving.value
-        for _ in 0..<500 where recorder.entries.filter({ $0.hasPrefix("closed") }).count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        // `serve` returned after every responder heard its close, not merely the sockets'.
         #expect(recorder.entries.filter { $0.hasPrefix("closed 1006") }.count == 3)
         for client in clients { #expect(await client.close().code == .abnormalClosure) }
         await listener.close()
@@ -203,5 +208,64 @@ struct WebSocketResponderTests {
         let servedAfterClose = served.load(ordering: .acquiring)
         #expect(servedAfterClose)
         #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
+
+    /// After echoing a 1 MB message, an idle responder socket does not keep the buffers
+    /// the message needed.
+    @Test func aLargeMessageLeavesNoLargeBuffersBehind() async throws {
+        let recorder = Recorder()
+        var big = WebSocketConfiguration()
+        big.maxMessageSize = 2 << 20
+        big.maxFrameSize = 2 << 20
+        let (group, listener, serving) = try await Self.server(recorder, connection: big)
+        let loop = group.loops[1]
+        var configuration = WebSocketClientConfiguration()
+        configuration.connection = big
+        configuration.deflate.isEnabled = false
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
+        let payload = [UInt8](repeating: 9, count: 1_000_000)
+        try await Task(executorPreference: loop) {
+            var iterator = socket.messages.makeAsyncIterator()
+            try await socket.send(binary: payload)
+            #expect(try await iterator.next() == .binary(payload))
+        }.value
+        let server = try #require(recorder.lastSocket.withLock { $0 })
+        let kept = try await server.eventLoop.submit { server.spareFrame.capacity }
+        #expect(kept <= 4096, "kept \(kept) bytes of frame buffer")
+        await socket.close()
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
+    /// A peer that sends but never reads its echoes stops the socket's reading, so
+    /// keep-alive cannot judge it; after the pong timeout it is dropped (1011) instead of
+    /// holding its queued echoes for ever.
+    @Test func aPeerThatNeverReadsIsDroppedAfterThePongTimeout() async throws {
+        let recorder = Recorder()
+        var connection = WebSocketConfiguration()
+        connection.keepAlive = WebSocketKeepAliveConfiguration(pingInterval: .milliseconds(200), pongTimeout: .milliseconds(300))
+        let (group, listener, serving) = try await Self.server(recorder, connection: connection)
+        let loop = group.loops[1]
+        var configuration = WebSocketClientConfiguration()
+        configuration.deflate.isEnabled = false
+        configuration.connection.keepAlive = .disabled
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
+        let senderFailed = Atomic<Bool>(false)
+        let sender = Task(executorPreference: loop) {
+            let payload = [UInt8](repeating: 1, count: 4096)
+            for _ in 0..<16_384 {
+                do { try await socket.send(binary: payload) } catch {
+                    senderFailed.store(true, ordering: .releasing)
+                    return
+                }
+            }
+        }
+        for _ in 0..<500 where recorder.entries.last?.hasPrefix("closed") != true { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(recorder.entries.last == "closed 1011 false")
+        for _ in 0..<500 where !senderFailed.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
+        let failed = senderFailed.load(ordering: .acquiring)
+        #expect(failed, "the sender was never told the connection ended")
+        await socket.close() // also ends a sender still stuck (if the check above failed)
+        await sender.value
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 }
