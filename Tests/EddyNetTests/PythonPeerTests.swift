@@ -27,7 +27,7 @@ struct PythonPeerTests {
         process.standardOutput = stdout
         try process.run()
         defer { if process.isRunning { process.terminate() } }
-        let firstLine = try await onOwnThread { readLine(stdout.fileHandleForReading) }
+        let firstLine = await onOwnThread { readLine(stdout.fileHandleForReading) }
         let port = try #require(Int(firstLine.replacingOccurrences(of: "LISTENING ", with: "")))
 
         let loop = try EventLoop()

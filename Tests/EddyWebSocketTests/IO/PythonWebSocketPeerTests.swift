@@ -43,7 +43,7 @@ struct PythonWebSocketPeerTests {
         process.standardInput = stdin
         try process.run()
         defer { stdin.closeWritingEnd(); process.waitUntilExit() }
-        let line = try await onOwnThread { readLine(stdout.fileHandleForReading) }
+        let line = await onOwnThread { readLine(stdout.fileHandleForReading) }
         let port = try #require(Int(line.replacingOccurrences(of: "LISTENING ", with: "")))
 
         let loop = try EventLoop()

@@ -67,7 +67,7 @@ struct WebSocketReviewRegressionTests {
         let port = listener.localAddress.port
         // 40 frames of 4,000 bytes: the socket takes two reads of 64 KiB, which is more than
         // it buffers for its consumer, and pauses; the kernel's buffers take the rest.
-        let handshook = try await onOwnThread { Self.rawClientThatResets(port: port, frames: 40, size: 4000) }
+        let handshook = await onOwnThread { Self.rawClientThatResets(port: port, frames: 40, size: 4000) }
         clientGone.store(true, ordering: .releasing)
         #expect(handshook)
         for _ in 0..<500 where outcome.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
