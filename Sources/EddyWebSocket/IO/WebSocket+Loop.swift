@@ -349,10 +349,12 @@ extension WebSocket: ByteStreamReceiver {
         transportClosed = true
         if status == nil { record(WebSocketCloseStatus(code: .abnormalClosure, wasClean: false)) }
         deliver()
+        // The responder first: whoever waits for the close (`close()`, `waitUntilClosed()`)
+        // then knows it has run.
+        responder?.value.webSocketDidClose(self, status: finalStatus)
         let waiters = closeWaiters
         closeWaiters = []
         for waiter in waiters { waiter.resume(returning: finalStatus) }
-        responder?.value.webSocketDidClose(self, status: finalStatus)
         // Last: a listener keeps a responder's connection until this (see `start`).
         if responder != nil, let connection = transport as? TCPConnection { connection.driverFinished() }
     }
