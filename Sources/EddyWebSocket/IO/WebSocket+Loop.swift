@@ -195,9 +195,15 @@ extension WebSocket: ByteStreamReceiver {
         }
     }
 
+    /// A task's `send` saw the transport drain.
+    func sendDrained() {
+        sendBlocked = false
+        if !awaitingWritable { stalledTicks = 0 }
+    }
+
     private func writableAgain() {
         awaitingWritable = false
-        stalledTicks = 0
+        if !sendBlocked { stalledTicks = 0 }
         guard receivingPaused, !transportClosing else { return }
         receivingPaused = false
         transport.resumeReceiving()
@@ -226,6 +232,13 @@ extension WebSocket: ByteStreamReceiver {
     /// transport is now above its high watermark.
     @usableFromInline
     func sendOnLoop(_ message: WebSocketMessage) throws -> Bool {
+        let backedUp = try queue(message)
+        // A task's `send` now waits for the drain (`waitForDrain`), which clears this.
+        if backedUp && responder == nil { sendBlocked = true }
+        return backedUp
+    }
+
+    private func queue(_ message: WebSocketMessage) throws -> Bool {
         guard !transportClosing else { throw closedError() }
         do {
             switch message {
@@ -370,9 +383,10 @@ extension WebSocket: ByteStreamReceiver {
         protocolAdvanced()
     }
 
-    /// A responder-driven socket has waited a tick more for a peer that does not read what
-    /// it is sent (reading is paused meanwhile, so keep-alive cannot judge it). After the
-    /// pong timeout, the peer is given up on as if it had missed a pong: 1011, dropped.
+    /// The socket has waited a tick more for a peer that does not read what it is sent (a
+    /// responder's socket stops reading meanwhile, a task's `send` is suspended and its
+    /// unread messages soon pause reading too, so keep-alive cannot judge the peer). After
+    /// the pong timeout, the peer is given up on as if it had missed a pong: 1011, dropped.
     private func outboundStillBlocked() {
         stalledTicks &+= 1
         let keepAlive = proto.configuration.keepAlive
@@ -388,7 +402,7 @@ extension WebSocket: ByteStreamReceiver {
 
     func keepAliveTick() {
         guard status == nil else { return }
-        if awaitingWritable { return outboundStillBlocked() }
+        if awaitingWritable || sendBlocked { return outboundStillBlocked() }
         // While reading is paused for a slow consumer the peer's pongs and frames wait
         // unread: judging its liveness then would fail a healthy peer.
         guard !receivingPaused else { return }

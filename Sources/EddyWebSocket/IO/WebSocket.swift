@@ -21,7 +21,8 @@ public import EddyNet
 /// - Backpressure: up to `bufferedMessageBytes` of received messages wait for the
 ///   consumer; above that, reading stops (the TCP window pushes back on the sender) until
 ///   the consumer catches up. `send` suspends while the transport's outbound queue is
-///   above its high watermark.
+///   above its high watermark; a peer that does not drain it for the keep-alive pong
+///   timeout is dropped (1011 "peer stopped reading"), ending the wait.
 /// - Pings are answered and keep-alive pings sent whether or not anyone iterates
 ///   `messages`, as long as reading is not paused for a consumer that fell behind (then
 ///   keep-alive waits too); automatic pongs jump no queue but are written in order.
@@ -71,6 +72,8 @@ public final class WebSocket: @unchecked Sendable {
     var delivering = false
     /// A responder-driven socket stopped reading until its outbound queue drains.
     var awaitingWritable = false
+    /// A task's `send` waits for the outbound queue to drain.
+    var sendBlocked = false
     /// Keep-alive ticks spent waiting for the outbound queue to drain.
     var stalledTicks: UInt16 = 0
 
@@ -344,6 +347,7 @@ public final class WebSocket: @unchecked Sendable {
             let status = try? await onLoop { self.status }
             throw WebSocketClosedError(status: (status ?? nil) ?? WebSocketCloseStatus(code: .abnormalClosure, wasClean: false))
         }
+        eventLoop.runOnLoop { self.sendDrained() }
     }
 
     /// How often to tick keep-alive: often enough to honour the shortest timer.

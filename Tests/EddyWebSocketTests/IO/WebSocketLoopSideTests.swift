@@ -62,6 +62,47 @@ struct WebSocketLoopSideTests {
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 
+    /// A peer that sends but never reads: the handler's `send` waits for a drain that never
+    /// comes and its unread messages pause reading, so keep-alive cannot judge the peer.
+    /// After the pong timeout the peer is dropped: the handler's `send` throws (1011) and
+    /// the peer's sends fail, instead of both waiting for ever.
+    @Test func aPeerThatNeverReadsIsDroppedAfterThePongTimeout() async throws {
+        let handlerEnd = Mutex<WebSocketCloseStatus?>(nil)
+        let keepAlive = WebSocketKeepAliveConfiguration(pingInterval: .milliseconds(200), pongTimeout: .milliseconds(300))
+        let (group, listener, serving) = try await WebSocketConnectionTests.server(keepAlive: keepAlive) { socket, _ in
+            do {
+                for try await message in socket.messages { try await socket.send(message) }
+            } catch let error as WebSocketClosedError {
+                handlerEnd.withLock { $0 = error.status }
+            }
+        }
+        let loop = group.loops[1]
+        var configuration = WebSocketClientConfiguration()
+        configuration.deflate.isEnabled = false
+        configuration.connection.keepAlive = .disabled
+        let socket = try await WebSocket.connect(
+            to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
+        let senderFailed = Atomic<Bool>(false)
+        let sender = Task(executorPreference: loop) {
+            let payload = [UInt8](repeating: 1, count: 4096)
+            for _ in 0..<16_384 {
+                do { try await socket.send(binary: payload) } catch {
+                    senderFailed.store(true, ordering: .releasing)
+                    return
+                }
+            }
+        }
+        for _ in 0..<500 where handlerEnd.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        let end = handlerEnd.withLock { $0 }
+        #expect(end?.code == .internalError && end?.reason == "peer stopped reading")
+        for _ in 0..<500 where !senderFailed.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
+        let failed = senderFailed.load(ordering: .acquiring)
+        #expect(failed, "the sender was never told the connection ended")
+        await socket.close() // also ends a sender still stuck (if the check above failed)
+        await sender.value
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
     /// Every method works from a task that does not prefer the socket's loop (the global
     /// executor): each call hops to the loop and is resumed with its result.
     @Test func aTaskOnTheGlobalExecutorCanUseTheSocket() async throws {
