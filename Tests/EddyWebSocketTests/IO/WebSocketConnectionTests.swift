@@ -11,8 +11,13 @@ struct WebSocketConnectionTests {
                        handler: @escaping WebSocketRoute.Handler) async throws -> (EventLoopGroup, TCPListener, Task<Void, any Error>) {
         var connection = WebSocketConfiguration()
         connection.keepAlive = keepAlive
+        return try await serve(WebSocketRoute(endpoint: WebSocketEndpoint(connection: connection), handler: handler))
+    }
+
+    /// Serves `route` at `/ws` on a fresh two-loop group.
+    static func serve(_ route: WebSocketRoute) async throws -> (EventLoopGroup, TCPListener, Task<Void, any Error>) {
         var router = HTTPRouter<WebSocketRoute>()
-        try router.addUpgrade("/ws", WebSocketRoute(endpoint: WebSocketEndpoint(connection: connection), handler: handler))
+        try router.addUpgrade("/ws", route)
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
         let group = try EventLoopGroup(loopCount: 2)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)

@@ -23,34 +23,19 @@ struct WebSocketLoopSideTests {
             bufferedWhileStalled.store(try await socket.eventLoop.submit { socket.bufferedBytes }, ordering: .releasing)
             var expected = 0
             for try await message in socket.messages {
-                guard case .binary(let bytes) = message else { continue }
-                let index = Int(bytes[0]) | Int(bytes[1]) << 8
+                guard let index = Flood.index(of: message) else { continue }
                 if index != expected { inOrder.store(false, ordering: .relaxed) }
                 expected += 1
                 received.store(expected, ordering: .releasing)
                 if expected == total { break }
             }
         }
-        let loop = group.loops[1]
-        // Uncompressed, so that the kernel's buffers hold as few messages as possible.
-        var configuration = WebSocketClientConfiguration()
-        configuration.deflate.isEnabled = false
-        let socket = try await WebSocket.connect(
-            to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
-        let sent = Atomic<Int>(0)
-        let sender = Task(executorPreference: loop) {
-            for index in 0..<total {
-                var payload = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 4096)
-                payload[0] = UInt8(index & 0xff)
-                payload[1] = UInt8(index >> 8)
-                try await socket.send(binary: payload)
-                sent.store(index + 1, ordering: .releasing)
-            }
-        }
+        let flood = try await Flood.start(port: listener.localAddress.port, on: group.loops[1], count: total)
         try await Task.sleep(for: .seconds(1))
-        let sentWhileStalled = sent.load(ordering: .acquiring)
+        let sentWhileStalled = flood.sent
         release.store(true, ordering: .releasing)
-        try await sender.value
+        await flood.task?.value
+        #expect(!flood.failed)
         for _ in 0..<1000 where received.load(ordering: .acquiring) < total { try await Task.sleep(for: .milliseconds(10)) }
         #expect(sentWhileStalled < total, "the sender never felt the stalled reader")
         let buffered = bufferedWhileStalled.load(ordering: .acquiring)
@@ -58,7 +43,7 @@ struct WebSocketLoopSideTests {
         #expect(received.load(ordering: .acquiring) == total)
         let ordered = inOrder.load(ordering: .relaxed)
         #expect(ordered)
-        await socket.close()
+        await flood.finish()
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 
@@ -76,30 +61,12 @@ struct WebSocketLoopSideTests {
                 handlerEnd.withLock { $0 = error.status }
             }
         }
-        let loop = group.loops[1]
-        var configuration = WebSocketClientConfiguration()
-        configuration.deflate.isEnabled = false
-        configuration.connection.keepAlive = .disabled
-        let socket = try await WebSocket.connect(
-            to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
-        let senderFailed = Atomic<Bool>(false)
-        let sender = Task(executorPreference: loop) {
-            let payload = [UInt8](repeating: 1, count: 4096)
-            for _ in 0..<16_384 {
-                do { try await socket.send(binary: payload) } catch {
-                    senderFailed.store(true, ordering: .releasing)
-                    return
-                }
-            }
-        }
+        let flood = try await Flood.start(port: listener.localAddress.port, on: group.loops[1], count: 16_384)
         for _ in 0..<500 where handlerEnd.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
         let end = handlerEnd.withLock { $0 }
         #expect(end?.code == .internalError && end?.reason == "peer stopped reading")
-        for _ in 0..<500 where !senderFailed.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
-        let failed = senderFailed.load(ordering: .acquiring)
-        #expect(failed, "the sender was never told the connection ended")
-        await socket.close() // also ends a sender still stuck (if the check above failed)
-        await sender.value
+        #expect(try await flood.waitUntilFailed(), "the sender was never told the connection ended")
+        await flood.finish()
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 

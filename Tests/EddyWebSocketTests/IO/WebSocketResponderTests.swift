@@ -10,13 +10,7 @@ import Testing
 @Suite("WebSocket responders (no task per connection)", .timeLimit(.minutes(1)))
 struct WebSocketResponderTests {
     static func server(_ responder: some WebSocketResponder, connection: WebSocketConfiguration = WebSocketConfiguration()) async throws -> (EventLoopGroup, TCPListener, Task<Void, any Error>) {
-        var router = HTTPRouter<WebSocketRoute>()
-        try router.addUpgrade("/ws", WebSocketRoute(endpoint: WebSocketEndpoint(connection: connection), responder: responder))
-        let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
-        let group = try EventLoopGroup(loopCount: 2)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
-        let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
-        return (group, listener, serving)
+        try await WebSocketConnectionTests.serve(WebSocketRoute(endpoint: WebSocketEndpoint(connection: connection), responder: responder))
     }
 
     /// Records every callback, in order, and checks each comes on the socket's loop.
@@ -110,37 +104,25 @@ struct WebSocketResponderTests {
     @Test func aPeerThatDoesNotReadItsEchoesIsPushedBack() async throws {
         let (group, listener, serving) = try await Self.server(EchoResponder())
         let loop = group.loops[1]
-        var configuration = WebSocketClientConfiguration()
-        configuration.deflate.isEnabled = false
-        let socket = try await WebSocket.connect(
-            to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
         let total = 8192
-        let sent = Atomic<Int>(0)
-        let sender = Task(executorPreference: loop) {
-            for index in 0..<total {
-                var payload = [UInt8](repeating: 0, count: 4096)
-                payload[0] = UInt8(index & 0xff)
-                payload[1] = UInt8(index >> 8)
-                try await socket.send(binary: payload)
-                sent.store(index + 1, ordering: .releasing)
-            }
-        }
+        let flood = try await Flood.start(port: listener.localAddress.port, on: loop, count: total)
         try await Task.sleep(for: .seconds(1))
-        let sentWhileNotReading = sent.load(ordering: .acquiring)
+        let sentWhileNotReading = flood.sent
+        let socket = flood.socket
         let inOrder = try await Task(executorPreference: loop) { () -> Bool in
             var expected = 0
             for try await message in socket.messages {
-                guard case .binary(let bytes) = message, bytes.count == 4096 else { return false }
-                if Int(bytes[0]) | Int(bytes[1]) << 8 != expected { return false }
+                guard Flood.index(of: message) == expected else { return false }
                 expected += 1
                 if expected == total { return true }
             }
             return false
         }.value
-        try await sender.value
+        await flood.task?.value
+        #expect(!flood.failed)
         #expect(sentWhileNotReading < total, "the sender never felt the peer that did not read")
         #expect(inOrder)
-        await socket.close()
+        await flood.finish()
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 
@@ -244,28 +226,11 @@ struct WebSocketResponderTests {
         var connection = WebSocketConfiguration()
         connection.keepAlive = WebSocketKeepAliveConfiguration(pingInterval: .milliseconds(200), pongTimeout: .milliseconds(300))
         let (group, listener, serving) = try await Self.server(recorder, connection: connection)
-        let loop = group.loops[1]
-        var configuration = WebSocketClientConfiguration()
-        configuration.deflate.isEnabled = false
-        configuration.connection.keepAlive = .disabled
-        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
-        let senderFailed = Atomic<Bool>(false)
-        let sender = Task(executorPreference: loop) {
-            let payload = [UInt8](repeating: 1, count: 4096)
-            for _ in 0..<16_384 {
-                do { try await socket.send(binary: payload) } catch {
-                    senderFailed.store(true, ordering: .releasing)
-                    return
-                }
-            }
-        }
+        let flood = try await Flood.start(port: listener.localAddress.port, on: group.loops[1], count: 16_384)
         for _ in 0..<500 where recorder.entries.last?.hasPrefix("closed") != true { try await Task.sleep(for: .milliseconds(10)) }
         #expect(recorder.entries.last == "closed 1011 false")
-        for _ in 0..<500 where !senderFailed.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
-        let failed = senderFailed.load(ordering: .acquiring)
-        #expect(failed, "the sender was never told the connection ended")
-        await socket.close() // also ends a sender still stuck (if the check above failed)
-        await sender.value
+        #expect(try await flood.waitUntilFailed(), "the sender was never told the connection ended")
+        await flood.finish()
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 }
