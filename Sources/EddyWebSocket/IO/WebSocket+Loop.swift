@@ -195,15 +195,16 @@ extension WebSocket: ByteStreamReceiver {
         }
     }
 
-    /// A task's `send` saw the transport drain.
+    /// A task's `send` saw the transport drain. (`sendBlocked` is a task socket's flag,
+    /// `awaitingWritable` a responder socket's: one socket never has both.)
     func sendDrained() {
         sendBlocked = false
-        if !awaitingWritable { stalledTicks = 0 }
+        stalledTicks = 0
     }
 
     private func writableAgain() {
         awaitingWritable = false
-        if !sendBlocked { stalledTicks = 0 }
+        stalledTicks = 0
         guard receivingPaused, !transportClosing else { return }
         receivingPaused = false
         transport.resumeReceiving()

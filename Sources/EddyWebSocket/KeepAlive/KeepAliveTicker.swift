@@ -45,7 +45,7 @@ final class KeepAliveTicker {
         guard socket.keepAliveSlot >= 0, let group = groups[interval] else { return }
         let slot = socket.keepAliveSlot
         socket.keepAliveSlot = -1
-        guard slot >= 0, slot < group.members.count, group.members[slot] === socket else { return }
+        guard slot < group.members.count, group.members[slot] === socket else { return }
         let last = group.members.removeLast()
         if slot < group.members.count {
             group.members[slot] = last
