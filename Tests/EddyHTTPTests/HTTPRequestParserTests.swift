@@ -95,6 +95,26 @@ struct HTTPRequestParserTests {
         #expect(Self.status(text) == expected, "\(text.debugDescription)")
     }
 
+    /// A bare LF or CR is refused when it arrives: a client that ends lines with LF alone
+    /// never sends the CRLF CRLF that would end its head, and must not be left waiting.
+    @Test(arguments: [
+        ("GET / HTTP/1.1\nHost: h\n", "bare LF", 14),        // LF-only lines
+        ("GET / HTTP/1.1\r\nHost: h\n", "bare LF", 23),      // one bare LF after a CRLF line
+        ("GET / HTTP/1.1\r\nHost: h\r\n\n", "bare LF", 25),  // a bare LF as the blank line
+        ("GET / HTTP/1.1\rHost: h", "bare CR", 15),           // bare CR
+    ] as [(String, String, Int)])
+    func bareLineEndsFailAtOnce(_ text: String, _ reason: String, _ offendingByte: Int) {
+        var parser = HTTPRequestParser()
+        #expect(parser.parse(Array(text.utf8)) == .failure(.malformed(reason)), "\(text.debugDescription)")
+        // Byte by byte, the failure comes with the offending byte, not later.
+        var bytewise = HTTPRequestParser()
+        var failedAt: Int?
+        for (index, byte) in text.utf8.enumerated() {
+            if case .failure = bytewise.parse([byte]) { failedAt = index; break }
+        }
+        #expect(failedAt == offendingByte, "\(text.debugDescription)")
+    }
+
     @Test func requestLineLimitIs414() {
         let limits = HTTPParserLimits()
         let target = "/" + String(repeating: "a", count: 4096)

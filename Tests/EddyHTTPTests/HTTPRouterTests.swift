@@ -13,6 +13,13 @@ struct HTTPResponseTests {
         #expect(response.serialize() == Array("HTTP/1.1 204 No Content\r\n\r\n".utf8))
     }
 
+    /// HEAD gets GET's head, Content-Length included, and no body (RFC 9110 §9.3.2).
+    @Test func headKeepsTheContentLength() {
+        let response = HTTPResponse.text("ok\n")
+        #expect(response.serialize(omittingBody: true) == Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\n".utf8))
+        #expect(response.serialize()?.count == (response.serialize(omittingBody: true)?.count ?? 0) + 3)
+    }
+
     @Test func responseSplittingIsRefused() {
         let response = HTTPResponse(status: .ok, headers: ["X": "a\r\nSet-Cookie: evil=1"])
         #expect(response.serialize() == nil)

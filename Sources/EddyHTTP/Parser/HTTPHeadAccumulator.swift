@@ -1,5 +1,6 @@
 /// Collects the bytes of one message head (up to and including the empty line) from
-/// arbitrarily chunked input, enforcing the line and size limits as bytes arrive.
+/// arbitrarily chunked input, enforcing the line and size limits, and CRLF line ends, as
+/// bytes arrive.
 /// Internal building block of the request and response parsers.
 struct HTTPHeadAccumulator: Sendable {
     enum Step {
@@ -47,6 +48,11 @@ struct HTTPHeadAccumulator: Sendable {
             }
             if buffer.count > maxHeadBytes { return .failure(.headersTooLarge) }
             let n = buffer.count
+            // RFC 9112 §2.2 lets a server accept a bare LF as a line end; Eddy refuses it,
+            // and a bare CR, as soon as it arrives (400), rather than wait for a CRLF CRLF
+            // that such a client will never send.
+            if byte == 0x0A, n < 2 || buffer[n - 2] != 0x0D { return .failure(.malformed("bare LF")) }
+            if n >= 2, buffer[n - 2] == 0x0D, byte != 0x0A { return .failure(.malformed("bare CR")) }
             if byte == 0x0A, n >= 4, buffer[n - 2] == 0x0D, buffer[n - 3] == 0x0A, buffer[n - 4] == 0x0D {
                 let head = buffer
                 reset()

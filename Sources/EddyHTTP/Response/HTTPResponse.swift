@@ -4,7 +4,8 @@
 /// order, a `Content-Length` equal to the body size (unless the status forbids a body,
 /// RFC 9110 §8.6; any caller-supplied Content-Length is replaced), then `\r\n` and the
 /// body. Header names and values containing CR, LF or NUL are refused by `serialize`
-/// (response splitting) with `nil`.
+/// (response splitting) with `nil`. `serialize(omittingBody: true)` is the answer to HEAD:
+/// the same head, Content-Length included, and no body (RFC 9110 §9.3.2).
 public struct HTTPResponse: Sendable, Equatable {
     public var status: HTTPStatus
     public var headers: HTTPHeaders
@@ -29,10 +30,11 @@ public struct HTTPResponse: Sendable, Equatable {
         return response
     }
 
-    /// The wire bytes of this response, or nil when a header would break framing.
-    public func serialize() -> [UInt8]? {
+    /// The wire bytes of this response, or nil when a header would break framing. With
+    /// `omittingBody` (for HEAD) the head is the same, and the body is left out.
+    public func serialize(omittingBody: Bool = false) -> [UInt8]? {
         var out: [UInt8] = []
-        out.reserveCapacity(64 + body.count + headers.count * 32)
+        out.reserveCapacity(64 + (omittingBody ? 0 : body.count) + headers.count * 32)
         out.append(contentsOf: "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n".utf8)
         for (name, value) in headers {
             if asciiCaseInsensitiveEquals(name, "Content-Length") { continue }
@@ -46,7 +48,7 @@ public struct HTTPResponse: Sendable, Equatable {
             out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
-        if !status.forbidsBody { out.append(contentsOf: body) }
+        if !status.forbidsBody && !omittingBody { out.append(contentsOf: body) }
         return out
     }
 }

@@ -8,9 +8,13 @@ import Synchronization
 /// upgrade requests to an upgrade handler together with their stream.
 ///
 /// Guarantees: every malformed or oversized request gets its exact status (400, 405,
-/// 413, 414, 431, 501 …) and the connection closes; a client that does not finish a
-/// request head within `headerTimeout` gets 408 and is closed; a bad client never affects
-/// another connection. Each connection is served on its own loop.
+/// 413, 414, 431, 501 …) and the connection closes; every phase of an exchange has a
+/// deadline (`HTTPServerConfiguration`): a keep-alive connection idle for `idleTimeout` is
+/// closed, a client that does not finish a request within `headerTimeout` gets 408 and is
+/// closed, and a client that does not take a response within `writeTimeout` (it stopped
+/// reading) is disconnected. Pipelined requests are parsed in place, in linear time. A HEAD
+/// request gets GET's headers, Content-Length included, without the body. A bad client
+/// never affects another connection. Each connection is served on its own loop.
 public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// Takes over an upgraded connection. It returns `.handOver(body)` to run the
     /// connection's long phase (a WebSocket's lifetime) in a fresh task, without the memory
@@ -75,34 +79,40 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
 
     /// Answers requests until the connection ends (nil) or a request is routed to an
     /// upgrade (returned, with the bytes that followed it).
+    ///
+    /// Every phase has a deadline: `idleTimeout` until a request's first byte,
+    /// `headerTimeout` until the request is complete, `writeTimeout` for the response.
+    /// Pipelined requests are parsed in place in the read that carried them; only an
+    /// upgrade's leftover bytes are copied, once.
     private func exchange(_ connection: TCPConnection) async -> Upgraded? {
         var parser = HTTPRequestParser(limits: configuration.limits)
         var iterator = connection.inbound.makeAsyncIterator()
-        var pending: [UInt8] = []
+        // The latest read, and how much of it the parser has taken.
+        var input: [UInt8] = []
+        var parsed = 0
         let loop = connection.eventLoop
         while true {
             // One deadline per request: idle until the first byte, then the head timeout.
             let timedOut = TimeoutFlag()
-            let limit = pending.isEmpty && !parser.hasPartialRequest ? configuration.idleTimeout : configuration.headerTimeout
-            var deadline = arm(limit, on: loop, connection: connection, flag: timedOut, parserHadBytes: !pending.isEmpty)
+            let started = parsed < input.count || parser.hasPartialRequest
+            var deadline = arm(started ? configuration.headerTimeout : configuration.idleTimeout,
+                               on: loop, connection: connection, flag: timedOut, requestStarted: started)
             var outcome = HTTPParseResult.needMoreData
-            var chunk: [UInt8] = []
             while case .needMoreData = outcome {
-                if !pending.isEmpty {
-                    swap(&chunk, &pending)
-                } else {
+                if parsed == input.count {
                     guard let next = try? await iterator.next() else {
                         deadline.cancel()
                         return nil
                     }
-                    chunk = next
+                    (input, parsed) = (next, 0)
                     if !parser.hasPartialRequest {
                         // The first byte of a request starts the (shorter) head timeout.
                         deadline.cancel()
-                        deadline = arm(configuration.headerTimeout, on: loop, connection: connection, flag: timedOut, parserHadBytes: true)
+                        deadline = arm(configuration.headerTimeout, on: loop, connection: connection, flag: timedOut, requestStarted: true)
                     }
                 }
-                outcome = parser.parse(chunk)
+                outcome = input.withUnsafeBytes { parser.parse(UnsafeRawBufferPointer(rebasing: $0[parsed...])) }
+                if case .needMoreData = outcome { parsed = input.count }
             }
             deadline.cancel()
             if timedOut.isSet { return nil }
@@ -111,13 +121,13 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
                 continue
             case .failure(let error):
                 count(error.status)
-                _ = try? await connection.write(HTTPResponse.error(error.status).serialize() ?? [])
-                try? await connection.shutdownWrite()
+                _ = await send(HTTPResponse.error(error.status).serialize() ?? [], on: connection, thenShutdown: true)
                 return nil
             case .request(let request, let consumed):
-                pending = Array(chunk[consumed...])
+                parsed += consumed
                 if case .upgrade(let upgrade, let parameters) = router.route(request) {
-                    return (upgrade, HTTPUpgradeRequest(stream: connection, request: request, parameters: parameters, leftover: pending))
+                    let leftover = Array(input[parsed...])
+                    return (upgrade, HTTPUpgradeRequest(stream: connection, request: request, parameters: parameters, leftover: leftover))
                 }
                 let keepGoing = await respond(to: request, on: connection)
                 if !keepGoing { return nil }
@@ -142,27 +152,45 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
         if !keepAlive && !response.headers.containsToken("close", inField: "Connection") {
             response.headers.add(name: "Connection", value: "close")
         }
-        if request.method == .head { response = response.headOnly() }
         count(response.status)
-        guard let bytes = response.serialize() else {
-            _ = try? await connection.write(HTTPResponse.error(.internalServerError).serialize() ?? [])
+        guard let bytes = response.serialize(omittingBody: request.method == .head) else {
+            _ = await send(HTTPResponse.error(.internalServerError).serialize() ?? [], on: connection, thenShutdown: true)
             return false
         }
-        do { try await connection.write(bytes) } catch { return false }
-        if !keepAlive { try? await connection.shutdownWrite() }
-        return keepAlive
+        let sent = await send(bytes, on: connection, thenShutdown: !keepAlive)
+        return sent && keepAlive
+    }
+
+    /// Writes `bytes` (then half-closes, if asked) within `writeTimeout`: a client that
+    /// does not take its response in time (it stopped reading, so the write waits above
+    /// the write watermark) is disconnected, which frees what was queued for it in Eddy
+    /// and in the kernel. Returns whether everything was written.
+    private func send(_ bytes: [UInt8], on connection: TCPConnection, thenShutdown: Bool) async -> Bool {
+        let loop = connection.eventLoop
+        let deadline = loop.schedule(after: configuration.writeTimeout) { [self] in
+            counters.withLock { $0.writeTimeouts += 1 }
+            Task(executorPreference: loop) { await connection.close() }
+        }
+        defer { deadline.cancel() }
+        do {
+            try await connection.write(bytes)
+            if thenShutdown { try await connection.shutdownWrite() }
+            return true
+        } catch {
+            return false // the connection closed: the deadline, the peer, or shutdown
+        }
     }
 
     /// Closes the connection at `limit`, answering 408 first if a request had started.
-    private func arm(_ limit: Duration, on loop: EventLoop, connection: TCPConnection, flag: TimeoutFlag, parserHadBytes: Bool) -> ScheduledWork {
+    private func arm(_ limit: Duration, on loop: EventLoop, connection: TCPConnection, flag: TimeoutFlag, requestStarted: Bool) -> ScheduledWork {
         loop.schedule(after: limit) { [self] in
             flag.set()
             Task(executorPreference: loop) {
-                if parserHadBytes {
+                if requestStarted {
                     self.count(.requestTimeout)
-                    _ = try? await connection.write(HTTPResponse.error(.requestTimeout).serialize() ?? [])
-                    try? await connection.shutdownWrite()
-                    try? await loop.sleep(for: .milliseconds(100)) // let the 408 reach the client
+                    if await self.send(HTTPResponse.error(.requestTimeout).serialize() ?? [], on: connection, thenShutdown: true) {
+                        try? await loop.sleep(for: .milliseconds(100)) // let the 408 reach the client
+                    }
                 }
                 await connection.close()
             }
@@ -178,18 +206,11 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
 public struct HTTPServerCounters: Sendable, Hashable {
     public var responses: [Int: Int] = [:]
     public var upgrades = 0
+    /// Connections closed because the client did not take a response within
+    /// `HTTPServerConfiguration.writeTimeout`.
+    public var writeTimeouts = 0
 
     mutating func record(_ status: HTTPStatus) { responses[status.code, default: 0] += 1 }
-}
-
-extension HTTPResponse {
-    /// The same response without its body but with the body's Content-Length (HEAD).
-    func headOnly() -> HTTPResponse {
-        var copy = self
-        copy.headers.add(name: "Content-Length", value: String(body.count))
-        copy.body = []
-        return copy
-    }
 }
 
 /// Set once when a request deadline fires.

@@ -127,10 +127,16 @@ public struct WebSocketRoute: Sendable {
         if threw { await socket.close(code: .internalError, reason: "") } else { await socket.close() }
     }
 
-    /// Validates the upgrade request, asks the hook, and writes the 101. Nil when the
-    /// request was refused (the refusal has been written and the stream closed).
+    /// Validates the upgrade request, asks the hook, and writes the 101, all within
+    /// `endpoint.handshakeTimeout` (past it the stream is closed). Nil when the request
+    /// was refused (the refusal has been written and the stream closed) or timed out.
     private func handshake<Stream: ByteStream>(_ handoff: HTTPUpgradeRequest<Stream>) async -> (WebSocket, Context)? {
         let stream = handoff.stream
+        let loop = stream.eventLoop
+        let deadline = loop.schedule(after: endpoint.handshakeTimeout) {
+            Task(executorPreference: loop) { await stream.close() }
+        }
+        defer { deadline.cancel() }
         switch endpoint.handshake.negotiate(handoff.request) {
         case .reject(let response, _):
             await reject(stream, with: response)

@@ -24,8 +24,12 @@ struct EchoServerFixture {
         case responder
     }
 
+    /// Starts the server. `/stalled-hook` is an upgrade route whose hook never answers
+    /// (until the server stops), with `handshakeTimeout`.
     static func start(httpConfiguration: HTTPServerConfiguration = HTTPServerConfiguration(),
-                      origins: WebSocketOriginPolicy = .any, echo: Echo = .task) async throws -> EchoServerFixture {
+                      origins: WebSocketOriginPolicy = .any, echo: Echo = .task,
+                      tcp: TCPConfiguration = TCPConfiguration(),
+                      handshakeTimeout: Duration = .seconds(10)) async throws -> EchoServerFixture {
         func route(_ endpoint: WebSocketEndpoint) -> WebSocketRoute {
             switch echo {
             case .task:
@@ -45,9 +49,15 @@ struct EchoServerFixture {
         try router.addHealthCheck()
         try router.addUpgrade("/default", route(WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake))))
         try router.addUpgrade("/big", route(WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: big)))
+        var stalled = WebSocketEndpoint(hook: WebSocketUpgradeHook { _, _ in
+            try? await Task.sleep(for: .seconds(3600))
+            return .accept(extraHeaders: HTTPHeaders())
+        })
+        stalled.handshakeTimeout = handshakeTimeout
+        try router.addUpgrade("/stalled-hook", route(stalled))
         let server = HTTPServer(router: router, configuration: httpConfiguration, upgrade: WebSocketRoute.upgrade)
         let group = try EventLoopGroup(loopCount: 2)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group, configuration: tcp)
         let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
         return EchoServerFixture(group: group, listener: listener, serving: serving, server: server)
     }

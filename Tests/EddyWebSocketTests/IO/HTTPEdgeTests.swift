@@ -16,12 +16,12 @@ struct RawHTTPClient {
     func send(_ text: String) async throws { try await connection.write(Array(text.utf8)) }
 
     /// Reads one response: status code, head text, body. Nil if the server closed first.
-    mutating func response() async throws -> (status: Int, head: String, body: String)? {
+    /// A response to HEAD (`toHead`) has no body, whatever its Content-Length says.
+    mutating func response(toHead: Bool = false) async throws -> (status: Int, head: String, body: String)? {
         while true {
             if let end = findHeadEnd() {
                 let head = String(decoding: buffer[..<end], as: UTF8.self)
-                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
-                    .flatMap { Int(String($0.split(separator: ":")[1].filter { $0 != " " })) } ?? 0
+                let length = toHead ? 0 : Self.contentLength(head) ?? 0
                 if buffer.count >= end + 4 + length {
                     let body = String(decoding: buffer[(end + 4)..<(end + 4 + length)], as: UTF8.self)
                     buffer.removeFirst(end + 4 + length)
@@ -32,6 +32,12 @@ struct RawHTTPClient {
             guard let chunk = try await connection.read() else { return nil }
             buffer += chunk
         }
+    }
+
+    /// The Content-Length of a response head, if it has one.
+    static func contentLength(_ head: String) -> Int? {
+        head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+            .flatMap { Int(String($0.split(separator: ":")[1].filter { $0 != " " })) }
     }
 
     /// Whether the server closed the connection (reads to end of stream).
@@ -84,9 +90,12 @@ struct HTTPEdgeTests {
         #expect(first.status == 200 && first.body == "ok\n")
         let second = try #require(try await client.response())
         #expect(second.status == 404)
+        // HEAD carries GET's headers, Content-Length included, and no body.
         try await client.send("HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        let third = try #require(try await client.response())
+        let third = try #require(try await client.response(toHead: true))
         #expect(third.status == 200 && third.body.isEmpty)
+        #expect(RawHTTPClient.contentLength(third.head) == 3, "\(third.head)")
+        #expect(RawHTTPClient.contentLength(first.head) == 3, "\(first.head)")
         #expect(await client.serverClosed())
         await client.connection.close()
         #expect(await server.stop().allSatisfy { $0.isClean })
@@ -102,6 +111,12 @@ struct HTTPEdgeTests {
         try await expect(431, for: "GET / HTTP/1.1\r\nHost: x\r\n" + manyHeaders + "\r\n", server: server)
         try await expect(501, for: "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", server: server)
         try await expect(413, for: "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", server: server)
+        // Bare LF or CR line ends: 400 at once (the head timeout is 10 s here; a client that
+        // waited for it would get 408 instead).
+        try await expect(400, for: "GET /healthz HTTP/1.1\nHost: x\n\n", server: server)
+        try await expect(400, for: "GET /healthz HTTP/1.1\r\nHost: x\n\n", server: server)
+        try await expect(400, for: "GET /healthz HTTP/1.1\rHost: x\r\n\r\n", server: server)
+        #expect(server.server.statistics.responses[408] == nil)
         #expect(await server.stop().allSatisfy { $0.isClean })
     }
 
