@@ -14,4 +14,11 @@ static inline int eddy_sha1(const void *data, size_t count, unsigned char *out) 
     return EVP_Digest(data, count, out, &size, EVP_sha1(), NULL) == 1 && size == 20;
 }
 
+// One-shot SHA-256 through the EVP interface. Returns 1 on success. `out` must hold 32
+// bytes.
+static inline int eddy_sha256(const void *data, size_t count, unsigned char *out) {
+    unsigned int size = 0;
+    return EVP_Digest(data, count, out, &size, EVP_sha256(), NULL) == 1 && size == 32;
+}
+
 #endif

@@ -184,8 +184,7 @@ public final class DAGStreamGateway: Sendable {
         }
         defer { _ = open.withLock { $0.sockets.removeValue(forKey: ObjectIdentifier(socket)) } }
         guard let dagID = context.parameters["dagId"], case .allow(let role) = access.decide(context.request) else { return }
-        let since = context.request.queryValue("since").flatMap { Int64($0) }
-        let epoch = context.request.queryValue("epoch").flatMap { Int64($0) }
+        let resume = ResumePoint(context.request)
         let engine = self.engine
         // Events up to `covered` are in what the dashboard already has (its join, or the last
         // catch-up snapshot); its run's fan-out forwards only later ones.
@@ -200,7 +199,7 @@ public final class DAGStreamGateway: Sendable {
         let loop = socket.eventLoop
         let maxReplay = configuration.outboxLimits.maxMessages
         let fanout = try await loop.submit { [directory] in
-            try directory.join(member, runID: dagID, loop: loop, since: since, epoch: epoch, maxReplay: maxReplay)
+            try directory.join(member, runID: dagID, loop: loop, resume: resume, maxReplay: maxReplay)
         }
         joined.add(1, ordering: .relaxed)
         defer {

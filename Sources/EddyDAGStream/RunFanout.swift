@@ -66,9 +66,10 @@ final class RunFanout: @unchecked Sendable {
     /// Adds a dashboard: queues its snapshot or replay, then it receives live events. A replay
     /// longer than `maxReplay` events is replaced by a snapshot (it would only overflow the
     /// outbox, and reading it would hold the loop). Loop thread.
-    func join(_ member: Member, since: Int64?, epoch: Int64?, maxReplay: Int) throws(DAGEngineError) {
+    func join(_ member: Member, resume: ResumePoint?, maxReplay: Int) throws(DAGEngineError) {
         let store = try engine.state(runID: runID)
-        if let since, since >= 0, since <= store.seq, store.seq - since <= Int64(maxReplay), epoch == nil || epoch == engine.epoch {
+        if let resume, resume.epoch == engine.epoch, resume.since <= store.seq, store.seq - resume.since <= Int64(maxReplay) {
+            let since = resume.since
             // Exactly (since, head]: the hub has published up to its head, and every later
             // event reaches this fan-out. (Reading past the head would let a later catch-up
             // snapshot at the head leave a gap.)
@@ -128,7 +129,7 @@ final class FanoutDirectory: Sendable {
     }
 
     /// Joins `member` to the run's fan-out on `loop`. Loop thread.
-    func join(_ member: RunFanout.Member, runID: String, loop: EventLoop, since: Int64?, epoch: Int64?, maxReplay: Int) throws(DAGEngineError) -> RunFanout {
+    func join(_ member: RunFanout.Member, runID: String, loop: EventLoop, resume: ResumePoint?, maxReplay: Int) throws(DAGEngineError) -> RunFanout {
         let key = Key(runID: runID, loop: ObjectIdentifier(loop))
         let fanout: RunFanout
         if let existing = fanouts.withLock({ $0[key] }) {
@@ -143,7 +144,7 @@ final class FanoutDirectory: Sendable {
             fanouts.withLock { $0[key] = fanout }
         }
         do {
-            try fanout.join(member, since: since, epoch: epoch, maxReplay: maxReplay)
+            try fanout.join(member, resume: resume, maxReplay: maxReplay)
         } catch {
             fanout.abandonIfEmpty()
             throw error

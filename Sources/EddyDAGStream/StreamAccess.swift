@@ -1,3 +1,4 @@
+import COpenSSL
 import EddyHTTP
 
 /// Who is asking, decided from the upgrade request before the 101.
@@ -7,7 +8,7 @@ enum StreamRole: Sendable, Equatable { case operatorRole, viewer }
 ///
 /// A token may arrive as `Authorization: Bearer <t>`, as `?token=<t>`, or — for browsers,
 /// which cannot set headers on a WebSocket — as a `Sec-WebSocket-Protocol` entry
-/// `token.<t>`. Tokens are compared in constant time.
+/// `token.<t>`. Tokens are compared in constant time, by digest (`constantTimeEquals`).
 struct StreamAccess: Sendable {
     let configuration: DAGStreamConfiguration
 
@@ -43,15 +44,27 @@ struct StreamAccess: Sendable {
         return nil
     }
 
-    /// Compares without stopping at the first difference, so timing reveals nothing about
-    /// how much of a guessed token was right.
+    /// Compares the SHA-256 digests of the two tokens with OpenSSL's constant-time
+    /// `CRYPTO_memcmp`: the time taken reveals neither how much of a guessed token was
+    /// right nor how long the real one is, and tokens of any lengths compare in full (a
+    /// token followed by extra bytes, NUL or not, is another token).
     static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
-        for i in 0..<max(x.count, y.count) {
-            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        guard let x = sha256(a), let y = sha256(b) else { return false }
+        return x.withUnsafeBytes { x in
+            y.withUnsafeBytes { y in
+                // Both buffers hold exactly 32 bytes (checked by `sha256`).
+                CRYPTO_memcmp(x.baseAddress, y.baseAddress, 32) == 0
+            }
         }
-        return difference == 0
+    }
+
+    private static func sha256(_ text: String) -> [UInt8]? {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let bytes = Array(text.utf8)
+        let ok = bytes.withUnsafeBytes { input in
+            digest.withUnsafeMutableBufferPointer { eddy_sha256(input.baseAddress, input.count, $0.baseAddress) }
+        }
+        return ok == 1 ? digest : nil
     }
 }
 

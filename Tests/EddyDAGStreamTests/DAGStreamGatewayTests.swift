@@ -35,6 +35,11 @@ struct DAGStreamGatewayTests {
         #expect(listing.contains("\"dag_id\":\"run-1\""), "\(listing)")
         let anonymous = try await Self.get("/api/dags", port: port, loop: group.loops[0])
         #expect(anonymous.hasPrefix("HTTP/1.1 401"), "\(anonymous)")
+        // A valid token followed by 256 (or 512) NUL bytes is another token, not the same one.
+        for padding in [256, 512, 1] {
+            let padded = try await Self.get("/api/dags?token=view-secret" + String(repeating: "%00", count: padding), port: port, loop: group.loops[0])
+            #expect(padded.hasPrefix("HTTP/1.1 401"), "\(padding) NUL bytes: \(padded.prefix(40))")
+        }
 
         let (status, output) = try await Self.python(["dag_dashboard_client.py", "ws://127.0.0.1:\(port)", runID, "op-secret", "view-secret"])
         #expect(status == 0, "\(output)")

@@ -118,6 +118,14 @@ async def main():
         first = json.loads(await ws.recv())
         check("foreign epoch gets a snapshot", first["type"] == "snapshot", first["type"])
 
+    # A resume point the server cannot trust is no resume point: a malformed or missing
+    # epoch, or a malformed since, gets a snapshot too (never a replay from seq 1).
+    for query in ["?since=0&epoch=garbage", f"?since=0&epoch={epoch}x", "?since=0", f"?since=0&epoch=",
+                  f"?since=zero&epoch={epoch}", f"?since=-1&epoch={epoch}"]:
+        async with connect(URL + query, additional_headers={"Authorization": f"Bearer {OPERATOR}"}) as ws:
+            first = json.loads(await ws.recv())
+            check(f"{query} gets a snapshot", first["type"] == "snapshot" and first["seq"] == final_seq, first)
+
 
 asyncio.run(asyncio.wait_for(main(), 60))
 passed = sum(results)
