@@ -237,4 +237,57 @@ struct ScheduledWorkTests {
     }
 }
 
+@Suite("Loop timer")
+struct LoopTimerTests {
+    /// Started, restarted, stopped and started again on one handle: each start runs the
+    /// body at most once, a restart replaces the pending expiry, a stop cancels it.
+    @Test func startRestartStopOnOneHandle() async throws {
+        let loop = try EventLoop()
+        let runs = Mutex<[Bool]>([])
+        let timer = LoopTimer(on: loop) { runs.withLock { $0.append(loop.inEventLoop) } }
+        try await loop.submit {
+            timer.start(after: .milliseconds(10))
+            timer.start(after: .milliseconds(30)) // replaces the first expiry
+        }
+        try await loop.sleep(for: .milliseconds(100))
+        #expect(runs.withLock { $0 } == [true])
+        try await loop.submit { timer.start(after: .milliseconds(20)) }
+        try await loop.submit { timer.stop() }
+        try await loop.sleep(for: .milliseconds(60))
+        #expect(runs.withLock { $0 }.count == 1, "stopped before it fired")
+        timer.start(after: .milliseconds(5)) // from another thread, too
+        for _ in 0..<100 where runs.withLock({ $0.count }) < 2 { try await loop.sleep(for: .milliseconds(5)) }
+        #expect(runs.withLock { $0 } == [true, true])
+        timer.close()
+        timer.start(after: .milliseconds(1)) // after close: never again
+        try await loop.sleep(for: .milliseconds(30))
+        #expect(runs.withLock { $0 }.count == 2)
+        #expect(await loop.shutdown().isClean)
+    }
+
+    /// Thousands of restarts use one handle: nothing accumulates on the loop between
+    /// iterations (the registry holds the one timer).
+    @Test func restartsDoNotAccumulateHandles() async throws {
+        let loop = try EventLoop()
+        let timer = LoopTimer(on: loop) {}
+        let registered = try await loop.submit {
+            for _ in 0..<10_000 { timer.start(after: .seconds(30)); timer.stop() }
+            return loop.resources.count
+        }
+        #expect(registered == 1)
+        timer.close()
+        try await loop.sleep(for: .milliseconds(5))
+        #expect(try await loop.submit { loop.resources.count } == 0)
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func shutdownClosesAnOpenTimer() async throws {
+        let loop = try EventLoop()
+        let timer = LoopTimer(on: loop) {}
+        timer.start(after: .seconds(30))
+        try await loop.sleep(for: .milliseconds(5))
+        #expect(await loop.shutdown().isClean)
+    }
+}
+
 @concurrent private func nonisolatedIdentity(_ value: Int) async -> Int { value }

@@ -80,63 +80,68 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// Answers requests until the connection ends (nil) or a request is routed to an
     /// upgrade (returned, with the bytes that followed it).
     ///
-    /// Every phase has a deadline: `idleTimeout` until a request's first byte,
-    /// `headerTimeout` until the request is complete, `writeTimeout` for the response.
-    /// Pipelined requests are parsed in place in the read that carried them; only an
-    /// upgrade's leftover bytes are copied, once.
+    /// Every phase has a deadline, kept by one timer per connection (`ExchangeDeadline`):
+    /// `idleTimeout` while waiting for a request's first byte, `headerTimeout` from then
+    /// until the request is complete, `writeTimeout` for the response. Only waits are timed:
+    /// a request already in hand is parsed and answered without touching the timer, beyond
+    /// the response's write. Pipelined requests are parsed in place in the read that carried
+    /// them; only an upgrade's leftover bytes are copied, once.
     private func exchange(_ connection: TCPConnection) async -> Upgraded? {
         var parser = HTTPRequestParser(limits: configuration.limits)
         var iterator = connection.inbound.makeAsyncIterator()
         // The latest read, and how much of it the parser has taken.
         var input: [UInt8] = []
         var parsed = 0
-        let loop = connection.eventLoop
+        let deadline = ExchangeDeadline(connection: connection) { [self] phase in self.deadlinePassed(phase, connection) }
+        defer { deadline.close() }
+        // Whether the current request's `headerTimeout` is running: it starts once per
+        // request, so a client that trickles bytes cannot extend it.
+        var requestTimed = false
         while true {
-            // One deadline per request: idle until the first byte, then the head timeout.
-            let timedOut = TimeoutFlag()
-            let started = parsed < input.count || parser.hasPartialRequest
-            var deadline = arm(started ? configuration.headerTimeout : configuration.idleTimeout,
-                               on: loop, connection: connection, flag: timedOut, requestStarted: started)
             var outcome = HTTPParseResult.needMoreData
             while case .needMoreData = outcome {
                 if parsed == input.count {
-                    guard let next = try? await iterator.next() else {
-                        deadline.cancel()
-                        return nil
+                    let started = parser.hasPartialRequest
+                    if !started {
+                        deadline.start(.idle, after: configuration.idleTimeout)
+                    } else if !requestTimed {
+                        deadline.start(.request, after: configuration.headerTimeout)
+                        requestTimed = true
                     }
+                    guard let next = try? await iterator.next(), !deadline.hasExpired else { return nil }
                     (input, parsed) = (next, 0)
-                    if !parser.hasPartialRequest {
-                        // The first byte of a request starts the (shorter) head timeout.
-                        deadline.cancel()
-                        deadline = arm(configuration.headerTimeout, on: loop, connection: connection, flag: timedOut, requestStarted: true)
+                    if !started {
+                        // The first byte of a request starts its (shorter) head timeout.
+                        deadline.start(.request, after: configuration.headerTimeout)
+                        requestTimed = true
                     }
                 }
                 outcome = input.withUnsafeBytes { parser.parse(UnsafeRawBufferPointer(rebasing: $0[parsed...])) }
                 if case .needMoreData = outcome { parsed = input.count }
             }
-            deadline.cancel()
-            if timedOut.isSet { return nil }
+            requestTimed = false
             switch outcome {
             case .needMoreData:
                 continue
             case .failure(let error):
                 count(error.status)
-                _ = await send(HTTPResponse.error(error.status).serialize() ?? [], on: connection, thenShutdown: true)
+                _ = await send(HTTPResponse.error(error.status).serialize() ?? [], on: connection, deadline: deadline, thenShutdown: true)
                 return nil
             case .request(let request, let consumed):
                 parsed += consumed
                 if case .upgrade(let upgrade, let parameters) = router.route(request) {
+                    deadline.stop()
                     let leftover = Array(input[parsed...])
                     return (upgrade, HTTPUpgradeRequest(stream: connection, request: request, parameters: parameters, leftover: leftover))
                 }
-                let keepGoing = await respond(to: request, on: connection)
+                let keepGoing = await respond(to: request, on: connection, deadline: deadline)
                 if !keepGoing { return nil }
             }
         }
     }
 
     /// Answers one request. Returns whether the connection stays open for another.
-    private func respond(to request: HTTPRequest, on connection: TCPConnection) async -> Bool {
+    private func respond(to request: HTTPRequest, on connection: TCPConnection, deadline: ExchangeDeadline) async -> Bool {
         var response: HTTPResponse
         switch router.route(request) {
         case .upgrade:
@@ -144,6 +149,7 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
         case .respond(let fixed):
             response = fixed
         case .handler(let handler, let parameters):
+            deadline.stop() // the handler is the server's own code: it has no deadline here
             response = await handler(request, parameters)
         case .staticFile(let file):
             response = StaticFileReader.response(for: file, maxBytes: configuration.maxStaticFileBytes)
@@ -154,10 +160,10 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
         }
         count(response.status)
         guard let bytes = response.serialize(omittingBody: request.method == .head) else {
-            _ = await send(HTTPResponse.error(.internalServerError).serialize() ?? [], on: connection, thenShutdown: true)
+            _ = await send(HTTPResponse.error(.internalServerError).serialize() ?? [], on: connection, deadline: deadline, thenShutdown: true)
             return false
         }
-        let sent = await send(bytes, on: connection, thenShutdown: !keepAlive)
+        let sent = await send(bytes, on: connection, deadline: deadline, thenShutdown: !keepAlive)
         return sent && keepAlive
     }
 
@@ -165,36 +171,39 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// does not take its response in time (it stopped reading, so the write waits above
     /// the write watermark) is disconnected, which frees what was queued for it in Eddy
     /// and in the kernel. Returns whether everything was written.
-    private func send(_ bytes: [UInt8], on connection: TCPConnection, thenShutdown: Bool) async -> Bool {
-        let loop = connection.eventLoop
-        let deadline = loop.schedule(after: configuration.writeTimeout) { [self] in
-            counters.withLock { $0.writeTimeouts += 1 }
-            Task(executorPreference: loop) { await connection.close() }
-        }
-        defer { deadline.cancel() }
+    private func send(_ bytes: [UInt8], on connection: TCPConnection, deadline: ExchangeDeadline, thenShutdown: Bool) async -> Bool {
+        deadline.start(.response, after: configuration.writeTimeout)
+        defer { deadline.stop() }
         do {
             try await connection.write(bytes)
             if thenShutdown { try await connection.shutdownWrite() }
-            return true
+            return !deadline.hasExpired
         } catch {
             return false // the connection closed: the deadline, the peer, or shutdown
         }
     }
 
-    /// Closes the connection at `limit`, answering 408 first if a request had started.
-    private func arm(_ limit: Duration, on loop: EventLoop, connection: TCPConnection, flag: TimeoutFlag, requestStarted: Bool) -> ScheduledWork {
-        loop.schedule(after: limit) { [self] in
-            flag.set()
-            Task(executorPreference: loop) {
-                if requestStarted {
-                    self.count(.requestTimeout)
-                    if await self.send(HTTPResponse.error(.requestTimeout).serialize() ?? [], on: connection, thenShutdown: true) {
-                        try? await loop.sleep(for: .milliseconds(100)) // let the 408 reach the client
-                    }
+    /// What a passed deadline does, on the connection's loop: close the connection; for a
+    /// request that had started, answer 408 first (queued without waiting, so a client that
+    /// does not read cannot delay the close) and close 100 ms later.
+    private func deadlinePassed(_ phase: ExchangeDeadline.Phase, _ connection: TCPConnection) {
+        let loop = connection.eventLoop
+        switch phase {
+        case .idle:
+            break
+        case .request:
+            count(.requestTimeout)
+            if let bytes = HTTPResponse.error(.requestTimeout).serialize(), (try? connection.writeWithoutWaiting(bytes)) != nil {
+                Task(executorPreference: loop) { try? await connection.shutdownWrite() }
+                loop.schedule(after: .milliseconds(100)) { // let the 408 reach the client
+                    Task(executorPreference: loop) { await connection.close() }
                 }
-                await connection.close()
+                return
             }
+        case .response:
+            counters.withLock { $0.writeTimeouts += 1 }
         }
+        Task(executorPreference: loop) { await connection.close() }
     }
 
     private func count(_ status: HTTPStatus) {
@@ -211,11 +220,4 @@ public struct HTTPServerCounters: Sendable, Hashable {
     public var writeTimeouts = 0
 
     mutating func record(_ status: HTTPStatus) { responses[status.code, default: 0] += 1 }
-}
-
-/// Set once when a request deadline fires.
-final class TimeoutFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    var isSet: Bool { value.load(ordering: .acquiring) }
-    func set() { value.store(true, ordering: .releasing) }
 }

@@ -1,0 +1,49 @@
+import EddyLoop
+import EddyNet
+import Synchronization
+
+/// The one deadline of an HTTP exchange, moved from phase to phase on a single
+/// `LoopTimer`: no allocation per request, however many requests a connection pipelines.
+///
+/// Guarantees: when the deadline passes, `expired` is called once, on the connection's
+/// loop, with the phase it was started for, and `hasExpired` is true from then on.
+final class ExchangeDeadline: Sendable {
+    /// What the exchange was waiting for when the deadline was started.
+    enum Phase: UInt8, Sendable {
+        /// The first byte of the next request (`idleTimeout`).
+        case idle
+        /// The rest of a started request (`headerTimeout`).
+        case request
+        /// The client taking a response (`writeTimeout`).
+        case response
+    }
+
+    private let state: State
+    private let timer: LoopTimer
+
+    init(connection: TCPConnection, expired: @escaping @Sendable (Phase) -> Void) {
+        let state = State()
+        self.state = state
+        // The timer's body holds the state, not this object: no cycle to leak.
+        self.timer = LoopTimer(on: connection.eventLoop) {
+            state.expired.store(true, ordering: .releasing)
+            expired(Phase(rawValue: state.phase.load(ordering: .acquiring)) ?? .idle)
+        }
+    }
+
+    var hasExpired: Bool { state.expired.load(ordering: .acquiring) }
+
+    func start(_ phase: Phase, after limit: Duration) {
+        state.phase.store(phase.rawValue, ordering: .releasing)
+        timer.start(after: limit)
+    }
+
+    func stop() { timer.stop() }
+
+    func close() { timer.close() }
+
+    private final class State: Sendable {
+        let phase = Atomic<UInt8>(Phase.idle.rawValue)
+        let expired = Atomic<Bool>(false)
+    }
+}
