@@ -68,9 +68,7 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
     var router = HTTPRouter<WebSocketRoute>()
     try router.addHealthCheck()
     try gateway.install(into: &router)
-    try router.add(.get, "/") { _, _ in
-        HTTPResponse(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8"], body: Array(DashboardPage.html.utf8))
-    }
+    try DashboardPage.install(into: &router)
     let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
     let group = try EventLoopGroup()
     // The driver starts once the port is bound and announced (its output follows LISTENING).
@@ -83,7 +81,7 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
     try await runServer(group: group, host: host, port: options.port, tcp: tcp, announce: { port in
         Console.out("""
         \(announce)
-          dashboard: http://\(host):\(port)/?token=\(operatorToken)
+          dashboard: http://\(host):\(port)/#token=\(operatorToken)
           runs:      http://\(host):\(port)/api/dags?token=\(viewerToken)
           stream:    ws://\(host):\(port)/api/dags/{dagId}/stream?token=TOKEN[&since=SEQ&epoch=EPOCH]
           operator token: \(operatorToken)   (may approve, pause, resume, cancel)
