@@ -114,7 +114,7 @@ let package = Package(
             path: "Tests/Support",
             swiftSettings: strict
         ),
-        // posix_spawn's close-from file action, for EddyTestSupport's ChildProcess.
+        // posix_spawn's close-from file action and pseudo-terminals, for EddyTestSupport.
         .target(
             name: "CSpawn",
             path: "Tests/CSpawn"

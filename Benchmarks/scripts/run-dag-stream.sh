@@ -30,7 +30,7 @@ for n in $DASHBOARDS; do
     printf '{"nodes":[{"id":"start","gate":{"presentation":{"title":"start the load"}}},{"id":"tick","depends_on":["start"],"handler":"ticker","params":{"rate":%d,"seconds":%d}}]}\n' \
       "$rate" "$SECONDS_PER_RATE" > "$dag"
     rm -f "$OUT/events-$n-$rate.sqlite"*
-    start_server "$OUT/serve-$n-$rate.log" "$EDDY" serve --dag "$dag" --port 0 --db "$OUT/events-$n-$rate.sqlite" --operator-token bench
+    start_server "$OUT/serve-$n-$rate.log" env EDDY_OPERATOR_TOKEN=bench "$EDDY" serve --dag "$dag" --port 0 --db "$OUT/events-$n-$rate.sqlite"
     result=$("$BENCH/loadgen/dag-dashboards" --host 127.0.0.1 --port "$SERVER_PORT" --token bench --dashboards "$n" \
       --timeout $(( SECONDS_PER_RATE * 6 + 60 )) | tee -a "$OUT/results.txt")
     cpu=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")

@@ -13,16 +13,30 @@ struct StreamServerOptions: ParsableArguments {
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = 8080
     @Option(help: "SQLite event log file.") var db = "eddy-events.sqlite"
-    @Option(help: "Operator token (may send commands); default: $EDDY_OPERATOR_TOKEN or a generated one.")
+    @Option(help: "Operator token (may send commands). Avoid: every local user can read a command line; set $EDDY_OPERATOR_TOKEN instead.")
     var operatorToken: String?
-    @Option(help: "Viewer token (read only); default: $EDDY_VIEWER_TOKEN or a generated one.")
+    @Option(help: "Viewer token (read only). Avoid: every local user can read a command line; set $EDDY_VIEWER_TOKEN instead.")
     var viewerToken: String?
     @Option(help: "Extra browser origin to admit (repeatable).") var allowOrigin: [String] = []
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
+        if let problem = StreamTokens.problem(operatorFlag: operatorToken, viewerFlag: viewerToken,
+                                              environment: ProcessInfo.processInfo.environment) {
+            throw ValidationError(problem)
+        }
     }
+
+    /// The part of `eddy demo --help` and `eddy serve --help` about tokens.
+    static let tokensHelp = """
+        Tokens: set EDDY_OPERATOR_TOKEN (may approve, pause, resume, cancel) and EDDY_VIEWER_TOKEN \
+        (read only) in the environment; either one not set is generated. --operator-token and \
+        --viewer-token still work but print a warning: every local user can read a command line. \
+        On a terminal the server prints the tokens and the dashboard address with the operator \
+        token (http://HOST:PORT/#token=…). Otherwise it prints no token, and writes generated \
+        ones to DB.tokens (next to the event log, mode 0600, removed when the server stops).
+        """
 }
 
 /// `eddy demo`: the main job. Runs the demo research-agent workflow again and again on the
@@ -31,7 +45,8 @@ struct StreamServerOptions: ParsableArguments {
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the demo: a DAG workflow that repeats, streamed live to dashboards (default http://127.0.0.1:8080/)."
+        abstract: "Run the demo: a DAG workflow that repeats, streamed live to dashboards (default http://127.0.0.1:8080/).",
+        discussion: StreamServerOptions.tokensHelp
     )
 
     @OptionGroup var options: StreamServerOptions
@@ -55,22 +70,32 @@ struct DemoCommand: AsyncParsableCommand {
 /// starts runs) until SIGINT/SIGTERM, then stops in order: streams close, the log flushes.
 func serveStreams(_ options: StreamServerOptions, announce: String,
                   driver: @escaping @Sendable (DAGEngine) async throws -> Void) async throws {
+    let tokens = StreamTokens(operatorFlag: options.operatorToken, viewerFlag: options.viewerToken,
+                              environment: ProcessInfo.processInfo.environment)
+    for warning in tokens.warnings { Console.error(warning) }
+    // Tokens are shown only on a terminal; generated ones go to a file otherwise (StreamTokens).
+    let onTerminal = isatty(1) == 1
+    let tokenFile = StreamTokens.tokenFile(forDatabase: options.db)
+    let writesTokenFile = !onTerminal && !tokens.generatedLines.isEmpty
+    if writesTokenFile {
+        do {
+            try TokenFile.write(tokens.generatedLines, to: tokenFile)
+        } catch {
+            throw TokenFile.WriteError(description: "\(error); set EDDY_OPERATOR_TOKEN and EDDY_VIEWER_TOKEN, or run on a terminal")
+        }
+    }
+    defer { if writesTokenFile { TokenFile.remove(tokenFile) } }
     let retention = RetentionPolicy(maxFinishedRuns: options.keepRuns > 0 ? options.keepRuns : nil)
     let engine = try DAGEngine(configuration: .init(eventLog: .init(path: options.db, retention: retention)))
-    let environment = ProcessInfo.processInfo.environment
     var configuration = DAGStreamConfiguration()
-    let operatorToken = options.operatorToken ?? environment["EDDY_OPERATOR_TOKEN"] ?? StreamToken.generate()
-    let viewerToken = options.viewerToken ?? environment["EDDY_VIEWER_TOKEN"] ?? StreamToken.generate()
-    configuration.operatorTokens = [operatorToken]
-    configuration.viewerTokens = [viewerToken]
+    configuration.operatorTokens = [tokens.operatorToken.value]
+    configuration.viewerTokens = [tokens.viewerToken.value]
     configuration.allowedOrigins = Set(options.allowOrigin)
     let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
     var router = HTTPRouter<WebSocketRoute>()
     try router.addHealthCheck()
     try gateway.install(into: &router)
-    try router.add(.get, "/") { _, _ in
-        HTTPResponse(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8"], body: Array(DashboardPage.html.utf8))
-    }
+    try DashboardPage.install(into: &router)
     let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
     let group = try EventLoopGroup()
     // The driver starts once the port is bound and announced (its output follows LISTENING).
@@ -81,16 +106,8 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
     var tcp = TCPConfiguration()
     tcp.sendBufferSize = 128 * 1024
     try await runServer(group: group, host: host, port: options.port, tcp: tcp, announce: { port in
-        Console.out("""
-        \(announce)
-          dashboard: http://\(host):\(port)/?token=\(operatorToken)
-          runs:      http://\(host):\(port)/api/dags?token=\(viewerToken)
-          stream:    ws://\(host):\(port)/api/dags/{dagId}/stream?token=TOKEN[&since=SEQ&epoch=EPOCH]
-          operator token: \(operatorToken)   (may approve, pause, resume, cancel)
-          viewer token:   \(viewerToken)   (read only)
-          event log: \(options.db)
-        Stop with Ctrl-C.
-        """)
+        let lines = tokens.bannerLines(host: host, port: port, onTerminal: onTerminal, tokenFile: tokenFile)
+        Console.out(([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n"))
         driving.withLock { $0 = Task { try await driver(engine) } }
     }, beforeShutdown: { await gateway.closeAll() }) { listener in try await server.serve(listener) }
     // Stop the driver, then the engine (which ends waits on live runs and flushes the
@@ -111,13 +128,5 @@ struct RecentRuns {
     mutating func finished(_ runID: String, engine: DAGEngine) async {
         kept.append(runID)
         while kept.count > limit { await engine.forget(runID: kept.removeFirst()) }
-    }
-}
-
-/// Random tokens for a server started without any.
-enum StreamToken {
-    static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 }

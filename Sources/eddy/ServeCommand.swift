@@ -13,6 +13,8 @@ struct ServeCommand: AsyncParsableCommand {
         handlers: \(BuiltinHandlers.registry.names.joined(separator: ", ")) (each takes a "params" \
         object; see docs/dag-engine.md). The server keeps serving the finished run's history until \
         Ctrl-C; with --repeat it starts a new run whenever one ends.
+
+        \(StreamServerOptions.tokensHelp)
         """
     )
 

@@ -9,15 +9,17 @@ import Foundation
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Follow a DAG run live: eddy watch ws://127.0.0.1:8080/api/dags/<id>/stream --token T"
+        abstract: "Follow a DAG run live: EDDY_VIEWER_TOKEN=T eddy watch ws://127.0.0.1:8080/api/dags/<id>/stream"
     )
 
     @Argument(help: "Stream URL of the run.") var url: String
-    @Option(help: "Viewer or operator token (default: $EDDY_VIEWER_TOKEN).") var token: String?
+    @Option(help: "Viewer or operator token. Avoid: every local user can read a command line; set $EDDY_VIEWER_TOKEN instead.")
+    var token: String?
 
     func run() async throws {
-        guard let token = token ?? ProcessInfo.processInfo.environment["EDDY_VIEWER_TOKEN"] else {
-            throw ValidationError("a token is needed: --token or EDDY_VIEWER_TOKEN")
+        if token != nil { Console.error(StreamTokens.flagWarning("--token", instead: StreamTokens.viewerVariable)) }
+        guard let token = token ?? ProcessInfo.processInfo.environment[StreamTokens.viewerVariable], !token.isEmpty else {
+            throw ValidationError("a token is needed: set EDDY_VIEWER_TOKEN (or give --token)")
         }
         let loop = try EventLoop()
         let client = DAGStreamClient(url: url, token: token, on: loop)

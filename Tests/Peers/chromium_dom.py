@@ -3,14 +3,23 @@ expected string; prints the DOM. Drives Chromium over the DevTools protocol (wit
 `websockets` client), because `--dump-dom` dumps when a virtual-time budget runs out, which
 does not wait for WebSocket traffic.
 
-Usage: chromium_dom.py URL TIMEOUT_SECONDS EXPECTED... [--click CSS_SELECTOR EXPECTED...]
-Exit 0 when every EXPECTED string is in the DOM, 1 on timeout (the last DOM is printed).
-With --click, once the first strings are there it clicks the first element matching the
-selector (as a user would) and then waits for the strings after it.
+Usage: chromium_dom.py URL TIMEOUT_SECONDS STEP [--click CSS_SELECTOR STEP | --do JS STEP]...
+where a STEP is any number of
+    EXPECTED          a string the DOM must contain
+    --absent STRING   a string the DOM must not contain
+    --eval JS         an expression evaluated once the step's DOM conditions hold
+The first step waits for the page; --click clicks the first element matching the selector
+(as a user would: a failed lookup is an error), --do evaluates an expression (for example
+`location.reload()`), and each then waits for its own step's conditions.
+
+Output: one line `EVAL <n> <value>` per --eval, numbered from 1 in command-line order, as
+soon as it is evaluated: the value as JSON, `undefined` for undefined, or
+`EXCEPTION <text>` when it threw (a promise is awaited); then the last DOM. Exit 0 when
+every step's conditions held, 1 on timeout or a failed action (the missing conditions are
+printed after the DOM). TIMEOUT_SECONDS bounds the whole run.
 """
 import asyncio
 import json
-import os
 import re
 import shutil
 import sys
@@ -18,13 +27,49 @@ import tempfile
 
 from websockets.asyncio.client import connect
 
+
+def parse(arguments):
+    steps = [{"action": None, "expected": [], "absent": [], "evals": []}]
+    evals = 0
+    i = 0
+    while i < len(arguments):
+        arg = arguments[i]
+        if arg in ("--click", "--do", "--absent", "--eval"):
+            if i + 1 >= len(arguments):
+                sys.exit(f"{arg} needs a value")
+            value = arguments[i + 1]
+            i += 2
+            if arg == "--click":
+                steps.append({"action": ("click", value), "expected": [], "absent": [], "evals": []})
+            elif arg == "--do":
+                steps.append({"action": ("do", value), "expected": [], "absent": [], "evals": []})
+            elif arg == "--absent":
+                steps[-1]["absent"].append(value)
+            else:
+                evals += 1
+                steps[-1]["evals"].append((evals, value))
+        else:
+            steps[-1]["expected"].append(arg)
+            i += 1
+    return steps
+
+
 URL, TIMEOUT = sys.argv[1], float(sys.argv[2])
-STEPS = [[]]  # [expected strings], then [selector, expected strings...] per --click
-for arg in sys.argv[3:]:
-    if arg == "--click":
-        STEPS.append([])
-    else:
-        STEPS[-1].append(arg)
+STEPS = parse(sys.argv[3:])
+
+
+def shown(result):
+    """An evaluation's value as printed: JSON, `undefined`, or the exception."""
+    if "exceptionDetails" in result:
+        details = result["exceptionDetails"]
+        text = details.get("exception", {}).get("description") or details.get("text", "exception")
+        return "EXCEPTION " + " ".join(str(text).split())
+    value = result["result"]
+    if "value" in value:
+        return json.dumps(value["value"])
+    if value.get("type") == "undefined":
+        return "undefined"
+    return json.dumps(value.get("description"))  # a value JSON cannot carry
 
 
 async def main():
@@ -59,24 +104,43 @@ async def main():
                             raise RuntimeError(reply["error"])
                         return reply["result"]
 
+            async def evaluate(expression):
+                return await call("Runtime.evaluate", session, expression=expression, returnByValue=True, awaitPromise=True)
+
             target = (await call("Target.createTarget", url=URL))["targetId"]
             session = (await call("Target.attachToTarget", targetId=target, flatten=True))["sessionId"]
             dom = ""
-            deadline = asyncio.get_running_loop().time() + TIMEOUT
-            for number, step in enumerate(STEPS):
-                expected = step if number == 0 else step[1:]
-                if number > 0:
-                    selector = json.dumps(step[0])
-                    await call("Runtime.evaluate", session, expression=f"document.querySelector({selector}).click()")
-                while True:
-                    result = await call("Runtime.evaluate", session, expression="document.documentElement.outerHTML")
-                    dom = result["result"].get("value", "")
-                    if all(e in dom for e in expected):
-                        break
-                    if asyncio.get_running_loop().time() > deadline:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + TIMEOUT
+            for step in STEPS:
+                if step["action"] is not None:
+                    kind, value = step["action"]
+                    if kind == "click":
+                        selector = json.dumps(value)
+                        expression = f"(() => {{ const e = document.querySelector({selector}); if (!e) throw new Error('no element matches ' + {selector}); e.click(); }})()"
+                    else:
+                        expression = value
+                    result = await evaluate(expression)
+                    if "exceptionDetails" in result:
                         print(dom)
+                        print(f"FAILED ACTION {kind} {value}: {shown(result)}")
+                        return 1
+                while True:
+                    try:
+                        result = await evaluate("document.documentElement.outerHTML")
+                        dom = result["result"].get("value", "")
+                    except RuntimeError:
+                        dom = ""  # between documents (a reload): try again
+                    missing = [e for e in step["expected"] if e not in dom] + [f"absent: {a}" for a in step["absent"] if a in dom]
+                    if not missing:
+                        break
+                    if loop.time() > deadline:
+                        print(dom)
+                        print("MISSING " + json.dumps(missing))
                         return 1
                     await asyncio.sleep(0.2)
+                for number, expression in step["evals"]:
+                    print(f"EVAL {number} {shown(await evaluate(expression))}", flush=True)
             print(dom)
             return 0
     finally:

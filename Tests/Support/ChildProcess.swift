@@ -20,7 +20,10 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var executableURL: URL?
     public var arguments: [String] = []
-    /// A `ChildPipe`, `FileHandle.nullDevice`, or nil (inherit ours).
+    /// The child's whole environment; nil: ours.
+    public var environment: [String: String]?
+    /// A `ChildPipe`, `FileHandle.nullDevice`, another `FileHandle` (its descriptor, e.g. a
+    /// terminal), or nil (inherit ours).
     public var standardInput: Any?
     public var standardOutput: Any?
     public var standardError: Any?
@@ -56,7 +59,14 @@ public final class ChildProcess: @unchecked Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let status = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        let status: Int32
+        if let environment {
+            let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for pointer in envp { free(pointer) } }
+            status = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        } else {
+            status = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        }
         guard status == 0 else { throw ChildProcessError("posix_spawn \(path): \(String(cString: strerror(status)))") }
         processIdentifier = pid
         // Our copies of the child's ends: without closing them, reading a pipe to its end
@@ -74,6 +84,8 @@ public final class ChildProcess: @unchecked Sendable {
             posix_spawn_file_actions_adddup2(&actions, reading ? pipe.readingDescriptor : pipe.writingDescriptor, target)
         case let handle as FileHandle where handle === FileHandle.nullDevice:
             posix_spawn_file_actions_addopen(&actions, target, "/dev/null", reading ? O_RDONLY : O_WRONLY, 0)
+        case let handle as FileHandle:
+            posix_spawn_file_actions_adddup2(&actions, handle.fileDescriptor, target)
         default:
             throw ChildProcessError("unsupported standard stream \(type(of: stream))")
         }
@@ -161,5 +173,40 @@ public final class ChildPipe: @unchecked Sendable {
 
 public struct ChildProcessError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
+}
+
+/// A pseudo-terminal for a child's standard stream (`terminal`), read through `controller`,
+/// as a terminal emulator would: the child's `isatty` is true.
+public final class PseudoTerminal: @unchecked Sendable {
+    /// Give this to `ChildProcess.standardOutput` (or input, or error).
+    public let terminal: FileHandle
+    /// Read the child's output here (the terminal turns "\n" into "\r\n").
+    public let controller: FileHandle
+    private let closed = Mutex<(controller: Bool, terminal: Bool)>((false, false))
+
+    public init() throws {
+        var controllerDescriptor: Int32 = -1
+        var terminalDescriptor: Int32 = -1
+        guard eddy_test_open_pty(&controllerDescriptor, &terminalDescriptor) == 0 else {
+            throw ChildProcessError("cannot open a pseudo-terminal: \(String(cString: strerror(errno)))")
+        }
+        controller = FileHandle(fileDescriptor: controllerDescriptor, closeOnDealloc: false)
+        terminal = FileHandle(fileDescriptor: terminalDescriptor, closeOnDealloc: false)
+    }
+
+    deinit {
+        closeTerminal()
+        closeController()
+    }
+
+    /// Closes our copy of the terminal end (once; do it after `run()`): when the child's
+    /// copies close too, reading the controller ends (EIO, which `readChunk` reports as nil).
+    public func closeTerminal() {
+        if closed.withLock({ state in defer { state.terminal = true }; return !state.terminal }) { close(terminal.fileDescriptor) }
+    }
+
+    public func closeController() {
+        if closed.withLock({ state in defer { state.controller = true }; return !state.controller }) { close(controller.fileDescriptor) }
+    }
 }

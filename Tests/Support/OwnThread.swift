@@ -41,21 +41,29 @@ public func runProcess(_ executable: URL, _ arguments: [String]) async throws ->
     }
 }
 
+/// Our environment with `changes` applied (a nil value removes the variable), for a child.
+public func environment(with changes: [String: String?]) -> [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    for (name, value) in changes { environment[name] = value }
+    return environment
+}
+
 /// The debug build of the `eddy` command, which `swift build --build-tests` makes.
 public let eddyBinary = repositoryRoot.appendingPathComponent(".build/debug/eddy")
 
-/// Starts `eddy` with `arguments` (a server started with `--port`), waits for its first
-/// line, "LISTENING <port>", and returns the process and the port. Its stderr is
-/// discarded. Throws (after killing it) when the first line is anything else.
-public func startEddyServer(_ arguments: [String]) async throws -> (ChildProcess, Int) {
+/// Starts `eddy` with `arguments` (a server started with `--port`) and `environment` (nil:
+/// ours), waits for its first line, "LISTENING <port>", and returns the process and the port.
+/// Its stderr is discarded. Throws (after killing it) when the first line is anything else.
+public func startEddyServer(_ arguments: [String], environment: [String: String]? = nil) async throws -> (ChildProcess, Int) {
     let process = ChildProcess()
     process.executableURL = eddyBinary
     process.arguments = arguments
+    process.environment = environment
     let stdout = ChildPipe()
     process.standardOutput = stdout
     process.standardError = FileHandle.nullDevice
     try process.run()
-    let first = try await onOwnThread { readLine(stdout.fileHandleForReading) }
+    let first = await onOwnThread { readLine(stdout.fileHandleForReading) }
     guard first.hasPrefix("LISTENING "), let port = Int(first.dropFirst("LISTENING ".count)) else {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

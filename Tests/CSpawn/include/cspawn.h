@@ -6,4 +6,10 @@
 /// does not show: close every descriptor >= `from` in the child.
 int eddy_test_spawn_closefrom(posix_spawn_file_actions_t *actions, int from);
 
+/// A new pseudo-terminal, both ends close-on-exec and not our controlling terminal: the
+/// controller (what a terminal emulator reads) in `*controller`, the terminal a child writes to
+/// in `*terminal`. 0, or -1 with errno set. (posix_openpt, grantpt, unlockpt and ptsname are
+/// X/Open functions that Swift's Glibc module does not show.)
+int eddy_test_open_pty(int *controller, int *terminal);
+
 #endif

@@ -1,0 +1,161 @@
+import Foundation
+import Glibc
+
+/// The operator and viewer tokens of `eddy demo` / `eddy serve`: where each comes from, what
+/// the banner may show of them, and where generated tokens go when it may not show them.
+///
+/// Sources, the first present wins: the flag (`--operator-token`), the environment
+/// (`EDDY_OPERATOR_TOKEN`), else a random token. The environment is the documented way: a
+/// process's environment is readable only by its user (and root), its command line by every
+/// local user (`ps`, `/proc/PID/cmdline`), so a flag draws a warning on stderr.
+///
+/// The banner prints tokens, and the dashboard URL that carries one, only when stdout is a
+/// terminal. Otherwise (a log file, a pipe, a journal) it says where each token came from, and
+/// generated tokens, which the operator could not learn any other way, are written to
+/// `tokenFile(forDatabase:)` with mode 0600 as `EDDY_OPERATOR_TOKEN=…` lines a shell can
+/// source; the server removes that file when it stops.
+struct StreamTokens {
+    enum Source: Equatable {
+        case flag(String)
+        case environment(String)
+        case generated
+    }
+
+    struct Token {
+        let value: String
+        let source: Source
+    }
+
+    static let operatorVariable = "EDDY_OPERATOR_TOKEN"
+    static let viewerVariable = "EDDY_VIEWER_TOKEN"
+
+    let operatorToken: Token
+    let viewerToken: Token
+
+    init(operatorFlag: String?, viewerFlag: String?, environment: [String: String]) {
+        func token(_ flag: String?, _ flagName: String, _ variable: String) -> Token {
+            if let flag { return Token(value: flag, source: .flag(flagName)) }
+            if let value = environment[variable] { return Token(value: value, source: .environment(variable)) }
+            return Token(value: Self.generate(), source: .generated)
+        }
+        operatorToken = token(operatorFlag, "--operator-token", Self.operatorVariable)
+        viewerToken = token(viewerFlag, "--viewer-token", Self.viewerVariable)
+    }
+
+    /// A reason to refuse the given values, or nil. An empty token would admit anyone who
+    /// sends an empty one (`Authorization: Bearer `, or a bare `token.` subprotocol).
+    static func problem(operatorFlag: String?, viewerFlag: String?, environment: [String: String]) -> String? {
+        let given = [("--operator-token", operatorFlag), ("--viewer-token", viewerFlag),
+                     ("$" + operatorVariable, environment[operatorVariable]), ("$" + viewerVariable, environment[viewerVariable])]
+        guard let (name, _) = given.first(where: { $0.1 == "" }) else { return nil }
+        return "\(name) is empty: give a token, or unset it to have one generated"
+    }
+
+    /// One warning per token given as a flag, for stderr.
+    var warnings: [String] {
+        [(operatorToken.source, Self.operatorVariable), (viewerToken.source, Self.viewerVariable)].compactMap { source, variable in
+            guard case .flag(let flag) = source else { return nil }
+            return Self.flagWarning(flag, instead: variable)
+        }
+    }
+
+    /// The warning for a token given as `flag`, which `variable` should carry instead.
+    static func flagWarning(_ flag: String, instead variable: String) -> String {
+        "eddy: warning: \(flag) puts the token on the command line, which every local user can read "
+            + "(ps, /proc/PID/cmdline); set \(variable) in the environment instead."
+    }
+
+    /// The generated tokens as `NAME=value` lines (empty when none was generated).
+    var generatedLines: [String] {
+        [(operatorToken, Self.operatorVariable), (viewerToken, Self.viewerVariable)]
+            .filter { $0.0.source == .generated }.map { "\($1)=\($0.value)" }
+    }
+
+    /// Where generated tokens are written when stdout is not a terminal: next to the event log.
+    static func tokenFile(forDatabase path: String) -> String { path + ".tokens" }
+
+    /// The banner's lines about addresses and tokens. With `onTerminal` false no token
+    /// appears, and generated tokens are said to be in `tokenFile`.
+    func bannerLines(host: String, port: Int, onTerminal: Bool, tokenFile: String) -> [String] {
+        let base = "http://\(host):\(port)"
+        let stream = "  stream:    ws://\(host):\(port)/api/dags/{dagId}/stream?token=TOKEN[&since=SEQ&epoch=EPOCH]"
+        func origin(_ token: Token) -> String {
+            switch token.source {
+            case .flag(let flag): return "from \(flag)"
+            case .environment(let variable): return "from $\(variable)"
+            case .generated: return onTerminal ? "generated" : "generated, written to \(tokenFile) (mode 0600)"
+            }
+        }
+        guard onTerminal else {
+            return [
+                "  dashboard: \(base)/   (add #token=<operator token>)",
+                "  runs:      \(base)/api/dags   (with Authorization: Bearer <token>, or ?token=<token>)",
+                stream,
+                "  operator token: \(origin(operatorToken))   (may approve, pause, resume, cancel)",
+                "  viewer token:   \(origin(viewerToken))   (read only)",
+                "  (tokens are printed only when stdout is a terminal)",
+            ]
+        }
+        return [
+            "  dashboard: \(base)/#token=\(Self.urlEncoded(operatorToken.value))",
+            "  runs:      \(base)/api/dags?token=\(Self.urlEncoded(viewerToken.value))",
+            stream,
+            "  operator token: \(operatorToken.value)   (may approve, pause, resume, cancel; \(origin(operatorToken)))",
+            "  viewer token:   \(viewerToken.value)   (read only; \(origin(viewerToken)))",
+        ]
+    }
+
+    /// A token as a URL query or fragment value (RFC 3986 unreserved characters stay as they are).
+    static func urlEncoded(_ token: String) -> String {
+        var unreserved = CharacterSet(charactersIn: "-._~")
+        unreserved.formUnion(CharacterSet(charactersIn: "a"..."z"))
+        unreserved.formUnion(CharacterSet(charactersIn: "A"..."Z"))
+        unreserved.formUnion(CharacterSet(charactersIn: "0"..."9"))
+        return token.addingPercentEncoding(withAllowedCharacters: unreserved) ?? token
+    }
+
+    /// 16 random bytes in hex.
+    static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}
+
+/// The file of generated tokens (see `StreamTokens`).
+enum TokenFile {
+    struct WriteError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Writes `lines` to `path` with mode 0600: into a new file (never one that exists, so no
+    /// symlink is followed and no wider mode is inherited), then renamed over `path`.
+    static func write(_ lines: [String], to path: String) throws {
+        let temporary = "\(path).tmp-\(getpid())"
+        unlink(temporary)  // a leftover of a crashed process that had our pid
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw WriteError(description: "cannot create \(temporary): \(lastError())") }
+        var failure = fchmod(fd, 0o600) == 0 ? nil : lastError()  // 0600 whatever the umask
+        let bytes = Array((lines.joined(separator: "\n") + "\n").utf8)
+        var offset = 0
+        while failure == nil && offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                failure = written < 0 ? lastError() : "nothing written"
+            }
+        }
+        close(fd)
+        if failure == nil && rename(temporary, path) != 0 { failure = lastError() }
+        if let failure {
+            unlink(temporary)
+            throw WriteError(description: "cannot write \(path): \(failure)")
+        }
+    }
+
+    static func remove(_ path: String) { unlink(path) }
+
+    private static func lastError() -> String { String(cString: strerror(errno)) }
+}
