@@ -112,7 +112,10 @@ public final class DAGStreamGateway: Sendable {
             LobbyMessage.write(run, into: &writer)
         }
         writer.writeRaw("]}")
-        return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: writer.bytes)
+        // The listing may be fetched with `?token=`: keep it out of caches and Referers.
+        return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json", "Cache-Control": "no-store",
+                                                   "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"],
+                            body: writer.bytes)
     }
 
     /// Streams open now (lobby and run streams, from the upgrade on).

@@ -21,9 +21,10 @@ struct StreamAccess: Sendable {
         if let origin = request.headers.first(name: "Origin"), !originAllowed(origin, request: request) {
             return .deny(.forbidden, "origin not allowed")
         }
-        guard let token = Self.token(in: request) else { return .deny(.unauthorized, "missing token") }
-        if configuration.operatorTokens.contains(where: { Self.constantTimeEquals($0, token) }) { return .allow(.operatorRole) }
-        if configuration.viewerTokens.contains(where: { Self.constantTimeEquals($0, token) }) { return .allow(.viewer) }
+        // An empty token is no token, and an empty configured token admits nobody.
+        guard let token = Self.token(in: request), !token.isEmpty else { return .deny(.unauthorized, "missing token") }
+        if configuration.operatorTokens.contains(where: { !$0.isEmpty && Self.constantTimeEquals($0, token) }) { return .allow(.operatorRole) }
+        if configuration.viewerTokens.contains(where: { !$0.isEmpty && Self.constantTimeEquals($0, token) }) { return .allow(.viewer) }
         return .deny(.unauthorized, "invalid token")
     }
 

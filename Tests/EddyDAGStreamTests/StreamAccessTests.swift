@@ -27,6 +27,20 @@ struct StreamAccessTests {
         #expect(decide("/?token=op" + String(repeating: "%00", count: 256)) == .deny(.unauthorized, "invalid token"))
     }
 
+    /// An empty configured token must not admit a client that sends an empty one
+    /// (`Authorization: Bearer `, a bare `token.` subprotocol, `?token=`).
+    @Test func emptyTokensAdmitNobody() {
+        var configuration = DAGStreamConfiguration()
+        configuration.operatorTokens = [""]
+        configuration.viewerTokens = ["", "view"]
+        let access = StreamAccess(configuration: configuration)
+        for headers: HTTPHeaders in [["Host": "h", "Authorization": "Bearer "], ["Host": "h", "Sec-WebSocket-Protocol": "eddy.dag.v1, token."]] {
+            #expect(access.decide(HTTPRequest(method: .get, target: "/", headers: headers)) == .deny(.unauthorized, "missing token"))
+        }
+        #expect(access.decide(HTTPRequest(method: .get, target: "/?token=", headers: ["Host": "h"])) == .deny(.unauthorized, "missing token"))
+        #expect(access.decide(HTTPRequest(method: .get, target: "/?token=view", headers: ["Host": "h"])) == .allow(.viewer))
+    }
+
     @Test(arguments: [
         ("/?since=5&epoch=77", ResumePoint(since: 5, epoch: 77)),
         ("/?since=0&epoch=garbage", nil),
