@@ -251,12 +251,14 @@ struct LoopTimerTests {
         }
         try await loop.sleep(for: .milliseconds(100))
         #expect(runs.withLock { $0 } == [true])
-        try await loop.submit { timer.start(after: .milliseconds(20)) }
-        try await loop.submit { timer.stop() }
+        try await loop.submit {
+            timer.start(after: .milliseconds(20))
+            timer.stop()
+        }
         try await loop.sleep(for: .milliseconds(60))
         #expect(runs.withLock { $0 }.count == 1, "stopped before it fired")
         timer.start(after: .milliseconds(5)) // from another thread, too
-        for _ in 0..<100 where runs.withLock({ $0.count }) < 2 { try await loop.sleep(for: .milliseconds(5)) }
+        for _ in 0..<1000 where runs.withLock({ $0.count }) < 2 { try await loop.sleep(for: .milliseconds(5)) }
         #expect(runs.withLock { $0 } == [true, true])
         timer.close()
         timer.start(after: .milliseconds(1)) // after close: never again
