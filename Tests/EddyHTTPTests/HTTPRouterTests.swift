@@ -50,6 +50,17 @@ struct HTTPRouterTests {
         #expect(await handler(Self.request(.get, "/"), parameters).body == Array("stream d/1".utf8))
     }
 
+    @Test func getRoutesAnswerHead() async throws {
+        guard case .handler(let handler, let parameters) = try Self.router().route(Self.request(.head, "/api/dags/d1/stream")) else {
+            Issue.record("HEAD did not reach the GET handler"); return
+        }
+        #expect(await handler(Self.request(.head, "/"), parameters).body == Array("stream d1".utf8))
+        guard case .respond(let refused) = try Self.router().route(Self.request(.head, "/api/dags/d1/runs")) else {
+            Issue.record("HEAD reached a POST handler"); return
+        }
+        #expect(refused.status == .methodNotAllowed)
+    }
+
     @Test func healthz() throws {
         guard case .respond(let response) = try Self.router().route(Self.request(.get, "/healthz")) else {
             Issue.record("no response"); return

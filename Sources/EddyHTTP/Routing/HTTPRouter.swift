@@ -34,10 +34,12 @@ public struct HTTPRouter<Upgrade: Sendable>: Sendable {
 
     public init() {}
 
-    /// Adds a handler route. Throws when the pattern is invalid.
+    /// Adds a handler route. Throws when the pattern is invalid. A GET route answers HEAD
+    /// too (RFC 9110 §9.3.2): the handler runs, and the server sends the head alone.
     public mutating func add(_ method: HTTPMethod, _ pattern: String, handler: @escaping Handler) throws(HTTPRouterError) {
         guard let parsed = HTTPRoutePattern(pattern) else { throw HTTPRouterError(invalidPattern: pattern) }
-        routes.append(Route(methods: [method], pattern: parsed, prefix: nil, destination: .handler(handler)))
+        let methods: Set<HTTPMethod> = method == .get ? [.get, .head] : [method]
+        routes.append(Route(methods: methods, pattern: parsed, prefix: nil, destination: .handler(handler)))
     }
 
     /// Adds an upgrade route (GET only).
