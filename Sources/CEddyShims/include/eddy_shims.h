@@ -21,4 +21,9 @@ long eddy_online_cores(void);
 /// Ignores SIGPIPE for the whole process (writes to a closed peer then fail with EPIPE).
 int eddy_ignore_sigpipe(void);
 
+/// Sets TCP_NOTSENT_LOWAT: the kernel takes no more bytes for this socket while this many
+/// are queued but not yet sent; bytes in flight (sent, not yet acknowledged) do not count.
+/// 0 or -1 with errno set.
+int eddy_set_tcp_unsent_limit(int fd, int bytes);
+
 #endif

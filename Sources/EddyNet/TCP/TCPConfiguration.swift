@@ -25,6 +25,15 @@ public struct TCPConfiguration: Sendable, Hashable {
     /// (e.g. 64 KiB) for streams whose outbox policy should see a slow reader's backlog
     /// (a dashboard's catch-up). Linux doubles the value for its bookkeeping.
     public var sendBufferSize: Int? = nil
+    /// The most bytes the kernel holds for this socket that it has not sent yet
+    /// (`TCP_NOTSENT_LOWAT`), or nil for no limit. Default 128 KiB. Bytes in flight (sent,
+    /// not yet acknowledged) do not count, so the send buffer still grows with the link's
+    /// bandwidth-delay product; what a peer that stops reading leaves behind waits in
+    /// Eddy's own queue instead, where the write watermarks, an outbox's policy or a write
+    /// deadline see it. Without it, Linux queues up to 4 MiB per socket for such a peer
+    /// (an HTTP client that pipelines requests and never reads is answered that much before
+    /// the server's writes wait).
+    public var unsentLimit: Int? = 128 * 1024
 
     public init() {}
 
@@ -32,8 +41,8 @@ public struct TCPConfiguration: Sendable, Hashable {
     func validated() throws(IOError) -> TCPConfiguration {
         guard readLowWatermark >= 0, readLowWatermark < readHighWatermark,
               writeLowWatermark >= 0, writeLowWatermark < writeHighWatermark,
-              (sendBufferSize ?? 1) > 0
-        else { throw IOError(.invalidArgument, operation: "TCPConfiguration (need 0 <= low < high watermarks, sendBufferSize > 0)") }
+              (sendBufferSize ?? 1) > 0, (unsentLimit ?? 1) > 0
+        else { throw IOError(.invalidArgument, operation: "TCPConfiguration (need 0 <= low < high watermarks, sendBufferSize > 0, unsentLimit > 0)") }
         return self
     }
 }

@@ -1,4 +1,5 @@
 import CLibUV
+import CEddyShims
 public import EddyLoop
 import Synchronization
 
@@ -79,6 +80,13 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
         if let size = configuration.sendBufferSize {
             var value = Int32(clamping: size)
             uv_send_buffer_size(handle.asUVHandle, &value)
+        }
+        if let limit = configuration.unsentLimit {
+            var descriptor = uv_os_fd_t()
+            if uv_fileno(handle.asUVHandle, &descriptor) == 0 {
+                // Best effort: a kernel without TCP_NOTSENT_LOWAT leaves the socket as it was.
+                _ = eddy_set_tcp_unsent_limit(descriptor, Int32(clamping: limit))
+            }
         }
         _ = loop.register(self)
     }
