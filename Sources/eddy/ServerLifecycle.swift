@@ -14,12 +14,21 @@ func runServer(
     beforeShutdown: @Sendable () async -> Void = {},
     serve: @escaping @Sendable (TCPListener) async throws -> Void
 ) async throws {
-    let listener = try await TCPListener.bind(host: host, port: port, group: group, configuration: tcp)
+    // Watch for stop requests before announcing the port: a SIGTERM sent as soon as the
+    // announcement is read must stop the server in order, not kill it.
+    let stopRequest = try await group.loops[0].watchSignals([.interrupt, .terminate])
+    let listener: TCPListener
+    do {
+        listener = try await TCPListener.bind(host: host, port: port, group: group, configuration: tcp)
+    } catch {
+        stopRequest.cancel()
+        throw error
+    }
     Console.out("LISTENING \(listener.localAddress.port)")
     announce(listener.localAddress.port)
     // The accept loop prefers the listener's loop, so a busy global pool cannot stall it.
     let serving = Task(executorPreference: listener.eventLoop) { try await serve(listener) }
-    let signal = try await group.loops[0].waitForSignal([.interrupt, .terminate])
+    let signal: ProcessSignal = try await stopRequest.next()
     Console.error("eddy: \(signal), shutting down")
     await listener.close()
     await beforeShutdown()

@@ -31,13 +31,13 @@ struct DAGStreamGatewayTests {
         let (group, port) = (server.group, server.port)
 
         // The runs listing.
-        let listing = try await Self.get("/api/dags?token=view-secret", port: port, loop: group.loops[0])
+        let listing = try await httpGet("/api/dags?token=view-secret", port: port, loop: group.loops[0])
         #expect(listing.contains("\"dag_id\":\"run-1\""), "\(listing)")
-        let anonymous = try await Self.get("/api/dags", port: port, loop: group.loops[0])
+        let anonymous = try await httpGet("/api/dags", port: port, loop: group.loops[0])
         #expect(anonymous.hasPrefix("HTTP/1.1 401"), "\(anonymous)")
         // A valid token followed by 256 (or 512) NUL bytes is another token, not the same one.
         for padding in [256, 512, 1] {
-            let padded = try await Self.get("/api/dags?token=view-secret" + String(repeating: "%00", count: padding), port: port, loop: group.loops[0])
+            let padded = try await httpGet("/api/dags?token=view-secret" + String(repeating: "%00", count: padding), port: port, loop: group.loops[0])
             #expect(padded.hasPrefix("HTTP/1.1 401"), "\(padding) NUL bytes: \(padded.prefix(40))")
         }
 
@@ -165,15 +165,6 @@ struct DAGStreamGatewayTests {
     }
 
     /// A GET over raw TCP; returns the whole response text.
-    static func get(_ path: String, port: Int, loop: EventLoop) async throws -> String {
-        let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
-        try await connection.write(Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
-        var bytes: [UInt8] = []
-        while let chunk = try await connection.read() { bytes += chunk }
-        await connection.close()
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     static func python(_ arguments: [String]) async throws -> (Int32, String) {
         try await runPythonPeer(arguments[0], Array(arguments.dropFirst()))
     }

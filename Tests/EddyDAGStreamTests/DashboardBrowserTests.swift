@@ -153,7 +153,7 @@ struct DashboardBrowserTests {
             + "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
         for (path, type) in [("/", "text/html; charset=utf-8"), ("/dashboard.js", "application/javascript; charset=utf-8"),
                              ("/dashboard.css", "text/css; charset=utf-8")] {
-            let response = try await Self.get(path, port: port, loop: loop)
+            let response = try await httpGet(path, port: port, loop: loop)
             let head = response.components(separatedBy: "\r\n\r\n").first ?? ""
             #expect(head.hasPrefix("HTTP/1.1 200 "), "\(path): \(head)")
             for header in [policy, "Content-Type: \(type)\r\n", "X-Content-Type-Options: nosniff\r\n",
@@ -162,24 +162,12 @@ struct DashboardBrowserTests {
             }
         }
         // Nothing inline for the CSP to forbid: one external script, one stylesheet.
-        let page = try await Self.get("/", port: port, loop: loop)
+        let page = try await httpGet("/", port: port, loop: loop)
         #expect(page.components(separatedBy: "<script").count == 2 && page.contains(#"<script src="/dashboard.js" defer></script>"#))
         #expect(!page.contains("<style") && !page.contains("style=") && !page.contains(" on"), "\(page)")
         server.terminate()
         for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         #expect(await loop.shutdown().isClean)
-    }
-
-    /// A GET with `Connection: close`, read to the end (bounded: 10 s).
-    static func get(_ path: String, port: Int, loop: EventLoop) async throws -> String {
-        try await loop.withTimeout(.seconds(10)) {
-            let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
-            try await connection.write(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8))
-            var bytes: [UInt8] = []
-            while let chunk = try await connection.read() { bytes += chunk }
-            await connection.close()
-            return String(decoding: bytes, as: UTF8.self)
-        }
     }
 
     /// The value chromium_dom.py printed for its `number`th --eval.

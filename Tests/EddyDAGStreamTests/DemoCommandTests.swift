@@ -60,13 +60,9 @@ struct DemoCommandTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    /// The runs listing, with the viewer token.
     static func listing(port: Int, loop: EventLoop) async throws -> String {
-        let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
-        try await connection.write(Array("GET /api/dags?token=view HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
-        var bytes: [UInt8] = []
-        while let chunk = try await connection.read() { bytes += chunk }
-        await connection.close()
-        return String(decoding: bytes, as: UTF8.self)
+        try await httpGet("/api/dags?token=view", port: port, loop: loop)
     }
 
     /// The newest run's id (waits, bounded, for the demo to start one).

@@ -125,7 +125,7 @@ struct RunningServer {
 
     /// The HTTP status of a GET.
     func status(of path: String) async throws -> Int? {
-        let response = try await DashboardBrowserTests.get(path, port: port, loop: loop)
+        let response = try await httpGet(path, port: port, loop: loop)
         return Int(response.split(separator: " ").dropFirst().first ?? "")
     }
 }

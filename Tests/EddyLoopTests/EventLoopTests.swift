@@ -1,4 +1,5 @@
 import EddyLoop
+import Glibc
 import Synchronization
 import Testing
 
@@ -233,6 +234,29 @@ struct ScheduledWorkTests {
         loop.scheduleRepeating(every: .seconds(30)) {}
         loop.schedule(after: .seconds(30)) {}
         try await loop.sleep(for: .milliseconds(5))
+        #expect(await loop.shutdown().isClean)
+    }
+}
+
+@Suite("Signals")
+struct SignalWatchTests {
+    /// A signal that arrives after the handlers are installed but before anyone waits is
+    /// kept for the wait (it neither kills the process nor is lost).
+    @Test func aSignalBeforeTheWaitIsKept() async throws {
+        let loop = try EventLoop()
+        let watch = try await loop.watchSignals([SIGUSR2])
+        #expect(kill(getpid(), SIGUSR2) == 0)
+        try await loop.sleep(for: .milliseconds(100)) // delivered while nobody waits
+        let signal: Int32 = try await watch.next()
+        #expect(signal == SIGUSR2)
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func aCancelledWatchEndsItsWait() async throws {
+        let loop = try EventLoop()
+        let watch = try await loop.watchSignals([ProcessSignal.hangUp])
+        watch.cancel()
+        await #expect(throws: CancellationError.self) { let _: ProcessSignal = try await watch.next() }
         #expect(await loop.shutdown().isClean)
     }
 }

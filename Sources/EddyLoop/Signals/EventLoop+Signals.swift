@@ -35,23 +35,71 @@ extension EventLoop {
     /// `IOError.Code.eventLoopShutdown` if the loop shuts down first; either way the
     /// signal handlers are removed.
     public func waitForSignal(_ signals: [Int32]) async throws -> Int32 {
+        try await watchSignals(signals).next()
+    }
+
+    /// Starts watching `signals` and returns once their handlers are installed: from then
+    /// on they no longer terminate the process, and the first one to arrive is kept until
+    /// `SignalWatch.next()` takes it. A server installs this before it announces that it
+    /// listens, so a stop request sent right after the announcement is never lost (nor
+    /// kills the process before it has flushed what it must).
+    public func watchSignals(_ signals: [ProcessSignal]) async throws -> SignalWatch {
+        try await watchSignals(signals.map(\.rawValue))
+    }
+
+    /// `watchSignals(_:)` with raw signal numbers.
+    public func watchSignals(_ signals: [Int32]) async throws -> SignalWatch {
         let watcher = SignalWatcher(loop: self, signals: signals)
-        return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { continuation in
-                runOnLoop { watcher.start(continuation) }
-            }
-        } onCancel: {
-            execute { watcher.finish(.failure(CancellationError())) }
-        }
+        try await submit { try watcher.install() }
+        return SignalWatch(watcher: watcher)
     }
 }
 
-/// A set of `uv_signal_t` handles that resume one continuation with the first signal.
+/// Signal handlers installed by `EventLoop.watchSignals(_:)`, waiting to report the first
+/// signal that arrives.
+///
+/// Guarantees: `next()` returns the first of the watched signals, whether it arrived before
+/// or during the call; after it returns, throws, or `cancel()`, the handlers are removed and
+/// the signals have their default effect again. Use one `next()` per watch.
+public final class SignalWatch: Sendable {
+    private let watcher: SignalWatcher
+
+    fileprivate init(watcher: SignalWatcher) { self.watcher = watcher }
+
+    /// The first watched signal. Throws `CancellationError` if the task is cancelled (or
+    /// the watch was cancelled), `IOError.Code.eventLoopShutdown` if the loop shut down.
+    public func next() async throws -> ProcessSignal {
+        ProcessSignal(rawValue: try await next())
+    }
+
+    /// `next()` as a raw signal number.
+    public func next() async throws -> Int32 {
+        let watcher = self.watcher
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                watcher.loop.runOnLoop { watcher.wait(continuation) }
+            }
+        } onCancel: {
+            watcher.loop.execute { watcher.finish(.failure(CancellationError())) }
+        }
+    }
+
+    /// Removes the handlers; a pending `next()` throws `CancellationError`.
+    public func cancel() {
+        let watcher = self.watcher
+        watcher.loop.execute { watcher.finish(.failure(CancellationError())) }
+    }
+}
+
+/// A set of `uv_signal_t` handles that report the first signal to one continuation, or keep
+/// it until one waits. Loop-thread state.
 final class SignalWatcher: LoopResource, @unchecked Sendable {
-    private let loop: EventLoop
+    let loop: EventLoop
     private let signals: [Int32]
     private var handles: [UnsafeMutablePointer<uv_signal_t>] = []
     private var continuation: UnsafeContinuation<Int32, any Error>?
+    /// The outcome, once a signal arrived (or the watch ended) before anyone waited.
+    private var outcome: Result<Int32, any Error>?
     private var done = false
 
     init(loop: EventLoop, signals: [Int32]) {
@@ -59,13 +107,11 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
         self.signals = signals
     }
 
-    func start(_ continuation: UnsafeContinuation<Int32, any Error>) {
-        if done { return continuation.resume(throwing: CancellationError()) }
+    func install() throws(IOError) {
         guard loop.register(self) else {
             done = true
-            return continuation.resume(throwing: IOError(.eventLoopShutdown, operation: "signal"))
+            throw IOError(.eventLoopShutdown, operation: "signal")
         }
-        self.continuation = continuation
         for signal in signals {
             let handle = UVHandle.allocate(uv_signal_t.self)
             uv_signal_init(loop.uv, handle)
@@ -75,6 +121,15 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
             }, signal)
             handles.append(handle)
         }
+    }
+
+    func wait(_ continuation: UnsafeContinuation<Int32, any Error>) {
+        if let outcome {
+            self.outcome = nil
+            return continuation.resume(with: outcome)
+        }
+        if done { return continuation.resume(throwing: CancellationError()) }
+        self.continuation = continuation
     }
 
     func finish(_ result: Result<Int32, any Error>) {
@@ -92,8 +147,12 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
             UVHandle.close(handle.asUVHandle)
         }
         if open.isEmpty { loop.deregister(self) }
-        continuation?.resume(with: result)
-        continuation = nil
+        if let continuation {
+            self.continuation = nil
+            continuation.resume(with: result)
+        } else {
+            outcome = result
+        }
     }
 
     package func closeForShutdown() {
