@@ -28,7 +28,9 @@ final class LineCollector: @unchecked Sendable {
 
 @Suite("Event log across a real process crash", .timeLimit(.minutes(1)))
 struct CrashRecoveryTests {
-    /// The probe is built next to the test bundle (`.build/<config>/eddy-eventlog-probe`).
+    /// The probe (`Tests/Fixtures/EventLogProbe`, an executable target this test target depends
+    /// on) is built with the tests, into the products directory that holds the test bundle
+    /// (`.build/<config>/eddy-eventlog-probe`).
     static func probeURL() -> URL? {
         var candidates: [URL] = []
         if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
