@@ -76,7 +76,8 @@ let package = Package(
         ),
         .target(
             name: "EddyDAG",
-            dependencies: ["CSQLite"]
+            dependencies: ["CSQLite"],
+            swiftSettings: strict
         ),
         .target(
             name: "EddyRooms",

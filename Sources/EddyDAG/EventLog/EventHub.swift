@@ -143,6 +143,11 @@ final class EventHub: CommittedEventSink, Sendable {
 
     /// Waits until the run's `execution_complete` is committed and published; `nil` if the run
     /// is unknown or the log stopped first.
+    ///
+    /// `@concurrent`: for a run that is not in memory this loads its history from the log
+    /// (blocking SQLite reads), which must not run on the caller's actor or event loop, as it
+    /// did not before async functions ran on their caller's executor by default.
+    @concurrent
     func waitForCompletion(runID: String) async -> ExecutionStatus? {
         await withCheckedContinuation { (continuation: CheckedContinuation<ExecutionStatus?, Never>) in
             let answer: ExecutionStatus?? = state.withLock { state in

@@ -1,4 +1,5 @@
-import Foundation
+// Public: the default `path` of the public initializer is computed with FileManager.
+public import Foundation
 
 /// Settings of the SQLite event log. Every field has a default.
 ///
