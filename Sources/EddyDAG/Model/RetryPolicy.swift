@@ -27,15 +27,15 @@ public struct RetryPolicy: Sendable, Hashable {
     public func delay(afterAttempt attempt: Int) -> Duration {
         switch backoff {
         case .none: return .zero
-        case .fixed(let d): return d
+        case .fixed(let delay): return delay
         case .exponential(let initial, let multiplier, let maximum):
-            var d = initial
-            var i = 1
-            while i < attempt && d < maximum {
-                d = d * multiplier
-                i += 1
+            var delay = initial
+            var attempted = 1
+            while attempted < attempt && delay < maximum {
+                delay = delay * multiplier
+                attempted += 1
             }
-            return min(d, maximum)
+            return min(delay, maximum)
         }
     }
 }
