@@ -33,8 +33,9 @@ public final class SQLiteEventLog: @unchecked Sendable {
 
     let writer: SQLiteDatabase
     private let reader: SQLiteDatabase
-    /// Guards `reader`, which is not thread-safe. The connection stays outside the mutex
-    /// because a `Mutex<SQLiteDatabase>` would have to `send` it into every read's closure.
+    /// Guards `reader`, which is not thread-safe. The mutex holds no value of its own: the
+    /// connection stays a plain property so that ``withReader(_:)`` can lend it to the
+    /// caller's closure while the mutex is held.
     private let readerLock = Mutex(())
     private let queue = Mutex(WriterQueue())
     /// Wakes the writer thread when it sleeps with nothing to do (see ``WriterQueue/writerAsleep``).

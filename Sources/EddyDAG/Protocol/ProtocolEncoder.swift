@@ -184,14 +184,7 @@ public enum ProtocolEncoder {
             if index > 0 { writer.writeRaw(",") }
             var firstNodeKey = true
             writer.writeRaw("{")
-            writer.key("id", first: &firstNodeKey)
-            writer.writeString(node.id)
-            writer.key("kind", first: &firstNodeKey)
-            writer.writeString(node.kind.rawValue)
-            if let label = node.label {
-                writer.key("label", first: &firstNodeKey)
-                writer.writeString(label)
-            }
+            writeNodeIdentity(id: node.id, kind: node.kind, label: node.label, into: &writer, first: &firstNodeKey)
             writer.writeRaw("}")
         }
         writer.writeRaw("]")
@@ -200,6 +193,20 @@ public enum ProtocolEncoder {
         writer.key("removed_nodes", first: &first)
         writer.write(.array(mutation.removedNodes.map { .string($0) }))
         writer.writeRaw("}")
+    }
+
+    /// The keys a node object starts with in `dag_mutated` and in `snapshot`: `id`, `kind`, `label?`.
+    private static func writeNodeIdentity(
+        id: NodeID, kind: NodeKind, label: String?, into writer: inout JSONWriter, first: inout Bool
+    ) {
+        writer.key("id", first: &first)
+        writer.writeString(id)
+        writer.key("kind", first: &first)
+        writer.writeString(kind.rawValue)
+        if let label {
+            writer.key("label", first: &first)
+            writer.writeString(label)
+        }
     }
 
     private static func writeEdges(_ edges: [DAGSnapshot.EdgeState], withActive: Bool, into writer: inout JSONWriter) {
@@ -230,14 +237,7 @@ public enum ProtocolEncoder {
             if index > 0 { writer.writeRaw(",") }
             var firstNodeKey = true
             writer.writeRaw("{")
-            writer.key("id", first: &firstNodeKey)
-            writer.writeString(node.id)
-            writer.key("kind", first: &firstNodeKey)
-            writer.writeString(node.kind.rawValue)
-            if let label = node.label {
-                writer.key("label", first: &firstNodeKey)
-                writer.writeString(label)
-            }
+            writeNodeIdentity(id: node.id, kind: node.kind, label: node.label, into: &writer, first: &firstNodeKey)
             writer.key("status", first: &firstNodeKey)
             writer.writeString(node.status.rawValue)
             writer.key("attempt", first: &firstNodeKey)
