@@ -76,11 +76,8 @@ let package = Package(
         ),
         .target(
             name: "EddyDAG",
-            dependencies: ["CSQLite"]
-        ),
-        .executableTarget(
-            name: "eddy-eventlog-probe",
-            dependencies: ["EddyDAG"]
+            dependencies: ["CSQLite"],
+            swiftSettings: strict
         ),
         .target(
             name: "EddyRooms",
@@ -132,9 +129,17 @@ let package = Package(
             name: "EddyWebSocketTests",
             dependencies: ["EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
         ),
+        // The child process the event-log crash test kills (a test fixture, not a product):
+        // a dependency of EddyDAGTests so that building the tests builds it.
+        .executableTarget(
+            name: "eddy-eventlog-probe",
+            dependencies: ["EddyDAG"],
+            path: "Tests/Fixtures/EventLogProbe",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EddyDAGTests",
-            dependencies: ["EddyTestSupport", "EddyDAG"]
+            dependencies: ["EddyTestSupport", "EddyDAG", "eddy-eventlog-probe"]
         ),
         .testTarget(
             name: "EddyDAGStreamTests",

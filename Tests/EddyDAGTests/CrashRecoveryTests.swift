@@ -1,34 +1,31 @@
 import EddyDAG
 import EddyTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// Collects a child process's stdout lines from any thread.
-final class LineCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var buffer = Data()
-    private var lines: [String] = []
+final class LineCollector: Sendable {
+    private let state = Mutex((partial: Data(), lines: [String]()))
 
     func append(_ data: Data) {
-        lock.lock()
-        buffer.append(data)
-        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-            lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
-            buffer.removeSubrange(buffer.startIndex...newline)
+        state.withLock { state in
+            state.partial.append(data)
+            while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
+                state.lines.append(String(decoding: state.partial[state.partial.startIndex..<newline], as: UTF8.self))
+                state.partial.removeSubrange(state.partial.startIndex...newline)
+            }
         }
-        lock.unlock()
     }
 
-    var snapshot: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines
-    }
+    var snapshot: [String] { state.withLock { $0.lines } }
 }
 
 @Suite("Event log across a real process crash", .timeLimit(.minutes(1)))
 struct CrashRecoveryTests {
-    /// The probe is built next to the test bundle (`.build/<config>/eddy-eventlog-probe`).
+    /// The probe (`Tests/Fixtures/EventLogProbe`, an executable target this test target depends
+    /// on) is built with the tests, into the products directory that holds the test bundle
+    /// (`.build/<config>/eddy-eventlog-probe`).
     static func probeURL() -> URL? {
         var candidates: [URL] = []
         if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }

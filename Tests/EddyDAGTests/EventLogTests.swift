@@ -1,5 +1,6 @@
 import EddyDAG
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Durable event log", .timeLimit(.minutes(1)))
@@ -193,20 +194,11 @@ struct EventLogTests {
 }
 
 /// A settable clock reading for tests.
-final class ManualTime: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Int64
-    init(_ value: Int64) { self.value = value }
+final class ManualTime: Sendable {
+    private let value: Mutex<Int64>
+    init(_ value: Int64) { self.value = Mutex(value) }
     var now: Int64 {
-        get {
-            lock.lock()
-            defer { lock.unlock() }
-            return value
-        }
-        set {
-            lock.lock()
-            value = newValue
-            lock.unlock()
-        }
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }

@@ -1,5 +1,6 @@
 import EddyDAG
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Live mutations", .timeLimit(.minutes(1)))
@@ -86,17 +87,10 @@ struct MutationTests {
     }
 }
 
-final class ErrorsBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [DAGValidationError.Code] = []
-    func append(_ c: DAGValidationError.Code) {
-        lock.lock()
-        storage.append(c)
-        lock.unlock()
+final class ErrorsBox: Sendable {
+    private let storage = Mutex<[DAGValidationError.Code]>([])
+    func append(_ code: DAGValidationError.Code) {
+        storage.withLock { $0.append(code) }
     }
-    var codes: [DAGValidationError.Code] {
-        lock.lock()
-        defer { lock.unlock() }
-        return storage
-    }
+    var codes: [DAGValidationError.Code] { storage.withLock { $0 } }
 }

@@ -1,5 +1,6 @@
 import EddyDAG
 import Foundation
+import Synchronization
 import Testing
 
 struct DeadlineExceeded: Error, CustomStringConvertible {
@@ -8,20 +9,15 @@ struct DeadlineExceeded: Error, CustomStringConvertible {
 }
 
 /// Resumes a continuation exactly once, from whichever side finishes first.
-final class ResumeOnce<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<T, any Error>?
+final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
 
-    init(_ c: CheckedContinuation<T, any Error>) { continuation = c }
+    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
 
     @discardableResult
     func resume(_ result: Result<T, any Error>) -> Bool {
-        lock.lock()
-        let c = continuation
-        continuation = nil
-        lock.unlock()
-        guard let c else { return false }
-        c.resume(with: result)
+        guard let continuation = continuation.withLock({ $0.take() }) else { return false }
+        continuation.resume(with: result)
         return true
     }
 }
@@ -115,69 +111,57 @@ func checkHistory(_ events: [EventEnvelope], sourceLocation: SourceLocation = #_
 }
 
 /// A gate a test opens to let a task body finish.
-final class Latch: @unchecked Sendable {
-    private let lock = NSLock()
-    private var isOpen = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+final class Latch: Sendable {
+    private struct State {
+        var isOpen = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
 
     func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            lock.lock()
-            if isOpen {
-                lock.unlock()
-                c.resume()
-            } else {
-                waiters.append(c)
-                lock.unlock()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let isOpen = state.withLock { state in
+                if !state.isOpen { state.waiters.append(continuation) }
+                return state.isOpen
             }
+            if isOpen { continuation.resume() }
         }
     }
 
     func open() {
-        lock.lock()
-        isOpen = true
-        let w = waiters
-        waiters = []
-        lock.unlock()
-        for c in w { c.resume() }
+        let waiters = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 }
 
 /// A thread-safe counter for attempts and concurrency.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    private(set) var maximum = 0
+final class Counter: Sendable {
+    private let counts = Mutex((value: 0, maximum: 0))
 
     @discardableResult
     func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        maximum = max(maximum, value)
-        return value
+        counts.withLock { counts in
+            counts.value += 1
+            counts.maximum = max(counts.maximum, counts.value)
+            return counts.value
+        }
     }
 
     func decrement() {
-        lock.lock()
-        value -= 1
-        lock.unlock()
+        counts.withLock { $0.value -= 1 }
     }
 
-    var current: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
-    }
+    var current: Int { counts.withLock { $0.value } }
 
-    var peak: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return maximum
-    }
+    var peak: Int { counts.withLock { $0.maximum } }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
-    init(_ d: String) { description = d }
+    init(_ description: String) { self.description = description }
 }

@@ -149,6 +149,7 @@ public actor DAGEngine {
 
     /// Waits until the run has ended and its last event is committed; `nil` for an unknown run,
     /// or when the log stopped (``shutdown()`` or a storage failure) before the run ended.
+    /// Never blocks the caller's executor: the hub may read the log, and does so off it.
     public nonisolated func waitForCompletion(runID: String) async -> ExecutionStatus? {
         await hub.waitForCompletion(runID: runID)
     }

@@ -33,7 +33,7 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
         switch base {
         case .unknownRun(let id): return "unknown run '\(id)'"
         case .runAlreadyExists(let id): return "a run named '\(id)' already exists"
-        case .storage(let m): return "event log storage error: \(m)"
+        case .storage(let message): return "event log storage error: \(message)"
         case .closed: return "the event log is closed"
         }
     }

@@ -63,7 +63,7 @@ actor DAGRun {
                 arm(after: delay) { run in await run.gateTimedOut(id) }
             case .finished(let status):
                 operations.append(.runFinished(runID, status, finishedMs: now))
-                for t in timers.values { t.cancel() }
+                for timer in timers.values { timer.cancel() }
                 timers = [:]
             }
         }
@@ -83,7 +83,7 @@ actor DAGRun {
         operations.removeAll(keepingCapacity: true)
         for entry in tasks.values { entry.task.cancel() }
         tasks = [:]
-        for t in timers.values { t.cancel() }
+        for timer in timers.values { timer.cancel() }
         timers = [:]
     }
 

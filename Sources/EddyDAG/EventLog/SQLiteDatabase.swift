@@ -50,7 +50,7 @@ final class SQLiteDatabase {
     /// Runs `sql` with text bindings and returns the first column of every row as text.
     func queryStrings(_ sql: String, _ bindings: [String] = []) throws(DAGEngineError) -> [String] {
         let stmt = try prepare(sql)
-        for (i, b) in bindings.enumerated() { stmt.bind(b, at: Int32(i + 1)) }
+        for (offset, binding) in bindings.enumerated() { stmt.bind(binding, at: Int32(offset + 1)) }
         var result: [String] = []
         while try stmt.step() { result.append(stmt.text(at: 0)) }
         return result

@@ -1,5 +1,7 @@
 import CSQLite
+import Dispatch
 import Foundation
+import Synchronization
 
 /// The durable, append-only event log of every run, in SQLite (WAL mode).
 ///
@@ -16,7 +18,12 @@ import Foundation
 ///   (`interrupted`), `node_state cancelled` for their unfinished nodes and `execution_complete`
 ///   `interrupted`: never silently lost.
 ///
-/// - Important: reads use a second connection under a lock and may be called from any thread.
+/// - Important: reads use a second connection under a mutex and may be called from any thread.
+///
+/// Threads and locks: the writer connection belongs to the writer thread once `init` returns
+/// (before that, `init` uses it for setup and recovery); the reader connection is used only
+/// under `readerLock`; every other mutable field is in the ``WriterQueue`` behind `queue`.
+/// That confinement, which the compiler cannot see, is why the class is `@unchecked Sendable`.
 public final class SQLiteEventLog: @unchecked Sendable {
     public let configuration: EventLogConfiguration
     /// Identity of this database's history (see `EventEnvelope.epoch`).
@@ -26,24 +33,25 @@ public final class SQLiteEventLog: @unchecked Sendable {
 
     let writer: SQLiteDatabase
     private let reader: SQLiteDatabase
-    private let readLock = NSLock()
-    private let queue = NSCondition()
-    private var pending: [WriteOperation] = []
-    private var spare: [WriteOperation] = []
-    private var closing = false
-    private var stopped = false
-    private weak var sinkObject: (any CommittedEventSink)?
-    private var writeError: DAGEngineError?
+    /// Guards `reader`, which is not thread-safe. The mutex holds no value of its own: the
+    /// connection stays a plain property so that ``withReader(_:)`` can lend it to the
+    /// caller's closure while the mutex is held.
+    private let readerLock = Mutex(())
+    private let queue = Mutex(WriterQueue())
+    /// Wakes the writer thread when it sleeps with nothing to do (see ``WriterQueue/writerAsleep``).
+    ///
+    /// A counting semaphore rather than a condition variable: a signal given before the writer
+    /// reaches `wait()` is remembered, so there is no lost wake-up, and the writer blocks in the
+    /// kernel instead of polling. The `writerAsleep` flag, set and cleared under `queue`, makes
+    /// producers signal once per sleep, so the count never exceeds one and the writer never
+    /// wakes for nothing.
+    private let wakeUp = DispatchSemaphore(value: 0)
     private var thread: Thread?
-    private var stoppedWaiters: [CheckedContinuation<Void, Never>] = []
     private let now: @Sendable () -> Int64
-    private var commitCount = 0
 
     /// Number of transactions committed so far (group commits); for benchmarks.
     public var committedTransactions: Int {
-        queue.lock()
-        defer { queue.unlock() }
-        return commitCount
+        queue.withLock { $0.commitCount }
     }
 
     public init(configuration: EventLogConfiguration = EventLogConfiguration(), now: @escaping @Sendable () -> Int64)
@@ -62,8 +70,10 @@ public final class SQLiteEventLog: @unchecked Sendable {
             CREATE TABLE IF NOT EXISTS events(run_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
               ts INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;
             """)
-        if let stored = try writer.queryStrings("SELECT value FROM meta WHERE key='epoch'").first, let e = Int64(stored) {
-            epoch = e
+        if let stored = try writer.queryStrings("SELECT value FROM meta WHERE key='epoch'").first,
+            let storedEpoch = Int64(stored)
+        {
+            epoch = storedEpoch
         } else {
             // Milliseconds * 1000 + a random suffix: distinct even for databases created in the same
             // millisecond, and below 2^53 so browsers read it exactly.
@@ -82,75 +92,78 @@ public final class SQLiteEventLog: @unchecked Sendable {
 
     /// Sets the receiver of committed events (one; held weakly).
     func attach(_ sink: any CommittedEventSink) {
-        queue.lock()
-        sinkObject = sink
-        queue.unlock()
+        queue.withLock { $0.sink = sink }
     }
 
     /// Queues operations; returns immediately. Throws if the writer has failed or is closed.
     func append(_ operations: [WriteOperation]) throws(DAGEngineError) {
-        var ops = operations
-        try append(moving: &ops)
+        var queued = operations
+        try append(moving: &queued)
     }
 
     /// Queues operations and leaves `operations` empty (its storage may be swapped with the
     /// queue's, so the hot path copies nothing).
     func append(moving operations: inout [WriteOperation]) throws(DAGEngineError) {
-        queue.lock()
-        defer { queue.unlock() }
-        if let e = writeError { throw e }
-        guard !closing else { throw DAGEngineError.closed }
-        if pending.isEmpty {
-            swap(&pending, &operations)
-            queue.signal()
-        } else {
-            pending.append(contentsOf: operations)
+        let wakeWriter = try queue.withLock { (queue) throws(DAGEngineError) -> Bool in
+            if let error = queue.writeError { throw error }
+            guard !queue.closing else { throw DAGEngineError.closed }
+            if queue.pending.isEmpty {
+                swap(&queue.pending, &operations)
+            } else {
+                queue.pending.append(contentsOf: operations)
+            }
+            return queue.takeWriterWakeUp()
         }
         operations.removeAll(keepingCapacity: true)
+        if wakeWriter { wakeUp.signal() }
     }
 
     /// Returns once everything queued before the call is committed and published.
     public func flush() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             do {
-                try append([.barrier({ c.resume() })])
+                try append([.barrier({ continuation.resume() })])
             } catch {
-                c.resume()
+                continuation.resume()
             }
         }
     }
 
     /// Commits what is queued, stops the writer thread and refuses further appends.
     public func close() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            queue.lock()
-            if stopped {
-                queue.unlock()
-                c.resume()
-                return
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let (alreadyStopped, wakeWriter) = queue.withLock { queue in
+                if queue.stopped { return (true, false) }
+                queue.stoppedWaiters.append(continuation)
+                queue.closing = true
+                return (false, queue.takeWriterWakeUp())
             }
-            stoppedWaiters.append(c)
-            closing = true
-            queue.signal()
-            queue.unlock()
+            if alreadyStopped { continuation.resume() }
+            if wakeWriter { wakeUp.signal() }
         }
     }
 
     /// Why appends are refused right now: the writer's storage error, or `closed`; `nil` when open.
     var refusal: DAGEngineError? {
-        queue.lock()
-        defer { queue.unlock() }
-        return writeError ?? (closing ? DAGEngineError.closed : nil)
+        queue.withLock { queue in queue.writeError ?? (queue.closing ? DAGEngineError.closed : nil) }
     }
 
     /// The first storage error of the writer, if any (after which appends are refused).
     public var failure: DAGEngineError? {
-        queue.lock()
-        defer { queue.unlock() }
-        return writeError
+        queue.withLock { $0.writeError }
     }
 
     // MARK: Writer thread
+
+    /// What the writer thread does next, decided under the queue's mutex.
+    private enum WriterStep {
+        /// Nothing queued: sleep until a producer signals `wakeUp`.
+        case sleep
+        /// Commit the batch just taken, then publish it to the sink.
+        case write((any CommittedEventSink)?)
+        /// Closing and nothing queued: report the stop and end the thread.
+        case stop([CheckedContinuation<Void, Never>], (any CommittedEventSink)?)
+    }
 
     private func writerLoop() {
         let statements: WriterStatements
@@ -160,77 +173,84 @@ public final class SQLiteEventLog: @unchecked Sendable {
             fail(error)
             return
         }
+        // Swapped with the queue's pending operations, so the two buffers keep their capacity.
+        var batch: [WriteOperation] = []
         while true {
-            queue.lock()
-            while pending.isEmpty && !closing { queue.wait() }
-            if pending.isEmpty && closing {
-                stopped = true
-                let waiters = stoppedWaiters
-                stoppedWaiters = []
-                let sink = sinkObject
-                queue.unlock()
+            let step = queue.withLock { queue -> WriterStep in
+                if queue.pending.isEmpty {
+                    guard queue.closing else {
+                        queue.writerAsleep = true
+                        return .sleep
+                    }
+                    queue.stopped = true
+                    let waiters = queue.stoppedWaiters
+                    queue.stoppedWaiters = []
+                    return .stop(waiters, queue.sink)
+                }
+                swap(&queue.pending, &batch)
+                return .write(queue.sink)
+            }
+            switch step {
+            case .sleep:
+                wakeUp.wait()
+            case .stop(let waiters, let sink):
                 sink?.logStopped()
-                for w in waiters { w.resume() }
+                for waiter in waiters { waiter.resume() }
                 return
+            case .write(let sink):
+                do {
+                    try commit(batch, statements)
+                } catch {
+                    fail(error)
+                    return
+                }
+                publish(batch, to: sink)
+                batch.removeAll(keepingCapacity: true)
             }
-            swap(&pending, &spare)
-            let sink = sinkObject
-            queue.unlock()
-            let batch = spare
-            spare.removeAll(keepingCapacity: true)
-            do {
-                try commit(batch, statements)
-            } catch {
-                fail(error)
-                return
-            }
-            publish(batch, to: sink)
         }
     }
 
-    private func commit(_ batch: [WriteOperation], _ s: WriterStatements) throws(DAGEngineError) {
-        try s.begin.run()
+    private func commit(_ batch: [WriteOperation], _ statements: WriterStatements) throws(DAGEngineError) {
+        try statements.begin.run()
         do {
-            for op in batch {
-                switch op {
-                case .runStarted(let id, let created):
-                    s.insertRun.bind(id, at: 1)
-                    s.insertRun.bind(created, at: 2)
-                    try s.insertRun.run()
-                case .event(let e):
-                    try insert(e, with: s.insertEvent)
-                case .runFinished(let id, let status, let finishedMs):
-                    s.finishRun.bind(status.rawValue, at: 1)
-                    s.finishRun.bind(finishedMs, at: 2)
-                    s.finishRun.bind(id, at: 3)
-                    try s.finishRun.run()
+            for operation in batch {
+                switch operation {
+                case .runStarted(let runID, let created):
+                    statements.insertRun.bind(runID, at: 1)
+                    statements.insertRun.bind(created, at: 2)
+                    try statements.insertRun.run()
+                case .event(let event):
+                    try insert(event, with: statements.insertEvent)
+                case .runFinished(let runID, let status, let finishedMs):
+                    statements.finishRun.bind(status.rawValue, at: 1)
+                    statements.finishRun.bind(finishedMs, at: 2)
+                    statements.finishRun.bind(runID, at: 3)
+                    try statements.finishRun.run()
                 case .barrier:
                     break
                 }
             }
-            try s.commit.run()
-            queue.lock()
-            commitCount += 1
-            queue.unlock()
+            try statements.commit.run()
+            queue.withLock { $0.commitCount += 1 }
         } catch {
-            try? s.rollback.run()
+            try? statements.rollback.run()
             throw error
         }
     }
 
     /// Inserts one event, binding its strings and body without copies (the hot path).
-    private func insert(_ e: LoggedEvent, with stmt: SQLiteStatement) throws(DAGEngineError) {
+    private func insert(_ event: LoggedEvent, with statement: SQLiteStatement) throws(DAGEngineError) {
         var failure: DAGEngineError?
-        e.envelope.dagID.withCString { runID in
-            e.envelope.event.typeName.withCString { type in
-                e.bytes.withUnsafeBytes { body in
-                    stmt.bindNoCopy(text: runID, at: 1)
-                    stmt.bind(e.envelope.seq, at: 2)
-                    stmt.bindNoCopy(text: type, at: 3)
-                    stmt.bind(e.envelope.ts, at: 4)
-                    stmt.bindNoCopy(blob: body, at: 5)
+        event.envelope.dagID.withCString { runID in
+            event.envelope.event.typeName.withCString { type in
+                event.bytes.withUnsafeBytes { body in
+                    statement.bindNoCopy(text: runID, at: 1)
+                    statement.bind(event.envelope.seq, at: 2)
+                    statement.bindNoCopy(text: type, at: 3)
+                    statement.bind(event.envelope.ts, at: 4)
+                    statement.bindNoCopy(blob: body, at: 5)
                     do {
-                        try stmt.run()  // steps, then resets and clears the bindings
+                        try statement.run()  // steps, then resets and clears the bindings
                     } catch let error as DAGEngineError {
                         failure = error
                     } catch {
@@ -246,9 +266,9 @@ public final class SQLiteEventLog: @unchecked Sendable {
         var events: [LoggedEvent] = []
         events.reserveCapacity(batch.count)
         var runFinished = false
-        for op in batch {
-            switch op {
-            case .event(let e): events.append(e)
+        for operation in batch {
+            switch operation {
+            case .event(let event): events.append(event)
             case .barrier(let done):
                 if !events.isEmpty {
                     sink?.eventsCommitted(events)
@@ -266,37 +286,37 @@ public final class SQLiteEventLog: @unchecked Sendable {
     }
 
     private func fail(_ error: DAGEngineError) {
-        queue.lock()
-        writeError = error
-        stopped = true
-        let leftovers = pending
-        pending = []
-        let waiters = stoppedWaiters
-        stoppedWaiters = []
-        let sink = sinkObject
-        queue.unlock()
+        let (leftovers, waiters, sink) = queue.withLock { queue in
+            queue.writeError = error
+            queue.stopped = true
+            let leftovers = queue.pending
+            queue.pending = []
+            let waiters = queue.stoppedWaiters
+            queue.stoppedWaiters = []
+            return (leftovers, waiters, queue.sink)
+        }
         sink?.logStopped()
         for case .barrier(let done) in leftovers { done() }
-        for w in waiters { w.resume() }
+        for waiter in waiters { waiter.resume() }
     }
 
     // MARK: Reads
 
-    func withReader<T>(_ body: (SQLiteDatabase) throws(DAGEngineError) -> T) throws(DAGEngineError) -> T {
-        readLock.lock()
-        defer { readLock.unlock() }
-        return try body(reader)
+    func withReader<Result: Sendable>(_ body: (SQLiteDatabase) throws(DAGEngineError) -> Result)
+        throws(DAGEngineError) -> Result
+    {
+        try readerLock.withLock { (_) throws(DAGEngineError) in try body(reader) }
     }
 
     /// The canonical bytes of the run's events with `after < seq <= upTo`, in order.
     public func eventBytes(runID: String, after: Int64, upTo: Int64 = .max) throws(DAGEngineError) -> [[UInt8]] {
         try withReader { (db) throws(DAGEngineError) in
-            let stmt = try db.prepare("SELECT body FROM events WHERE run_id=? AND seq>? AND seq<=? ORDER BY seq")
-            stmt.bind(runID, at: 1)
-            stmt.bind(after, at: 2)
-            stmt.bind(upTo, at: 3)
+            let select = try db.prepare("SELECT body FROM events WHERE run_id=? AND seq>? AND seq<=? ORDER BY seq")
+            select.bind(runID, at: 1)
+            select.bind(after, at: 2)
+            select.bind(upTo, at: 3)
             var result: [[UInt8]] = []
-            while try stmt.step() { result.append(stmt.blob(at: 0)) }
+            while try select.step() { result.append(select.blob(at: 0)) }
             return result
         }
     }
@@ -317,18 +337,18 @@ public final class SQLiteEventLog: @unchecked Sendable {
     /// Every run the log holds, oldest first.
     public func runs() throws(DAGEngineError) -> [RunRecord] {
         try withReader { (db) throws(DAGEngineError) in
-            let stmt = try db.prepare(
+            let select = try db.prepare(
                 """
                 SELECT r.run_id, r.created_ms, r.finished, r.status,
                   (SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.run_id = r.run_id)
                 FROM runs r ORDER BY r.created_ms, r.run_id
                 """)
             var result: [RunRecord] = []
-            while try stmt.step() {
+            while try select.step() {
                 result.append(
                     RunRecord(
-                        runID: stmt.text(at: 0), createdMs: stmt.int64(at: 1), finished: stmt.int64(at: 2) != 0,
-                        status: ExecutionStatus(rawValue: stmt.text(at: 3)), lastSeq: stmt.int64(at: 4)))
+                        runID: select.text(at: 0), createdMs: select.int64(at: 1), finished: select.int64(at: 2) != 0,
+                        status: ExecutionStatus(rawValue: select.text(at: 3)), lastSeq: select.int64(at: 4)))
             }
             return result
         }
@@ -354,5 +374,28 @@ private struct WriterStatements {
         insertRun = try db.prepare("INSERT OR IGNORE INTO runs(run_id, created_ms) VALUES(?, ?)")
         insertEvent = try db.prepare("INSERT INTO events(run_id, seq, type, ts, body) VALUES(?, ?, ?, ?, ?)")
         finishRun = try db.prepare("UPDATE runs SET finished=1, status=?, finished_ms=? WHERE run_id=?")
+    }
+}
+
+/// The writer thread's work queue and the log's state shared with producers; behind
+/// `SQLiteEventLog.queue`.
+private struct WriterQueue {
+    var pending: [WriteOperation] = []
+    var closing = false
+    var stopped = false
+    /// Held weakly: the sink (the engine's hub) owns the log, not the other way round.
+    weak var sink: (any CommittedEventSink)?
+    var writeError: DAGEngineError?
+    var stoppedWaiters: [CheckedContinuation<Void, Never>] = []
+    var commitCount = 0
+    /// Set by the writer thread, under the mutex, just before it waits on `wakeUp`.
+    var writerAsleep = false
+
+    /// Whether the caller must signal `wakeUp` (after releasing the mutex): true exactly once
+    /// per sleep of the writer.
+    mutating func takeWriterWakeUp() -> Bool {
+        guard writerAsleep else { return false }
+        writerAsleep = false
+        return true
     }
 }

@@ -71,13 +71,13 @@ final class SQLiteStatement {
     }
 
     func text(at column: Int32) -> String {
-        guard let p = sqlite3_column_text(stmt, column) else { return "" }
-        return String(cString: p)
+        guard let characters = sqlite3_column_text(stmt, column) else { return "" }
+        return String(cString: characters)
     }
 
     func blob(at column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(stmt, column))
-        guard count > 0, let p = sqlite3_column_blob(stmt, column) else { return [] }
-        return Array(UnsafeRawBufferPointer(start: p, count: count))
+        guard count > 0, let bytes = sqlite3_column_blob(stmt, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
     }
 }

@@ -61,8 +61,8 @@ public struct JSONParser {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw error("unexpected end of input") }
         var matches = true
-        literal.withUTF8Buffer { lit in
-            for i in 0..<count where bytes[index + i] != lit[i] { matches = false }
+        literal.withUTF8Buffer { literalBytes in
+            for offset in 0..<count where bytes[index + offset] != literalBytes[offset] { matches = false }
         }
         guard matches else { throw error("invalid literal") }
         index += count
@@ -117,12 +117,12 @@ public struct JSONParser {
         guard index + 4 <= bytes.count else { throw error("truncated \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let b = bytes[index]
+            let byte = bytes[index]
             let digit: UInt32
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(b - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(b - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(b - UInt8(ascii: "A") + 10)
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
             default: throw error("invalid hex digit in \\u escape")
             }
             value = value << 4 | digit
@@ -136,29 +136,29 @@ public struct JSONParser {
         let start = index
         // Fast path: no escapes.
         while index < bytes.count {
-            let b = bytes[index]
-            if b == UInt8(ascii: "\"") {
-                let s = try validatedString(bytes[start..<index])
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let text = try validatedString(bytes[start..<index])
                 index += 1
-                return s
+                return text
             }
-            if b == UInt8(ascii: "\\") || b < 0x20 { break }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
             index += 1
         }
         var buffer = Array(bytes[start..<index])
         while index < bytes.count {
-            let b = bytes[index]
-            switch b {
+            let byte = bytes[index]
+            switch byte {
             case UInt8(ascii: "\""):
                 index += 1
                 return try validatedString(buffer[...])
             case UInt8(ascii: "\\"):
                 index += 1
                 guard index < bytes.count else { throw error("truncated escape") }
-                let e = bytes[index]
+                let escaped = bytes[index]
                 index += 1
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): buffer.append(e)
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): buffer.append(escaped)
                 case UInt8(ascii: "b"): buffer.append(0x08)
                 case UInt8(ascii: "f"): buffer.append(0x0C)
                 case UInt8(ascii: "n"): buffer.append(0x0A)
@@ -177,14 +177,14 @@ public struct JSONParser {
                     } else if (0xDC00...0xDFFF).contains(scalar) {
                         throw error("unpaired surrogate")
                     }
-                    guard let us = Unicode.Scalar(scalar) else { throw error("invalid unicode scalar") }
-                    buffer.append(contentsOf: Array(String(Character(us)).utf8))
+                    guard let unicodeScalar = Unicode.Scalar(scalar) else { throw error("invalid unicode scalar") }
+                    buffer.append(contentsOf: Array(String(Character(unicodeScalar)).utf8))
                 default: throw error("invalid escape")
                 }
             case 0..<0x20:
                 throw error("unescaped control character in string")
             default:
-                buffer.append(b)
+                buffer.append(byte)
                 index += 1
             }
         }
@@ -192,8 +192,8 @@ public struct JSONParser {
     }
 
     private func validatedString(_ slice: ArraySlice<UInt8>) throws(JSONParseError) -> String {
-        guard let s = String(validating: slice, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
-        return s
+        guard let text = String(validating: slice, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+        return text
     }
 
     private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
@@ -224,15 +224,8 @@ public struct JSONParser {
             guard index > digitsStart else { throw error("missing exponent digits") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger, let i = Int64(text) { return .int(i) }
-        guard let d = Double(text) else { throw error("unrepresentable number") }
-        return .double(d)
+        if isInteger, let integer = Int64(text) { return .int(integer) }
+        guard let number = Double(text) else { throw error("unrepresentable number") }
+        return .double(number)
     }
-}
-
-/// A JSON syntax error with the byte offset where it was detected.
-public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let offset: Int
-    public let message: String
-    public var description: String { "invalid JSON at byte \(offset): \(message)" }
 }

@@ -31,15 +31,15 @@ public enum JSONValue: Sendable, Hashable {
 
     /// The string payload, when `self` is a string.
     public var stringValue: String? {
-        if case .string(let s) = self { return s }
+        if case .string(let text) = self { return text }
         return nil
     }
 
     /// The numeric payload as a `Double`, when `self` is a number.
     public var doubleValue: Double? {
         switch self {
-        case .int(let i): return Double(i)
-        case .double(let d): return d
+        case .int(let integer): return Double(integer)
+        case .double(let number): return number
         default: return nil
         }
     }
@@ -47,21 +47,21 @@ public enum JSONValue: Sendable, Hashable {
     /// The numeric payload as an integer, when `self` is an integral number.
     public var intValue: Int64? {
         switch self {
-        case .int(let i): return i
-        case .double(let d) where d.rounded() == d && abs(d) < 9.0e15: return Int64(d)
+        case .int(let integer): return integer
+        case .double(let number) where number.rounded() == number && abs(number) < 9.0e15: return Int64(number)
         default: return nil
         }
     }
 
     /// The members, when `self` is an object.
     public var objectMembers: [Member]? {
-        if case .object(let m) = self { return m }
+        if case .object(let members) = self { return members }
         return nil
     }
 
     /// The elements, when `self` is an array.
     public var arrayValue: [JSONValue]? {
-        if case .array(let a) = self { return a }
+        if case .array(let elements) = self { return elements }
         return nil
     }
 

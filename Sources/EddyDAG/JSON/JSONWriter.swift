@@ -19,31 +19,31 @@ public struct JSONWriter: Sendable {
     public mutating func write(_ value: JSONValue) {
         switch value {
         case .null: writeRaw("null")
-        case .bool(let b): writeRaw(b ? "true" : "false")
-        case .int(let i): writeInt(i)
-        case .double(let d): writeDouble(d)
-        case .string(let s): writeString(s)
+        case .bool(let flag): writeRaw(flag ? "true" : "false")
+        case .int(let integer): writeInt(integer)
+        case .double(let number): writeDouble(number)
+        case .string(let text): writeString(text)
         case .array(let elements):
             bytes.append(UInt8(ascii: "["))
-            for (i, e) in elements.enumerated() {
-                if i > 0 { bytes.append(UInt8(ascii: ",")) }
-                write(e)
+            for (index, element) in elements.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                write(element)
             }
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
             bytes.append(UInt8(ascii: "{"))
-            for (i, m) in members.enumerated() {
-                if i > 0 { bytes.append(UInt8(ascii: ",")) }
-                writeString(m.key)
+            for (index, member) in members.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                writeString(member.key)
                 bytes.append(UInt8(ascii: ":"))
-                write(m.value)
+                write(member.value)
             }
             bytes.append(UInt8(ascii: "}"))
         }
     }
 
-    public mutating func writeRaw(_ s: StaticString) {
-        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    public mutating func writeRaw(_ literal: StaticString) {
+        literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     public mutating func writeInt<I: BinaryInteger>(_ value: I) {
@@ -65,10 +65,10 @@ public struct JSONWriter: Sendable {
         }
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         withUnsafeBytes(of: &digits) { buf in
-            var i = count - 1
-            while i >= 0 {
-                bytes.append(buf[i])
-                i -= 1
+            var position = count - 1
+            while position >= 0 {
+                bytes.append(buf[position])
+                position -= 1
             }
         }
     }
@@ -94,48 +94,48 @@ public struct JSONWriter: Sendable {
     static func ecmaScriptSpelling(of value: Double) -> String {
         var text = Substring(value.magnitude.description)
         var exponent = 0
-        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            exponent = Int(text[text.index(after: e)...]) ?? 0
-            text = text[..<e]
+        if let exponentMarker = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(text[text.index(after: exponentMarker)...]) ?? 0
+            text = text[..<exponentMarker]
         }
         // text is now "ddd.ddd" (or "ddd"); collect the significant digits and the decimal position.
         var digits = ""
         var pointPosition = text.count
-        for (i, ch) in text.enumerated() {
-            if ch == "." { pointPosition = i } else { digits.append(ch) }
+        for (offset, character) in text.enumerated() {
+            if character == "." { pointPosition = offset } else { digits.append(character) }
         }
         // Strip leading zeros (adjusting the point) and trailing zeros.
         var leading = 0
-        for ch in digits {
-            if ch == "0" { leading += 1 } else { break }
+        for character in digits {
+            if character == "0" { leading += 1 } else { break }
         }
         digits.removeFirst(leading)
         pointPosition -= leading
         while digits.last == "0" { digits.removeLast() }
         if digits.isEmpty { return "0" }
-        let k = digits.count
-        let n = pointPosition + exponent  // value = 0.d1d2...dk × 10^n
+        let digitCount = digits.count
+        let pointExponent = pointPosition + exponent  // value = 0.d1d2…d(digitCount) × 10^pointExponent
         var out = value < 0 ? "-" : ""
-        if k <= n && n <= 21 {
-            out += digits + String(repeating: "0", count: n - k)
-        } else if 0 < n && n <= 21 {
-            let split = digits.index(digits.startIndex, offsetBy: n)
+        if digitCount <= pointExponent && pointExponent <= 21 {
+            out += digits + String(repeating: "0", count: pointExponent - digitCount)
+        } else if 0 < pointExponent && pointExponent <= 21 {
+            let split = digits.index(digits.startIndex, offsetBy: pointExponent)
             out += digits[..<split] + "." + digits[split...]
-        } else if -6 < n && n <= 0 {
-            out += "0." + String(repeating: "0", count: -n) + digits
+        } else if -6 < pointExponent && pointExponent <= 0 {
+            out += "0." + String(repeating: "0", count: -pointExponent) + digits
         } else {
-            let e = n - 1
-            let sign = e < 0 ? "-" : "+"
+            let shownExponent = pointExponent - 1
+            let sign = shownExponent < 0 ? "-" : "+"
             out += String(digits.prefix(1))
-            if k > 1 { out += "." + digits.dropFirst() }
-            out += "e" + sign + String(abs(e))
+            if digitCount > 1 { out += "." + digits.dropFirst() }
+            out += "e" + sign + String(abs(shownExponent))
         }
         return out
     }
 
-    public mutating func writeString(_ s: String) {
+    public mutating func writeString(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in s.utf8 {
+        for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
             case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)

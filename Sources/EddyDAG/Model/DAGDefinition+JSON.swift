@@ -27,9 +27,9 @@ extension DAGDefinition {
             nodes.append(try Self.node(from: value, handlers: handlers))
         }
         var budget = BudgetPolicy.unlimited
-        if let b = root["budget"], b != .null {
-            let onExceeded = b["on_exceeded"]?.stringValue.flatMap(BudgetPolicy.OnExceeded.init(rawValue:)) ?? .stop
-            budget = BudgetPolicy(limit: b["limit"]?.doubleValue, onExceeded: onExceeded)
+        if let budgetValue = root["budget"], budgetValue != .null {
+            let onExceeded = budgetValue["on_exceeded"]?.stringValue.flatMap(BudgetPolicy.OnExceeded.init(rawValue:)) ?? .stop
+            budget = BudgetPolicy(limit: budgetValue["limit"]?.doubleValue, onExceeded: onExceeded)
         }
         let concurrency = root["max_concurrency"]?.intValue.map { Int($0) } ?? 16
         try self.init(nodes: nodes, budget: budget, maxConcurrency: concurrency)
@@ -55,20 +55,20 @@ extension DAGDefinition {
         var dependencies: [NodeID] = []
         if let deps = value["depends_on"] {
             guard let array = deps.arrayValue else { throw shapeError("\"depends_on\" must be an array", node: id) }
-            for d in array {
-                guard let s = d.stringValue else { throw shapeError("dependencies must be strings", node: id) }
-                dependencies.append(s)
+            for dependency in array {
+                guard let dependencyID = dependency.stringValue else { throw shapeError("dependencies must be strings", node: id) }
+                dependencies.append(dependencyID)
             }
         }
         var retry = RetryPolicy.none
-        if let r = value["retry"] {
-            let attempts = Int(r["max_attempts"]?.intValue ?? 1)
+        if let retryValue = value["retry"] {
+            let attempts = Int(retryValue["max_attempts"]?.intValue ?? 1)
             let backoff: RetryPolicy.Backoff
-            if let initial = milliseconds(r["backoff_ms"]) {
-                if let multiplier = r["multiplier"]?.doubleValue {
+            if let initial = milliseconds(retryValue["backoff_ms"]) {
+                if let multiplier = retryValue["multiplier"]?.doubleValue {
                     backoff = .exponential(
                         initial: initial, multiplier: multiplier,
-                        maximum: milliseconds(r["max_backoff_ms"]) ?? .seconds(60))
+                        maximum: milliseconds(retryValue["max_backoff_ms"]) ?? .seconds(60))
                 } else {
                     backoff = .fixed(initial)
                 }

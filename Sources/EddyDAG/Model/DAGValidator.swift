@@ -10,41 +10,41 @@ public enum DAGValidator {
         guard !nodes.isEmpty else { throw DAGValidationError(.emptyGraph, nodes: [], detail: "the graph has no nodes") }
         var index: [NodeID: Int] = [:]
         index.reserveCapacity(nodes.count)
-        for (i, node) in nodes.enumerated() {
+        for (position, node) in nodes.enumerated() {
             if node.retry.maxAttempts < 1 {
                 throw DAGValidationError(
                     .invalidRetry, nodes: [node.id], detail: "node '\(node.id)' has max_attempts < 1")
             }
-            if index.updateValue(i, forKey: node.id) != nil {
+            if index.updateValue(position, forKey: node.id) != nil {
                 throw DAGValidationError(.duplicateID, nodes: [node.id], detail: "node id '\(node.id)' is used twice")
             }
         }
         var dependants = [[Int]](repeating: [], count: nodes.count)
         var inDegree = [Int](repeating: 0, count: nodes.count)
-        for (i, node) in nodes.enumerated() {
+        for (position, node) in nodes.enumerated() {
             var seen = Set<NodeID>()
             for dep in node.dependencies where seen.insert(dep).inserted {
-                guard let j = index[dep] else {
+                guard let dependencyPosition = index[dep] else {
                     throw DAGValidationError(
                         .unknownDependency, nodes: [node.id, dep],
                         detail: "node '\(node.id)' depends on unknown node '\(dep)'")
                 }
-                dependants[j].append(i)
-                inDegree[i] += 1
+                dependants[dependencyPosition].append(position)
+                inDegree[position] += 1
             }
         }
         // Kahn's algorithm.
         var order: [Int] = []
         order.reserveCapacity(nodes.count)
         var remaining = inDegree
-        for i in 0..<nodes.count where remaining[i] == 0 { order.append(i) }
+        for position in 0..<nodes.count where remaining[position] == 0 { order.append(position) }
         var head = 0
         while head < order.count {
-            let i = order[head]
+            let position = order[head]
             head += 1
-            for d in dependants[i] {
-                remaining[d] -= 1
-                if remaining[d] == 0 { order.append(d) }
+            for dependant in dependants[position] {
+                remaining[dependant] -= 1
+                if remaining[dependant] == 0 { order.append(dependant) }
             }
         }
         if order.count < nodes.count {
@@ -52,7 +52,7 @@ public enum DAGValidator {
             throw DAGValidationError(
                 .cycle, nodes: cycle, detail: "the graph has a cycle: " + cycle.joined(separator: " -> "))
         }
-        for (i, node) in nodes.enumerated() where node.isGate && dependants[i].isEmpty {
+        for (position, node) in nodes.enumerated() where node.isGate && dependants[position].isEmpty {
             throw DAGValidationError(
                 .gateWithoutPathForward, nodes: [node.id],
                 detail: "human gate '\(node.id)' has no dependants, so its decision leads nowhere")

@@ -73,9 +73,3 @@ public struct NodeDefinition: Sendable {
         return false
     }
 }
-
-/// The kind of a node as it appears on the wire (`"task"` or `"human_gate"`).
-public enum NodeKind: String, Sendable, Hashable, CaseIterable {
-    case task
-    case humanGate = "human_gate"
-}

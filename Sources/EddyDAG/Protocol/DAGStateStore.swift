@@ -55,15 +55,15 @@ public struct DAGStateStore: Sendable, Hashable {
 
     private mutating func reindex() {
         nodeIndex = [:]
-        for (i, n) in state.nodes.enumerated() { nodeIndex[n.id] = i }
+        for (index, node) in state.nodes.enumerated() { nodeIndex[node.id] = index }
         edgeIndex = [:]
-        for (i, e) in state.edges.enumerated() { edgeIndex[Edge(from: e.from, to: e.to)] = i }
+        for (index, edge) in state.edges.enumerated() { edgeIndex[Edge(from: edge.from, to: edge.to)] = index }
     }
 
     @discardableResult
     public mutating func apply(_ envelope: EventEnvelope) -> ApplyOutcome {
-        if case .snapshot(let s) = envelope.event {
-            self = DAGStateStore(snapshot: s, dagID: envelope.dagID, epoch: envelope.epoch, seq: envelope.seq)
+        if case .snapshot(let snapshot) = envelope.event {
+            self = DAGStateStore(snapshot: snapshot, dagID: envelope.dagID, epoch: envelope.epoch, seq: envelope.seq)
             return .applied
         }
         guard envelope.event.isLogged else { return .ignored }
@@ -76,29 +76,29 @@ public struct DAGStateStore: Sendable, Hashable {
 
     private mutating func reduce(_ event: ServerEvent) {
         switch event {
-        case .nodeState(let e):
-            guard let i = nodeIndex[e.nodeID] else { return }
-            state.nodes[i].status = e.status
-            if let a = e.attempt { state.nodes[i].attempt = a }
-            if let o = e.output { state.nodes[i].output = o }
-            if let m = e.metrics { state.nodes[i].metrics = m }
-            if e.status != .waitingHuman { removeWaitingGate(e.nodeID) }
-        case .edgeActive(let e):
-            if let i = edgeIndex[e] { state.edges[i].active = true }
-        case .dagMutated(let m):
-            applyMutation(m)
-        case .costUpdate(let c):
-            state.cost = DAGSnapshot.Cost(spent: c.spent, budget: c.budget, remaining: c.remaining)
-        case .executionComplete(let c):
-            state.status = c.status
-            state.results = c.results
-        case .humanGateWaiting(let g):
-            removeWaitingGate(g.nodeID)
-            state.waitingGates.append(g)
-        case .gateResolved(let g):
-            removeWaitingGate(g.nodeID)
-        case .executionState(let s):
-            state.status = s.status
+        case .nodeState(let nodeState):
+            guard let index = nodeIndex[nodeState.nodeID] else { return }
+            state.nodes[index].status = nodeState.status
+            if let attempt = nodeState.attempt { state.nodes[index].attempt = attempt }
+            if let output = nodeState.output { state.nodes[index].output = output }
+            if let metrics = nodeState.metrics { state.nodes[index].metrics = metrics }
+            if nodeState.status != .waitingHuman { removeWaitingGate(nodeState.nodeID) }
+        case .edgeActive(let edge):
+            if let index = edgeIndex[edge] { state.edges[index].active = true }
+        case .dagMutated(let mutation):
+            applyMutation(mutation)
+        case .costUpdate(let update):
+            state.cost = DAGSnapshot.Cost(spent: update.spent, budget: update.budget, remaining: update.remaining)
+        case .executionComplete(let completion):
+            state.status = completion.status
+            state.results = completion.results
+        case .humanGateWaiting(let gate):
+            removeWaitingGate(gate.nodeID)
+            state.waitingGates.append(gate)
+        case .gateResolved(let resolution):
+            removeWaitingGate(resolution.nodeID)
+        case .executionState(let change):
+            state.status = change.status
         case .error, .snapshot, .commandResult, .heartbeat:
             break
         }
@@ -108,25 +108,25 @@ public struct DAGStateStore: Sendable, Hashable {
         if !state.waitingGates.isEmpty { state.waitingGates.removeAll { $0.nodeID == id } }
     }
 
-    private mutating func applyMutation(_ m: ServerEvent.GraphMutation) {
-        state.revision = m.revision
-        for n in m.addedNodes where nodeIndex[n.id] == nil {
-            nodeIndex[n.id] = state.nodes.count
-            state.nodes.append(DAGSnapshot.Node(id: n.id, kind: n.kind, label: n.label))
+    private mutating func applyMutation(_ mutation: ServerEvent.GraphMutation) {
+        state.revision = mutation.revision
+        for node in mutation.addedNodes where nodeIndex[node.id] == nil {
+            nodeIndex[node.id] = state.nodes.count
+            state.nodes.append(DAGSnapshot.Node(id: node.id, kind: node.kind, label: node.label))
         }
-        for e in m.addedEdges where edgeIndex[e] == nil {
-            edgeIndex[e] = state.edges.count
-            state.edges.append(DAGSnapshot.EdgeState(from: e.from, to: e.to))
+        for edge in mutation.addedEdges where edgeIndex[edge] == nil {
+            edgeIndex[edge] = state.edges.count
+            state.edges.append(DAGSnapshot.EdgeState(from: edge.from, to: edge.to))
         }
-        if !m.removedNodes.isEmpty {
-            let removed = Set(m.removedNodes)
-            for id in m.removedNodes {
-                if let i = nodeIndex[id] { state.nodes[i].status = .removed }
+        if !mutation.removedNodes.isEmpty {
+            let removed = Set(mutation.removedNodes)
+            for id in mutation.removedNodes {
+                if let index = nodeIndex[id] { state.nodes[index].status = .removed }
                 removeWaitingGate(id)
             }
             state.edges.removeAll { removed.contains($0.from) || removed.contains($0.to) }
             edgeIndex = [:]
-            for (i, e) in state.edges.enumerated() { edgeIndex[Edge(from: e.from, to: e.to)] = i }
+            for (index, edge) in state.edges.enumerated() { edgeIndex[Edge(from: edge.from, to: edge.to)] = index }
         }
     }
 }

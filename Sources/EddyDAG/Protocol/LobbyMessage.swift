@@ -1,22 +1,3 @@
-/// One run in the runs listing: `{"dag_id", "finished", "status", "last_seq"}`.
-public struct RunSummary: Sendable, Hashable {
-    public var dagID: String
-    /// Whether the run has ended (its `execution_complete` is logged).
-    public var finished: Bool
-    /// The execution status: the final one for a finished run, the live one (`running`,
-    /// `paused` …) otherwise; `nil` for a run known only from an older log without one.
-    public var status: ExecutionStatus?
-    /// The seq of the run's last logged event.
-    public var lastSeq: Int64
-
-    public init(dagID: String, finished: Bool, status: ExecutionStatus?, lastSeq: Int64) {
-        self.dagID = dagID
-        self.finished = finished
-        self.status = status
-        self.lastSeq = lastSeq
-    }
-}
-
 /// A message of the lobby stream (`GET /api/dags/stream`): the runs listing first, then every
 /// run that starts, finishes or is deleted by retention, as it happens, and heartbeats.
 ///
@@ -63,78 +44,78 @@ public struct LobbyMessage: Sendable, Hashable {
 
     /// The canonical JSON: `{"v":1,"type":…,"epoch":…,"ts":…,` then `runs`, `run` or `dag_id`.
     public var jsonBytes: [UInt8] {
-        var w = JSONWriter(reservingCapacity: 128)
-        w.writeRaw("{\"v\":")
-        w.writeInt(EventEnvelope.protocolVersion)
-        w.writeRaw(",\"type\":")
-        w.writeString(typeName)
-        w.writeRaw(",\"epoch\":")
-        w.writeInt(epoch)
-        w.writeRaw(",\"ts\":")
-        w.writeInt(ts)
+        var writer = JSONWriter(reservingCapacity: 128)
+        writer.writeRaw("{\"v\":")
+        writer.writeInt(EventEnvelope.protocolVersion)
+        writer.writeRaw(",\"type\":")
+        writer.writeString(typeName)
+        writer.writeRaw(",\"epoch\":")
+        writer.writeInt(epoch)
+        writer.writeRaw(",\"ts\":")
+        writer.writeInt(ts)
         switch event {
         case .runs(let runs):
-            w.writeRaw(",\"runs\":[")
-            for (i, run) in runs.enumerated() {
-                if i > 0 { w.writeRaw(",") }
-                Self.write(run, into: &w)
+            writer.writeRaw(",\"runs\":[")
+            for (index, run) in runs.enumerated() {
+                if index > 0 { writer.writeRaw(",") }
+                Self.write(run, into: &writer)
             }
-            w.writeRaw("]")
+            writer.writeRaw("]")
         case .runStarted(let run), .runFinished(let run):
-            w.writeRaw(",\"run\":")
-            Self.write(run, into: &w)
+            writer.writeRaw(",\"run\":")
+            Self.write(run, into: &writer)
         case .runRemoved(let dagID):
-            w.writeRaw(",\"dag_id\":")
-            w.writeString(dagID)
+            writer.writeRaw(",\"dag_id\":")
+            writer.writeString(dagID)
         case .heartbeat:
             break
         }
-        w.writeRaw("}")
-        return w.bytes
+        writer.writeRaw("}")
+        return writer.bytes
     }
 
     /// `{"dag_id":…,"finished":…,"status":…|null,"last_seq":…}`
-    public static func write(_ run: RunSummary, into w: inout JSONWriter) {
-        w.writeRaw("{\"dag_id\":")
-        w.writeString(run.dagID)
-        w.writeRaw(run.finished ? ",\"finished\":true,\"status\":" : ",\"finished\":false,\"status\":")
-        if let status = run.status { w.writeString(status.rawValue) } else { w.writeRaw("null") }
-        w.writeRaw(",\"last_seq\":")
-        w.writeInt(run.lastSeq)
-        w.writeRaw("}")
+    public static func write(_ run: RunSummary, into writer: inout JSONWriter) {
+        writer.writeRaw("{\"dag_id\":")
+        writer.writeString(run.dagID)
+        writer.writeRaw(run.finished ? ",\"finished\":true,\"status\":" : ",\"finished\":false,\"status\":")
+        if let status = run.status { writer.writeString(status.rawValue) } else { writer.writeRaw("null") }
+        writer.writeRaw(",\"last_seq\":")
+        writer.writeInt(run.lastSeq)
+        writer.writeRaw("}")
     }
 
     /// Decodes a lobby message.
     public init(decoding bytes: [UInt8]) throws(ProtocolError) {
-        let o = try ProtocolDecoder.object(bytes)
-        try ProtocolDecoder.checkVersion(o)
-        let type = try o.string("type")
+        let fields = try ProtocolDecoder.object(bytes)
+        try ProtocolDecoder.checkVersion(fields)
+        let type = try fields.string("type")
         let event: Event
         switch type {
         case "runs":
             var runs: [RunSummary] = []
-            for (i, value) in try o.array("runs").enumerated() {
-                guard case .object(let members) = value else { throw .invalidField("runs[\(i)]", "must be an object") }
-                runs.append(try Self.summary(Fields(members: members, path: "runs[\(i)].")))
+            for (index, value) in try fields.array("runs").enumerated() {
+                guard case .object(let members) = value else { throw .invalidField("runs[\(index)]", "must be an object") }
+                runs.append(try Self.summary(Fields(members: members, path: "runs[\(index)].")))
             }
             event = .runs(runs)
-        case "run_started": event = .runStarted(try Self.summary(try o.object("run")))
-        case "run_finished": event = .runFinished(try Self.summary(try o.object("run")))
-        case "run_removed": event = .runRemoved(dagID: try o.string("dag_id"))
+        case "run_started": event = .runStarted(try Self.summary(try fields.object("run")))
+        case "run_finished": event = .runFinished(try Self.summary(try fields.object("run")))
+        case "run_removed": event = .runRemoved(dagID: try fields.string("dag_id"))
         case "heartbeat": event = .heartbeat
         default: throw .unknownType(type)
         }
-        self.init(epoch: try o.int("epoch"), ts: try o.int("ts"), event: event)
+        self.init(epoch: try fields.int("epoch"), ts: try fields.int("ts"), event: event)
     }
 
-    private static func summary(_ o: Fields) throws(ProtocolError) -> RunSummary {
+    private static func summary(_ fields: Fields) throws(ProtocolError) -> RunSummary {
         RunSummary(
-            dagID: try o.string("dag_id"),
-            finished: try o.optionalBool("finished") ?? false,
-            status: try o.optionalString("status").map { (raw) throws(ProtocolError) -> ExecutionStatus in
-                guard let status = ExecutionStatus(rawValue: raw) else { throw .invalidField(o.path + "status", "unknown status '\(raw)'") }
+            dagID: try fields.string("dag_id"),
+            finished: try fields.optionalBool("finished") ?? false,
+            status: try fields.optionalString("status").map { (raw) throws(ProtocolError) -> ExecutionStatus in
+                guard let status = ExecutionStatus(rawValue: raw) else { throw .invalidField(fields.path + "status", "unknown status '\(raw)'") }
                 return status
             },
-            lastSeq: try o.int("last_seq"))
+            lastSeq: try fields.int("last_seq"))
     }
 }

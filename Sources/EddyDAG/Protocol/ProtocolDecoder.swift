@@ -6,16 +6,16 @@
 public enum ProtocolDecoder {
     /// Decodes a client command (`human_decision`, `pause_execution`, `resume_execution`, `cancel_execution`).
     public static func decodeCommand(_ bytes: [UInt8]) throws(ProtocolError) -> ClientCommand {
-        let o = try object(bytes)
-        try checkVersion(o)
-        let type = try o.string("type")
-        let commandID = try o.string("command_id")
+        let fields = try object(bytes)
+        try checkVersion(fields)
+        let type = try fields.string("type")
+        let commandID = try fields.string("command_id")
         switch type {
         case "human_decision":
-            let decision = try o.enumValue("decision", GateDecision.self)
-            let d = ClientCommand.HumanDecision(
-                nodeID: try o.string("node_id"), decision: decision, feedback: try o.optionalString("feedback"))
-            return ClientCommand(commandID: commandID, action: .humanDecision(d))
+            let decision = try fields.enumValue("decision", GateDecision.self)
+            let humanDecision = ClientCommand.HumanDecision(
+                nodeID: try fields.string("node_id"), decision: decision, feedback: try fields.optionalString("feedback"))
+            return ClientCommand(commandID: commandID, action: .humanDecision(humanDecision))
         case "pause_execution": return ClientCommand(commandID: commandID, action: .pauseExecution)
         case "resume_execution": return ClientCommand(commandID: commandID, action: .resumeExecution)
         case "cancel_execution": return ClientCommand(commandID: commandID, action: .cancelExecution)
@@ -25,18 +25,18 @@ public enum ProtocolDecoder {
 
     /// Decodes a server message (any ``ServerEvent`` in its envelope).
     public static func decodeEnvelope(_ bytes: [UInt8]) throws(ProtocolError) -> EventEnvelope {
-        let o = try object(bytes)
-        try checkVersion(o)
-        let type = try o.string("type")
-        let event = try decodeEvent(type: type, o)
-        let seq = try o.int("seq")
+        let fields = try object(bytes)
+        try checkVersion(fields)
+        let type = try fields.string("type")
+        let event = try decodeEvent(type: type, fields)
+        let seq = try fields.int("seq")
         var finalEvent = event
-        if case .commandResult(var r) = event {
-            r.seq = seq
-            finalEvent = .commandResult(r)
+        if case .commandResult(var result) = event {
+            result.seq = seq
+            finalEvent = .commandResult(result)
         }
         return EventEnvelope(
-            dagID: try o.string("dag_id"), epoch: try o.int("epoch"), seq: seq, ts: try o.int("ts"),
+            dagID: try fields.string("dag_id"), epoch: try fields.int("epoch"), seq: seq, ts: try fields.int("ts"),
             event: finalEvent)
     }
 
@@ -51,58 +51,58 @@ public enum ProtocolDecoder {
         return Fields(members: members, path: "")
     }
 
-    static func checkVersion(_ o: Fields) throws(ProtocolError) {
-        if let v = o["v"] {
-            guard let n = v.intValue else { throw .invalidField("v", "must be an integer") }
-            guard n == Int64(EventEnvelope.protocolVersion) else { throw .unsupportedVersion(n) }
+    static func checkVersion(_ fields: Fields) throws(ProtocolError) {
+        if let version = fields["v"] {
+            guard let number = version.intValue else { throw .invalidField("v", "must be an integer") }
+            guard number == Int64(EventEnvelope.protocolVersion) else { throw .unsupportedVersion(number) }
         }
     }
 
-    private static func decodeEvent(type: String, _ o: Fields) throws(ProtocolError) -> ServerEvent {
+    private static func decodeEvent(type: String, _ fields: Fields) throws(ProtocolError) -> ServerEvent {
         switch type {
         case "node_state":
             return .nodeState(
                 ServerEvent.NodeState(
-                    nodeID: try o.string("node_id"), status: try o.enumValue("status", NodeStatus.self),
-                    attempt: try o.optionalInt("attempt").map { Int($0) }, output: o["output"],
-                    metrics: try o.optionalObject("metrics").map { (m) throws(ProtocolError) in try metrics(m) }))
+                    nodeID: try fields.string("node_id"), status: try fields.enumValue("status", NodeStatus.self),
+                    attempt: try fields.optionalInt("attempt").map { Int($0) }, output: fields["output"],
+                    metrics: try fields.optionalObject("metrics").map { (metricsFields) throws(ProtocolError) in try metrics(metricsFields) }))
         case "edge_active":
-            return .edgeActive(Edge(from: try o.string("from"), to: try o.string("to")))
+            return .edgeActive(Edge(from: try fields.string("from"), to: try fields.string("to")))
         case "dag_mutated":
-            return .dagMutated(try mutation(try o.object("mutation")))
+            return .dagMutated(try mutation(try fields.object("mutation")))
         case "cost_update":
             return .costUpdate(
                 ServerEvent.CostUpdate(
-                    nodeID: try o.optionalString("node_id"), spent: try o.double("spent"),
-                    budget: try o.optionalDouble("budget"), remaining: try o.optionalDouble("remaining")))
+                    nodeID: try fields.optionalString("node_id"), spent: try fields.double("spent"),
+                    budget: try fields.optionalDouble("budget"), remaining: try fields.optionalDouble("remaining")))
         case "execution_complete":
             return .executionComplete(
                 ServerEvent.ExecutionComplete(
-                    status: try o.enumValue("status", ExecutionStatus.self), results: try o.object("results").members))
+                    status: try fields.enumValue("status", ExecutionStatus.self), results: try fields.object("results").members))
         case "human_gate_waiting":
             return .humanGateWaiting(
-                ServerEvent.GateWaiting(nodeID: try o.string("node_id"), presentation: o["presentation"] ?? .null))
+                ServerEvent.GateWaiting(nodeID: try fields.string("node_id"), presentation: fields["presentation"] ?? .null))
         case "gate_resolved":
             return .gateResolved(
                 ServerEvent.GateResolved(
-                    nodeID: try o.string("node_id"), decision: try o.enumValue("decision", GateDecision.self),
-                    feedback: try o.optionalString("feedback"), commandID: try o.optionalString("command_id")))
+                    nodeID: try fields.string("node_id"), decision: try fields.enumValue("decision", GateDecision.self),
+                    feedback: try fields.optionalString("feedback"), commandID: try fields.optionalString("command_id")))
         case "error":
             return .error(
                 ServerEvent.ErrorEvent(
-                    nodeID: try o.optionalString("node_id"), code: try o.string("code"),
-                    message: try o.string("message")))
+                    nodeID: try fields.optionalString("node_id"), code: try fields.string("code"),
+                    message: try fields.string("message")))
         case "execution_state":
             return .executionState(
                 ServerEvent.ExecutionState(
-                    status: try o.enumValue("status", ExecutionStatus.self), reason: try o.optionalString("reason")))
+                    status: try fields.enumValue("status", ExecutionStatus.self), reason: try fields.optionalString("reason")))
         case "snapshot":
-            return .snapshot(try snapshot(o))
+            return .snapshot(try snapshot(fields))
         case "command_result":
             return .commandResult(
                 CommandResult(
-                    commandID: try o.string("command_id"), status: try o.enumValue("status", CommandResult.Status.self),
-                    reason: try o.optionalString("reason")))
+                    commandID: try fields.string("command_id"), status: try fields.enumValue("status", CommandResult.Status.self),
+                    reason: try fields.optionalString("reason")))
         case "heartbeat":
             return .heartbeat
         default:
@@ -110,70 +110,70 @@ public enum ProtocolDecoder {
         }
     }
 
-    private static func metrics(_ o: Fields) throws(ProtocolError) -> NodeMetrics {
+    private static func metrics(_ fields: Fields) throws(ProtocolError) -> NodeMetrics {
         NodeMetrics(
-            tokens: try o.optionalInt("tokens"), cost: try o.optionalDouble("cost"),
-            durationMs: try o.optionalInt("duration_ms"))
+            tokens: try fields.optionalInt("tokens"), cost: try fields.optionalDouble("cost"),
+            durationMs: try fields.optionalInt("duration_ms"))
     }
 
     private static func edges(_ values: [JSONValue], path: String) throws(ProtocolError) -> [DAGSnapshot.EdgeState] {
         var result: [DAGSnapshot.EdgeState] = []
-        for v in values {
-            guard case .object(let m) = v else { throw .invalidField(path, "edges must be objects") }
-            let e = Fields(members: m, path: path + ".")
+        for value in values {
+            guard case .object(let members) = value else { throw .invalidField(path, "edges must be objects") }
+            let edgeFields = Fields(members: members, path: path + ".")
             result.append(
                 DAGSnapshot.EdgeState(
-                    from: try e.string("from"), to: try e.string("to"), active: try e.optionalBool("active") ?? false))
+                    from: try edgeFields.string("from"), to: try edgeFields.string("to"), active: try edgeFields.optionalBool("active") ?? false))
         }
         return result
     }
 
-    private static func mutation(_ o: Fields) throws(ProtocolError) -> ServerEvent.GraphMutation {
+    private static func mutation(_ fields: Fields) throws(ProtocolError) -> ServerEvent.GraphMutation {
         var nodes: [ServerEvent.NodeInfo] = []
-        for v in try o.array("added_nodes") {
-            guard case .object(let m) = v else { throw .invalidField("added_nodes", "nodes must be objects") }
-            let n = Fields(members: m, path: "added_nodes.")
+        for value in try fields.array("added_nodes") {
+            guard case .object(let members) = value else { throw .invalidField("added_nodes", "nodes must be objects") }
+            let nodeFields = Fields(members: members, path: "added_nodes.")
             nodes.append(
                 ServerEvent.NodeInfo(
-                    id: try n.string("id"), kind: try n.enumValue("kind", NodeKind.self),
-                    label: try n.optionalString("label")))
+                    id: try nodeFields.string("id"), kind: try nodeFields.enumValue("kind", NodeKind.self),
+                    label: try nodeFields.optionalString("label")))
         }
         var removed: [NodeID] = []
-        for v in try o.array("removed_nodes") {
-            guard let s = v.stringValue else { throw .invalidField("removed_nodes", "must be strings") }
-            removed.append(s)
+        for value in try fields.array("removed_nodes") {
+            guard let nodeID = value.stringValue else { throw .invalidField("removed_nodes", "must be strings") }
+            removed.append(nodeID)
         }
         return ServerEvent.GraphMutation(
-            revision: Int(try o.int("revision")), sourceNode: try o.optionalString("source_node"), addedNodes: nodes,
-            addedEdges: try edges(try o.array("added_edges"), path: "added_edges").map { Edge(from: $0.from, to: $0.to) },
+            revision: Int(try fields.int("revision")), sourceNode: try fields.optionalString("source_node"), addedNodes: nodes,
+            addedEdges: try edges(try fields.array("added_edges"), path: "added_edges").map { Edge(from: $0.from, to: $0.to) },
             removedNodes: removed)
     }
 
-    private static func snapshot(_ o: Fields) throws(ProtocolError) -> DAGSnapshot {
+    private static func snapshot(_ fields: Fields) throws(ProtocolError) -> DAGSnapshot {
         var nodes: [DAGSnapshot.Node] = []
-        for v in try o.array("nodes") {
-            guard case .object(let m) = v else { throw .invalidField("nodes", "nodes must be objects") }
-            let n = Fields(members: m, path: "nodes.")
+        for value in try fields.array("nodes") {
+            guard case .object(let members) = value else { throw .invalidField("nodes", "nodes must be objects") }
+            let nodeFields = Fields(members: members, path: "nodes.")
             nodes.append(
                 DAGSnapshot.Node(
-                    id: try n.string("id"), kind: try n.enumValue("kind", NodeKind.self),
-                    label: try n.optionalString("label"), status: try n.enumValue("status", NodeStatus.self),
-                    attempt: Int(try n.int("attempt")), output: n["output"],
-                    metrics: try n.optionalObject("metrics").map { (m) throws(ProtocolError) in try metrics(m) }))
+                    id: try nodeFields.string("id"), kind: try nodeFields.enumValue("kind", NodeKind.self),
+                    label: try nodeFields.optionalString("label"), status: try nodeFields.enumValue("status", NodeStatus.self),
+                    attempt: Int(try nodeFields.int("attempt")), output: nodeFields["output"],
+                    metrics: try nodeFields.optionalObject("metrics").map { (metricsFields) throws(ProtocolError) in try metrics(metricsFields) }))
         }
-        let cost = try o.object("cost")
+        let cost = try fields.object("cost")
         var gates: [ServerEvent.GateWaiting] = []
-        for v in try o.array("waiting_gates") {
-            guard case .object(let m) = v else { throw .invalidField("waiting_gates", "must be objects") }
-            let g = Fields(members: m, path: "waiting_gates.")
-            gates.append(ServerEvent.GateWaiting(nodeID: try g.string("node_id"), presentation: g["presentation"] ?? .null))
+        for value in try fields.array("waiting_gates") {
+            guard case .object(let members) = value else { throw .invalidField("waiting_gates", "must be objects") }
+            let gateFields = Fields(members: members, path: "waiting_gates.")
+            gates.append(ServerEvent.GateWaiting(nodeID: try gateFields.string("node_id"), presentation: gateFields["presentation"] ?? .null))
         }
         return DAGSnapshot(
-            status: try o.enumValue("status", ExecutionStatus.self), revision: Int(try o.int("revision")), nodes: nodes,
-            edges: try edges(try o.array("edges"), path: "edges"),
+            status: try fields.enumValue("status", ExecutionStatus.self), revision: Int(try fields.int("revision")), nodes: nodes,
+            edges: try edges(try fields.array("edges"), path: "edges"),
             cost: DAGSnapshot.Cost(
                 spent: try cost.double("spent"), budget: try cost.optionalDouble("budget"),
                 remaining: try cost.optionalDouble("remaining")),
-            waitingGates: gates, results: try o.optionalObject("results")?.members)
+            waitingGates: gates, results: try fields.optionalObject("results")?.members)
     }
 }

@@ -6,134 +6,134 @@
 /// always present (`null` when unlimited); numbers and strings follow ``JSONWriter``.
 public enum ProtocolEncoder {
     public static func encode(_ envelope: EventEnvelope) -> [UInt8] {
-        var w = JSONWriter(reservingCapacity: 320)
-        write(envelope, into: &w)
-        return w.bytes
+        var writer = JSONWriter(reservingCapacity: 320)
+        write(envelope, into: &writer)
+        return writer.bytes
     }
 
-    public static func write(_ envelope: EventEnvelope, into w: inout JSONWriter) {
-        w.writeRaw("{\"v\":")
-        w.writeInt(EventEnvelope.protocolVersion)
-        w.writeRaw(",\"type\":")
-        w.writeString(envelope.event.typeName)
-        w.writeRaw(",\"dag_id\":")
-        w.writeString(envelope.dagID)
-        w.writeRaw(",\"epoch\":")
-        w.writeInt(envelope.epoch)
-        w.writeRaw(",\"seq\":")
-        w.writeInt(envelope.seq)
-        w.writeRaw(",\"ts\":")
-        w.writeInt(envelope.ts)
+    public static func write(_ envelope: EventEnvelope, into writer: inout JSONWriter) {
+        writer.writeRaw("{\"v\":")
+        writer.writeInt(EventEnvelope.protocolVersion)
+        writer.writeRaw(",\"type\":")
+        writer.writeString(envelope.event.typeName)
+        writer.writeRaw(",\"dag_id\":")
+        writer.writeString(envelope.dagID)
+        writer.writeRaw(",\"epoch\":")
+        writer.writeInt(envelope.epoch)
+        writer.writeRaw(",\"seq\":")
+        writer.writeInt(envelope.seq)
+        writer.writeRaw(",\"ts\":")
+        writer.writeInt(envelope.ts)
         var first = false
-        writePayload(envelope.event, into: &w, first: &first)
-        w.writeRaw("}")
+        writePayload(envelope.event, into: &writer, first: &first)
+        writer.writeRaw("}")
     }
 
     public static func encode(_ command: ClientCommand) -> [UInt8] {
-        var w = JSONWriter(reservingCapacity: 96)
-        w.writeRaw("{\"v\":")
-        w.writeInt(EventEnvelope.protocolVersion)
-        w.writeRaw(",\"type\":")
-        w.writeString(command.action.typeName)
-        w.writeRaw(",\"command_id\":")
-        w.writeString(command.commandID)
+        var writer = JSONWriter(reservingCapacity: 96)
+        writer.writeRaw("{\"v\":")
+        writer.writeInt(EventEnvelope.protocolVersion)
+        writer.writeRaw(",\"type\":")
+        writer.writeString(command.action.typeName)
+        writer.writeRaw(",\"command_id\":")
+        writer.writeString(command.commandID)
         var first = false
-        if case .humanDecision(let d) = command.action {
-            w.key("node_id", first: &first)
-            w.writeString(d.nodeID)
-            w.key("decision", first: &first)
-            w.writeString(d.decision.rawValue)
-            if let f = d.feedback {
-                w.key("feedback", first: &first)
-                w.writeString(f)
+        if case .humanDecision(let humanDecision) = command.action {
+            writer.key("node_id", first: &first)
+            writer.writeString(humanDecision.nodeID)
+            writer.key("decision", first: &first)
+            writer.writeString(humanDecision.decision.rawValue)
+            if let feedback = humanDecision.feedback {
+                writer.key("feedback", first: &first)
+                writer.writeString(feedback)
             }
         }
-        w.writeRaw("}")
-        return w.bytes
+        writer.writeRaw("}")
+        return writer.bytes
     }
 
-    private static func writePayload(_ event: ServerEvent, into w: inout JSONWriter, first: inout Bool) {
+    private static func writePayload(_ event: ServerEvent, into writer: inout JSONWriter, first: inout Bool) {
         switch event {
-        case .nodeState(let e):
-            w.key("node_id", first: &first)
-            w.writeString(e.nodeID)
-            w.key("status", first: &first)
-            w.writeString(e.status.rawValue)
-            if let a = e.attempt {
-                w.key("attempt", first: &first)
-                w.writeInt(a)
+        case .nodeState(let nodeState):
+            writer.key("node_id", first: &first)
+            writer.writeString(nodeState.nodeID)
+            writer.key("status", first: &first)
+            writer.writeString(nodeState.status.rawValue)
+            if let attempt = nodeState.attempt {
+                writer.key("attempt", first: &first)
+                writer.writeInt(attempt)
             }
-            if let o = e.output {
-                w.key("output", first: &first)
-                w.write(o)
+            if let output = nodeState.output {
+                writer.key("output", first: &first)
+                writer.write(output)
             }
-            if let m = e.metrics {
-                w.key("metrics", first: &first)
-                write(m, into: &w)
+            if let metrics = nodeState.metrics {
+                writer.key("metrics", first: &first)
+                write(metrics, into: &writer)
             }
-        case .edgeActive(let e):
-            w.key("from", first: &first)
-            w.writeString(e.from)
-            w.key("to", first: &first)
-            w.writeString(e.to)
-        case .dagMutated(let m):
-            w.key("mutation", first: &first)
-            write(m, into: &w)
-        case .costUpdate(let c):
-            if let n = c.nodeID {
-                w.key("node_id", first: &first)
-                w.writeString(n)
+        case .edgeActive(let edge):
+            writer.key("from", first: &first)
+            writer.writeString(edge.from)
+            writer.key("to", first: &first)
+            writer.writeString(edge.to)
+        case .dagMutated(let mutation):
+            writer.key("mutation", first: &first)
+            write(mutation, into: &writer)
+        case .costUpdate(let update):
+            if let nodeID = update.nodeID {
+                writer.key("node_id", first: &first)
+                writer.writeString(nodeID)
             }
-            writeCost(spent: c.spent, budget: c.budget, remaining: c.remaining, into: &w, first: &first)
-        case .executionComplete(let c):
-            w.key("status", first: &first)
-            w.writeString(c.status.rawValue)
-            w.key("results", first: &first)
-            w.write(.object(c.results))
-        case .humanGateWaiting(let g):
-            w.key("node_id", first: &first)
-            w.writeString(g.nodeID)
-            w.key("presentation", first: &first)
-            w.write(g.presentation)
-        case .gateResolved(let g):
-            w.key("node_id", first: &first)
-            w.writeString(g.nodeID)
-            w.key("decision", first: &first)
-            w.writeString(g.decision.rawValue)
-            if let f = g.feedback {
-                w.key("feedback", first: &first)
-                w.writeString(f)
+            writeCost(spent: update.spent, budget: update.budget, remaining: update.remaining, into: &writer, first: &first)
+        case .executionComplete(let completion):
+            writer.key("status", first: &first)
+            writer.writeString(completion.status.rawValue)
+            writer.key("results", first: &first)
+            writer.write(.object(completion.results))
+        case .humanGateWaiting(let gate):
+            writer.key("node_id", first: &first)
+            writer.writeString(gate.nodeID)
+            writer.key("presentation", first: &first)
+            writer.write(gate.presentation)
+        case .gateResolved(let resolution):
+            writer.key("node_id", first: &first)
+            writer.writeString(resolution.nodeID)
+            writer.key("decision", first: &first)
+            writer.writeString(resolution.decision.rawValue)
+            if let feedback = resolution.feedback {
+                writer.key("feedback", first: &first)
+                writer.writeString(feedback)
             }
-            if let c = g.commandID {
-                w.key("command_id", first: &first)
-                w.writeString(c)
+            if let commandID = resolution.commandID {
+                writer.key("command_id", first: &first)
+                writer.writeString(commandID)
             }
-        case .error(let e):
-            if let n = e.nodeID {
-                w.key("node_id", first: &first)
-                w.writeString(n)
+        case .error(let errorEvent):
+            if let nodeID = errorEvent.nodeID {
+                writer.key("node_id", first: &first)
+                writer.writeString(nodeID)
             }
-            w.key("code", first: &first)
-            w.writeString(e.code)
-            w.key("message", first: &first)
-            w.writeString(e.message)
-        case .executionState(let s):
-            w.key("status", first: &first)
-            w.writeString(s.status.rawValue)
-            if let r = s.reason {
-                w.key("reason", first: &first)
-                w.writeString(r)
+            writer.key("code", first: &first)
+            writer.writeString(errorEvent.code)
+            writer.key("message", first: &first)
+            writer.writeString(errorEvent.message)
+        case .executionState(let state):
+            writer.key("status", first: &first)
+            writer.writeString(state.status.rawValue)
+            if let reason = state.reason {
+                writer.key("reason", first: &first)
+                writer.writeString(reason)
             }
-        case .snapshot(let s):
-            write(s, into: &w, first: &first)
-        case .commandResult(let r):
-            w.key("command_id", first: &first)
-            w.writeString(r.commandID)
-            w.key("status", first: &first)
-            w.writeString(r.status.rawValue)
-            if let reason = r.reason {
-                w.key("reason", first: &first)
-                w.writeString(reason)
+        case .snapshot(let snapshot):
+            write(snapshot, into: &writer, first: &first)
+        case .commandResult(let result):
+            writer.key("command_id", first: &first)
+            writer.writeString(result.commandID)
+            writer.key("status", first: &first)
+            writer.writeString(result.status.rawValue)
+            if let reason = result.reason {
+                writer.key("reason", first: &first)
+                writer.writeString(reason)
             }
         case .heartbeat:
             break
@@ -141,139 +141,139 @@ public enum ProtocolEncoder {
     }
 
     private static func writeCost(
-        spent: Double, budget: Double?, remaining: Double?, into w: inout JSONWriter, first: inout Bool
+        spent: Double, budget: Double?, remaining: Double?, into writer: inout JSONWriter, first: inout Bool
     ) {
-        w.key("spent", first: &first)
-        w.writeDouble(spent)
-        w.key("budget", first: &first)
-        if let b = budget { w.writeDouble(b) } else { w.writeRaw("null") }
-        w.key("remaining", first: &first)
-        if let r = remaining { w.writeDouble(r) } else { w.writeRaw("null") }
+        writer.key("spent", first: &first)
+        writer.writeDouble(spent)
+        writer.key("budget", first: &first)
+        if let budget { writer.writeDouble(budget) } else { writer.writeRaw("null") }
+        writer.key("remaining", first: &first)
+        if let remaining { writer.writeDouble(remaining) } else { writer.writeRaw("null") }
     }
 
-    static func write(_ m: NodeMetrics, into w: inout JSONWriter) {
+    static func write(_ metrics: NodeMetrics, into writer: inout JSONWriter) {
         var first = true
-        w.writeRaw("{")
-        if let t = m.tokens {
-            w.key("tokens", first: &first)
-            w.writeInt(t)
+        writer.writeRaw("{")
+        if let tokens = metrics.tokens {
+            writer.key("tokens", first: &first)
+            writer.writeInt(tokens)
         }
-        if let c = m.cost {
-            w.key("cost", first: &first)
-            w.writeDouble(c)
+        if let cost = metrics.cost {
+            writer.key("cost", first: &first)
+            writer.writeDouble(cost)
         }
-        if let d = m.durationMs {
-            w.key("duration_ms", first: &first)
-            w.writeInt(d)
+        if let durationMs = metrics.durationMs {
+            writer.key("duration_ms", first: &first)
+            writer.writeInt(durationMs)
         }
-        w.writeRaw("}")
+        writer.writeRaw("}")
     }
 
-    private static func write(_ m: ServerEvent.GraphMutation, into w: inout JSONWriter) {
+    private static func write(_ mutation: ServerEvent.GraphMutation, into writer: inout JSONWriter) {
         var first = true
-        w.writeRaw("{")
-        w.key("revision", first: &first)
-        w.writeInt(m.revision)
-        if let s = m.sourceNode {
-            w.key("source_node", first: &first)
-            w.writeString(s)
+        writer.writeRaw("{")
+        writer.key("revision", first: &first)
+        writer.writeInt(mutation.revision)
+        if let sourceNode = mutation.sourceNode {
+            writer.key("source_node", first: &first)
+            writer.writeString(sourceNode)
         }
-        w.key("added_nodes", first: &first)
-        w.writeRaw("[")
-        for (i, n) in m.addedNodes.enumerated() {
-            if i > 0 { w.writeRaw(",") }
-            var f = true
-            w.writeRaw("{")
-            w.key("id", first: &f)
-            w.writeString(n.id)
-            w.key("kind", first: &f)
-            w.writeString(n.kind.rawValue)
-            if let l = n.label {
-                w.key("label", first: &f)
-                w.writeString(l)
-            }
-            w.writeRaw("}")
+        writer.key("added_nodes", first: &first)
+        writer.writeRaw("[")
+        for (index, node) in mutation.addedNodes.enumerated() {
+            if index > 0 { writer.writeRaw(",") }
+            var firstNodeKey = true
+            writer.writeRaw("{")
+            writeNodeIdentity(id: node.id, kind: node.kind, label: node.label, into: &writer, first: &firstNodeKey)
+            writer.writeRaw("}")
         }
-        w.writeRaw("]")
-        w.key("added_edges", first: &first)
-        writeEdges(m.addedEdges.map { DAGSnapshot.EdgeState(from: $0.from, to: $0.to) }, withActive: false, into: &w)
-        w.key("removed_nodes", first: &first)
-        w.write(.array(m.removedNodes.map { .string($0) }))
-        w.writeRaw("}")
+        writer.writeRaw("]")
+        writer.key("added_edges", first: &first)
+        writeEdges(mutation.addedEdges.map { DAGSnapshot.EdgeState(from: $0.from, to: $0.to) }, withActive: false, into: &writer)
+        writer.key("removed_nodes", first: &first)
+        writer.write(.array(mutation.removedNodes.map { .string($0) }))
+        writer.writeRaw("}")
     }
 
-    private static func writeEdges(_ edges: [DAGSnapshot.EdgeState], withActive: Bool, into w: inout JSONWriter) {
-        w.writeRaw("[")
-        for (i, e) in edges.enumerated() {
-            if i > 0 { w.writeRaw(",") }
-            w.writeRaw("{\"from\":")
-            w.writeString(e.from)
-            w.writeRaw(",\"to\":")
-            w.writeString(e.to)
+    /// The keys a node object starts with in `dag_mutated` and in `snapshot`: `id`, `kind`, `label?`.
+    private static func writeNodeIdentity(
+        id: NodeID, kind: NodeKind, label: String?, into writer: inout JSONWriter, first: inout Bool
+    ) {
+        writer.key("id", first: &first)
+        writer.writeString(id)
+        writer.key("kind", first: &first)
+        writer.writeString(kind.rawValue)
+        if let label {
+            writer.key("label", first: &first)
+            writer.writeString(label)
+        }
+    }
+
+    private static func writeEdges(_ edges: [DAGSnapshot.EdgeState], withActive: Bool, into writer: inout JSONWriter) {
+        writer.writeRaw("[")
+        for (index, edge) in edges.enumerated() {
+            if index > 0 { writer.writeRaw(",") }
+            writer.writeRaw("{\"from\":")
+            writer.writeString(edge.from)
+            writer.writeRaw(",\"to\":")
+            writer.writeString(edge.to)
             if withActive {
-                w.writeRaw(",\"active\":")
-                w.writeRaw(e.active ? "true" : "false")
+                writer.writeRaw(",\"active\":")
+                writer.writeRaw(edge.active ? "true" : "false")
             }
-            w.writeRaw("}")
+            writer.writeRaw("}")
         }
-        w.writeRaw("]")
+        writer.writeRaw("]")
     }
 
-    private static func write(_ s: DAGSnapshot, into w: inout JSONWriter, first: inout Bool) {
-        w.key("status", first: &first)
-        w.writeString(s.status.rawValue)
-        w.key("revision", first: &first)
-        w.writeInt(s.revision)
-        w.key("nodes", first: &first)
-        w.writeRaw("[")
-        for (i, n) in s.nodes.enumerated() {
-            if i > 0 { w.writeRaw(",") }
-            var f = true
-            w.writeRaw("{")
-            w.key("id", first: &f)
-            w.writeString(n.id)
-            w.key("kind", first: &f)
-            w.writeString(n.kind.rawValue)
-            if let l = n.label {
-                w.key("label", first: &f)
-                w.writeString(l)
+    private static func write(_ snapshot: DAGSnapshot, into writer: inout JSONWriter, first: inout Bool) {
+        writer.key("status", first: &first)
+        writer.writeString(snapshot.status.rawValue)
+        writer.key("revision", first: &first)
+        writer.writeInt(snapshot.revision)
+        writer.key("nodes", first: &first)
+        writer.writeRaw("[")
+        for (index, node) in snapshot.nodes.enumerated() {
+            if index > 0 { writer.writeRaw(",") }
+            var firstNodeKey = true
+            writer.writeRaw("{")
+            writeNodeIdentity(id: node.id, kind: node.kind, label: node.label, into: &writer, first: &firstNodeKey)
+            writer.key("status", first: &firstNodeKey)
+            writer.writeString(node.status.rawValue)
+            writer.key("attempt", first: &firstNodeKey)
+            writer.writeInt(node.attempt)
+            if let output = node.output {
+                writer.key("output", first: &firstNodeKey)
+                writer.write(output)
             }
-            w.key("status", first: &f)
-            w.writeString(n.status.rawValue)
-            w.key("attempt", first: &f)
-            w.writeInt(n.attempt)
-            if let o = n.output {
-                w.key("output", first: &f)
-                w.write(o)
+            if let metrics = node.metrics {
+                writer.key("metrics", first: &firstNodeKey)
+                write(metrics, into: &writer)
             }
-            if let m = n.metrics {
-                w.key("metrics", first: &f)
-                write(m, into: &w)
-            }
-            w.writeRaw("}")
+            writer.writeRaw("}")
         }
-        w.writeRaw("]")
-        w.key("edges", first: &first)
-        writeEdges(s.edges, withActive: true, into: &w)
-        w.key("cost", first: &first)
-        var f = true
-        w.writeRaw("{")
-        writeCost(spent: s.cost.spent, budget: s.cost.budget, remaining: s.cost.remaining, into: &w, first: &f)
-        w.writeRaw("}")
-        w.key("waiting_gates", first: &first)
-        w.writeRaw("[")
-        for (i, g) in s.waitingGates.enumerated() {
-            if i > 0 { w.writeRaw(",") }
-            w.writeRaw("{\"node_id\":")
-            w.writeString(g.nodeID)
-            w.writeRaw(",\"presentation\":")
-            w.write(g.presentation)
-            w.writeRaw("}")
+        writer.writeRaw("]")
+        writer.key("edges", first: &first)
+        writeEdges(snapshot.edges, withActive: true, into: &writer)
+        writer.key("cost", first: &first)
+        var firstCostKey = true
+        writer.writeRaw("{")
+        writeCost(spent: snapshot.cost.spent, budget: snapshot.cost.budget, remaining: snapshot.cost.remaining, into: &writer, first: &firstCostKey)
+        writer.writeRaw("}")
+        writer.key("waiting_gates", first: &first)
+        writer.writeRaw("[")
+        for (index, gate) in snapshot.waitingGates.enumerated() {
+            if index > 0 { writer.writeRaw(",") }
+            writer.writeRaw("{\"node_id\":")
+            writer.writeString(gate.nodeID)
+            writer.writeRaw(",\"presentation\":")
+            writer.write(gate.presentation)
+            writer.writeRaw("}")
         }
-        w.writeRaw("]")
-        if let r = s.results {
-            w.key("results", first: &first)
-            w.write(.object(r))
+        writer.writeRaw("]")
+        if let results = snapshot.results {
+            writer.key("results", first: &first)
+            writer.write(.object(results))
         }
     }
 }

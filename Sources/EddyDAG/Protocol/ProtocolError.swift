@@ -15,11 +15,11 @@ public struct ProtocolError: Error, Sendable, Hashable, CustomStringConvertible 
     private let base: Base
     private init(_ base: Base) { self.base = base }
 
-    static func malformedJSON(_ e: JSONParseError) -> ProtocolError { ProtocolError(.malformedJSON(e.description)) }
-    static func unknownType(_ t: String) -> ProtocolError { ProtocolError(.unknownType(t)) }
-    static func missingField(_ f: String) -> ProtocolError { ProtocolError(.missingField(f)) }
-    static func invalidField(_ f: String, _ why: String) -> ProtocolError { ProtocolError(.invalidField(f, why)) }
-    static func unsupportedVersion(_ v: Int64) -> ProtocolError { ProtocolError(.unsupportedVersion(v)) }
+    static func malformedJSON(_ error: JSONParseError) -> ProtocolError { ProtocolError(.malformedJSON(error.description)) }
+    static func unknownType(_ type: String) -> ProtocolError { ProtocolError(.unknownType(type)) }
+    static func missingField(_ field: String) -> ProtocolError { ProtocolError(.missingField(field)) }
+    static func invalidField(_ field: String, _ why: String) -> ProtocolError { ProtocolError(.invalidField(field, why)) }
+    static func unsupportedVersion(_ version: Int64) -> ProtocolError { ProtocolError(.unsupportedVersion(version)) }
     static let notAnObject = ProtocolError(.notAnObject)
 
     /// Whether the message had a `type` this side does not know (the others are malformed messages).
@@ -30,17 +30,17 @@ public struct ProtocolError: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// The unknown `type` value, if that was the problem.
     public var unknownTypeName: String? {
-        if case .unknownType(let t) = base { return t }
+        if case .unknownType(let type) = base { return type }
         return nil
     }
 
     public var description: String {
         switch base {
-        case .malformedJSON(let m): return "malformed message: \(m)"
-        case .unknownType(let t): return "unknown message type '\(t)'"
-        case .missingField(let f): return "missing field '\(f)'"
-        case .invalidField(let f, let why): return "invalid field '\(f)': \(why)"
-        case .unsupportedVersion(let v): return "unsupported protocol version \(v)"
+        case .malformedJSON(let message): return "malformed message: \(message)"
+        case .unknownType(let type): return "unknown message type '\(type)'"
+        case .missingField(let field): return "missing field '\(field)'"
+        case .invalidField(let field, let why): return "invalid field '\(field)': \(why)"
+        case .unsupportedVersion(let version): return "unsupported protocol version \(version)"
         case .notAnObject: return "a message must be a JSON object"
         }
     }

@@ -3,14 +3,14 @@ extension RunStateMachine {
     /// Records a cost report from `id`; emits `cost_update` and trips the budget once.
     mutating func reportCost(from id: NodeID, tokens: Int64?, cost: Double?) {
         guard !finished, nodes[id] != nil else { return }
-        if let t = tokens {
+        if let tokens {
             let previous = nodes[id]?.metrics.tokens ?? 0
-            nodes[id]?.metrics.tokens = previous + t
+            nodes[id]?.metrics.tokens = previous + tokens
         }
-        if let c = cost {
+        if let cost {
             let previous = nodes[id]?.metrics.cost ?? 0
-            nodes[id]?.metrics.cost = previous + c
-            spent += c
+            nodes[id]?.metrics.cost = previous + cost
+            spent += cost
         }
         let remaining = budget.limit.map { max(0, $0 - spent) }
         emit(.costUpdate(ServerEvent.CostUpdate(nodeID: id, spent: spent, budget: budget.limit, remaining: remaining)))

@@ -35,19 +35,19 @@ extension RunStateMachine {
             for id in order where nodes[id]?.status == .running { actions.append(.cancelTask(id)) }
             checkCompletion()
             return (.accepted, nil)
-        case .humanDecision(let d):
-            return decide(d, commandID: command.commandID)
+        case .humanDecision(let request):
+            return decide(request, commandID: command.commandID)
         }
     }
 
-    private mutating func decide(_ d: ClientCommand.HumanDecision, commandID: String) -> (CommandResult.Status, String?) {
-        guard let n = nodes[d.nodeID] else { return (.rejected, "unknown node '\(d.nodeID)'") }
-        guard n.definition.isGate else { return (.rejected, "node '\(d.nodeID)' is not a human gate") }
-        if let prior = n.decision { return (.conflict, "gate already resolved: \(prior.rawValue)") }
-        guard n.status == .waitingHuman else {
-            return (.rejected, "gate is not waiting for a decision (it is \(n.status.rawValue))")
+    private mutating func decide(_ request: ClientCommand.HumanDecision, commandID: String) -> (CommandResult.Status, String?) {
+        guard let gate = nodes[request.nodeID] else { return (.rejected, "unknown node '\(request.nodeID)'") }
+        guard gate.definition.isGate else { return (.rejected, "node '\(request.nodeID)' is not a human gate") }
+        if let prior = gate.decision { return (.conflict, "gate already resolved: \(prior.rawValue)") }
+        guard gate.status == .waitingHuman else {
+            return (.rejected, "gate is not waiting for a decision (it is \(gate.status.rawValue))")
         }
-        resolveGate(d.nodeID, decision: d.decision, feedback: d.feedback, commandID: commandID)
+        resolveGate(request.nodeID, decision: request.decision, feedback: request.feedback, commandID: commandID)
         return (.accepted, nil)
     }
 
@@ -57,7 +57,7 @@ extension RunStateMachine {
         nodes[id]?.decision = decision
         emit(.gateResolved(ServerEvent.GateResolved(nodeID: id, decision: decision, feedback: feedback, commandID: commandID)))
         var output: [JSONValue.Member] = [JSONValue.Member("decision", .string(decision.rawValue))]
-        if let f = feedback { output.append(JSONValue.Member("feedback", .string(f))) }
+        if let feedback { output.append(JSONValue.Member("feedback", .string(feedback))) }
         nodes[id]?.output = .object(output)
         switch decision {
         case .approve, .modify:
@@ -72,8 +72,8 @@ extension RunStateMachine {
 
     /// The gate's timeout expired: apply its policy if it is still waiting.
     mutating func gateTimedOut(_ id: NodeID) {
-        guard let n = nodes[id], n.status == .waitingHuman, n.decision == nil,
-            case .humanGate(_, let policy?) = n.definition.kind
+        guard let gate = nodes[id], gate.status == .waitingHuman, gate.decision == nil,
+            case .humanGate(_, let policy?) = gate.definition.kind
         else { return }
         emit(.error(ServerEvent.ErrorEvent(
             nodeID: id, code: "gate_timeout",

@@ -5,55 +5,55 @@ extension RunStateMachine {
     mutating func applyMutation(_ mutation: DAGMutation, from source: NodeID, attempt: Int)
         throws(DAGValidationError) -> Int
     {
-        guard let src = nodes[source], src.status == .running, src.attempt == attempt, !status.stopsScheduling else {
+        guard let sourceNode = nodes[source], sourceNode.status == .running, sourceNode.attempt == attempt, !status.stopsScheduling else {
             throw DAGValidationError(
                 .mutationNotAllowed, nodes: [source],
                 detail: "node '\(source)' can mutate the DAG only while it is running in a live run")
         }
         let downstream = descendants(of: source)
         var newIDs = Set<NodeID>()
-        for n in mutation.addedNodes {
-            guard nodes[n.id] == nil, newIDs.insert(n.id).inserted else {
-                throw DAGValidationError(.duplicateID, nodes: [n.id], detail: "node id '\(n.id)' is already used")
+        for node in mutation.addedNodes {
+            guard nodes[node.id] == nil, newIDs.insert(node.id).inserted else {
+                throw DAGValidationError(.duplicateID, nodes: [node.id], detail: "node id '\(node.id)' is already used")
             }
         }
         let removed = Set(mutation.removedNodes)
         for id in mutation.removedNodes {
-            guard let n = nodes[id], n.status == .pending, downstream.contains(id) else {
+            guard let node = nodes[id], node.status == .pending, downstream.contains(id) else {
                 throw DAGValidationError(
                     .mutationNotDownstream, nodes: [source, id],
                     detail: "node '\(id)' is not a pending node downstream of '\(source)'")
             }
-            for d in n.dependants where !removed.contains(d) && nodes[d]?.status != .removed {
+            for dependant in node.dependants where !removed.contains(dependant) && nodes[dependant]?.status != .removed {
                 throw DAGValidationError(
-                    .mutationNotAllowed, nodes: [id, d],
-                    detail: "cannot remove '\(id)': node '\(d)' depends on it and is not removed")
+                    .mutationNotAllowed, nodes: [id, dependant],
+                    detail: "cannot remove '\(id)': node '\(dependant)' depends on it and is not removed")
             }
         }
         // Edges into added nodes become dependencies; edges into existing nodes need checks.
         var extraDependencies: [NodeID: [NodeID]] = [:]
         var edgesToExisting: [Edge] = []
-        for e in mutation.addedEdges {
-            guard e.from == source || newIDs.contains(e.from) else {
+        for edge in mutation.addedEdges {
+            guard edge.from == source || newIDs.contains(edge.from) else {
                 throw DAGValidationError(
-                    .mutationNotDownstream, nodes: [e.from, e.to],
-                    detail: "edge \(e.from) -> \(e.to) must start at '\(source)' or at an added node")
+                    .mutationNotDownstream, nodes: [edge.from, edge.to],
+                    detail: "edge \(edge.from) -> \(edge.to) must start at '\(source)' or at an added node")
             }
-            if newIDs.contains(e.to) {
-                extraDependencies[e.to, default: []].append(e.from)
+            if newIDs.contains(edge.to) {
+                extraDependencies[edge.to, default: []].append(edge.from)
             } else {
-                guard let t = nodes[e.to], t.status == .pending, downstream.contains(e.to), !removed.contains(e.to) else {
+                guard let target = nodes[edge.to], target.status == .pending, downstream.contains(edge.to), !removed.contains(edge.to) else {
                     throw DAGValidationError(
-                        .mutationNotDownstream, nodes: [e.from, e.to],
-                        detail: "edge target '\(e.to)' must be an added node or a pending node downstream of '\(source)'")
+                        .mutationNotDownstream, nodes: [edge.from, edge.to],
+                        detail: "edge target '\(edge.to)' must be an added node or a pending node downstream of '\(source)'")
                 }
-                edgesToExisting.append(e)
+                edgesToExisting.append(edge)
             }
         }
         var added = mutation.addedNodes
-        for i in added.indices {
-            for dep in extraDependencies[added[i].id] ?? [] where !added[i].dependencies.contains(dep) {
-                added[i].dependencies.append(dep)
+        for index in added.indices {
+            for dep in extraDependencies[added[index].id] ?? [] where !added[index].dependencies.contains(dep) {
+                added[index].dependencies.append(dep)
             }
         }
         try checkReachable(added, from: source)
@@ -61,9 +61,9 @@ extension RunStateMachine {
         var merged: [NodeDefinition] = []
         merged.reserveCapacity(order.count + added.count)
         for id in order {
-            guard var def = nodes[id]?.definition, nodes[id]?.status != .removed, !removed.contains(id) else { continue }
-            for e in edgesToExisting where e.to == id { def.dependencies.append(e.from) }
-            merged.append(def)
+            guard var definition = nodes[id]?.definition, nodes[id]?.status != .removed, !removed.contains(id) else { continue }
+            for edge in edgesToExisting where edge.to == id { definition.dependencies.append(edge.from) }
+            merged.append(definition)
         }
         merged.append(contentsOf: added)
         try DAGValidator.validate(merged)
@@ -77,15 +77,15 @@ extension RunStateMachine {
             }
         }
         var edges: [Edge] = []
-        for def in added {
-            insert(def)
-            for dep in def.dependencies { edges.append(Edge(from: dep, to: def.id)) }
+        for definition in added {
+            insert(definition)
+            for dep in definition.dependencies { edges.append(Edge(from: dep, to: definition.id)) }
         }
-        for e in edgesToExisting {
-            nodes[e.to]?.definition.dependencies.append(e.from)
-            nodes[e.from]?.dependants.append(e.to)
-            nodes[e.to]?.unmetDependencies += 1
-            edges.append(e)
+        for edge in edgesToExisting {
+            nodes[edge.to]?.definition.dependencies.append(edge.from)
+            nodes[edge.from]?.dependants.append(edge.to)
+            nodes[edge.to]?.unmetDependencies += 1
+            edges.append(edge)
         }
         let infos = added.map { ServerEvent.NodeInfo(id: $0.id, kind: $0.kindName, label: $0.label) }
         emit(.dagMutated(ServerEvent.GraphMutation(
@@ -111,9 +111,9 @@ extension RunStateMachine {
         var progress = true
         while progress && !pending.isEmpty {
             progress = false
-            pending.removeAll { def in
-                if def.dependencies.contains(where: { reached.contains($0) }) {
-                    reached.insert(def.id)
+            pending.removeAll { definition in
+                if definition.dependencies.contains(where: { reached.contains($0) }) {
+                    reached.insert(definition.id)
                     progress = true
                     return true
                 }

@@ -105,9 +105,9 @@ struct RunStateMachine {
         var edges: [Edge] = []
         infos.reserveCapacity(order.count)
         for id in order {
-            guard let n = nodes[id] else { continue }
-            infos.append(ServerEvent.NodeInfo(id: id, kind: n.definition.kindName, label: n.definition.label))
-            for dep in n.definition.dependencies { edges.append(Edge(from: dep, to: id)) }
+            guard let node = nodes[id] else { continue }
+            infos.append(ServerEvent.NodeInfo(id: id, kind: node.definition.kindName, label: node.definition.label))
+            for dep in node.definition.dependencies { edges.append(Edge(from: dep, to: id)) }
         }
         emit(.dagMutated(ServerEvent.GraphMutation(revision: 1, addedNodes: infos, addedEdges: edges)))
         emit(.executionState(ServerEvent.ExecutionState(status: .running)))
@@ -196,31 +196,31 @@ struct RunStateMachine {
     }
 
     private mutating func startNode(_ id: NodeID) {
-        guard let n = nodes[id], n.status == .ready || n.status == .retrying else { return }
-        nodes[id]?.attempt = n.attempt + 1
+        guard let node = nodes[id], node.status == .ready || node.status == .retrying else { return }
+        nodes[id]?.attempt = node.attempt + 1
         guard transition(id, to: .running) else { return }
-        switch n.definition.kind {
+        switch node.definition.kind {
         case .task(let body):
             runningCount += 1
             var inputs: [NodeID: JSONValue] = [:]
-            for dep in n.definition.dependencies { inputs[dep] = nodes[dep]?.output ?? .null }
-            actions.append(.startTask(StartTask(nodeID: id, attempt: n.attempt + 1, body: body, inputs: inputs)))
-            if let t = n.definition.timeout {
-                actions.append(.scheduleTimeout(id, attempt: n.attempt + 1, after: t))
+            for dep in node.definition.dependencies { inputs[dep] = nodes[dep]?.output ?? .null }
+            actions.append(.startTask(StartTask(nodeID: id, attempt: node.attempt + 1, body: body, inputs: inputs)))
+            if let timeout = node.definition.timeout {
+                actions.append(.scheduleTimeout(id, attempt: node.attempt + 1, after: timeout))
             }
         case .humanGate(let presentation, let timeout):
             transition(id, to: .waitingHuman)
             emit(.humanGateWaiting(ServerEvent.GateWaiting(nodeID: id, presentation: presentation)))
-            if let t = timeout { actions.append(.scheduleGateTimeout(id, after: t.after)) }
+            if let timeout { actions.append(.scheduleGateTimeout(id, after: timeout.after)) }
         }
     }
 
     /// A node completed: activate edges, make dependants ready.
     mutating func propagateCompletion(of id: NodeID) {
         for dep in nodes[id]?.dependants ?? [] {
-            guard let d = nodes[dep], d.status == .pending else { continue }
+            guard let dependant = nodes[dep], dependant.status == .pending else { continue }
             emit(.edgeActive(Edge(from: id, to: dep)))
-            let unmet = d.unmetDependencies - 1
+            let unmet = dependant.unmetDependencies - 1
             nodes[dep]?.unmetDependencies = unmet
             if unmet == 0 && transition(dep, to: .ready) { queue.append(dep) }
         }
@@ -229,11 +229,11 @@ struct RunStateMachine {
     // MARK: Task results
 
     mutating func taskSucceeded(_ id: NodeID, attempt: Int, output: JSONValue, durationMs: Int64) {
-        guard let n = nodes[id], n.status == .running, n.attempt == attempt else { return }
+        guard let node = nodes[id], node.status == .running, node.attempt == attempt else { return }
         runningCount -= 1
         nodes[id]?.output = output
         nodes[id]?.metrics.durationMs = durationMs
-        var metrics = n.metrics
+        var metrics = node.metrics
         metrics.durationMs = durationMs
         transition(id, to: .completed, output: output, metrics: metrics)
         propagateCompletion(of: id)
@@ -241,18 +241,18 @@ struct RunStateMachine {
     }
 
     mutating func taskFailed(_ id: NodeID, attempt: Int, message: String) {
-        guard let n = nodes[id], n.status == .running, n.attempt == attempt else { return }
+        guard let node = nodes[id], node.status == .running, node.attempt == attempt else { return }
         runningCount -= 1
         if status == .cancelling {
             transition(id, to: .cancelled)
-        } else if attempt < n.definition.retry.maxAttempts && !status.stopsScheduling {
+        } else if attempt < node.definition.retry.maxAttempts && !status.stopsScheduling {
             transition(id, to: .retrying)
             emit(.error(ServerEvent.ErrorEvent(
                 nodeID: id, code: "attempt_failed",
-                message: "attempt \(attempt) of \(n.definition.retry.maxAttempts) failed: \(message)")))
-            actions.append(.scheduleRetry(id, attempt: attempt, after: n.definition.retry.delay(afterAttempt: attempt)))
+                message: "attempt \(attempt) of \(node.definition.retry.maxAttempts) failed: \(message)")))
+            actions.append(.scheduleRetry(id, attempt: attempt, after: node.definition.retry.delay(afterAttempt: attempt)))
         } else {
-            transition(id, to: .failed, metrics: n.metrics.isEmpty ? nil : n.metrics)
+            transition(id, to: .failed, metrics: node.metrics.isEmpty ? nil : node.metrics)
             emit(.error(ServerEvent.ErrorEvent(nodeID: id, code: "node_failed", message: message)))
             anyFailed = true
             markDownstream(of: id, as: .upstreamFailed)
@@ -261,14 +261,14 @@ struct RunStateMachine {
     }
 
     mutating func retryDue(_ id: NodeID, attempt: Int) {
-        guard let n = nodes[id], n.status == .retrying, n.attempt == attempt else { return }
+        guard let node = nodes[id], node.status == .retrying, node.attempt == attempt else { return }
         queue.append(id)
         pump()
     }
 
     /// Emits a progress `node_state` (same status, new output) for a running node.
     mutating func progress(_ id: NodeID, attempt: Int, output: JSONValue) {
-        guard let n = nodes[id], n.status == .running, n.attempt == attempt, !finished else { return }
+        guard let node = nodes[id], node.status == .running, node.attempt == attempt, !finished else { return }
         emit(.nodeState(ServerEvent.NodeState(nodeID: id, status: .running, attempt: attempt, output: output)))
     }
 
@@ -306,7 +306,7 @@ struct RunStateMachine {
         releaseTaskBodies()
         var results: [JSONValue.Member] = []
         for id in order {
-            if let n = nodes[id], n.status == .completed { results.append(JSONValue.Member(id, n.output ?? .null)) }
+            if let node = nodes[id], node.status == .completed { results.append(JSONValue.Member(id, node.output ?? .null)) }
         }
         emit(.executionComplete(ServerEvent.ExecutionComplete(status: final, results: results)))
         actions.append(.finished(final))

@@ -37,12 +37,12 @@ do {
     long.gate("hold", presentation: ["title": "never answered"])
     long.task("after-hold", after: ["hold"]) { _ in "unreachable" }
     var previous: [NodeID] = []
-    for i in 0..<5_000 {
-        let id = "step-\(i)"
+    for stepNumber in 0..<5_000 {
+        let id = "step-\(stepNumber)"
         long.task(id, after: previous) { ctx in
             try await Task.sleep(for: .milliseconds(1))
             await ctx.reportCost(tokens: 1, cost: 0.001)
-            return .int(Int64(i))
+            return .int(Int64(stepNumber))
         }
         previous = [id]
     }
