@@ -1,0 +1,65 @@
+import EddyDAG
+import EddyDAGServer
+import EddyDAGStream
+import EddyLoop
+import EddyWebSocket
+import Foundation
+import Testing
+
+/// The DAG stream server as a library, in process: start, serve a run to a dashboard client,
+/// shut down (streams close with 1001, the log is flushed).
+@Suite("DAGStreamServer: the embedded server", .timeLimit(.minutes(1)))
+struct DAGStreamServerTests {
+    @Test func servesARunAndTheDashboardThenClosesStreamsWith1001() async throws {
+        let log = try ScratchLog()
+        defer { log.remove() }
+        var configuration = DAGStreamServerConfiguration(operatorToken: "op", viewerToken: "view")
+        configuration.port = 0
+        configuration.databasePath = log.path
+        configuration.loopCount = 2
+        let server = try await DAGStreamServer(configuration: configuration)
+        #expect(server.port > 0)
+        #expect(server.dashboardURL(token: "a b") == "http://127.0.0.1:\(server.port)/#token=a%20b")
+
+        var builder = DAGBuilder()
+        builder.task("hello") { _ in "world" }
+        builder.gate("review", after: ["hello"], presentation: ["title": "Ship it?"])
+        builder.task("ship", after: ["review"]) { _ in "shipped" }
+        let runID = try await server.engine.start(try builder.build())
+
+        let loop = try EventLoop()
+        let page = try await DAGStreamGatewayTests.get("/", port: server.port, loop: loop)
+        #expect(page.hasPrefix("HTTP/1.1 200") && page.contains("Content-Security-Policy") && page.contains("Eddy DAG dashboard"))
+        let listing = try await DAGStreamGatewayTests.get("/api/dags?token=view", port: server.port, loop: loop)
+        #expect(listing.contains(runID))
+
+        // A dashboard follows the run to its gate; the server then shuts down under it.
+        let socket = try await WebSocket.connect(to: server.streamURL(runID: runID) + "?token=view", on: loop)
+        let closeCode = Task(executorPreference: loop) { () -> WebSocketCloseCode? in
+            var sawGate = false
+            do {
+                for try await message in socket.messages {
+                    guard case .text(let text) = message else { continue }
+                    if text.contains(#""type":"human_gate_waiting""#) || text.contains(#""status":"waiting_human""#) { sawGate = true }
+                }
+            } catch let error as WebSocketClosedError {
+                return sawGate ? error.status.code : nil
+            } catch {}
+            return sawGate ? socket.closeStatus?.code : nil
+        }
+        for _ in 0..<200 where (try? server.engine.state(runID: runID))?.node("review")?.status != .waitingHuman {
+            try await loop.sleep(for: .milliseconds(10))
+        }
+        try await loop.sleep(for: .milliseconds(100))
+        let reports = await server.shutdown()
+        #expect(reports.allSatisfy { $0.isClean }, "\(reports)")
+        #expect(await closeCode.value == .goingAway)
+        #expect(await server.shutdown() == reports) // idempotent
+
+        // The log was flushed: a new engine on it has the run, its first node done.
+        let reopened = try log.engine()
+        #expect(try reopened.state(runID: runID).node("hello")?.status == .completed)
+        await reopened.shutdown()
+        #expect(await loop.shutdown().isClean)
+    }
+}
