@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, lowest first. Arrows point downwards only:
 //   CLibUV -> EddyLoop -> EddyNet -> (EddyHTTP -> EddyWebSocket -> EddyRooms -> EddyDAG) -> EddyDAGStream
-//   -> EddyDAGServer -> eddy
+//   -> EddyDAGServer -> eddy and the examples
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -115,6 +115,18 @@ let package = Package(
             path: "Examples/TCPEcho",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "example-dag-server",
+            dependencies: ["EddyDAGServer", "EddyDAG"],
+            path: "Examples/DAGServer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "example-chat",
+            dependencies: ["EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            path: "Examples/Chat",
+            swiftSettings: strict
+        ),
         // Helpers shared by the test targets (not a product).
         .target(
             name: "EddyTestSupport",
@@ -151,6 +163,12 @@ let package = Package(
         .testTarget(
             name: "EddyRoomsTests",
             dependencies: ["EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // Runs the executables under Examples/ as a user would.
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .testTarget(
