@@ -44,7 +44,7 @@ say("dashboard: \(isatty(1) == 1 ? server.dashboardURL(token: operatorToken) : s
 let signal = try await server.run(driver: DAGStreamServer.repeating(pause: .seconds(2), onStart: { runID in
     say("RUN \(runID)")
 }) { try workflow() })
-say("stopped by \(signal)")
+if let signal { say("stopped by \(signal)") }
 
 /// One line on stdout at once (unbuffered, so a pipe sees it too).
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }

@@ -52,7 +52,7 @@ public struct DAGStreamServerConfiguration: Sendable {
 /// 2. Start runs: `engine.start(_:)` from anywhere, and/or a driver (`startDriver(_:)` or
 ///    `run(driver:)`), a closure that starts runs and is cancelled at shutdown.
 /// 3. `run(driver:)` waits for SIGINT or SIGTERM and then shuts down; or call `shutdown()`
-///    yourself when your service stops.
+///    yourself when your service stops (a pending `run` then returns nil).
 ///
 /// `shutdown()` stops accepting, closes every stream with 1001 (going away), ends the
 /// connection handlers and shuts the loops down, then cancels the driver and shuts the
@@ -68,8 +68,13 @@ public final class DAGStreamServer: Sendable {
     /// The settings the server was started with.
     public let configuration: DAGStreamServerConfiguration
     private let service: TCPService
-    private let driver = Mutex<Task<Void, any Error>?>(nil)
-    private let stopped = Mutex<Task<[ShutdownReport], Never>?>(nil)
+    private let state = Mutex(State())
+
+    private struct State {
+        var driver: Task<Void, any Error>?
+        var signalWaits: [Task<ProcessSignal, any Error>] = []
+        var stopping: Task<[ShutdownReport], Never>?
+    }
 
     /// A closure that starts runs on the engine (see `repeating(pause:onStart:_:)`).
     public typealias Driver = @Sendable (DAGEngine) async throws -> Void
@@ -125,58 +130,72 @@ public final class DAGStreamServer: Sendable {
     }
 
     /// Starts `driver` with the engine in a task that `shutdown()` cancels. One driver per
-    /// server: a second call does nothing and returns false.
+    /// server, and none once shutdown has begun: such a call does nothing and returns false.
     @discardableResult
     public func startDriver(_ driver: @escaping Driver) -> Bool {
         let engine = self.engine
-        return self.driver.withLock { current in
-            guard current == nil else { return false }
-            current = Task { try await driver(engine) }
+        return state.withLock { state in
+            guard state.driver == nil, state.stopping == nil else { return false }
+            state.driver = Task { try await driver(engine) }
             return true
         }
     }
 
-    /// Waits until the process receives SIGINT or SIGTERM (which then no longer terminate it)
-    /// and returns it, without shutting down: for a caller that reports the signal first.
-    /// Throws `CancellationError` if the calling task is cancelled.
-    public func waitForTerminationSignal() async throws -> ProcessSignal {
-        try await service.waitForTerminationSignal()
-    }
-
-    /// Starts `driver` (if any), waits for SIGINT or SIGTERM (which then no longer terminate
-    /// the process), shuts down and returns the signal. Throws `CancellationError`, after
-    /// shutting down, if the calling task is cancelled.
+    /// Starts `driver` (if any), waits for SIGINT or SIGTERM (which meanwhile no longer
+    /// terminate the process), calls `onSignal` with it, shuts down and returns the signal.
+    /// Returns nil, after the shutdown has finished, if `shutdown()` was called first (from
+    /// elsewhere, or before `run`). Throws `CancellationError`, after shutting down, if the
+    /// calling task is cancelled.
     @discardableResult
-    public func run(driver: Driver? = nil) async throws -> ProcessSignal {
+    public func run(driver: Driver? = nil, onSignal: (ProcessSignal) -> Void = { _ in }) async throws -> ProcessSignal? {
         if let driver { startDriver(driver) }
-        do {
-            let signal = try await service.waitForTerminationSignal()
+        let service = self.service
+        let waiting = state.withLock { state -> Task<ProcessSignal, any Error>? in
+            guard state.stopping == nil else { return nil }
+            let task = Task { try await service.waitForTerminationSignal() }
+            state.signalWaits.append(task)
+            return task
+        }
+        guard let waiting else {
             await shutdown()
+            return nil
+        }
+        let result = await withTaskCancellationHandler { await waiting.result } onCancel: { waiting.cancel() }
+        let stoppedElsewhere = state.withLock { $0.stopping != nil }
+        if case .success(let signal) = result { onSignal(signal) }
+        await shutdown()
+        switch result {
+        case .success(let signal):
             return signal
-        } catch {
-            await shutdown()
+        case .failure where stoppedElsewhere && !Task.isCancelled:
+            return nil
+        case .failure(let error):
             throw error
         }
     }
 
     /// Shuts down in order (see the type's lifecycle) and returns the loops' reports (each
-    /// `isClean` when no libuv handle was left open). Idempotent.
+    /// `isClean` when no libuv handle was left open). Idempotent; `run` returns nil when this
+    /// ends its wait. It waits for the driver to return, so a driver must not await it (it may
+    /// start it in a new task).
     @discardableResult
     public func shutdown() async -> [ShutdownReport] {
-        let stopping = stopped.withLock { current in
-            if let current { return current }
+        let stopping = state.withLock { state in
+            if let stopping = state.stopping { return stopping }
+            let waits = state.signalWaits
             let task = Task<[ShutdownReport], Never> { [self] in
+                for wait in waits { wait.cancel() }  // while the loops still run
                 let gateway = self.gateway
                 let reports = await service.stop(beforeShutdown: { await gateway.closeAll() })
                 // Stop the driver, then the engine (which ends waits on live runs and flushes
                 // the log), and only then wait for the driver to return.
-                let running = driver.withLock { $0 }
+                let running = self.state.withLock { $0.driver }
                 running?.cancel()
                 await engine.shutdown()
                 _ = try? await running?.value
                 return reports
             }
-            current = task
+            state.stopping = task
             return task
         }
         return await stopping.value

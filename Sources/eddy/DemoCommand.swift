@@ -87,8 +87,6 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
     let lines = tokens.bannerLines(host: options.host, port: server.port, onTerminal: onTerminal, tokenFile: tokenFile)
     Console.out(([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n"))
     // The driver starts once the port is bound and announced (its output follows LISTENING).
-    server.startDriver(driver)
-    let signal = try await server.waitForTerminationSignal()
-    Console.error("eddy: \(signal), shutting down")
+    try await server.run(driver: driver) { signal in Console.error("eddy: \(signal), shutting down") }
     reportShutdown(await server.shutdown())
 }

@@ -7,7 +7,8 @@ import Foundation
 import Testing
 
 /// The DAG stream server as a library, in process: start, serve a run to a dashboard client,
-/// shut down (streams close with 1001, the log is flushed).
+/// shut down from the embedding code (streams close with 1001, the log is flushed, `run`
+/// returns).
 @Suite("DAGStreamServer: the embedded server", .timeLimit(.minutes(1)))
 struct DAGStreamServerTests {
     @Test func servesARunAndTheDashboardThenClosesStreamsWith1001() async throws {
@@ -50,8 +51,11 @@ struct DAGStreamServerTests {
         for _ in 0..<200 where (try? server.engine.state(runID: runID))?.node("review")?.status != .waitingHuman {
             try await loop.sleep(for: .milliseconds(10))
         }
+        // A service that runs the server and stops it on its own terms (no signal).
+        let running = Task { try await server.run() }
         try await loop.sleep(for: .milliseconds(100))
         let reports = await server.shutdown()
+        #expect(try await running.value == nil)
         #expect(reports.allSatisfy { $0.isClean }, "\(reports)")
         #expect(await closeCode.value == .goingAway)
         #expect(await server.shutdown() == reports) // idempotent
@@ -61,5 +65,25 @@ struct DAGStreamServerTests {
         #expect(try reopened.state(runID: runID).node("hello")?.status == .completed)
         await reopened.shutdown()
         #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func aPortInUseThrowsAndLeavesNothingOpen() async throws {
+        let (first, second) = (try ScratchLog(), try ScratchLog())
+        defer { first.remove(); second.remove() }
+        var configuration = DAGStreamServerConfiguration(operatorToken: "op", viewerToken: "view")
+        configuration.port = 0
+        configuration.databasePath = first.path
+        configuration.loopCount = 1
+        let server = try await DAGStreamServer(configuration: configuration)
+        configuration.port = server.port
+        configuration.databasePath = second.path
+        await #expect(throws: IOError.self) { _ = try await DAGStreamServer(configuration: configuration) }
+        // The log the failed server opened (and closed) is usable by another engine.
+        let reopened = try second.engine()
+        var builder = DAGBuilder()
+        builder.task("one") { _ in nil }
+        #expect(await reopened.waitForCompletion(runID: try await reopened.start(try builder.build())) == .completed)
+        await reopened.shutdown()
+        #expect(await server.shutdown().allSatisfy { $0.isClean })
     }
 }
