@@ -36,21 +36,25 @@ struct DAGStreamServerTests {
 
         // A dashboard follows the run to its gate; the server then shuts down under it.
         let socket = try await WebSocket.connect(to: server.streamURL(runID: runID) + "?token=view", on: loop)
+        let (gateSeen, seen) = AsyncStream<Void>.makeStream()
         let closeCode = Task(executorPreference: loop) { () -> WebSocketCloseCode? in
+            defer { seen.finish() }
             var sawGate = false
             do {
                 for try await message in socket.messages {
                     guard case .text(let text) = message else { continue }
-                    if text.contains(#""type":"human_gate_waiting""#) || text.contains(#""status":"waiting_human""#) { sawGate = true }
+                    if text.contains(#""type":"human_gate_waiting""#) || text.contains(#""status":"waiting_human""#) {
+                        sawGate = true
+                        seen.yield()
+                    }
                 }
             } catch let error as WebSocketClosedError {
                 return sawGate ? error.status.code : nil
             } catch {}
             return sawGate ? socket.closeStatus?.code : nil
         }
-        for _ in 0..<200 where (try? server.engine.state(runID: runID))?.node("review")?.status != .waitingHuman {
-            try await loop.sleep(for: .milliseconds(10))
-        }
+        var gate = gateSeen.makeAsyncIterator()
+        #expect(await gate.next() != nil, "the dashboard never saw the gate")
         // A service that runs the server and stops it on its own terms (no signal).
         let running = Task { try await server.run() }
         try await loop.sleep(for: .milliseconds(100))

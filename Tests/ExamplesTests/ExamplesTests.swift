@@ -64,7 +64,7 @@ struct ExamplesTests {
         let loop = try EventLoop()
         let client = DAGStreamClient(url: "ws://127.0.0.1:\(port)/api/dags/\(runID)/stream", token: "view", on: loop)
         let following = Task(executorPreference: loop) { await client.run() }
-        for _ in 0..<1000 where client.state?.state.status != .completed { try await loop.sleep(for: .milliseconds(10)) }
+        for _ in 0..<3000 where client.state?.state.status != .completed { try await loop.sleep(for: .milliseconds(10)) }
         #expect(client.state?.state.status == .completed)
         #expect(client.state?.node("sum")?.output == ["total": 385])
         following.cancel()
