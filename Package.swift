@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Layers, lowest first. Arrows point downwards only:
-//   CLibUV -> EddyLoop -> EddyNet -> (EddyHTTP -> EddyWebSocket -> EddyRooms -> EddyDAG) -> eddy
+//   CLibUV -> EddyLoop -> EddyNet -> (EddyHTTP -> EddyWebSocket -> EddyRooms -> EddyDAG) -> EddyDAGStream
+//   -> EddyDAGServer -> eddy and the examples
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -26,6 +27,7 @@ let package = Package(
         .library(name: "EddyRooms", targets: ["EddyRooms"]),
         .library(name: "EddyDAG", targets: ["EddyDAG"]),
         .library(name: "EddyDAGStream", targets: ["EddyDAGStream"]),
+        .library(name: "EddyDAGServer", targets: ["EddyDAGServer"]),
         .executable(name: "eddy", targets: ["eddy"]),
     ],
     dependencies: [
@@ -89,10 +91,16 @@ let package = Package(
             dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop", "COpenSSL"],
             swiftSettings: hotPath
         ),
+        // The DAG stream server as a library: engine, event log, gateway, dashboard, lifecycle.
+        .target(
+            name: "EddyDAGServer",
+            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyLoop", "EddyNet", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream",
+                "EddyLoop", "EddyNet", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -102,6 +110,18 @@ let package = Package(
             name: "example-tcp-echo",
             dependencies: ["EddyLoop", "EddyNet"],
             path: "Examples/TCPEcho",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "example-dag-server",
+            dependencies: ["EddyDAGServer", "EddyDAG"],
+            path: "Examples/DAGServer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "example-chat",
+            dependencies: ["EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            path: "Examples/Chat",
             swiftSettings: strict
         ),
         // Helpers shared by the test targets (not a product).
@@ -143,11 +163,17 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyDAGStreamTests",
-            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyRoomsTests",
             dependencies: ["EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // Runs the executables under Examples/ as a user would.
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .testTarget(

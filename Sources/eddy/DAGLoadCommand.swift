@@ -1,5 +1,6 @@
 import ArgumentParser
 import EddyDAG
+import EddyDAGServer
 import EddyLoop
 import EddyNet
 import EddyWebSocket

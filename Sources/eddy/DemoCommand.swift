@@ -1,12 +1,8 @@
 import ArgumentParser
 import EddyDAG
 import EddyDAGStream
-import EddyHTTP
-import EddyLoop
-import EddyNet
-import EddyWebSocket
+import EddyDAGServer
 import Foundation
-import Synchronization
 
 /// Options shared by `eddy serve` and `eddy demo`.
 struct StreamServerOptions: ParsableArguments {
@@ -53,23 +49,18 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Seconds before the demo's approval gate approves itself.") var gateTimeout = 120.0
 
     func run() async throws {
-        try await serveStreams(options, announce: "Eddy demo: a research-agent workflow, streamed live.") { engine in
-            let timeout = Duration.milliseconds(Int(gateTimeout * 1000))
-            var recent = RecentRuns()
-            while !Task.isCancelled {
-                let runID = try await engine.start(try DemoWorkflow.definition(gateTimeout: timeout))
-                _ = await engine.waitForCompletion(runID: runID)
-                await recent.finished(runID, engine: engine)
-                try await Task.sleep(for: .seconds(3))
-            }
-        }
+        let timeout = Duration.milliseconds(Int(gateTimeout * 1000))
+        try await serveStreams(options, announce: "Eddy demo: a research-agent workflow, streamed live.",
+                               driver: DAGStreamServer.repeating(pause: .seconds(3)) {
+                                   try DemoWorkflow.definition(gateTimeout: timeout)
+                               })
     }
 }
 
-/// Opens the engine, installs the stream gateway and the dashboard, runs `driver` (which
-/// starts runs) until SIGINT/SIGTERM, then stops in order: streams close, the log flushes.
-func serveStreams(_ options: StreamServerOptions, announce: String,
-                  driver: @escaping @Sendable (DAGEngine) async throws -> Void) async throws {
+/// The CLI around a `DAGStreamServer`: tokens from flags or the environment (a warning for
+/// flags), the banner, `LISTENING <port>`, then `driver` until SIGINT/SIGTERM and an orderly
+/// shutdown (streams close with 1001, the log flushes).
+func serveStreams(_ options: StreamServerOptions, announce: String, driver: @escaping DAGStreamServer.Driver) async throws {
     let tokens = StreamTokens(operatorFlag: options.operatorToken, viewerFlag: options.viewerToken,
                               environment: ProcessInfo.processInfo.environment)
     for warning in tokens.warnings { Console.error(warning) }
@@ -85,48 +76,17 @@ func serveStreams(_ options: StreamServerOptions, announce: String,
         }
     }
     defer { if writesTokenFile { TokenFile.remove(tokenFile) } }
-    let retention = RetentionPolicy(maxFinishedRuns: options.keepRuns > 0 ? options.keepRuns : nil)
-    let engine = try DAGEngine(configuration: .init(eventLog: .init(path: options.db, retention: retention)))
-    var configuration = DAGStreamConfiguration()
-    configuration.operatorTokens = [tokens.operatorToken.value]
-    configuration.viewerTokens = [tokens.viewerToken.value]
-    configuration.allowedOrigins = Set(options.allowOrigin)
-    let gateway = DAGStreamGateway(engine: engine, configuration: configuration)
-    var router = HTTPRouter<WebSocketRoute>()
-    try router.addHealthCheck()
-    try gateway.install(into: &router)
-    try DashboardPage.install(into: &router)
-    let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
-    let group = try EventLoopGroup()
+    var configuration = DAGStreamServerConfiguration(operatorToken: tokens.operatorToken.value, viewerToken: tokens.viewerToken.value)
+    configuration.host = options.host
+    configuration.port = options.port
+    configuration.databasePath = options.db
+    configuration.retention = RetentionPolicy(maxFinishedRuns: options.keepRuns > 0 ? options.keepRuns : nil)
+    configuration.stream.allowedOrigins = Set(options.allowOrigin)
+    let server = try await DAGStreamServer(configuration: configuration)
+    Console.out("LISTENING \(server.port)")
+    let lines = tokens.bannerLines(host: options.host, port: server.port, onTerminal: onTerminal, tokenFile: tokenFile)
+    Console.out(([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n"))
     // The driver starts once the port is bound and announced (its output follows LISTENING).
-    let driving = Mutex<Task<Void, any Error>?>(nil)
-    let host = options.host
-    // A fixed kernel send buffer keeps a slow dashboard's backlog in its outbox, where it is
-    // replaced by a fresh snapshot, instead of up to 4 MiB of stale events in the kernel.
-    var tcp = TCPConfiguration()
-    tcp.sendBufferSize = 128 * 1024
-    try await runServer(group: group, host: host, port: options.port, tcp: tcp, announce: { port in
-        let lines = tokens.bannerLines(host: host, port: port, onTerminal: onTerminal, tokenFile: tokenFile)
-        Console.out(([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n"))
-        driving.withLock { $0 = Task { try await driver(engine) } }
-    }, beforeShutdown: { await gateway.closeAll() }) { listener in try await server.serve(listener) }
-    // Stop the driver, then the engine (which ends waits on live runs and flushes the
-    // log), and only then wait for the driver to return.
-    let driver = driving.withLock { $0 }
-    driver?.cancel()
-    await engine.shutdown()
-    _ = try? await driver?.value
-}
-
-/// The runs a repeating driver keeps answering commands for (the latest few); older ones
-/// are forgotten by the engine (their history is still served from the log), so a server
-/// that runs for weeks does not keep every run's state machine in memory.
-struct RecentRuns {
-    var kept: [String] = []
-    let limit = 16
-
-    mutating func finished(_ runID: String, engine: DAGEngine) async {
-        kept.append(runID)
-        while kept.count > limit { await engine.forget(runID: kept.removeFirst()) }
-    }
+    try await server.run(driver: driver) { signal in Console.error("eddy: \(signal), shutting down") }
+    reportShutdown(await server.shutdown())
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EddyDAG
+import EddyDAGServer
 import Foundation
 
 /// `eddy serve --dag FILE.json`: runs a DAG from a JSON definition on the engine (event log in
@@ -42,16 +43,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let definition = try Self.load(dag)
-        let (again, pause) = (self.repeat, self.pause)
-        try await serveStreams(options, announce: "Eddy: serving \(dag).") { engine in
-            var recent = RecentRuns()
-            repeat {
-                let runID = try await engine.start(definition)
-                Console.out("RUN \(runID)")
-                _ = await engine.waitForCompletion(runID: runID)
-                await recent.finished(runID, engine: engine)
-                if again { try await Task.sleep(for: .milliseconds(Int(pause * 1000))) }
-            } while again && !Task.isCancelled
-        }
+        let pause = self.repeat ? Duration.milliseconds(Int(self.pause * 1000)) : nil
+        try await serveStreams(options, announce: "Eddy: serving \(dag).",
+                               driver: DAGStreamServer.repeating(pause: pause, onStart: { Console.out("RUN \($0)") }) { definition })
     }
 }

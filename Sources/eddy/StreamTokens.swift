@@ -1,5 +1,4 @@
-import Foundation
-import Glibc
+import EddyDAGServer
 
 /// The operator and viewer tokens of `eddy demo` / `eddy serve`: where each comes from, what
 /// the banner may show of them, and where generated tokens go when it may not show them.
@@ -26,8 +25,8 @@ struct StreamTokens {
         let source: Source
     }
 
-    static let operatorVariable = "EDDY_OPERATOR_TOKEN"
-    static let viewerVariable = "EDDY_VIEWER_TOKEN"
+    static let operatorVariable = DAGServerTokens.operatorVariable
+    static let viewerVariable = DAGServerTokens.viewerVariable
 
     let operatorToken: Token
     let viewerToken: Token
@@ -36,7 +35,7 @@ struct StreamTokens {
         func token(_ flag: String?, _ flagName: String, _ variable: String) -> Token {
             if let flag { return Token(value: flag, source: .flag(flagName)) }
             if let value = environment[variable] { return Token(value: value, source: .environment(variable)) }
-            return Token(value: Self.generate(), source: .generated)
+            return Token(value: DAGServerTokens.generate(), source: .generated)
         }
         operatorToken = token(operatorFlag, "--operator-token", Self.operatorVariable)
         viewerToken = token(viewerFlag, "--viewer-token", Self.viewerVariable)
@@ -97,65 +96,11 @@ struct StreamTokens {
             ]
         }
         return [
-            "  dashboard: \(base)/#token=\(Self.urlEncoded(operatorToken.value))",
-            "  runs:      \(base)/api/dags?token=\(Self.urlEncoded(viewerToken.value))",
+            "  dashboard: \(base)/#token=\(DAGServerTokens.urlEncoded(operatorToken.value))",
+            "  runs:      \(base)/api/dags?token=\(DAGServerTokens.urlEncoded(viewerToken.value))",
             stream,
             "  operator token: \(operatorToken.value)   (may approve, pause, resume, cancel; \(origin(operatorToken)))",
             "  viewer token:   \(viewerToken.value)   (read only; \(origin(viewerToken)))",
         ]
     }
-
-    /// A token as a URL query or fragment value (RFC 3986 unreserved characters stay as they are).
-    static func urlEncoded(_ token: String) -> String {
-        var unreserved = CharacterSet(charactersIn: "-._~")
-        unreserved.formUnion(CharacterSet(charactersIn: "a"..."z"))
-        unreserved.formUnion(CharacterSet(charactersIn: "A"..."Z"))
-        unreserved.formUnion(CharacterSet(charactersIn: "0"..."9"))
-        return token.addingPercentEncoding(withAllowedCharacters: unreserved) ?? token
-    }
-
-    /// 16 random bytes in hex.
-    static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
-}
-
-/// The file of generated tokens (see `StreamTokens`).
-enum TokenFile {
-    struct WriteError: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// Writes `lines` to `path` with mode 0600: into a new file (never one that exists, so no
-    /// symlink is followed and no wider mode is inherited), then renamed over `path`.
-    static func write(_ lines: [String], to path: String) throws {
-        let temporary = "\(path).tmp-\(getpid())"
-        unlink(temporary)  // a leftover of a crashed process that had our pid
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw WriteError(description: "cannot create \(temporary): \(lastError())") }
-        var failure = fchmod(fd, 0o600) == 0 ? nil : lastError()  // 0600 whatever the umask
-        let bytes = Array((lines.joined(separator: "\n") + "\n").utf8)
-        var offset = 0
-        while failure == nil && offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written > 0 {
-                offset += written
-            } else if written < 0 && errno == EINTR {
-                continue
-            } else {
-                failure = written < 0 ? lastError() : "nothing written"
-            }
-        }
-        close(fd)
-        if failure == nil && rename(temporary, path) != 0 { failure = lastError() }
-        if let failure {
-            unlink(temporary)
-            throw WriteError(description: "cannot write \(path): \(failure)")
-        }
-    }
-
-    static func remove(_ path: String) { unlink(path) }
-
-    private static func lastError() -> String { String(cString: strerror(errno)) }
 }

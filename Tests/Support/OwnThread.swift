@@ -55,8 +55,22 @@ public let eddyBinary = repositoryRoot.appendingPathComponent(".build/debug/eddy
 /// ours), waits for its first line, "LISTENING <port>", and returns the process and the port.
 /// Its stderr is discarded. Throws (after killing it) when the first line is anything else.
 public func startEddyServer(_ arguments: [String], environment: [String: String]? = nil) async throws -> (ChildProcess, Int) {
+    let (process, port, _) = try await startListeningProcess(eddyBinary, arguments, environment: environment)
+    return (process, port)
+}
+
+/// The debug build of the executable target `name` (an example), which `swift build --build-tests` makes.
+public func builtExecutable(_ name: String) -> URL { repositoryRoot.appendingPathComponent(".build/debug/\(name)") }
+
+/// Starts `executable` with `arguments` and `environment` (nil: ours), waits for its first
+/// line, "LISTENING <port>", and returns the process, the port and its stdout (the rest of
+/// its output; keep it while the process runs). Its stderr is discarded. Throws (after
+/// killing it) when the first line is anything else.
+public func startListeningProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil)
+    async throws -> (ChildProcess, Int, ChildPipe)
+{
     let process = ChildProcess()
-    process.executableURL = eddyBinary
+    process.executableURL = executable
     process.arguments = arguments
     process.environment = environment
     let stdout = ChildPipe()
@@ -67,9 +81,9 @@ public func startEddyServer(_ arguments: [String], environment: [String: String]
     guard first.hasPrefix("LISTENING "), let port = Int(first.dropFirst("LISTENING ".count)) else {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        throw ChildProcessError("eddy \(arguments.joined(separator: " ")) did not start: \(first)")
+        throw ChildProcessError("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not start: \(first)")
     }
-    return (process, port)
+    return (process, port, stdout)
 }
 
 /// Runs `Tests/Peers/<script>` with the test venv's Python (see `runProcess`).

@@ -60,7 +60,8 @@ extension EventLoop {
 ///
 /// Guarantees: `next()` returns the first of the watched signals, whether it arrived before
 /// or during the call; after it returns, throws, or `cancel()`, the handlers are removed and
-/// the signals have their default effect again. Use one `next()` per watch.
+/// the signals have their default effect again. One `next()` per watch: a second one, at the
+/// same time or later, throws `CancellationError`.
 public final class SignalWatch: Sendable {
     private let watcher: SignalWatcher
 
@@ -128,7 +129,7 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
             self.outcome = nil
             return continuation.resume(with: outcome)
         }
-        if done { return continuation.resume(throwing: CancellationError()) }
+        if done || self.continuation != nil { return continuation.resume(throwing: CancellationError()) } // one wait per watch
         self.continuation = continuation
     }
 

@@ -4,7 +4,7 @@ extension DashboardPage {
     /// text nodes, never into `innerHTML` or a string of code; handlers are closures attached
     /// with `addEventListener`; node and gate maps are `Map`s, so an id such as `__proto__`
     /// is only a key.
-    static let script = #"""
+    public static let script = #"""
         "use strict";
         (() => {
           const $ = (id) => document.getElementById(id);

@@ -1,4 +1,4 @@
-import EddyDAG
+public import EddyDAG
 import Glibc
 
 /// The task handlers that `eddy serve --dag FILE.json` offers to definitions: simulated work
@@ -13,12 +13,14 @@ import Glibc
 /// | `fail` | `message`, `until_attempt`, `output` | fails with `message`; with `until_attempt` N, succeeds from attempt N on (pair with `retry`) |
 /// | `expand` | `nodes`, `ms` | after `ms`, adds `nodes` (same format as the file's nodes, no `expand`) by a mutation |
 /// | `ticker` | `rate`, `seconds` | reports progress `{"i", "t_ns"}` (`t_ns`: wall clock, ns) `rate` times a second for `seconds`; for load tests (`eddy dag-load`) |
-enum BuiltinHandlers {
-    struct ParamsError: Error, CustomStringConvertible {
-        let description: String
+public enum BuiltinHandlers {
+    /// Why a handler refused its params (or the message of a `fail` node).
+    public struct ParamsError: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    static var registry: HandlerRegistry {
+    /// Every built-in handler, by name; `DAGDefinition(json:handlers:)` takes it.
+    public static var registry: HandlerRegistry {
         var base = HandlerRegistry()
         base.register("sleep", configured: sleep)
         base.register("model_call", configured: modelCall)
@@ -119,8 +121,9 @@ enum BuiltinHandlers {
 }
 
 /// Wall-clock time shared by processes on one machine (for cross-process latency).
-enum WallClock {
-    static func nanoseconds() -> Int64 {
+public enum WallClock {
+    /// Nanoseconds since the Unix epoch (`CLOCK_REALTIME`).
+    public static func nanoseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)

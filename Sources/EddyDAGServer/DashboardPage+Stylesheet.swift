@@ -1,6 +1,6 @@
 extension DashboardPage {
     /// `/dashboard.css` (a separate resource: the page's CSP forbids inline style).
-    static let stylesheet = """
+    public static let stylesheet = """
         body { font: 14px system-ui, sans-serif; max-width: 52rem; margin: 1.5rem auto; }
         table { border-collapse: collapse; width: 100%; }
         td, th { border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; }

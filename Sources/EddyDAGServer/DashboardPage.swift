@@ -1,7 +1,7 @@
-import EddyHTTP
-import EddyWebSocket
+public import EddyHTTP
+public import EddyWebSocket
 
-/// A minimal live dashboard for `eddy demo` / `eddy serve`: follows the lobby
+/// A minimal live dashboard for a `DAGStreamServer` (`eddy demo`, `eddy serve`): follows the lobby
 /// (`/api/dags/stream`) to list the runs and switch to each new one, applies the snapshot and
 /// the deltas of the run it shows (a mid-stream snapshot replaces the state), shows node
 /// states, costs and waiting gates with Approve / Reject buttons, and resyncs with `since`
@@ -16,14 +16,14 @@ import EddyWebSocket
 /// `securityHeaders`: a Content-Security-Policy that admits only this server's own script,
 /// stylesheet and connections, so markup that reached the page anyway could run no inline
 /// script or handler and send nothing elsewhere.
-enum DashboardPage {
+public enum DashboardPage {
     /// Sent with every dashboard resource.
     ///
     /// `connect-src 'self'` admits the page's WebSockets to this same host and port: CSP3
     /// matches `ws:` to a page served over `http:` (and `wss:` to `https:`), and the Chromium
     /// test (`DashboardBrowserTests`) runs the dashboard under this policy. The token never
     /// reaches a Referer (`no-referrer`), and no copy of the page stays in a cache.
-    static let securityHeaders: [(String, String)] = [
+    public static let securityHeaders: [(String, String)] = [
         ("Content-Security-Policy",
          "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
             + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
@@ -33,12 +33,12 @@ enum DashboardPage {
     ]
 
     /// A 200 response carrying `body` as `contentType` and the security headers.
-    static func response(_ body: String, contentType: String) -> HTTPResponse {
+    public static func response(_ body: String, contentType: String) -> HTTPResponse {
         HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", contentType)] + securityHeaders), body: Array(body.utf8))
     }
 
     /// `GET /`, `GET /dashboard.js`, `GET /dashboard.css`.
-    static func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
+    public static func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
         let page = response(html, contentType: "text/html; charset=utf-8")
         let script = response(script, contentType: "application/javascript; charset=utf-8")
         let stylesheet = response(stylesheet, contentType: "text/css; charset=utf-8")
@@ -49,7 +49,7 @@ enum DashboardPage {
 
     /// The page: structure only, no inline script or style (the CSP forbids both). The script
     /// fills the elements by id.
-    static let html = """
+    public static let html = """
         <!doctype html>
         <html lang="en">
         <head>

@@ -1,0 +1,243 @@
+public import EddyDAG
+public import EddyDAGStream
+import EddyHTTP
+public import EddyLoop
+public import EddyNet
+import EddyWebSocket
+import Synchronization
+
+/// Settings of a `DAGStreamServer`. Every field has a default; set at least the tokens.
+public struct DAGStreamServerConfiguration: Sendable {
+    /// Address to bind. Default `127.0.0.1`.
+    public var host = "127.0.0.1"
+    /// Port to bind; 0 lets the kernel choose (read `DAGStreamServer.port`). Default 8080.
+    public var port = 8080
+    /// The SQLite event log. Default `eddy-events.sqlite` in the working directory.
+    public var databasePath = "eddy-events.sqlite"
+    /// Which finished runs the log keeps. Default: the 1,000 newest.
+    public var retention = RetentionPolicy(maxFinishedRuns: 1000)
+    /// The stream gateway's settings: `operatorTokens`, `viewerTokens`, `allowedOrigins`,
+    /// heartbeats, outbox limits. With no token configured nobody is admitted.
+    public var stream = DAGStreamConfiguration()
+    /// Whether `/`, `/dashboard.js` and `/dashboard.css` serve the dashboard page. Default true.
+    public var servesDashboard = true
+    /// Loop threads. Default: one per core.
+    public var loopCount = EventLoopGroup.coreCount
+    /// Per-connection TCP settings. The default fixes the kernel send buffer at 128 KiB, so a
+    /// slow dashboard's backlog stays in its outbox, where it is replaced by a fresh snapshot,
+    /// instead of up to 4 MiB of stale events in the kernel.
+    public var tcp: TCPConfiguration = {
+        var tcp = TCPConfiguration()
+        tcp.sendBufferSize = 128 * 1024
+        return tcp
+    }()
+
+    public init() {}
+
+    /// The defaults, with one operator token and one viewer token.
+    public init(operatorToken: String, viewerToken: String) {
+        stream.operatorTokens = [operatorToken]
+        stream.viewerTokens = [viewerToken]
+    }
+}
+
+/// The whole DAG stream server in one object: the engine with its SQLite event log, the
+/// stream gateway (`GET /api/dags`, the lobby `/api/dags/stream`, `/api/dags/{dagId}/stream`),
+/// `GET /healthz` and the dashboard page, served on its own event loops.
+///
+/// Lifecycle:
+/// 1. `init(configuration:)` opens the log (marking runs a crash left live as interrupted),
+///    binds the port and starts accepting; when it returns, `port` is bound and every route
+///    answers. If binding fails, nothing is left open.
+/// 2. Start runs: `engine.start(_:)` from anywhere, and/or a driver (`startDriver(_:)` or
+///    `run(driver:)`), a closure that starts runs and is cancelled at shutdown.
+/// 3. `run(driver:)` waits for SIGINT or SIGTERM and then shuts down; or call `shutdown()`
+///    yourself when your service stops (a pending `run` then returns nil).
+///
+/// `shutdown()` stops accepting, closes every stream with 1001 (going away), ends the
+/// connection handlers and shuts the loops down, then cancels the driver and shuts the
+/// engine down, which commits and closes the event log (live runs are marked interrupted by
+/// the next open). It is idempotent: later calls wait for the first and return its reports.
+/// The server prints nothing; it reports what the caller may want to show (`port`, `baseURL`,
+/// `dashboardURL(token:)`, the shutdown reports).
+public final class DAGStreamServer: Sendable {
+    /// Start runs here; its event log is the one dashboards replay from.
+    public let engine: DAGEngine
+    /// The stream routes and their sockets.
+    public let gateway: DAGStreamGateway
+    /// The settings the server was started with.
+    public let configuration: DAGStreamServerConfiguration
+    private let service: TCPService
+    private let state = Mutex(State())
+
+    private struct State {
+        var driver: Task<Void, any Error>?
+        var signalWaits: [Task<ProcessSignal, any Error>] = []
+        var stopping: Task<[ShutdownReport], Never>?
+    }
+
+    /// A closure that starts runs on the engine (see `repeating(pause:onStart:_:)`).
+    public typealias Driver = @Sendable (DAGEngine) async throws -> Void
+
+    /// Opens the event log, installs the routes, binds and starts serving (see the lifecycle).
+    /// - Throws: `DAGEngineError` if the log cannot be opened, `IOError` if the port cannot be
+    ///   bound, or a router error for a clash of routes.
+    public init(configuration: DAGStreamServerConfiguration) async throws {
+        self.configuration = configuration
+        let engine = try DAGEngine(configuration: .init(eventLog: .init(path: configuration.databasePath,
+                                                                         retention: configuration.retention)))
+        let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream)
+        do {
+            var router = HTTPRouter<WebSocketRoute>()
+            try router.addHealthCheck()
+            try gateway.install(into: &router)
+            if configuration.servesDashboard { try DashboardPage.install(into: &router) }
+            let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+            let group = try EventLoopGroup(loopCount: configuration.loopCount)
+            do {
+                service = try await TCPService.start(group: group, host: configuration.host, port: configuration.port,
+                                                     configuration: configuration.tcp) { listener in
+                    try await server.serve(listener)
+                }
+            } catch {
+                _ = await group.shutdown()
+                throw error
+            }
+        } catch {
+            await engine.shutdown()
+            throw error
+        }
+        self.engine = engine
+        self.gateway = gateway
+    }
+
+    /// The bound port (the kernel's choice when the configuration asked for 0).
+    public var port: Int { service.port }
+
+    /// `http://HOST:PORT` as configured and bound.
+    public var baseURL: String { "http://\(configuration.host):\(port)" }
+
+    /// The dashboard's address; with `token`, carried in the fragment (`#token=…`), which no
+    /// request sends to a server, log or Referer, and which the page removes from the address bar.
+    public func dashboardURL(token: String? = nil) -> String {
+        baseURL + "/" + (token.map { "#token=" + DAGServerTokens.urlEncoded($0) } ?? "")
+    }
+
+    /// The WebSocket address of one run's stream (the token goes in a header, `?token=` or the
+    /// `token.<t>` subprotocol).
+    public func streamURL(runID: String) -> String {
+        "ws://\(configuration.host):\(port)/api/dags/\(runID)/stream"
+    }
+
+    /// Starts `driver` with the engine in a task that `shutdown()` cancels. One driver per
+    /// server, and none once shutdown has begun: such a call does nothing and returns false.
+    @discardableResult
+    public func startDriver(_ driver: @escaping Driver) -> Bool {
+        let engine = self.engine
+        return state.withLock { state in
+            guard state.driver == nil, state.stopping == nil else { return false }
+            state.driver = Task { try await driver(engine) }
+            return true
+        }
+    }
+
+    /// Starts `driver` (if any), waits for SIGINT or SIGTERM (which meanwhile no longer
+    /// terminate the process), calls `onSignal` with it, shuts down and returns the signal.
+    /// Returns nil, after the shutdown has finished, if `shutdown()` was called first (from
+    /// elsewhere, or before `run`). Throws `CancellationError`, after shutting down, if the
+    /// calling task is cancelled.
+    @discardableResult
+    public func run(driver: Driver? = nil, onSignal: (ProcessSignal) -> Void = { _ in }) async throws -> ProcessSignal? {
+        if let driver { startDriver(driver) }
+        let service = self.service
+        let waiting = state.withLock { state -> Task<ProcessSignal, any Error>? in
+            guard state.stopping == nil else { return nil }
+            let task = Task { try await service.waitForTerminationSignal() }
+            state.signalWaits.append(task)
+            return task
+        }
+        guard let waiting else {
+            await shutdown()
+            return nil
+        }
+        let result = await withTaskCancellationHandler { await waiting.result } onCancel: { waiting.cancel() }
+        let stoppedElsewhere = state.withLock { $0.stopping != nil }
+        if case .success(let signal) = result { onSignal(signal) }
+        await shutdown()
+        switch result {
+        case .success(let signal):
+            return signal
+        case .failure where stoppedElsewhere && !Task.isCancelled:
+            return nil
+        case .failure(let error):
+            throw error
+        }
+    }
+
+    /// Shuts down in order (see the type's lifecycle) and returns the loops' reports (each
+    /// `isClean` when no libuv handle was left open). Idempotent; `run` returns nil when this
+    /// ends its wait. It waits for the driver to return, so a driver must not await it (it may
+    /// start it in a new task).
+    @discardableResult
+    public func shutdown() async -> [ShutdownReport] {
+        let stopping = state.withLock { state in
+            if let stopping = state.stopping { return stopping }
+            let waits = state.signalWaits
+            let task = Task<[ShutdownReport], Never> { [self] in
+                for wait in waits { wait.cancel() }  // while the loops still run
+                let gateway = self.gateway
+                let reports = await service.stop(beforeShutdown: { await gateway.closeAll() })
+                // Stop the driver, then the engine (which ends waits on live runs and flushes
+                // the log), and only then wait for the driver to return.
+                let running = self.state.withLock { $0.driver }
+                running?.cancel()
+                await engine.shutdown()
+                _ = try? await running?.value
+                return reports
+            }
+            state.stopping = task
+            return task
+        }
+        return await stopping.value
+    }
+
+    /// A driver that starts `definition()`, waits for the run to end, and with `pause` set
+    /// starts another after that pause, until cancelled; without, it starts one run. It
+    /// answers commands for the 16 newest runs only (`RecentRuns`), so it can run for weeks.
+    /// `onStart` hears each run's id as it starts.
+    public static func repeating(
+        pause: Duration?,
+        onStart: @escaping @Sendable (String) -> Void = { _ in },
+        _ definition: @escaping @Sendable () throws -> DAGDefinition
+    ) -> Driver {
+        { engine in
+            var recent = RecentRuns()
+            repeat {
+                let runID = try await engine.start(try definition())
+                onStart(runID)
+                _ = await engine.waitForCompletion(runID: runID)
+                await recent.finished(runID, engine: engine)
+                guard let pause else { return }
+                try await Task.sleep(for: pause)
+            } while !Task.isCancelled
+        }
+    }
+}
+
+/// The runs a long-lived driver keeps answering commands for (the latest `limit`); older ones
+/// are forgotten by the engine (their history is still served from the log), so a server
+/// that runs for weeks does not keep every run's state machine in memory.
+public struct RecentRuns: Sendable {
+    /// The kept runs, oldest first.
+    public private(set) var kept: [String] = []
+    /// How many runs are kept. Default 16.
+    public let limit: Int
+
+    public init(limit: Int = 16) { self.limit = max(1, limit) }
+
+    /// Records that `runID` finished and makes the engine forget the runs beyond `limit`.
+    public mutating func finished(_ runID: String, engine: DAGEngine) async {
+        kept.append(runID)
+        while kept.count > limit { await engine.forget(runID: kept.removeFirst()) }
+    }
+}
