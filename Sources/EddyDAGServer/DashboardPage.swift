@@ -12,36 +12,16 @@ public import EddyWebSocket
 ///
 /// Security: labels, outputs and gate titles come from workflow definitions and model output,
 /// so the script renders every value as text (`textContent`, `createElement`, never HTML) and
-/// attaches handlers with `addEventListener`. As a second line, every resource carries
-/// `securityHeaders`: a Content-Security-Policy that admits only this server's own script,
+/// attaches handlers with `addEventListener`. As a second line, every resource is a
+/// `BrowserResource`: a Content-Security-Policy that admits only this server's own script,
 /// stylesheet and connections, so markup that reached the page anyway could run no inline
 /// script or handler and send nothing elsewhere.
 public enum DashboardPage {
-    /// Sent with every dashboard resource.
-    ///
-    /// `connect-src 'self'` admits the page's WebSockets to this same host and port: CSP3
-    /// matches `ws:` to a page served over `http:` (and `wss:` to `https:`), and the Chromium
-    /// test (`DashboardBrowserTests`) runs the dashboard under this policy. The token never
-    /// reaches a Referer (`no-referrer`), and no copy of the page stays in a cache.
-    public static let securityHeaders: [(String, String)] = [
-        ("Content-Security-Policy",
-         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-            + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "no-referrer"),
-        ("Cache-Control", "no-store"),
-    ]
-
-    /// A 200 response carrying `body` as `contentType` and the security headers.
-    public static func response(_ body: String, contentType: String) -> HTTPResponse {
-        HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", contentType)] + securityHeaders), body: Array(body.utf8))
-    }
-
     /// `GET /`, `GET /dashboard.js`, `GET /dashboard.css`.
     public static func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
-        let page = response(html, contentType: "text/html; charset=utf-8")
-        let script = response(script, contentType: "application/javascript; charset=utf-8")
-        let stylesheet = response(stylesheet, contentType: "text/css; charset=utf-8")
+        let page = BrowserResource.page(html)
+        let script = BrowserResource.script(script)
+        let stylesheet = BrowserResource.stylesheet(stylesheet)
         try router.add(.get, "/") { _, _ in page }
         try router.add(.get, "/dashboard.js") { _, _ in script }
         try router.add(.get, "/dashboard.css") { _, _ in stylesheet }

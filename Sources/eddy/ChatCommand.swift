@@ -25,9 +25,11 @@ struct ChatCommand: AsyncParsableCommand {
         let rooms = RoomRegistry(group: group, compression: handshake.deflate)
         var router = HTTPRouter<WebSocketRoute>()
         try router.addHealthCheck()
-        try router.add(.get, "/") { _, _ in
-            HTTPResponse(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8"], body: Array(ChatPage.html.utf8))
-        }
+        let (page, script, stylesheet) = (BrowserResource.page(ChatPage.html), BrowserResource.script(ChatPage.script),
+                                          BrowserResource.stylesheet(ChatPage.stylesheet))
+        try router.add(.get, "/") { _, _ in page }
+        try router.add(.get, "/chat.js") { _, _ in script }
+        try router.add(.get, "/chat.css") { _, _ in stylesheet }
         try router.addUpgrade("/ws", WebSocketRoute(
             endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake))
         ) { socket, context in
@@ -64,30 +66,40 @@ enum ChatPage {
         return writer.string
     }
 
+    /// The page: structure only. Script and style are resources of their own, served under
+    /// `BrowserResource`'s policy (no inline script or style); messages are rendered as text.
     static let html = """
     <!doctype html>
     <html lang="en"><head><meta charset="utf-8"><title>Eddy chat</title>
-    <style>body{font:15px system-ui,sans-serif;max-width:40rem;margin:2rem auto}#log{border:1px solid #ccc;height:20rem;overflow:auto;padding:.5rem}
-    .from{font-weight:600}#status{color:#666}</style></head>
+    <link rel="stylesheet" href="/chat.css"><script src="/chat.js" defer></script></head>
     <body><h1>Eddy chat room</h1><p id="status">connecting…</p><div id="log"></div>
     <form id="form"><input id="text" autocomplete="off" placeholder="say something" size="40"> <button>Send</button></form>
-    <script>
+    </body></html>
+    """
+
+    static let stylesheet = """
+    body{font:15px system-ui,sans-serif;max-width:40rem;margin:2rem auto}#log{border:1px solid #ccc;height:20rem;overflow:auto;padding:.5rem}
+    .from{font-weight:600}#status{color:#666}
+    """
+
+    static let script = """
+    "use strict";
     const name = "guest-" + Math.floor(Math.random() * 1000);
     const log = document.getElementById("log"), status = document.getElementById("status");
     let ws, attempt = 0;
     function connect() {
-      ws = new WebSocket(`ws://${location.host}/ws?name=${name}`);
-      ws.onopen = () => { attempt = 0; status.textContent = `connected as ${name}`;
-        const say = new URLSearchParams(location.search).get("say"); if (say) ws.send(say); };
-      ws.onmessage = (e) => { const m = JSON.parse(e.data); const p = document.createElement("div");
-        const f = document.createElement("span"); f.className = "from"; f.textContent = m.from + ": ";
-        p.append(f, document.createTextNode(m.text)); log.append(p); log.scrollTop = log.scrollHeight; };
-      ws.onclose = () => { const delay = Math.random() * Math.min(30000, 1000 * 2 ** attempt++);
-        status.textContent = `disconnected; retrying in ${Math.round(delay / 100) / 10} s`; setTimeout(connect, delay); };
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      ws = new WebSocket(`${scheme}://${location.host}/ws?name=${encodeURIComponent(name)}`);
+      ws.addEventListener("open", () => { attempt = 0; status.textContent = `connected as ${name}`;
+        const say = new URLSearchParams(location.search).get("say"); if (say) ws.send(say); });
+      ws.addEventListener("message", (e) => { const m = JSON.parse(e.data); const line = document.createElement("div");
+        const from = document.createElement("span"); from.className = "from"; from.textContent = String(m.from) + ": ";
+        line.append(from, document.createTextNode(String(m.text))); log.append(line); log.scrollTop = log.scrollHeight; });
+      ws.addEventListener("close", () => { const delay = Math.random() * Math.min(30000, 1000 * 2 ** attempt++);
+        status.textContent = `disconnected; retrying in ${Math.round(delay / 100) / 10} s`; setTimeout(connect, delay); });
     }
-    document.getElementById("form").onsubmit = (e) => { e.preventDefault(); const t = document.getElementById("text");
-      if (ws && ws.readyState === 1 && t.value) { ws.send(t.value); t.value = ""; } };
+    document.getElementById("form").addEventListener("submit", (e) => { e.preventDefault(); const t = document.getElementById("text");
+      if (ws && ws.readyState === 1 && t.value) { ws.send(t.value); t.value = ""; } });
     connect();
-    </script></body></html>
     """
 }

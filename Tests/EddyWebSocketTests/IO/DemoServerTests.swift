@@ -22,7 +22,12 @@ struct DemoServerTests {
         let response = try #require(try await page.response())
         #expect(response.status == 200)
         #expect(response.head.contains("text/html"))
-        #expect(response.body.contains("new WebSocket"))
+        #expect(response.head.contains("Content-Security-Policy: default-src 'none'; script-src 'self'"), "\(response.head)")
+        #expect(response.body.contains(#"<script src="/chat.js" defer></script>"#) && !response.body.contains("<script>"))
+        try await page.send("GET /chat.js HTTP/1.1\r\nHost: x\r\n\r\n")
+        let script = try #require(try await page.response())
+        #expect(script.status == 200 && script.head.contains("application/javascript") && script.head.contains("Content-Security-Policy"))
+        #expect(script.body.contains("new WebSocket"))
         await page.connection.close()
 
         let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/ws?name=alice", on: loop)
