@@ -1,3 +1,4 @@
+import EddyHTTPCore
 import EddyLoop
 import EddyNet
 import Synchronization

@@ -1,3 +1,4 @@
+import EddyHTTPCore
 import EddyLoop
 public import EddyNet
 import Glibc

@@ -1,3 +1,4 @@
+import EddyWebSocketCore
 public import EddyLoop
 public import EddyNet
 import EddyHTTP

@@ -1,3 +1,4 @@
+import EddyWebSocketCore
 import EddyLoop
 public import EddyNet
 
@@ -8,7 +9,7 @@ extension WebSocket: ByteStreamReceiver {
 
     /// Processes the bytes that came with the handshake, then receives from the stream.
     func start(leftover: [UInt8], keepAliveTick: Duration?) {
-        proto.shareCompressor(from: SharedCompressorPool.on(eventLoop))
+        proto.shareCompressor { SharedCompressorPool.on(eventLoop).stream(for: $0) }
         if let keepAliveTick, status == nil { KeepAliveTicker.on(eventLoop).add(self, every: keepAliveTick) }
         if let responder = responder?.value {
             // `serve` must not return before `webSocketDidClose`: the listener's table keeps

@@ -1,3 +1,5 @@
+import EddyShared
+import EddyWebSocketCore
 public import EddyLoop
 public import EddyNet
 

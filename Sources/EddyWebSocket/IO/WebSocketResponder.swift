@@ -1,3 +1,4 @@
+import EddyWebSocketCore
 /// Reacts to a `WebSocket`'s events synchronously, on the socket's loop, with no task per
 /// connection: the cheapest way to serve many mostly idle connections (an idle
 /// connection is its socket and its `WebSocket`, nothing more) and the fastest way to

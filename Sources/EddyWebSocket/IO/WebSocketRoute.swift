@@ -1,3 +1,5 @@
+import EddyShared
+import EddyWebSocketCore
 import EddyLoop
 import EddyHTTP
 public import EddyNet
