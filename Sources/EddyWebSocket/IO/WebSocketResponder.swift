@@ -25,7 +25,7 @@ import EddyWebSocketCore
 ///   cannot answer a ping either) is dropped with 1011, as if it had missed a pong.
 /// - Pings, keep-alive, limits and the closing handshake work exactly as for task-driven
 ///   sockets; `messages` is not available (every message goes to the responder).
-/// - `TCPListener.serve` (through `HTTPServer.serve`) returns only after every one of its
+/// - The listener's `serve` (through `HTTPServer.serve`) returns only after every one of its
 ///   responders' connections has closed *and* `webSocketDidClose` has returned.
 /// - A connection keeps no buffer a large message needed once it is delivered and
 ///   answered (small ones are kept for reuse).
