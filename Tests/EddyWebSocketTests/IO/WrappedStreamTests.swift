@@ -32,13 +32,6 @@ struct WrappedStreamTests {
         return (group, listener, serving)
     }
 
-    static func stop(_ group: EventLoopGroup, _ listener: CountingListener, _ serving: Task<Void, any Error>) async -> Bool {
-        await listener.close()
-        serving.cancel()
-        _ = try? await serving.value
-        return await group.shutdown().allSatisfy { $0.isClean }
-    }
-
     @Test func plainRequestIsAnsweredThroughTheWrapper() async throws {
         let (group, listener, serving) = try await Self.start(echo: .task)
         let request = Array("GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".utf8)
@@ -54,7 +47,7 @@ struct WrappedStreamTests {
         #expect(streams.count == 1)
         #expect(streams.first?.received.load(ordering: .relaxed) == request.count)
         #expect(streams.first?.sent.load(ordering: .relaxed) == response.count)
-        #expect(await Self.stop(group, listener, serving))
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 
     @Test(arguments: EchoServerFixture.Echo.allCases)
@@ -79,7 +72,7 @@ struct WrappedStreamTests {
         // handshake and the frames through the wrapper.
         #expect((streams.first?.received.load(ordering: .relaxed) ?? 0) > 100)
         #expect((streams.first?.sent.load(ordering: .relaxed) ?? 0) > 100)
-        #expect(await Self.stop(group, listener, serving))
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 }
 
