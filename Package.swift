@@ -31,6 +31,8 @@ let package = Package(
     products: [
         .library(name: "EddyLoop", targets: ["EddyLoop"]),
         .library(name: "EddyNet", targets: ["EddyNet"]),
+        .library(name: "EddyHTTPCore", targets: ["EddyHTTPCore"]),
+        .library(name: "EddyWebSocketCore", targets: ["EddyWebSocketCore"]),
         .library(name: "EddyHTTP", targets: ["EddyHTTP"]),
         .library(name: "EddyWebSocket", targets: ["EddyWebSocket"]),
         .library(name: "EddyRooms", targets: ["EddyRooms"]),
