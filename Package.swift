@@ -2,8 +2,17 @@
 import PackageDescription
 
 // Layers, lowest first. Arrows point downwards only:
-//   CLibUV -> EddyLoop -> EddyNet -> (EddyHTTP -> EddyWebSocket -> EddyRooms -> EddyDAG) -> EddyDAGStream
-//   -> EddyDAGServer -> eddy and the examples
+//   EddyShared (SharedValue; no dependencies)
+//   CLibUV -> EddyLoop -> EddyNet                    the runtime and the transport (ByteStream)
+//   EddyHTTPCore -> EddyWebSocketCore                sans-IO: bytes in, events/bytes out; they
+//                                                    import neither EddyLoop nor EddyNet
+//   EddyNet + EddyHTTPCore -> EddyHTTP               HTTPServer over any ByteStreamListener
+//   EddyHTTP + EddyWebSocketCore -> EddyWebSocket    the WebSocket driver, routes, connect
+//   EddyWebSocket -> EddyRooms -> EddyDAGStream (+ EddyDAG) -> EddyDAGServer -> eddy, examples
+// EddyHTTP and EddyWebSocket re-export their cores (`@_exported import`, Exports.swift):
+// the cores were split out of them, and code that says `import EddyHTTP` or
+// `import EddyWebSocket` and uses HTTPRequest, HTTPRouter, WebSocketCloseCode … must keep
+// compiling unchanged. Code that needs no I/O can import just a core.
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -22,6 +31,8 @@ let package = Package(
     products: [
         .library(name: "EddyLoop", targets: ["EddyLoop"]),
         .library(name: "EddyNet", targets: ["EddyNet"]),
+        .library(name: "EddyHTTPCore", targets: ["EddyHTTPCore"]),
+        .library(name: "EddyWebSocketCore", targets: ["EddyWebSocketCore"]),
         .library(name: "EddyHTTP", targets: ["EddyHTTP"]),
         .library(name: "EddyWebSocket", targets: ["EddyWebSocket"]),
         .library(name: "EddyRooms", targets: ["EddyRooms"]),
@@ -42,13 +53,17 @@ let package = Package(
         ),
         .target(name: "CEddyShims"),
         .target(
+            name: "EddyShared",
+            swiftSettings: strict
+        ),
+        .target(
             name: "EddyLoop",
             dependencies: ["CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
         .target(
             name: "EddyNet",
-            dependencies: ["EddyLoop", "CLibUV", "CEddyShims"],
+            dependencies: ["EddyShared", "EddyLoop", "CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -61,14 +76,26 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Sans-IO HTTP/1.1: messages, bounded parsers, response serializer, router.
+        .target(
+            name: "EddyHTTPCore",
+            swiftSettings: hotPath
+        ),
+        // Sans-IO RFC 6455/7692: frames, UTF-8, close, handshakes, permessage-deflate,
+        // keep-alive state, `WebSocketProtocol`.
+        .target(
+            name: "EddyWebSocketCore",
+            dependencies: ["EddyHTTPCore", "EddyShared", "CZlib", "COpenSSL"],
+            swiftSettings: hotPath
+        ),
         .target(
             name: "EddyHTTP",
-            dependencies: ["EddyNet", "EddyLoop"],
+            dependencies: ["EddyHTTPCore", "EddyNet", "EddyLoop"],
             swiftSettings: hotPath
         ),
         .target(
             name: "EddyWebSocket",
-            dependencies: ["EddyHTTP", "EddyNet", "EddyLoop", "CZlib", "COpenSSL"],
+            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyShared", "EddyNet", "EddyLoop"],
             swiftSettings: hotPath
         ),
         .systemLibrary(
@@ -141,9 +168,14 @@ let package = Package(
             dependencies: ["EddyLoop", "CLibUV"],
             swiftSettings: strict
         ),
+        // The cores' tests need no loop and no socket.
         .testTarget(
-            name: "EddyHTTPTests",
-            dependencies: ["EddyHTTP"]
+            name: "EddyHTTPCoreTests",
+            dependencies: ["EddyHTTPCore"]
+        ),
+        .testTarget(
+            name: "EddyWebSocketCoreTests",
+            dependencies: ["EddyWebSocketCore", "EddyHTTPCore"]
         ),
         .testTarget(
             name: "EddyWebSocketTests",

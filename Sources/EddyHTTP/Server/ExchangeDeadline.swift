@@ -1,5 +1,5 @@
+import EddyHTTPCore
 import EddyLoop
-import EddyNet
 import Synchronization
 
 /// The one deadline of an HTTP exchange, moved from phase to phase on a single
@@ -21,11 +21,12 @@ final class ExchangeDeadline: Sendable {
     private let state: State
     private let timer: LoopTimer
 
-    init(connection: TCPConnection, expired: @escaping @Sendable (Phase) -> Void) {
+    /// - Parameter loop: the connection's loop, where `expired` runs.
+    init(on loop: EventLoop, expired: @escaping @Sendable (Phase) -> Void) {
         let state = State()
         self.state = state
         // The timer's body holds the state, not this object: no cycle to leak.
-        self.timer = LoopTimer(on: connection.eventLoop) {
+        self.timer = LoopTimer(on: loop) {
             state.expired.store(true, ordering: .releasing)
             expired(Phase(rawValue: state.phase.load(ordering: .acquiring)) ?? .idle)
         }

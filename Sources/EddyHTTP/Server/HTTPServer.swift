@@ -1,9 +1,11 @@
+import EddyHTTPCore
 import EddyLoop
 public import EddyNet
 import Glibc
 import Synchronization
 
-/// Serves HTTP/1.1 on a listener: parses requests with the bounded sans-IO parser,
+/// Serves HTTP/1.1 on any listener of byte streams (`ByteStreamListener`: TCP, later
+/// TLS) or on a single stream: parses requests with the bounded sans-IO parser,
 /// routes them, answers plain requests (with keep-alive), serves static files, and hands
 /// upgrade requests to an upgrade handler together with their stream.
 ///
@@ -20,7 +22,8 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// connection's long phase (a WebSocket's lifetime) in a fresh task, without the memory
     /// of the HTTP exchange (see `ConnectionOutcome`), `.keepOpen` when callbacks on the
     /// connection's loop drive it from now on, or `.close` when it is done.
-    public typealias UpgradeHandler = @Sendable (Upgrade, HTTPUpgradeRequest<TCPConnection>) async -> ConnectionOutcome
+    /// The stream is whatever the listener accepted (`TCPConnection`, a TLS stream …).
+    public typealias UpgradeHandler = @Sendable (Upgrade, HTTPUpgradeRequest<any ByteStream>) async -> ConnectionOutcome
 
     public let router: HTTPRouter<Upgrade>
     public let configuration: HTTPServerConfiguration
@@ -40,9 +43,10 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// What the server has answered so far.
     public var statistics: HTTPServerCounters { counters.withLock { $0 } }
 
-    /// Serves connections from `listener` until it closes (see `TCPListener.serve`). An
-    /// upgraded connection's long phase runs in a fresh task of the listener's group.
-    public func serve(_ listener: TCPListener) async throws {
+    /// Serves connections from `listener` until it closes (see
+    /// `ByteStreamListener.serveHandingOver`). An upgraded connection's long phase runs in a
+    /// fresh task of the listener's group.
+    public func serve<Listener: ByteStreamListener>(_ listener: Listener) async throws {
         try await listener.serveHandingOver({ connection in
             await self.exchangeAndUpgrade(connection)
         })
@@ -50,8 +54,9 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
 
     /// Serves one connection until it closes, errs, or its upgrade handler finishes (in
     /// the calling task). Cancelling the calling task during the upgrade's long phase
-    /// closes the connection, as `TCPListener.serveHandingOver` does for its hand-overs.
-    public func handle(_ connection: TCPConnection) async {
+    /// closes the connection, as `ByteStreamListener.serveHandingOver` does for its
+    /// hand-overs.
+    public func handle<Stream: ByteStream>(_ connection: Stream) async {
         let body: @Sendable () async -> Void
         switch await exchangeAndUpgrade(connection) {
         case .close: return
@@ -68,14 +73,14 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// Runs the HTTP exchange, then the upgrade handler's first phase if a request was
     /// routed to an upgrade. The exchange's state (parser buffers, request bytes) is gone
     /// by the time the upgrade handler runs.
-    private func exchangeAndUpgrade(_ connection: TCPConnection) async -> ConnectionOutcome {
+    private func exchangeAndUpgrade<Stream: ByteStream>(_ connection: Stream) async -> ConnectionOutcome {
         guard let (upgrade, handoff) = await exchange(connection) else { return .close }
         counters.withLock { $0.upgrades += 1 }
         return await upgradeHandler(upgrade, handoff)
     }
 
     /// What an HTTP exchange ended with when it was not an upgrade: nothing to do.
-    private typealias Upgraded = (Upgrade, HTTPUpgradeRequest<TCPConnection>)
+    private typealias Upgraded = (Upgrade, HTTPUpgradeRequest<any ByteStream>)
 
     /// Answers requests until the connection ends (nil) or a request is routed to an
     /// upgrade (returned, with the bytes that followed it).
@@ -86,13 +91,13 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// a request already in hand is parsed and answered without touching the timer, beyond
     /// the response's write. Pipelined requests are parsed in place in the read that carried
     /// them; only an upgrade's leftover bytes are copied, once.
-    private func exchange(_ connection: TCPConnection) async -> Upgraded? {
+    private func exchange<Stream: ByteStream>(_ connection: Stream) async -> Upgraded? {
         var parser = HTTPRequestParser(limits: configuration.limits)
         var iterator = connection.inbound.makeAsyncIterator()
         // The latest read, and how much of it the parser has taken.
         var input: [UInt8] = []
         var parsed = 0
-        let deadline = ExchangeDeadline(connection: connection) { [self] phase in self.deadlinePassed(phase, connection) }
+        let deadline = ExchangeDeadline(on: connection.eventLoop) { [self] phase in self.deadlinePassed(phase, connection) }
         defer { deadline.close() }
         // Whether the current request's `headerTimeout` is running: it starts once per
         // request, so a client that trickles bytes cannot extend it.
@@ -132,7 +137,7 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
                 if case .upgrade(let upgrade, let parameters) = router.route(request) {
                     deadline.stop()
                     let leftover = Array(input[parsed...])
-                    return (upgrade, HTTPUpgradeRequest(stream: connection, request: request, parameters: parameters, leftover: leftover))
+                    return (upgrade, HTTPUpgradeRequest<any ByteStream>(stream: connection, request: request, parameters: parameters, leftover: leftover))
                 }
                 let keepGoing = await respond(to: request, on: connection, deadline: deadline)
                 if !keepGoing { return nil }
@@ -141,7 +146,7 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     }
 
     /// Answers one request. Returns whether the connection stays open for another.
-    private func respond(to request: HTTPRequest, on connection: TCPConnection, deadline: ExchangeDeadline) async -> Bool {
+    private func respond(to request: HTTPRequest, on connection: some ByteStream, deadline: ExchangeDeadline) async -> Bool {
         var response: HTTPResponse
         switch router.route(request) {
         case .upgrade:
@@ -171,7 +176,7 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// does not take its response in time (it stopped reading, so the write waits above
     /// the write watermark) is disconnected, which frees what was queued for it in Eddy
     /// and in the kernel. Returns whether everything was written.
-    private func send(_ bytes: [UInt8], on connection: TCPConnection, deadline: ExchangeDeadline, thenShutdown: Bool) async -> Bool {
+    private func send(_ bytes: [UInt8], on connection: some ByteStream, deadline: ExchangeDeadline, thenShutdown: Bool) async -> Bool {
         deadline.start(.response, after: configuration.writeTimeout)
         defer { deadline.stop() }
         do {
@@ -186,7 +191,7 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
     /// What a passed deadline does, on the connection's loop: close the connection; for a
     /// request that had started, answer 408 first (queued without waiting, so a client that
     /// does not read cannot delay the close) and close 100 ms later.
-    private func deadlinePassed(_ phase: ExchangeDeadline.Phase, _ connection: TCPConnection) {
+    private func deadlinePassed(_ phase: ExchangeDeadline.Phase, _ connection: some ByteStream) {
         let loop = connection.eventLoop
         switch phase {
         case .idle:

@@ -1,3 +1,4 @@
+import EddyHTTPCore
 /// Settings of `HTTPServer`. Every field has a default.
 public struct HTTPServerConfiguration: Sendable {
     /// Parser limits: request line, head bytes, header count, body bytes.

@@ -1,3 +1,4 @@
+import EddyHTTPCore
 import Glibc
 
 /// Reads a routed static file into a response (404 when missing, 500 when unreadable or

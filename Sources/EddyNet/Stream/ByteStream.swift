@@ -42,6 +42,21 @@ public protocol ByteStream: AnyObject, Sendable {
     func shutdownWrite() async throws
     /// Closes the stream at once; pending reads end and pending writes fail. Idempotent.
     func close() async
+    /// Starts closing the stream from any thread without waiting, as cancelling a task
+    /// suspended on it would: pending reads end with `CancellationError`. For code that
+    /// serves a stream and is cancelled (a cancellation handler cannot `await close()`).
+    func closeForCancellationSoon()
+    /// Returns once the stream has closed, by either side (without closing it).
+    /// Cancelling the waiting task closes the stream, as for a suspended read.
+    func waitUntilClosed() async
+
+    /// For the driver of a stream its listener keeps open with no task
+    /// (`ConnectionOutcome.keepOpen`) that has callbacks to run after the stream closes:
+    /// the listener (and so its `serve`) keeps the stream until `driverFinished()` too. A
+    /// stream that wraps another forwards both calls. Loop thread.
+    func driverFinishesAfterClose()
+    /// See `driverFinishesAfterClose()`. Loop thread.
+    func driverFinished()
 
     /// From now on, hands every received byte to `receiver` on the loop, as it arrives
     /// (first whatever is already buffered): the push-style alternative to `inbound`, for

@@ -1,3 +1,4 @@
+import EddyShared
 import CEddyShims
 import CLibUV
 import EddyLoop

@@ -1,3 +1,4 @@
+import EddyShared
 import CLibUV
 public import EddyLoop
 

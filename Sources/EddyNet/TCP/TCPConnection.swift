@@ -1,3 +1,4 @@
+import EddyShared
 import CLibUV
 import CEddyShims
 public import EddyLoop
@@ -132,12 +133,12 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     /// For the driver of a connection kept open (`ConnectionOutcome.keepOpen`) that has
     /// callbacks to run after the socket closes: the listener's table (and so `serve`)
     /// keeps the connection until `driverFinished()` too. Loop thread.
-    package func driverFinishesAfterClose() {
+    public func driverFinishesAfterClose() {
         awaitsDriver = true
     }
 
     /// See `driverFinishesAfterClose()`. Loop thread.
-    package func driverFinished() {
+    public func driverFinished() {
         driverDone = true
         releaseTrackerIfDone()
     }
@@ -215,7 +216,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
 
     /// Closes the connection from any thread because the task serving it was cancelled:
     /// pending reads end with `CancellationError`, as they would in a cancelled read.
-    package func closeForCancellationSoon() {
+    public func closeForCancellationSoon() {
         eventLoop.execute { self.closeForCancellation() }
     }
 

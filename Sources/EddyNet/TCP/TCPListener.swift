@@ -16,7 +16,8 @@ import Synchronization
 /// connections wait for it (accepting pauses above that, leaving the rest in the kernel
 /// backlog); `close()` stops accepting and closes connections nobody took; connections
 /// already taken are the taker's to close.
-public final class TCPListener: Sendable {
+public final class TCPListener: ByteStreamListener {
+    public typealias Stream = TCPConnection
     /// The bound address; with port 0, the port the kernel chose.
     public let localAddress: SocketAddress
     /// The loop watching the listening socket.
@@ -74,25 +75,9 @@ public final class TCPListener: Sendable {
     /// The number of connections accepted so far.
     public var acceptedCount: Int { acceptor.accepted.load(ordering: .relaxed) }
 
-    /// Serves every accepted connection with `handler`, each in its own child task that
-    /// prefers the connection's loop (no executor hop between I/O and handler), and closes
-    /// each connection when its handler returns or throws. Returns when the listener is
-    /// closed and every handler has finished; cancelling the calling task closes the
-    /// listener and cancels the handlers.
-    ///
-    /// Run the calling task on `eventLoop` (`Task(executorPreference: listener.eventLoop)`)
-    /// so that accepting never waits for Swift's global thread pool, which CPU-bound work
-    /// elsewhere in the process may be keeping busy.
-    public func serve(_ handler: @escaping @Sendable (TCPConnection) async throws -> Void) async throws {
-        try await serveHandingOver({ connection in
-            try await handler(connection)
-            return .close
-        })
-    }
-
-    /// Like `serve(_:)`, but a handler may hand its connection over to a fresh child task
-    /// of the same group (`ConnectionOutcome.handOver`), which then owns it and closes it
-    /// when done. The hand-over goes through the task that accepts (the group's owner); once
+    /// Like `serve(_:)` (`ByteStreamListener`), but a handler may hand its connection over
+    /// to a fresh child task of the same group (`ConnectionOutcome.handOver`), which then
+    /// owns it and closes it when done. The hand-over goes through the task that accepts (the group's owner); once
     /// the listener is closed and that task has stopped taking work, the handler's own task
     /// runs the body instead. Either way the body runs exactly once, is cancelled with the
     /// others, and `serve` waits for it. Cancelling `serve` also closes every handed-over

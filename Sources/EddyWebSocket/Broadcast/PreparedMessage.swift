@@ -1,3 +1,4 @@
+import EddyWebSocketCore
 import Synchronization
 
 /// A message framed once for many server-side connections (a room broadcast).

@@ -1,3 +1,4 @@
+import EddyWebSocketCore
 import EddyLoop
 
 /// One zlib compressor per loop and setting (window bits, memLevel, level), shared by the

@@ -1,3 +1,4 @@
+import EddyWebSocketCore
 public import EddyLoop
 public import EddyNet
 import EddyHTTP
@@ -61,7 +62,7 @@ extension WebSocket {
 
     private static func handshake(
         _ handshake: WebSocketClientHandshake,
-        over connection: TCPConnection,
+        over connection: some ByteStream,
         configuration: WebSocketClientConfiguration
     ) async throws -> WebSocket {
         try await connection.write(handshake.requestBytes)

@@ -1,3 +1,4 @@
+import EddyWebSocketCore
 import EddyLoop
 public import EddyNet
 
@@ -8,12 +9,12 @@ extension WebSocket: ByteStreamReceiver {
 
     /// Processes the bytes that came with the handshake, then receives from the stream.
     func start(leftover: [UInt8], keepAliveTick: Duration?) {
-        proto.shareCompressor(from: SharedCompressorPool.on(eventLoop))
+        proto.shareCompressor { SharedCompressorPool.on(eventLoop).stream(for: $0) }
         if let keepAliveTick, status == nil { KeepAliveTicker.on(eventLoop).add(self, every: keepAliveTick) }
         if let responder = responder?.value {
             // `serve` must not return before `webSocketDidClose`: the listener's table keeps
             // the connection until `transportDidClose` says the driver is done.
-            if let connection = transport as? TCPConnection { connection.driverFinishesAfterClose() }
+            transport.driverFinishesAfterClose()
             delivering = true
             responder.webSocketDidOpen(self)
             delivering = false
@@ -212,7 +213,7 @@ extension WebSocket: ByteStreamReceiver {
 
     /// The task of the wait `wait` was cancelled: if that wait is parked, it gets
     /// `CancellationError`, and the connection is dropped, as when a task reading a
-    /// `TCPConnection` is cancelled. (If it is not parked yet, `park` sees the flag.)
+    /// `ByteStream` is cancelled. (If it is not parked yet, `park` sees the flag.)
     func cancelConsumer(_ wait: WaitCancellation) {
         guard let consumer, consumerWait === wait else { return }
         self.consumer = nil
@@ -370,7 +371,7 @@ extension WebSocket: ByteStreamReceiver {
         closeWaiters = []
         for waiter in waiters { waiter.resume(returning: finalStatus) }
         // Last: a listener keeps a responder's connection until this (see `start`).
-        if responder != nil, let connection = transport as? TCPConnection { connection.driverFinished() }
+        if responder != nil { transport.driverFinished() }
     }
 
     private var finalStatus: WebSocketCloseStatus {

@@ -1,3 +1,5 @@
+import EddyShared
+import EddyWebSocketCore
 public import EddyLoop
 public import EddyNet
 
@@ -61,7 +63,7 @@ public final class WebSocket: @unchecked Sendable {
     var spareActions: [WebSocketAction] = []
     var closeTimer: ScheduledWork?
     /// Set (before the handler starts) for a socket whose task belongs to a
-    /// `TCPListener.serveHandingOver` group, which closes the connection when `serve` is
+    /// `ByteStreamListener.serveHandingOver` group, which closes the connection when `serve` is
     /// cancelled: a parked consumer then ends with the connection.
     var transportClosesOnCancellation = false
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).

@@ -1,3 +1,4 @@
+import EddyWebSocketCore
 /// Reacts to a `WebSocket`'s events synchronously, on the socket's loop, with no task per
 /// connection: the cheapest way to serve many mostly idle connections (an idle
 /// connection is its socket and its `WebSocket`, nothing more) and the fastest way to
@@ -24,7 +25,7 @@
 ///   cannot answer a ping either) is dropped with 1011, as if it had missed a pong.
 /// - Pings, keep-alive, limits and the closing handshake work exactly as for task-driven
 ///   sockets; `messages` is not available (every message goes to the responder).
-/// - `TCPListener.serve` (through `HTTPServer.serve`) returns only after every one of its
+/// - The listener's `serve` (through `HTTPServer.serve`) returns only after every one of its
 ///   responders' connections has closed *and* `webSocketDidClose` has returned.
 /// - A connection keeps no buffer a large message needed once it is delivered and
 ///   answered (small ones are kept for reuse).

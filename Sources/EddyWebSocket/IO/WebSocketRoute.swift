@@ -1,3 +1,5 @@
+import EddyShared
+import EddyWebSocketCore
 import EddyLoop
 import EddyHTTP
 public import EddyNet
@@ -80,8 +82,8 @@ public struct WebSocketRoute: Sendable {
     /// The `HTTPServer` upgrade handler for routes of this type: the handshake in the
     /// HTTP exchange's task, then the handler in a fresh task (`ConnectionOutcome`), so an
     /// idle connection holds only what its handler needs.
-    public static func upgrade(_ route: WebSocketRoute, _ handoff: HTTPUpgradeRequest<TCPConnection>) async -> ConnectionOutcome {
-        guard let (socket, context) = await route.handshake(handoff) else { return .close }
+    public static func upgrade(_ route: WebSocketRoute, _ handoff: HTTPUpgradeRequest<any ByteStream>) async -> ConnectionOutcome {
+        guard let (socket, context) = await route.handshake(on: handoff.stream, handoff) else { return .close }
         // Driven by callbacks on its loop: no task to hand over to; the listener keeps the
         // connection in its table (closed if `serve` is cancelled) until it closes.
         if route.responder != nil { return .keepOpen }
@@ -98,9 +100,18 @@ public struct WebSocketRoute: Sendable {
     /// Runs the handshake on `handoff.stream` and, if accepted, the handler, in the calling
     /// task.
     public func accept<Stream: ByteStream>(_ handoff: HTTPUpgradeRequest<Stream>) async {
+        await accept(on: handoff.stream, handoff)
+    }
+
+    /// `accept(_:)` for what `HTTPServer` hands an upgrade handler.
+    public func accept(_ handoff: HTTPUpgradeRequest<any ByteStream>) async {
+        await accept(on: handoff.stream, handoff)
+    }
+
+    private func accept<Stream: ByteStream, Carried>(on stream: Stream, _ handoff: HTTPUpgradeRequest<Carried>) async {
         // The handshake's state is dropped before the handler starts: a connection that
         // stays open for hours keeps only the socket and the request.
-        guard let (socket, context) = await handshake(handoff) else { return }
+        guard let (socket, context) = await handshake(on: stream, handoff) else { return }
         let handler = self.handler
         await Self.run({ try await handler($0, context) }, socket)
     }
@@ -130,8 +141,8 @@ public struct WebSocketRoute: Sendable {
     /// Validates the upgrade request, asks the hook, and writes the 101, all within
     /// `endpoint.handshakeTimeout` (past it the stream is closed). Nil when the request
     /// was refused (the refusal has been written and the stream closed) or timed out.
-    private func handshake<Stream: ByteStream>(_ handoff: HTTPUpgradeRequest<Stream>) async -> (WebSocket, Context)? {
-        let stream = handoff.stream
+    /// `stream` is `handoff.stream` with its concrete type.
+    private func handshake<Stream: ByteStream, Carried>(on stream: Stream, _ handoff: HTTPUpgradeRequest<Carried>) async -> (WebSocket, Context)? {
         let loop = stream.eventLoop
         let deadline = loop.schedule(after: endpoint.handshakeTimeout) {
             Task(executorPreference: loop) { await stream.close() }

@@ -1,3 +1,4 @@
+import EddyWebSocketCore
 import EddyLoop
 
 /// Ticks the keep-alive state of every WebSocket on one loop, one repeating timer per tick

@@ -25,7 +25,7 @@ struct WebSocketConnectionTests {
         return (group, listener, serving)
     }
 
-    static func stop(_ group: EventLoopGroup, _ listener: TCPListener, _ serving: Task<Void, any Error>) async -> Bool {
+    static func stop(_ group: EventLoopGroup, _ listener: some ByteStreamListener, _ serving: Task<Void, any Error>) async -> Bool {
         await listener.close()
         serving.cancel()
         _ = try? await serving.value

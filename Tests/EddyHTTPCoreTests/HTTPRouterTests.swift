@@ -1,5 +1,5 @@
 import Testing
-@testable import EddyHTTP
+@testable import EddyHTTPCore
 
 @Suite("Response serializer")
 struct HTTPResponseTests {

@@ -1,5 +1,5 @@
 import Testing
-@testable import EddyWebSocket
+@testable import EddyWebSocketCore
 
 /// RFC 6455 §5.7 examples, byte for byte.
 @Suite("RFC 6455 §5.7 examples")

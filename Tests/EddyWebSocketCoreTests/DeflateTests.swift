@@ -1,5 +1,5 @@
 import Testing
-@testable import EddyWebSocket
+@testable import EddyWebSocketCore
 
 /// RFC 7692 §7.1: negotiation truth tables.
 @Suite("RFC 7692 negotiation")

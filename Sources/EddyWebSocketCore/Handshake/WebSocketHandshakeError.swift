@@ -1,4 +1,4 @@
-import EddyHTTP
+import EddyHTTPCore
 
 /// Why a handshake failed.
 ///
@@ -7,7 +7,7 @@ import EddyHTTP
 /// response is built by `WebSocketServerHandshake`. Client side, it says which rule of
 /// RFC 6455 §4.1 the server's response broke. `description` is safe to log.
 public struct WebSocketHandshakeError: Error, Sendable, Equatable, CustomStringConvertible {
-    enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         // server side (RFC 6455 §4.2.1)
         case methodNotGet
         case versionTooOld
@@ -31,9 +31,9 @@ public struct WebSocketHandshakeError: Error, Sendable, Equatable, CustomStringC
         case randomFailure
     }
 
-    let kind: Kind
+    package let kind: Kind
 
-    init(_ kind: Kind) { self.kind = kind }
+    package init(_ kind: Kind) { self.kind = kind }
 
     /// The status a server answers with for this failure.
     public var status: HTTPStatus {

@@ -1,6 +1,6 @@
 import Testing
-import EddyHTTP
-@testable import EddyWebSocket
+import EddyHTTPCore
+@testable import EddyWebSocketCore
 
 func upgradeRequest(_ extra: [(String, String)] = [], removing: Set<String> = [], method: HTTPMethod = .get,
                     version: HTTPVersion = .http1_1) -> HTTPRequest {

@@ -1,5 +1,5 @@
 import Testing
-@testable import EddyWebSocket
+@testable import EddyWebSocketCore
 
 /// RFC 3629 §4 / RFC 6455 §8.1: validation, including fail-fast positions.
 @Suite("UTF-8 validation")

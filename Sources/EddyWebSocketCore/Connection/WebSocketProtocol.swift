@@ -1,4 +1,4 @@
-import EddyLoop  // SharedValue only: the protocol does no I/O
+import EddyShared
 
 /// The sans-IO WebSocket protocol object for one connection (RFC 6455 §5–§7, with
 /// RFC 7692 compression), modelled on Python `websockets`' `Protocol`.
@@ -83,7 +83,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
 
     /// As above, with a configuration shared by many connections (see
     /// `SharedValue`).
-    init(
+    package init(
         role: WebSocketRole,
         sharedConfiguration: SharedValue<WebSocketConfiguration>,
         deflate: PerMessageDeflateParameters?,
@@ -501,11 +501,12 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         }
     }
 
-    /// Compresses with `pool`'s stream for these settings instead of an own one, when this
-    /// side has no context takeover (see `SharedCompressorPool`).
-    mutating func shareCompressor(from pool: SharedCompressorPool) {
+    /// Compresses with a stream shared by other connections (the I/O layer's per-loop pool,
+    /// `SharedCompressorPool`) instead of an own one, when this side has no context
+    /// takeover. `stream` is asked only then, for these settings.
+    package mutating func shareCompressor(_ stream: (PerMessageDeflateCodec.Settings) -> ZlibDeflateStream?) {
         guard compressionEnabled, compression.settings.compressNoContextTakeover else { return }
-        if let stream = pool.stream(for: compression.settings) { compression.shareCompressor(stream) }
+        if let stream = stream(compression.settings) { compression.shareCompressor(stream) }
     }
 
     /// Frees zlib streams that hold no context (directions without context takeover),

@@ -1,4 +1,4 @@
-import EddyHTTP
+import EddyHTTPCore
 
 /// The application's decision about an upgrade request (authentication, rate limits).
 public enum WebSocketUpgradeDecision: Sendable, Equatable {

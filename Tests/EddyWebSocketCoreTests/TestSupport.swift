@@ -1,4 +1,4 @@
-@testable import EddyWebSocket
+@testable import EddyWebSocketCore
 
 let testKey = WebSocketMaskingKey(0x37, 0xFA, 0x21, 0x3D)
 

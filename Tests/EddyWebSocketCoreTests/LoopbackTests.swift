@@ -1,5 +1,5 @@
 import Testing
-@testable import EddyWebSocket
+@testable import EddyWebSocketCore
 
 /// A client and a server protocol object exchanging bytes in memory, with
 /// fragmented, compressed and control messages, ending with a closing handshake.

@@ -1,4 +1,4 @@
-import EddyHTTP
+import EddyHTTPCore
 
 /// The client side of the opening handshake (RFC 6455 §4.1), without I/O.
 ///

@@ -115,9 +115,10 @@ enum HTTPHeadLines {
     }
 }
 
-/// RFC 9110 §5.6.2 tchar.
+/// RFC 9110 §5.6.2 tchar: the one table of token characters, for the HTTP parser and for
+/// the WebSocket core's header grammars (extensions, subprotocols).
 @inline(__always)
-func isTokenByte(_ byte: UInt8) -> Bool {
+package func isTokenByte(_ byte: UInt8) -> Bool {
     switch byte {
     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
         return true

@@ -1,5 +1,5 @@
 import Testing
-@testable import EddyHTTP
+@testable import EddyHTTPCore
 
 @Suite("HTTP/1.1 request parser")
 struct HTTPRequestParserTests {

@@ -51,14 +51,14 @@ private func freeCountedStream(_ stream: UnsafeMutablePointer<z_stream>, _ count
 ///   Instances are owned by exactly one `PerMessageDeflateCodec` (a noncopyable value)
 ///   and never shared, which is why the unchecked `Sendable` is sound: moving the
 ///   owner moves the only reference.
-final class ZlibDeflateStream: @unchecked Sendable {
+package final class ZlibDeflateStream: @unchecked Sendable {
     private let stream: UnsafeMutablePointer<z_stream>
     private let counter: UnsafeMutablePointer<Int>
 
     /// Bytes zlib currently holds for this stream (measured by the allocator).
     var allocatedBytes: Int { counter.pointee }
 
-    init?(level: Int32, windowBits: Int, memLevel: Int) {
+    package init?(level: Int32, windowBits: Int, memLevel: Int) {
         (stream, counter) = makeCountedStream()
         // Negative windowBits selects raw deflate. zlib refuses raw windowBits 8, so
         // negotiation never asks for it (see PerMessageDeflateNegotiation).

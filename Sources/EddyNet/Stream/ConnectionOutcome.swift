@@ -1,5 +1,5 @@
-/// What a connection handler run by `TCPListener.serveHandingOver(_:)` leaves to be done
-/// with its connection when it returns.
+/// What a connection handler run by `ByteStreamListener.serveHandingOver(_:)` (such as
+/// `TCPListener`'s) leaves to be done with its connection when it returns.
 ///
 /// Why hand over: a Swift task's allocator keeps the slabs of its deepest async stack
 /// until the task ends. A connection that starts with a deep, short phase (parsing an

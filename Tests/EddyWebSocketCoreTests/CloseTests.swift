@@ -1,5 +1,5 @@
 import Testing
-@testable import EddyWebSocket
+@testable import EddyWebSocketCore
 
 /// RFC 6455 §5.5.1, §7.4: Close payloads and codes.
 @Suite("§7.4 close codes")

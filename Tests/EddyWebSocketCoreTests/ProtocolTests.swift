@@ -1,5 +1,5 @@
 import Testing
-@testable import EddyWebSocket
+@testable import EddyWebSocketCore
 
 /// RFC 6455 §5.4–§5.6 and §7 through the protocol object (server role unless noted).
 @Suite("Protocol: messages, control frames, failures")

@@ -1,3 +1,5 @@
+import EddyHTTPCore
+
 /// One element of a `Sec-WebSocket-Extensions` header: an extension name and its
 /// parameters in order (RFC 6455 §9.1).
 ///
@@ -54,7 +56,7 @@ public struct WebSocketExtensionOffer: Sendable, Equatable {
                     scanner.skipWhitespace()
                     if scanner.peek == UInt8(ascii: "\"") {
                         guard let quoted = scanner.quotedString(), !quoted.isEmpty,
-                              quoted.utf8.allSatisfy(isExtensionTokenByte) else { return nil }
+                              quoted.utf8.allSatisfy(isTokenByte) else { return nil }
                         value = quoted
                     } else {
                         guard let token = scanner.token() else { return nil }
@@ -101,7 +103,7 @@ private struct ExtensionScanner {
 
     mutating func token() -> String? {
         let start = index
-        while let byte = peek, isExtensionTokenByte(byte) { index += 1 }
+        while let byte = peek, isTokenByte(byte) { index += 1 }
         guard index > start else { return nil }
         return String(decoding: bytes[start..<index], as: UTF8.self)
     }
@@ -123,19 +125,5 @@ private struct ExtensionScanner {
             }
         }
         return nil
-    }
-}
-
-/// RFC 9110 §5.6.2 tchar.
-func isExtensionTokenByte(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-        return true
-    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-         UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-         UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-        return true
-    default:
-        return false
     }
 }

@@ -1,4 +1,4 @@
-import EddyHTTP
+import EddyHTTPCore
 
 /// Server handshake settings.
 ///
@@ -87,7 +87,7 @@ public struct WebSocketServerHandshake: Sendable {
             return .failure(.init(.originNotAllowed))
         }
         let offeredProtocols = headers.listValues(name: "Sec-WebSocket-Protocol")
-        guard offeredProtocols.allSatisfy({ $0.utf8.allSatisfy(isExtensionTokenByte) }) else {
+        guard offeredProtocols.allSatisfy({ $0.utf8.allSatisfy(isTokenByte) }) else {
             return .failure(.init(.malformedSubprotocols))
         }
         let subprotocol = configuration.subprotocols.first { offeredProtocols.contains($0) }
