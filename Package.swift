@@ -175,7 +175,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyWebSocketCoreTests",
-            dependencies: ["EddyWebSocketCore", "EddyHTTPCore"]
+            dependencies: ["EddyTestSupport", "EddyWebSocketCore", "EddyHTTPCore"]
         ),
         .testTarget(
             name: "EddyWebSocketTests",

@@ -1,25 +1,14 @@
 import EddyDAG
+import EddyTestSupport
 import Foundation
 import Testing
-
-/// A small deterministic PRNG (SplitMix64) so every randomised run can be reproduced by seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("Snapshot + replay equals live state", .timeLimit(.minutes(1)))
 struct SnapshotReplayTests {
     /// A random DAG: tasks that succeed, fail, retry, report cost and progress, gates decided by
     /// timeout, and one node that fans out.
     static func randomDefinition(seed: UInt64) throws -> DAGDefinition {
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         let count = Int.random(in: 4...24, using: &rng)
         var b = DAGBuilder(
             budget: Bool.random(using: &rng) ? BudgetPolicy(limit: Double.random(in: 0.5...3, using: &rng)) : .unlimited,

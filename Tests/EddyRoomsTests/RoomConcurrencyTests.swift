@@ -1,3 +1,4 @@
+import EddyTestSupport
 import EddyHTTP
 import EddyLoop
 import EddyNet
@@ -227,17 +228,4 @@ final class Tally: Sendable {
     var started: Bool { counts.withLock { $0.started } }
     var settled: Int { counts.withLock { $0.settled } }
     var finished: Int { counts.withLock { $0.finished } }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so runs are repeatable.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,3 +1,4 @@
+import EddyTestSupport
 import Testing
 @testable import EddyWebSocketCore
 
@@ -162,7 +163,7 @@ struct DeflateCodecTests {
 
     @Test(arguments: 9...15)
     func roundTripsAtEveryWindowSize(_ bits: Int) {
-        var rng = SplitMix64(state: UInt64(bits))
+        var rng = SplitMix64(seed: UInt64(bits))
         for takeover in [true, false] {
             let parameters = PerMessageDeflateParameters(
                 serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
@@ -190,7 +191,7 @@ struct DeflateCodecTests {
     @Test func agreedWindow8IsDecodableWithA256ByteWindow() throws {
         var server = Self.codec(.server, PerMessageDeflateParameters(serverMaxWindowBits: 8))
         #expect(server.settings.compressWindowBits == 9)
-        var rng = SplitMix64(state: 8)
+        var rng = SplitMix64(seed: 8)
         let inflater = try #require(ZlibInflateStream(windowBits: 8))
         for _ in 0..<50 {
             // Repeats at distances 200...400 tempt the compressor to reach past 256.
@@ -344,7 +345,7 @@ struct DeflateWireLimitTests {
     /// Incompressible data grows a little under deflate; a compressed message whose
     /// decompressed size fits the limit must not be refused for its wire size.
     @Test func incompressibleMessageAtTheLimitIsAccepted() throws {
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         let data = rng.bytes(1000)
         var client = WebSocketProtocol(
             role: .client, configuration: testConfiguration(), deflate: PerMessageDeflateParameters())

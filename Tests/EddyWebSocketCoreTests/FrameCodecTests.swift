@@ -1,3 +1,4 @@
+import EddyTestSupport
 import Testing
 @testable import EddyWebSocketCore
 
@@ -64,7 +65,7 @@ struct ChunkingTests {
     /// A stream of masked client frames covering 7-, 16- and 64-bit lengths, control
     /// frames between fragments and an empty frame.
     static let stream: [UInt8] = {
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         var bytes: [UInt8] = []
         bytes += clientFrame(.text, Array("Hel".utf8), fin: false)
         bytes += clientFrame(.ping, Array("p".utf8))
@@ -120,7 +121,7 @@ struct ChunkingTests {
 @Suite("§5.3 masking")
 struct MaskingTests {
     @Test func wordAtATimeMatchesByteWiseReference() {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         for length in [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 64, 100, 1000] {
             for offset in 0..<4 {
                 let key = WebSocketMaskingKey(rng.bytes(4))!
@@ -137,7 +138,7 @@ struct MaskingTests {
     }
 
     @Test func unalignedSubrange() {
-        var rng = SplitMix64(state: 9)
+        var rng = SplitMix64(seed: 9)
         let original = rng.bytes(67)
         var buffer = original
         testKey.apply(to: &buffer, range: 3..<67, payloadOffset: 0)

@@ -58,18 +58,3 @@ func closeCode(in bytes: [UInt8], readBy role: WebSocketRole) -> UInt16? {
     guard close.payload.count >= 2 else { return 0 }
     return UInt16(close.payload[0]) << 8 | UInt16(close.payload[1])
 }
-
-/// SplitMix64, for deterministic "random" test data.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
-    }
-}

@@ -1,3 +1,4 @@
+import EddyTestSupport
 import Testing
 @testable import EddyWebSocketCore
 
@@ -71,7 +72,7 @@ struct UTF8ValidatorTests {
     }
 
     @Test func agreesWithTheStandardLibraryOnRandomInput() {
-        var rng = SplitMix64(state: 2024)
+        var rng = SplitMix64(seed: 2024)
         for _ in 0..<2000 {
             let length = Int(rng.next() % 12)
             // Bias towards interesting bytes.
