@@ -154,7 +154,7 @@ let package = Package(
         // Helpers shared by the test targets (not a product).
         .target(
             name: "EddyTestSupport",
-            dependencies: ["CSpawn"],
+            dependencies: ["CSpawn", "EddyNet", "EddyLoop"],
             path: "Tests/Support",
             swiftSettings: strict
         ),
@@ -172,6 +172,10 @@ let package = Package(
         .testTarget(
             name: "EddyHTTPCoreTests",
             dependencies: ["EddyHTTPCore"]
+        ),
+        .testTarget(
+            name: "EddyHTTPTests",
+            dependencies: ["EddyTestSupport", "EddyHTTP", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyWebSocketCoreTests",

@@ -1,3 +1,4 @@
+import EddyTestSupport
 import EddyHTTP
 import EddyLoop
 import EddyNet
