@@ -201,6 +201,11 @@ let package = Package(
             name: "EddyDAGStreamTests",
             dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
         ),
+        // The `eddy` command line, run as users run it (the built binary as a child process).
+        .testTarget(
+            name: "EddyCommandTests",
+            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+        ),
         .testTarget(
             name: "EddyRoomsTests",
             dependencies: ["EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],

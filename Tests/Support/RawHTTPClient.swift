@@ -75,3 +75,16 @@ public func exchangeOnce(_ request: String, port: Int, loop: EventLoop, readsToE
     await probe.connection.close()
     return (response, closed, stillServes)
 }
+
+/// `GET path` with `Connection: close` on 127.0.0.1:`port`, read to the end (bounded: 10 s):
+/// the whole response as text.
+public func httpGet(_ path: String, port: Int, loop: EventLoop) async throws -> String {
+    try await loop.withTimeout(.seconds(10)) {
+        let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
+        try await connection.write(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8))
+        var bytes: [UInt8] = []
+        while let chunk = try await connection.read() { bytes += chunk }
+        await connection.close()
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

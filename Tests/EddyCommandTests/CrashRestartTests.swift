@@ -1,3 +1,4 @@
+import EddyTestSupport
 import EddyDAG
 import EddyDAGStream
 import EddyLoop

@@ -6,7 +6,7 @@ import Testing
 
 /// `eddy chat` end to end: the built binary, its page, its room, its shutdown.
 @Suite("eddy chat", .timeLimit(.minutes(1)))
-struct DemoServerTests {
+struct ChatCommandTests {
     /// Starts `eddy chat --port 0`; returns the process and its port.
     static func startDemo() async throws -> (ChildProcess, Int) {
         try await startEddyServer(["chat", "--port", "0"])

@@ -6,9 +6,9 @@ import Testing
 /// opens the WebSocket (Chromium offers permessage-deflate), sends a message and renders
 /// what the room broadcasts back.
 @Suite("Headless Chromium against eddy chat", .timeLimit(.minutes(2)))
-struct BrowserTests {
+struct ChatBrowserTests {
     @Test func chromiumJoinsTheRoomAndSeesItsOwnMessage() async throws {
-        let (demo, port) = try await DemoServerTests.startDemo()
+        let (demo, port) = try await ChatCommandTests.startDemo()
         defer { demo.terminate(); demo.waitUntilExit() }
 
         let (status, dom) = try await runPythonPeer("chromium_dom.py", [
@@ -23,7 +23,7 @@ struct BrowserTests {
     /// A message with markup is shown as text, and nothing in it runs (the page renders text
     /// only, under a policy that forbids inline script anyway).
     @Test func chromiumShowsAHostileMessageAsText() async throws {
-        let (demo, port) = try await DemoServerTests.startDemo()
+        let (demo, port) = try await ChatCommandTests.startDemo()
         defer { demo.terminate(); demo.waitUntilExit() }
         let hostile = "<img src=x onerror=\"window.__xss=1\">"
         let (status, dom) = try await runPythonPeer("chromium_dom.py", [

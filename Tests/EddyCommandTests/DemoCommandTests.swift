@@ -1,3 +1,4 @@
+import EddyTestSupport
 import EddyLoop
 import EddyNet
 import EddyWebSocket
