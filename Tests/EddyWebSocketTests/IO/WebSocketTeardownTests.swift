@@ -7,9 +7,11 @@ import Glibc
 import Synchronization
 import Testing
 
-/// Regressions found by reviewing the loop-side WebSocket (each failed before its fix).
-@Suite("WebSocket loop side: regressions", .timeLimit(.minutes(1)))
-struct WebSocketReviewRegressionTests {
+/// How a connection ends, in the cases that are easy to get wrong: a reset seen by a send,
+/// cancellation of the task that holds it or waits on it, and the closing handshake's TCP
+/// close order. (Each test failed before the fix it guards.)
+@Suite("WebSocket teardown: resets, cancellation, close order", .timeLimit(.minutes(1)))
+struct WebSocketTeardownTests {
     /// A blocking raw socket: handshake, `frames` masked binary frames of `size` bytes, then
     /// an abortive close (RST, `SO_LINGER` 0). Runs on its own thread.
     static func rawClientThatResets(port: Int, frames: Int, size: Int) -> Bool {
