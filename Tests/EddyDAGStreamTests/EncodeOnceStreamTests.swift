@@ -2,6 +2,7 @@ import EddyDAG
 @testable import EddyDAGStream
 import EddyLoop
 import EddyWebSocket
+import EddyTestSupport
 import Foundation
 import Testing
 
@@ -90,8 +91,8 @@ struct EncodeOnceStreamTests {
             // The same event read again (another buffer, equal bytes): the cached frame.
             let again = try #require(try engine.log.encodedEvents(runID: runID, after: event.seq - 1, upTo: event.seq).first)
             let second = frames.prepared(forLogged: again)
-            #expect(Self.sameBuffer(first.uncompressed, second.uncompressed), "seq \(event.seq) framed twice")
-            #expect(first.compressed.map { c in second.compressed.map { Self.sameBuffer(c, $0) } ?? false } ?? (second.compressed == nil))
+            #expect(sharesStorage(first.uncompressed, second.uncompressed), "seq \(event.seq) framed twice")
+            #expect(first.compressed.map { c in second.compressed.map { sharesStorage(c, $0) } ?? false } ?? (second.compressed == nil))
         }
         // Same run, epoch and seq as a cached frame, other bytes (a run id reused after
         // retention deleted the first run): framed afresh, not the cached frame.
@@ -103,7 +104,4 @@ struct EncodeOnceStreamTests {
         await engine.shutdown()
     }
 
-    static func sameBuffer(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in pa.baseAddress == pb.baseAddress } }
-    }
 }

@@ -1,4 +1,5 @@
 @testable import EddyDAG
+import EddyTestSupport
 import Foundation
 import Testing
 
@@ -32,9 +33,6 @@ struct EncodedEventTests {
         }
     }
 
-    static func sameBuffer(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in pa.baseAddress == pb.baseAddress } }
-    }
 
     @Test("live subscribers get the very bytes the log stored, encoded once per event")
     func liveBytesAreTheLoggedBytes() async throws {
@@ -70,7 +68,7 @@ struct EncodedEventTests {
         #expect(loggedB.map(\.seq) == loggedA.map(\.seq))
         for (x, y) in zip(loggedA, loggedB) {
             #expect(x.isLogged && x.dagID == id && x.epoch == engine.epoch)
-            #expect(Self.sameBuffer(x.bytes, y.bytes), "seq \(x.seq): each subscriber got a copy or a re-encoding")
+            #expect(sharesStorage(x.bytes, y.bytes), "seq \(x.seq): each subscriber got a copy or a re-encoding")
         }
         // The bytes are the log's, and the encoder's for the envelope (field order included).
         let stored = try engine.log.eventBytes(runID: id, after: head)
