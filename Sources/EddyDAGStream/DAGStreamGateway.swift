@@ -247,11 +247,11 @@ public final class DAGStreamGateway: Sendable {
     }
 
     static func frame(_ envelope: EventEnvelope) -> [UInt8] {
-        PreparedMessage(.text(String(decoding: envelope.jsonBytes, as: UTF8.self))).uncompressed
+        PreparedMessage(utf8Text: envelope.jsonBytes).uncompressed
     }
 
     static func frame(_ message: LobbyMessage) -> [UInt8] {
-        PreparedMessage(.text(String(decoding: message.jsonBytes, as: UTF8.self))).uncompressed
+        PreparedMessage(utf8Text: message.jsonBytes).uncompressed
     }
 }
 

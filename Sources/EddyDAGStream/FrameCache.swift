@@ -3,25 +3,33 @@ import EddyWebSocket
 import Synchronization
 
 /// The WebSocket frames of each run's recent logged events, shared by every dashboard of
-/// the run: an event is encoded, framed and compressed once however many dashboards watch
-/// it. The compressed frame is made without context takeover, so it suits every dashboard
-/// that negotiated `server_no_context_takeover` (the gateway asks for it); the others get
-/// the uncompressed frame (`PreparedMessage.frame(for:)`).
+/// the run: an event's bytes (encoded once, when the engine logged it) are framed and
+/// compressed once however many dashboards watch it. The compressed frame is made without
+/// context takeover, so it suits every dashboard that negotiated `server_no_context_takeover`
+/// (the gateway asks for it); the others get the uncompressed frame
+/// (`PreparedMessage.frame(for:)`).
 ///
-/// Guarantees: a frame is returned only for an event equal to the one it was made from
-/// (compared whole, so a run id reused after retention deleted the first run cannot hit);
-/// anything else is framed afresh. With one fan-out per (run, loop), the cache is consulted
-/// once per event and loop, so the comparison is cheap. Memory is bounded: `depth` frames
-/// per run, for at most `maxRuns` runs (then it starts over).
+/// Guarantees: a frame is the framing of exactly the bytes it is returned for. The cache is
+/// keyed by (run, epoch, `seq`); a hit also needs the same bytes, which costs nothing for a
+/// live event (the hub hands every fan-out the same buffer, and equal buffers compare by
+/// identity) and guards against a run id reused after retention deleted the first run.
+/// A replay from the log (a different buffer with the same bytes) hits after one comparison.
+/// Memory is bounded: `depth` frames per run, for at most `maxRuns` runs (then it starts over).
 final class FrameCache: Sendable {
+    private struct RunKey: Hashable {
+        let dagID: String
+        let epoch: Int64
+    }
+
     private struct Slot {
-        var envelope: EventEnvelope
+        var seq: Int64
+        var bytes: [UInt8]
         var frame: PreparedMessage
     }
 
     private let depth: Int
     private let maxRuns: Int
-    private let runs = Mutex<[String: [Slot?]]>([:])
+    private let runs = Mutex<[RunKey: [Slot?]]>([:])
     private let compressor: BroadcastCompressor?
 
     init(depth: Int = 64, maxRuns: Int = 16, compressor: BroadcastCompressor? = nil) {
@@ -30,24 +38,30 @@ final class FrameCache: Sendable {
         self.compressor = compressor
     }
 
-    /// Frames any envelope (a snapshot, a replayed event) without caching it.
+    /// Frames a session message (a snapshot) without caching it: encoded here, once.
     func prepare(_ envelope: EventEnvelope) -> PreparedMessage {
-        PreparedMessage(.text(String(decoding: envelope.jsonBytes, as: UTF8.self)), compressor: compressor)
+        prepare(EncodedEvent(envelope))
     }
 
-    /// The frame of a logged event (never a snapshot or another session message: those
-    /// share a `seq` with the logged event they reflect).
-    func prepared(forLogged envelope: EventEnvelope) -> PreparedMessage {
-        let index = Int(envelope.seq.magnitude % UInt64(depth))
+    /// Frames encoded bytes as they are, without caching them.
+    func prepare(_ event: EncodedEvent) -> PreparedMessage {
+        PreparedMessage(utf8Text: event.bytes, compressor: compressor)
+    }
+
+    /// The frame of a logged event, live or replayed (never a snapshot or another session
+    /// message: those share a `seq` with the logged event they reflect).
+    func prepared(forLogged event: EncodedEvent) -> PreparedMessage {
+        let key = RunKey(dagID: event.dagID, epoch: event.epoch)
+        let index = Int(event.seq.magnitude % UInt64(depth))
         let cached = runs.withLock { runs -> PreparedMessage? in
-            guard let slot = runs[envelope.dagID]?[index], slot.envelope == envelope else { return nil }
+            guard let slot = runs[key]?[index], slot.seq == event.seq, slot.bytes == event.bytes else { return nil }
             return slot.frame
         }
         if let cached { return cached }
-        let frame = prepare(envelope)
+        let frame = prepare(event)
         runs.withLock { runs in
-            if runs[envelope.dagID] == nil && runs.count >= maxRuns { runs.removeAll() }
-            runs[envelope.dagID, default: Array(repeating: nil, count: depth)][index] = Slot(envelope: envelope, frame: frame)
+            if runs[key] == nil && runs.count >= maxRuns { runs.removeAll() }
+            runs[key, default: Array(repeating: nil, count: depth)][index] = Slot(seq: event.seq, bytes: event.bytes, frame: frame)
         }
         return frame
     }

@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// Guarantees:
 /// - One subscription and one forwarding task per (run, loop), however many dashboards
-///   watch: an event is framed (and compressed) once (``FrameCache``) and costs each dashboard one `offer`
+///   watch: an event's logged bytes are framed (and compressed) once (``FrameCache``) and costs each dashboard one `offer`
 ///   into its outbox, with no task wake-up and no copy of the event.
 /// - A dashboard joins atomically, on the loop: it gets a `snapshot` at the head (or, with a
 ///   `since` in the log's epoch, exactly the logged events after `since`), and from then on
@@ -49,12 +49,12 @@ final class RunFanout: @unchecked Sendable {
 
     /// Subscribes to the engine and starts forwarding. Loop thread, once.
     func start() throws(DAGEngineError) {
-        let subscription = try engine.subscribe(runID: runID)
+        let subscription = try engine.subscribeEncoded(runID: runID)
         forwarding = Task(executorPreference: loop) { [self] in
-            for await envelope in subscription {
-                if case .snapshot = envelope.event { continue } // the subscription's own start
-                let prepared = frames.prepared(forLogged: envelope)
-                for member in members where envelope.seq > member.covered.value {
+            for await event in subscription {
+                guard event.isLogged else { continue } // the subscription's own start (a snapshot)
+                let prepared = frames.prepared(forLogged: event)
+                for member in members where event.seq > member.covered.value {
                     member.outbox.offer(frame: prepared.frame(forSharedWindowBits: member.sharedWindowBits))
                 }
             }
@@ -74,8 +74,9 @@ final class RunFanout: @unchecked Sendable {
             // event reaches this fan-out. (Reading past the head would let a later catch-up
             // snapshot at the head leave a gap.)
             if since < store.seq {
-                for envelope in try engine.log.events(runID: runID, after: since, upTo: store.seq) {
-                    member.outbox.offer(frame: frames.prepared(forLogged: envelope).frame(forSharedWindowBits: member.sharedWindowBits))
+                // The log's bytes as stored: framed like the live events, never decoded.
+                for event in try engine.log.encodedEvents(runID: runID, after: since, upTo: store.seq) {
+                    member.outbox.offer(frame: frames.prepared(forLogged: event).frame(forSharedWindowBits: member.sharedWindowBits))
                 }
             }
             member.covered.raise(to: store.seq)

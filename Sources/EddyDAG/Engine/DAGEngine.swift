@@ -107,6 +107,14 @@ public actor DAGEngine {
         try hub.subscribe(runID: runID, since: since, epoch: epoch)
     }
 
+    /// As ``subscribe(runID:since:epoch:)``, each event as its canonical bytes, encoded once
+    /// (when it was logged; a starting snapshot when it is taken) and never decoded on the way.
+    public nonisolated func subscribeEncoded(runID: String, since: Int64? = nil, epoch: Int64? = nil)
+        throws(DAGEngineError) -> EncodedEventSubscription
+    {
+        try hub.subscribeEncoded(runID: runID, since: since, epoch: epoch)
+    }
+
     /// The lobby: the runs listing, then every run starting, finishing or being deleted by retention,
     /// atomically with publication (no run missed or reported twice). Ends at ``shutdown()``.
     public nonisolated func subscribeLobby() throws(DAGEngineError) -> LobbySubscription {

@@ -50,7 +50,7 @@ actor DAGRun {
             case .emit(let event):
                 seq += 1
                 let envelope = EventEnvelope(dagID: runID, epoch: epoch, seq: seq, ts: now, event: event)
-                operations.append(.event(LoggedEvent(envelope: envelope, bytes: ProtocolEncoder.encode(envelope))))
+                operations.append(.event(LoggedEvent(envelope)))
             case .startTask(let start):
                 launch(start, now: now)
             case .cancelTask(let id):

@@ -114,26 +114,58 @@ final class EventHub: CommittedEventSink, Sendable {
 
     func subscribe(runID: String, since: Int64?, epoch clientEpoch: Int64?) throws(DAGEngineError) -> EventSubscription {
         let buffer = SubscriptionBuffer<EventEnvelope>()
+        try attach(
+            .envelopes(buffer), runID: runID, since: since, epoch: clientEpoch,
+            replay: { (log, after, head) throws(DAGEngineError) in
+                buffer.yield(contentsOf: try log.events(runID: runID, after: after, upTo: head))
+            },
+            snapshot: { buffer.yield($0) })
+        return EventSubscription(buffer)
+    }
+
+    /// As ``subscribe(runID:since:epoch:)``, but each event comes as its canonical bytes: the
+    /// live events' are the very buffers the log stored, a replay's are read from the log as
+    /// they are (no decoding), and a starting snapshot is encoded once here.
+    func subscribeEncoded(runID: String, since: Int64?, epoch clientEpoch: Int64?) throws(DAGEngineError)
+        -> EncodedEventSubscription
+    {
+        let buffer = SubscriptionBuffer<EncodedEvent>()
+        try attach(
+            .encoded(buffer), runID: runID, since: since, epoch: clientEpoch,
+            replay: { (log, after, head) throws(DAGEngineError) in
+                buffer.yield(contentsOf: try log.encodedEvents(runID: runID, after: after, upTo: head))
+            },
+            snapshot: { buffer.yield(EncodedEvent($0)) })
+        return EncodedEventSubscription(buffer)
+    }
+
+    /// Under the mutex: hands the subscriber its start (the logged events (`since`, head], read
+    /// by `replay`, or the `snapshot` at the head), then registers it for live events unless
+    /// the run is over.
+    private func attach(
+        _ subscriber: Subscriber, runID: String, since: Int64?, epoch clientEpoch: Int64?,
+        replay: (SQLiteEventLog, _ after: Int64, _ head: Int64) throws(DAGEngineError) -> Void,
+        snapshot: (EventEnvelope) -> Void
+    ) throws(DAGEngineError) {
         try state.withLock { (state) throws(DAGEngineError) in
             var channel = try state.channel(runID)
             let head = channel.store.seq
             if let since, clientEpoch == nil || clientEpoch == epoch, since <= head {
-                buffer.yield(contentsOf: try state.log.events(runID: runID, after: since, upTo: head))
+                try replay(state.log, since, head)
             } else {
-                buffer.yield(channel.store.snapshotEnvelope(ts: state.now()))
+                snapshot(channel.store.snapshotEnvelope(ts: state.now()))
             }
             if channel.store.isFinished || state.stopped {
-                buffer.finish()
+                subscriber.finish()
                 return
             }
             let subscriberID = state.newSubscriberID()
-            buffer.setOnTermination { [weak self] in
+            subscriber.setOnTermination { [weak self] in
                 self?.state.withLock { state in state.channels[runID]?.subscribers[subscriberID] = nil }
             }
-            channel.subscribers[subscriberID] = buffer
+            channel.subscribers[subscriberID] = subscriber
             state.channels[runID] = channel
         }
-        return EventSubscription(buffer)
     }
 
     /// Number of live subscribers of a run (for tests and diagnostics).
@@ -164,10 +196,30 @@ final class EventHub: CommittedEventSink, Sendable {
 }
 
 extension EventHub {
+    /// One subscriber of a run: it takes envelopes, or their canonical bytes.
+    private enum Subscriber: Sendable {
+        case envelopes(SubscriptionBuffer<EventEnvelope>)
+        case encoded(SubscriptionBuffer<EncodedEvent>)
+
+        func finish() {
+            switch self {
+            case .envelopes(let buffer): buffer.finish()
+            case .encoded(let buffer): buffer.finish()
+            }
+        }
+
+        func setOnTermination(_ body: @escaping @Sendable () -> Void) {
+            switch self {
+            case .envelopes(let buffer): buffer.setOnTermination(body)
+            case .encoded(let buffer): buffer.setOnTermination(body)
+            }
+        }
+    }
+
     /// What one run's publication needs: its reduced state, its subscribers and who waits for its end.
     private struct Channel {
         var store: DAGStateStore
-        var subscribers: [UInt64: SubscriptionBuffer<EventEnvelope>] = [:]
+        var subscribers: [UInt64: Subscriber] = [:]
         var waiters: [CheckedContinuation<ExecutionStatus?, Never>] = []
     }
 
@@ -272,8 +324,19 @@ extension EventHub {
                     index += 1
                 }
                 if !channel.subscribers.isEmpty {
-                    let segment = events[start..<index].map { $0.envelope }
-                    for subscriber in channel.subscribers.values { subscriber.yield(contentsOf: segment) }
+                    // Each form made once per segment, and only if someone takes it.
+                    var envelopes: [EventEnvelope]?
+                    var encoded: [EncodedEvent]?
+                    for subscriber in channel.subscribers.values {
+                        switch subscriber {
+                        case .envelopes(let buffer):
+                            if envelopes == nil { envelopes = events[start..<index].map(\.envelope) }
+                            buffer.yield(contentsOf: envelopes ?? [])
+                        case .encoded(let buffer):
+                            if encoded == nil { encoded = events[start..<index].map(\.encoded) }
+                            buffer.yield(contentsOf: encoded ?? [])
+                        }
+                    }
                 }
                 if channel.store.isFinished {
                     for subscriber in channel.subscribers.values { subscriber.finish() }

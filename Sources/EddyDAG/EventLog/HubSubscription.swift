@@ -4,6 +4,11 @@
 /// is gone (the hub then forgets it).
 public typealias EventSubscription = HubSubscription<EventEnvelope>
 
+/// The same sequence as ``EventSubscription``, each event as its canonical bytes
+/// (``EncodedEvent``): live events carry the bytes the log stored, a replay the log's bytes as
+/// they are. For senders that put events on the wire without looking into them.
+public typealias EncodedEventSubscription = HubSubscription<EncodedEvent>
+
 /// The lobby: the runs listing first, then runs starting, finishing and being forgotten, each
 /// exactly once and in order. Ends when the engine shuts down, the consuming task is cancelled
 /// or every copy is gone.

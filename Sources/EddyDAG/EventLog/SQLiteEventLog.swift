@@ -321,6 +321,24 @@ public final class SQLiteEventLog: @unchecked Sendable {
         }
     }
 
+    /// The run's events with `after < seq <= upTo`, in order, as the log stored them: the bytes
+    /// the engine encoded when it logged them (byte-identical to the live events), not decoded.
+    public func encodedEvents(runID: String, after: Int64, upTo: Int64 = .max) throws(DAGEngineError) -> [EncodedEvent] {
+        let epoch = self.epoch
+        return try withReader { (db) throws(DAGEngineError) in
+            let select = try db.prepare("SELECT seq, body FROM events WHERE run_id=? AND seq>? AND seq<=? ORDER BY seq")
+            select.bind(runID, at: 1)
+            select.bind(after, at: 2)
+            select.bind(upTo, at: 3)
+            var result: [EncodedEvent] = []
+            while try select.step() {
+                result.append(
+                    EncodedEvent(dagID: runID, epoch: epoch, seq: select.int64(at: 0), isLogged: true, bytes: select.blob(at: 1)))
+            }
+            return result
+        }
+    }
+
     /// The run's events with `after < seq <= upTo`, decoded, in order.
     public func events(runID: String, after: Int64, upTo: Int64 = .max) throws(DAGEngineError) -> [EventEnvelope] {
         var result: [EventEnvelope] = []

@@ -6,6 +6,7 @@
 /// always present (`null` when unlimited); numbers and strings follow ``JSONWriter``.
 public enum ProtocolEncoder {
     public static func encode(_ envelope: EventEnvelope) -> [UInt8] {
+        EnvelopeEncodingCounter.record(envelope)
         var writer = JSONWriter(reservingCapacity: 320)
         write(envelope, into: &writer)
         return writer.bytes

@@ -18,12 +18,20 @@ public struct PreparedMessage: Sendable {
 
     /// Frames `message`, compressing it once with `compressor` when given and worthwhile.
     public init(_ message: WebSocketMessage, compressor: BroadcastCompressor? = nil) {
-        let opcode: WebSocketOpcode
-        let payload: [UInt8]
         switch message {
-        case .text(let text): opcode = .text; payload = Array(text.utf8)
-        case .binary(let bytes): opcode = .binary; payload = bytes
+        case .text(let text): self.init(opcode: .text, payload: Array(text.utf8), compressor: compressor)
+        case .binary(let bytes): self.init(opcode: .binary, payload: bytes, compressor: compressor)
         }
+    }
+
+    /// Frames a text message given as its UTF-8 bytes (already encoded, e.g. canonical JSON),
+    /// with no `String` in between. The caller guarantees the bytes are valid UTF-8
+    /// (RFC 6455 §5.6); they are not checked.
+    public init(utf8Text payload: [UInt8], compressor: BroadcastCompressor? = nil) {
+        self.init(opcode: .text, payload: payload, compressor: compressor)
+    }
+
+    private init(opcode: WebSocketOpcode, payload: [UInt8], compressor: BroadcastCompressor?) {
         var frame: [UInt8] = []
         WebSocketFrameEncoder.append(opcode: opcode, payload: payload, maskingKey: nil, to: &frame)
         uncompressed = frame
