@@ -57,6 +57,16 @@ struct WebSocketConnectionState: Equatable {
         /// A responder's send left the outbound queue above its high watermark: reading
         /// waits for it to drain (unless the closing handshake resumed it).
         case backedUp(readingPaused: Bool)
+
+        /// The same wait, with reading paused or not (`reading` and `consumerBehind` are
+        /// the twins of "no wait").
+        func with(readingPaused paused: Bool) -> Flow {
+            switch self {
+            case .reading, .consumerBehind: paused ? .consumerBehind : .reading
+            case .sendWaitsForDrain: .sendWaitsForDrain(consumerBehind: paused)
+            case .backedUp: .backedUp(readingPaused: paused)
+            }
+        }
     }
 
     /// What a transition needs the transport to do.
@@ -113,23 +123,17 @@ struct WebSocketConnectionState: Equatable {
 
     /// Too much waits for the consumer: pause reading, unless it is paused already.
     mutating func pauseForConsumer() -> ReadingChange {
-        switch flow {
-        case .reading: flow = .consumerBehind
-        case .sendWaitsForDrain(consumerBehind: false): flow = .sendWaitsForDrain(consumerBehind: true)
-        case .backedUp(readingPaused: false): flow = .backedUp(readingPaused: true)
-        case .consumerBehind, .sendWaitsForDrain(consumerBehind: true), .backedUp(readingPaused: true): return .none
-        }
+        guard !readingPaused else { return .none }
+        flow = flow.with(readingPaused: true)
         return .pause
     }
 
     /// The consumer has taken enough: resume reading if only the consumer paused it (a
     /// responder's backed-up socket waits for `writableAgain`).
     mutating func consumerCaughtUp() -> ReadingChange {
-        switch flow {
-        case .consumerBehind: flow = .reading
-        case .sendWaitsForDrain(consumerBehind: true): flow = .sendWaitsForDrain(consumerBehind: false)
-        case .reading, .sendWaitsForDrain(consumerBehind: false), .backedUp: return .none
-        }
+        guard readingPaused else { return .none }
+        if case .backedUp = flow { return .none }
+        flow = flow.with(readingPaused: false)
         return .resume
     }
 
@@ -173,23 +177,15 @@ struct WebSocketConnectionState: Equatable {
         let wasPaused = readingPaused
         if case .backedUp = flow { flow = wasPaused ? .consumerBehind : .reading }
         guard wasPaused, transport == .open else { return .none }
-        switch flow {
-        case .consumerBehind: flow = .reading
-        case .sendWaitsForDrain: flow = .sendWaitsForDrain(consumerBehind: false)
-        case .reading, .backedUp: break
-        }
+        flow = flow.with(readingPaused: false)
         return .resume
     }
 
     /// The closing handshake started: read on until the peer's Close arrives, even if the
     /// consumer is behind or a responder waits for the drain.
     mutating func closingHandshakeStarted() -> ReadingChange {
-        switch flow {
-        case .consumerBehind: flow = .reading
-        case .sendWaitsForDrain(consumerBehind: true): flow = .sendWaitsForDrain(consumerBehind: false)
-        case .backedUp(readingPaused: true): flow = .backedUp(readingPaused: false)
-        case .reading, .sendWaitsForDrain(consumerBehind: false), .backedUp(readingPaused: false): return .none
-        }
+        guard readingPaused else { return .none }
+        flow = flow.with(readingPaused: false)
         return .resume
     }
 
