@@ -15,16 +15,16 @@ extension WebSocket: ByteStreamReceiver {
             // `serve` must not return before `webSocketDidClose`: the listener's table keeps
             // the connection until `transportDidClose` says the driver is done.
             transport.driverFinishesAfterClose()
-            delivering = true
+            let entered = driver.enterCallback()
             responder.webSocketDidOpen(self)
-            delivering = false
+            if entered { driver.leaveCallback() }
         }
         if !leftover.isEmpty {
             var bytes = leftover
             bytes.withUnsafeMutableBytes { proto.receiveData($0) }
             protocolAdvanced()
         }
-        if !transportClosing { transport.startReceiving(self) }
+        if !state.transportClosing { transport.startReceiving(self) }
     }
 
     public func streamDidReceive(_ bytes: UnsafeMutableRawBufferPointer) {
@@ -46,10 +46,8 @@ extension WebSocket: ByteStreamReceiver {
         absorbEvents()
         _ = try? performActions() // the transport closes on the protocol's .closeTransport
         deliver()
-        if !receivingPaused, consumer == nil, bufferedBytes > Self.bufferedMessageBytes,
-           proto.connectionState == .open {
-            receivingPaused = true
-            transport.pauseReceiving()
+        if consumer == nil, bufferedBytes > Self.bufferedMessageBytes, proto.connectionState == .open {
+            apply(state.pauseForConsumer())
         }
     }
 
@@ -161,9 +159,8 @@ extension WebSocket: ByteStreamReceiver {
     /// while a responder call runs (the responder closed or sent, which advanced the
     /// protocol) leaves the messages to the loop below.
     private func deliver(to responder: any WebSocketResponder) {
-        guard !delivering else { return }
-        delivering = true
-        defer { delivering = false }
+        guard driver.enterCallback() else { return }
+        defer { driver.leaveCallback() }
         while case .success(let message?) = takeNext() {
             responder.webSocket(self, didReceive: message)
         }
@@ -183,12 +180,8 @@ extension WebSocket: ByteStreamReceiver {
     /// A responder's send left the transport above its high watermark: read nothing more
     /// (the peer meets TCP backpressure) until the outbound queue has drained.
     func stopReadingUntilWritable() {
-        guard !awaitingWritable, !transportClosing else { return }
-        awaitingWritable = true
-        if !receivingPaused {
-            receivingPaused = true
-            transport.pauseReceiving()
-        }
+        guard let change = state.backUp() else { return }
+        apply(change)
         let transport = self.transport
         Task(executorPreference: eventLoop) {
             try? await transport.waitUntilWritable()
@@ -196,19 +189,22 @@ extension WebSocket: ByteStreamReceiver {
         }
     }
 
-    /// A task's `send` saw the transport drain. (`sendBlocked` is a task socket's flag,
-    /// `awaitingWritable` a responder socket's: one socket never has both.)
+    /// A task's `send` saw the transport drain.
     func sendDrained() {
-        sendBlocked = false
-        stalledTicks = 0
+        state.sendDrained()
     }
 
     private func writableAgain() {
-        awaitingWritable = false
-        stalledTicks = 0
-        guard receivingPaused, !transportClosing else { return }
-        receivingPaused = false
-        transport.resumeReceiving()
+        apply(state.writableAgain())
+    }
+
+    /// Tells the transport what a transition of `state` decided.
+    private func apply(_ change: WebSocketConnectionState.ReadingChange) {
+        switch change {
+        case .none: break
+        case .pause: transport.pauseReceiving()
+        case .resume: transport.resumeReceiving()
+        }
     }
 
     /// The task of the wait `wait` was cancelled: if that wait is parked, it gets
@@ -223,9 +219,8 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     private func resumeReceivingIfDrained() {
-        guard receivingPaused, !awaitingWritable, bufferedBytes <= Self.bufferedMessageBytes / 2 else { return }
-        receivingPaused = false
-        transport.resumeReceiving()
+        guard bufferedBytes <= Self.bufferedMessageBytes / 2 else { return }
+        apply(state.consumerCaughtUp())
     }
 
     // MARK: Sending and actions
@@ -235,13 +230,13 @@ extension WebSocket: ByteStreamReceiver {
     @usableFromInline
     func sendOnLoop(_ message: WebSocketMessage) throws -> Bool {
         let backedUp = try queue(message)
-        // A task's `send` now waits for the drain (`waitForDrain`), which clears this.
-        if backedUp && responder == nil { sendBlocked = true }
+        // A task's `send` now waits for the drain (`waitForDrain`, then `sendDrained`).
+        if backedUp && responder == nil { state.sendWaitsForDrain() }
         return backedUp
     }
 
     private func queue(_ message: WebSocketMessage) throws -> Bool {
-        guard !transportClosing else { throw closedError() }
+        guard !state.transportClosing else { throw closedError() }
         do {
             switch message {
             case .text(let text): try proto.sendText(text)
@@ -284,7 +279,7 @@ extension WebSocket: ByteStreamReceiver {
         for action in actions {
             switch action {
             case .write(let bytes):
-                guard !transportClosing, !broken else { continue }
+                guard !state.transportClosing, !broken else { continue }
                 do {
                     if try !transport.writeWithoutWaiting(bytes) { backedUp = true }
                 } catch {
@@ -319,13 +314,11 @@ extension WebSocket: ByteStreamReceiver {
 
     func startClosing(code: WebSocketCloseCode, reason: String, waiter: UnsafeContinuation<WebSocketCloseStatus, Never>?) {
         if let waiter { addCloseWaiter(waiter) }
-        if transportClosed { return }
+        if state.transport == .closed { return }
         if proto.connectionState == .open { try? proto.sendClose(code: code, reason: reason) }
-        // Read on until the peer's Close arrives, even if the consumer stopped reading.
-        if receivingPaused {
-            receivingPaused = false
-            transport.resumeReceiving()
-        }
+        // Read on until the peer's Close arrives, even if the consumer stopped reading or a
+        // responder waits for the drain.
+        apply(state.closingHandshakeStarted())
         protocolAdvanced()
     }
 
@@ -333,8 +326,7 @@ extension WebSocket: ByteStreamReceiver {
     /// `abort`, releases it at once. A peer that does not read could hold the flush
     /// forever: the close timeout bounds it. Idempotent.
     func beginClosingTransport(abort: Bool = false) {
-        guard !transportClosing else { return }
-        transportClosing = true
+        guard state.beginClosingTransport() else { return }
         closeTimer?.cancel()
         closeTimer = nil
         stopKeepAlive()
@@ -356,12 +348,12 @@ extension WebSocket: ByteStreamReceiver {
 
     /// `waiter` is resumed once the transport has closed (at once if it has).
     func addCloseWaiter(_ waiter: UnsafeContinuation<WebSocketCloseStatus, Never>) {
-        if transportClosed { return waiter.resume(returning: finalStatus) }
+        if state.transport == .closed { return waiter.resume(returning: finalStatus) }
         closeWaiters.append(waiter)
     }
 
     private func transportDidClose() {
-        transportClosed = true
+        state.transportDidClose()
         if status == nil { record(WebSocketCloseStatus(code: .abnormalClosure, wasClean: false)) }
         deliver()
         // The responder first: whoever waits for the close (`close()`, `waitUntilClosed()`)
@@ -390,7 +382,7 @@ extension WebSocket: ByteStreamReceiver {
     /// unread messages soon pause reading too, so keep-alive cannot judge the peer). After
     /// the pong timeout, the peer is given up on as if it had missed a pong: 1011, dropped.
     private func outboundStillBlocked() {
-        stalledTicks &+= 1
+        let stalledTicks = state.countStalledTick()
         let keepAlive = proto.configuration.keepAlive
         guard let tick = Self.tickInterval(keepAlive), tick * Int(stalledTicks) >= keepAlive.pongTimeout else { return }
         record(WebSocketCloseStatus(code: .internalError, reason: "peer stopped reading", wasClean: false))
@@ -404,10 +396,10 @@ extension WebSocket: ByteStreamReceiver {
 
     func keepAliveTick() {
         guard status == nil else { return }
-        if awaitingWritable || sendBlocked { return outboundStillBlocked() }
+        if state.outboundBlocked { return outboundStillBlocked() }
         // While reading is paused for a slow consumer the peer's pongs and frames wait
         // unread: judging its liveness then would fail a healthy peer.
-        guard !receivingPaused else { return }
+        guard !state.readingPaused else { return }
         proto.tick(now: .now)
         protocolAdvanced()
     }

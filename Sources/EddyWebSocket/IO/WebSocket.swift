@@ -49,10 +49,14 @@ public final class WebSocket: @unchecked Sendable {
     var eventIndex = 0
     /// Payload bytes of the messages in `events` not yet taken.
     var bufferedBytes = 0
-    var receivingPaused = false
     var status: WebSocketCloseStatus?
-    var transportClosing = false
-    var transportClosed = false
+    // `state` and `driver` (5 bytes) sit in the padding after `status`.
+    /// The transport's lifecycle, whether the socket reads and what it waits for (see the
+    /// type for the states and transitions). Loop only.
+    var state = WebSocketConnectionState()
+    /// A task or a responder (see the type). A task's mode is also read off the loop, in
+    /// `nextMessage`: it is written once, before the handler starts.
+    var driver: WebSocketDriver
     var consumer: UnsafeContinuation<WebSocketMessage?, any Error>?
     /// The parked consumer's cancellable wait, if it is one.
     var consumerWait: WaitCancellation?
@@ -62,22 +66,21 @@ public final class WebSocket: @unchecked Sendable {
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     var spareActions: [WebSocketAction] = []
     var closeTimer: ScheduledWork?
-    /// Set (before the handler starts) for a socket whose task belongs to a
-    /// `ByteStreamListener.serveHandingOver` group, which closes the connection when `serve` is
-    /// cancelled: a parked consumer then ends with the connection.
-    var transportClosesOnCancellation = false
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
     var keepAliveSlot = -1
     /// Set for a socket driven by callbacks instead of a consumer task (one box per route).
     let responder: SharedValue<any WebSocketResponder>?
-    /// A responder call is running (re-entrant deliveries are left to its loop).
-    var delivering = false
-    /// A responder-driven socket stopped reading until its outbound queue drains.
-    var awaitingWritable = false
-    /// A task's `send` waits for the outbound queue to drain.
-    var sendBlocked = false
-    /// Keep-alive ticks spent waiting for the outbound queue to drain.
-    var stalledTicks: UInt16 = 0
+
+    /// Whether reading is paused (for tests and diagnostics). Loop only.
+    var receivingPaused: Bool { state.readingPaused }
+
+    /// Set (before the handler starts) for a socket whose task belongs to a
+    /// `ByteStreamListener.serveHandingOver` group, which closes the connection when `serve` is
+    /// cancelled: a parked consumer then ends with the connection. Readable off the loop:
+    /// a responder's socket (whose driver changes on the loop) answers without reading it.
+    var transportClosesOnCancellation: Bool {
+        responder == nil && driver.listenerClosesTransportOnCancellation
+    }
 
     /// Received messages (bytes of payload) that may wait for the consumer before reading
     /// stops.
@@ -112,6 +115,7 @@ public final class WebSocket: @unchecked Sendable {
         responder: SharedValue<any WebSocketResponder>? = nil
     ) {
         self.responder = responder
+        self.driver = WebSocketDriver(responder: responder != nil)
         self.eventLoop = stream.eventLoop
         self.transport = stream
         self.role = role
@@ -267,13 +271,13 @@ public final class WebSocket: @unchecked Sendable {
     ///
     /// - Important: Call on `eventLoop` only.
     public func sendFramedWithoutWaiting(_ frames: [[UInt8]]) throws -> Bool {
-        guard proto.connectionState == .open, !transportClosing else { throw closedError() }
+        guard proto.connectionState == .open, !state.transportClosing else { throw closedError() }
         return try transport.writeWithoutWaiting(contentsOf: frames)
     }
 
     /// `sendFramedWithoutWaiting(_:)` for one frame (no array of frames to build).
     public func sendFramedWithoutWaiting(_ frame: [UInt8]) throws -> Bool {
-        guard proto.connectionState == .open, !transportClosing else { throw closedError() }
+        guard proto.connectionState == .open, !state.transportClosing else { throw closedError() }
         return try transport.writeWithoutWaiting(frame)
     }
 
@@ -287,7 +291,7 @@ public final class WebSocket: @unchecked Sendable {
     /// this connection (unmasked server frames, RSV1 only with deflate negotiated).
     public func sendFramed(_ frames: [[UInt8]]) async throws {
         let backedUp = try await onLoop { () throws -> Bool in
-            guard self.proto.connectionState == .open, !self.transportClosing else { throw self.closedError() }
+            guard self.proto.connectionState == .open, !self.state.transportClosing else { throw self.closedError() }
             return try !self.transport.writeWithoutWaiting(contentsOf: frames)
         }
         if backedUp { try await waitForDrain() }

@@ -89,7 +89,7 @@ public struct WebSocketRoute: Sendable {
         if route.responder != nil { return .keepOpen }
         // The hand-over runs in the listener's group, which closes the connection if `serve`
         // is cancelled: waits on the socket need no cancellation handler of their own.
-        socket.transportClosesOnCancellation = true
+        socket.driver.handedOverToListener()
         if let plain = route.plainHandler {
             return .handOver { await Self.run(plain, socket) }
         }
