@@ -235,7 +235,10 @@ extension WebSocket: ByteStreamReceiver {
         return backedUp
     }
 
-    private func queue(_ message: WebSocketMessage) throws -> Bool {
+    /// Hands a message to the protocol and writes its frames, without marking anyone as
+    /// waiting (`sendOnLoop` does, for `send`). Returns whether the transport is now above
+    /// its high watermark.
+    func queue(_ message: WebSocketMessage) throws -> Bool {
         guard !state.transportClosing else { throw closedError() }
         do {
             switch message {

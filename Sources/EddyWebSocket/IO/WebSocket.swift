@@ -260,7 +260,9 @@ public final class WebSocket: @unchecked Sendable {
     @discardableResult
     public func sendWithoutWaiting(_ message: WebSocketMessage) throws -> Bool {
         precondition(eventLoop.inEventLoop, "WebSocket.sendWithoutWaiting called off the socket's loop")
-        let backedUp = try sendOnLoop(message)
+        // Nobody waits here: a task socket is marked as waiting for the drain only by a wait
+        // (`send`, `waitUntilWritable`), so keep-alive judges the peer as usual meanwhile.
+        let backedUp = try queue(message)
         if backedUp, responder != nil { stopReadingUntilWritable() }
         return !backedUp
     }
@@ -281,9 +283,13 @@ public final class WebSocket: @unchecked Sendable {
         return try transport.writeWithoutWaiting(frame)
     }
 
-    /// Returns once the transport's outbound queue has drained to its low watermark.
+    /// Returns once the transport's outbound queue has drained to its low watermark. Like a
+    /// `send` that waits, it counts towards dropping a peer that stops reading (1011 "peer
+    /// stopped reading" after the keep-alive pong timeout, and this throws
+    /// `WebSocketClosedError`).
     public func waitUntilWritable() async throws {
-        try await transport.waitUntilWritable()
+        try await onLoop { if self.responder == nil { self.state.sendWaitsForDrain() } }
+        try await waitForDrain()
     }
 
     /// Sends frames that were framed elsewhere (for example once for a whole room),

@@ -58,6 +58,12 @@ struct WebSocketConnectionState: Equatable {
         /// waits for it to drain (unless the closing handshake resumed it).
         case backedUp(readingPaused: Bool)
 
+        /// Whether a task waits for the outbound queue to drain.
+        var waitsForDrain: Bool {
+            if case .sendWaitsForDrain = self { return true }
+            return false
+        }
+
         /// The same wait, with reading paused or not (`reading` and `consumerBehind` are
         /// the twins of "no wait").
         func with(readingPaused paused: Bool) -> Flow {

@@ -71,6 +71,42 @@ struct WebSocketLoopSideTests {
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 
+    /// A task's `sendWithoutWaiting` that backs the queue up, followed by
+    /// `waitUntilWritable`, is a wait like `send`'s: once the peer has drained the queue the
+    /// socket is no longer waiting for a drain. (It used to stay marked as waiting, so
+    /// keep-alive counted stalled ticks and, after the pong timeout, dropped a peer that read
+    /// everything, with 1011 "peer stopped reading".)
+    @Test func aDrainedSendWithoutWaitingLeavesNoWaitBehind() async throws {
+        let observed = Mutex<(backedUp: Bool, waitingBeforeTheWait: Bool, waitingAfterTheDrain: Bool)?>(nil)
+        let size = 4 << 20 // far above what the write watermark and the kernel take at once
+        var random = SplitMix64(seed: 5)
+        let payload = random.bytes(size) // incompressible
+        let (group, listener, serving) = try await WebSocketConnectionTests.server { socket, _ in
+            let big = WebSocketMessage.binary(payload)
+            let (backedUp, waitingBefore) = try await socket.eventLoop.submit { () throws -> (Bool, Bool) in
+                let backedUp = try !socket.sendWithoutWaiting(big)
+                return (backedUp, socket.state.flow.waitsForDrain)
+            }
+            try await socket.waitUntilWritable()
+            let waitingAfter = try await socket.eventLoop.submit { socket.state.flow.waitsForDrain }
+            observed.withLock { $0 = (backedUp, waitingBefore, waitingAfter) }
+            for try await message in socket.messages { try await socket.send(message) }
+        }
+        var configuration = WebSocketClientConfiguration()
+        configuration.connection.maxMessageSize = 2 * size
+        configuration.connection.maxFrameSize = 2 * size
+        let client = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: group.loops[1])
+        var messages = client.messages.makeAsyncIterator()
+        #expect(try await messages.next() == .binary(payload))
+        for _ in 0..<1000 where observed.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        let seen = try #require(observed.withLock { $0 })
+        #expect(seen.backedUp, "the test needs the send to back up")
+        #expect(!seen.waitingBeforeTheWait, "sendWithoutWaiting waits for nothing")
+        #expect(!seen.waitingAfterTheDrain, "the drain ended the wait")
+        await client.close()
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
     /// Every method works from a task that does not prefer the socket's loop (the global
     /// executor): each call hops to the loop and is resumed with its result.
     @Test func aTaskOnTheGlobalExecutorCanUseTheSocket() async throws {
