@@ -1,5 +1,6 @@
 public import EddyLoop
 public import EddyNet
+public import Testing
 
 /// A minimal HTTP/1.1 client over raw TCP, for sending exactly the bytes a test wants.
 public struct RawHTTPClient: Sendable {
@@ -57,23 +58,23 @@ public struct RawHTTPClient: Sendable {
     }
 }
 
-/// Sends `request` on a fresh connection to 127.0.0.1:`port`, and returns the response and
-/// whether the server then closed the connection (when `readsToEnd`), then checks the server
-/// still answers `GET /healthz` with 200 on another connection. Nil response: the server
-/// closed without answering.
-public func exchangeOnce(_ request: String, port: Int, loop: EventLoop, readsToEnd: Bool = true) async throws
-    -> (response: (status: Int, head: String, body: String)?, closed: Bool, stillServes: Bool)
-{
+/// Sends `request` on a fresh connection to 127.0.0.1:`port` and expects an answer with
+/// `status` (whose head contains `headerContains`, if given), then, when `closes`, that the
+/// server closes the connection; finally that the server still answers `GET /healthz` with
+/// 200 on another connection (a bad request affects only its own connection).
+public func expectAnswer(_ status: Int, to request: String, port: Int, loop: EventLoop, closes: Bool = true,
+                         headerContains: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
     var client = try await RawHTTPClient.connect(port: port, loop: loop)
     try await client.send(request)
-    let response = try await client.response()
-    let closed = readsToEnd ? await client.serverClosed() : false
+    let response = try #require(try await client.response(), "no response to \(request.debugDescription)", sourceLocation: sourceLocation)
+    #expect(response.status == status, "request \(request.prefix(80).debugDescription)", sourceLocation: sourceLocation)
+    if let headerContains { #expect(response.head.contains(headerContains), "\(response.head)", sourceLocation: sourceLocation) }
+    if closes { #expect(await client.serverClosed(), sourceLocation: sourceLocation) }
     await client.connection.close()
     var probe = try await RawHTTPClient.connect(port: port, loop: loop)
     try await probe.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    let stillServes = try await probe.response()?.status == 200
+    #expect(try await probe.response()?.status == 200, "the server stopped serving", sourceLocation: sourceLocation)
     await probe.connection.close()
-    return (response, closed, stillServes)
 }
 
 /// `GET path` with `Connection: close` on 127.0.0.1:`port`, read to the end (bounded: 10 s):

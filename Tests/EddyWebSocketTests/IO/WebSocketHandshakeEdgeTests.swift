@@ -12,16 +12,11 @@ struct WebSocketHandshakeEdgeTests {
     static let upgradeHead = "GET /default HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     static let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 
-    /// Sends `request`, expects `status` (and the close, when `closes`), and checks the
-    /// server still serves afterwards.
+    /// `expectAnswer` against `server`.
     func expect(_ status: Int, for request: String, server: EchoServerFixture, closes: Bool = true,
-                headerContains: String? = nil) async throws {
-        let outcome = try await exchangeOnce(request, port: server.port, loop: server.group.loops[0], readsToEnd: closes)
-        let response = try #require(outcome.response, "no response to \(request.debugDescription)")
-        #expect(response.status == status, "request \(request.prefix(80).debugDescription)")
-        if let headerContains { #expect(response.head.contains(headerContains), "\(response.head)") }
-        if closes { #expect(outcome.closed) }
-        #expect(outcome.stillServes)
+                headerContains: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await expectAnswer(status, to: request, port: server.port, loop: server.group.loops[0], closes: closes,
+                               headerContains: headerContains, sourceLocation: sourceLocation)
     }
 
     @Test func webSocketHandshakeAbuse() async throws {
