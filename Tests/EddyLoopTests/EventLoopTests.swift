@@ -261,14 +261,14 @@ struct SignalWatchTests {
     }
 }
 
-@Suite("Loop timer")
-struct LoopTimerTests {
+@Suite("Scheduled work started again and again")
+struct RestartedScheduledWorkTests {
     /// Started, restarted, stopped and started again on one handle: each start runs the
     /// body at most once, a restart replaces the pending expiry, a stop cancels it.
     @Test func startRestartStopOnOneHandle() async throws {
         let loop = try EventLoop()
         let runs = Mutex<[Bool]>([])
-        let timer = LoopTimer(on: loop) { runs.withLock { $0.append(loop.inEventLoop) } }
+        let timer = ScheduledWork(on: loop) { runs.withLock { $0.append(loop.inEventLoop) } }
         try await loop.submit {
             timer.start(after: .milliseconds(10))
             timer.start(after: .milliseconds(30)) // replaces the first expiry
@@ -284,8 +284,8 @@ struct LoopTimerTests {
         timer.start(after: .milliseconds(5)) // from another thread, too
         for _ in 0..<1000 where runs.withLock({ $0.count }) < 2 { try await loop.sleep(for: .milliseconds(5)) }
         #expect(runs.withLock { $0 } == [true, true])
-        timer.close()
-        timer.start(after: .milliseconds(1)) // after close: never again
+        timer.cancel()
+        timer.start(after: .milliseconds(1)) // after cancel: never again
         try await loop.sleep(for: .milliseconds(30))
         #expect(runs.withLock { $0 }.count == 2)
         #expect(await loop.shutdown().isClean)
@@ -295,13 +295,13 @@ struct LoopTimerTests {
     /// iterations (the registry holds the one timer).
     @Test func restartsDoNotAccumulateHandles() async throws {
         let loop = try EventLoop()
-        let timer = LoopTimer(on: loop) {}
+        let timer = ScheduledWork(on: loop) {}
         let registered = try await loop.submit {
             for _ in 0..<10_000 { timer.start(after: .seconds(30)); timer.stop() }
             return loop.resources.count
         }
         #expect(registered == 1)
-        timer.close()
+        timer.cancel()
         try await loop.sleep(for: .milliseconds(5))
         #expect(try await loop.submit { loop.resources.count } == 0)
         #expect(await loop.shutdown().isClean)
@@ -309,7 +309,7 @@ struct LoopTimerTests {
 
     @Test func shutdownClosesAnOpenTimer() async throws {
         let loop = try EventLoop()
-        let timer = LoopTimer(on: loop) {}
+        let timer = ScheduledWork(on: loop) {}
         timer.start(after: .seconds(30))
         try await loop.sleep(for: .milliseconds(5))
         #expect(await loop.shutdown().isClean)

@@ -3,7 +3,7 @@ import EddyLoop
 import Synchronization
 
 /// The one deadline of an HTTP exchange, moved from phase to phase on a single
-/// `LoopTimer`: no allocation per request, however many requests a connection pipelines.
+/// `ScheduledWork` started again per phase: no allocation per request, however many requests a connection pipelines.
 ///
 /// Guarantees: when the deadline passes, `expired` is called once, on the connection's
 /// loop, with the phase it was started for, and `hasExpired` is true from then on.
@@ -19,14 +19,14 @@ final class ExchangeDeadline: Sendable {
     }
 
     private let state: State
-    private let timer: LoopTimer
+    private let timer: ScheduledWork
 
     /// - Parameter loop: the connection's loop, where `expired` runs.
     init(on loop: EventLoop, expired: @escaping @Sendable (Phase) -> Void) {
         let state = State()
         self.state = state
         // The timer's body holds the state, not this object: no cycle to leak.
-        self.timer = LoopTimer(on: loop) {
+        self.timer = ScheduledWork(on: loop) {
             state.expired.store(true, ordering: .releasing)
             expired(Phase(rawValue: state.phase.load(ordering: .acquiring)) ?? .idle)
         }
@@ -41,7 +41,7 @@ final class ExchangeDeadline: Sendable {
 
     func stop() { timer.stop() }
 
-    func close() { timer.close() }
+    func close() { timer.cancel() }
 
     private final class State: Sendable {
         let phase = Atomic<UInt8>(Phase.idle.rawValue)
