@@ -134,21 +134,24 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
                 return nil
             case .request(let request, let consumed):
                 parsed += consumed
-                if case .upgrade(let upgrade, let parameters) = router.route(request) {
+                let route = router.route(request)
+                if case .upgrade(let upgrade, let parameters) = route {
                     deadline.stop()
                     let leftover = Array(input[parsed...])
                     return (upgrade, HTTPUpgradeRequest<any ByteStream>(stream: connection, request: request, parameters: parameters, leftover: leftover))
                 }
-                let keepGoing = await respond(to: request, on: connection, deadline: deadline)
+                let keepGoing = await respond(to: request, routed: route, on: connection, deadline: deadline)
                 if !keepGoing { return nil }
             }
         }
     }
 
-    /// Answers one request. Returns whether the connection stays open for another.
-    private func respond(to request: HTTPRequest, on connection: some ByteStream, deadline: ExchangeDeadline) async -> Bool {
+    /// Answers one request, routed once by `exchange`. Returns whether the connection stays
+    /// open for another.
+    private func respond(to request: HTTPRequest, routed route: HTTPRouteMatch<Upgrade>, on connection: some ByteStream,
+                         deadline: ExchangeDeadline) async -> Bool {
         var response: HTTPResponse
-        switch router.route(request) {
+        switch route {
         case .upgrade:
             return false // handled by `exchange`
         case .respond(let fixed):
