@@ -8,9 +8,19 @@ enum StreamRole: Sendable, Equatable { case operatorRole, viewer }
 ///
 /// A token may arrive as `Authorization: Bearer <t>`, as `?token=<t>`, or — for browsers,
 /// which cannot set headers on a WebSocket — as a `Sec-WebSocket-Protocol` entry
-/// `token.<t>`. Tokens are compared in constant time, by digest (`constantTimeEquals`).
+/// `token.<t>`. Tokens are compared in constant time, by digest (`constantTimeEquals`); the
+/// configured tokens' digests are made once.
 struct StreamAccess: Sendable {
     let configuration: DAGStreamConfiguration
+    /// The configured tokens' digests, made once (empty tokens admit nobody: left out).
+    private let operatorDigests: [[UInt8]]
+    private let viewerDigests: [[UInt8]]
+
+    init(configuration: DAGStreamConfiguration) {
+        self.configuration = configuration
+        operatorDigests = configuration.operatorTokens.filter { !$0.isEmpty }.compactMap(Self.sha256)
+        viewerDigests = configuration.viewerTokens.filter { !$0.isEmpty }.compactMap(Self.sha256)
+    }
 
     enum Decision: Equatable {
         case allow(StreamRole)
@@ -21,10 +31,12 @@ struct StreamAccess: Sendable {
         if let origin = request.headers.first(name: "Origin"), !originAllowed(origin, request: request) {
             return .deny(.forbidden, "origin not allowed")
         }
-        // An empty token is no token, and an empty configured token admits nobody.
-        guard let token = Self.token(in: request), !token.isEmpty else { return .deny(.unauthorized, "missing token") }
-        if configuration.operatorTokens.contains(where: { !$0.isEmpty && Self.constantTimeEquals($0, token) }) { return .allow(.operatorRole) }
-        if configuration.viewerTokens.contains(where: { !$0.isEmpty && Self.constantTimeEquals($0, token) }) { return .allow(.viewer) }
+        // An empty token is no token.
+        guard let token = Self.token(in: request), !token.isEmpty, let digest = Self.sha256(token) else {
+            return .deny(.unauthorized, "missing token")
+        }
+        if operatorDigests.contains(where: { Self.constantTimeEquals($0, digest) }) { return .allow(.operatorRole) }
+        if viewerDigests.contains(where: { Self.constantTimeEquals($0, digest) }) { return .allow(.viewer) }
         return .deny(.unauthorized, "invalid token")
     }
 
@@ -45,18 +57,19 @@ struct StreamAccess: Sendable {
         return nil
     }
 
-    /// Compares the SHA-256 digests of the two tokens with OpenSSL's constant-time
-    /// `CRYPTO_memcmp`: the time taken reveals neither how much of a guessed token was
-    /// right nor how long the real one is, and tokens of any lengths compare in full (a
-    /// token followed by extra bytes, NUL or not, is another token).
+    /// Whether two tokens are the same, compared by their SHA-256 digests with OpenSSL's
+    /// constant-time `CRYPTO_memcmp`: the time taken reveals neither how much of a guessed
+    /// token was right nor how long the real one is, and tokens of any lengths compare in
+    /// full (a token followed by extra bytes, NUL or not, is another token).
     static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
         guard let x = sha256(a), let y = sha256(b) else { return false }
-        return x.withUnsafeBytes { x in
-            y.withUnsafeBytes { y in
-                // Both buffers hold exactly 32 bytes (checked by `sha256`).
-                CRYPTO_memcmp(x.baseAddress, y.baseAddress, 32) == 0
-            }
-        }
+        return constantTimeEquals(x, y)
+    }
+
+    /// Two digests of 32 bytes, compared in constant time.
+    private static func constantTimeEquals(_ x: [UInt8], _ y: [UInt8]) -> Bool {
+        guard x.count == 32, y.count == 32 else { return false }
+        return x.withUnsafeBytes { x in y.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, 32) == 0 } }
     }
 
     private static func sha256(_ text: String) -> [UInt8]? {
