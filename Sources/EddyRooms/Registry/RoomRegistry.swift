@@ -1,48 +1,85 @@
 public import EddyLoop
 public import EddyWebSocket
+import Synchronization
 
 /// Rooms of WebSocket connections, sharded per event loop: membership lives in one actor
 /// per loop (`RoomShard`), so no single actor serialises the server.
+///
+/// A room is a plain broadcast group, or an *ordered* stream when its publisher gives each
+/// message a position (a DAG run's `seq`, the lobby's serial): a member then joins at the
+/// head of that stream, atomically (`join(_:room:floor:startingAt:)`), and gets exactly the
+/// positions above its floor, each once, in order.
 ///
 /// Guarantees:
 /// - `publish` frames (and, for members that allow it, compresses) a message once and
 ///   shares the bytes with every member; it never waits for any member. Each member's
 ///   outbox applies its policy when that member falls behind.
 /// - Messages from one publisher reach each member in publish order.
+/// - A positioned message reaches a member of an ordered room only if its position is
+///   above the member's `MemberFloor`, which it then raises.
 /// - A member leaves every room automatically when its socket closes (when joined
 ///   through `serve(_:in:policy:limits:_:)`) or through `leaveAll`.
 public final class RoomRegistry: Sendable {
-    private let shards: [ObjectIdentifier: RoomShard]
-    private let orderedShards: [RoomShard]
+    private struct Shards {
+        var byLoop: [ObjectIdentifier: RoomShard] = [:]
+        var all: [RoomShard] = []
+
+        mutating func add(_ loop: EventLoop) -> RoomShard {
+            let shard = RoomShard(loop: loop)
+            byLoop[ObjectIdentifier(loop)] = shard
+            all.append(shard)
+            return shard
+        }
+    }
+
+    private let shards: Mutex<Shards>
     private let compressor: BroadcastCompressor?
 
-    /// - Parameters:
-    ///   - group: one shard per loop of the group; members join their socket's loop's shard.
-    ///   - compression: when set, broadcasts over its threshold are also compressed once
-    ///     (no context takeover) for members that negotiated `server_no_context_takeover`.
-    public init(group: EventLoopGroup, compression: PerMessageDeflateConfiguration? = nil) {
-        var shards: [ObjectIdentifier: RoomShard] = [:]
-        var ordered: [RoomShard] = []
-        for loop in group.loops {
-            let shard = RoomShard(loop: loop)
-            shards[ObjectIdentifier(loop)] = shard
-            ordered.append(shard)
+    /// A registry with one shard per loop of `group` (members join their socket's loop's shard).
+    ///
+    /// - Parameter compression: when set, broadcasts over its threshold are also compressed
+    ///   once (no context takeover) for members that negotiated `server_no_context_takeover`.
+    public convenience init(group: EventLoopGroup, compression: PerMessageDeflateConfiguration? = nil) {
+        self.init(compression: compression)
+        shards.withLock { shards in
+            for loop in group.loops { _ = shards.add(loop) }
         }
-        self.shards = shards
-        self.orderedShards = ordered
+    }
+
+    /// A registry that adds a shard for each loop its members' sockets live on, as they join
+    /// (for code that is built before its event loops, like a gateway installed into a router).
+    public init(compression: PerMessageDeflateConfiguration? = nil) {
+        self.shards = Mutex(Shards())
         self.compressor = compression.map { BroadcastCompressor(configuration: $0) }
     }
 
     private func shard(for outbox: Outbox) -> RoomShard {
-        guard let shard = shards[ObjectIdentifier(outbox.eventLoop)] else {
-            preconditionFailure("socket's event loop is not in this registry's group")
-        }
-        return shard
+        let loop = outbox.eventLoop
+        return shards.withLock { shards in shards.byLoop[ObjectIdentifier(loop)] ?? shards.add(loop) }
     }
 
-    /// Adds `outbox`'s connection to `room`.
+    private var allShards: [RoomShard] { shards.withLock { $0.all } }
+
+    /// Adds `outbox`'s connection to `room`; it gets every message published there from now on.
     public func join(_ outbox: Outbox, room: String) async {
-        await shard(for: outbox).join(outbox, room: room)
+        await shard(for: outbox).join(outbox, room: room, floor: nil)
+    }
+
+    /// Adds `outbox`'s connection to the ordered room `room` at the head of its stream.
+    ///
+    /// `start` runs on the connection's loop, between two deliveries of the room's messages
+    /// there: it brings the member up to the head (queues a snapshot, or a replay of what it
+    /// missed, on `outbox`) and returns the head's position. `floor` is raised to it, and the
+    /// member then gets exactly the messages published with a higher position, in order.
+    ///
+    /// For the join to leave no gap, whatever publishes into the room must already be
+    /// publishing every position that `start` cannot see yet (subscribe the room's feed
+    /// first: `RoomFeeds.retain(_:startingWith:)`).
+    ///
+    /// - Throws: whatever `start` throws; the connection is then not a member.
+    public func join(_ outbox: Outbox, room: String, floor: MemberFloor,
+                     startingAt start: @escaping @Sendable () throws -> Int64) async throws {
+        try await shard(for: outbox).join(outbox, room: room, floor: floor, start: start)
     }
 
     /// Removes `outbox`'s connection from `room`.
@@ -64,8 +101,12 @@ public final class RoomRegistry: Sendable {
     }
 
     /// Publishes an already prepared message (to share one framing across rooms).
-    public func publish(_ message: PreparedMessage, to room: String, key: String? = nil) {
-        for shard in orderedShards { shard.deliver(message, to: room, key: key) }
+    ///
+    /// - Parameter position: the message's place in an ordered room's stream: members whose
+    ///   floor is at or above it skip it (see `MemberFloor`). Without one, every member gets
+    ///   the message (a heartbeat).
+    public func publish(_ message: PreparedMessage, to room: String, key: String? = nil, position: Int64? = nil) {
+        for shard in allShards { shard.deliver(message, to: room, key: key, position: position) }
     }
 
     /// Prepares a message with this registry's compression settings.
@@ -76,14 +117,14 @@ public final class RoomRegistry: Sendable {
     /// Members of `room` across all loops.
     public func memberCount(of room: String) async -> Int {
         var total = 0
-        for shard in orderedShards { total += await shard.count(room: room) }
+        for shard in allShards { total += await shard.count(room: room) }
         return total
     }
 
     /// `room`'s counters summed over its members.
     public func counters(of room: String) async -> RoomCounters {
         var total = RoomCounters()
-        for shard in orderedShards { total.add(await shard.counters(room: room)) }
+        for shard in allShards { total.add(await shard.counters(room: room)) }
         return total
     }
 
@@ -98,6 +139,23 @@ public final class RoomRegistry: Sendable {
     ) async throws -> Result {
         let outbox = Outbox(socket: socket, policy: policy, limits: limits)
         await join(outbox, room: room)
+        return try await member(outbox, body)
+    }
+
+    /// Runs `body` with `outbox` joined to the ordered room `room` at its head (see
+    /// `join(_:room:floor:startingAt:)`), and leaves every room when `body` returns or throws.
+    public func serve<Result>(
+        _ outbox: Outbox,
+        in room: String,
+        floor: MemberFloor,
+        startingAt start: @escaping @Sendable () throws -> Int64,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await join(outbox, room: room, floor: floor, startingAt: start)
+        return try await member(outbox) { _ in try await body() }
+    }
+
+    private func member<Result>(_ outbox: Outbox, _ body: (Outbox) async throws -> Result) async throws -> Result {
         do {
             let result = try await body(outbox)
             await leaveAll(outbox)

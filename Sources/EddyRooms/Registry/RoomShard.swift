@@ -5,99 +5,115 @@ import EddyWebSocket
 ///
 /// The actor runs on its loop (its executor is the loop), so joining, leaving and
 /// delivering to members touch sockets without a hop, and shards on different loops
-/// never contend.
+/// never contend. Deliveries are submitted to the loop in publish order, so a join that
+/// runs on the loop sits at one exact point of every room's stream.
 actor RoomShard {
     let loop: EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
 
-    private var members: [String: [ObjectIdentifier: Outbox]] = [:]
+    private var rooms: [String: RoomMembers] = [:]
     private var roomsOfMember: [ObjectIdentifier: Set<String>] = [:]
 
     init(loop: EventLoop) { self.loop = loop }
 
-    func join(_ outbox: Outbox, room: String) {
-        let id = ObjectIdentifier(outbox)
-        members[room, default: [:]][id] = outbox
-        roomsOfMember[id, default: []].insert(room)
+    func join(_ outbox: Outbox, room: String, floor: MemberFloor?) {
+        rooms[room, default: RoomMembers()].insert(RoomMember(outbox: outbox, floor: floor))
+        roomsOfMember[ObjectIdentifier(outbox), default: []].insert(room)
+    }
+
+    /// Joins at the head of an ordered room: `start` brings the member up to the head and
+    /// returns the head's position. Runs between two deliveries, so the member gets exactly
+    /// the messages published above that position from here on.
+    func join(_ outbox: Outbox, room: String, floor: MemberFloor, start: @Sendable () throws -> Int64) throws {
+        floor.raise(to: try start())
+        join(outbox, room: room, floor: floor)
     }
 
     func leave(_ outbox: Outbox, room: String) {
         let id = ObjectIdentifier(outbox)
-        members[room]?[id] = nil
-        if members[room]?.isEmpty == true { members[room] = nil }
+        remove(id, from: room)
         roomsOfMember[id]?.remove(room)
         if roomsOfMember[id]?.isEmpty == true { roomsOfMember[id] = nil }
     }
 
     func leaveAll(_ outbox: Outbox) {
         let id = ObjectIdentifier(outbox)
-        for room in roomsOfMember[id] ?? [] {
-            members[room]?[id] = nil
-            if members[room]?.isEmpty == true { members[room] = nil }
-        }
+        for room in roomsOfMember[id] ?? [] { remove(id, from: room) }
         roomsOfMember[id] = nil
     }
 
-    func count(room: String) -> Int { members[room]?.count ?? 0 }
+    private func remove(_ id: ObjectIdentifier, from room: String) {
+        guard rooms[room]?.remove(id) == true, rooms[room]?.isEmpty == true else { return }
+        rooms[room] = nil
+    }
+
+    func count(room: String) -> Int { rooms[room]?.members.count ?? 0 }
 
     func counters(room: String) -> RoomCounters {
         var total = RoomCounters()
-        for outbox in (members[room] ?? [:]).values { total.add(outbox.countersOnLoop) }
+        for member in rooms[room]?.members ?? [] { total.add(member.outbox.countersOnLoop) }
         return total
     }
 
     /// Queues `message` for every member here, without waiting. Callable from anywhere:
     /// the work is submitted to this shard's loop in publish order.
-    nonisolated func deliver(_ message: PreparedMessage, to room: String, key: String?) {
+    nonisolated func deliver(_ message: PreparedMessage, to room: String, key: String?, position: Int64?) {
         loop.execute {
-            self.assumeIsolated { shard in shard.deliverNow(message, to: room, key: key) }
+            self.assumeIsolated { shard in shard.deliverNow(message, to: room, key: key, position: position) }
         }
     }
 
-    private func deliverNow(_ message: PreparedMessage, to room: String, key: String?) {
-        guard let outboxes = members[room] else { return }
-        for outbox in outboxes.values {
-            outbox.offer(frame: message.frame(for: outbox.socket), key: key)
+    private func deliverNow(_ message: PreparedMessage, to room: String, key: String?, position: Int64?) {
+        guard let members = rooms[room]?.members else { return }
+        for member in members {
+            if let position, let floor = member.floor, !floor.advance(to: position) { continue }
+            member.outbox.offer(frame: message.frame(forSharedWindowBits: member.sharedWindowBits), key: key)
         }
     }
 }
 
-/// A room's totals over its members' outboxes.
-public struct RoomCounters: Sendable, Hashable {
-    public var members = 0
-    public var enqueued = 0
-    public var delivered = 0
-    public var dropped = 0
-    public var conflated = 0
-    public var closedForSlowness = 0
-    public var queuedBytes = 0
-    /// The largest single-member high-water mark.
-    public var queuedBytesHighWaterMark = 0
+/// One member of a room on one shard.
+struct RoomMember {
+    let outbox: Outbox
+    /// Set for a member of an ordered room: it gets positioned messages above it only.
+    let floor: MemberFloor?
+    /// Whether (and with which window) it takes shared compressed frames; fixed at the handshake.
+    let sharedWindowBits: Int?
 
-    public init() {}
+    init(outbox: Outbox, floor: MemberFloor?) {
+        self.outbox = outbox
+        self.floor = floor
+        self.sharedWindowBits = outbox.socket.sharedCompressionWindowBits
+    }
+}
 
-    /// Adds one member's outbox.
-    mutating func add(_ counters: OutboxCounters) {
-        var member = RoomCounters()
-        member.members = 1
-        member.enqueued = counters.enqueued
-        member.delivered = counters.delivered
-        member.dropped = counters.dropped
-        member.conflated = counters.conflated
-        member.closedForSlowness = counters.closedForSlowness
-        member.queuedBytes = counters.queuedBytes
-        member.queuedBytesHighWaterMark = counters.queuedBytesHighWaterMark
-        add(member)
+/// A room's members on one shard: an array (a delivery walks it once per message) with an
+/// index for O(1) leave.
+struct RoomMembers {
+    private(set) var members: [RoomMember] = []
+    private var indexOf: [ObjectIdentifier: Int] = [:]
+
+    var isEmpty: Bool { members.isEmpty }
+
+    /// Adds `member`, or replaces the entry of the same outbox (a second join sets its floor).
+    mutating func insert(_ member: RoomMember) {
+        let id = ObjectIdentifier(member.outbox)
+        if let index = indexOf[id] {
+            members[index] = member
+        } else {
+            indexOf[id] = members.count
+            members.append(member)
+        }
     }
 
-    mutating func add(_ other: RoomCounters) {
-        members += other.members
-        enqueued += other.enqueued
-        delivered += other.delivered
-        dropped += other.dropped
-        conflated += other.conflated
-        closedForSlowness += other.closedForSlowness
-        queuedBytes += other.queuedBytes
-        queuedBytesHighWaterMark = max(queuedBytesHighWaterMark, other.queuedBytesHighWaterMark)
+    /// Removes the member with outbox `id`; false if it was not here.
+    mutating func remove(_ id: ObjectIdentifier) -> Bool {
+        guard let index = indexOf.removeValue(forKey: id) else { return false }
+        let last = members.removeLast()
+        if index < members.count {
+            members[index] = last
+            indexOf[ObjectIdentifier(last.outbox)] = index
+        }
+        return true
     }
 }
