@@ -41,14 +41,15 @@ public final class DAGStreamGateway: Sendable {
     private let open = Mutex<(sockets: [ObjectIdentifier: WebSocket], closing: Bool)>(([:], false))
     private let joined = Atomic<Int>(0)
     private let frames: FrameCache
-    private let directory: FanoutDirectory
+    /// One room per watched run and one for the lobby; each fed by one engine subscription.
+    private let rooms = RoomRegistry()
+    private let feeds = RoomFeeds()
 
     public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration()) {
         self.engine = engine
         self.configuration = configuration
         self.access = StreamAccess(configuration: configuration)
         self.frames = FrameCache(compressor: BroadcastCompressor(configuration: Self.handshakeConfiguration.deflate))
-        self.directory = FanoutDirectory(engine: engine, frames: frames)
     }
 
     /// Adds the gateway's routes to `router`.
@@ -125,6 +126,10 @@ public final class DAGStreamGateway: Sendable {
     /// receive every later event.
     public var joinedStreams: Int { joined.load(ordering: .relaxed) }
 
+    /// Runs and lobbies with a live feed: one engine subscription each, however many
+    /// dashboards watch (for diagnostics and tests).
+    public var feedCount: Int { feeds.count }
+
     /// Closes every open stream with 1001 (going away) and waits for the closing
     /// handshakes (each bounded by the close timeout). For graceful shutdown.
     /// Streams whose upgrade completes afterwards are closed the same way as they start.
@@ -149,6 +154,10 @@ public final class DAGStreamGateway: Sendable {
         }
     }
 
+    /// The room of one run's dashboards (a run id cannot spell the lobby's room).
+    static func runRoom(_ dagID: String) -> String { "run/" + dagID }
+    static let lobbyRoom = "lobby"
+
     /// One lobby connection: the listing, then run lifecycle events, until either side closes.
     private func lobby(_ socket: WebSocket) async throws {
         guard register(socket) else {
@@ -157,26 +166,29 @@ public final class DAGStreamGateway: Sendable {
         }
         defer { _ = open.withLock { $0.sockets.removeValue(forKey: ObjectIdentifier(socket)) } }
         let engine = self.engine
-        let subscription = try engine.subscribeLobby()
-        // Lobby messages a catch-up listing already reflects are skipped when they come.
-        let covered = SeqFloor()
+        let rooms = self.rooms
+        let room = Self.lobbyRoom
+        // Lobby messages a listing already reflects (the join's, or a catch-up's) are skipped.
+        let floor = MemberFloor()
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
             guard let listing = try? engine.lobbyListing() else { return nil }
-            covered.raise(to: Int64(listing.serial))
+            floor.raise(to: Int64(listing.serial))
             return Self.frame(listing)
         }
-        let heartbeat = socket.eventLoop.scheduleRepeating(every: configuration.heartbeatInterval) {
-            outbox.offer(frame: Self.frame(LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime, event: .heartbeat)))
+        let interval = configuration.heartbeatInterval
+        let loop = socket.eventLoop
+        try feeds.retain(room) {
+            try LobbyFeed(room: room, engine: engine, rooms: rooms, heartbeatInterval: interval, on: loop)
         }
-        defer { heartbeat.cancel() }
-        let forwarding = Task(executorPreference: socket.eventLoop) {
-            for try await message in subscription where Int64(message.serial) > covered.value {
-                outbox.offer(frame: Self.frame(message))
-            }
+        defer { feeds.release(room) }
+        try await rooms.serve(outbox, in: room, floor: floor, startingAt: {
+            let listing = try engine.lobbyListing()
+            outbox.offer(frame: Self.frame(listing))
+            return Int64(listing.serial)
+        }) {
+            // The lobby takes no commands; reading keeps the close handshake and pings going.
+            for try await _ in socket.messages {}
         }
-        defer { forwarding.cancel() }
-        // The lobby takes no commands; reading keeps the close handshake and pings going.
-        for try await _ in socket.messages {}
     }
 
     /// One dashboard connection.
@@ -189,30 +201,62 @@ public final class DAGStreamGateway: Sendable {
         guard let dagID = context.parameters["dagId"], case .allow(let role) = access.decide(context.request) else { return }
         let resume = ResumePoint(context.request)
         let engine = self.engine
-        // Events up to `covered` are in what the dashboard already has (its join, or the last
-        // catch-up snapshot); its run's fan-out forwards only later ones.
-        let covered = SeqFloor()
         let frames = self.frames
+        let rooms = self.rooms
+        let room = Self.runRoom(dagID)
+        // Events up to `floor` are in what the dashboard already has (its join, or the last
+        // catch-up snapshot); the run's room gives it only later ones.
+        let floor = MemberFloor()
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
             guard let snapshot = try? engine.snapshot(runID: dagID) else { return nil }
-            covered.raise(to: snapshot.seq)
+            floor.raise(to: snapshot.seq)
             return frames.prepare(snapshot).frame(for: socket)
         }
-        let member = RunFanout.Member(outbox: outbox, covered: covered)
+        let interval = configuration.heartbeatInterval
         let loop = socket.eventLoop
+        try feeds.retain(room) {
+            try RunFeed(runID: dagID, room: room, engine: engine, frames: frames, rooms: rooms,
+                        heartbeatInterval: interval, on: loop)
+        }
+        defer { feeds.release(room) }
         let maxReplay = configuration.outboxLimits.maxMessages
-        let fanout = try await loop.submit { [directory] in
-            try directory.join(member, runID: dagID, loop: loop, resume: resume, maxReplay: maxReplay)
+        try await rooms.serve(outbox, in: room, floor: floor, startingAt: {
+            try Self.bringToHead(outbox, runID: dagID, resume: resume, maxReplay: maxReplay, engine: engine, frames: frames)
+        }) {
+            joined.add(1, ordering: .relaxed)
+            defer { joined.subtract(1, ordering: .relaxed) }
+            try await serveCommands(socket, outbox: outbox, dagID: dagID, role: role)
         }
-        joined.add(1, ordering: .relaxed)
-        defer {
-            joined.subtract(1, ordering: .relaxed)
-            loop.execute { fanout.leave(member) }
+    }
+
+    /// Queues on `outbox` what brings a joining dashboard to the run's head, and returns the
+    /// head's `seq`: the logged events after its resume point when the log still holds them
+    /// in its epoch, a snapshot otherwise. A replay longer than `maxReplay` events is replaced
+    /// by a snapshot too (it would only overflow the outbox, and reading it would hold the
+    /// loop). Runs on the dashboard's loop, at its join into the run's room.
+    private static func bringToHead(_ outbox: Outbox, runID: String, resume: ResumePoint?, maxReplay: Int,
+                                    engine: DAGEngine, frames: FrameCache) throws(DAGEngineError) -> Int64 {
+        let store = try engine.state(runID: runID)
+        let windowBits = outbox.socket.sharedCompressionWindowBits
+        if let resume, resume.epoch == engine.epoch, resume.since <= store.seq, store.seq - resume.since <= Int64(maxReplay) {
+            // Exactly (since, head]: the hub has published up to its head, and the run's feed
+            // publishes every later event. (Reading past the head would let a later catch-up
+            // snapshot at the head leave a gap.)
+            if resume.since < store.seq {
+                // The log's bytes as stored: framed like the live events, never decoded.
+                for event in try engine.log.encodedEvents(runID: runID, after: resume.since, upTo: store.seq) {
+                    outbox.offer(frame: frames.prepared(forLogged: event).frame(forSharedWindowBits: windowBits))
+                }
+            }
+        } else {
+            outbox.offer(frame: frames.prepare(store.snapshotEnvelope(ts: engine.log.currentTime)).frame(forSharedWindowBits: windowBits))
         }
-        let heartbeat = loop.scheduleRepeating(every: configuration.heartbeatInterval) {
-            if let beat = try? engine.heartbeat(runID: dagID) { outbox.offer(frame: Self.frame(beat)) }
-        }
-        defer { heartbeat.cancel() }
+        return store.seq
+    }
+
+    /// Answers the dashboard's commands until it closes: operators' go to the engine, the
+    /// rest (and those over the rate limit) are rejected.
+    private func serveCommands(_ socket: WebSocket, outbox: Outbox, dagID: String, role: StreamRole) async throws {
         var bucket = TokenBucket(perSecond: configuration.commandsPerSecond)
         var replies = 0
         for try await message in socket.messages {
@@ -253,14 +297,6 @@ public final class DAGStreamGateway: Sendable {
     static func frame(_ message: LobbyMessage) -> [UInt8] {
         PreparedMessage(utf8Text: message.jsonBytes).uncompressed
     }
-}
-
-/// The highest `seq` a dashboard already has (from its join or a catch-up snapshot), shared
-/// by its outbox, which takes catch-up snapshots, and its run's fan-out. Only rises.
-final class SeqFloor: Sendable {
-    private let floor = Atomic<Int64>(0)
-    var value: Int64 { floor.load(ordering: .acquiring) }
-    func raise(to seq: Int64) { floor.max(seq, ordering: .acquiringAndReleasing) }
 }
 
 /// A token bucket: `perSecond` tokens per second, bursts up to `perSecond`.

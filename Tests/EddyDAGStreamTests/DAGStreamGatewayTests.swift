@@ -1,4 +1,4 @@
-import EddyDAG
+@testable import EddyDAG
 import EddyDAGStream
 import EddyHTTP
 import EddyLoop
@@ -90,6 +90,56 @@ struct DAGStreamGatewayTests {
         // Each stream's handler deregisters as it returns, just after its close completes.
         for _ in 0..<200 where gateway.openStreams > 0 { try await loop.sleep(for: .milliseconds(10)) }
         #expect(gateway.openStreams == 0)
+
+        #expect(await server.stop())
+        await engine.shutdown()
+    }
+
+    @Test func aRunIsOneRoomFedByOneSubscriptionHoweverManyDashboardsOnHoweverManyLoops() async throws {
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let engine = try log.engine()
+        var builder = DAGBuilder()
+        builder.gate("wait", presentation: ["title": "never answered"])
+        builder.task("after", after: ["wait"]) { _ in .null }
+        let runID = try await engine.start(try builder.build(), runID: "run-shared")
+        var configuration = DAGStreamConfiguration()
+        configuration.viewerTokens = ["v"]
+        let server = try await GatewayServer.start(engine, configuration: configuration)
+        let (gateway, group) = (server.gateway, server.group)
+        // The engine's own subscribers (none yet: the gateway subscribes at the first dashboard).
+        let before = engine.hub.subscriberCount(runID: runID)
+
+        // Six dashboards from both client loops land on both server loops, plus two lobbies.
+        var sockets: [WebSocket] = []
+        for index in 0..<6 {
+            sockets.append(try await WebSocket.connect(to: "ws://127.0.0.1:\(server.port)/api/dags/\(runID)/stream?token=v", on: group.loops[index % 2]))
+        }
+        for index in 0..<2 {
+            sockets.append(try await WebSocket.connect(to: "ws://127.0.0.1:\(server.port)/api/dags/stream?token=v", on: group.loops[index % 2]))
+        }
+        let readers = sockets.map { socket in
+            Task(executorPreference: socket.eventLoop) { () -> String? in
+                var first: String?
+                for try await message in socket.messages where first == nil {
+                    if case .text(let text) = message { first = text }
+                }
+                return first
+            }
+        }
+        for _ in 0..<500 where gateway.joinedStreams < 6 || gateway.openStreams < 8 { try await group.loops[0].sleep(for: .milliseconds(10)) }
+        #expect(gateway.joinedStreams == 6 && gateway.openStreams == 8)
+        #expect(gateway.feedCount == 2) // the run's and the lobby's
+        #expect(engine.hub.subscriberCount(runID: runID) == before + 1)
+
+        for socket in sockets { await socket.close() }
+        for reader in readers { _ = try? await reader.value }
+        for _ in 0..<500 where gateway.feedCount > 0 || engine.hub.subscriberCount(runID: runID) > before {
+            try await group.loops[0].sleep(for: .milliseconds(10))
+        }
+        // The last one out stops the feed and its subscription.
+        #expect(gateway.feedCount == 0)
+        #expect(engine.hub.subscriberCount(runID: runID) == before)
 
         #expect(await server.stop())
         await engine.shutdown()
