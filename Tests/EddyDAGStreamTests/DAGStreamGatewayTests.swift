@@ -14,6 +14,14 @@ import Testing
 struct DAGStreamGatewayTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// A DAG that stays running: its first node is a gate nobody answers.
+    static func heldOpen() throws -> DAGDefinition {
+        var builder = DAGBuilder()
+        builder.gate("wait", presentation: ["title": "never answered"])
+        builder.task("after", after: ["wait"]) { _ in .null }
+        return try builder.build()
+    }
+
     @Test func dashboardSeesSnapshotDeltasCommandsAndResync() async throws {
         let log = try ScratchLog()
         defer { log.remove() }
@@ -54,10 +62,7 @@ struct DAGStreamGatewayTests {
         let log = try ScratchLog()
         defer { log.remove() }
         let engine = try log.engine()
-        var builder = DAGBuilder()
-        builder.gate("wait", presentation: ["title": "never answered"])
-        builder.task("after", after: ["wait"]) { _ in .null }
-        let runID = try await engine.start(try builder.build(), runID: "run-open")
+        let runID = try await engine.start(Self.heldOpen(), runID: "run-open")
         var configuration = DAGStreamConfiguration()
         configuration.viewerTokens = ["v"]
         configuration.heartbeatInterval = .milliseconds(50)
@@ -99,10 +104,7 @@ struct DAGStreamGatewayTests {
         let log = try ScratchLog()
         defer { log.remove() }
         let engine = try log.engine()
-        var builder = DAGBuilder()
-        builder.gate("wait", presentation: ["title": "never answered"])
-        builder.task("after", after: ["wait"]) { _ in .null }
-        let runID = try await engine.start(try builder.build(), runID: "run-shared")
+        let runID = try await engine.start(Self.heldOpen(), runID: "run-shared")
         var configuration = DAGStreamConfiguration()
         configuration.viewerTokens = ["v"]
         let server = try await GatewayServer.start(engine, configuration: configuration)
