@@ -4,7 +4,7 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH=$ROOT/Benchmarks
-EDDY=$ROOT/.build/release/eddy
+EDDY=${EDDY:-$ROOT/.build/release/eddy}
 export NODE_PATH=/usr/share/nodejs
 
 # start_server LOGFILE CMD... -> sets SERVER_PID and SERVER_PORT (waits up to 30 s)
