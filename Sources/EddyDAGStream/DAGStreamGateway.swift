@@ -7,8 +7,9 @@ import Synchronization
 
 /// Serves DAG runs to dashboards over WebSocket: `GET /api/dags` lists runs (token required,
 /// like the streams),
-/// `GET /api/dags/stream` streams that listing live (the lobby), and
-/// `GET /api/dags/{dagId}/stream` streams one run.
+/// `GET /api/dags/stream` streams that listing live (the lobby),
+/// `GET /api/dags/{dagId}/stream` streams one run, and `GET /api/dags/{dagId}/history` and
+/// `/events` serve its past from the log (`HistoryRoutes`).
 ///
 /// Guarantees:
 /// - A new stream starts with a `snapshot`; `?since=<seq>&epoch=<epoch>` replays exactly the
@@ -59,6 +60,7 @@ public final class DAGStreamGateway: Sendable {
             if case .deny(let status, let reason) = access.decide(request) { return Self.refusal(status, reason) }
             return Self.listing(engine)
         }
+        try HistoryRoutes.install(into: &router, engine: engine, access: access)
         let lobbyHook = WebSocketUpgradeHook { [access] request, _ in
             if case .deny(let status, let reason) = access.decide(request) { return .reject(Self.refusal(status, reason)) }
             return .accept(extraHeaders: HTTPHeaders())

@@ -149,6 +149,22 @@ public actor DAGEngine {
         try hub.store(runID: runID)
     }
 
+    /// The run as it was right after its logged event `seq`, rebuilt from the durable log: a
+    /// `snapshot` envelope at `min(seq, head)`, stamped with that event's time (0 for `seq` 0,
+    /// before any event). Works for finished runs after a restart (time travel).
+    ///
+    /// Reads and reduces the log's events up to `seq`: O(seq); call it off an event loop.
+    public nonisolated func historicalSnapshot(runID: String, at seq: Int64) throws(DAGEngineError) -> EventEnvelope {
+        guard try log.hasRun(runID) else { throw DAGEngineError.unknownRun(runID) }
+        var store = DAGStateStore(dagID: runID, epoch: log.epoch)
+        var ts: Int64 = 0
+        for envelope in try log.events(runID: runID, after: 0, upTo: max(0, seq)) {
+            store.apply(envelope)
+            ts = envelope.ts
+        }
+        return store.snapshotEnvelope(ts: ts)
+    }
+
     /// The run's logged events after `seq`, from the log.
     public nonisolated func events(runID: String, after seq: Int64 = 0) throws(DAGEngineError) -> [EventEnvelope] {
         guard try log.hasRun(runID) else { throw DAGEngineError.unknownRun(runID) }

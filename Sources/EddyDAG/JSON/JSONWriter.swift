@@ -46,6 +46,12 @@ public struct JSONWriter: Sendable {
         literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends `json`, bytes that already are one JSON value in this encoding (an event as the
+    /// log stored it), as they are: not parsed, not checked.
+    public mutating func writeEncoded(_ json: [UInt8]) {
+        bytes.append(contentsOf: json)
+    }
+
     public mutating func writeInt<I: BinaryInteger>(_ value: I) {
         if value == 0 {
             bytes.append(UInt8(ascii: "0"))
