@@ -1,6 +1,9 @@
 #ifndef EDDY_SHIMS_H
 #define EDDY_SHIMS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Small C helpers for what Swift cannot import directly. They live in a C source file so
    that _GNU_SOURCE (needed for accept4 and pthread_setname_np) is defined there only: a
    module header that defines it changes glibc's struct layouts (fd_set) and clashes with
@@ -14,6 +17,17 @@ int eddy_set_thread_name(const char *name);
 
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC and no peer address; -1 with errno set on error.
 int eddy_accept(int fd);
+
+// The peer address of a connected socket as 16 bytes (an IPv4 address mapped into
+// ::ffff:a.b.c.d), the port left out: the key of per-address connection limits. Returns 0,
+// or -1 if the kernel reports no address.
+int eddy_peer_key(int fd, uint64_t key[2]);
+
+// Refuses an accepted, non-blocking socket without an event loop handle: sends `message`
+// (if any; what does not fit the send buffer is dropped), half-closes, reads and discards
+// what the peer already sent (so the close is a FIN after the message, not a reset), and
+// closes the descriptor.
+void eddy_refuse(int fd, const void *message, size_t length);
 
 /// Online cores.
 long eddy_online_cores(void);

@@ -60,6 +60,8 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     let configuration: SharedValue<TCPConfiguration>
     let maxPending: Int
     let accepted = Atomic<Int>(0)
+    /// Open connections against the listener's `ConnectionLimits`.
+    let admission: ConnectionAdmission
     private let queue = Mutex(Queue())
 
     // Loop-thread state.
@@ -68,11 +70,12 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     private var retryTimer: UnsafeMutablePointer<uv_timer_t>?
     private var open = false
 
-    init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int) {
+    init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int, limits: ConnectionLimits) {
         self.loop = loop
         self.group = group
         self.configuration = SharedValue(configuration)
         self.maxPending = maxPending
+        self.admission = ConnectionAdmission(limits: limits)
     }
 
     /// Creates, binds and listens; starts watching for connections. Loop thread.
@@ -138,25 +141,53 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
                 backOff()
                 return
             }
+            let peer = admission.limits.tracksAddresses ? Self.peerKey(of: client) : nil
+            if let refusal = admission.admit(peer, now: .now) {
+                refuse(client, refusal)
+                continue
+            }
             accepted.wrappingAdd(1, ordering: .relaxed)
             let target = group.next()
             let configuration = self.configuration
-            target.runOnLoop { self.adopt(client, on: target, configuration: configuration) }
+            target.runOnLoop { self.adopt(client, peer: peer, on: target, configuration: configuration) }
         }
     }
 
+    /// The peer's address of an accepted socket, for per-address limits.
+    private static func peerKey(of client: Int32) -> ConnectionAdmission.PeerKey? {
+        var key: (UInt64, UInt64) = (0, 0)
+        let found = withUnsafeMutableBytes(of: &key) { raw in
+            // Two UInt64s laid out contiguously: the 16 bytes the shim fills.
+            eddy_peer_key(client, raw.baseAddress!.assumingMemoryBound(to: UInt64.self)) == 0
+        }
+        return found ? ConnectionAdmission.PeerKey(high: key.0, low: key.1) : nil
+    }
+
+    /// Tells a connection over a limit why (if the limits say what to send) and closes it.
+    private func refuse(_ client: Int32, _ reason: ConnectionRefusal) {
+        let message = admission.limits.refusals[reason] ?? []
+        message.withUnsafeBytes { eddy_refuse(client, $0.baseAddress, $0.count) }
+    }
+
     /// Wraps an accepted socket on its new loop. Target loop thread.
-    private func adopt(_ client: Int32, on target: EventLoop, configuration: SharedValue<TCPConfiguration>) {
-        guard !target.isShuttingDown else { Glibc.close(client); return }
+    private func adopt(_ client: Int32, peer: ConnectionAdmission.PeerKey?, on target: EventLoop,
+                       configuration: SharedValue<TCPConfiguration>) {
+        guard !target.isShuttingDown else {
+            Glibc.close(client)
+            admission.release(peer)
+            return
+        }
         let handle = UVHandle.allocate(uv_tcp_t.self)
         uv_tcp_init(target.uv, handle)
         let status = uv_tcp_open(handle, uv_os_sock_t(client))
         if status < 0 {
             Glibc.close(client)
             uv_close(handle.asUVHandle) { UnsafeMutableRawPointer($0!).deallocate() }
+            admission.release(peer)
             return
         }
         let connection = TCPConnection(handle: handle, loop: target, configuration: configuration)
+        connection.admission = ConnectionAdmissionTicket(admission: admission, peer: peer)
         deliver(connection)
     }
 

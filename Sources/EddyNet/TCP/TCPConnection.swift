@@ -56,6 +56,9 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     var writeShut = false
     var shutdownWaiter: UnsafeContinuation<Void, any Error>?
     var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+    /// For an accepted connection, its place in the listener's connection counts, given back
+    /// when it closes.
+    var admission: ConnectionAdmissionTicket?
     /// The listener that keeps this connection in its table (`ConnectionOutcome.keepOpen`)
     /// and is told when it has closed.
     var tracker: Acceptor?
@@ -207,6 +210,8 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
 
     package func handleDidClose() {
         phase = .closed
+        admission?.release()
+        admission = nil
         eventLoop.deregister(self)
         releaseTrackerIfDone()
         let waiting = closeWaiters

@@ -32,6 +32,7 @@ public final class TCPListener: ByteStreamListener {
     ///   - port: 0 lets the kernel choose; read it from `localAddress.port`.
     ///   - backlog: the kernel's accept queue length. Default 1,024.
     ///   - group: accepted connections go to its loops in turn.
+    ///   - limits: connections over them are refused at once (see `ConnectionLimits`).
     /// - Throws: `IOError` (`addressInUse`, `addressNotAvailable`, `hostNotFound` …).
     public static func bind(
         host: String,
@@ -39,14 +40,16 @@ public final class TCPListener: ByteStreamListener {
         backlog: Int = 1024,
         group: EventLoopGroup,
         configuration: TCPConfiguration = TCPConfiguration(),
-        maxPendingConnections: Int = 1024
+        maxPendingConnections: Int = 1024,
+        limits: ConnectionLimits = ConnectionLimits()
     ) async throws -> TCPListener {
         let configuration = try configuration.validated()
         let loop = group.loops[0]
         guard let address = try await Resolver.resolve(host: host, port: port, on: loop).first else {
             throw IOError(.hostNotFound, operation: "bind \(host)")
         }
-        let acceptor = Acceptor(loop: loop, group: group, configuration: configuration, maxPending: max(1, maxPendingConnections))
+        let acceptor = Acceptor(loop: loop, group: group, configuration: configuration, maxPending: max(1, maxPendingConnections),
+                                limits: limits)
         let bound = try await loop.submit { try acceptor.open(address: address, backlog: backlog) }
         return TCPListener(localAddress: bound, loop: loop, acceptor: acceptor)
     }
@@ -72,8 +75,17 @@ public final class TCPListener: ByteStreamListener {
         }
     }
 
-    /// The number of connections accepted so far.
+    /// The number of connections accepted so far (refused ones not included).
     public var acceptedCount: Int { acceptor.accepted.load(ordering: .relaxed) }
+
+    /// Accepted connections not closed yet.
+    public var openCount: Int { acceptor.admission.openCount }
+
+    /// Connections refused so far for being over the `ConnectionLimits`, by reason.
+    public var refusedCounts: ConnectionRefusalCounts { acceptor.admission.refused }
+
+    /// The limits new connections are admitted under.
+    public var limits: ConnectionLimits { acceptor.admission.limits }
 
     /// Like `serve(_:)` (`ByteStreamListener`), but a handler may hand its connection over
     /// to a fresh child task of the same group (`ConnectionOutcome.handOver`), which then

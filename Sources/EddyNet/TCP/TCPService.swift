@@ -38,20 +38,21 @@ public final class TCPService: Sendable {
     }
 
     /// Watches `stopSignals` (none: the caller handles signals itself), binds `host:port`
-    /// (0: any free port) on `group` and starts `serve` with the listener.
+    /// (0: any free port) on `group` under `limits` and starts `serve` with the listener.
     /// - Throws: `IOError` from binding (`addressInUse`, `hostNotFound` …); nothing runs then.
     public static func start(
         group: EventLoopGroup,
         host: String,
         port: Int,
         configuration: TCPConfiguration = TCPConfiguration(),
+        limits: ConnectionLimits = ConnectionLimits(),
         stopSignals: [ProcessSignal] = [.interrupt, .terminate],
         serve: @escaping @Sendable (TCPListener) async throws -> Void
     ) async throws -> TCPService {
         let watch = stopSignals.isEmpty ? nil : try await group.loops[0].watchSignals(stopSignals)
         let listener: TCPListener
         do {
-            listener = try await TCPListener.bind(host: host, port: port, group: group, configuration: configuration)
+            listener = try await TCPListener.bind(host: host, port: port, group: group, configuration: configuration, limits: limits)
         } catch {
             watch?.cancel()
             throw error
