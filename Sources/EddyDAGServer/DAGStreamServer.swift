@@ -32,6 +32,10 @@ public struct DAGStreamServerConfiguration: Sendable {
         return tcp
     }()
 
+    /// How many connections the server keeps (in total, per client address, per second per
+    /// address); over them, connections get 503 or 429 at once (see `ConnectionLimits`).
+    public var connectionLimits = ConnectionLimits()
+
     public init() {}
 
     /// The defaults, with one operator token and one viewer token.
@@ -96,7 +100,8 @@ public final class DAGStreamServer: Sendable {
             let group = try EventLoopGroup(loopCount: configuration.loopCount)
             do {
                 service = try await TCPService.start(group: group, host: configuration.host, port: configuration.port,
-                                                     configuration: configuration.tcp) { listener in
+                                                     configuration: configuration.tcp,
+                                                     limits: configuration.connectionLimits.answeringOverHTTP()) { listener in
                     try await server.serve(listener)
                 }
             } catch {

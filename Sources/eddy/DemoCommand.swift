@@ -15,6 +15,7 @@ struct StreamServerOptions: ParsableArguments {
     var viewerToken: String?
     @Option(help: "Extra browser origin to admit (repeatable).") var allowOrigin: [String] = []
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
+    @OptionGroup var connections: ConnectionLimitOptions
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
@@ -82,6 +83,7 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
     configuration.databasePath = options.db
     configuration.retention = RetentionPolicy(maxFinishedRuns: options.keepRuns > 0 ? options.keepRuns : nil)
     configuration.stream.allowedOrigins = Set(options.allowOrigin)
+    configuration.connectionLimits = options.connections.limits
     let server = try await DAGStreamServer(configuration: configuration)
     Console.out("LISTENING \(server.port)")
     let lines = tokens.bannerLines(host: options.host, port: server.port, onTerminal: onTerminal, tokenFile: tokenFile)

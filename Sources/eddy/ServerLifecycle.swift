@@ -10,11 +10,12 @@ func runServer(
     host: String,
     port: Int,
     tcp: TCPConfiguration = TCPConfiguration(),
+    limits: ConnectionLimits = ConnectionLimits(),
     announce: (Int) -> Void = { _ in },
     beforeShutdown: @escaping @Sendable () async -> Void = {},
     serve: @escaping @Sendable (TCPListener) async throws -> Void
 ) async throws {
-    let service = try await TCPService.start(group: group, host: host, port: port, configuration: tcp, serve: serve)
+    let service = try await TCPService.start(group: group, host: host, port: port, configuration: tcp, limits: limits, serve: serve)
     Console.out("LISTENING \(service.port)")
     announce(service.port)
     let signal = try await service.waitForTerminationSignal()

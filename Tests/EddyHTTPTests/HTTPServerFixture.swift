@@ -13,12 +13,14 @@ struct HTTPServerFixture {
     var port: Int { listener.localAddress.port }
 
     static func start(configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
-                      tcp: TCPConfiguration = TCPConfiguration()) async throws -> HTTPServerFixture {
+                      tcp: TCPConfiguration = TCPConfiguration(),
+                      limits: ConnectionLimits = ConnectionLimits()) async throws -> HTTPServerFixture {
         var router = HTTPRouter<NoUpgrade>()
         try router.addHealthCheck()
         let server = HTTPServer(router: router, configuration: configuration) { _, _ in .close }
         let group = try EventLoopGroup(loopCount: 2)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group, configuration: tcp)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group, configuration: tcp,
+                                                  limits: limits.answeringOverHTTP())
         let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
         return HTTPServerFixture(group: group, listener: listener, serving: serving, server: server)
     }
