@@ -32,6 +32,8 @@ public struct DAGStreamServerConfiguration: Sendable {
         return tcp
     }()
 
+    /// Runs live at once at most (the engine's `maxLiveRuns`). Default 1,000.
+    public var maxLiveRuns = 1_000
     /// How many connections the server keeps (in total, per client address, per second per
     /// address); over them, connections get 503 or 429 at once (see `ConnectionLimits`).
     public var connectionLimits = ConnectionLimits()
@@ -89,7 +91,8 @@ public final class DAGStreamServer: Sendable {
     public init(configuration: DAGStreamServerConfiguration) async throws {
         self.configuration = configuration
         let engine = try DAGEngine(configuration: .init(eventLog: .init(path: configuration.databasePath,
-                                                                         retention: configuration.retention)))
+                                                                         retention: configuration.retention),
+                                                        maxLiveRuns: configuration.maxLiveRuns))
         let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream)
         do {
             var router = HTTPRouter<WebSocketRoute>()

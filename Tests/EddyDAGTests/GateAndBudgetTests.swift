@@ -157,4 +157,24 @@ struct GateAndBudgetTests {
         checkHistory(events)
         #expect(events.filter { if case .error(let e) = $0.event { e.code == "budget_exceeded" } else { false } }.count == 1)
     }
+
+    @Test func startBeyondMaxLiveRunsIsRefusedUntilOneFinishes() async throws {
+        let dir = try TempDirectory()
+        let engine = try DAGEngine(configuration: .init(eventLog: .init(path: dir.databasePath, synchronous: .off), maxLiveRuns: 2))
+        for name in ["a", "b"] {
+            let id = try await engine.start(try gateDAG(), runID: name)
+            try await waitForState(engine, id) { $0.node("review")?.status == .waitingHuman }
+        }
+        let refused = await #expect(throws: DAGEngineError.self) { try await engine.start(try gateDAG(), runID: "c") }
+        #expect(refused?.isTooManyLiveRuns == true)
+        #expect(refused?.description.contains("2 runs are live") == true, "\(String(describing: refused))")
+        // Nothing of the refused run exists.
+        #expect(throws: DAGEngineError.self) { try engine.state(runID: "c") }
+
+        #expect(await decide(engine, "a", .approve, commandID: "go").status == .accepted)
+        #expect(try await withDeadline { await engine.waitForCompletion(runID: "a") } == .completed)
+        let id = try await engine.start(try gateDAG(), runID: "c")
+        try await waitForState(engine, id) { $0.node("review")?.status == .waitingHuman }
+        await engine.shutdown()
+    }
 }

@@ -17,15 +17,21 @@ public actor DAGEngine {
     public struct Configuration: Sendable {
         public var eventLog: EventLogConfiguration
         public var clock: EngineClock
-        public init(eventLog: EventLogConfiguration = EventLogConfiguration(), clock: EngineClock = .system) {
+        /// Runs live at once at most; `start` beyond it throws (`isTooManyLiveRuns`).
+        /// Default 1,000: each live run holds an actor, its node tasks and its state in memory.
+        public var maxLiveRuns: Int
+        public init(eventLog: EventLogConfiguration = EventLogConfiguration(), clock: EngineClock = .system,
+                    maxLiveRuns: Int = 1_000) {
             self.eventLog = eventLog
             self.clock = clock
+            self.maxLiveRuns = max(1, maxLiveRuns)
         }
     }
 
     public nonisolated let log: SQLiteEventLog
     nonisolated let hub: EventHub
     private let clock: EngineClock
+    private let maxLiveRuns: Int
     private var runs: [String: DAGRun] = [:]
     private var nextRunNumber = 0
 
@@ -38,6 +44,7 @@ public actor DAGEngine {
         self.log = log
         self.hub = hub
         self.clock = clock
+        self.maxLiveRuns = configuration.maxLiveRuns
     }
 
     /// The log's epoch (see ``EventEnvelope/epoch``).
@@ -45,6 +52,8 @@ public actor DAGEngine {
 
     /// Starts a run of `definition`; returns its id (`dag_id`). The first events
     /// (`dag_mutated` revision 1, `execution_state running`, ready nodes) are queued before return.
+    /// - Throws: `DAGEngineError` for a run id already used, a failed log, or when
+    ///   `maxLiveRuns` runs are live (`isTooManyLiveRuns`: start again once one finishes).
     @discardableResult
     public func start(_ definition: DAGDefinition, runID: String? = nil) async throws(DAGEngineError) -> String {
         let id: String
@@ -56,6 +65,8 @@ public actor DAGEngine {
         }
         guard runs[id] == nil, try !log.hasRun(id) else { throw DAGEngineError.runAlreadyExists(id) }
         if let refusal = log.refusal { throw refusal }
+        // Starts are serialised by this actor: the count cannot pass the limit between check and start.
+        guard hub.liveRunCount() < maxLiveRuns else { throw DAGEngineError.tooManyLiveRuns(limit: maxLiveRuns) }
         let run = DAGRun(runID: id, definition: definition, epoch: log.epoch, clock: clock, log: log)
         runs[id] = run
         hub.register(runID: id)

@@ -8,6 +8,7 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
         case runAlreadyExists(String)
         case storage(String)
         case closed
+        case tooManyLiveRuns(Int)
     }
     private let base: Base
     private init(_ base: Base) { self.base = base }
@@ -16,6 +17,7 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
     static func runAlreadyExists(_ id: String) -> DAGEngineError { DAGEngineError(.runAlreadyExists(id)) }
     static func storage(_ message: String) -> DAGEngineError { DAGEngineError(.storage(message)) }
     static let closed = DAGEngineError(.closed)
+    static func tooManyLiveRuns(limit: Int) -> DAGEngineError { DAGEngineError(.tooManyLiveRuns(limit)) }
 
     /// Whether the run id is not known to the engine or its log.
     public var isUnknownRun: Bool {
@@ -29,12 +31,19 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
         return false
     }
 
+    /// Whether `start` was refused because the engine's `maxLiveRuns` runs are live.
+    public var isTooManyLiveRuns: Bool {
+        if case .tooManyLiveRuns = base { return true }
+        return false
+    }
+
     public var description: String {
         switch base {
         case .unknownRun(let id): return "unknown run '\(id)'"
         case .runAlreadyExists(let id): return "a run named '\(id)' already exists"
         case .storage(let message): return "event log storage error: \(message)"
         case .closed: return "the event log is closed"
+        case .tooManyLiveRuns(let limit): return "\(limit) runs are live, the engine's limit (maxLiveRuns): start again when one finishes"
         }
     }
 }

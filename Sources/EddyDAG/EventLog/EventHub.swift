@@ -49,6 +49,11 @@ final class EventHub: CommittedEventSink, Sendable {
         state.withLock { state in state.register(runID: runID) }
     }
 
+    /// Runs started and not finished (live runs are never evicted from the hub).
+    func liveRunCount() -> Int {
+        state.withLock { state in state.channels.values.reduce(0) { $0 + ($1.store.isFinished ? 0 : 1) } }
+    }
+
     /// Every run the engine knows, oldest first (see ``RunSummary``).
     func runs() throws(DAGEngineError) -> [RunSummary] {
         try state.withLock { (state) throws(DAGEngineError) in try state.listing() }
