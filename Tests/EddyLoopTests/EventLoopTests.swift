@@ -252,6 +252,32 @@ struct SignalWatchTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    /// A repeating watch (SIGHUP's "reload") reports signal after signal; those that come
+    /// while nobody waits are kept as one; after `cancel()` it ends.
+    @Test func aRepeatingWatchReportsEverySignalUntilCancelled() async throws {
+        let loop = try EventLoop()
+        let watch = try await loop.watchSignalsRepeatedly([ProcessSignal(rawValue: SIGUSR1)])
+        for _ in 0..<3 {
+            #expect(kill(getpid(), SIGUSR1) == 0)
+            let signal: ProcessSignal = try await watch.next()
+            #expect(signal.rawValue == SIGUSR1)
+        }
+        // Two while nobody waits: one report.
+        #expect(kill(getpid(), SIGUSR1) == 0)
+        try await loop.sleep(for: .milliseconds(50))
+        #expect(kill(getpid(), SIGUSR1) == 0)
+        try await loop.sleep(for: .milliseconds(50))
+        let kept: ProcessSignal = try await watch.next()
+        #expect(kept.rawValue == SIGUSR1)
+        // Nothing more is pending; a wait that is cancelled (here by the timeout) ends the watch.
+        await #expect(throws: TimeoutError.self) {
+            try await loop.withTimeout(.milliseconds(100)) { () -> ProcessSignal in try await watch.next() }
+        }
+        watch.cancel()
+        await #expect(throws: CancellationError.self) { let _: ProcessSignal = try await watch.next() }
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func aCancelledWatchEndsItsWait() async throws {
         let loop = try EventLoop()
         let watch = try await loop.watchSignals([ProcessSignal.hangUp])
