@@ -80,6 +80,7 @@ public final class DAGStreamServer: Sendable {
         var driver: Task<Void, any Error>?
         var signalWaits: [Task<ProcessSignal, any Error>] = []
         var stopping: Task<[ShutdownReport], Never>?
+        var reloads: (watch: SignalWatch, task: Task<Void, Never>)?
     }
 
     /// A closure that starts runs on the engine (see `repeating(pause:onStart:_:)`).
@@ -137,6 +138,32 @@ public final class DAGStreamServer: Sendable {
         "ws://\(configuration.host):\(port)/api/dags/\(runID)/stream"
     }
 
+    /// Replaces the tokens that admit new streams and listings; open streams keep their role
+    /// (see `DAGStreamGateway.replaceTokens`).
+    public func replaceTokens(operatorTokens: Set<String>, viewerTokens: Set<String>) {
+        gateway.replaceTokens(operatorTokens: operatorTokens, viewerTokens: viewerTokens)
+    }
+
+    /// Runs `reload` each time the process receives SIGHUP (the operator's "reload your
+    /// settings": re-read token files, certificates), one at a time, until `shutdown()`.
+    /// SIGHUP then no longer terminates the process. One watcher per server: a second call
+    /// throws, as does a call once shutdown has begun.
+    public func onReloadSignal(_ reload: @escaping @Sendable () async -> Void) async throws {
+        let watch = try await service.group.loops[0].watchSignalsRepeatedly([.hangUp])
+        let installed = state.withLock { state -> Bool in
+            guard state.reloads == nil, state.stopping == nil else { return false }
+            let task = Task {
+                while (try? await watch.next() as ProcessSignal) != nil { await reload() }
+            }
+            state.reloads = (watch, task)
+            return true
+        }
+        guard installed else {
+            watch.cancel()
+            throw CancellationError()
+        }
+    }
+
     /// Starts `driver` with the engine in a task that `shutdown()` cancels. One driver per
     /// server, and none once shutdown has begun: such a call does nothing and returns false.
     @discardableResult
@@ -191,8 +218,11 @@ public final class DAGStreamServer: Sendable {
         let stopping = state.withLock { state in
             if let stopping = state.stopping { return stopping }
             let waits = state.signalWaits
+            let reloads = state.reloads
             let task = Task<[ShutdownReport], Never> { [self] in
                 for wait in waits { wait.cancel() }  // while the loops still run
+                reloads?.watch.cancel()
+                await reloads?.task.value
                 let gateway = self.gateway
                 let reports = await service.stop(beforeShutdown: { await gateway.closeAll() })
                 // Stop the driver, then the engine (which ends waits on live runs and flushes

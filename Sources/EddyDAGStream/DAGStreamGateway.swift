@@ -128,6 +128,16 @@ public final class DAGStreamGateway: Sendable {
     /// receive every later event.
     public var joinedStreams: Int { joined.load(ordering: .relaxed) }
 
+    /// Replaces the tokens that admit new streams and listings (rotation without a restart):
+    /// from now on only these are accepted. Streams already open keep the role they were
+    /// admitted with until they close.
+    public func replaceTokens(operatorTokens: Set<String>, viewerTokens: Set<String>) {
+        access.replaceTokens(operators: operatorTokens, viewers: viewerTokens)
+    }
+
+    /// How many operator and viewer tokens admit new streams now.
+    public var tokenCounts: (operators: Int, viewers: Int) { access.tokenCounts }
+
     /// Runs and lobbies with a live feed: one engine subscription each, however many
     /// dashboards watch (for diagnostics and tests).
     public var feedCount: Int { feeds.count }

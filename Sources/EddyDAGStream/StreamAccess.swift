@@ -1,5 +1,6 @@
 import COpenSSL
 import EddyHTTP
+import Synchronization
 
 /// Who is asking, decided from the upgrade request before the 101.
 enum StreamRole: Sendable, Equatable { case operatorRole, viewer }
@@ -9,18 +10,35 @@ enum StreamRole: Sendable, Equatable { case operatorRole, viewer }
 /// A token may arrive as `Authorization: Bearer <t>`, as `?token=<t>`, or — for browsers,
 /// which cannot set headers on a WebSocket — as a `Sec-WebSocket-Protocol` entry
 /// `token.<t>`. Tokens are compared in constant time, by digest (`constantTimeEquals`); the
-/// configured tokens' digests are made once.
-struct StreamAccess: Sendable {
+/// configured tokens' digests are made once, and again when the tokens are replaced
+/// (`replaceTokens`, for rotation without a restart).
+final class StreamAccess: Sendable {
     let configuration: DAGStreamConfiguration
-    /// The configured tokens' digests, made once (empty tokens admit nobody: left out).
-    private let operatorDigests: [[UInt8]]
-    private let viewerDigests: [[UInt8]]
+    private struct Digests {
+        var operators: [[UInt8]]
+        var viewers: [[UInt8]]
+    }
+    /// The tokens' digests (empty tokens admit nobody: left out).
+    private let digests: Mutex<Digests>
 
     init(configuration: DAGStreamConfiguration) {
         self.configuration = configuration
-        operatorDigests = configuration.operatorTokens.filter { !$0.isEmpty }.compactMap(Self.sha256)
-        viewerDigests = configuration.viewerTokens.filter { !$0.isEmpty }.compactMap(Self.sha256)
+        digests = Mutex(Self.digests(operators: configuration.operatorTokens, viewers: configuration.viewerTokens))
     }
+
+    private static func digests(operators: Set<String>, viewers: Set<String>) -> Digests {
+        Digests(operators: operators.filter { !$0.isEmpty }.compactMap(sha256),
+                viewers: viewers.filter { !$0.isEmpty }.compactMap(sha256))
+    }
+
+    /// From now on, admits these tokens and no others.
+    func replaceTokens(operators: Set<String>, viewers: Set<String>) {
+        let replacement = Self.digests(operators: operators, viewers: viewers)
+        digests.withLock { $0 = replacement }
+    }
+
+    /// How many tokens of each role are admitted now.
+    var tokenCounts: (operators: Int, viewers: Int) { digests.withLock { ($0.operators.count, $0.viewers.count) } }
 
     enum Decision: Equatable {
         case allow(StreamRole)
@@ -35,9 +53,13 @@ struct StreamAccess: Sendable {
         guard let token = Self.token(in: request), !token.isEmpty, let digest = Self.sha256(token) else {
             return .deny(.unauthorized, "missing token")
         }
-        if operatorDigests.contains(where: { Self.constantTimeEquals($0, digest) }) { return .allow(.operatorRole) }
-        if viewerDigests.contains(where: { Self.constantTimeEquals($0, digest) }) { return .allow(.viewer) }
-        return .deny(.unauthorized, "invalid token")
+        let role: StreamRole? = digests.withLock { digests in
+            if digests.operators.contains(where: { Self.constantTimeEquals($0, digest) }) { return .operatorRole }
+            if digests.viewers.contains(where: { Self.constantTimeEquals($0, digest) }) { return .viewer }
+            return nil
+        }
+        guard let role else { return .deny(.unauthorized, "invalid token") }
+        return .allow(role)
     }
 
     private func originAllowed(_ origin: String, request: HTTPRequest) -> Bool {

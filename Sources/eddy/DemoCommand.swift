@@ -13,12 +13,18 @@ struct StreamServerOptions: ParsableArguments {
     var operatorToken: String?
     @Option(help: "Viewer token (read only). Avoid: every local user can read a command line; set $EDDY_VIEWER_TOKEN instead.")
     var viewerToken: String?
+    @Option(help: "File of operator tokens, one per line, re-read on SIGHUP (for rotation). Instead of $EDDY_OPERATOR_TOKEN.")
+    var operatorTokenFile: String?
+    @Option(help: "File of viewer tokens, one per line, re-read on SIGHUP. Instead of $EDDY_VIEWER_TOKEN.")
+    var viewerTokenFile: String?
     @Option(help: "Extra browser origin to admit (repeatable).") var allowOrigin: [String] = []
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
     @OptionGroup var connections: ConnectionLimitOptions
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
+        if operatorToken != nil && operatorTokenFile != nil { throw ValidationError("give --operator-token or --operator-token-file, not both") }
+        if viewerToken != nil && viewerTokenFile != nil { throw ValidationError("give --viewer-token or --viewer-token-file, not both") }
         if let problem = StreamTokens.problem(operatorFlag: operatorToken, viewerFlag: viewerToken,
                                               environment: ProcessInfo.processInfo.environment) {
             throw ValidationError(problem)
@@ -30,6 +36,10 @@ struct StreamServerOptions: ParsableArguments {
         Tokens: set EDDY_OPERATOR_TOKEN (may approve, pause, resume, cancel) and EDDY_VIEWER_TOKEN \
         (read only) in the environment; either one not set is generated. --operator-token and \
         --viewer-token still work but print a warning: every local user can read a command line. \
+        --operator-token-file and --viewer-token-file read one or more tokens per role from a file \
+        (one per line, # comments) and re-read it on SIGHUP: add the new token, reload, retire the \
+        old one, reload; open streams keep their role. Precedence: token flag, token file, \
+        environment, generated. \
         On a terminal the server prints the tokens and the dashboard address with the operator \
         token (http://HOST:PORT/#token=…). Otherwise it prints no token, and writes generated \
         ones to DB.tokens (next to the event log, mode 0600, removed when the server stops).
@@ -62,8 +72,12 @@ struct DemoCommand: AsyncParsableCommand {
 /// flags), the banner, `LISTENING <port>`, then `driver` until SIGINT/SIGTERM and an orderly
 /// shutdown (streams close with 1001, the log flushes).
 func serveStreams(_ options: StreamServerOptions, announce: String, driver: @escaping DAGStreamServer.Driver) async throws {
-    let tokens = StreamTokens(operatorFlag: options.operatorToken, viewerFlag: options.viewerToken,
-                              environment: ProcessInfo.processInfo.environment)
+    let tokens = try StreamTokens(operatorFlag: options.operatorToken, viewerFlag: options.viewerToken,
+                                  operatorFile: options.operatorTokenFile, viewerFile: options.viewerTokenFile,
+                                  environment: ProcessInfo.processInfo.environment)
+    for file in [options.operatorTokenFile, options.viewerTokenFile].compactMap({ $0 }) {
+        if let warning = TokenList.permissionWarning(file) { Console.error(warning) }
+    }
     for warning in tokens.warnings { Console.error(warning) }
     // Tokens are shown only on a terminal; generated ones go to a file otherwise (StreamTokens).
     let onTerminal = isatty(1) == 1
@@ -77,7 +91,9 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
         }
     }
     defer { if writesTokenFile { TokenFile.remove(tokenFile) } }
-    var configuration = DAGStreamServerConfiguration(operatorToken: tokens.operatorToken.value, viewerToken: tokens.viewerToken.value)
+    var configuration = DAGStreamServerConfiguration()
+    configuration.stream.operatorTokens = Set(tokens.operatorToken.values)
+    configuration.stream.viewerTokens = Set(tokens.viewerToken.values)
     configuration.host = options.host
     configuration.port = options.port
     configuration.databasePath = options.db
@@ -85,6 +101,19 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
     configuration.stream.allowedOrigins = Set(options.allowOrigin)
     configuration.connectionLimits = options.connections.limits
     let server = try await DAGStreamServer(configuration: configuration)
+    if [tokens.operatorToken.source, tokens.viewerToken.source].contains(where: { if case .file = $0 { true } else { false } }) {
+        // SIGHUP re-reads the token files; a bad file keeps the tokens in force.
+        try await server.onReloadSignal {
+            do {
+                let operators = try StreamTokens.current(tokens.operatorToken)
+                let viewers = try StreamTokens.current(tokens.viewerToken)
+                server.replaceTokens(operatorTokens: operators, viewerTokens: viewers)
+                Console.error("eddy: SIGHUP: tokens reloaded (\(operators.count) operator, \(viewers.count) viewer)")
+            } catch {
+                Console.error("eddy: SIGHUP: \(error); the tokens in force are kept")
+            }
+        }
+    }
     Console.out("LISTENING \(server.port)")
     let lines = tokens.bannerLines(host: options.host, port: server.port, onTerminal: onTerminal, tokenFile: tokenFile)
     Console.out(([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n"))

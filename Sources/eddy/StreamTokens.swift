@@ -3,10 +3,11 @@ import EddyDAGServer
 /// The operator and viewer tokens of `eddy demo` / `eddy serve`: where each comes from, what
 /// the banner may show of them, and where generated tokens go when it may not show them.
 ///
-/// Sources, the first present wins: the flag (`--operator-token`), the environment
-/// (`EDDY_OPERATOR_TOKEN`), else a random token. The environment is the documented way: a
-/// process's environment is readable only by its user (and root), its command line by every
-/// local user (`ps`, `/proc/PID/cmdline`), so a flag draws a warning on stderr.
+/// Sources, the first present wins: the flag (`--operator-token`), a token file
+/// (`--operator-token-file`: one or more tokens, re-read on SIGHUP), the environment
+/// (`EDDY_OPERATOR_TOKEN`), else a random token. A file or the environment is the documented
+/// way: a process's environment is readable only by its user (and root), its command line by
+/// every local user (`ps`, `/proc/PID/cmdline`), so a token flag draws a warning on stderr.
 ///
 /// The banner prints tokens, and the dashboard URL that carries one, only when stdout is a
 /// terminal. Otherwise (a log file, a pipe, a journal) it says where each token came from, and
@@ -16,13 +17,26 @@ import EddyDAGServer
 struct StreamTokens {
     enum Source: Equatable {
         case flag(String)
+        case file(String)
         case environment(String)
         case generated
     }
 
+    /// One role's tokens (one, or several from a file) and where they came from.
     struct Token {
-        let value: String
+        let values: [String]
         let source: Source
+        /// The token the banner shows (a file's first).
+        var value: String { values.first ?? "" }
+
+        init(value: String, source: Source) {
+            self.init(values: [value], source: source)
+        }
+
+        init(values: [String], source: Source) {
+            self.values = values
+            self.source = source
+        }
     }
 
     static let operatorVariable = DAGServerTokens.operatorVariable
@@ -31,14 +45,23 @@ struct StreamTokens {
     let operatorToken: Token
     let viewerToken: Token
 
-    init(operatorFlag: String?, viewerFlag: String?, environment: [String: String]) {
-        func token(_ flag: String?, _ flagName: String, _ variable: String) -> Token {
+    /// - Throws: `TokenList.ReadError` for a token file that cannot be read or holds no token.
+    init(operatorFlag: String?, viewerFlag: String?, operatorFile: String? = nil, viewerFile: String? = nil,
+         environment: [String: String]) throws {
+        func token(_ flag: String?, _ flagName: String, _ file: String?, _ variable: String) throws -> Token {
             if let flag { return Token(value: flag, source: .flag(flagName)) }
+            if let file { return Token(values: try TokenList.read(file), source: .file(file)) }
             if let value = environment[variable] { return Token(value: value, source: .environment(variable)) }
             return Token(value: DAGServerTokens.generate(), source: .generated)
         }
-        operatorToken = token(operatorFlag, "--operator-token", Self.operatorVariable)
-        viewerToken = token(viewerFlag, "--viewer-token", Self.viewerVariable)
+        operatorToken = try token(operatorFlag, "--operator-token", operatorFile, Self.operatorVariable)
+        viewerToken = try token(viewerFlag, "--viewer-token", viewerFile, Self.viewerVariable)
+    }
+
+    /// The role's tokens as configured now, re-reading its file if it has one (for SIGHUP).
+    static func current(_ token: Token) throws -> Set<String> {
+        if case .file(let path) = token.source { return Set(try TokenList.read(path)) }
+        return Set(token.values)
     }
 
     /// A reason to refuse the given values, or nil. An empty token would admit anyone who
@@ -81,6 +104,7 @@ struct StreamTokens {
         func origin(_ token: Token) -> String {
             switch token.source {
             case .flag(let flag): return "from \(flag)"
+            case .file(let path): return "from \(path) (\(token.values.count) token\(token.values.count == 1 ? "" : "s"), re-read on SIGHUP)"
             case .environment(let variable): return "from $\(variable)"
             case .generated: return onTerminal ? "generated" : "generated, written to \(tokenFile) (mode 0600)"
             }

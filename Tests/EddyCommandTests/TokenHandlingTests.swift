@@ -122,6 +122,7 @@ struct RunningServer {
     let banner: String
     let tokenFile: String
     let loop: EventLoop
+    let pid: pid_t
 
     /// The HTTP status of a GET.
     func status(of path: String) async throws -> Int? {
@@ -177,7 +178,7 @@ struct ServerRun {
         var served = false
         if let port = Int(banner.prefix { $0 != "\n" }.dropFirst("LISTENING ".count)), banner.contains("Stop with Ctrl-C.") {
             let loop = try EventLoop()
-            let running = RunningServer(port: port, banner: banner, tokenFile: db + ".tokens", loop: loop)
+            let running = RunningServer(port: port, banner: banner, tokenFile: db + ".tokens", loop: loop, pid: pid)
             do { try await whileRunning(running) } catch { failure = error }
             served = true
             _ = await loop.shutdown()

@@ -147,6 +147,41 @@ struct DAGStreamGatewayTests {
         await engine.shutdown()
     }
 
+    @Test func replacedTokensAdmitNewStreamsWhileOpenOnesKeepTheirRole() async throws {
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let engine = try log.engine()
+        let runID = try await engine.start(Self.heldOpen(), runID: "run-rotate")
+        var configuration = DAGStreamConfiguration()
+        configuration.operatorTokens = ["op-old"]
+        let server = try await GatewayServer.start(engine, configuration: configuration)
+        let (gateway, loop) = (server.gateway, server.group.loops[0])
+        let url = "ws://127.0.0.1:\(server.port)/api/dags/\(runID)/stream"
+        let open = try await WebSocket.connect(to: url + "?token=op-old", on: loop)
+
+        gateway.replaceTokens(operatorTokens: ["op-new"], viewerTokens: ["view-new"])
+        #expect(gateway.tokenCounts == (1, 1))
+        #expect(try await httpGet("/api/dags?token=op-old", port: server.port, loop: loop).hasPrefix("HTTP/1.1 401"))
+        #expect(try await httpGet("/api/dags?token=view-new", port: server.port, loop: loop).hasPrefix("HTTP/1.1 200"))
+        await #expect(throws: (any Error).self) { _ = try await WebSocket.connect(to: url + "?token=op-old", on: loop) }
+
+        // The stream opened with the old token is still an operator's: its command is applied.
+        try await open.send(.text(#"{"v":1,"type":"human_decision","command_id":"c1","node_id":"wait","decision":"approve"}"#))
+        var reply = ""
+        for try await message in open.messages {
+            if case .text(let text) = message, text.contains("command_result") {
+                reply = text
+                break
+            }
+        }
+        #expect(reply.contains(#""status":"accepted""#), "\(reply)")
+        #expect(await engine.waitForCompletion(runID: runID) == .completed)
+        await open.close()
+
+        #expect(await server.stop())
+        await engine.shutdown()
+    }
+
     @Test func aThousandDashboardsConvergeToTheSameFinalState() async throws {
         let log = try ScratchLog()
         defer { log.remove() }
