@@ -113,6 +113,59 @@ struct ProtocolMessageTests {
         }
     }
 
+    /// Autobahn 3.2: a valid message and, in the same read, a frame with a reserved bit and
+    /// a ping. The message is delivered and may be answered before the connection fails.
+    @Test func anErrorAfterAMessageInTheSameReadWaitsUntilTheMessageIsHandled() throws {
+        var server = WebSocketProtocol(role: .server, configuration: testConfiguration())
+        var bad = clientFrame(.text, Array("x".utf8))
+        bad[0] |= 0x20 // RSV2
+        let out = feed(&server, clientFrame(.text, Array("Hello".utf8)) + bad + clientFrame(.ping, []))
+        #expect(out.events == [.text("Hello")])
+        #expect(written(out.actions).isEmpty, "no Close yet")
+        let deferred = server.hasDeferredFailure, state = server.connectionState
+        #expect(deferred)
+        #expect(state == .open)
+        // Input meanwhile is ignored: the stream is broken after the bad frame.
+        #expect(feed(&server, clientFrame(.text, Array("later".utf8))).events.isEmpty)
+
+        try server.sendText("Hello") // the application's echo
+        server.failDeferred()
+        let actions = server.takeActions()
+        let bytes = written(actions)
+        #expect(Array(bytes.prefix(7)) == serverFrame(.text, Array("Hello".utf8)), "the echo goes out first")
+        #expect(closeCode(in: Array(bytes.dropFirst(7)), readBy: .client) == 1002)
+        guard case .closed(let status) = server.takeEvents().last else {
+            Issue.record("no close event")
+            return
+        }
+        #expect(status.code == .protocolError)
+        let stillDeferred = server.hasDeferredFailure
+        #expect(!stillDeferred)
+    }
+
+    @Test func anErrorWithNoMessageBeforeItFailsAtOnce() {
+        var server = WebSocketProtocol(role: .server, configuration: testConfiguration())
+        var bad = clientFrame(.text, Array("x".utf8))
+        bad[0] |= 0x20
+        let out = feed(&server, bad + clientFrame(.text, Array("after".utf8)))
+        let deferred = server.hasDeferredFailure
+        #expect(!deferred)
+        #expect(closeCode(in: written(out.actions), readBy: .client) == 1002)
+        #expect(out.events.count == 1) // only the close
+    }
+
+    @Test func aDeferredErrorIsWhatEndsTheConnectionAtEOFOrAnApplicationClose() throws {
+        for ending in ["eof", "close"] {
+            var server = WebSocketProtocol(role: .server, configuration: testConfiguration())
+            _ = feed(&server, clientFrame(.text, Array("Hi".utf8)) + clientFrame(.continuation, [1]))
+            let deferred = server.hasDeferredFailure
+            #expect(deferred)
+            if ending == "eof" { server.receiveEOF() } else { try server.sendClose(code: .normalClosure) }
+            guard case .closed(let status) = server.takeEvents().last else { Issue.record("no close event, \(ending)"); continue }
+            #expect(status.code == .protocolError, "\(ending)")
+        }
+    }
+
     @Test func inputAfterFailureIsIgnored() {
         var server = WebSocketProtocol(role: .server, configuration: testConfiguration())
         _ = feed(&server, clientFrame(.continuation, [1]))

@@ -46,9 +46,22 @@ extension WebSocket: ByteStreamReceiver {
         absorbEvents()
         _ = try? performActions() // the transport closes on the protocol's .closeTransport
         deliver()
+        failDeferredOnceDelivered()
         if consumer == nil, bufferedBytes > Self.bufferedMessageBytes, proto.connectionState == .open {
             apply(state.pauseForConsumer())
         }
+    }
+
+    /// A protocol error that came in the same read as a message, after it, fails the
+    /// connection only once the application has taken every message before it (a responder
+    /// has been called; a task has come back for the next message), so that its answer to
+    /// them (an echo) goes out before the Close.
+    func failDeferredOnceDelivered() {
+        guard proto.hasDeferredFailure, eventIndex == events.count, responder != nil || consumer != nil else { return }
+        proto.failDeferred()
+        absorbEvents()
+        _ = try? performActions()
+        deliver()
     }
 
     /// Moves the protocol's new events into `events`, keeping data messages only (pings
@@ -131,6 +144,7 @@ extension WebSocket: ByteStreamReceiver {
         }
         consumer = continuation
         consumerWait = wait
+        if proto.hasDeferredFailure { return failDeferredOnceDelivered() }
         // Waiting means idle: hold no buffers while idle.
         if events.isEmpty && events.capacity > 0 { events = [] }
         if spareActions.capacity > 0 { spareActions = [] }

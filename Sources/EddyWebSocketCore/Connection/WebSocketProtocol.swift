@@ -64,6 +64,12 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     private var closedEventSent = false
 
     private var events: [WebSocketEvent] = []
+    /// A protocol error found after a complete data message in the same input: reported by
+    /// `failDeferred()`, once the driver has handed that message to the application (which
+    /// may answer it first). Input is ignored meanwhile.
+    private var deferredFailure: WebSocketProtocolError?
+    /// Whether the input being read has completed a data message so far.
+    private var inputCompletedMessage = false
     private var actions: [WebSocketAction] = []
     private var outbox: [UInt8] = []
 
@@ -213,8 +219,11 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// (the caller's read buffer), so no extra copy is made for unmasking.
     public mutating func receiveData(_ buffer: UnsafeMutableRawBufferPointer) {
         var index = 0
+        inputCompletedMessage = false
+        defer { inputCompletedMessage = false }
         while true {
             if case .closed = state { return }
+            if deferredFailure != nil { return }
             let event: WebSocketFrameDecoder.Event?
             do throws(WebSocketProtocolError) {
                 event = try decoder.next(buffer, index: &index)
@@ -234,8 +243,23 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         }
     }
 
+    /// Whether a protocol error waits for `failDeferred()`: it came in the same input as a
+    /// complete data message, after it. The driver delivers that message to the application
+    /// (which may send a reply, as an echo server does) and then calls `failDeferred()`, so a
+    /// valid message is never lost to a later error in the same read (Autobahn 3.2, 4.1.3,
+    /// 5.15 …).
+    public var hasDeferredFailure: Bool { deferredFailure != nil }
+
+    /// Fails the connection with the deferred protocol error, if there is one.
+    public mutating func failDeferred() {
+        guard let error = deferredFailure else { return }
+        deferredFailure = nil
+        fail(error)
+    }
+
     /// The peer closed the TCP connection (or it broke).
     public mutating func receiveEOF() {
+        failDeferred() // a protocol error that came before the end is what ended it
         switch state {
         case .open, .closeSent:
             state = .closed
@@ -321,6 +345,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         } else {
             events.append(.binary(payload))
         }
+        inputCompletedMessage = true
     }
 
     private mutating func controlFrameReceived(_ opcode: WebSocketOpcode, payload: [UInt8]) {
@@ -377,8 +402,14 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         message = []
     }
 
-    /// Fails the connection (§7.1.7).
+    /// Fails the connection (§7.1.7), or defers that while a message completed by the same
+    /// input waits to be delivered (see `hasDeferredFailure`).
     private mutating func fail(_ error: WebSocketProtocolError) {
+        if inputCompletedMessage, case .open = state, deferredFailure == nil {
+            deferredFailure = error
+            discardInboundMessage()
+            return
+        }
         switch state {
         case .open:
             writeFrame(.close, payload: WebSocketCloseFrame(code: error.closeCode, reason: error.description).encode())
@@ -459,6 +490,9 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     public mutating func sendClose(code: WebSocketCloseCode = .normalClosure, reason: String = "") throws(WebSocketUsageError) {
         guard code.isSendable else { throw .init(.invalidCloseCode(code.rawValue)) }
         guard case .open = state else { throw .init(.notOpen) }
+        // The input broke after the message the application just handled: no Close from the
+        // peer can be read any more, so the connection fails with that error instead.
+        if deferredFailure != nil { return failDeferred() }
         writeFrame(.close, payload: WebSocketCloseFrame(code: code, reason: reason).encode())
         state = .closeSent
         discardInboundMessage()
