@@ -12,6 +12,7 @@ export interface BackoffPolicy {
   readonly stableAfterMs: number;
 }
 
+/** Base 1 s, cap 30 s, stable after 10 s (docs/protocol.md, "Reconnect policy"). */
 export const defaultBackoff: BackoffPolicy = { baseMs: 1000, capMs: 30_000, stableAfterMs: 10_000 };
 
 /** The ceiling of the delay before retry number `attempt` (0-based). */

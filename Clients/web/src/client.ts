@@ -195,6 +195,7 @@ let commandCounter = 0;
 
 /** `web-` + 128 random bits in hex (a counter and Math.random where there is no crypto). */
 export function randomCommandId(): string {
+  // Web Crypto where the host has it (browsers, Node 20); checked before use.
   const crypto = (globalThis as { crypto?: { getRandomValues?: (array: Uint8Array) => Uint8Array } }).crypto;
   if (crypto?.getRandomValues !== undefined) {
     const bytes = crypto.getRandomValues(new Uint8Array(16));

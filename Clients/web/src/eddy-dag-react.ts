@@ -5,6 +5,7 @@ import {
 } from "./eddy-dag-client.js";
 
 /** Clients shared by every hook of this page, one per (server, run, token). */
+// Module-level: one registry per page (per copy of this module).
 export const sharedStreams = new SharedClients<DAGStreamClient>();
 /** Lobby clients shared by every hook of this page, one per (server, token). */
 export const sharedLobbies = new SharedClients<DAGRunsClient>();

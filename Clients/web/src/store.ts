@@ -82,6 +82,7 @@ function makeNode(
   id: string, kind: NodeKind, label: string | undefined, status: NodeStatus, attempt: number,
   output: JSONValue | undefined, metrics: Metrics | undefined,
 ): SnapshotNode {
+  // Built key by key so the order is the wire's; status and attempt are set just below.
   const node: { -readonly [K in keyof SnapshotNode]: SnapshotNode[K] } = { id, kind } as SnapshotNode;
   if (label !== undefined) node.label = label;
   node.status = status;

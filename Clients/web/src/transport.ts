@@ -51,6 +51,7 @@ export interface BrowserSignals {
 
 /** The signals of the page this runs in, or none outside a browser. */
 export function hostSignals(): BrowserSignals {
+  // Narrowed to what is used; each is checked before use.
   const host = globalThis as { window?: EventSource; document?: EventSource & { visibilityState: string } };
   const signals: { window?: EventSource; document?: EventSource & { visibilityState: string } } = {};
   if (host.window !== undefined && typeof host.window.addEventListener === "function") signals.window = host.window;
@@ -67,6 +68,7 @@ export function hostWebSocket(): WebSocketConstructor | undefined {
 
 /** `ws://host` or `wss://host` of the page this runs in, or undefined outside a browser. */
 export function hostServerUrl(): string | undefined {
+  // Present in browsers only; checked before use.
   const location = (globalThis as { location?: { protocol: string; host: string } }).location;
   if (location === undefined || !location.host) return undefined;
   return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}`;

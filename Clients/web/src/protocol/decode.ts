@@ -7,10 +7,12 @@ import type {
 
 export { ProtocolError } from "./fields.js";
 
+/** Every `NodeStatus`, in the schema's order (the decoder refuses any other). */
 export const NODE_STATUSES: readonly NodeStatus[] = [
   "pending", "ready", "running", "retrying", "waiting_human", "completed",
   "failed", "skipped", "upstream_failed", "rejected", "cancelled", "removed",
 ];
+/** Every `ExecutionStatus`, in the schema's order (the decoder refuses any other). */
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = [
   "running", "paused", "cancelling", "cancelled", "completed", "failed", "budget_exceeded", "interrupted",
 ];
@@ -95,6 +97,7 @@ function snapshotNode(value: JSONValue, path: string): SnapshotNode {
   put(node, "label", fields.optionalString("label"));
   Object.assign(node, { status: fields.oneOf("status", NODE_STATUSES), attempt: fields.integer("attempt", 0) });
   put(node, "output", fields.raw("output"));
+  // Every required field was read and checked above; the cast only forgets how it was built.
   return put(node, "metrics", optional(fields.optionalObject("metrics"), metrics)) as SnapshotNode;
 }
 
@@ -175,6 +178,7 @@ function decodeServerEventValue(fields: Fields): ServerEvent {
   const type = fields.string("type");
   const body = payload(type, fields);
   // Key order of the wire: v, type, dag_id, epoch, seq, ts, payload…
+  // `payload` checked every field of `type`'s variant; TypeScript cannot tie the string to it.
   return Object.assign({ v: head.v, type }, { dag_id: head.dag_id, epoch: head.epoch, seq: head.seq, ts: head.ts }, body) as ServerEvent;
 }
 

@@ -26,6 +26,7 @@ export class Fields {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       throw new ProtocolError(path, "expected a JSON object");
     }
+    // A parsed JSON object (not null, not an array): its values are JSON values.
     return new Fields(value as JSONObject, path);
   }
 
@@ -131,6 +132,7 @@ export class Fields {
   array<T>(key: string, item: (value: JSONValue, path: string) => T): T[] {
     const value = this.required(key);
     if (!Array.isArray(value)) throw new ProtocolError(this.name(key), "expected an array");
+    // Array.isArray narrows to any[]; the elements of a parsed JSON array are JSON values.
     return (value as readonly JSONValue[]).map((element, index) => item(element, `${this.name(key)}[${index}]`));
   }
 }
