@@ -35,6 +35,19 @@ export type CommandRequest =
   | { readonly type: "human_decision"; readonly node_id: string; readonly decision: Decision; readonly feedback?: string; readonly command_id?: string }
   | { readonly type: "pause_execution" | "resume_execution" | "cancel_execution"; readonly command_id?: string };
 
+/**
+ * How the current connection caught up with the run, for a connection indicator ("resynced
+ * at seq N"): from a `snapshot` at `seq`, or by the server replaying the events after `seq`
+ * (the client's last seq when it reconnected). `connection` counts connections (1: the
+ * first); `at` is when (ms). Set when a connection applies its first event.
+ */
+export interface Resync {
+  readonly seq: number;
+  readonly by: "snapshot" | "replay";
+  readonly connection: number;
+  readonly at: number;
+}
+
 /** Options of a `DAGStreamClient`: the connection, plus the command timeout. */
 export interface DAGStreamClientOptions extends ConnectionOptions {
   /** How long a command waits for its `command_result`, default 10000 ms. */
@@ -68,6 +81,8 @@ export class DAGStreamClient {
   readonly dagId: string;
   private state: DAGState | null = null;
   private appliedSinceOpen = false;
+  private connections = 0;
+  private resync: Resync | null = null;
   private readonly link: Link;
   private readonly changes = new Listeners<[]>();
   private readonly events = new Listeners<[ServerEvent, ApplyOutcome]>();
@@ -90,7 +105,10 @@ export class DAGStreamClient {
         ...(this.state === null ? [] : [`since=${this.state.seq}`, `epoch=${this.state.epoch}`]),
       ]),
       protocols: placement.protocols,
-      onOpen: () => { this.appliedSinceOpen = false; },
+      onOpen: () => {
+        this.appliedSinceOpen = false;
+        this.connections += 1;
+      },
       onText: (text) => {
         let event: ServerEvent;
         try {
@@ -124,7 +142,10 @@ export class DAGStreamClient {
   /** The connection's state. Same object until it changes. */
   getConnection = (): ConnectionState => this.link.connection;
 
-  /** Calls `listener` after every change of `getState()` or `getConnection()`. */
+  /** How the current connection caught up (null before the first event). Same object until it changes. */
+  getResync = (): Resync | null => this.resync;
+
+  /** Calls `listener` after every change of `getState()`, `getConnection()` or `getResync()`. */
   subscribe = (listener: () => void): (() => void) => this.changes.add(listener);
 
   /** Calls `listener` with every decoded message and what the reducer did with it. */
@@ -168,6 +189,11 @@ export class DAGStreamClient {
       this.link.reconnect(`seq gap: expected ${outcome.expected}, received ${outcome.received}`, this.appliedSinceOpen);
     }
     if (state !== this.state) {
+      if (!this.appliedSinceOpen) {
+        const by = event.type === "snapshot" ? "snapshot" : "replay";
+        const seq = by === "snapshot" ? event.seq : event.seq - 1;
+        this.resync = { seq, by, connection: this.connections, at: this.clock.now() };
+      }
       this.state = state;
       this.appliedSinceOpen = true;
       this.changes.emit();

@@ -12,6 +12,6 @@ export type { ConnectionState } from "./link.js";
 export type { ConnectionOptions } from "./options.js";
 export { resolveServerUrl } from "./options.js";
 export * from "./transport.js";
-export { DAGStreamClient, DAGStreamError, randomCommandId, type CommandRequest, type DAGStreamClientOptions, type DAGStreamErrorCode } from "./client.js";
+export { DAGStreamClient, DAGStreamError, randomCommandId, type CommandRequest, type DAGStreamClientOptions, type DAGStreamErrorCode, type Resync } from "./client.js";
 export { DAGRunsClient } from "./runsClient.js";
 export { SharedClients, type Startable } from "./shared.js";

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useReducer, useRef, useSyncExternalStore } from "react";
 import {
-  DAGStreamClient, DAGStreamError, type CommandRequest, type DAGStreamClientOptions, DAGRunsClient, SharedClients, resolveServerUrl,
+  DAGStreamClient, DAGStreamError, type CommandRequest, type DAGStreamClientOptions, DAGRunsClient, type Resync, SharedClients, resolveServerUrl,
   type CommandResultEvent, type ConnectionOptions, type ConnectionState, type DAGState, type RunsState, type Startable,
 } from "./eddy-dag-client.js";
 
@@ -15,6 +15,8 @@ export interface DAGStreamView {
   /** The run's state, null before the first snapshot (or without a dag id). */
   readonly state: DAGState | null;
   readonly connection: ConnectionState;
+  /** How the current connection caught up ("resynced at seq N"); null before the first event. */
+  readonly resync: Resync | null;
   /** Sends a command; see `DAGStreamClient.send` (rejects `offline` when not live). */
   readonly send: (request: CommandRequest) => Promise<CommandResultEvent>;
 }
@@ -72,8 +74,9 @@ export function useDAGStream(dagId: string | null | undefined, options: DAGStrea
   const client = useShared(sharedStreams, key, () => new DAGStreamClient(dagId ?? "", options), options);
   const state = useSyncExternalStore(client?.subscribe ?? noSubscription, client?.getState ?? nothing, client?.getState ?? nothing);
   const connection = useSyncExternalStore(client?.subscribe ?? noSubscription, client?.getConnection ?? idle, client?.getConnection ?? idle);
+  const resync = useSyncExternalStore(client?.subscribe ?? noSubscription, client?.getResync ?? nothing, client?.getResync ?? nothing);
   const send = client?.send ?? sendNowhere;
-  return useMemo(() => ({ state, connection, send }), [state, connection, send]);
+  return useMemo(() => ({ state, connection, resync, send }), [state, connection, resync, send]);
 }
 
 /**

@@ -69,6 +69,7 @@ test("a seq gap resubscribes at once from the last seq and epoch, and the replay
   const first = FakeWebSocket.last;
   first.open();
   first.receive(snapshot);
+  assert.deepEqual(client.getResync(), { seq: 14, by: "snapshot", connection: 1, at: 0 });
   const before = client.getState();
   first.receive(edge(16)); // 15 is missing
   assert.equal(client.getState(), before, "the gap changed nothing");
@@ -82,6 +83,7 @@ test("a seq gap resubscribes at once from the last seq and epoch, and the replay
   second.receive(edge(16));
   assert.equal(client.getState().seq, 16);
   assert.equal(client.getState().cost.spent, 2);
+  assert.deepEqual(client.getResync(), { seq: 14, by: "replay", connection: 2, at: 0 });
   first.receive(edge(17));
   assert.equal(client.getState().seq, 16, "the abandoned socket is ignored");
   client.close();

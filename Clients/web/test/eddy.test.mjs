@@ -120,6 +120,8 @@ test("a client survives a SIGKILL and restart of eddy and converges to the serve
   await until(client, () => client.getState()?.status === "interrupted", "the interrupted run");
   assert.ok(client.getState().seq > seqBeforeKill);
   assert.deepEqual(snapshots.length, 1, "resumed by replay from its last seq, not by a new snapshot");
+  assert.equal(client.getResync().by, "replay");
+  assert.ok(client.getResync().seq >= seqBeforeKill && client.getResync().connection >= 2, JSON.stringify(client.getResync()));
 
   // A fresh connection's snapshot is the server's state: the client's equals it.
   const fresh = connect(DAGStreamClient, dagId, options);

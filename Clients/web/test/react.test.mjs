@@ -43,6 +43,7 @@ test("two components on one run share one connection; stable snapshots; unmount 
   act(() => FakeWebSocket.last.open());
   act(() => FakeWebSocket.last.receive(fixture("server.snapshot.json")));
   assert.deepEqual(renderer.toJSON(), ["seq 14 · live", "seq 14 · live"]);
+  assert.deepEqual(views[views.length - 1].resync, { seq: 14, by: "snapshot", connection: 1, at: 0 });
 
   // Stable snapshots: a heartbeat renders nothing new, and the view object is the same.
   const last = views[views.length - 1];
