@@ -5,14 +5,17 @@
 
 SWIFT ?= swift
 # Debian packages the build and the tests need (Chromium is a test peer: a real browser).
-APT_PACKAGES := pkg-config libuv1-dev libssl-dev zlib1g-dev libsqlite3-dev python3 python3-venv chromium
+# The web client (Clients/web) is type-checked, bundled and tested with Debian's Node
+# packages only: no npm registry is needed.
+WEB_PACKAGES := nodejs node-typescript esbuild node-react node-react-dom node-react-test-renderer node-jsdom node-ws
+APT_PACKAGES := pkg-config libuv1-dev libssl-dev zlib1g-dev libsqlite3-dev python3 python3-venv chromium $(WEB_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Python peers for the tests (Python `websockets` from PyPI), in a project-local venv.
 VENV := .venv
 PEERS := $(VENV)/.peers-installed
 
-.PHONY: deps build demo test bench clean
+.PHONY: deps build demo test bench clean web web-test
 
 deps:
 	@missing=""; \
@@ -39,6 +42,27 @@ $(PEERS): Tests/Peers/requirements.txt
 test: deps $(PEERS)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) web-test EDDY_BIN="$$($(SWIFT) build --show-bin-path)/eddy"
+
+# The web client: `tsc --noEmit` (strict), then ES-module bundles in Clients/web/dist/
+# (eddy-dag-client.js; eddy-dag-react.js, which imports ./eddy-dag-client.js and `react`).
+WEB := Clients/web
+# Where Debian installs Node modules (React, ws, jsdom…); `node --test` finds them through
+# Clients/web/node_modules symlinks (ES modules ignore NODE_PATH) and NODE_PATH (CommonJS).
+WEB_MODULES := react react-dom react-test-renderer ws jsdom
+WEB_NODE_PATH := /usr/share/nodejs:/usr/lib/nodejs
+
+web: deps
+	cd $(WEB) && tsc -p .
+	cd $(WEB) && esbuild src/eddy-dag-client.ts src/eddy-dag-react.ts --bundle --format=esm --target=es2020 \
+	  --outdir=dist --external:react --external:./eddy-dag-client.js --log-level=warning
+
+# Every test of the web client; the integration test runs $(EDDY_BIN) (built by `test`).
+EDDY_BIN ?= $(CURDIR)/.build/debug/eddy
+web-test: web
+	mkdir -p $(WEB)/node_modules
+	for m in $(WEB_MODULES); do ln -sfn /usr/share/nodejs/$$m $(WEB)/node_modules/$$m; done
+	cd $(WEB) && EDDY_BIN="$(EDDY_BIN)" NODE_PATH=$(WEB_NODE_PATH) timeout 600 node --test test/*.test.mjs
 
 # Extra Debian packages the benchmarks need (peers and tools), not the tests.
 BENCH_PACKAGES := nodejs node-ws valgrind gcc
@@ -52,4 +76,4 @@ bench: deps
 	bash Benchmarks/run.sh
 
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build $(VENV) $(WEB)/dist $(WEB)/node_modules
