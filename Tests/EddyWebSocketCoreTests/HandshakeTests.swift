@@ -159,8 +159,8 @@ struct ClientHandshakeTests {
         let expected = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n"
             + "Sec-WebSocket-Protocol: chat, superchat\r\n"
-            + "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; client_max_window_bits=12, "
-            + "permessage-deflate; client_max_window_bits=12\r\n"
+            + "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; client_max_window_bits, "
+            + "permessage-deflate; client_max_window_bits\r\n"
             + "Authorization: Bearer t\r\n\r\n"
         #expect(handshake.requestBytes == Array(expected.utf8))
     }
@@ -191,7 +191,9 @@ struct ClientHandshakeTests {
         ("deflate accepted", 101, good + [("Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=10")], true),
         ("deflate client bits 8", 101, good + [("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits=8")], true),
         ("deflate server bits 16", 101, good + [("Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=16")], false),
-        ("deflate client bits above offer", 101, good + [("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits=13")], false),
+        // The default offer has no value: any window up to 15 is allowed (this client still
+        // compresses with at most its own 12 bits).
+        ("deflate client bits 15 to an offer without value", 101, good + [("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits=15")], true),
         ("deflate client bits without value", 101, good + [("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")], false),
         ("deflate unknown parameter", 101, good + [("Sec-WebSocket-Extensions", "permessage-deflate; foo")], false),
         ("unoffered extension", 101, good + [("Sec-WebSocket-Extensions", "x-webkit-deflate-frame")], false),
@@ -204,6 +206,28 @@ struct ClientHandshakeTests {
         case .success: #expect(ok, "\(name)")
         case .failure(let error): #expect(!ok, "\(name): \(error)")
         }
+    }
+
+    /// With `offersWindowBitsValue`, the offer says 12 and a larger answer fails (RFC 7692 §7.1.2.2).
+    @Test(arguments: [("client_max_window_bits=12", true), ("client_max_window_bits=10", true), ("client_max_window_bits=13", false),
+                      ("client_max_window_bits=15", false)])
+    func responseToAnOfferWithAValue(_ parameter: String, _ ok: Bool) throws {
+        var deflate = PerMessageDeflateConfiguration()
+        deflate.offersWindowBitsValue = true
+        let handshake = try WebSocketClientHandshake(url: WebSocketURL("ws://h/"), deflate: deflate, key: "dGhlIHNhbXBsZSBub25jZQ==")
+        #expect(String(decoding: handshake.requestBytes, as: UTF8.self).contains("permessage-deflate; client_max_window_bits=12\r\n"))
+        let fields = Self.good + [("Sec-WebSocket-Extensions", "permessage-deflate; " + parameter)]
+        switch handshake.validate(Self.response(101, fields)) {
+        case .success: #expect(ok, "\(parameter)")
+        case .failure(let error): #expect(!ok, "\(parameter): \(error)")
+        }
+    }
+
+    /// A server's answer of 15 to an offer without value leaves this client compressing with 12.
+    @Test func aLargerAllowedWindowDoesNotGrowTheClientsCompressor() {
+        let settings = PerMessageDeflateCodec.Settings(parameters: PerMessageDeflateParameters(clientMaxWindowBits: 15), role: .client,
+                                                       configuration: PerMessageDeflateConfiguration())
+        #expect(settings.compressWindowBits == 12)
     }
 
     /// Client request → HTTP parser → server negotiation → response parser → client validation.

@@ -47,6 +47,12 @@ public struct PerMessageDeflateConfiguration: Sendable, Equatable {
     public var compressionThreshold: Int
     public var compressionLevel: Int
     public var memLevel: Int
+    /// A client's offer: `client_max_window_bits` with no value (the default: the server
+    /// picks any window, and this client still compresses with at most `maxWindowBits`,
+    /// which the limit allows), or with `maxWindowBits` as its value (a server must then not
+    /// answer more, or the handshake fails, RFC 7692 §7.1.2.2). Python `websockets` and Node
+    /// `ws` offer it without a value; some servers (Autobahn's) answer 15 to any offer.
+    public var offersWindowBitsValue = false
 
     public init(
         isEnabled: Bool = true,

@@ -114,7 +114,7 @@ public enum PerMessageDeflateNegotiation {
         if configuration.noContextTakeover { common.append(.init(name: "client_no_context_takeover")) }
         let clientBits = WebSocketExtensionParameter(
             name: "client_max_window_bits",
-            value: configuration.maxWindowBits < 15 ? String(configuration.maxWindowBits) : nil)
+            value: configuration.offersWindowBitsValue && configuration.maxWindowBits < 15 ? String(configuration.maxWindowBits) : nil)
         var offers: [WebSocketExtensionOffer] = []
         if configuration.requestedPeerWindowBits < 15 {
             offers.append(WebSocketExtensionOffer(
@@ -141,9 +141,12 @@ public enum PerMessageDeflateNegotiation {
             return .failure(.init(.invalidExtensionParameters))
         }
         if parameters.clientMaxWindowBitsPresent {
-            // §7.1.2.2: the response must carry a value, not above what was offered.
-            // 8 is honoured by compressing with zlib's 9 (matches reach ≤ 250 bytes back).
-            guard let bits = parameters.clientMaxWindowBits, bits <= configuration.maxWindowBits else {
+            // §7.1.2.2: the response must carry a value, not above what was offered (any
+            // window when the offer had no value: this side compresses with at most
+            // `maxWindowBits` either way). 8 is honoured by compressing with zlib's 9
+            // (matches reach ≤ 250 bytes back).
+            let offered = configuration.offersWindowBitsValue ? configuration.maxWindowBits : 15
+            guard let bits = parameters.clientMaxWindowBits, bits <= offered else {
                 return .failure(.init(.invalidExtensionParameters))
             }
         }
