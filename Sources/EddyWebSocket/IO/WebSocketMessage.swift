@@ -21,8 +21,10 @@ public struct WebSocketClosedError: Error, Sendable, Equatable, CustomStringConv
 }
 
 extension WebSocketCloseStatus {
-    /// A clean close with 1000 (normal) or 1001 (going away).
+    /// A clean close with 1000 (normal), 1001 (going away) or no status code at all (1005:
+    /// an empty Close frame, which RFC 6455 allows and Python `websockets` also treats as a
+    /// normal end). `messages` then simply ends; any other close ends it with an error.
     public var isNormal: Bool {
-        wasClean && (code == .normalClosure || code == .goingAway)
+        wasClean && (code == .normalClosure || code == .goingAway || code == .noStatusReceived)
     }
 }
