@@ -1,5 +1,5 @@
 import type {
-  Cost, DAGMutatedEvent, ExecutionStatus, JSONValue, LoggedEvent, Metrics, NodeKind, NodeStatus, ServerEvent,
+  Cost, DAGMutatedEvent, ExecutionStatus, JSONValue, LoggedEvent, Metrics, NodeKind, NodeStatus, RunStateFields, ServerEvent,
   SnapshotEdge, SnapshotEvent, SnapshotNode, WaitingGate,
 } from "./protocol/types.js";
 import { assertNever } from "./protocol/types.js";
@@ -9,18 +9,10 @@ import { assertNever } from "./protocol/types.js";
  * `dag_id`, `epoch` and `seq` (the last logged event reflected). Immutable: the reducer
  * never changes a state, it returns a new one (sharing unchanged parts).
  */
-export interface DAGState {
+export interface DAGState extends RunStateFields {
   readonly dag_id: string;
   readonly epoch: number;
   readonly seq: number;
-  readonly status: ExecutionStatus;
-  readonly revision: number;
-  readonly nodes: readonly SnapshotNode[];
-  readonly edges: readonly SnapshotEdge[];
-  readonly cost: Cost;
-  readonly waiting_gates: readonly WaitingGate[];
-  /** Present once the run ended (`execution_complete`). */
-  readonly results?: { readonly [nodeId: string]: JSONValue };
 }
 
 /** What the reducer did with an event. */

@@ -158,16 +158,21 @@ export interface SnapshotEdge extends Edge {
   readonly active: boolean;
 }
 
-/** The run's whole state as of the envelope's `seq` (session message). */
-export interface SnapshotEvent extends Envelope {
-  readonly type: "snapshot";
+/** The fields of a run's whole state: what a `snapshot` carries (and the client's store holds). */
+export interface RunStateFields {
   readonly status: ExecutionStatus;
   readonly revision: number;
   readonly nodes: readonly SnapshotNode[];
   readonly edges: readonly SnapshotEdge[];
   readonly cost: Cost;
   readonly waiting_gates: readonly WaitingGate[];
+  /** Present once the run ended (`execution_complete`). */
   readonly results?: { readonly [nodeId: string]: JSONValue };
+}
+
+/** The run's whole state as of the envelope's `seq` (session message). */
+export interface SnapshotEvent extends Envelope, RunStateFields {
+  readonly type: "snapshot";
 }
 
 /** The answer to one command (session message). */
