@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PEERS := $(VENV)/.peers-installed
 
-.PHONY: deps build demo test bench clean web web-test
+.PHONY: deps build demo test bench clean web web-test conformance
 
 deps:
 	@missing=""; \
@@ -64,6 +64,15 @@ web-test: web
 	for m in $(WEB_MODULES); do ln -sfn /usr/share/nodejs/$$m $(WEB)/node_modules/$$m; done
 	cd $(WEB) && EDDY_BIN="$(EDDY_BIN)" NODE_PATH=$(WEB_NODE_PATH) timeout 600 node --test test/*.test.mjs
 
+# Autobahn|Testsuite, every case both ways (server: eddy echo; client: WebSocket.connect):
+# fails unless each is OK or INFORMATIONAL. Needs CPython 2.7 (pyenv, or $$PYTHON27); the
+# suite comes from PyPI with the pins in Tests/Conformance/autobahn-requirements.txt.
+# Release builds: the suite sends thousands of compressed messages per case.
+conformance: deps
+	$(SWIFT) build -c release --product eddy
+	$(SWIFT) build -c release --product eddy-autobahn-client
+	EDDY_BIN_DIR="$$($(SWIFT) build -c release --show-bin-path)" bash Tests/Conformance/autobahn.sh both
+
 # Extra Debian packages the benchmarks need (peers and tools), not the tests.
 BENCH_PACKAGES := nodejs node-ws valgrind gcc
 
@@ -76,4 +85,4 @@ bench: deps
 	bash Benchmarks/run.sh
 
 clean:
-	rm -rf .build $(VENV) $(WEB)/dist $(WEB)/node_modules
+	rm -rf .build $(VENV) $(WEB)/dist $(WEB)/node_modules .autobahn

@@ -193,6 +193,13 @@ let package = Package(
             path: "Tests/Fixtures/EventLogProbe",
             swiftSettings: strict
         ),
+        // Eddy's WebSocket client as Autobahn|Testsuite's echo client (`make conformance`).
+        .executableTarget(
+            name: "eddy-autobahn-client",
+            dependencies: ["EddyWebSocket", "EddyLoop"],
+            path: "Tests/Fixtures/AutobahnClient",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EddyDAGTests",
             dependencies: ["EddyTestSupport", "EddyDAG", "eddy-eventlog-probe"]
