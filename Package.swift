@@ -4,6 +4,8 @@ import PackageDescription
 // Layers, lowest first. Arrows point downwards only:
 //   EddyShared (SharedValue; no dependencies)
 //   CLibUV -> EddyLoop -> EddyNet                    the runtime and the transport (ByteStream)
+//   EddyNet + COpenSSL -> EddyTLS                    TLS as a ByteStream over TCP (OpenSSL 3,
+//                                                    memory BIOs driven on the loop)
 //   EddyHTTPCore -> EddyWebSocketCore                sans-IO: bytes in, events/bytes out; they
 //                                                    import neither EddyLoop nor EddyNet
 //   EddyNet + EddyHTTPCore -> EddyHTTP               HTTPServer over any ByteStreamListener
@@ -31,6 +33,7 @@ let package = Package(
     products: [
         .library(name: "EddyLoop", targets: ["EddyLoop"]),
         .library(name: "EddyNet", targets: ["EddyNet"]),
+        .library(name: "EddyTLS", targets: ["EddyTLS"]),
         .library(name: "EddyHTTPCore", targets: ["EddyHTTPCore"]),
         .library(name: "EddyWebSocketCore", targets: ["EddyWebSocketCore"]),
         .library(name: "EddyHTTP", targets: ["EddyHTTP"]),
@@ -75,6 +78,12 @@ let package = Package(
             name: "COpenSSL",
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
+        ),
+        // TLS streams and listeners over TCP: OpenSSL 3 through memory BIOs.
+        .target(
+            name: "EddyTLS",
+            dependencies: ["EddyNet", "EddyLoop", "COpenSSL"],
+            swiftSettings: strict
         ),
         // Sans-IO HTTP/1.1: messages, bounded parsers, response serializer, router.
         .target(
@@ -215,6 +224,13 @@ let package = Package(
         .testTarget(
             name: "ExamplesTests",
             dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // TLS against real peers (openssl s_client/s_server, Python ssl), certificates made
+        // at test time with the openssl command.
+        .testTarget(
+            name: "EddyTLSTests",
+            dependencies: ["EddyTestSupport", "EddyTLS", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .testTarget(

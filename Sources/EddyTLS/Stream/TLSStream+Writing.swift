@@ -1,0 +1,124 @@
+import COpenSSL
+import EddyLoop
+import EddyNet
+
+extension TLSStream {
+    public func write(_ bytes: [UInt8]) async throws {
+        try await write(contentsOf: CollectionOfOne(bytes))
+    }
+
+    public func write(contentsOf buffers: [[UInt8]]) async throws {
+        try await write(contentsOf: buffers[...])
+    }
+
+    public func writeWithoutWaiting(contentsOf buffers: [[UInt8]]) throws -> Bool {
+        precondition(eventLoop.inEventLoop, "writeWithoutWaiting must be called on the stream's event loop")
+        return try encrypt(buffers)
+    }
+
+    public func writeWithoutWaiting(_ bytes: [UInt8]) throws -> Bool {
+        precondition(eventLoop.inEventLoop, "writeWithoutWaiting must be called on the stream's event loop")
+        return try encrypt(CollectionOfOne(bytes))
+    }
+
+    /// Waits for the TCP connection's queue (which holds the encrypted bytes).
+    public func waitUntilWritable() async throws {
+        try await transport.waitUntilWritable()
+    }
+
+    private func write<Buffers: Collection & Sendable>(contentsOf buffers: Buffers) async throws
+    where Buffers.Element == [UInt8] {
+        let underWatermark: Bool
+        if eventLoop.inEventLoop {
+            underWatermark = try encrypt(buffers)
+        } else {
+            underWatermark = try await eventLoop.submit { try self.encrypt(buffers) }
+        }
+        if !underWatermark { try await transport.waitUntilWritable() }
+    }
+
+    /// Encrypts `buffers` and hands the records to TCP; returns whether TCP's queue is at
+    /// or under its high watermark. Small buffers written together (a frame header and its
+    /// payload) go into one record. Loop thread.
+    func encrypt<Buffers: Collection>(_ buffers: Buffers) throws -> Bool where Buffers.Element == [UInt8] {
+        switch phase {
+        case .established: break
+        case .failed(let error): throw error
+        case .closed: throw IOError(.closed, operation: "write")
+        case .created, .handshaking: throw TLSError(.notEstablished, operation: "write to \(peerDescription)")
+        }
+        guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
+        let total = buffers.reduce(0) { $0 + $1.count }
+        if buffers.count > 1 && total <= PlaintextBuffer.size {
+            var joined: [UInt8] = []
+            joined.reserveCapacity(total)
+            for buffer in buffers { joined += buffer }
+            return try encryptOne(joined)
+        }
+        var underWatermark = true
+        for buffer in buffers where !buffer.isEmpty {
+            underWatermark = try encryptOne(buffer)
+        }
+        return underWatermark
+    }
+
+    /// `SSL_write` in pieces of at most one record, flushing after each, so the output BIO
+    /// never holds more than a record's worth.
+    private func encryptOne(_ bytes: [UInt8]) throws -> Bool {
+        var underWatermark = true
+        try bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var offset = 0
+            // Bounded: each round consumes at least one byte or throws.
+            while offset < raw.count {
+                let piece = min(PlaintextBuffer.size, raw.count - offset)
+                OpenSSLErrors.clear()
+                let written = SSL_write(ssl, base + offset, Int32(piece))
+                let status = written > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, written)
+                let drained = written > 0 ? nil : OpenSSLErrors.drain()
+                underWatermark = try flushOutput()
+                guard written > 0 else {
+                    let error = TLSError(.protocolError, operation: "TLS write to \(peerDescription)",
+                                         reasons: drained?.reasons.isEmpty == false ? drained?.reasons ?? [] : ["SSL_write failed (SSL_get_error \(status))"])
+                    fail(error)
+                    throw error
+                }
+                offset += Int(written)
+            }
+        }
+        releaseIdleBuffers()
+        return underWatermark
+    }
+
+    /// Sends close_notify, then TCP's FIN; reading goes on (the peer may still send).
+    public func shutdownWrite() async throws {
+        if eventLoop.inEventLoop {
+            try shutdownTLSWrite()
+        } else {
+            try await eventLoop.submit { try self.shutdownTLSWrite() }
+        }
+        try await transport.shutdownWrite()
+    }
+
+    private func shutdownTLSWrite() throws {
+        switch phase {
+        case .established: break
+        case .failed(let error): throw error
+        case .closed: throw IOError(.closed, operation: "shutdown")
+        case .created, .handshaking: throw TLSError(.notEstablished, operation: "shutdown of \(peerDescription)")
+        }
+        sendCloseNotify()
+        writeShut = true
+    }
+
+    /// Sends close_notify once (healthy sessions only: OpenSSL forbids it after a fatal
+    /// error). Loop thread.
+    func sendCloseNotify() {
+        guard isEstablished, !closeNotifySent else { return }
+        closeNotifySent = true
+        OpenSSLErrors.clear()
+        _ = SSL_shutdown(ssl) // 0: sent, the peer's not seen yet; 1: both done
+        _ = OpenSSLErrors.drain()
+        _ = try? flushOutput()
+    }
+}
