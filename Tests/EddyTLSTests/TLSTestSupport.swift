@@ -169,8 +169,8 @@ enum Peers {
     static let script = repositoryRoot.appendingPathComponent("Tests/Peers/tls_peer.py").path
 
     /// Runs the Python TLS client and returns its JSON line.
-    static func pythonClient(_ arguments: [String]) async throws -> [String: Any] {
-        let (status, output) = try await runProcess(python, [script, "client"] + arguments)
+    static func pythonClient(_ arguments: [String], mode: String = "client") async throws -> [String: Any] {
+        let (status, output) = try await runProcess(python, [script, mode] + arguments)
         guard status == 0, let line = output.split(separator: "\n").last,
               let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         else { throw ChildProcessError("python client exited \(status): \(output)") }

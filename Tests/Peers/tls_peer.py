@@ -7,6 +7,9 @@ CPython's own socket code, not Eddy's).
       then ends with close_notify (or, with --truncate, closes TCP without it). Prints one
       JSON line: {"ok": true, "version", "alpn", "subject", "echoed"} or {"ok": false,
       "error": "..."}. Exit status 0 either way (the JSON says what happened).
+  reset HOST PORT --ca FILE
+      Handshakes (over memory BIOs), sends half of one application-data record, then
+      resets the TCP connection (SO_LINGER 0). Prints {"ok": true} once done.
   server --cert F --key F [--alpn P ...] [--truncate]
       Prints "LISTENING <port>", serves one client: echoes until the client's
       close_notify, then answers with its own (or, with --truncate, sends "bye" after the
@@ -16,6 +19,7 @@ import argparse
 import json
 import socket
 import ssl
+import struct
 import sys
 
 
@@ -59,6 +63,35 @@ def client(args):
     except (OSError, ssl.SSLError) as error:
         result = {"ok": False, "error": str(error)}
     print(json.dumps(result), flush=True)
+
+
+def reset_mid_record(args):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(args.ca)
+    raw = socket.create_connection((args.host, args.port), timeout=20)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=args.host)
+    for _ in range(100):
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            pending = outgoing.read()
+            if pending:
+                raw.sendall(pending)
+            chunk = raw.recv(65536)
+            if not chunk:
+                raise OSError("closed during the handshake")
+            incoming.write(chunk)
+    pending = outgoing.read()
+    if pending:
+        raw.sendall(pending)
+    tls.write(b"x" * 1000)
+    record = outgoing.read()
+    raw.sendall(record[: len(record) // 2])
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raw.close()
+    print(json.dumps({"ok": True}), flush=True)
 
 
 def server(args):
@@ -105,13 +138,17 @@ def main():
     c.add_argument("--key")
     c.add_argument("--size", type=int, default=100_000)
     c.add_argument("--truncate", action="store_true")
+    r = sub.add_parser("reset")
+    r.add_argument("host")
+    r.add_argument("port", type=int)
+    r.add_argument("--ca", required=True)
     s = sub.add_parser("server")
     s.add_argument("--cert", required=True)
     s.add_argument("--key", required=True)
     s.add_argument("--alpn", nargs="*")
     s.add_argument("--truncate", action="store_true")
     args = parser.parse_args()
-    client(args) if args.mode == "client" else server(args)
+    {"client": client, "reset": reset_mid_record, "server": server}[args.mode](args)
 
 
 if __name__ == "__main__":
