@@ -230,7 +230,7 @@ let package = Package(
         // at test time with the openssl command.
         .testTarget(
             name: "EddyTLSTests",
-            dependencies: ["EddyTestSupport", "EddyTLS", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -167,6 +167,11 @@ static inline size_t eddy_tls_bio_capacity(BIO *bio) {
     return memory == NULL ? 0 : memory->max;
 }
 
+// Whether `ssl` releases its record buffers while idle (SSL_MODE_RELEASE_BUFFERS).
+static inline int eddy_tls_releases_buffers(SSL *ssl) {
+    return (SSL_get_mode(ssl) & SSL_MODE_RELEASE_BUFFERS) != 0;
+}
+
 static inline int eddy_tls_error_reason(unsigned long error) { return ERR_GET_REASON(error); }
 static inline int eddy_tls_error_library(unsigned long error) { return ERR_GET_LIB(error); }
 

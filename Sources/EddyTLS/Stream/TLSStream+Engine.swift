@@ -267,6 +267,12 @@ extension TLSStream {
         return try transport.writeWithoutWaiting(bytes)
     }
 
+    /// What this connection's OpenSSL objects hold besides the `SSL` itself: the capacity
+    /// of both BIO buffers, and whether record buffers are released when idle. Loop thread.
+    var bufferFootprint: (bioCapacity: Int, releasesRecordBuffers: Bool) {
+        (eddy_tls_bio_capacity(networkIn) + eddy_tls_bio_capacity(networkOut), eddy_tls_releases_buffers(ssl) == 1)
+    }
+
     /// Swaps an empty BIO whose buffer grew for a fresh one, so an idle connection keeps no
     /// large buffer (memory BIOs never shrink).
     func releaseIdleBuffers() {
