@@ -122,7 +122,11 @@ struct FailureTests {
         }
         // Served while the staller waits.
         let context = try TLSContext(certificates.clientConfiguration)
-        #expect(try await Self.echo("meanwhile", port: server.port, context: context, on: loop) == "meanwhile")
+        do {
+            #expect(try await Self.echo("meanwhile", port: server.port, context: context, on: loop) == "meanwhile")
+        } catch {
+            Issue.record("the well-behaved client failed: \(error); server-side failures: \(server.failureDescriptions)")
+        }
         // The server gives up on the staller and closes its connection.
         let end = await Task(executorPreference: loop) { () -> Bool in
             do { return try await staller.read() == nil } catch { return true }
