@@ -10,6 +10,7 @@ import PackageDescription
 //                                                    import neither EddyLoop nor EddyNet
 //   EddyNet + EddyHTTPCore -> EddyHTTP               HTTPServer over any ByteStreamListener
 //   EddyHTTP + EddyWebSocketCore -> EddyWebSocket    the WebSocket driver, routes, connect
+//                                   (+ EddyTLS)     (wss:// for the client)
 //   EddyWebSocket -> EddyRooms -> EddyDAGStream (+ EddyDAG) -> EddyDAGServer -> eddy, examples
 // EddyHTTP and EddyWebSocket re-export their cores (`@_exported import`, Exports.swift):
 // the cores were split out of them, and code that says `import EddyHTTP` or
@@ -104,7 +105,7 @@ let package = Package(
         ),
         .target(
             name: "EddyWebSocket",
-            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyShared", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyTLS", "EddyShared", "EddyNet", "EddyLoop"],
             swiftSettings: hotPath
         ),
         .systemLibrary(
@@ -192,7 +193,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyWebSocketTests",
-            dependencies: ["EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         // The child process the event-log crash test kills (a test fixture, not a product):
         // a dependency of EddyDAGTests so that building the tests builds it.

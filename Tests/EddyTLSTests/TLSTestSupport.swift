@@ -6,87 +6,20 @@ import Foundation
 import Synchronization
 import Testing
 
-/// Certificates made once per test run with the `openssl` command, in a temporary
-/// directory: a test CA, a second CA nobody trusts, and leaf certificates signed by them.
-struct TestCertificates: Sendable {
-    struct Identity: Sendable {
-        let certificate: String
-        let key: String
-        var chain: TLSConfiguration.PEMSource { .file(certificate) }
-        var privateKey: TLSConfiguration.PEMSource { .file(key) }
-    }
-
-    let directory: URL
-    /// The CA the tests trust.
-    let ca: String
-    /// A CA that signed `untrusted` and that nobody trusts.
-    let otherCA: String
-    /// CN=localhost, SAN IP:127.0.0.1 and DNS:localhost, signed by `ca`.
-    let server: Identity
-    /// Same names, CN=renewed: what a reload switches to.
-    let renewed: Identity
-    /// Same names, expired yesterday.
-    let expired: Identity
-    /// SAN DNS:other.example only.
-    let otherName: Identity
-    /// Same names as `server`, signed by `otherCA`.
-    let untrusted: Identity
-    /// CN=client, for mutual TLS.
-    let client: Identity
-
-    static let shared = Task { try await make() }
-
-    static func make() async throws -> TestCertificates {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-        func openssl(_ arguments: [String]) async throws {
-            let (status, output) = try await runProcess(URL(fileURLWithPath: "/usr/bin/openssl"), arguments)
-            guard status == 0 else { throw ChildProcessError("openssl \(arguments.joined(separator: " ")): \(output)") }
-        }
-        func makeCA(_ name: String) async throws {
-            try await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                               "-keyout", path("\(name).key"), "-out", path("\(name).pem"), "-days", "30",
-                               "-subj", "/CN=Eddy \(name)",
-                               "-addext", "basicConstraints=critical,CA:TRUE",
-                               "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        }
-        var serial = 0x1000
-        func makeLeaf(_ name: String, cn: String, san: String?, usage: String, days: Int, ca: String) async throws -> Identity {
-            serial += 1
-            try await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                               "-keyout", path("\(name).key"), "-out", path("\(name).csr"), "-subj", "/CN=\(cn)"])
-            var extensions = "basicConstraints=CA:FALSE\nextendedKeyUsage=\(usage)\n"
-            if let san { extensions += "subjectAltName=\(san)\n" }
-            try extensions.write(toFile: path("\(name).ext"), atomically: true, encoding: .utf8)
-            try await openssl(["x509", "-req", "-in", path("\(name).csr"), "-CA", path("\(ca).pem"), "-CAkey", path("\(ca).key"),
-                               "-set_serial", String(serial), "-days", String(days), "-extfile", path("\(name).ext"),
-                               "-out", path("\(name).pem")])
-            return Identity(certificate: path("\(name).pem"), key: path("\(name).key"))
-        }
-        try await makeCA("ca")
-        try await makeCA("other-ca")
-        let names = "IP:127.0.0.1,DNS:localhost"
-        return TestCertificates(
-            directory: directory,
-            ca: path("ca.pem"),
-            otherCA: path("other-ca.pem"),
-            server: try await makeLeaf("server", cn: "localhost", san: names, usage: "serverAuth", days: 30, ca: "ca"),
-            renewed: try await makeLeaf("renewed", cn: "renewed", san: names, usage: "serverAuth", days: 30, ca: "ca"),
-            expired: try await makeLeaf("expired", cn: "localhost", san: names, usage: "serverAuth", days: -1, ca: "ca"),
-            otherName: try await makeLeaf("other-name", cn: "other.example", san: "DNS:other.example", usage: "serverAuth", days: 30, ca: "ca"),
-            untrusted: try await makeLeaf("untrusted", cn: "localhost", san: names, usage: "serverAuth", days: 30, ca: "other-ca"),
-            client: try await makeLeaf("client", cn: "client", san: nil, usage: "clientAuth", days: 30, ca: "ca"))
-    }
-
+extension TestCertificates {
     /// A server configuration presenting `identity` (default: `server`).
     func serverConfiguration(_ identity: Identity? = nil) -> TLSConfiguration {
         let identity = identity ?? server
-        return .server(certificateChain: identity.chain, privateKey: identity.privateKey)
+        return .server(certificateChain: .file(identity.certificate), privateKey: .file(identity.key))
     }
 
     /// A client configuration trusting the test CA.
     var clientConfiguration: TLSConfiguration { .client(trustRoots: .certificates(.file(ca))) }
+}
+
+extension TestCertificates.Identity {
+    var chain: TLSConfiguration.PEMSource { .file(certificate) }
+    var privateKey: TLSConfiguration.PEMSource { .file(key) }
 }
 
 /// An Eddy TLS echo server on a `TLSListener`: echoes every stream until its end, and
