@@ -125,19 +125,19 @@ let package = Package(
         ),
         .target(
             name: "EddyDAGStream",
-            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop", "COpenSSL"],
+            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL"],
             swiftSettings: hotPath
         ),
         // The DAG stream server as a library: engine, event log, gateway, dashboard, lifecycle.
         .target(
             name: "EddyDAGServer",
-            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyLoop", "EddyNet", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
+                "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -209,12 +209,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyDAGStreamTests",
-            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         // The `eddy` command line, run as users run it (the built binary as a child process).
         .testTarget(
             name: "EddyCommandTests",
-            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyRoomsTests",

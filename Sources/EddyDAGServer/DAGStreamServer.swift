@@ -3,6 +3,7 @@ public import EddyDAGStream
 import EddyHTTP
 public import EddyLoop
 public import EddyNet
+public import EddyTLS
 import EddyWebSocket
 import Synchronization
 
@@ -31,6 +32,11 @@ public struct DAGStreamServerConfiguration: Sendable {
         tcp.sendBufferSize = 128 * 1024
         return tcp
     }()
+
+    /// TLS: with a server context, the server speaks only HTTPS and `wss://` (the dashboard
+    /// page connects back with `wss://`). `context.reload()` renews the certificate for new
+    /// connections. Default nil: plain HTTP.
+    public var tls: TLSContext? = nil
 
     public init() {}
 
@@ -95,9 +101,16 @@ public final class DAGStreamServer: Sendable {
             let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
             let group = try EventLoopGroup(loopCount: configuration.loopCount)
             do {
+                let tls = configuration.tls
+                // Checked before binding: a client context cannot serve.
+                if let tls { try TLSListener.validate(tls) }
                 service = try await TCPService.start(group: group, host: configuration.host, port: configuration.port,
                                                      configuration: configuration.tcp) { listener in
-                    try await server.serve(listener)
+                    if let tls {
+                        try await server.serve(TLSListener(wrapping: listener, context: tls))
+                    } else {
+                        try await server.serve(listener)
+                    }
                 }
             } catch {
                 _ = await group.shutdown()
@@ -114,8 +127,8 @@ public final class DAGStreamServer: Sendable {
     /// The bound port (the kernel's choice when the configuration asked for 0).
     public var port: Int { service.port }
 
-    /// `http://HOST:PORT` as configured and bound.
-    public var baseURL: String { "http://\(configuration.host):\(port)" }
+    /// `http://HOST:PORT` (`https://` with TLS) as configured and bound.
+    public var baseURL: String { "\(configuration.tls == nil ? "http" : "https")://\(configuration.host):\(port)" }
 
     /// The dashboard's address; with `token`, carried in the fragment (`#token=…`), which no
     /// request sends to a server, log or Referer, and which the page removes from the address bar.
@@ -126,7 +139,7 @@ public final class DAGStreamServer: Sendable {
     /// The WebSocket address of one run's stream (the token goes in a header, `?token=` or the
     /// `token.<t>` subprotocol).
     public func streamURL(runID: String) -> String {
-        "ws://\(configuration.host):\(port)/api/dags/\(runID)/stream"
+        "\(configuration.tls == nil ? "ws" : "wss")://\(configuration.host):\(port)/api/dags/\(runID)/stream"
     }
 
     /// Starts `driver` with the engine in a task that `shutdown()` cancels. One driver per

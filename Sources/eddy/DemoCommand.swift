@@ -15,6 +15,7 @@ struct StreamServerOptions: ParsableArguments {
     var viewerToken: String?
     @Option(help: "Extra browser origin to admit (repeatable).") var allowOrigin: [String] = []
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
+    @OptionGroup var tls: TLSOptions
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
@@ -82,9 +83,11 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
     configuration.databasePath = options.db
     configuration.retention = RetentionPolicy(maxFinishedRuns: options.keepRuns > 0 ? options.keepRuns : nil)
     configuration.stream.allowedOrigins = Set(options.allowOrigin)
+    configuration.tls = try options.tls.serverContext()
     let server = try await DAGStreamServer(configuration: configuration)
     Console.out("LISTENING \(server.port)")
-    let lines = tokens.bannerLines(host: options.host, port: server.port, onTerminal: onTerminal, tokenFile: tokenFile)
+    let lines = tokens.bannerLines(host: options.host, port: server.port, secure: configuration.tls != nil,
+                                   onTerminal: onTerminal, tokenFile: tokenFile)
     Console.out(([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n"))
     // The driver starts once the port is bound and announced (its output follows LISTENING).
     try await server.run(driver: driver) { signal in Console.error("eddy: \(signal), shutting down") }

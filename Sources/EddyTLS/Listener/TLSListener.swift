@@ -22,12 +22,17 @@ public final class TLSListener: ByteStreamListener {
     /// Serves TLS on `transport`'s connections with `context` (a server context).
     /// `onHandshakeFailure` hears every failed handshake (for logs and tests).
     public init(wrapping transport: TCPListener, context: TLSContext, onHandshakeFailure: (@Sendable (any Error) -> Void)? = nil) throws(TLSError) {
-        guard context.configuration.role == .server else {
-            throw TLSError(.invalidConfiguration, operation: "TLS listener", reasons: ["the context is a client context"])
-        }
+        try Self.validate(context)
         self.transport = transport
         self.context = context
         self.onHandshakeFailure = onHandshakeFailure
+    }
+
+    /// Checks `context` can serve (a server context).
+    public static func validate(_ context: TLSContext) throws(TLSError) {
+        guard context.configuration.role == .server else {
+            throw TLSError(.invalidConfiguration, operation: "TLS listener", reasons: ["the context is a client context"])
+        }
     }
 
     /// Binds a TCP listener (see `TCPListener.bind`) and serves TLS on it.

@@ -1,0 +1,42 @@
+import ArgumentParser
+import EddyNet
+import EddyTLS
+
+/// `--tls-cert FILE --tls-key FILE`, shared by the server commands: with both, the server
+/// speaks only HTTPS and `wss://`.
+struct TLSOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Serve HTTPS and wss:// with this PEM certificate chain (leaf first). Needs --tls-key.", valueName: "file"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
+    func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
+
+    /// The server context (the files are read now; a clear message if they cannot be used),
+    /// or nil without the flags.
+    func serverContext() throws -> TLSContext? {
+        guard let tlsCert, let tlsKey else { return nil }
+        do {
+            return try TLSContext(.server(certificateChain: .file(tlsCert), privateKey: .file(tlsKey)))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+/// `serve` over TLS when `context` is set: the same server on a `TLSListener` wrapping the
+/// bound TCP listener.
+func serving(
+    tls context: TLSContext?,
+    _ serve: @escaping @Sendable (TCPListener) async throws -> Void,
+    orTLS serveTLS: @escaping @Sendable (TLSListener) async throws -> Void
+) -> @Sendable (TCPListener) async throws -> Void {
+    guard let context else { return serve }
+    return { listener in
+        try await serveTLS(TLSListener(wrapping: listener, context: context, onHandshakeFailure: { error in
+            Console.error("eddy: \(error)")
+        }))
+    }
+}
