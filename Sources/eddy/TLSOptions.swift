@@ -40,3 +40,34 @@ func serving(
         }))
     }
 }
+
+/// `--ca FILE` and `--insecure`, for the client commands given a `wss://` URL.
+struct ClientTLSOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("With a wss:// URL: trust the CA certificates in this PEM file instead of the system's.", valueName: "file"))
+    var ca: String?
+    @Flag(help: "With a wss:// URL: accept any certificate, unchecked (anyone in the path can read and change the traffic; for tests only).")
+    var insecure = false
+
+    func validate() throws {
+        guard !(insecure && ca != nil) else { throw ValidationError("--ca and --insecure exclude each other") }
+    }
+
+    /// The client context, or nil for the default (the system's trust store).
+    func clientContext() throws -> TLSContext? {
+        var configuration: TLSConfiguration
+        if let ca {
+            configuration = .client(trustRoots: .certificates(.file(ca)))
+        } else if insecure {
+            Console.error("eddy: --insecure: server certificates are not checked")
+            configuration = .client()
+            configuration.certificateVerification = .insecureNone
+        } else {
+            return nil
+        }
+        do {
+            return try TLSContext(configuration)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}

@@ -19,6 +19,14 @@ struct TLSCommandTests {
         let (status, output) = try await runPythonPeer("wss_client.py", ["wss://localhost:\(port)", certificates.ca])
         #expect(status == 0, "\(output)")
         #expect(!output.contains("FAIL") && output.contains("PASS clean close"), "\(output)")
+        // eddy bench over wss://: with the CA every round trip works; without it (the
+        // system's roots) the connection is refused and counted as an error.
+        let (benchStatus, bench) = try await runProcess(eddyBinary, ["bench", "wss://localhost:\(port)/", "--ca", certificates.ca,
+                                                                     "--connections", "2", "--duration", "0.5", "--warmup", "0"])
+        #expect(benchStatus == 0 && bench.contains("errors=0") && !bench.contains("messages=0 "), "\(bench)")
+        let (_, refused) = try await runProcess(eddyBinary, ["bench", "wss://localhost:\(port)/",
+                                                             "--connections", "1", "--duration", "0.2", "--warmup", "0"])
+        #expect(refused.contains("errors=1"), "\(refused)")
         process.terminate()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
@@ -74,6 +82,19 @@ struct TLSCommandTests {
         }.value
         #expect(snapshot)
         await socket.close()
+        // eddy watch over wss:// with the test CA prints the run's snapshot.
+        let watch = ChildProcess()
+        watch.executableURL = eddyBinary
+        watch.arguments = ["watch", "wss://localhost:\(port)/api/dags/\(run)/stream", "--ca", certificates.ca]
+        watch.environment = environment(with: ["EDDY_VIEWER_TOKEN": "view"])
+        let watchOutput = ChildPipe()
+        watch.standardOutput = watchOutput
+        watch.standardError = FileHandle.nullDevice
+        try watch.run()
+        let firstLine = await onOwnThread { readLine(watchOutput.fileHandleForReading) }
+        watch.terminate()
+        watch.waitUntilExit()
+        #expect(firstLine.contains("snapshot"), "\(firstLine)")
         // Plain HTTP on the TLS port is refused; the server goes on serving.
         let plain = try? await httpGet("/healthz", port: port, loop: loop)
         #expect(plain?.hasPrefix("HTTP/1.1 200") != true)
