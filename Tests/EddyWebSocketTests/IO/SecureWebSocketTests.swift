@@ -84,4 +84,55 @@ struct SecureWebSocketTests {
         }
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
+
+    /// 1,000 `wss://` connections open at once, each echoing its own messages.
+    @Test func aThousandConcurrentWSSConnectionsEcho() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let (group, listener, serving) = try await Self.start(echo: .responder)
+        let clients = try EventLoopGroup(loopCount: 2)
+        var configuration = WebSocketClientConfiguration()
+        configuration.tls = try TLSContext(.client(trustRoots: .certificates(.file(certificates.ca))))
+        configuration.connection.keepAlive = .disabled
+        let url = "wss://localhost:\(listener.localAddress.port)/echo"
+        let settings = configuration
+        let count = 1000
+        // Connect in waves of 50 (handshakes are CPU-bound on two shared cores), keep all.
+        var sockets: [WebSocket] = []
+        for wave in stride(from: 0, to: count, by: 50) {
+            let opened = try await withThrowingTaskGroup(of: WebSocket.self) { tasks in
+                for index in wave..<min(wave + 50, count) {
+                    let loop = clients.loops[index % 2]
+                    tasks.addTask(executorPreference: loop) { try await WebSocket.connect(to: url, configuration: settings, on: loop) }
+                }
+                var opened: [WebSocket] = []
+                for try await socket in tasks { opened.append(socket) }
+                return opened
+            }
+            sockets += opened
+        }
+        #expect(sockets.count == count)
+        // All open at once: every connection echoes three messages of its own.
+        let echoed = try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            for (index, socket) in sockets.enumerated() {
+                tasks.addTask(executorPreference: socket.eventLoop) {
+                    var iterator = socket.messages.makeAsyncIterator()
+                    for round in 0..<3 {
+                        let text = "connection \(index) round \(round)"
+                        try await socket.send(text: text)
+                        guard try await iterator.next() == .text(text) else { return false }
+                    }
+                    return true
+                }
+            }
+            var good = 0
+            for try await ok in tasks where ok { good += 1 }
+            return good
+        }
+        #expect(echoed == count)
+        await withTaskGroup(of: Void.self) { tasks in
+            for socket in sockets { tasks.addTask(executorPreference: socket.eventLoop) { _ = await socket.close() } }
+        }
+        #expect(await clients.shutdown().allSatisfy { $0.isClean })
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
 }
