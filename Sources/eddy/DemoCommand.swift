@@ -2,6 +2,7 @@ import ArgumentParser
 import EddyDAG
 import EddyDAGStream
 import EddyDAGServer
+import EddyLoop
 import Foundation
 
 /// Options shared by `eddy serve` and `eddy demo`.
@@ -84,7 +85,18 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
     configuration.retention = RetentionPolicy(maxFinishedRuns: options.keepRuns > 0 ? options.keepRuns : nil)
     configuration.stream.allowedOrigins = Set(options.allowOrigin)
     configuration.tls = try options.tls.serverContext()
-    let server = try await DAGStreamServer(configuration: configuration)
+    // SIGHUP reloads the certificate: on a loop of its own (the server's are internal).
+    let signalLoop = configuration.tls == nil ? nil : try EventLoop()
+    var reloads: SignalSubscription?
+    if let signalLoop { reloads = try await reloadOnHangUp(configuration.tls, loop: signalLoop) }
+    let server: DAGStreamServer
+    do {
+        server = try await DAGStreamServer(configuration: configuration)
+    } catch {
+        reloads?.cancel()
+        if let signalLoop { _ = await signalLoop.shutdown() }
+        throw error
+    }
     Console.out("LISTENING \(server.port)")
     let lines = tokens.bannerLines(host: options.host, port: server.port, secure: configuration.tls != nil,
                                    onTerminal: onTerminal, tokenFile: tokenFile)
@@ -92,4 +104,6 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
     // The driver starts once the port is bound and announced (its output follows LISTENING).
     try await server.run(driver: driver) { signal in Console.error("eddy: \(signal), shutting down") }
     reportShutdown(await server.shutdown())
+    reloads?.cancel()
+    if let signalLoop { reportShutdown([await signalLoop.shutdown()]) }
 }

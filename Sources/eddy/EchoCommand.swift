@@ -67,7 +67,7 @@ struct EchoCommand: AsyncParsableCommand {
         for pattern in ["/", "/{a}", "/{a}/{b}"] { try router.addUpgrade(pattern, route) }
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
         let context = try tls.serverContext()
-        try await runServer(group: group, host: host, port: port,
+        try await runServer(group: group, host: host, port: port, tls: context,
                             serve: serving(tls: context, { try await server.serve($0) }, orTLS: { try await server.serve($0) }))
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EddyLoop
 import EddyNet
 import EddyTLS
 
@@ -70,4 +71,24 @@ struct ClientTLSOptions: ParsableArguments {
             throw ValidationError("\(error)")
         }
     }
+}
+
+/// With a TLS context: reloads its certificate and key on every SIGHUP (a renewed
+/// certificate; established connections keep theirs) until the subscription is cancelled.
+/// Returns once the handler is installed, so a SIGHUP sent after `LISTENING` never
+/// terminates the server.
+func reloadOnHangUp(_ context: TLSContext?, loop: EventLoop) async throws -> SignalSubscription? {
+    guard let context else { return nil }
+    let subscription = try await loop.subscribeToSignals([.hangUp])
+    Task {
+        for await _ in subscription.signals {
+            do {
+                try context.reload()
+                Console.error("eddy: SIGHUP: certificate reloaded; new connections use it")
+            } catch {
+                Console.error("eddy: SIGHUP: reload failed, keeping the current certificate: \(error)")
+            }
+        }
+    }
+    return subscription
 }

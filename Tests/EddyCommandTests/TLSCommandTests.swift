@@ -32,6 +32,59 @@ struct TLSCommandTests {
         #expect(process.terminationStatus == 0)
     }
 
+    /// SIGHUP re-reads the certificate files: new connections get the renewed certificate,
+    /// the server lives on (also through a quick second SIGHUP and a broken renewal).
+    @Test(arguments: ["echo", "demo"])
+    func hangUpReloadsTheCertificate(command: String) async throws {
+        let certificates = try await TestCertificates.shared.value
+        let directory = certificates.directory.appendingPathComponent("cli-reload-\(command)-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let certificate = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        func install(_ identity: TestCertificates.Identity) throws {
+            for (source, target) in [(identity.certificate, certificate), (identity.key, key)] {
+                try? FileManager.default.removeItem(atPath: target)
+                try FileManager.default.copyItem(atPath: source, toPath: target)
+            }
+        }
+        try install(certificates.server)
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let (process, port) = command == "echo"
+            ? try await startEddyServer(["echo", "--port", "0", "--tls-cert", certificate, "--tls-key", key])
+            : try await DemoProcess.start(db: log.path, arguments: ["--tls-cert", certificate, "--tls-key", key])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let loop = try EventLoop()
+        let client = try TLSContext(.client(trustRoots: .certificates(.file(certificates.ca))))
+        func subject() async throws -> String? {
+            let stream = try await TLSStream.connect(host: "localhost", port: port, context: client, on: loop)
+            let subject = stream.session?.peerCertificateSubject
+            await stream.close()
+            return subject
+        }
+        #expect(try await subject() == "/CN=localhost")
+        try install(certificates.renewed)
+        #expect(kill(process.processIdentifier, SIGHUP) == 0)
+        #expect(kill(process.processIdentifier, SIGHUP) == 0)
+        var seen = try await subject()
+        for _ in 0..<200 where seen != "/CN=renewed" {
+            try await loop.sleep(for: .milliseconds(25))
+            seen = try await subject()
+        }
+        #expect(seen == "/CN=renewed")
+        // A broken renewal is refused; the server keeps the renewed certificate.
+        try "not a certificate".write(toFile: certificate, atomically: true, encoding: .utf8)
+        #expect(kill(process.processIdentifier, SIGHUP) == 0)
+        try await loop.sleep(for: .milliseconds(200))
+        #expect(process.isRunning)
+        #expect(try await subject() == "/CN=renewed")
+        process.terminate()
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func unusableCertificateFlagsAreRefusedWithTheReason() async throws {
         let certificates = try await TestCertificates.shared.value
         let (alone, aloneOutput) = try await runProcess(eddyBinary, ["echo", "--port", "0", "--tls-cert", certificates.server.certificate])

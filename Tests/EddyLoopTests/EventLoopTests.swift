@@ -252,6 +252,29 @@ struct SignalWatchTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    /// A subscription reports every delivery, however close together, and the handlers stay
+    /// in place between them (SIGUSR1's default action would end the test process).
+    @Test func aSubscriptionReportsEveryDelivery() async throws {
+        let loop = try EventLoop()
+        let subscription = try await loop.subscribeToSignals([ProcessSignal(rawValue: SIGUSR1)])
+        var iterator = subscription.signals.makeAsyncIterator()
+        for _ in 0..<3 {
+            #expect(kill(getpid(), SIGUSR1) == 0)
+            #expect(await iterator.next() == ProcessSignal(rawValue: SIGUSR1))
+        }
+        // Two in a row, before the consumer looks: both handled, at least one reported
+        // (the kernel merges a signal sent again while pending).
+        #expect(kill(getpid(), SIGUSR1) == 0)
+        #expect(kill(getpid(), SIGUSR1) == 0)
+        #expect(await iterator.next() == ProcessSignal(rawValue: SIGUSR1))
+        subscription.cancel()
+        // Finished by the cancel (after whatever was still buffered).
+        var remaining = 0
+        while await iterator.next() != nil { remaining += 1 }
+        #expect(remaining <= 1)
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func aCancelledWatchEndsItsWait() async throws {
         let loop = try EventLoop()
         let watch = try await loop.watchSignals([ProcessSignal.hangUp])

@@ -162,7 +162,7 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
 }
 
 /// Calls `body` when the handle it is attached to has closed.
-private final class ClosingCounter: UVHandleOwner {
+final class ClosingCounter: UVHandleOwner {
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
     func handleDidClose() { body() }
