@@ -38,8 +38,9 @@ extension TLSStream {
     }
 
     /// Encrypts `buffers` and hands the records to TCP; returns whether TCP's queue is at
-    /// or under its high watermark. Small buffers written together (a frame header and its
-    /// payload) go into one record. Loop thread.
+    /// or under its high watermark. Buffers written together (a frame header and its
+    /// payload) are joined first, so a small header never becomes a record of its own (the
+    /// copy costs far less than a record's encryption and framing). Loop thread.
     func encrypt<Buffers: Collection>(_ buffers: Buffers) throws -> Bool where Buffers.Element == [UInt8] {
         switch phase {
         case .established: break
@@ -48,18 +49,12 @@ extension TLSStream {
         case .created, .handshaking: throw TLSError(.notEstablished, operation: "write to \(peerDescription)")
         }
         guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
+        if buffers.count == 1, let only = buffers.first { return try encryptOne(only) }
         let total = buffers.reduce(0) { $0 + $1.count }
-        if buffers.count > 1 && total <= PlaintextBuffer.size {
-            var joined: [UInt8] = []
-            joined.reserveCapacity(total)
-            for buffer in buffers { joined += buffer }
-            return try encryptOne(joined)
-        }
-        var underWatermark = true
-        for buffer in buffers where !buffer.isEmpty {
-            underWatermark = try encryptOne(buffer)
-        }
-        return underWatermark
+        var joined: [UInt8] = []
+        joined.reserveCapacity(total)
+        for buffer in buffers { joined += buffer }
+        return try encryptOne(joined)
     }
 
     /// `SSL_write` in pieces of at most one record, flushing after each, so the output BIO
