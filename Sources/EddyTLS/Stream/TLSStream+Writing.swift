@@ -38,9 +38,11 @@ extension TLSStream {
     }
 
     /// Encrypts `buffers` and hands the records to TCP; returns whether TCP's queue is at
-    /// or under its high watermark. Buffers written together (a frame header and its
-    /// payload) are joined first, so a small header never becomes a record of its own (the
-    /// copy costs far less than a record's encryption and framing). Loop thread.
+    /// or under its high watermark. Small writes are corked like TCP's: everything written
+    /// in one loop iteration (up to a record) is encrypted together at its end, one record
+    /// instead of one per write (OpenSSL's per-record cost dominates small messages).
+    /// Buffers written together (a frame header and its payload) are joined, so a header
+    /// never becomes a record of its own. Loop thread.
     func encrypt<Buffers: Collection>(_ buffers: Buffers) throws -> Bool where Buffers.Element == [UInt8] {
         switch phase {
         case .established: break
@@ -49,12 +51,32 @@ extension TLSStream {
         case .created, .handshaking: throw TLSError(.notEstablished, operation: "write to \(peerDescription)")
         }
         guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
-        if buffers.count == 1, let only = buffers.first { return try encryptOne(only) }
         let total = buffers.reduce(0) { $0 + $1.count }
+        if plainCork.count + total < PlaintextBuffer.size {
+            // Small: corked, encrypted with the rest of this loop iteration's writes into
+            // one record at its end (or when the cork fills). Reports TCP's queue as it is.
+            for buffer in buffers { plainCork += buffer }
+            if !plainCorkRegistered {
+                plainCorkRegistered = true
+                eventLoop.flushAtEndOfIteration(self)
+            }
+            return try transport.writeWithoutWaiting([])
+        }
+        _ = try flushPlainCork() // keep order: corked bytes first
+        if buffers.count == 1, let only = buffers.first { return try encryptOne(only) }
         var joined: [UInt8] = []
         joined.reserveCapacity(total)
         for buffer in buffers { joined += buffer }
         return try encryptOne(joined)
+    }
+
+    /// Encrypts the corked plaintext, if any. Loop thread.
+    func flushPlainCork() throws -> Bool {
+        guard !plainCork.isEmpty else { return true }
+        // Taken out first and not kept: an idle connection holds no plaintext buffer.
+        let bytes = plainCork
+        plainCork = []
+        return try encryptOne(bytes)
     }
 
     /// `SSL_write` in pieces of at most one record, flushing after each, so the output BIO
@@ -110,10 +132,22 @@ extension TLSStream {
     /// error). Loop thread.
     func sendCloseNotify() {
         guard isEstablished, !closeNotifySent else { return }
+        _ = try? flushPlainCork() // what was written goes out before the close
+        guard isEstablished else { return }
         closeNotifySent = true
         OpenSSLErrors.clear()
         _ = SSL_shutdown(ssl) // 0: sent, the peer's not seen yet; 1: both done
         _ = OpenSSLErrors.drain()
         _ = try? flushOutput()
+    }
+}
+
+extension TLSStream: EndOfIterationFlushable {
+    /// Encrypts what this iteration's writes corked. A failure has failed the stream (its
+    /// reader hears it); the writers were already told their bytes were queued, as with
+    /// TCP's cork.
+    package func flushAtEndOfIteration() {
+        plainCorkRegistered = false
+        _ = try? flushPlainCork()
     }
 }

@@ -74,6 +74,9 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     var transportEnded = false
     var drainScheduled = false
     // Write side.
+    /// Small writes of this loop iteration, encrypted together at its end.
+    var plainCork: [UInt8] = []
+    var plainCorkRegistered = false
     var closeNotifySent = false
     var writeShut = false
 
@@ -182,6 +185,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             waiter.resume(throwing: error ?? IOError(.closed, operation: "TLS handshake with \(peerDescription)"))
         }
         pending = []
+        plainCork = []
         endReading(error)
     }
 
