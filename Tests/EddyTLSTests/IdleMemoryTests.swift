@@ -34,10 +34,12 @@ struct IdleMemoryTests {
         #expect(await server.stop())
     }
 
-    /// Heap per idle connection pair (client and server in this process), TLS against TCP,
-    /// printed for BENCHMARKS.md. Other suites running at the same time add noise, so the
-    /// figure is only checked against a loose bound here.
-    @Test func heapPerIdleConnection() async throws {
+    /// Heap per idle connection pair (client and server in this process), TLS against TCP:
+    /// the figure in BENCHMARKS.md. A measurement, not a check: suites running at the same
+    /// time move the process's heap, so it runs only when asked for, alone:
+    /// `EDDY_TLS_MEMORY_FIGURES=1 swift test --skip-build --filter heapPerIdleConnection`.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["EDDY_TLS_MEMORY_FIGURES"] != nil))
+    func heapPerIdleConnection() async throws {
         let tcp = try await Self.perConnection(tls: false, count: 200, bytes: 100_000)
         let tls = try await Self.perConnection(tls: true, count: 200, bytes: 100_000)
         print("idle heap per connection pair (client + server, after echoing 100 kB): TCP \(tcp) B, TLS \(tls) B, TLS extra \(tls - tcp) B")
