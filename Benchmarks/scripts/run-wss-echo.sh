@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# wss:// against ws:// on the same server and the same load generator, in one invocation:
-# `eddy echo` without and with --tls-cert/--tls-key, driven by `eddy bench` (the only
-# generator here that speaks wss://; it costs as much CPU as the server it measures, so
-# the ratio, not the absolute rate, is the figure). Then full TLS 1.3 handshakes per second
-# against the same TLS server with `openssl s_time -new` (a fresh session each time).
-#   DURATION (default 5)  CONNECTIONS (default 100)  LOOPS (server event loops, default 1)
+# wss:// against ws:// on the same server and the same load generator, in one invocation,
+# for Eddy (`eddy echo`, with and without --tls-cert/--tls-key) and Node `ws` (over
+# Node's `https`, with and without --tls-cert/--tls-key), one server at a time. The load
+# comes from `eddy bench` (the only generator here that speaks wss://; it costs about as
+# much CPU as the servers it measures, on the same 2 cores, so the ratios, not the absolute
+# rates, are the figures). Then full TLS 1.3 handshakes per second against each TLS server
+# with `openssl s_time -new` (a fresh session each time; its own CPU shares the cores).
+# SwiftNIO + NIOSSL is not here: swift-nio-ssl is not in the package cache.
+#   DURATION (default 5)  CONNECTIONS (default 100)  LOOPS (Eddy event loops, default 1:
+#   Node is single-threaded)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-5}
@@ -17,33 +21,53 @@ trap stop_server EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
   -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+TLS=(--tls-cert "$OUT/cert.pem" --tls-key "$OUT/key.pem")
+declare -A CMD=(
+  [eddy]="$EDDY echo --port 0 --loops $LOOPS"
+  [node]="node $BENCH/node/ws-echo-server.js --port 0"
+)
 
 CASES=(
   "32B x16|--payload 32 --in-flight 16"
   "1KiB x16|--payload 1024 --in-flight 16"
   "16KiB x4|--payload 16384 --in-flight 4"
 )
-echo "Server loops: $LOOPS, $CONNECTIONS connections, $DURATION s measured (eddy bench, 2 loops)"
+# rate SERVER SCHEME ARGS... -> the RESULT line of one measured run
+rate() {
+  local server=$1 scheme=$2; shift 2
+  local extra=() url="ws://127.0.0.1"
+  if [ "$scheme" = wss ]; then extra=("${TLS[@]}"); url="wss://localhost"; fi
+  # shellcheck disable=SC2086
+  start_server "$OUT/$server-$scheme.log" ${CMD[$server]} "${extra[@]}"
+  local ca=()
+  [ "$scheme" = wss ] && ca=(--ca "$OUT/cert.pem")
+  "$EDDY" bench "$url:$SERVER_PORT/" "${ca[@]}" --connections "$CONNECTIONS" --duration "$DURATION" --loops 2 "$@" \
+    | tee -a "$OUT/results.txt"
+  stop_server
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b>0)?a/b:0}'; }
+
+echo "Eddy loops: $LOOPS, $CONNECTIONS connections, $DURATION s measured (eddy bench, 2 loops)"
 echo
-printf '| case | ws:// msgs/s | wss:// msgs/s | wss ÷ ws | ws p99 µs | wss p99 µs |\n|---|---:|---:|---:|---:|---:|\n'
+printf '| case | Eddy ws:// | Eddy wss:// | Eddy wss ÷ ws | Node ws:// | Node wss:// | Node wss ÷ ws | Eddy wss ÷ Node wss |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
 for case in "${CASES[@]}"; do
   IFS='|' read -r label args <<< "$case"
-  start_server "$OUT/ws.log" "$EDDY" echo --port 0 --loops "$LOOPS"
   # shellcheck disable=SC2086
-  plain=$("$EDDY" bench "ws://127.0.0.1:$SERVER_PORT/" --connections "$CONNECTIONS" --duration "$DURATION" --loops 2 $args | tee -a "$OUT/results.txt")
-  stop_server
-  start_server "$OUT/wss.log" "$EDDY" echo --port 0 --loops "$LOOPS" --tls-cert "$OUT/cert.pem" --tls-key "$OUT/key.pem"
+  ew=$(field msgs_per_sec "$(rate eddy ws $args)"); es=$(field msgs_per_sec "$(rate eddy wss $args)")
   # shellcheck disable=SC2086
-  secure=$("$EDDY" bench "wss://localhost:$SERVER_PORT/" --ca "$OUT/cert.pem" --connections "$CONNECTIONS" --duration "$DURATION" --loops 2 $args | tee -a "$OUT/results.txt")
-  stop_server
-  p=$(field msgs_per_sec "$plain"); s=$(field msgs_per_sec "$secure")
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$p" "$s" "$(awk -v a="$s" -v b="$p" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')" \
-    "$(field p99_us "$plain")" "$(field p99_us "$secure")"
+  nw=$(field msgs_per_sec "$(rate node ws $args)"); ns=$(field msgs_per_sec "$(rate node wss $args)")
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$ew" "$es" "$(ratio "$es" "$ew")" \
+    "$nw" "$ns" "$(ratio "$ns" "$nw")" "$(ratio "$es" "$ns")"
 done
 
 echo
-start_server "$OUT/handshakes.log" "$EDDY" echo --port 0 --loops "$LOOPS" --tls-cert "$OUT/cert.pem" --tls-key "$OUT/key.pem"
-echo "Full handshakes (openssl s_time -new, TLS 1.3, ECDSA P-256, X25519), $DURATION s:"
-openssl s_time -connect "127.0.0.1:$SERVER_PORT" -new -time "$DURATION" -CAfile "$OUT/cert.pem" 2>&1 \
-  | grep -E "connections in|connections/user" | tee -a "$OUT/results.txt"
-stop_server
+echo "Full handshakes (openssl s_time -new: TLS 1.3, ECDSA P-256, X25519), $DURATION s each:"
+for server in eddy node; do
+  # shellcheck disable=SC2086
+  start_server "$OUT/$server-handshakes.log" ${CMD[$server]} "${TLS[@]}"
+  printf '%s: ' "$server"
+  openssl s_time -connect "127.0.0.1:$SERVER_PORT" -new -time "$DURATION" -CAfile "$OUT/cert.pem" 2>&1 \
+    | grep -E "connections in .* real seconds" | tee -a "$OUT/results.txt"
+  stop_server
+done
