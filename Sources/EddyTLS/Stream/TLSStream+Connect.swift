@@ -46,8 +46,13 @@ extension TLSStream {
         tcp: TCPConfiguration = TCPConfiguration(),
         connectTimeout: Duration = .seconds(10)
     ) async throws -> TLSStream {
-        let transport = try await TCPConnection.connect(host: host, port: port, on: loop, configuration: tcp, timeout: connectTimeout)
-        return try await client(over: transport, context: context, serverName: serverName ?? host, peer: "\(host):\(port)")
+        // On the loop from the TCP connect to the ClientHello: a caller on Swift's global
+        // pool, kept busy elsewhere, would otherwise delay the ClientHello while the
+        // server's handshake deadline (running since its accept) runs out.
+        try await withTaskExecutorPreference(loop) {
+            let transport = try await TCPConnection.connect(host: host, port: port, on: loop, configuration: tcp, timeout: connectTimeout)
+            return try await client(over: transport, context: context, serverName: serverName ?? host, peer: "\(host):\(port)")
+        }
     }
 
     /// `connect(host:port:context:…)` with a context made from `configuration` for this
