@@ -19,8 +19,8 @@ public struct WebSocketClientConfiguration: Sendable {
     /// TCP settings.
     public var tcp = TCPConfiguration()
     /// TLS for `wss://` URLs: trust roots, verification, a client certificate. Nil (the
-    /// default): a client context trusting the system's store, verifying the host name,
-    /// made for each connection (pass one to share it, or to trust a private CA).
+    /// default): a client context trusting the system's store and verifying the host name,
+    /// shared by the process (pass one to trust a private CA).
     public var tls: TLSContext? = nil
     /// Time to establish the TCP connection (including DNS). Default 10 s.
     public var connectTimeout: Duration = .seconds(10)
@@ -50,7 +50,7 @@ extension WebSocket {
             url: target, subprotocols: configuration.subprotocols, extraHeaders: configuration.headers,
             origin: configuration.origin, deflate: configuration.deflate)
         if target.requiresTLS {
-            let context = try configuration.tls ?? TLSContext(.client())
+            let context = try configuration.tls ?? Self.systemTrustContext.get()
             // SNI and the certificate check want the bare name (no IPv6 brackets).
             let name = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
             let stream = try await TLSStream.connect(
@@ -63,6 +63,11 @@ extension WebSocket {
             timeout: configuration.connectTimeout)
         return try await upgrade(connection, handshake, target, configuration, loop)
     }
+
+    /// The client context `wss://` uses when the configuration names none: the system's
+    /// trust store, full verification. Made once per process (loading the store reads
+    /// every root certificate).
+    private static let systemTrustContext = Result { () throws(TLSError) -> TLSContext in try TLSContext(.client()) }
 
     /// Runs the opening handshake over a connected stream within `handshakeTimeout`;
     /// closes the stream if it fails.
