@@ -63,11 +63,27 @@ extension TLSStream {
             return try transport.writeWithoutWaiting([])
         }
         _ = try flushPlainCork() // keep order: corked bytes first
-        if buffers.count == 1, let only = buffers.first { return try encryptOne(only) }
+        if buffers.count == 1, let only = buffers.first { return try encryptWholeRecords(only) }
         var joined: [UInt8] = []
         joined.reserveCapacity(total)
         for buffer in buffers { joined += buffer }
-        return try encryptOne(joined)
+        return try encryptWholeRecords(joined)
+    }
+
+    /// Encrypts the full records' worth of `bytes` now and corks the tail: a 16 KiB
+    /// message plus its frame header would otherwise end in a record of a few bytes (each
+    /// record costs as much OpenSSL work as a small message).
+    private func encryptWholeRecords(_ bytes: [UInt8]) throws -> Bool {
+        let whole = bytes.count - bytes.count % PlaintextBuffer.size
+        let underWatermark = try bytes[..<whole].withUnsafeBytes { try encryptOne($0) }
+        if whole < bytes.count {
+            plainCork += bytes[whole...]
+            if !plainCorkRegistered {
+                plainCorkRegistered = true
+                eventLoop.flushAtEndOfIteration(self)
+            }
+        }
+        return underWatermark
     }
 
     /// Encrypts the corked plaintext, if any. Loop thread.
@@ -76,32 +92,31 @@ extension TLSStream {
         // Taken out first and not kept: an idle connection holds no plaintext buffer.
         let bytes = plainCork
         plainCork = []
-        return try encryptOne(bytes)
+        return try bytes.withUnsafeBytes { try encryptOne($0) }
     }
 
     /// `SSL_write` in pieces of at most one record, flushing after each, so the output BIO
     /// never holds more than a record's worth.
-    private func encryptOne(_ bytes: [UInt8]) throws -> Bool {
+    private func encryptOne(_ raw: UnsafeRawBufferPointer) throws -> Bool {
+        guard let base = raw.baseAddress else { return true }
         var underWatermark = true
-        try bytes.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            var offset = 0
-            // Bounded: each round consumes at least one byte or throws.
-            while offset < raw.count {
-                let piece = min(PlaintextBuffer.size, raw.count - offset)
-                OpenSSLErrors.clear()
-                let written = SSL_write(ssl, base + offset, Int32(piece))
-                let status = written > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, written)
-                let drained = written > 0 ? nil : OpenSSLErrors.drain()
-                underWatermark = try flushOutput()
-                guard written > 0 else {
-                    let error = TLSError(.protocolError, operation: "TLS write to \(peerDescription)",
-                                         reasons: drained?.reasons.isEmpty == false ? drained?.reasons ?? [] : ["SSL_write failed (SSL_get_error \(status))"])
-                    fail(error)
-                    throw error
-                }
-                offset += Int(written)
+        var offset = 0
+        // Bounded: each round consumes at least one byte or throws.
+        while offset < raw.count {
+            let piece = min(PlaintextBuffer.size, raw.count - offset)
+            OpenSSLErrors.clear()
+            let written = SSL_write(ssl, base + offset, Int32(piece))
+            let status = written > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, written)
+            let drained = written > 0 ? nil : OpenSSLErrors.drain()
+            underWatermark = try flushOutput()
+            guard written > 0 else {
+                let reasons = drained?.reasons ?? []
+                let error = TLSError(.protocolError, operation: "TLS write to \(peerDescription)",
+                                     reasons: reasons.isEmpty ? ["SSL_write failed (SSL_get_error \(status))"] : reasons)
+                fail(error)
+                throw error
             }
+            offset += Int(written)
         }
         releaseIdleBuffers()
         return underWatermark
