@@ -135,3 +135,10 @@ func runProcess(_ executable: String, _ arguments: [String], input: [UInt8]) asy
 
 /// A deterministic payload of `count` bytes.
 func payload(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31) } }
+
+/// Every TLS suite, one test at a time: each starts servers, clients and peer processes
+/// (openssl, Python) and makes handshakes, and run all at once they took enough CPU from
+/// the rest of the package's tests, on two cores, to push their timing-sensitive peers
+/// past their waits.
+@Suite("EddyTLS", .serialized)
+struct TLSTests {}
