@@ -89,6 +89,11 @@ extension TLSStream {
     /// Encrypts the corked plaintext, if any. Loop thread.
     func flushPlainCork() throws -> Bool {
         guard !plainCork.isEmpty else { return true }
+        // A failed or closed stream makes no more SSL calls; its writers have been told.
+        guard isEstablished else {
+            plainCork = []
+            return true
+        }
         // Taken out first and not kept: an idle connection holds no plaintext buffer.
         let bytes = plainCork
         plainCork = []
