@@ -26,6 +26,29 @@ extension TLSTests {
             #expect(await server.stop())
         }
 
+        /// Certificates and keys from memory: the chain (leaf, then the CA) is sent whole.
+        @Test func chainAndKeyFromMemoryAreServedWhole() async throws {
+            let certificates = try await TestCertificates.shared.value
+            let leaf = try String(contentsOfFile: certificates.server.certificate, encoding: .utf8)
+            let ca = try String(contentsOfFile: certificates.ca, encoding: .utf8)
+            let key = try String(contentsOfFile: certificates.server.key, encoding: .utf8)
+            let server = try await EchoServer.start(.server(certificateChain: .pem(leaf + ca), privateKey: .pem(key)), oneLine: true)
+            let (status, output) = try await runProcess("/usr/bin/openssl", [
+                "s_client", "-connect", "127.0.0.1:\(server.port)", "-CAfile", certificates.ca, "-verify_return_error",
+                "-showcerts", "-ign_eof",
+            ], input: Array("from memory\n".utf8))
+            #expect(status == 0, "\(output)")
+            #expect(output.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1 == 2, "\(output)")
+            #expect(output.contains("echo: from memory"), "\(output)")
+            // Trust roots from memory, on the client side.
+            let loop = try EventLoop()
+            let client = try TLSContext(.client(trustRoots: .certificates(.pem(ca))))
+            #expect(try await FailureTests.echo("trusted from memory\n", port: server.port, context: client, on: loop)
+                == "echo: trusted from memory\n")
+            #expect(await loop.shutdown().isClean)
+            #expect(await server.stop())
+        }
+
         @Test func pythonClientEchoesALargePayloadAndClosesCleanly() async throws {
             let certificates = try await TestCertificates.shared.value
             let server = try await EchoServer.start(certificates.serverConfiguration())
