@@ -4,11 +4,12 @@
 # and `make bench` for the peer benchmarks (not part of the tests or CI).
 
 SWIFT ?= swift
-# Debian packages the build and the tests need (Chromium is a test peer: a real browser).
+# Debian packages the build and the tests need (Chromium is a test peer: a real browser;
+# the openssl command makes the TLS tests' certificates and is their s_client/s_server peer).
 # The web client (Clients/web) is type-checked, bundled and tested with Debian's Node
 # packages only: no npm registry is needed.
 WEB_PACKAGES := nodejs node-typescript esbuild node-react node-react-dom node-react-test-renderer node-jsdom node-ws
-APT_PACKAGES := pkg-config libuv1-dev libssl-dev zlib1g-dev libsqlite3-dev python3 python3-venv chromium $(WEB_PACKAGES)
+APT_PACKAGES := pkg-config libuv1-dev libssl-dev openssl zlib1g-dev libsqlite3-dev python3 python3-venv chromium $(WEB_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Python peers for the tests (Python `websockets` from PyPI), in a project-local venv.

@@ -4,10 +4,13 @@ import PackageDescription
 // Layers, lowest first. Arrows point downwards only:
 //   EddyShared (SharedValue; no dependencies)
 //   CLibUV -> EddyLoop -> EddyNet                    the runtime and the transport (ByteStream)
+//   EddyNet + COpenSSL -> EddyTLS                    TLS as a ByteStream over TCP (OpenSSL 3,
+//                                                    memory BIOs driven on the loop)
 //   EddyHTTPCore -> EddyWebSocketCore                sans-IO: bytes in, events/bytes out; they
 //                                                    import neither EddyLoop nor EddyNet
 //   EddyNet + EddyHTTPCore -> EddyHTTP               HTTPServer over any ByteStreamListener
 //   EddyHTTP + EddyWebSocketCore -> EddyWebSocket    the WebSocket driver, routes, connect
+//                                   (+ EddyTLS)     (wss:// for the client)
 //   EddyWebSocket -> EddyRooms -> EddyDAGStream (+ EddyDAG) -> EddyDAGServer -> eddy, examples
 // EddyHTTP and EddyWebSocket re-export their cores (`@_exported import`, Exports.swift):
 // the cores were split out of them, and code that says `import EddyHTTP` or
@@ -31,6 +34,7 @@ let package = Package(
     products: [
         .library(name: "EddyLoop", targets: ["EddyLoop"]),
         .library(name: "EddyNet", targets: ["EddyNet"]),
+        .library(name: "EddyTLS", targets: ["EddyTLS"]),
         .library(name: "EddyHTTPCore", targets: ["EddyHTTPCore"]),
         .library(name: "EddyWebSocketCore", targets: ["EddyWebSocketCore"]),
         .library(name: "EddyHTTP", targets: ["EddyHTTP"]),
@@ -76,6 +80,12 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // TLS streams and listeners over TCP: OpenSSL 3 through memory BIOs.
+        .target(
+            name: "EddyTLS",
+            dependencies: ["EddyNet", "EddyLoop", "COpenSSL"],
+            swiftSettings: strict
+        ),
         // Sans-IO HTTP/1.1: messages, bounded parsers, response serializer, router.
         .target(
             name: "EddyHTTPCore",
@@ -95,7 +105,7 @@ let package = Package(
         ),
         .target(
             name: "EddyWebSocket",
-            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyShared", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyTLS", "EddyShared", "EddyNet", "EddyLoop"],
             swiftSettings: hotPath
         ),
         .systemLibrary(
@@ -115,19 +125,19 @@ let package = Package(
         ),
         .target(
             name: "EddyDAGStream",
-            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop", "COpenSSL"],
+            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL"],
             swiftSettings: hotPath
         ),
         // The DAG stream server as a library: engine, event log, gateway, dashboard, lifecycle.
         .target(
             name: "EddyDAGServer",
-            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyLoop", "EddyNet", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
+                "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -183,7 +193,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyWebSocketTests",
-            dependencies: ["EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         // The child process the event-log crash test kills (a test fixture, not a product):
         // a dependency of EddyDAGTests so that building the tests builds it.
@@ -206,12 +216,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyDAGStreamTests",
-            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         // The `eddy` command line, run as users run it (the built binary as a child process).
         .testTarget(
             name: "EddyCommandTests",
-            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyRoomsTests",
@@ -222,6 +232,13 @@ let package = Package(
         .testTarget(
             name: "ExamplesTests",
             dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // TLS against real peers (openssl s_client/s_server, Python ssl), certificates made
+        // at test time with the openssl command.
+        .testTarget(
+            name: "EddyTLSTests",
+            dependencies: ["EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .testTarget(

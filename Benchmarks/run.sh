@@ -16,6 +16,8 @@ echo "== WebSocket echo: Eddy vs NIOWebSocket vs Node ws"
 scripts/run-ws-echo.sh
 echo "== WebSocket echo again, driven by eddy bench (the Swift generator)"
 LOADGEN=eddy-bench scripts/run-ws-echo.sh
+echo "== wss:// against ws:// (eddy echo, eddy bench) and full TLS handshakes per second"
+scripts/run-wss-echo.sh
 echo "== RSS per idle WebSocket connection (10,000 connections)"
 for offer in plain deflate; do
   scripts/rss-idle.sh -n 10000 --offer "$offer" -- ../.build/release/eddy echo --port 0

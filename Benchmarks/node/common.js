@@ -17,10 +17,11 @@ function loadWs() {
 }
 
 function parseArgs(argv, name) {
-  const opts = { host: '127.0.0.1', port: 0, deflate: false, windowBits: undefined, memLevel: undefined };
+  const opts = { host: '127.0.0.1', port: 0, deflate: false, windowBits: undefined, memLevel: undefined,
+                 tlsCert: undefined, tlsKey: undefined };
   const args = argv.slice(2);
   const usage = (msg) => {
-    process.stderr.write(`${name}: ${msg}\nusage: ${name} [--host H] [--port P] [--deflate [--deflate-window-bits 9..15] [--deflate-mem-level 1..9]]\n`);
+    process.stderr.write(`${name}: ${msg}\nusage: ${name} [--host H] [--port P] [--deflate [--deflate-window-bits 9..15] [--deflate-mem-level 1..9]] [--tls-cert F --tls-key F]\n`);
     process.exit(2);
   };
   while (args.length) {
@@ -42,6 +43,9 @@ function parseArgs(argv, name) {
         break;
       }
       case '--deflate': opts.deflate = true; break;
+      // wss:// over Node's https (both or neither).
+      case '--tls-cert': opts.tlsCert = next(); break;
+      case '--tls-key': opts.tlsKey = next(); break;
       case '--no-deflate': opts.deflate = false; break;
       // Not ws defaults: only for like-for-like comparisons (e.g. Eddy's 12 / 5).
       case '--deflate-window-bits': {
@@ -60,6 +64,7 @@ function parseArgs(argv, name) {
       default: usage(`unknown argument ${a}`);
     }
   }
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) usage('--tls-cert and --tls-key go together');
   return opts;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // Node `ws` echo server (Debian's node-ws 8.11).
-//   node ws-echo-server.js [--host 127.0.0.1] [--port 0] [--deflate]
+//   node ws-echo-server.js [--host 127.0.0.1] [--port 0] [--deflate] [--tls-cert F --tls-key F]
 // --deflate: perMessageDeflate: true (ws defaults: threshold 1024 bytes,
 // context takeover, zlib defaults); otherwise compression is refused.
 // ws answers pings and echoes close frames itself; messages arrive reassembled.
@@ -9,13 +9,17 @@ const { loadWs, parseArgs, perMessageDeflate, serve, MAX_PAYLOAD } = require('./
 const { WebSocketServer } = loadWs();
 
 const opts = parseArgs(process.argv, 'ws-echo-server');
-const wss = new WebSocketServer({
-  host: opts.host,
-  port: opts.port,
-  backlog: 4096,
-  perMessageDeflate: perMessageDeflate(opts),
-  maxPayload: MAX_PAYLOAD,
-});
+const options = { perMessageDeflate: perMessageDeflate(opts), maxPayload: MAX_PAYLOAD };
+let wss;
+if (opts.tlsCert) {
+  // wss://: ws on Node's https server (OpenSSL underneath, as for Eddy).
+  const fs = require('fs');
+  const server = require('https').createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) });
+  wss = new WebSocketServer({ server, ...options });
+  server.listen({ host: opts.host, port: opts.port, backlog: 4096 });
+} else {
+  wss = new WebSocketServer({ host: opts.host, port: opts.port, backlog: 4096, ...options });
+}
 
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => {

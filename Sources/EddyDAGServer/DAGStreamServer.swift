@@ -3,6 +3,7 @@ public import EddyDAGStream
 import EddyHTTP
 public import EddyLoop
 public import EddyNet
+public import EddyTLS
 import EddyWebSocket
 import Synchronization
 
@@ -36,7 +37,12 @@ public struct DAGStreamServerConfiguration: Sendable {
     public var maxLiveRuns = 1_000
     /// How many connections the server keeps (in total, per client address, per second per
     /// address); over them, connections get 503 or 429 at once (see `ConnectionLimits`).
+    /// With TLS a refused connection is closed without an answer (it has no TLS session).
     public var connectionLimits = ConnectionLimits()
+    /// TLS: with a server context, the server speaks only HTTPS and `wss://` (the dashboard
+    /// page connects back with `wss://`). `context.reload()` renews the certificate for new
+    /// connections. Default nil: plain HTTP.
+    public var tls: TLSContext? = nil
 
     public init() {}
 
@@ -80,7 +86,7 @@ public final class DAGStreamServer: Sendable {
         var driver: Task<Void, any Error>?
         var signalWaits: [Task<ProcessSignal, any Error>] = []
         var stopping: Task<[ShutdownReport], Never>?
-        var reloads: (watch: SignalWatch, task: Task<Void, Never>)?
+        var reloads: (subscription: SignalSubscription, task: Task<Void, Never>)?
     }
 
     /// A closure that starts runs on the engine (see `repeating(pause:onStart:_:)`).
@@ -103,10 +109,18 @@ public final class DAGStreamServer: Sendable {
             let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
             let group = try EventLoopGroup(loopCount: configuration.loopCount)
             do {
+                let tls = configuration.tls
+                // Checked before binding: a client context cannot serve.
+                if let tls { try TLSListener.validate(tls) }
                 service = try await TCPService.start(group: group, host: configuration.host, port: configuration.port,
                                                      configuration: configuration.tcp,
-                                                     limits: configuration.connectionLimits.answeringOverHTTP()) { listener in
-                    try await server.serve(listener)
+                                                     limits: tls == nil ? configuration.connectionLimits.answeringOverHTTP()
+                                                                        : configuration.connectionLimits) { listener in
+                    if let tls {
+                        try await server.serve(TLSListener(wrapping: listener, context: tls))
+                    } else {
+                        try await server.serve(listener)
+                    }
                 }
             } catch {
                 _ = await group.shutdown()
@@ -123,8 +137,8 @@ public final class DAGStreamServer: Sendable {
     /// The bound port (the kernel's choice when the configuration asked for 0).
     public var port: Int { service.port }
 
-    /// `http://HOST:PORT` as configured and bound.
-    public var baseURL: String { "http://\(configuration.host):\(port)" }
+    /// `http://HOST:PORT` (`https://` with TLS) as configured and bound.
+    public var baseURL: String { "\(configuration.tls == nil ? "http" : "https")://\(configuration.host):\(port)" }
 
     /// The dashboard's address; with `token`, carried in the fragment (`#token=…`), which no
     /// request sends to a server, log or Referer, and which the page removes from the address bar.
@@ -135,7 +149,7 @@ public final class DAGStreamServer: Sendable {
     /// The WebSocket address of one run's stream (the token goes in a header, `?token=` or the
     /// `token.<t>` subprotocol).
     public func streamURL(runID: String) -> String {
-        "ws://\(configuration.host):\(port)/api/dags/\(runID)/stream"
+        "\(configuration.tls == nil ? "ws" : "wss")://\(configuration.host):\(port)/api/dags/\(runID)/stream"
     }
 
     /// Replaces the tokens that admit new streams and listings; open streams keep their role
@@ -149,17 +163,17 @@ public final class DAGStreamServer: Sendable {
     /// SIGHUP then no longer terminates the process. One watcher per server: a second call
     /// throws, as does a call once shutdown has begun.
     public func onReloadSignal(_ reload: @escaping @Sendable () async -> Void) async throws {
-        let watch = try await service.group.loops[0].watchSignalsRepeatedly([.hangUp])
+        let subscription = try await service.group.loops[0].subscribeToSignals([.hangUp])
         let installed = state.withLock { state -> Bool in
             guard state.reloads == nil, state.stopping == nil else { return false }
             let task = Task {
-                while (try? await watch.next() as ProcessSignal) != nil { await reload() }
+                for await _ in subscription.signals { await reload() }
             }
-            state.reloads = (watch, task)
+            state.reloads = (subscription, task)
             return true
         }
         guard installed else {
-            watch.cancel()
+            subscription.cancel()
             throw CancellationError()
         }
     }
@@ -221,7 +235,7 @@ public final class DAGStreamServer: Sendable {
             let reloads = state.reloads
             let task = Task<[ShutdownReport], Never> { [self] in
                 for wait in waits { wait.cancel() }  // while the loops still run
-                reloads?.watch.cancel()
+                reloads?.subscription.cancel()
                 await reloads?.task.value
                 let gateway = self.gateway
                 let reports = await service.stop(beforeShutdown: { await gateway.closeAll() })

@@ -1,6 +1,7 @@
 public import EddyDAG
 public import EddyLoop
 import EddyNet
+public import EddyTLS
 import EddyWebSocket
 import Synchronization
 
@@ -27,6 +28,9 @@ public final class DAGStreamClient: Sendable {
     public let token: String
     public let eventLoop: EventLoop
     public let backoff: Backoff
+    /// TLS for a `wss://` URL (nil: the system's trust store, see
+    /// `WebSocketClientConfiguration.tls`).
+    public let tls: TLSContext?
     private let shared = Mutex(Shared())
 
     private struct Shared {
@@ -37,12 +41,16 @@ public final class DAGStreamClient: Sendable {
         var connections = 0
     }
 
-    /// - Parameter url: the stream URL, `ws://host:port/api/dags/<id>/stream`.
-    public init(url: String, token: String, on loop: EventLoop, backoff: Backoff = Backoff()) {
+    /// - Parameters:
+    ///   - url: the stream URL, `ws://host:port/api/dags/<id>/stream` (or `wss://`).
+    ///   - tls: for `wss://`: the client context (a private CA's trust roots …); nil: the
+    ///     system's trust store.
+    public init(url: String, token: String, on loop: EventLoop, backoff: Backoff = Backoff(), tls: TLSContext? = nil) {
         self.url = url
         self.token = token
         self.eventLoop = loop
         self.backoff = backoff
+        self.tls = tls
     }
 
     /// The local copy of the run's state (nil before the first snapshot).
@@ -107,6 +115,7 @@ public final class DAGStreamClient: Sendable {
         var configuration = WebSocketClientConfiguration()
         configuration.headers.add(name: "Authorization", value: "Bearer \(token)")
         configuration.connectTimeout = .seconds(5)
+        configuration.tls = tls
         guard let socket = try? await WebSocket.connect(to: target, configuration: configuration, on: eventLoop) else { return false }
         shared.withLock { $0.socket = socket; $0.connections += 1 }
         defer { shared.withLock { $0.socket = nil } }

@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure a WebSocket echo server: messages/s and round-trip latency percentiles."
     )
 
-    @Argument(help: "Server URL, e.g. ws://127.0.0.1:9001/") var url: String
+    @Argument(help: "Server URL, e.g. ws://127.0.0.1:9001/ (or wss://)") var url: String
     @Option(help: "Concurrent connections.") var connections = 100
     @Option(help: "Messages outstanding per connection.") var inFlight = 1
     @Option(help: "Message size in bytes.") var payload = 32
@@ -23,6 +23,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Event loops for the load generator (default: one per core).") var loops = EventLoopGroup.coreCount
     @Flag(help: "Offer permessage-deflate.") var deflate = false
     @Flag(help: "Send JSON-like text messages instead of binary ones.") var text = false
+    @OptionGroup var tls: ClientTLSOptions
 
     func validate() throws {
         guard connections > 0, inFlight > 0, payload >= 0, duration > 0, warmup >= 0 else {
@@ -34,6 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
         let group = try EventLoopGroup(loopCount: loops)
         var client = WebSocketClientConfiguration()
         client.deflate.isEnabled = deflate
+        client.tls = try tls.clientContext() // one context for every connection
         client.connection.keepAlive = .disabled
         client.connection.maxMessageSize = max(1 << 20, payload * 2)
         client.connection.maxFrameSize = client.connection.maxMessageSize

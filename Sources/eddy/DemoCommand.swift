@@ -2,6 +2,7 @@ import ArgumentParser
 import EddyDAG
 import EddyDAGStream
 import EddyDAGServer
+import EddyLoop
 import Foundation
 
 /// Options shared by `eddy serve` and `eddy demo`.
@@ -20,6 +21,7 @@ struct StreamServerOptions: ParsableArguments {
     @Option(help: "Extra browser origin to admit (repeatable).") var allowOrigin: [String] = []
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
     @OptionGroup var connections: ConnectionLimitOptions
+    @OptionGroup var tls: TLSOptions
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
@@ -100,10 +102,16 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
     configuration.retention = RetentionPolicy(maxFinishedRuns: options.keepRuns > 0 ? options.keepRuns : nil)
     configuration.stream.allowedOrigins = Set(options.allowOrigin)
     configuration.connectionLimits = options.connections.limits
+    configuration.tls = try options.tls.serverContext()
     let server = try await DAGStreamServer(configuration: configuration)
-    if [tokens.operatorToken.source, tokens.viewerToken.source].contains(where: { if case .file = $0 { true } else { false } }) {
-        // SIGHUP re-reads the token files; a bad file keeps the tokens in force.
+    // SIGHUP reloads what comes from files: the certificate, the token files. Installed
+    // before LISTENING, so a SIGHUP sent after it never terminates the server.
+    let tls = configuration.tls
+    let tokensFromFiles = [tokens.operatorToken.source, tokens.viewerToken.source].contains { if case .file = $0 { true } else { false } }
+    if tls != nil || tokensFromFiles {
         try await server.onReloadSignal {
+            if let tls { reloadCertificate(tls) }
+            guard tokensFromFiles else { return }
             do {
                 let operators = try StreamTokens.current(tokens.operatorToken)
                 let viewers = try StreamTokens.current(tokens.viewerToken)
@@ -115,7 +123,8 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
         }
     }
     Console.out("LISTENING \(server.port)")
-    let lines = tokens.bannerLines(host: options.host, port: server.port, onTerminal: onTerminal, tokenFile: tokenFile)
+    let lines = tokens.bannerLines(host: options.host, port: server.port, secure: configuration.tls != nil,
+                                   onTerminal: onTerminal, tokenFile: tokenFile)
     Console.out(([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n"))
     // The driver starts once the port is bound and announced (its output follows LISTENING).
     try await server.run(driver: driver) { signal in Console.error("eddy: \(signal), shutting down") }

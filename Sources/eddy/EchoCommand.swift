@@ -11,7 +11,7 @@ import EddyWebSocket
 struct EchoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo",
-        abstract: "Run a WebSocket echo server (prints 'LISTENING <port>' once bound; stops on SIGINT/SIGTERM)."
+        abstract: "Run a WebSocket echo server (prints 'LISTENING <port>' once bound; stops on SIGINT/SIGTERM); wss:// with --tls-cert and --tls-key."
     )
 
     @Option(help: "Address to bind.") var host = "127.0.0.1"
@@ -27,6 +27,7 @@ struct EchoCommand: AsyncParsableCommand {
     var outboxPolicy = "drop-oldest"
     @Option(help: "With --broadcast: bytes a subscriber's outbox may hold.") var outboxBytes = 1 << 20
     @OptionGroup var connections: ConnectionLimitOptions
+    @OptionGroup var tls: TLSOptions
     @Flag(help: "Echo from a Swift task per connection (for try await … in socket.messages) instead of a responder on the loop (no task per connection); to compare the two.")
     var taskPerConnection = false
 
@@ -66,9 +67,11 @@ struct EchoCommand: AsyncParsableCommand {
         try router.addHealthCheck()
         for pattern in ["/", "/{a}", "/{a}/{b}"] { try router.addUpgrade(pattern, route) }
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
-        try await runServer(group: group, host: host, port: port, limits: connections.limits.answeringOverHTTP()) { listener in
-            try await server.serve(listener)
-        }
+        let context = try tls.serverContext()
+        // Over TLS a refused connection has no session to carry an HTTP answer: it is closed.
+        let limits = context == nil ? connections.limits.answeringOverHTTP() : connections.limits
+        try await runServer(group: group, host: host, port: port, limits: limits, tls: context,
+                            serve: serving(tls: context, { try await server.serve($0) }, orTLS: { try await server.serve($0) }))
     }
 
     static func policy(named name: String) throws -> OutboxPolicy {

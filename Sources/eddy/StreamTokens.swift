@@ -96,11 +96,12 @@ struct StreamTokens {
     /// Where generated tokens are written when stdout is not a terminal: next to the event log.
     static func tokenFile(forDatabase path: String) -> String { path + ".tokens" }
 
-    /// The banner's lines about addresses and tokens. With `onTerminal` false no token
-    /// appears, and generated tokens are said to be in `tokenFile`.
-    func bannerLines(host: String, port: Int, onTerminal: Bool, tokenFile: String) -> [String] {
-        let base = "http://\(host):\(port)"
-        let stream = "  stream:    ws://\(host):\(port)/api/dags/{dagId}/stream?token=TOKEN[&since=SEQ&epoch=EPOCH]"
+    /// The banner's lines about addresses (https:// and wss:// when `secure`) and tokens.
+    /// With `onTerminal` false no token appears, and generated tokens are said to be in
+    /// `tokenFile`.
+    func bannerLines(host: String, port: Int, secure: Bool = false, onTerminal: Bool, tokenFile: String) -> [String] {
+        let base = "\(secure ? "https" : "http")://\(host):\(port)"
+        let stream = "  stream:    \(secure ? "wss" : "ws")://\(host):\(port)/api/dags/{dagId}/stream?token=TOKEN[&since=SEQ&epoch=EPOCH]"
         func origin(_ token: Token) -> String {
             switch token.source {
             case .flag(let flag): return "from \(flag)"

@@ -2,6 +2,7 @@ import ArgumentParser
 import EddyDAG
 import EddyDAGStream
 import EddyLoop
+import EddyTLS
 import Foundation
 
 /// `eddy watch URL`: follows a run in the terminal with the reconnecting `DAGStreamClient`:
@@ -12,9 +13,10 @@ struct WatchCommand: AsyncParsableCommand {
         abstract: "Follow a DAG run live: EDDY_VIEWER_TOKEN=T eddy watch ws://127.0.0.1:8080/api/dags/<id>/stream"
     )
 
-    @Argument(help: "Stream URL of the run.") var url: String
+    @Argument(help: "Stream URL of the run (ws:// or wss://).") var url: String
     @Option(help: "Viewer or operator token. Avoid: every local user can read a command line; set $EDDY_VIEWER_TOKEN instead.")
     var token: String?
+    @OptionGroup var tls: ClientTLSOptions
 
     func run() async throws {
         if token != nil { Console.error(StreamTokens.flagWarning("--token", instead: StreamTokens.viewerVariable)) }
@@ -22,7 +24,7 @@ struct WatchCommand: AsyncParsableCommand {
             throw ValidationError("a token is needed: set EDDY_VIEWER_TOKEN (or give --token)")
         }
         let loop = try EventLoop()
-        let client = DAGStreamClient(url: url, token: token, on: loop)
+        let client = DAGStreamClient(url: url, token: token, on: loop, tls: try tls.clientContext())
         let running = Task(executorPreference: loop) { await client.run() }
         let events = client.events()
         let stop = Task { _ = try? await loop.waitForSignal([.interrupt, .terminate]); running.cancel() }

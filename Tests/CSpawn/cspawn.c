@@ -19,3 +19,10 @@ int eddy_test_open_pty(int *controller, int *terminal) {
     *terminal = t;
     return 0;
 }
+
+#include <malloc.h>
+
+unsigned long eddy_test_heap_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return (unsigned long)info.uordblks;
+}

@@ -52,6 +52,40 @@ struct DashboardBrowserTests {
         #expect(!server.isRunning)
     }
 
+    /// The dashboard over `https://` with its stream over `wss://` (`eddy serve --tls-cert
+    /// --tls-key`), Chromium trusting the test server's key by a flag (the SPKI hash).
+    @Test func chromiumRendersTheLiveRunOverHTTPSAndWSS() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let (server, port) = try await DemoProcess.start(
+            db: log.path, command: "serve", arguments: ["--dag", ServeCommandTests.fixtures.appendingPathComponent("approval.json").path,
+                                                        "--tls-cert", certificates.server.certificate, "--tls-key", certificates.server.key])
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        let spki = try await Self.spkiHash(certificates.server.certificate)
+        let (status, dom) = try await runPythonPeer("chromium_dom.py", [
+            "--chromium-flag", "--ignore-certificate-errors-spki-list=\(spki)",
+            "https://localhost:\(port)/?token=view", "30", #"<p id="status">live</p>"#,
+            #"<td class="s-waiting_human">waiting_human</td>"#, #"<p><b>review</b>: Ship it?"#,
+            "--eval", "location.protocol",
+        ])
+        #expect(status == 0, "\(dom.suffix(1500))")
+        #expect(dom.contains(#"<tr><td>review</td><td class="s-waiting_human">waiting_human</td>"#), "\(dom.suffix(1500))")
+        #expect(Self.evaluation(1, in: dom) == #""https:""#, "\(dom.prefix(300))")
+        server.terminate()
+        for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!server.isRunning)
+    }
+
+    /// The base64 SHA-256 of a certificate's public key (what Chromium's
+    /// `--ignore-certificate-errors-spki-list` takes).
+    static func spkiHash(_ certificate: String) async throws -> String {
+        let script = "openssl x509 -in '\(certificate)' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"
+        let (status, output) = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+        guard status == 0 else { throw ChildProcessError("spki hash: \(output)") }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Markup where the page puts text. Against the old page (values written into `innerHTML`,
     /// node ids into `onclick` strings) the label's handler ran on every render and approved
     /// the gate with the operator's token, no click needed: the run completed by itself.

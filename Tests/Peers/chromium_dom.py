@@ -17,6 +17,10 @@ soon as it is evaluated: the value as JSON, `undefined` for undefined, or
 `EXCEPTION <text>` when it threw (a promise is awaited); then the last DOM. Exit 0 when
 every step's conditions held, 1 on timeout or a failed action (the missing conditions are
 printed after the DOM). TIMEOUT_SECONDS bounds the whole run.
+
+`--chromium-flag FLAG` (anywhere, repeatable) passes FLAG to Chromium, e.g.
+`--ignore-certificate-errors-spki-list=<base64 SHA-256 of a key>` to trust a test server's
+key over https.
 """
 import asyncio
 import json
@@ -54,6 +58,21 @@ def parse(arguments):
     return steps
 
 
+def chromium_flags(arguments):
+    """Takes the `--chromium-flag FLAG` pairs out of `arguments` (in place)."""
+    flags = []
+    while "--chromium-flag" in arguments:
+        i = arguments.index("--chromium-flag")
+        if i + 1 >= len(arguments):
+            sys.exit("--chromium-flag needs a value")
+        flags.append(arguments[i + 1])
+        del arguments[i:i + 2]
+    return flags
+
+
+EXTRA_FLAGS = chromium_flags(sys.argv)
+
+
 URL, TIMEOUT = sys.argv[1], float(sys.argv[2])
 STEPS = parse(sys.argv[3:])
 
@@ -76,7 +95,7 @@ async def main():
     profile = tempfile.mkdtemp(prefix="eddy-chromium-")
     chromium = await asyncio.create_subprocess_exec(
         "/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank",
+        "--remote-debugging-port=0", f"--user-data-dir={profile}", *EXTRA_FLAGS, "about:blank",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
         devtools = None

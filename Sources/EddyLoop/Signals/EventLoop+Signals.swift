@@ -49,18 +49,7 @@ extension EventLoop {
 
     /// `watchSignals(_:)` with raw signal numbers.
     public func watchSignals(_ signals: [Int32]) async throws -> SignalWatch {
-        let watcher = SignalWatcher(loop: self, signals: signals, repeats: false)
-        try await submit { try watcher.install() }
-        return SignalWatch(watcher: watcher)
-    }
-
-    /// Watches `signals` until the watch is cancelled (or the loop shuts down), for a signal
-    /// that asks for something again and again (SIGHUP: "reload"): `next()` may be called
-    /// any number of times, one at a time, and returns the next signal; signals that arrive
-    /// while nobody waits are kept as one. The signals do not terminate the process while the
-    /// watch lasts: until `SignalWatch.cancel()`, or a waiting task is cancelled.
-    public func watchSignalsRepeatedly(_ signals: [ProcessSignal]) async throws -> SignalWatch {
-        let watcher = SignalWatcher(loop: self, signals: signals.map(\.rawValue), repeats: true)
+        let watcher = SignalWatcher(loop: self, signals: signals)
         try await submit { try watcher.install() }
         return SignalWatch(watcher: watcher)
     }
@@ -72,9 +61,7 @@ extension EventLoop {
 /// Guarantees: `next()` returns the first of the watched signals, whether it arrived before
 /// or during the call; after it returns, throws, or `cancel()`, the handlers are removed and
 /// the signals have their default effect again. One `next()` per watch: a second one, at the
-/// same time or later, throws `CancellationError`. A repeating watch
-/// (`EventLoop.watchSignalsRepeatedly(_:)`) instead takes one `next()` after another until
-/// `cancel()`.
+/// same time or later, throws `CancellationError`.
 public final class SignalWatch: Sendable {
     private let watcher: SignalWatcher
 
@@ -115,13 +102,10 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
     /// The outcome, once a signal arrived (or the watch ended) before anyone waited.
     private var outcome: Result<Int32, any Error>?
     private var done = false
-    /// Whether a signal leaves the handlers installed for the next `wait`.
-    private let repeats: Bool
 
-    init(loop: EventLoop, signals: [Int32], repeats: Bool) {
+    init(loop: EventLoop, signals: [Int32]) {
         self.loop = loop
         self.signals = signals
-        self.repeats = repeats
     }
 
     func install() throws(IOError) {
@@ -151,16 +135,6 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
 
     func finish(_ result: Result<Int32, any Error>) {
         guard !done else { return }
-        if repeats, case .success = result {
-            // Delivered, or kept (as one) for the next wait; the handlers stay.
-            if let continuation {
-                self.continuation = nil
-                continuation.resume(with: result)
-            } else {
-                outcome = result
-            }
-            return
-        }
         done = true
         let open = handles
         handles = []
@@ -188,7 +162,7 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
 }
 
 /// Calls `body` when the handle it is attached to has closed.
-private final class ClosingCounter: UVHandleOwner {
+final class ClosingCounter: UVHandleOwner {
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
     func handleDidClose() { body() }

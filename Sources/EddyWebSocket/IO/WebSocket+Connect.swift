@@ -1,6 +1,7 @@
 import EddyWebSocketCore
 public import EddyLoop
 public import EddyNet
+public import EddyTLS
 import EddyHTTP
 
 /// Client settings for `WebSocket.connect`. Every field has a default.
@@ -17,6 +18,10 @@ public struct WebSocketClientConfiguration: Sendable {
     public var connection = WebSocketConfiguration()
     /// TCP settings.
     public var tcp = TCPConfiguration()
+    /// TLS for `wss://` URLs: trust roots, verification, a client certificate. Nil (the
+    /// default): a client context trusting the system's store and verifying the host name,
+    /// shared by the process (pass one to trust a private CA).
+    public var tls: TLSContext? = nil
     /// Time to establish the TCP connection (including DNS). Default 10 s.
     public var connectTimeout: Duration = .seconds(10)
     /// Time for the server's handshake response after the request was sent. Default 10 s.
@@ -28,25 +33,48 @@ public struct WebSocketClientConfiguration: Sendable {
 }
 
 extension WebSocket {
-    /// Opens a WebSocket to a `ws://` URL.
+    /// Opens a WebSocket to a `ws://` or `wss://` URL.
     ///
-    /// - Throws: `WebSocketHandshakeError` for a bad URL, `wss://` (TLS is not available
-    ///   yet), or a response that fails RFC 6455 §4.1 validation; `IOError` for TCP
-    ///   failures (`ECONNREFUSED`, `ETIMEDOUT` …); `IOError` `timedOut` when the
-    ///   handshake takes longer than `handshakeTimeout`.
+    /// - Throws: `WebSocketHandshakeError` for a bad URL or a response that fails RFC 6455
+    ///   §4.1 validation; `IOError` for TCP failures (`ECONNREFUSED`, `ETIMEDOUT` …);
+    ///   `TLSError` for TLS failures (an untrusted or expired certificate, a wrong host
+    ///   name …, with OpenSSL's reasons); `IOError` `timedOut` when the WebSocket handshake
+    ///   takes longer than `handshakeTimeout`.
     public static func connect(
         to url: String,
         configuration: WebSocketClientConfiguration = WebSocketClientConfiguration(),
         on loop: EventLoop
     ) async throws -> WebSocket {
         let target = try WebSocketURL(url)
-        if target.requiresTLS { throw WebSocketHandshakeError(.invalidURL("wss:// needs TLS, which Eddy does not provide yet")) }
         let handshake = try WebSocketClientHandshake(
             url: target, subprotocols: configuration.subprotocols, extraHeaders: configuration.headers,
             origin: configuration.origin, deflate: configuration.deflate)
+        if target.requiresTLS {
+            let context = try configuration.tls ?? Self.systemTrustContext.get()
+            // SNI and the certificate check want the bare name (no IPv6 brackets).
+            let name = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
+            let stream = try await TLSStream.connect(
+                host: target.host, port: target.port, context: context, serverName: name, on: loop,
+                tcp: configuration.tcp, connectTimeout: configuration.connectTimeout)
+            return try await upgrade(stream, handshake, target, configuration, loop)
+        }
         let connection = try await TCPConnection.connect(
             host: target.host, port: target.port, on: loop, configuration: configuration.tcp,
             timeout: configuration.connectTimeout)
+        return try await upgrade(connection, handshake, target, configuration, loop)
+    }
+
+    /// The client context `wss://` uses when the configuration names none: the system's
+    /// trust store, full verification. Made once per process (loading the store reads
+    /// every root certificate).
+    private static let systemTrustContext = Result { () throws(TLSError) -> TLSContext in try TLSContext(.client()) }
+
+    /// Runs the opening handshake over a connected stream within `handshakeTimeout`;
+    /// closes the stream if it fails.
+    private static func upgrade<Stream: ByteStream>(
+        _ connection: Stream, _ handshake: WebSocketClientHandshake, _ target: WebSocketURL,
+        _ configuration: WebSocketClientConfiguration, _ loop: EventLoop
+    ) async throws -> WebSocket {
         do {
             return try await loop.withTimeout(configuration.handshakeTimeout) {
                 try await Self.handshake(handshake, over: connection, configuration: configuration)

@@ -12,4 +12,8 @@ int eddy_test_spawn_closefrom(posix_spawn_file_actions_t *actions, int from);
 /// X/Open functions that Swift's Glibc module does not show.)
 int eddy_test_open_pty(int *controller, int *terminal);
 
+/// Heap bytes in use (glibc's mallinfo2 uordblks), for memory measurements in tests:
+/// mallinfo2 is in <malloc.h>, which Swift's Glibc module does not show.
+unsigned long eddy_test_heap_in_use(void);
+
 #endif

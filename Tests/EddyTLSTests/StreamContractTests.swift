@@ -1,0 +1,133 @@
+import EddyLoop
+import EddyNet
+import EddyTLS
+import EddyTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+extension TLSTests {
+    /// `ByteStream`'s guarantees, kept by `TLSStream`: push delivery with pause and resume (what
+    /// the WebSocket driver uses), cancellation, calls from other threads, half-close, and the
+    /// version floor.
+    @Suite("TLSStream keeps the ByteStream contract", .timeLimit(.minutes(2)))
+    struct StreamContractTests {
+        /// Collects pushed bytes; pauses the stream after the first delivery when asked.
+        final class Collector: ByteStreamReceiver, @unchecked Sendable {
+            let stream: TLSStream
+            let pauseAfterFirst: Bool
+            let state = Mutex<(bytes: [UInt8], deliveries: Int, ended: Bool, error: String?)>(([], 0, false, nil))
+
+            init(_ stream: TLSStream, pauseAfterFirst: Bool) {
+                self.stream = stream
+                self.pauseAfterFirst = pauseAfterFirst
+            }
+
+            func streamDidReceive(_ bytes: UnsafeMutableRawBufferPointer) {
+                let first = state.withLock { state in
+                    state.bytes += bytes
+                    state.deliveries += 1
+                    return state.deliveries == 1
+                }
+                if first && pauseAfterFirst { stream.pauseReceiving() }
+            }
+
+            func streamDidEnd(_ error: (any Error)?) {
+                state.withLock { $0.ended = true; $0.error = error.map { "\($0)" } }
+            }
+        }
+
+        @Test func pushDeliveryPausesAndResumesWithoutLosingOrReorderingBytes() async throws {
+            let certificates = try await TestCertificates.shared.value
+            let server = try await EchoServer.start(certificates.serverConfiguration())
+            let loop = try EventLoop()
+            let stream = try await TLSStream.connect(host: "127.0.0.1", port: server.port, configuration: certificates.clientConfiguration, on: loop)
+            let data = payload(500_000)
+            let collector = Collector(stream, pauseAfterFirst: true)
+            try await Task(executorPreference: loop) {
+                stream.startReceiving(collector)
+                try await stream.write(data)
+            }.value
+            // Paused after the first delivery: the echo piles up in TCP, nothing more arrives.
+            for _ in 0..<500 where collector.state.withLock({ $0.deliveries }) == 0 { try await loop.sleep(for: .milliseconds(10)) }
+            try await loop.sleep(for: .milliseconds(200))
+            let whilePaused = collector.state.withLock { $0 }
+            #expect(whilePaused.deliveries == 1)
+            #expect(whilePaused.bytes.count < data.count)
+            #expect(await stream.transport.counters().readPauses > 0, "pausing the TLS stream paused TCP reading")
+            try await loop.submit { stream.resumeReceiving() }
+            for _ in 0..<1000 where collector.state.withLock({ $0.bytes.count }) < data.count { try await loop.sleep(for: .milliseconds(10)) }
+            #expect(collector.state.withLock { $0.bytes } == data)
+            // The server's close_notify (after ours) ends the push cleanly.
+            try await stream.shutdownWrite()
+            for _ in 0..<500 where !collector.state.withLock({ $0.ended }) { try await loop.sleep(for: .milliseconds(10)) }
+            #expect(collector.state.withLock { $0.ended && $0.error == nil })
+            await stream.close()
+            #expect(await loop.shutdown().isClean)
+            #expect(await server.stop())
+        }
+
+        @Test func cancellingAPendingReadClosesTheStream() async throws {
+            let certificates = try await TestCertificates.shared.value
+            let server = try await EchoServer.start(certificates.serverConfiguration())
+            let loop = try EventLoop()
+            let stream = try await TLSStream.connect(host: "127.0.0.1", port: server.port, configuration: certificates.clientConfiguration, on: loop)
+            // From a task not on the loop: the read parks from another thread.
+            let reading = Task { try await stream.read() }
+            try await Task.sleep(for: .milliseconds(50))
+            reading.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await reading.value }
+            await stream.waitUntilClosed() // returns: the cancellation closed it
+            await #expect(throws: (any Error).self) { try await stream.write([1, 2, 3]) }
+            let ending = try await eventually { server.endings.withLock { $0.first } }
+            #expect(ending != nil)
+            #expect(await loop.shutdown().isClean)
+            #expect(await server.stop())
+        }
+
+        @Test func writesAndReadsFromAnotherThreadAndHalfClose() async throws {
+            let certificates = try await TestCertificates.shared.value
+            let server = try await EchoServer.start(certificates.serverConfiguration())
+            let loop = try EventLoop()
+            let stream = try await TLSStream.connect(host: "127.0.0.1", port: server.port, configuration: certificates.clientConfiguration, on: loop)
+            // Not on the loop: every call hops to it.
+            try await stream.write(Array("one ".utf8))
+            try await stream.write(contentsOf: [Array("two ".utf8), Array("three".utf8)])
+            try await stream.shutdownWrite() // close_notify: the echo server ends its loop, closes
+            var received: [UInt8] = []
+            while let chunk = try await stream.read() { received += chunk }
+            #expect(String(decoding: received, as: UTF8.self) == "one two three")
+            #expect(server.endings.withLock { $0 } == [nil])
+            await stream.close()
+            #expect(await loop.shutdown().isClean)
+            #expect(await server.stop())
+        }
+
+        @Test func aTLS13OnlyServerRefusesATLS12Client() async throws {
+            let certificates = try await TestCertificates.shared.value
+            var configuration = certificates.serverConfiguration()
+            configuration.minimumVersion = .tls13
+            let server = try await EchoServer.start(configuration)
+            let loop = try EventLoop()
+            var old = certificates.clientConfiguration
+            old.maximumVersion = .tls12
+            await #expect {
+                _ = try await TLSStream.connect(host: "127.0.0.1", port: server.port, configuration: old, on: loop)
+            } throws: { error in
+                (error as? TLSError)?.code == .handshakeFailed && "\(error)".contains("protocol version")
+            }
+            let failure = try await eventually { server.failureDescriptions.first }
+            #expect(failure?.contains("unsupported protocol") == true, "\(String(describing: failure))")
+            // TLS 1.2 both ways works when both allow it.
+            var twelve = certificates.clientConfiguration
+            twelve.maximumVersion = .tls12
+            let plain = try await EchoServer.start(certificates.serverConfiguration())
+            let stream = try await TLSStream.connect(host: "127.0.0.1", port: plain.port, configuration: twelve, on: loop)
+            #expect(stream.session?.protocolVersion == "TLSv1.2")
+            await stream.close()
+            #expect(await loop.shutdown().isClean)
+            #expect(await server.stop())
+            #expect(await plain.stop())
+        }
+    }
+}
