@@ -111,7 +111,7 @@ public actor DAGEngine {
 
     /// Subscribes to a run. With `since` (and the client's `epoch`, if it has one) equal to a
     /// seq still in the log, replays the events after it; otherwise starts with a `snapshot`.
-    /// Then streams live events. Gap-free and duplicate-free (see ``EventHub``).
+    /// Then streams live events. Gap-free and duplicate-free (see `EventHub`).
     public nonisolated func subscribe(runID: String, since: Int64? = nil, epoch: Int64? = nil)
         throws(DAGEngineError) -> EventSubscription
     {

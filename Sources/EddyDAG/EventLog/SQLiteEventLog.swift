@@ -22,7 +22,7 @@ import Synchronization
 ///
 /// Threads and locks: the writer connection belongs to the writer thread once `init` returns
 /// (before that, `init` uses it for setup and recovery); the reader connection is used only
-/// under `readerLock`; every other mutable field is in the ``WriterQueue`` behind `queue`.
+/// under `readerLock`; every other mutable field is in the `WriterQueue` behind `queue`.
 /// That confinement, which the compiler cannot see, is why the class is `@unchecked Sendable`.
 public final class SQLiteEventLog: @unchecked Sendable {
     public let configuration: EventLogConfiguration
