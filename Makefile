@@ -1,7 +1,8 @@
 # Eddy's two everyday commands:
 #   make demo   build and run the demo server (installs missing Debian packages first)
 #   make test   build and run every test       (same)
-# and `make bench` for the peer benchmarks (not part of the tests or CI).
+# and `make bench` for the peer benchmarks, `make docs` for the API documentation (neither is
+# part of the tests or CI).
 
 SWIFT ?= swift
 # Debian packages the build and the tests need (Chromium is a test peer: a real browser;
@@ -16,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PEERS := $(VENV)/.peers-installed
 
-.PHONY: deps build demo test bench clean web web-test conformance
+.PHONY: deps build demo test bench clean web web-test conformance docs
 
 deps:
 	@missing=""; \
@@ -73,6 +74,26 @@ conformance: deps
 	$(SWIFT) build -c release --product eddy
 	$(SWIFT) build -c release --product eddy-autobahn-client
 	EDDY_BIN_DIR="$$($(SWIFT) build -c release --show-bin-path)" bash Tests/Conformance/autobahn.sh both
+
+# API documentation: every library's DocC catalog (Sources/<Target>/<Target>.docc) built
+# into .build/docs/<Target> (git-ignored) by swift-docc-plugin, with no network. Warnings are
+# errors, so a symbol link that does not resolve fails the build; the check that every
+# parameter of every function is documented is off (many doc comments describe only the
+# parameters that need it). Not part of `test` or CI. `make docs DOCS_TARGETS=EddyNet`
+# builds one. The output folder must exist before generate-documentation runs. No `deps`
+# prerequisite (it may call apt-get): run `make deps` once if the C libraries are missing.
+DOCS_TARGETS ?= EddyLoop EddyNet EddyTLS EddyHTTPCore EddyWebSocketCore EddyHTTP EddyWebSocket \
+  EddyRooms EddyDAG EddyDAGStream EddyDAGServer
+DOCS_DIR := .build/docs
+
+docs:
+	mkdir -p $(DOCS_DIR)
+	for t in $(DOCS_TARGETS); do \
+	  $(SWIFT) package --allow-writing-to-directory $(DOCS_DIR) generate-documentation \
+	    --target $$t --output-path $(DOCS_DIR)/$$t --disable-indexing --warnings-as-errors \
+	    --disable-parameters-and-returns-validation || exit 1; \
+	done
+	@echo "Documentation archives in $(DOCS_DIR)/<Target>/ (index: documentation/<target>/index.html)"
 
 # Extra Debian packages the benchmarks need (peers and tools), not the tests.
 BENCH_PACKAGES := nodejs node-ws valgrind gcc
