@@ -1396,6 +1396,7 @@ extension DashboardPage {
   var selected = null;
   var shownControls = "";
   var shownGates = "";
+  var lobby = new DAGRunsClient({ token });
   async function fetchText(path) {
     const headers = token === "" ? {} : { Authorization: `Bearer ${token}` };
     const response = await fetch(path, { headers, cache: "no-store" });
@@ -1436,7 +1437,15 @@ extension DashboardPage {
     graph.reset();
     viewing = null;
     selected = null;
+    renderRuns();
     render();
+  }
+  function renderRuns() {
+    const runs = lobby.getState()?.runs ?? [];
+    byId("runs").replaceChildren(...runsList(runs, client?.dagId ?? null, (dagId) => {
+      pinned = true;
+      show(dagId);
+    }));
   }
   function shownState(live) {
     if (viewing === null || history2 === null)
@@ -1507,17 +1516,14 @@ extension DashboardPage {
       role = answer.role === "operator" ? "operator" : answer.role === "viewer" ? "viewer" : "unknown";
       render();
     }, (error) => notice(`role unknown (${error instanceof Error ? error.message : String(error)}): read-only`));
-    const lobby = new DAGRunsClient({ token }).start();
     lobby.subscribe(() => {
       const runs = lobby.getState()?.runs ?? [];
-      byId("runs").replaceChildren(...runsList(runs, client?.dagId ?? null, (dagId) => {
-        pinned = true;
-        show(dagId);
-      }));
       const newest = runs[runs.length - 1];
       if (client === null && newest !== void 0)
         show(newest.dag_id);
+      renderRuns();
     });
+    lobby.start();
     lobby.onMessage((message) => {
       if (message.type === "run_started" && !pinned)
         show(message.run.dag_id);

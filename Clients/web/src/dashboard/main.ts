@@ -35,6 +35,7 @@ let pinned = false;           // the user picked a run: new runs do not take ove
 let viewing: number | null = null; // a past seq, or null for live
 let selected: string | null = null;
 let shownControls = "", shownGates = "";
+const lobby = new DAGRunsClient({ token });
 
 async function fetchText(path: string): Promise<string> {
   const headers: Record<string, string> = token === "" ? {} : { Authorization: `Bearer ${token}` };
@@ -75,7 +76,13 @@ function show(dagId: string): void {
   graph.reset();
   viewing = null;
   selected = null;
+  renderRuns();
   render();
+}
+
+function renderRuns(): void {
+  const runs = lobby.getState()?.runs ?? [];
+  byId("runs").replaceChildren(...runsList(runs, client?.dagId ?? null, (dagId) => { pinned = true; show(dagId); }));
 }
 
 function shownState(live: DAGState | null): DAGState | null {
@@ -136,13 +143,13 @@ function start(): void {
     role = answer.role === "operator" ? "operator" : answer.role === "viewer" ? "viewer" : "unknown";
     render();
   }, (error: unknown) => notice(`role unknown (${error instanceof Error ? error.message : String(error)}): read-only`));
-  const lobby = new DAGRunsClient({ token }).start();
   lobby.subscribe(() => {
     const runs = lobby.getState()?.runs ?? [];
-    byId("runs").replaceChildren(...runsList(runs, client?.dagId ?? null, (dagId) => { pinned = true; show(dagId); }));
     const newest = runs[runs.length - 1];
     if (client === null && newest !== undefined) show(newest.dag_id);
+    renderRuns();
   });
+  lobby.start();
   lobby.onMessage((message) => {
     if (message.type === "run_started" && !pinned) show(message.run.dag_id);
   });
