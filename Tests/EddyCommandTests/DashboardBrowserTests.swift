@@ -102,6 +102,42 @@ struct DashboardBrowserTests {
         #expect(!server.isRunning)
     }
 
+    /// The operator's other controls: pause and resume, a gate modified with feedback (typed
+    /// in the page), and, on the next run (`--repeat`), cancel.
+    @Test func anOperatorPausesResumesModifiesWithFeedbackAndCancels() async throws {
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let (server, port) = try await DemoProcess.start(
+            db: log.path, command: "serve", arguments: ["--repeat", "--dag", ServeCommandTests.fixtures.appendingPathComponent("approval.json").path])
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+
+        let modify = ##"(() => { const line = document.querySelector("#gates p"); line.querySelector("input").value = "ship <b>Friday</b>"; line.querySelector("button.modify").click(); })()"##
+        let (status, dom) = try await runPythonPeer("chromium_dom.py", [
+            "http://127.0.0.1:\(port)/#token=op", "40", #"<p id="role">operator</p>"#, "<title>review: waiting_human</title>",
+            // Picked in the runs list, the run stays shown when the next one starts.
+            "--click", "#runs li button",
+            "--click", "#controls button", #"<p id="notice">pause: accepted</p>"#, "· paused · seq",
+            #"<div id="controls"><button type="button">Resume</button>"#,
+            "--click", "#controls button", #"<p id="notice">resume: accepted</p>"#, "· running · seq",
+            "--do", modify, #"<p id="notice">modify review: accepted</p>"#,
+            Self.row("review", "completed", #"{"decision":"modify","feedback":"ship <b>Friday</b>"}"#),
+            "· completed · seq", "<title>ship: completed</title>",
+            // The next run starts (--repeat): picked in the list, it is shown at its gate.
+            "(running)</button></li></ul>", "--eval", ##"document.querySelector("#run").textContent.split(" ")[1]"##,
+            "--click", "#runs li:last-child button", "<title>review: waiting_human</title>", "· running · seq",
+            "--click", "#controls button.danger", #"<p id="notice">cancel: accepted</p>"#, "· cancelled · seq",
+            #"<div id="controls"></div>"#,
+            "--eval", ##"document.querySelector("#run").textContent.split(" ")[1]"##,
+        ])
+        #expect(status == 0, "\(dom.suffix(3000))")
+        let first = Self.evaluation(1, in: dom), second = Self.evaluation(2, in: dom)
+        #expect(first != nil && second != nil && first != second, "the cancel went to the next run: \(dom.suffix(3000))")
+
+        server.terminate()
+        for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!server.isRunning)
+    }
+
     /// Markup where the page puts text. Against the old page (values written into `innerHTML`,
     /// node ids into `onclick` strings) the label's handler ran on every render and approved
     /// the gate with the operator's token, no click needed: the run completed by itself.
