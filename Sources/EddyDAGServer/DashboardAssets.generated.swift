@@ -1428,10 +1428,12 @@ extension DashboardPage {
       return;
     client?.close();
     client = new DAGStreamClient(dagId, { token }).start();
-    client.subscribe(render);
+    client.subscribe(scheduleRender);
     client.onEvent((event) => {
-      if (event.type === "edge_active")
+      if (event.type === "edge_active") {
         graph.flash(event.from, event.to, Date.now());
+        scheduleRender();
+      }
     });
     history2 = new RunHistory(dagId, fetchText);
     graph.reset();
@@ -1451,6 +1453,15 @@ extension DashboardPage {
     if (viewing === null || history2 === null)
       return live;
     return history2.stateAt(viewing) ?? live;
+  }
+  var renderTimer = null;
+  function scheduleRender() {
+    if (renderTimer !== null)
+      return;
+    renderTimer = setTimeout(() => {
+      renderTimer = null;
+      render();
+    }, 50);
   }
   function render() {
     const connection = client?.getConnection();

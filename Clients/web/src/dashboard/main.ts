@@ -68,9 +68,10 @@ function show(dagId: string): void {
   if (client?.dagId === dagId) return;
   client?.close();
   client = new DAGStreamClient(dagId, { token }).start();
-  client.subscribe(render);
+  client.subscribe(scheduleRender);
   client.onEvent((event) => {
-    if (event.type === "edge_active") graph.flash(event.from, event.to, Date.now());
+    // After the state change it comes with, so the flash needs its own render.
+    if (event.type === "edge_active") { graph.flash(event.from, event.to, Date.now()); scheduleRender(); }
   });
   history = new RunHistory(dagId, fetchText);
   graph.reset();
@@ -88,6 +89,14 @@ function renderRuns(): void {
 function shownState(live: DAGState | null): DAGState | null {
   if (viewing === null || history === null) return live;
   return history.stateAt(viewing) ?? live;
+}
+
+let renderTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** Renders soon, once for a burst of events (at most every 50 ms): a fast run stays smooth. */
+function scheduleRender(): void {
+  if (renderTimer !== null) return;
+  renderTimer = setTimeout(() => { renderTimer = null; render(); }, 50);
 }
 
 function render(): void {
