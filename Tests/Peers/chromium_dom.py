@@ -9,6 +9,7 @@ where a STEP is any number of
     --absent STRING   a string the DOM must not contain
     --eval JS         an expression evaluated once the step's DOM conditions hold
     --screenshot PNG  a screenshot (Page.captureScreenshot) written to PNG once they hold
+    --signal FILE     FILE created once they hold (for a test that acts on the server then)
 The first step waits for the page; --click clicks the first element matching the selector
 (as a user would: a failed lookup is an error), --do evaluates an expression (for example
 `location.reload()`), --viewport emulates a window of W × H CSS pixels (a narrow phone, say),
@@ -33,14 +34,14 @@ from websockets.asyncio.client import connect
 
 def parse(arguments):
     def step(action):
-        return {"action": action, "expected": [], "absent": [], "evals": [], "screenshots": []}
+        return {"action": action, "expected": [], "absent": [], "evals": [], "screenshots": [], "signals": []}
 
     steps = [step(None)]
     evals = 0
     i = 0
     while i < len(arguments):
         arg = arguments[i]
-        if arg in ("--click", "--do", "--viewport", "--absent", "--eval", "--screenshot"):
+        if arg in ("--click", "--do", "--viewport", "--absent", "--eval", "--screenshot", "--signal"):
             if i + 1 >= len(arguments):
                 sys.exit(f"{arg} needs a value")
             value = arguments[i + 1]
@@ -49,6 +50,8 @@ def parse(arguments):
                 steps.append(step((arg[2:], value)))
             elif arg == "--screenshot":
                 steps[-1]["screenshots"].append(value)
+            elif arg == "--signal":
+                steps[-1]["signals"].append(value)
             elif arg == "--absent":
                 steps[-1]["absent"].append(value)
             else:
@@ -157,6 +160,9 @@ async def main():
                     with open(path, "wb") as file:
                         file.write(base64.b64decode(image))
                     print(f"SCREENSHOT {path}", flush=True)
+                for path in step["signals"]:
+                    with open(path, "w") as file:
+                        file.write("ready\n")
             print(dom)
             return 0
     finally:
