@@ -91,8 +91,13 @@ struct DashboardBrowserTests {
             #"<tr><td>review</td><td class="s-completed">completed</td>"#,
             #"<tr><td>ship</td><td class="s-completed">completed</td>"#, "· completed · seq", "<title>ship: completed</title>",
             #"<div id="controls"></div>"#, #"<div id="gates"></div>"#,
-            "--screenshot", try Self.screenshot("operator-completed"),
             "--eval", edges,
+            // A click on a node in the graph opens its details: attempts, metrics, output.
+            "--do", ##"[...document.querySelectorAll("#graph g.node")].find((g) => g.querySelector("title").textContent.startsWith("flaky:")).dispatchEvent(new MouseEvent("click", { bubbles: true }))"##,
+            "<h2>flaky</h2>", "<dt>status</dt><dd>completed</dd><dt>attempts</dt><dd>2</dd>", #"<pre class="output">"recovered"</pre>"#,
+            "--do", ##"[...document.querySelectorAll("#graph g.node")].find((g) => g.querySelector("title").textContent.startsWith("draft:")).dispatchEvent(new MouseEvent("click", { bubbles: true }))"##,
+            "<h2>draft</h2>", "<dt>tokens</dt><dd>300</dd>", #"<pre class="output">"draft text"</pre>"#,
+            "--screenshot", try Self.screenshot("operator-completed"),
         ])
         #expect(approved == 0, "\(after.suffix(3000))")
         #expect(Self.evaluation(1, in: after) == "[6, true]", "every edge active: \(after.suffix(3000))")
