@@ -1390,7 +1390,7 @@ extension DashboardPage {
   var scrubber = byId("scrubber");
   var role = "unknown";
   var client = null;
-  var history2 = null;
+  var runHistory = null;
   var pinned = false;
   var viewing = null;
   var selected = null;
@@ -1435,7 +1435,7 @@ extension DashboardPage {
         scheduleRender();
       }
     });
-    history2 = new RunHistory(dagId, fetchText);
+    runHistory = new RunHistory(dagId, fetchText);
     graph.reset();
     viewing = null;
     selected = null;
@@ -1450,9 +1450,9 @@ extension DashboardPage {
     }));
   }
   function shownState(live) {
-    if (viewing === null || history2 === null)
+    if (viewing === null || runHistory === null)
       return live;
-    return history2.stateAt(viewing) ?? live;
+    return runHistory.stateAt(viewing) ?? live;
   }
   var renderTimer = null;
   function scheduleRender() {
@@ -1498,13 +1498,13 @@ extension DashboardPage {
   }
   function scrubTo(seq) {
     const head = client?.getState()?.seq ?? 0;
-    if (history2 === null || seq >= head) {
+    if (runHistory === null || seq >= head) {
       viewing = null;
       render();
       return;
     }
     viewing = seq;
-    const loading = history2;
+    const loading = runHistory;
     if (loading.loadedSeq >= seq) {
       render();
       return;

@@ -30,7 +30,7 @@ const graph = new GraphView(byId<SVGSVGElement>("graph"), (nodeId) => { selected
 const scrubber = byId<HTMLInputElement>("scrubber");
 let role: Role = "unknown";
 let client: DAGStreamClient | null = null;
-let history: RunHistory | null = null;
+let runHistory: RunHistory | null = null;
 let pinned = false;           // the user picked a run: new runs do not take over
 let viewing: number | null = null; // a past seq, or null for live
 let selected: string | null = null;
@@ -73,7 +73,7 @@ function show(dagId: string): void {
     // After the state change it comes with, so the flash needs its own render.
     if (event.type === "edge_active") { graph.flash(event.from, event.to, Date.now()); scheduleRender(); }
   });
-  history = new RunHistory(dagId, fetchText);
+  runHistory = new RunHistory(dagId, fetchText);
   graph.reset();
   viewing = null;
   selected = null;
@@ -87,8 +87,8 @@ function renderRuns(): void {
 }
 
 function shownState(live: DAGState | null): DAGState | null {
-  if (viewing === null || history === null) return live;
-  return history.stateAt(viewing) ?? live;
+  if (viewing === null || runHistory === null) return live;
+  return runHistory.stateAt(viewing) ?? live;
 }
 
 let renderTimer: ReturnType<typeof setTimeout> | null = null;
@@ -132,9 +132,9 @@ function render(): void {
 
 function scrubTo(seq: number): void {
   const head = client?.getState()?.seq ?? 0;
-  if (history === null || seq >= head) { viewing = null; render(); return; }
+  if (runHistory === null || seq >= head) { viewing = null; render(); return; }
   viewing = seq;
-  const loading = history;
+  const loading = runHistory;
   if (loading.loadedSeq >= seq) { render(); return; }
   byId("at").textContent = `loading history up to seq ${seq}…`;
   loading.load(seq).then(render, (error: unknown) => {
