@@ -11,7 +11,9 @@ import Testing
 /// approves with a click and the run completes live. Hostile labels, outputs, gate titles and
 /// node ids stay text, and the page is served under a CSP that forbids inline script.
 /// Screenshots go to `.build/test-output/dashboard/` (see `screenshot(_:)`).
-@Suite("Headless Chromium against the DAG dashboard", .timeLimit(.minutes(3)))
+/// Its tests, and those of the nested suites (time travel, connection), run one at a time:
+/// each drives a Chromium and an eddy server, and the machine is shared with other tests.
+@Suite("Headless Chromium against the DAG dashboard", .serialized, .timeLimit(.minutes(3)))
 struct DashboardBrowserTests {
     /// Where the tests' screenshots go: `<package>/.build/test-output/dashboard/<name>.png`
     /// (kept after the run, for a human to look at; git-ignored with the rest of .build).
