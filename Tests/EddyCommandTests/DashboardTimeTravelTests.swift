@@ -90,5 +90,59 @@ extension DashboardBrowserTests {
             for _ in 0..<100 where restarted.isRunning { try await Task.sleep(for: .milliseconds(50)) }
             #expect(!restarted.isRunning)
         }
+
+        /// The same run as the browser rebuilds it and as the server does (`/history?at=`):
+        /// what the page shows at each scrubbed seq of a 10,000-event run. `check` runs in the
+        /// page: for each seq it moves the scrubber, waits (at most 5 s) until the page shows it,
+        /// and compares the node table with the server's snapshot at that seq, formatted as
+        /// the table formats it; it returns the mismatches and the head.
+        static let check = ##"""
+            (async () => {
+              const id = document.querySelector("#run").textContent.split(" ")[1];
+              const headers = { Authorization: "Bearer " + sessionStorage.getItem("eddy.dashboard.token") };
+              const head = Number(document.querySelector("#scrubber").max);
+              const mismatches = [];
+              for (const seq of [1, 2, 249, 250, 251, 2500, 5003, 7777, head - 3, head - 1]) {
+                const scrubber = document.querySelector("#scrubber");
+                scrubber.value = String(seq);
+                scrubber.dispatchEvent(new Event("input"));
+                for (let i = 0; i < 50 && !document.querySelector("#at").textContent.startsWith(`history · seq ${seq} of`); i++) {
+                  await new Promise((r) => setTimeout(r, 100));
+                }
+                const shown = [...document.querySelectorAll("#nodes tr")].map((row) => [...row.cells].map((cell) => cell.textContent));
+                const snapshot = await (await fetch(`/api/dags/${encodeURIComponent(id)}/history?at=${seq}`, { headers })).json();
+                const expected = snapshot.nodes.map((n) => [n.label ?? n.id, n.status, n.output === undefined ? "" : JSON.stringify(n.output).slice(0, 80)]);
+                if (JSON.stringify(shown) !== JSON.stringify(expected)) mismatches.push({ seq, shown, expected });
+              }
+              return [head >= 10000, mismatches];
+            })()
+            """##
+
+        @Test func scrubbingA10000EventRunShowsWhatTheServerRebuildsAtEachSeq() async throws {
+            let log = try ScratchLog()
+            defer { log.remove() }
+            let dag = log.directory.appendingPathComponent("long.json")
+            let nodes: [[String: Any]] = [
+                ["id": "tick", "handler": "ticker", "params": ["rate": 5000, "seconds": 2]],
+                ["id": "review", "depends_on": ["tick"], "gate": ["presentation": ["title": "Enough ticks?"]]],
+                ["id": "after", "depends_on": ["review"], "handler": "collect"],
+            ]
+            try JSONSerialization.data(withJSONObject: ["nodes": nodes]).write(to: dag)
+            let (server, port) = try await DemoProcess.start(db: log.path, command: "serve", arguments: ["--dag", dag.path])
+            defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+
+            let (status, dom) = try await runPythonPeer("chromium_dom.py", [
+                "http://127.0.0.1:\(port)/#token=view", "90", #"<p id="status">live</p>"#, "<title>review: waiting_human</title>",
+                "--eval", Self.check,
+                "--screenshot", try DashboardBrowserTests.screenshot("history-10000-events"),
+            ])
+            let tail = String(dom.suffix(3000))
+            #expect(status == 0, "\(tail)")
+            #expect(DashboardBrowserTests.evaluation(1, in: dom) == "[true, []]", "\(tail)")
+
+            server.terminate()
+            for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!server.isRunning)
+        }
     }
 }
