@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PEERS := $(VENV)/.peers-installed
 
-.PHONY: deps build demo test bench clean web web-test conformance docs
+.PHONY: deps build demo test bench clean web web-test conformance docs dashboard
 
 deps:
 	@missing=""; \
@@ -58,6 +58,15 @@ web: deps
 	cd $(WEB) && tsc -p .
 	cd $(WEB) && esbuild src/eddy-dag-client.ts src/eddy-dag-react.ts --bundle --format=esm --target=es2020 \
 	  --outdir=dist --external:react --external:./eddy-dag-client.js --log-level=warning
+	cd $(WEB) && esbuild src/dashboard/layout.ts src/dashboard/history.ts --bundle --format=esm --target=es2020 \
+	  --outdir=dist/dashboard --log-level=warning
+
+# The dashboard served at `/` (Clients/web/src/dashboard), bundled and committed as Swift source
+# (Sources/EddyDAGServer/DashboardAssets.generated.swift) so the binary needs no Node at run time;
+# web-test's dashboard-assets test fails when the committed file differs from a fresh build.
+dashboard: deps
+	cd $(WEB) && tsc -p .
+	cd $(WEB) && node tools/dashboard-assets.mjs --write
 
 # Every test of the web client; the integration test runs $(EDDY_BIN) (built by `test`).
 EDDY_BIN ?= $(CURDIR)/.build/debug/eddy

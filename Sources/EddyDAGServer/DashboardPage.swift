@@ -1,18 +1,19 @@
 public import EddyHTTP
 public import EddyWebSocket
 
-/// A minimal live dashboard for a `DAGStreamServer` (`eddy demo`, `eddy serve`): follows the lobby
-/// (`/api/dags/stream`) to list the runs and switch to each new one, applies the snapshot and
-/// the deltas of the run it shows (a mid-stream snapshot replaces the state), shows node
-/// states, costs and waiting gates with Approve / Reject buttons, and resyncs with `since`
-/// after a disconnect (backoff with full jitter).
+/// The live dashboard of a `DAGStreamServer` (`eddy demo`, `eddy serve`): the runs from the
+/// lobby, the shown run as a graph laid out by dependency level with its node table, cost
+/// ticker, waiting gates and (for operators) decisions and pause / resume / cancel, a
+/// connection indicator, and a scrubber over the run's logged history (`/api/dags/{id}/events`).
 ///
-/// Three resources: the page at `/`, its script at `/dashboard.js` (`DashboardPage+Script`)
-/// and its stylesheet at `/dashboard.css` (`DashboardPage+Stylesheet`).
+/// The page is TypeScript on the web client library (`Clients/web/src/dashboard`), bundled by
+/// esbuild and committed as `DashboardAssets.generated.swift` (`make dashboard`; `make web-test`
+/// fails when the committed file differs from a fresh build), so the binary serves it without
+/// Node and SwiftPM users get it without running make.
 ///
 /// Security: labels, outputs and gate titles come from workflow definitions and model output,
-/// so the script renders every value as text (`textContent`, `createElement`, never HTML) and
-/// attaches handlers with `addEventListener`. As a second line, every resource is a
+/// so the script renders every value as text (`textContent`, `createElement(NS)`, never HTML)
+/// and attaches handlers with `addEventListener`. As a second line, every resource is a
 /// `BrowserResource`: a Content-Security-Policy that admits only this server's own script,
 /// stylesheet and connections, so markup that reached the page anyway could run no inline
 /// script or handler and send nothing elsewhere.
@@ -26,31 +27,4 @@ public enum DashboardPage {
         try router.add(.get, "/dashboard.js") { _, _ in script }
         try router.add(.get, "/dashboard.css") { _, _ in stylesheet }
     }
-
-    /// The page: structure only, no inline script or style (the CSP forbids both). The script
-    /// fills the elements by id.
-    public static let html = """
-        <!doctype html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <title>Eddy DAG dashboard</title>
-        <link rel="stylesheet" href="/dashboard.css">
-        <script src="/dashboard.js" defer></script>
-        </head>
-        <body>
-        <h1>Eddy DAG dashboard</h1>
-        <p id="status">connecting…</p>
-        <p id="runs"></p>
-        <p id="run"></p>
-        <p id="cost"></p>
-        <div id="gates"></div>
-        <table>
-        <thead><tr><th>node</th><th>status</th><th>output</th></tr></thead>
-        <tbody id="nodes"></tbody>
-        </table>
-        </body>
-        </html>
-
-        """
 }

@@ -60,6 +60,14 @@ public final class DAGStreamGateway: Sendable {
             if case .deny(let status, let reason) = access.decide(request) { return Self.refusal(status, reason) }
             return Self.listing(engine)
         }
+        try router.add(.get, "/api/session") { [access] request, _ in
+            // What this token may do, so a dashboard can hide the controls a viewer could not
+            // use. Informational only: every command is still checked on the stream.
+            switch access.decide(request) {
+            case .deny(let status, let reason): return Self.refusal(status, reason)
+            case .allow(let role): return Self.session(role)
+            }
+        }
         try HistoryRoutes.install(into: &router, engine: engine, access: access)
         let lobbyHook = WebSocketUpgradeHook { [access] request, _ in
             if case .deny(let status, let reason) = access.decide(request) { return .reject(Self.refusal(status, reason)) }
@@ -106,6 +114,14 @@ public final class DAGStreamGateway: Sendable {
     }
 
     /// `{"runs":[{"dag_id":…,"finished":…,"status":…,"last_seq":…},…]}`
+    /// `{"role":"operator"}` or `{"role":"viewer"}`.
+    static func session(_ role: StreamRole) -> HTTPResponse {
+        let body = role == .operatorRole ? #"{"role":"operator"}"# : #"{"role":"viewer"}"#
+        return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json", "Cache-Control": "no-store",
+                                                   "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"],
+                            body: Array(body.utf8))
+    }
+
     static func listing(_ engine: DAGEngine) -> HTTPResponse {
         guard let runs = try? engine.runSummaries() else { return .error(.internalServerError, close: false) }
         var writer = JSONWriter()

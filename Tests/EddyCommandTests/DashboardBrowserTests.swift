@@ -6,46 +6,139 @@ import Testing
 
 /// A real browser (headless Chromium from Debian) against the dashboard page of
 /// `eddy serve --dag`: the page follows the lobby to the run, applies its snapshot and
-/// deltas, renders the node states and the waiting gate with its buttons; a click on
-/// Approve (operator token) completes the gate and the run. Hostile labels, outputs, gate
-/// titles and node ids stay text, and the page is served under a CSP that forbids inline script.
-@Suite("Headless Chromium against the DAG dashboard", .timeLimit(.minutes(2)))
+/// deltas, draws the graph and the node table, and shows the waiting gate; a viewer sees it
+/// all without controls and a command forged from the viewer's page is refused; an operator
+/// approves with a click and the run completes live. Hostile labels, outputs, gate titles and
+/// node ids stay text, and the page is served under a CSP that forbids inline script.
+/// Screenshots go to `.build/test-output/dashboard/` (see `screenshot(_:)`).
+/// Its tests, and those of the nested suites (time travel, connection), run one at a time:
+/// each drives a Chromium and an eddy server, and the machine is shared with other tests.
+@Suite("Headless Chromium against the DAG dashboard", .serialized, .timeLimit(.minutes(3)))
 struct DashboardBrowserTests {
-    @Test func chromiumRendersTheLiveRunAndItsWaitingGate() async throws {
+    /// Where the tests' screenshots go: `<package>/.build/test-output/dashboard/<name>.png`
+    /// (kept after the run, for a human to look at; git-ignored with the rest of .build).
+    static func screenshot(_ name: String) throws -> String {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/test-output/dashboard")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory.appendingPathComponent("\(name).png").path
+    }
+
+    /// The graph's nodes as `id: status` (their `<title>`), in drawing order.
+    static let graphNodes = ##"[...document.querySelectorAll("#graph g.node")].map((g) => g.querySelector("title").textContent)"##
+
+    /// From the page, with the token the page keeps (`sessionStorage`): opens the run's
+    /// stream itself and sends `decision` on the gate `review`; the command_result's status
+    /// and reason. A forged command: the page shows no control that would send it.
+    static let forgedApproval = ##"""
+        new Promise((done) => {
+          const id = document.querySelector("#run").textContent.split(" ")[1];
+          const token = sessionStorage.getItem("eddy.dashboard.token");
+          const ws = new WebSocket(`ws://${location.host}/api/dags/${encodeURIComponent(id)}/stream`, ["eddy.dag.v1", "token." + token]);
+          setTimeout(() => done("no command_result"), 10000);
+          ws.onmessage = (m) => {
+            const e = JSON.parse(m.data);
+            if (e.type === "snapshot") ws.send(JSON.stringify({ v: 1, type: "human_decision", command_id: "forged-1", node_id: "review", decision: "approve" }));
+            if (e.type === "command_result") { ws.close(); done([e.status, e.reason]); }
+          };
+        })
+        """##
+
+    @Test func aViewerWatchesWithoutControlsAndAnOperatorApprovesTheGate() async throws {
         let log = try ScratchLog()
         defer { log.remove() }
         let (server, port) = try await DemoProcess.start(
             db: log.path, command: "serve", arguments: ["--dag", ServeCommandTests.fixtures.appendingPathComponent("approval.json").path])
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
 
-        // Real time over the DevTools protocol: the page is read until it shows the run live
-        // with its waiting gate (bounded), then checked in detail. The token comes in the
-        // query, the form older links use.
+        // A viewer (token in the query, the form older links use): the live run, its graph
+        // and its waiting gate, no controls; a command forged from the page is refused.
+        let gateShown = #"<p><b>review</b>: Ship it?"#
         let (status, dom) = try await runPythonPeer("chromium_dom.py", [
-            "http://127.0.0.1:\(port)/?token=view", "30", #"<p id="status">live</p>"#,
-            #"<td class="s-waiting_human">waiting_human</td>"#, #"<p><b>review</b>: Ship it?"#,
+            "http://127.0.0.1:\(port)/?token=view", "40", #"<p id="status">live</p>"#, #"<p id="role">viewer: read-only</p>"#,
+            #"<td class="s-waiting_human">waiting_human</td>"#, gateShown, "<title>review: waiting_human</title>",
+            "--screenshot", try Self.screenshot("viewer"),
             "--eval", "location.href",
+            "--eval", Self.graphNodes,
+            "--eval", ##"document.querySelectorAll("#controls *, #gates button, #gates input").length"##,
+            "--eval", Self.forgedApproval,
+            // Time for a decision the server took to arrive; the gate still waits.
+            "--eval", ##"new Promise((done) => setTimeout(() => done(document.querySelector("#gates").textContent), 1000))"##,
         ])
-        #expect(status == 0)
-        #expect(dom.contains(#"<p id="status">live</p>"#), "\(dom.suffix(1500))")
-        #expect(dom.contains(#"<p id="runs">runs: run-"#) && dom.contains("(running)"), "\(dom.suffix(1500))")
-        #expect(dom.contains("· running · seq"), "\(dom.suffix(1500))")
+        let tail = String(dom.suffix(3000))
+        #expect(status == 0, "\(tail)")
+        #expect(Self.evaluation(1, in: dom) == #""http://127.0.0.1:\#(port)/""#, "the token left the address bar: \(tail)")
+        #expect(Self.evaluation(2, in: dom) == #"["plan: completed", "draft: completed", "flaky: completed", "join: completed", "review: waiting_human", "ship: pending"]"#, "\(tail)")
+        #expect(Self.evaluation(3, in: dom) == "0", "a viewer sees controls: \(tail)")
+        #expect(Self.evaluation(4, in: dom) == #"["rejected", "viewers may not send commands"]"#, "\(tail)")
+        #expect(Self.evaluation(5, in: dom)?.hasPrefix(#""review: Ship it?"#) == true, "\(tail)")
+        #expect(dom.contains(#"<ul id="runs"><li class="shown"><button type="button">run-"#) && dom.contains(" (running)</button>"), "\(tail)")
+        #expect(dom.contains("· running · seq"), "\(tail)")
         for node in ["plan", "draft", "flaky", "join"] {
-            #expect(dom.contains(#"<tr><td>\#(node)</td><td class="s-completed">completed</td>"#), "\(node): \(dom.suffix(1500))")
+            #expect(dom.contains(#"<tr><td>\#(node)</td><td class="s-completed">completed</td>"#), "\(node): \(tail)")
         }
-        #expect(dom.contains(#"<tr><td>review</td><td class="s-waiting_human">waiting_human</td>"#), "\(dom.suffix(1500))")
-        #expect(dom.contains(#"<p><b>review</b>: Ship it? <button>Approve</button> <button>Reject</button></p>"#), "\(dom.suffix(1500))")
-        #expect(dom.contains(#""draft text""#), "outputs are rendered: \(dom.suffix(1500))")
-        #expect(Self.evaluation(1, in: dom) == #""http://127.0.0.1:\#(port)/""#, "the token left the address bar: \(dom.prefix(300))")
+        #expect(dom.contains(#"<tr><td>review</td><td class="s-waiting_human">waiting_human</td>"#), "\(tail)")
+        #expect(dom.contains(#""draft text""#), "outputs are rendered: \(tail)")
+        #expect(dom.contains("<p><b>review</b>: Ship it?</p>"), "the viewer's gate has no buttons: \(tail)")
 
-        // An operator approves in the browser: the gate completes, then the run.
+        // An operator approves in the browser: the gate completes, then the run, live; every
+        // edge has fed its node.
+        let edges = ##"(() => { const all = [...document.querySelectorAll("#graph path.edge")]; return [all.length, all.every((p) => p.classList.contains("active"))]; })()"##
         let (approved, after) = try await runPythonPeer("chromium_dom.py", [
-            "http://127.0.0.1:\(port)/#token=op", "30", #"<p><b>review</b>: Ship it?"#,
-            "--click", "#gates button", #"<tr><td>review</td><td class="s-completed">completed</td>"#,
-            #"<tr><td>ship</td><td class="s-completed">completed</td>"#, "· completed · seq",
+            "http://127.0.0.1:\(port)/#token=op", "40", #"<p id="role">operator</p>"#,
+            #"<p><b>review</b>: Ship it? <button type="button">Approve</button> <button type="button">Reject</button>"#,
+            #"<div id="controls"><button type="button">Pause</button><button class="danger" type="button">Cancel</button></div>"#,
+            "--screenshot", try Self.screenshot("operator-gate"),
+            "--click", "#gates button", #"<p id="notice">approve review: accepted</p>"#,
+            #"<tr><td>review</td><td class="s-completed">completed</td>"#,
+            #"<tr><td>ship</td><td class="s-completed">completed</td>"#, "· completed · seq", "<title>ship: completed</title>",
+            #"<div id="controls"></div>"#, #"<div id="gates"></div>"#,
+            "--eval", edges,
+            // A click on a node in the graph opens its details: attempts, metrics, output.
+            "--do", ##"[...document.querySelectorAll("#graph g.node")].find((g) => g.querySelector("title").textContent.startsWith("flaky:")).dispatchEvent(new MouseEvent("click", { bubbles: true }))"##,
+            "<h2>flaky</h2>", "<dt>status</dt><dd>completed</dd><dt>attempts</dt><dd>2</dd>", #"<pre class="output">"recovered"</pre>"#,
+            "--do", ##"[...document.querySelectorAll("#graph g.node")].find((g) => g.querySelector("title").textContent.startsWith("draft:")).dispatchEvent(new MouseEvent("click", { bubbles: true }))"##,
+            "<h2>draft</h2>", "<dt>tokens</dt><dd>300</dd>", #"<pre class="output">"draft text"</pre>"#,
+            "--screenshot", try Self.screenshot("operator-completed"),
         ])
-        #expect(approved == 0, "\(after.suffix(1500))")
-        #expect(!after.contains("<p><b>review</b>"), "the gate left the page: \(after.suffix(1500))")
+        #expect(approved == 0, "\(after.suffix(3000))")
+        #expect(Self.evaluation(1, in: after) == "[6, true]", "every edge active: \(after.suffix(3000))")
+
+        server.terminate()
+        for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!server.isRunning)
+    }
+
+    /// The operator's other controls: pause and resume, a gate modified with feedback (typed
+    /// in the page), and, on the next run (`--repeat`), cancel.
+    @Test func anOperatorPausesResumesModifiesWithFeedbackAndCancels() async throws {
+        let log = try ScratchLog()
+        defer { log.remove() }
+        let (server, port) = try await DemoProcess.start(
+            db: log.path, command: "serve", arguments: ["--repeat", "--dag", ServeCommandTests.fixtures.appendingPathComponent("approval.json").path])
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+
+        let modify = ##"(() => { const line = document.querySelector("#gates p"); line.querySelector("input").value = "ship <b>Friday</b>"; line.querySelector("button.modify").click(); })()"##
+        let (status, dom) = try await runPythonPeer("chromium_dom.py", [
+            "http://127.0.0.1:\(port)/#token=op", "40", #"<p id="role">operator</p>"#, "<title>review: waiting_human</title>",
+            // Picked in the runs list, the run stays shown when the next one starts.
+            "--click", "#runs li button",
+            "--click", "#controls button", #"<p id="notice">pause: accepted</p>"#, "· paused · seq",
+            #"<div id="controls"><button type="button">Resume</button>"#,
+            "--click", "#controls button", #"<p id="notice">resume: accepted</p>"#, "· running · seq",
+            "--do", modify, #"<p id="notice">modify review: accepted</p>"#,
+            Self.row("review", "completed", #"{"decision":"modify","feedback":"ship <b>Friday</b>"}"#),
+            "· completed · seq", "<title>ship: completed</title>",
+            // The next run starts (--repeat): picked in the list, it is shown at its gate.
+            "(running)</button></li></ul>", "--eval", ##"document.querySelector("#run").textContent.split(" ")[1]"##,
+            "--click", "#runs li:last-child button", "<title>review: waiting_human</title>", "· running · seq",
+            "--click", "#controls button.danger", #"<p id="notice">cancel: accepted</p>"#, "· cancelled · seq",
+            #"<div id="controls"></div>"#,
+            "--eval", ##"document.querySelector("#run").textContent.split(" ")[1]"##,
+        ])
+        #expect(status == 0, "\(dom.suffix(3000))")
+        let first = Self.evaluation(1, in: dom), second = Self.evaluation(2, in: dom)
+        #expect(first != nil && second != nil && first != second, "the cancel went to the next run: \(dom.suffix(3000))")
 
         server.terminate()
         for _ in 0..<100 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
@@ -126,8 +219,18 @@ struct DashboardBrowserTests {
         let (server, port) = try await DemoProcess.start(db: log.path, command: "serve", arguments: ["--dag", dag.path])
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
 
-        let gateLine = "<p><b>\(Self.escaped(Hostile.gateID))</b>: \(Self.escaped(Hostile.title)) <button>Approve</button> <button>Reject</button></p>"
-        let tags = #"[...document.querySelectorAll("body *")].map((e) => e.localName).filter((t) => !["h1", "p", "div", "table", "thead", "tbody", "tr", "th", "td", "b", "button"].includes(t))"#
+        let gateLine = "<p><b>\(Self.escaped(Hostile.gateID))</b>: \(Self.escaped(Hostile.title)) <button type=\"button\">Approve</button> <button type=\"button\">Reject</button>"
+        // Only the page's own kinds of element: HTML ones from its structure and panels, and
+        // in the one SVG (the graph) only groups, paths, boxes, text and titles.
+        let tags = #"""
+            [...document.querySelectorAll("body *")].filter((e) => e.namespaceURI === "http://www.w3.org/1999/xhtml"
+              ? !["header", "h1", "h2", "h3", "p", "nav", "ul", "li", "main", "div", "section", "meter", "label", "input", "button",
+                  "pre", "b", "aside", "dl", "dt", "dd", "table", "thead", "tbody", "tr", "th", "td"].includes(e.localName)
+              : !(["g", "path", "rect", "text", "title"].includes(e.localName) || e === document.getElementById("graph"))
+            ).map((e) => e.localName).concat(document.querySelectorAll("svg").length === 1 ? [] : ["another svg"])
+            """#
+        // The hostile output, opened in the node's detail panel (a click on its row).
+        let openWrite = ##"[...document.querySelectorAll("#nodes tr")].find((row) => row.cells[2].textContent.includes("__xss='output'")).click()"##
         let handlers = #"[...document.querySelectorAll("*")].flatMap((e) => [...e.attributes].map((a) => a.name)).filter((n) => n.startsWith("on"))"#
         let (status, output) = try await runPythonPeer("chromium_dom.py", [
             "http://127.0.0.1:\(port)/#token=op", "30", #"<p id="status">live</p>"#, gateLine,
@@ -146,6 +249,10 @@ struct DashboardBrowserTests {
             "--eval", "location.href",
             // The browser enforces the CSP: an inline script added now does not run.
             "--eval", #"(() => { const s = document.createElement("script"); s.textContent = "window.__inline = 1"; document.body.append(s); return typeof window.__inline; })()"#,
+            // The hostile output in full, as text, in the detail panel: nothing runs.
+            "--do", openWrite, "<pre class=\"output\">\(Self.escaped(Self.json(Hostile.output)))</pre>",
+            "--screenshot", try Self.screenshot("hostile-detail"),
+            "--eval", ##"new Promise((done) => setTimeout(() => done(typeof window.__xss), 500))"##,
             // The operator approves with a click: the id, sent back as it came, decides the gate.
             "--click", "#gates button", Self.row("after", "completed"), "· completed · seq",
             "--eval", "typeof window.__xss",
@@ -156,7 +263,7 @@ struct DashboardBrowserTests {
         ])
         let tail = String(output.suffix(3000))
         #expect(status == 0, "\(tail)")
-        #expect(Self.evaluation(1, in: output) == "2", "the gate was decided without a click: \(tail)")
+        #expect(Self.evaluation(1, in: output) == "3", "the gate was decided without a click (Approve, Reject, Modify are gone): \(tail)")
         #expect(Self.evaluation(2, in: output) == #""undefined""#, "hostile markup ran: \(tail)")
         #expect(Self.evaluation(3, in: output) == "[]", "elements were made from data: \(tail)")
         #expect(Self.evaluation(4, in: output) == "[]", "inline handlers in the page: \(tail)")
@@ -164,9 +271,10 @@ struct DashboardBrowserTests {
         #expect(Self.evaluation(6, in: output) == "false", "a node id polluted Object.prototype: \(tail)")
         #expect(Self.evaluation(7, in: output) == #""http://127.0.0.1:\#(port)/""#, "the token left the address bar: \(tail)")
         #expect(Self.evaluation(8, in: output) == #""undefined""#, "the CSP did not stop an inline script: \(tail)")
-        #expect(Self.evaluation(9, in: output) == #""undefined""#, "\(tail)")
-        #expect(Self.evaluation(10, in: output) == #""http://127.0.0.1:\#(port)/""#, "\(tail)")
-        #expect(Self.evaluation(11, in: output) == #""undefined""#, "\(tail)")
+        #expect(Self.evaluation(9, in: output) == #""undefined""#, "the output in the detail panel ran: \(tail)")
+        #expect(Self.evaluation(10, in: output) == #""undefined""#, "\(tail)")
+        #expect(Self.evaluation(11, in: output) == #""http://127.0.0.1:\#(port)/""#, "\(tail)")
+        #expect(Self.evaluation(12, in: output) == #""undefined""#, "\(tail)")
         // The decision came from the click, with the gate's id intact, and the id reached the
         // collect node's output as a key.
         #expect(output.contains(Self.row(Hostile.gateID, "completed")), "\(tail)")

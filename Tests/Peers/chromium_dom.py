@@ -3,14 +3,17 @@ expected string; prints the DOM. Drives Chromium over the DevTools protocol (wit
 `websockets` client), because `--dump-dom` dumps when a virtual-time budget runs out, which
 does not wait for WebSocket traffic.
 
-Usage: chromium_dom.py URL TIMEOUT_SECONDS STEP [--click CSS_SELECTOR STEP | --do JS STEP]...
+Usage: chromium_dom.py URL TIMEOUT_SECONDS STEP [--click CSS_SELECTOR STEP | --do JS STEP | --viewport WxH STEP]...
 where a STEP is any number of
     EXPECTED          a string the DOM must contain
     --absent STRING   a string the DOM must not contain
     --eval JS         an expression evaluated once the step's DOM conditions hold
+    --screenshot PNG  a screenshot (Page.captureScreenshot) written to PNG once they hold
+    --signal FILE     FILE created once they hold (for a test that acts on the server then)
 The first step waits for the page; --click clicks the first element matching the selector
 (as a user would: a failed lookup is an error), --do evaluates an expression (for example
-`location.reload()`), and each then waits for its own step's conditions.
+`location.reload()`), --viewport emulates a window of W × H CSS pixels (a narrow phone, say),
+and each then waits for its own step's conditions.
 
 Output: one line `EVAL <n> <value>` per --eval, numbered from 1 in command-line order, as
 soon as it is evaluated: the value as JSON, `undefined` for undefined, or
@@ -23,6 +26,7 @@ printed after the DOM). TIMEOUT_SECONDS bounds the whole run.
 key over https.
 """
 import asyncio
+import base64
 import json
 import re
 import shutil
@@ -33,20 +37,25 @@ from websockets.asyncio.client import connect
 
 
 def parse(arguments):
-    steps = [{"action": None, "expected": [], "absent": [], "evals": []}]
+    def step(action):
+        return {"action": action, "expected": [], "absent": [], "evals": [], "screenshots": [], "signals": []}
+
+    steps = [step(None)]
     evals = 0
     i = 0
     while i < len(arguments):
         arg = arguments[i]
-        if arg in ("--click", "--do", "--absent", "--eval"):
+        if arg in ("--click", "--do", "--viewport", "--absent", "--eval", "--screenshot", "--signal"):
             if i + 1 >= len(arguments):
                 sys.exit(f"{arg} needs a value")
             value = arguments[i + 1]
             i += 2
-            if arg == "--click":
-                steps.append({"action": ("click", value), "expected": [], "absent": [], "evals": []})
-            elif arg == "--do":
-                steps.append({"action": ("do", value), "expected": [], "absent": [], "evals": []})
+            if arg in ("--click", "--do", "--viewport"):
+                steps.append(step((arg[2:], value)))
+            elif arg == "--screenshot":
+                steps[-1]["screenshots"].append(value)
+            elif arg == "--signal":
+                steps[-1]["signals"].append(value)
             elif arg == "--absent":
                 steps[-1]["absent"].append(value)
             else:
@@ -134,7 +143,12 @@ async def main():
             for step in STEPS:
                 if step["action"] is not None:
                     kind, value = step["action"]
-                    if kind == "click":
+                    if kind == "viewport":
+                        width, height = (int(n) for n in value.split("x"))
+                        await call("Emulation.setDeviceMetricsOverride", session, width=width, height=height,
+                                   deviceScaleFactor=1, mobile=True)
+                        expression = "undefined"
+                    elif kind == "click":
                         selector = json.dumps(value)
                         expression = f"(() => {{ const e = document.querySelector({selector}); if (!e) throw new Error('no element matches ' + {selector}); e.click(); }})()"
                     else:
@@ -160,6 +174,14 @@ async def main():
                     await asyncio.sleep(0.2)
                 for number, expression in step["evals"]:
                     print(f"EVAL {number} {shown(await evaluate(expression))}", flush=True)
+                for path in step["screenshots"]:
+                    image = (await call("Page.captureScreenshot", session, format="png"))["data"]
+                    with open(path, "wb") as file:
+                        file.write(base64.b64decode(image))
+                    print(f"SCREENSHOT {path}", flush=True)
+                for path in step["signals"]:
+                    with open(path, "w") as file:
+                        file.write("ready\n")
             print(dom)
             return 0
     finally:
