@@ -11,7 +11,9 @@ for round in $(seq 1 "$ROUNDS"); do
     bin=$A; [ "$side" = B ] && bin=$B
     out=$(mktemp -d)
     row=$(env EDDY="$bin" DASHBOARDS="$N" "RATES_$N=$RATE" OUT="$out" bash "$HERE/run-dag-stream.sh" | tail -1)
-    rm -rf "$out"
     echo "round $round $side $row"
+    # The load generator's own line: which condition failed when a row says "no".
+    echo "  $(tail -1 "$out/results.txt" 2>/dev/null | cut -d' ' -f3-14)"
+    rm -rf "$out"
   done
 done
