@@ -97,7 +97,7 @@ public final class SignalWatch: Sendable {
 final class SignalWatcher: LoopResource, @unchecked Sendable {
     let loop: EventLoop
     private let signals: [Int32]
-    private var handles: [UnsafeMutablePointer<uv_signal_t>] = []
+    private var handles = SignalHandles()
     private var continuation: UnsafeContinuation<Int32, any Error>?
     /// The outcome, once a signal arrived (or the watch ended) before anyone waited.
     private var outcome: Result<Int32, any Error>?
@@ -113,14 +113,8 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
             done = true
             throw IOError(.eventLoopShutdown, operation: "signal")
         }
-        for signal in signals {
-            let handle = UVHandle.allocate(uv_signal_t.self)
-            uv_signal_init(loop.uv, handle)
-            handle.pointee.data = Unmanaged.passUnretained(self).toOpaque() // closed before self goes
-            uv_signal_start(handle, { handle, signal in
-                Unmanaged<SignalWatcher>.fromOpaque(handle!.pointee.data!).takeUnretainedValue().finish(.success(signal))
-            }, signal)
-            handles.append(handle)
+        handles.start(signals, on: loop, owner: self) { handle, signal in
+            Unmanaged<SignalWatcher>.fromOpaque(handle!.pointee.data!).takeUnretainedValue().finish(.success(signal))
         }
     }
 
@@ -136,18 +130,7 @@ final class SignalWatcher: LoopResource, @unchecked Sendable {
     func finish(_ result: Result<Int32, any Error>) {
         guard !done else { return }
         done = true
-        let open = handles
-        handles = []
-        var remaining = open.count
-        for handle in open {
-            uv_signal_stop(handle)
-            handle.pointee.data = Unmanaged.passRetained(ClosingCounter { [self] in
-                remaining -= 1
-                if remaining == 0 { loop.deregister(self) }
-            }).toOpaque()
-            UVHandle.close(handle.asUVHandle)
-        }
-        if open.isEmpty { loop.deregister(self) }
+        handles.close(deregistering: self, from: loop)
         if let continuation {
             self.continuation = nil
             continuation.resume(with: result)

@@ -42,7 +42,7 @@ final class RepeatingSignalHandler: LoopResource, @unchecked Sendable {
     let loop: EventLoop
     private let signals: [Int32]
     private let continuation: AsyncStream<ProcessSignal>.Continuation
-    private var handles: [UnsafeMutablePointer<uv_signal_t>] = []
+    private var handles = SignalHandles()
     private var stopped = false
 
     init(loop: EventLoop, signals: [Int32], continuation: AsyncStream<ProcessSignal>.Continuation) {
@@ -57,14 +57,8 @@ final class RepeatingSignalHandler: LoopResource, @unchecked Sendable {
             continuation.finish()
             throw IOError(.eventLoopShutdown, operation: "signal")
         }
-        for signal in signals {
-            let handle = UVHandle.allocate(uv_signal_t.self)
-            uv_signal_init(loop.uv, handle)
-            handle.pointee.data = Unmanaged.passUnretained(self).toOpaque() // closed before self goes
-            uv_signal_start(handle, { handle, signal in
-                Unmanaged<RepeatingSignalHandler>.fromOpaque(handle!.pointee.data!).takeUnretainedValue().deliver(signal)
-            }, signal)
-            handles.append(handle)
+        handles.start(signals, on: loop, owner: self) { handle, signal in
+            Unmanaged<RepeatingSignalHandler>.fromOpaque(handle!.pointee.data!).takeUnretainedValue().deliver(signal)
         }
     }
 
@@ -76,18 +70,7 @@ final class RepeatingSignalHandler: LoopResource, @unchecked Sendable {
     func stop() {
         guard !stopped else { return }
         stopped = true
-        let open = handles
-        handles = []
-        var remaining = open.count
-        for handle in open {
-            uv_signal_stop(handle)
-            handle.pointee.data = Unmanaged.passRetained(ClosingCounter { [self] in
-                remaining -= 1
-                if remaining == 0 { loop.deregister(self) }
-            }).toOpaque()
-            UVHandle.close(handle.asUVHandle)
-        }
-        if open.isEmpty { loop.deregister(self) }
+        handles.close(deregistering: self, from: loop)
         continuation.finish()
     }
 
