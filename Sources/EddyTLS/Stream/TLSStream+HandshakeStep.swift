@@ -10,17 +10,24 @@ extension TLSStream {
         let result = SSL_do_handshake(ssl)
         let status = result == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, result)
         let failure = result == 1 || status == SSL_ERROR_WANT_READ ? nil : handshakeFailure(status)
-        // Even a failure has bytes to send: the alert that tells the peer why.
+        // Even a failure has bytes to send: the alert that tells the peer why. A write error
+        // here means TCP is already gone; the handshake's own outcome is what is reported.
         _ = try? flushOutput()
         if result == 1 { return finishHandshake() }
-        if let failure { return fail(failure) }
+        if let failure {
+            if failure.sentPlaintextHTTP, role == .server { answerPlaintextHTTP() }
+            return fail(failure.error)
+        }
         // SSL_ERROR_WANT_READ: wait for the peer.
     }
 
     /// The error for a failed handshake step, with OpenSSL's reasons and the certificate
-    /// verification result. Right after the call: reads the error queue.
-    func handshakeFailure(_ status: Int32) -> TLSError {
+    /// verification result, and whether the peer spoke plaintext HTTP (OpenSSL recognises a
+    /// request line or a proxy `CONNECT` where a ClientHello belongs). Right after the
+    /// call: reads the error queue.
+    func handshakeFailure(_ status: Int32) -> (error: TLSError, sentPlaintextHTTP: Bool) {
         let drained = OpenSSLErrors.drain()
+        let plaintextHTTP = drained.contains(SSL_R_HTTP_REQUEST) || drained.contains(SSL_R_HTTPS_PROXY_REQUEST)
         var reasons = drained.reasons
         var code = TLSError.Code.handshakeFailed
         let verification = SSL_get_verify_result(ssl)
@@ -38,7 +45,21 @@ extension TLSStream {
             default: reasons = ["SSL_do_handshake failed (SSL_get_error \(status))"]
             }
         }
-        return TLSError(code, operation: "TLS handshake with \(peerDescription)", reasons: reasons)
+        return (TLSError(code, operation: "TLS handshake with \(peerDescription)", reasons: reasons), plaintextHTTP)
+    }
+
+    /// The one plaintext answer a TLS server gives: a browser or `curl` that sent `http://`
+    /// to this port is told, in HTTP it can read, to use `https://` (as nginx answers 400
+    /// "plain HTTP request sent to HTTPS port"), instead of seeing the connection drop with
+    /// no reason. The listener closes the connection after it; the bytes are corked on TCP
+    /// and handed to the kernel before the close.
+    func answerPlaintextHTTP() {
+        let body = "This port speaks TLS: use https:// (or wss:// for WebSockets).\n"
+        let head = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+        // The connection is being failed either way; if TCP refuses the bytes, the close
+        // that follows is the answer.
+        _ = try? transport.writeWithoutWaiting(Array((head + body).utf8))
     }
 
     func finishHandshake() {
