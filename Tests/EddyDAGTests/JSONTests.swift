@@ -48,6 +48,16 @@ struct JSONTests {
         #expect((try? JSONParser.parse(deep, maxDepth: 200)) != nil)
     }
 
+    /// Found by the `json` fuzz target: `1e400` was read as infinity, which the writer can
+    /// only spell `null`.
+    @Test func numbersBeyondDoublesRangeAreRefused() throws {
+        for text in ["1e400", "-1e400", "[1, 2e999]"] {
+            #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+        }
+        #expect(try JSONParser.parse("1e-400") == .double(0))
+        #expect(try JSONParser.parse("1.7976931348623157e308") == .double(.greatestFiniteMagnitude))
+    }
+
     @Test func integersStayIntegers() throws {
         #expect(try JSONParser.parse("9007199254740993") == .int(9_007_199_254_740_993))
         #expect(try JSONParser.parse("1e3") == .double(1000))

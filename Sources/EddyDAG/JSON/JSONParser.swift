@@ -225,7 +225,9 @@ public struct JSONParser {
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let integer = Int64(text) { return .int(integer) }
-        guard let number = Double(text) else { throw error("unrepresentable number") }
+        // Beyond Double's range (1e400) is refused rather than read as infinity: JSON has no
+        // infinity, so the value could not be written back (RFC 8259 §6).
+        guard let number = Double(text), number.isFinite else { throw error("number out of range") }
         return .double(number)
     }
 }
