@@ -1,8 +1,8 @@
 # Eddy's two everyday commands:
 #   make demo   build and run the demo server (installs missing Debian packages first)
 #   make test   build and run every test       (same)
-# and `make bench` for the peer benchmarks, `make docs` for the API documentation (neither is
-# part of the tests or CI).
+# and `make bench` for the peer benchmarks, `make docs` for the API documentation, `make fuzz`
+# for the fuzzers (none of them part of the tests; CI replays the fuzz corpora in `make test`).
 
 SWIFT ?= swift
 # Debian packages the build and the tests need (Chromium is a test peer: a real browser;
@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PEERS := $(VENV)/.peers-installed
 
-.PHONY: deps build demo test bench clean web web-test conformance docs dashboard
+.PHONY: deps build demo test bench clean web web-test conformance docs dashboard fuzz
 
 deps:
 	@missing=""; \
@@ -117,3 +117,9 @@ bench: deps
 
 clean:
 	rm -rf .build $(VENV) $(WEB)/dist $(WEB)/node_modules .autobahn
+
+# libFuzzer over the parsers that face untrusted bytes (Tests/Fuzz), FUZZ_SECONDS per target
+# (default 60). `make test` replays every committed seed and regression input
+# (EddyFuzzTests); this searches for new ones.
+fuzz: deps
+	Tests/Fuzz/fuzz.sh

@@ -212,6 +212,26 @@ let package = Package(
             path: "Tests/Fixtures/AutobahnClient",
             swiftSettings: strict
         ),
+        // The parsers that face untrusted bytes as fuzz targets (`make fuzz`), and their
+        // driver: libFuzzer's entry point when built with `--sanitize fuzzer`, a replayer of
+        // input files otherwise. EddyFuzzTests replays the committed corpora in `make test`.
+        .target(
+            name: "EddyFuzzTargets",
+            dependencies: ["EddyHTTPCore", "EddyWebSocketCore", "EddyDAG"],
+            path: "Tests/Fuzz/Targets",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "eddy-fuzz",
+            dependencies: ["EddyFuzzTargets"],
+            path: "Tests/Fuzz/Driver",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EddyFuzzTests",
+            dependencies: ["EddyFuzzTargets"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EddyDAGTests",
             dependencies: ["EddyTestSupport", "EddyDAG", "eddy-eventlog-probe"]
