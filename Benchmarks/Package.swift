@@ -14,10 +14,12 @@ let package = Package(
     dependencies: [
         .package(name: "Eddy", path: ".."),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        // NIOSSL (BoringSSL) for the wss:// peer.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
     ],
     targets: [
         // Peers: SwiftNIO's classic ChannelHandler and NIOAsyncChannel TCP echo servers,
-        // and its NIOWebSocket echo server.
+        // and its NIOWebSocket echo server (wss:// with NIOSSL when given a certificate).
         .executableTarget(name: "nio-echo-handler", dependencies: nio),
         .executableTarget(name: "nio-echo-async", dependencies: nio),
         .executableTarget(
@@ -25,6 +27,7 @@ let package = Package(
             dependencies: nio + [
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // Eddy's side.

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # wss:// against ws:// on the same server and the same load generator, in one invocation,
-# for Eddy (`eddy echo`, with and without --tls-cert/--tls-key) and Node `ws` (over
-# Node's `https`, with and without --tls-cert/--tls-key), one server at a time. The load
-# comes from `eddy bench` (the only generator here that speaks wss://; it costs about as
-# much CPU as the servers it measures, on the same 2 cores, so the ratios, not the absolute
-# rates, are the figures). Then full TLS 1.3 handshakes per second against each TLS server
-# with `openssl s_time -new` (a fresh session each time; its own CPU shares the cores).
-# SwiftNIO + NIOSSL is not here: swift-nio-ssl is not in the package cache.
-#   DURATION (default 5)  CONNECTIONS (default 100)  LOOPS (Eddy event loops, default 1:
-#   Node is single-threaded)
+# for Eddy (`eddy echo`, OpenSSL 3), SwiftNIO (`nio-ws-echo`: NIOWebSocket behind
+# NIOSSL's server handler, BoringSSL) and Node `ws` (over Node's `https`, OpenSSL), each
+# with and without --tls-cert/--tls-key, one server at a time. The load comes from `eddy
+# bench` (the only generator here that speaks wss://; it costs about as much CPU as the
+# servers it measures, on the same 2 cores), so the server's own CPU per message (from
+# /proc) is the figure to compare, and the rates only within a row. Then full TLS 1.3
+# handshakes per second against each TLS server with `openssl s_time -new` (a fresh
+# session each time; its own CPU shares the cores).
+#   DURATION (default 5)  CONNECTIONS (default 100)  LOOPS (server threads, default 1:
+#   Node is single-threaded)  SERVERS (default "eddy nio node")
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-5}
@@ -22,17 +23,22 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
 TLS=(--tls-cert "$OUT/cert.pem" --tls-key "$OUT/key.pem")
+SERVERS=${SERVERS:-eddy nio node}
 declare -A CMD=(
   [eddy]="$EDDY echo --port 0 --loops $LOOPS"
+  [nio]="$BENCH/.build/release/nio-ws-echo --port 0 --threads $LOOPS"
   [node]="node $BENCH/node/ws-echo-server.js --port 0"
 )
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
+TICKS=$(getconf CLK_TCK)
 
 CASES=(
   "32B x16|--payload 32 --in-flight 16"
   "1KiB x16|--payload 1024 --in-flight 16"
   "16KiB x4|--payload 16384 --in-flight 4"
 )
-# rate SERVER SCHEME ARGS... -> the RESULT line of one measured run
+# rate SERVER SCHEME ARGS... -> the RESULT line of one measured run, with the server's
+# CPU per message appended as server_cpu_us=
 rate() {
   local server=$1 scheme=$2; shift 2
   local extra=() url="ws://127.0.0.1"
@@ -41,29 +47,40 @@ rate() {
   start_server "$OUT/$server-$scheme.log" ${CMD[$server]} "${extra[@]}"
   local ca=()
   [ "$scheme" = wss ] && ca=(--ca "$OUT/cert.pem")
-  "$EDDY" bench "$url:$SERVER_PORT/" "${ca[@]}" --connections "$CONNECTIONS" --duration "$DURATION" --loops 2 "$@" \
-    | tee -a "$OUT/results.txt"
+  local pid=$SERVER_PID
+  [ "$server" = node ] && pid=$(pgrep -P "$SERVER_PID" node || echo "$SERVER_PID") # node may fork a child
+  local before after line
+  before=$(cpu_ticks "$pid")
+  line=$("$EDDY" bench "$url:$SERVER_PORT/" "${ca[@]}" --connections "$CONNECTIONS" --duration "$DURATION" --warmup 0 --loops 2 "$@")
+  after=$(cpu_ticks "$pid")
   stop_server
+  line="$line server=$server scheme=$scheme server_cpu_us=$(awk -v t=$((after - before)) -v hz="$TICKS" -v m="$(field messages "$line")" \
+    'BEGIN { printf "%.2f", (m > 0) ? t / hz * 1e6 / m : 0 }')"
+  echo "$line" | tee -a "$OUT/results.txt"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b>0)?a/b:0}'; }
 
-echo "Eddy loops: $LOOPS, $CONNECTIONS connections, $DURATION s measured (eddy bench, 2 loops)"
+echo "Server threads: $LOOPS, $CONNECTIONS connections, $DURATION s measured (eddy bench, 2 loops)"
 echo
-printf '| case | Eddy ws:// | Eddy wss:// | Eddy wss ÷ ws | Node ws:// | Node wss:// | Node wss ÷ ws | Eddy wss ÷ Node wss |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '| case | server | ws:// msgs/s | wss:// msgs/s | wss ÷ ws | ws:// CPU µs/msg | wss:// CPU µs/msg | wss CPU: Eddy ÷ server |\n'
+printf '|---|---|---:|---:|---:|---:|---:|---:|\n'
 for case in "${CASES[@]}"; do
   IFS='|' read -r label args <<< "$case"
-  # shellcheck disable=SC2086
-  ew=$(field msgs_per_sec "$(rate eddy ws $args)"); es=$(field msgs_per_sec "$(rate eddy wss $args)")
-  # shellcheck disable=SC2086
-  nw=$(field msgs_per_sec "$(rate node ws $args)"); ns=$(field msgs_per_sec "$(rate node wss $args)")
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$ew" "$es" "$(ratio "$es" "$ew")" \
-    "$nw" "$ns" "$(ratio "$ns" "$nw")" "$(ratio "$es" "$ns")"
+  eddy_wss_cpu=""
+  for server in $SERVERS; do
+    # shellcheck disable=SC2086
+    plain=$(rate "$server" ws $args | tail -1); secure=$(rate "$server" wss $args | tail -1)
+    pw=$(field msgs_per_sec "$plain"); sw=$(field msgs_per_sec "$secure")
+    pc=$(field server_cpu_us "$plain"); sc=$(field server_cpu_us "$secure")
+    [ "$server" = eddy ] && eddy_wss_cpu=$sc
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$server" "$pw" "$sw" "$(ratio "$sw" "$pw")" \
+      "$pc" "$sc" "$( [ -n "$eddy_wss_cpu" ] && ratio "$eddy_wss_cpu" "$sc" || echo -)"
+  done
 done
 
 echo
 echo "Full handshakes (openssl s_time -new: TLS 1.3, ECDSA P-256, X25519), $DURATION s each:"
-for server in eddy node; do
+for server in $SERVERS; do
   # shellcheck disable=SC2086
   start_server "$OUT/$server-handshakes.log" ${CMD[$server]} "${TLS[@]}"
   printf '%s: ' "$server"

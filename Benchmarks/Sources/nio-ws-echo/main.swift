@@ -24,6 +24,7 @@ import Dispatch
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// Largest frame and largest reassembled message accepted (1 MiB).
@@ -134,10 +135,14 @@ struct Options {
     var host = "127.0.0.1"
     var port = 0
     var threads = System.coreCount
+    /// PEM files: with both, the server speaks wss:// (NIOSSL's server handler first in
+    /// every pipeline).
+    var tlsCertificate: String? = nil
+    var tlsKey: String? = nil
 }
 
 func usage(_ message: String) -> Never {
-    let text = "nio-ws-echo: \(message)\nusage: nio-ws-echo [--host H] [--port P] [--threads N]\n"
+    let text = "nio-ws-echo: \(message)\nusage: nio-ws-echo [--host H] [--port P] [--threads N] [--tls-cert FILE --tls-key FILE]\n"
     _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     exit(2)
 }
@@ -165,11 +170,27 @@ func parseOptions() -> Options {
         case "--threads":
             guard let n = Int(next()), n >= 1 else { usage("bad --threads") }
             options.threads = n
+        case "--tls-cert": options.tlsCertificate = next()
+        case "--tls-key": options.tlsKey = next()
         case "-h", "--help": usage("help")
         default: usage("unknown argument \(arg)")
         }
     }
+    if (options.tlsCertificate == nil) != (options.tlsKey == nil) { usage("--tls-cert and --tls-key go together") }
     return options
+}
+
+/// NIOSSL's server context for the certificate and key, or nil for plain ws://.
+func makeTLSContext(_ options: Options) -> NIOSSLContext? {
+    guard let certificate = options.tlsCertificate, let key = options.tlsKey else { return nil }
+    do {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        return try NIOSSLContext(configuration: configuration)
+    } catch {
+        usage("cannot load the TLS certificate or key: \(error)")
+    }
 }
 
 // MARK: - Server
@@ -181,6 +202,7 @@ func runServer(_ options: Options) -> Never {
     signal(SIGPIPE, SIG_IGN)
 
     let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
+    let tls = makeTLSContext(options)
 
     let upgrader = NIOWebSocketServerUpgrader(
         maxFrameSize: Limits.maxMessageSize,
@@ -203,6 +225,9 @@ func runServer(_ options: Options) -> Never {
         .childChannelOption(.maxMessagesPerRead, value: 16)
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
+                if let tls {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                }
                 try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
                 )
