@@ -135,9 +135,10 @@ func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: Stri
     let port = server.port
     // The driver starts once the port is bound and announced (its output follows LISTENING).
     do {
-        try await runServices(server.services(driver: driver), logger: logger, shutdownTimeout: options.logging.shutdownTimeout) {
+        try await runServices(server.services(), logger: logger, shutdownTimeout: options.logging.shutdownTimeout) {
             Console.out("LISTENING \(port)")
             Console.out(banner)
+            server.startDriver(driver)
         }
     } catch {
         await server.shutdown()
