@@ -117,7 +117,7 @@ public final class DAGStreamServer: Sendable {
                                                                          retention: configuration.retention,
                                                                          logger: configuration.logger),
                                                         maxLiveRuns: configuration.maxLiveRuns))
-        let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream)
+        let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream, logger: configuration.logger)
         do {
             var router = HTTPRouter<WebSocketRoute>()
             try router.addHealthCheck()
@@ -126,16 +126,19 @@ public final class DAGStreamServer: Sendable {
             let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
             let group = try EventLoopGroup(loopCount: configuration.loopCount)
             do {
-                let tls = configuration.tls
+                let (tls, logger) = (configuration.tls, configuration.logger)
                 // Checked before binding: a client context cannot serve.
                 if let tls { try TLSListener.validate(tls) }
                 service = try await TCPService.start(group: group, host: configuration.host, port: configuration.port,
                                                      configuration: configuration.tcp,
                                                      limits: tls == nil ? configuration.connectionLimits.answeringOverHTTP()
                                                                         : configuration.connectionLimits,
-                                                     stopSignals: configuration.terminationSignals) { listener in
+                                                     stopSignals: configuration.terminationSignals,
+                                                     logger: configuration.logger) { listener in
                     if let tls {
-                        try await server.serve(TLSListener(wrapping: listener, context: tls))
+                        try await server.serve(TLSListener(wrapping: listener, context: tls, onHandshakeFailure: { error in
+                            logger.info("TLS handshake failed", metadata: ["error": "\(error)"])
+                        }))
                     } else {
                         try await server.serve(listener)
                     }

@@ -2,6 +2,7 @@ public import EddyDAG
 public import EddyHTTP
 import EddyLoop
 import EddyRooms
+public import Logging
 public import EddyWebSocket
 import Synchronization
 
@@ -37,6 +38,8 @@ import Synchronization
 public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
     public let configuration: DAGStreamConfiguration
+    /// Hears refused upgrades and listings (`info`) and failures to read the log (`error`).
+    public let logger: Logger
     private let access: StreamAccess
     /// Open streams, and whether `closeAll` has begun (streams that open later are closed at once).
     private let open = Mutex<(sockets: [ObjectIdentifier: WebSocket], closing: Bool)>(([:], false))
@@ -46,7 +49,9 @@ public final class DAGStreamGateway: Sendable {
     private let rooms = RoomRegistry()
     private let feeds = RoomFeeds()
 
-    public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration()) {
+    public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration(),
+                logger: Logger = Logger(label: "eddy.dag-stream")) {
+        self.logger = logger
         self.engine = engine
         self.configuration = configuration
         self.access = StreamAccess(configuration: configuration)
@@ -55,10 +60,10 @@ public final class DAGStreamGateway: Sendable {
 
     /// Adds the gateway's routes to `router`.
     public func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
-        try router.add(.get, "/api/dags") { [engine, access] request, _ in
+        try router.add(.get, "/api/dags") { [engine, access, logger] request, _ in
             // The same rule as the streams: a viewer or operator token, a trusted origin.
             if case .deny(let status, let reason) = access.decide(request) { return Self.refusal(status, reason) }
-            return Self.listing(engine)
+            return Self.listing(engine, logger: logger)
         }
         try router.add(.get, "/api/session") { [access] request, _ in
             // What this token may do, so a dashboard can hide the controls a viewer could not
@@ -76,6 +81,7 @@ public final class DAGStreamGateway: Sendable {
         let handshake = Self.handshakeConfiguration
         let hook = WebSocketUpgradeHook { [access, engine] request, parameters in
             if case .deny(let status, let reason) = access.decide(request) { return .reject(Self.refusal(status, reason)) }
+            // Safe to drop: an unknown run is the expected failure, and its answer is this 404.
             guard let dagID = parameters["dagId"], (try? engine.state(runID: dagID)) != nil else {
                 return .reject(.error(.notFound))
             }
@@ -84,16 +90,20 @@ public final class DAGStreamGateway: Sendable {
         var connection = WebSocketConfiguration()
         connection.maxMessageSize = 64 * 1024 // commands are small
         connection.maxFrameSize = 64 * 1024
-        try router.addUpgrade("/api/dags/stream", WebSocketRoute(
+        var lobbyRoute = WebSocketRoute(
             endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), hook: lobbyHook, connection: connection)
         ) { [self] socket, _ in
             try await self.lobby(socket)
-        })
-        try router.addUpgrade("/api/dags/{dagId}/stream", WebSocketRoute(
+        }
+        lobbyRoute.logger = logger
+        try router.addUpgrade("/api/dags/stream", lobbyRoute)
+        var runRoute = WebSocketRoute(
             endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), hook: hook, connection: connection)
         ) { [self] socket, context in
             try await self.stream(socket, context)
-        })
+        }
+        runRoute.logger = logger
+        try router.addUpgrade("/api/dags/{dagId}/stream", runRoute)
     }
 
     /// A 401/403 before any stream or listing, closing the connection.
@@ -122,8 +132,14 @@ public final class DAGStreamGateway: Sendable {
                             body: Array(body.utf8))
     }
 
-    static func listing(_ engine: DAGEngine) -> HTTPResponse {
-        guard let runs = try? engine.runSummaries() else { return .error(.internalServerError, close: false) }
+    static func listing(_ engine: DAGEngine, logger: Logger) -> HTTPResponse {
+        let runs: [RunSummary]
+        do {
+            runs = try engine.runSummaries()
+        } catch {
+            logger.error("runs listing: reading the event log failed", metadata: ["error": "\(error)"])
+            return .error(.internalServerError, close: false)
+        }
         var writer = JSONWriter()
         writer.writeRaw("{\"runs\":[")
         for (i, run) in runs.enumerated() {
@@ -195,11 +211,18 @@ public final class DAGStreamGateway: Sendable {
         defer { _ = open.withLock { $0.sockets.removeValue(forKey: ObjectIdentifier(socket)) } }
         let engine = self.engine
         let rooms = self.rooms
+        let logger = self.logger
         let room = Self.lobbyRoom
         // Lobby messages a listing already reflects (the join's, or a catch-up's) are skipped.
         let floor = MemberFloor()
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
-            guard let listing = try? engine.lobbyListing() else { return nil }
+            let listing: LobbyMessage
+            do {
+                listing = try engine.lobbyListing()
+            } catch {
+                logger.error("lobby catch-up: reading the event log failed", metadata: ["error": "\(error)"])
+                return nil
+            }
             floor.raise(to: Int64(listing.serial))
             return Self.frame(listing)
         }
@@ -231,12 +254,19 @@ public final class DAGStreamGateway: Sendable {
         let engine = self.engine
         let frames = self.frames
         let rooms = self.rooms
+        let logger = self.logger
         let room = Self.runRoom(dagID)
         // Events up to `floor` are in what the dashboard already has (its join, or the last
         // catch-up snapshot); the run's room gives it only later ones.
         let floor = MemberFloor()
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
-            guard let snapshot = try? engine.snapshot(runID: dagID) else { return nil }
+            let snapshot: EventEnvelope
+            do {
+                snapshot = try engine.snapshot(runID: dagID)
+            } catch {
+                logger.error("stream catch-up: snapshot failed", metadata: ["run_id": "\(dagID)", "error": "\(error)"])
+                return nil
+            }
             floor.raise(to: snapshot.seq)
             return frames.prepare(snapshot).frame(for: socket)
         }
@@ -306,6 +336,7 @@ public final class DAGStreamGateway: Sendable {
 
     /// A `command_result` rejecting the command in `bytes` (or the decoder's error).
     private func refusal(_ bytes: [UInt8], dagID: String, reason: String) -> EventEnvelope {
+        // Safe to drop: the seq only positions the refusal; a run unknown here reads as 0.
         let head = (try? engine.state(runID: dagID).seq) ?? 0
         let epoch = engine.log.epoch
         do {

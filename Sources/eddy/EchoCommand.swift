@@ -74,7 +74,7 @@ struct EchoCommand: AsyncParsableCommand {
         let limits = context == nil ? connections.limits.answeringOverHTTP() : connections.limits
         try await runServer(group: group, host: host, port: port, limits: limits, tls: context,
                             logger: logger, shutdownTimeout: logging.shutdownTimeout,
-                            serve: serving(tls: context, { try await server.serve($0) }, orTLS: { try await server.serve($0) }))
+                            serve: serving(tls: context, logger: logger, { try await server.serve($0) }, orTLS: { try await server.serve($0) }))
     }
 
     static func policy(named name: String) throws -> OutboxPolicy {

@@ -26,7 +26,7 @@ func runServer(
     let reloads = try await reloadOnHangUp(tls, loop: group.loops[0])
     defer { reloads?.cancel() }
     let service = try await TCPService.start(group: group, host: host, port: port, configuration: tcp, limits: limits,
-                                             stopSignals: [], serve: serve)
+                                             stopSignals: [], logger: logger, serve: serve)
     logger.info("listening", metadata: ["address": "\(host):\(service.port)", "tls": "\(tls != nil)"])
     let bound = service.port
     try await runServices([TCPServerService(service: service, logger: logger, beforeShutdown: beforeShutdown)],

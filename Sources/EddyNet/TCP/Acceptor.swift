@@ -3,6 +3,7 @@ import CEddyShims
 import CLibUV
 import EddyLoop
 import Glibc
+import Logging
 import Synchronization
 
 /// The listening socket behind a `TCPListener`, and the hand-over queue between the
@@ -62,6 +63,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     let accepted = Atomic<Int>(0)
     /// Open connections against the listener's `ConnectionLimits`.
     let admission: ConnectionAdmission
+    let logger: Logger
     private let queue = Mutex(Queue())
 
     // Loop-thread state.
@@ -69,8 +71,13 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     private var poll: UnsafeMutablePointer<uv_poll_t>?
     private var retryTimer: UnsafeMutablePointer<uv_timer_t>?
     private var open = false
+    /// When refusals were last logged, and how many have not been logged since.
+    private var refusalsLoggedAt: ContinuousClock.Instant?
+    private var refusalsUnlogged = 0
 
-    init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int, limits: ConnectionLimits) {
+    init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int, limits: ConnectionLimits,
+         logger: Logger) {
+        self.logger = logger
         self.loop = loop
         self.group = group
         self.configuration = SharedValue(configuration)
@@ -167,6 +174,21 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     private func refuse(_ client: Int32, _ reason: ConnectionRefusal) {
         let message = admission.limits.refusals[reason] ?? []
         message.withUnsafeBytes { eddy_refuse(client, $0.baseAddress, $0.count) }
+        logRefusal(reason)
+    }
+
+    /// One warning per 10 s at most while connections are refused (a flood must not become a
+    /// flood of log lines), carrying how many were refused since the last. Loop thread.
+    private func logRefusal(_ reason: ConnectionRefusal) {
+        refusalsUnlogged += 1
+        let now = ContinuousClock.now
+        if let last = refusalsLoggedAt, now - last < .seconds(10) { return }
+        refusalsLoggedAt = now
+        let refused = refusalsUnlogged
+        refusalsUnlogged = 0
+        logger.warning("connections refused by limits", metadata: [
+            "reason": "\(reason)", "refused": "\(refused)", "max_connections": "\(admission.limits.maxConnections)",
+        ])
     }
 
     /// Wraps an accepted socket on its new loop. Target loop thread.
