@@ -137,7 +137,7 @@ public final class DAGStreamServer: Sendable {
                                                      logger: configuration.logger) { listener in
                     if let tls {
                         try await server.serve(TLSListener(wrapping: listener, context: tls, onHandshakeFailure: { error in
-                            logger.info("TLS handshake failed", metadata: ["error": "\(error)"])
+                            logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
                         }))
                     } else {
                         try await server.serve(listener)

@@ -38,7 +38,7 @@ import Synchronization
 public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
     public let configuration: DAGStreamConfiguration
-    /// Hears refused upgrades and listings (`info`) and failures to read the log (`error`).
+    /// Hears refused upgrades (`debug`) and failures to read the log (`error`).
     public let logger: Logger
     private let access: StreamAccess
     /// Open streams, and whether `closeAll` has begun (streams that open later are closed at once).

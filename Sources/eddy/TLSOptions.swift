@@ -29,7 +29,7 @@ struct TLSOptions: ParsableArguments {
 }
 
 /// `serve` over TLS when `context` is set: the same server on a `TLSListener` wrapping the
-/// bound TCP listener; failed handshakes are logged on `logger` (`info`: one per connection).
+/// bound TCP listener; failed handshakes are logged on `logger` (`debug`: one per connection).
 func serving(
     tls context: TLSContext?,
     logger: Logger,
@@ -39,7 +39,7 @@ func serving(
     guard let context else { return serve }
     return { listener in
         try await serveTLS(TLSListener(wrapping: listener, context: context, onHandshakeFailure: { error in
-            logger.info("TLS handshake failed", metadata: ["error": "\(error)"])
+            logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
         }))
     }
 }

@@ -172,23 +172,42 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
 
     /// Tells a connection over a limit why (if the limits say what to send) and closes it.
     private func refuse(_ client: Int32, _ reason: ConnectionRefusal) {
+        refusalsUnlogged += 1
+        // The address is looked up only for the refusal that gets logged.
+        let remote = refusalLogIsDue() ? Self.remoteAddress(of: client) : nil
         let message = admission.limits.refusals[reason] ?? []
         message.withUnsafeBytes { eddy_refuse(client, $0.baseAddress, $0.count) }
-        logRefusal(reason)
+        if let remote { logRefusal(reason, remote: remote) }
     }
 
     /// One warning per 10 s at most while connections are refused (a flood must not become a
-    /// flood of log lines), carrying how many were refused since the last. Loop thread.
-    private func logRefusal(_ reason: ConnectionRefusal) {
-        refusalsUnlogged += 1
+    /// flood of log lines). Loop thread.
+    private func refusalLogIsDue() -> Bool {
         let now = ContinuousClock.now
-        if let last = refusalsLoggedAt, now - last < .seconds(10) { return }
+        if let last = refusalsLoggedAt, now - last < .seconds(10) { return false }
         refusalsLoggedAt = now
+        return true
+    }
+
+    /// The warning, with how many connections were refused since the last one.
+    private func logRefusal(_ reason: ConnectionRefusal, remote: String) {
         let refused = refusalsUnlogged
         refusalsUnlogged = 0
         logger.warning("connections refused by limits", metadata: [
-            "reason": "\(reason)", "refused": "\(refused)", "max_connections": "\(admission.limits.maxConnections)",
+            "reason": "\(reason)", "refused": "\(refused)", "remote_address": "\(remote)",
+            "max_connections": "\(admission.limits.maxConnections)",
         ])
+    }
+
+    /// The peer's address of a socket, as text ("?" if the kernel no longer knows it).
+    private static func remoteAddress(of client: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let address: SocketAddress? = withUnsafeMutableBytes(of: &storage) { raw in
+            guard let pointer = raw.baseAddress?.assumingMemoryBound(to: sockaddr.self) else { return nil }
+            return getpeername(client, pointer, &length) == 0 ? SocketAddress(pointer) : nil
+        }
+        return address.map { "\($0)" } ?? "?"
     }
 
     /// Wraps an accepted socket on its new loop. Target loop thread.

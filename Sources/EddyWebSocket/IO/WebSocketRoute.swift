@@ -42,7 +42,7 @@ public struct WebSocketRoute: Sendable {
         didSet { sharedConfiguration = SharedValue(endpoint.connection) }
     }
     public let handler: Handler
-    /// Hears refused and failed handshakes (`info`: one line per refused upgrade, with its
+    /// Hears refused and failed handshakes (`debug`: one line per refused upgrade, with its
     /// status and path); nothing once a connection is open. Default: a logger labelled
     /// `eddy.websocket` from the program's `LoggingSystem`.
     public var logger = Logger(label: "eddy.websocket")
@@ -155,13 +155,13 @@ public struct WebSocketRoute: Sendable {
         defer { deadline.cancel() }
         switch endpoint.handshake.negotiate(handoff.request) {
         case .reject(let response, _):
-            logger.info("WebSocket handshake refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)"])
+            logger.debug("WebSocket handshake refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)"])
             await reject(stream, with: response)
             return nil
         case .accept(let agreement):
             switch await endpoint.hook.decide(handoff.request, handoff.parameters) {
             case .reject(let response):
-                logger.info("WebSocket upgrade refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)"])
+                logger.debug("WebSocket upgrade refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)"])
                 await reject(stream, with: response)
                 return nil
             case .accept(let extraHeaders):
