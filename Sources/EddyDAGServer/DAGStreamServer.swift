@@ -289,7 +289,7 @@ public final class DAGStreamServer: Sendable {
                 let reports = await service.stop(beforeShutdown: {
                     logger.info("shutdown: stopped accepting connections")
                     await gateway.closeAll()
-                    logger.info("shutdown: streams closed with 1001 (going away)")
+                    logger.info("shutdown: in-flight commands answered, streams closed with 1001 (going away)")
                 })
                 logger.info("shutdown: connections ended, event loops stopped",
                             metadata: ["clean": "\(reports.allSatisfy(\.isClean))"])

@@ -42,7 +42,17 @@ public final class DAGStreamGateway: Sendable {
     public let logger: Logger
     private let access: StreamAccess
     /// Open streams, and whether `closeAll` has begun (streams that open later are closed at once).
-    private let open = Mutex<(sockets: [ObjectIdentifier: WebSocket], closing: Bool)>(([:], false))
+    private let open = Mutex(OpenStreams())
+
+    /// The open streams, whether `closeAll` has begun, and the commands being answered.
+    private struct OpenStreams {
+        var sockets: [ObjectIdentifier: WebSocket] = [:]
+        var closing = false
+        /// Commands taken from a socket whose reply has not been queued yet.
+        var commandsInFlight = 0
+        /// `closeAll` waiting for `commandsInFlight` to reach 0.
+        var commandsDrained: [CheckedContinuation<Void, Never>] = []
+    }
     private let joined = Atomic<Int>(0)
     private let frames: FrameCache
     /// One room per watched run and one for the lobby; each fed by one engine subscription.
@@ -176,17 +186,45 @@ public final class DAGStreamGateway: Sendable {
 
     /// Closes every open stream with 1001 (going away) and waits for the closing
     /// handshakes (each bounded by the close timeout). For graceful shutdown.
+    /// Commands being answered when it is called get their reply queued first (the close
+    /// frame follows it on the socket); commands read after it are not sent to the engine.
     /// Streams whose upgrade completes afterwards are closed the same way as they start.
     public func closeAll(reason: String = "server shutting down") async {
-        let sockets = open.withLock { open in
-            open.closing = true
-            return Array(open.sockets.values)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let drained = open.withLock { open -> Bool in
+                open.closing = true
+                guard open.commandsInFlight > 0 else { return true }
+                open.commandsDrained.append(continuation)
+                return false
+            }
+            if drained { continuation.resume() }
         }
+        let sockets = open.withLock { Array($0.sockets.values) }
         await withTaskGroup(of: Void.self) { group in
             for socket in sockets {
                 group.addTask { _ = await socket.close(code: .goingAway, reason: reason) }
             }
         }
+    }
+
+    /// Counts a command in, unless `closeAll` has begun (false: it is not run).
+    private func beginCommand() -> Bool {
+        open.withLock { open in
+            guard !open.closing else { return false }
+            open.commandsInFlight += 1
+            return true
+        }
+    }
+
+    /// Counts a command out once its reply is queued, releasing `closeAll` after the last.
+    private func endCommand() {
+        let waiters = open.withLock { open -> [CheckedContinuation<Void, Never>] in
+            open.commandsInFlight -= 1
+            guard open.commandsInFlight == 0 else { return [] }
+            defer { open.commandsDrained = [] }
+            return open.commandsDrained
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Records an open stream; false once `closeAll` has begun.
@@ -321,16 +359,21 @@ public final class DAGStreamGateway: Sendable {
             guard case .text(let text) = message else { continue }
             let bytes = Array(text.utf8)
             let reply: EventEnvelope
+            var inFlight = false
             if !bucket.take(now: .now) {
                 reply = refusal(bytes, dagID: dagID, reason: "rate limit: \(configuration.commandsPerSecond) commands per second")
             } else if role != .operatorRole {
                 reply = refusal(bytes, dagID: dagID, reason: "viewers may not send commands")
+            } else if !beginCommand() {
+                reply = refusal(bytes, dagID: dagID, reason: "server shutting down")
             } else {
+                inFlight = true
                 reply = await engine.handleClientMessage(bytes, runID: dagID)
             }
             // Keyed, so that a dashboard that is behind still gets every reply.
             replies += 1
             outbox.offer(frame: Self.frame(reply), key: "reply-\(replies)")
+            if inFlight { endCommand() }  // after the reply is queued: closeAll may close now
         }
     }
 

@@ -67,7 +67,7 @@ struct GracefulShutdownTests {
 
         // The drain, in order, from the log lines.
         let lines = (try String(contentsOfFile: stderrPath, encoding: .utf8)).split(separator: "\n").map(String.init)
-        let steps = ["shutdown: requested", "shutdown: stopped accepting connections", "shutdown: streams closed with 1001",
+        let steps = ["shutdown: requested", "shutdown: stopped accepting connections", "streams closed with 1001",
                      "shutdown: connections ended", "shutdown: event log flushed and closed", "shutdown: complete, exiting"]
         let positions = steps.map { step in lines.firstIndex { $0.contains(step) } }
         let allLogged = positions.allSatisfy { $0 != nil }
