@@ -224,7 +224,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyDAGStreamTests",
-            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")]
         ),
         // The `eddy` command line, run as users run it (the built binary as a child process).
         .testTarget(
