@@ -63,7 +63,8 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     let accepted = Atomic<Int>(0)
     /// Open connections against the listener's `ConnectionLimits`.
     let admission: ConnectionAdmission
-    let logger: Logger
+    /// Loop-thread state: when refusals were last logged.
+    private var refusals: RefusalLog
     private let queue = Mutex(Queue())
 
     // Loop-thread state.
@@ -71,13 +72,10 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     private var poll: UnsafeMutablePointer<uv_poll_t>?
     private var retryTimer: UnsafeMutablePointer<uv_timer_t>?
     private var open = false
-    /// When refusals were last logged, and how many have not been logged since.
-    private var refusalsLoggedAt: ContinuousClock.Instant?
-    private var refusalsUnlogged = 0
 
     init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int, limits: ConnectionLimits,
          logger: Logger) {
-        self.logger = logger
+        self.refusals = RefusalLog(logger: logger)
         self.loop = loop
         self.group = group
         self.configuration = SharedValue(configuration)
@@ -172,42 +170,10 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
 
     /// Tells a connection over a limit why (if the limits say what to send) and closes it.
     private func refuse(_ client: Int32, _ reason: ConnectionRefusal) {
-        refusalsUnlogged += 1
-        // The address is looked up only for the refusal that gets logged.
-        let remote = refusalLogIsDue() ? Self.remoteAddress(of: client) : nil
+        let report = refusals.refusing(client)
         let message = admission.limits.refusals[reason] ?? []
         message.withUnsafeBytes { eddy_refuse(client, $0.baseAddress, $0.count) }
-        if let remote { logRefusal(reason, remote: remote) }
-    }
-
-    /// One warning per 10 s at most while connections are refused (a flood must not become a
-    /// flood of log lines). Loop thread.
-    private func refusalLogIsDue() -> Bool {
-        let now = ContinuousClock.now
-        if let last = refusalsLoggedAt, now - last < .seconds(10) { return false }
-        refusalsLoggedAt = now
-        return true
-    }
-
-    /// The warning, with how many connections were refused since the last one.
-    private func logRefusal(_ reason: ConnectionRefusal, remote: String) {
-        let refused = refusalsUnlogged
-        refusalsUnlogged = 0
-        logger.warning("connections refused by limits", metadata: [
-            "reason": "\(reason)", "refused": "\(refused)", "remote_address": "\(remote)",
-            "max_connections": "\(admission.limits.maxConnections)",
-        ])
-    }
-
-    /// The peer's address of a socket, as text ("?" if the kernel no longer knows it).
-    private static func remoteAddress(of client: Int32) -> String {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let address: SocketAddress? = withUnsafeMutableBytes(of: &storage) { raw in
-            guard let pointer = raw.baseAddress?.assumingMemoryBound(to: sockaddr.self) else { return nil }
-            return getpeername(client, pointer, &length) == 0 ? SocketAddress(pointer) : nil
-        }
-        return address.map { "\($0)" } ?? "?"
+        if let report { refusals.log(report, reason: reason, limits: admission.limits) }
     }
 
     /// Wraps an accepted socket on its new loop. Target loop thread.
