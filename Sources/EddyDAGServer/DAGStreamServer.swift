@@ -189,7 +189,7 @@ public final class DAGStreamServer: Sendable {
     public func onReloadSignal(_ reload: @escaping @Sendable () async -> Void) async throws {
         let subscription = try await service.group.loops[0].subscribeToSignals([.hangUp])
         let installed = state.withLock { state -> Bool in
-            guard state.reloads == nil, state.stopping == nil else { return false }
+            guard state.reloads == nil, state.stopping == nil, state.stoppingStreams == nil else { return false }
             let task = Task {
                 for await _ in subscription.signals { await reload() }
             }
@@ -208,7 +208,7 @@ public final class DAGStreamServer: Sendable {
     public func startDriver(_ driver: @escaping Driver) -> Bool {
         let engine = self.engine
         return state.withLock { state in
-            guard state.driver == nil, state.stopping == nil else { return false }
+            guard state.driver == nil, state.stopping == nil, state.stoppingStreams == nil else { return false }
             state.driver = Task { try await driver(engine) }
             return true
         }
@@ -225,7 +225,7 @@ public final class DAGStreamServer: Sendable {
         if let driver { startDriver(driver) }
         let service = self.service
         let waiting = state.withLock { state -> Task<ProcessSignal, any Error>? in
-            guard state.stopping == nil else { return nil }
+            guard state.stopping == nil, state.stoppingStreams == nil else { return nil }
             let watchesSignals = !configuration.terminationSignals.isEmpty
             let task = Task { () throws -> ProcessSignal in
                 if watchesSignals { return try await service.waitForTerminationSignal() }
@@ -240,7 +240,7 @@ public final class DAGStreamServer: Sendable {
             return nil
         }
         let result = await withTaskCancellationHandler { await waiting.result } onCancel: { waiting.cancel() }
-        let stoppedElsewhere = state.withLock { $0.stopping != nil }
+        let stoppedElsewhere = state.withLock { $0.stopping != nil || $0.stoppingStreams != nil }
         if case .success(let signal) = result { onSignal(signal) }
         await shutdown()
         switch result {
