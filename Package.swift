@@ -50,6 +50,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         // `swift package generate-documentation` for the DocC catalogs (`make docs`).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.4.0"),
+        // Structured logging in the libraries (they take a `Logger`; only executables bootstrap).
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        // Services and ordered graceful shutdown on SIGTERM/SIGINT (`eddy demo/serve/echo/chat`).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -69,7 +73,7 @@ let package = Package(
         ),
         .target(
             name: "EddyNet",
-            dependencies: ["EddyShared", "EddyLoop", "CLibUV", "CEddyShims"],
+            dependencies: ["EddyShared", "EddyLoop", "CLibUV", "CEddyShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -85,7 +89,7 @@ let package = Package(
         // TLS streams and listeners over TCP: OpenSSL 3 through memory BIOs.
         .target(
             name: "EddyTLS",
-            dependencies: ["EddyNet", "EddyLoop", "COpenSSL"],
+            dependencies: ["EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Sans-IO HTTP/1.1: messages, bounded parsers, response serializer, router.
@@ -107,7 +111,7 @@ let package = Package(
         ),
         .target(
             name: "EddyWebSocket",
-            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyTLS", "EddyShared", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyTLS", "EddyShared", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotPath
         ),
         .systemLibrary(
@@ -117,7 +121,7 @@ let package = Package(
         ),
         .target(
             name: "EddyDAG",
-            dependencies: ["CSQLite"],
+            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -127,13 +131,13 @@ let package = Package(
         ),
         .target(
             name: "EddyDAGStream",
-            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL"],
+            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotPath
         ),
         // The DAG stream server as a library: engine, event log, gateway, dashboard, lifecycle.
         .target(
             name: "EddyDAGServer",
-            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -142,6 +146,8 @@ let package = Package(
                 "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -153,7 +159,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "example-dag-server",
-            dependencies: ["EddyDAGServer", "EddyDAG"],
+            dependencies: ["EddyDAGServer", "EddyDAG", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Examples/DAGServer",
             swiftSettings: strict
         ),
@@ -238,7 +244,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyDAGStreamTests",
-            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")]
         ),
         // The `eddy` command line, run as users run it (the built binary as a child process).
         .testTarget(

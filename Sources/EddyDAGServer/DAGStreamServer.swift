@@ -5,6 +5,7 @@ public import EddyLoop
 public import EddyNet
 public import EddyTLS
 import EddyWebSocket
+public import Logging
 import Synchronization
 
 /// Settings of a `DAGStreamServer`. Every field has a default; set at least the tokens.
@@ -43,6 +44,18 @@ public struct DAGStreamServerConfiguration: Sendable {
     /// page connects back with `wss://`). `context.reload()` renews the certificate for new
     /// connections. Default nil: plain HTTP.
     public var tls: TLSContext? = nil
+    /// The signals `run(driver:onSignal:)` stops on, watched from `init` on (so one sent right
+    /// after the port is announced is kept, never fatal). Set it to `[]` when something else
+    /// owns termination signals, e.g. a `ServiceGroup` running `services(driver:)` with
+    /// `gracefulShutdownSignals`: one process must have one owner of each signal.
+    /// Default: SIGINT and SIGTERM.
+    public var terminationSignals: [ProcessSignal] = [.interrupt, .terminate]
+    /// Where the server reports its life: listening, each shutdown step, runs a `repeating`
+    /// driver starts and finishes (`info`), a driver that failed (`error`); the event log reports
+    /// its own errors here too. Nothing is logged per message. Default: a logger labelled
+    /// `eddy.dag-server` from whatever `LoggingSystem` the program bootstrapped (the library
+    /// never bootstraps one).
+    public var logger = Logger(label: "eddy.dag-server")
 
     public init() {}
 
@@ -64,12 +77,14 @@ public struct DAGStreamServerConfiguration: Sendable {
 /// 2. Start runs: `engine.start(_:)` from anywhere, and/or a driver (`startDriver(_:)` or
 ///    `run(driver:)`), a closure that starts runs and is cancelled at shutdown.
 /// 3. `run(driver:)` waits for SIGINT or SIGTERM and then shuts down; or call `shutdown()`
-///    yourself when your service stops (a pending `run` then returns nil).
+///    yourself when your service stops (a pending `run` then returns nil); or hand
+///    `services(driver:)` to a `ServiceGroup`, which then owns the signals (set
+///    `configuration.terminationSignals` to `[]`) and shuts down in the same order.
 ///
 /// `shutdown()` stops accepting, closes every stream with 1001 (going away), ends the
 /// connection handlers and shuts the loops down, then cancels the driver and shuts the
 /// engine down, which commits and closes the event log (live runs are marked interrupted by
-/// the next open). It is idempotent: later calls wait for the first and return its reports.
+/// the next open). Each step is logged at `info` on `configuration.logger`. It is idempotent: later calls wait for the first and return its reports.
 /// The server prints nothing; it reports what the caller may want to show (`port`, `baseURL`,
 /// `dashboardURL(token:)`, the shutdown reports).
 public final class DAGStreamServer: Sendable {
@@ -85,6 +100,7 @@ public final class DAGStreamServer: Sendable {
     private struct State {
         var driver: Task<Void, any Error>?
         var signalWaits: [Task<ProcessSignal, any Error>] = []
+        var stoppingStreams: Task<[ShutdownReport], Never>?
         var stopping: Task<[ShutdownReport], Never>?
         var reloads: (subscription: SignalSubscription, task: Task<Void, Never>)?
     }
@@ -98,9 +114,10 @@ public final class DAGStreamServer: Sendable {
     public init(configuration: DAGStreamServerConfiguration) async throws {
         self.configuration = configuration
         let engine = try DAGEngine(configuration: .init(eventLog: .init(path: configuration.databasePath,
-                                                                         retention: configuration.retention),
+                                                                         retention: configuration.retention,
+                                                                         logger: configuration.logger),
                                                         maxLiveRuns: configuration.maxLiveRuns))
-        let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream)
+        let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream, logger: configuration.logger)
         do {
             var router = HTTPRouter<WebSocketRoute>()
             try router.addHealthCheck()
@@ -109,15 +126,19 @@ public final class DAGStreamServer: Sendable {
             let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
             let group = try EventLoopGroup(loopCount: configuration.loopCount)
             do {
-                let tls = configuration.tls
+                let (tls, logger) = (configuration.tls, configuration.logger)
                 // Checked before binding: a client context cannot serve.
                 if let tls { try TLSListener.validate(tls) }
                 service = try await TCPService.start(group: group, host: configuration.host, port: configuration.port,
                                                      configuration: configuration.tcp,
                                                      limits: tls == nil ? configuration.connectionLimits.answeringOverHTTP()
-                                                                        : configuration.connectionLimits) { listener in
+                                                                        : configuration.connectionLimits,
+                                                     stopSignals: configuration.terminationSignals,
+                                                     logger: configuration.logger) { listener in
                     if let tls {
-                        try await server.serve(TLSListener(wrapping: listener, context: tls))
+                        try await server.serve(TLSListener(wrapping: listener, context: tls, onHandshakeFailure: { error in
+                            logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
+                        }))
                     } else {
                         try await server.serve(listener)
                     }
@@ -132,6 +153,9 @@ public final class DAGStreamServer: Sendable {
         }
         self.engine = engine
         self.gateway = gateway
+        configuration.logger.info("listening", metadata: ["address": "\(configuration.host):\(service.port)",
+                                                          "tls": "\(configuration.tls != nil)",
+                                                          "database": "\(configuration.databasePath)"])
     }
 
     /// The bound port (the kernel's choice when the configuration asked for 0).
@@ -165,7 +189,7 @@ public final class DAGStreamServer: Sendable {
     public func onReloadSignal(_ reload: @escaping @Sendable () async -> Void) async throws {
         let subscription = try await service.group.loops[0].subscribeToSignals([.hangUp])
         let installed = state.withLock { state -> Bool in
-            guard state.reloads == nil, state.stopping == nil else { return false }
+            guard state.reloads == nil, state.stopping == nil, state.stoppingStreams == nil else { return false }
             let task = Task {
                 for await _ in subscription.signals { await reload() }
             }
@@ -184,7 +208,7 @@ public final class DAGStreamServer: Sendable {
     public func startDriver(_ driver: @escaping Driver) -> Bool {
         let engine = self.engine
         return state.withLock { state in
-            guard state.driver == nil, state.stopping == nil else { return false }
+            guard state.driver == nil, state.stopping == nil, state.stoppingStreams == nil else { return false }
             state.driver = Task { try await driver(engine) }
             return true
         }
@@ -192,6 +216,7 @@ public final class DAGStreamServer: Sendable {
 
     /// Starts `driver` (if any), waits for SIGINT or SIGTERM (which meanwhile no longer
     /// terminate the process), calls `onSignal` with it, shuts down and returns the signal.
+    /// With `configuration.terminationSignals` empty it waits for `shutdown()` or cancellation only.
     /// Returns nil, after the shutdown has finished, if `shutdown()` was called first (from
     /// elsewhere, or before `run`). Throws `CancellationError`, after shutting down, if the
     /// calling task is cancelled.
@@ -200,8 +225,13 @@ public final class DAGStreamServer: Sendable {
         if let driver { startDriver(driver) }
         let service = self.service
         let waiting = state.withLock { state -> Task<ProcessSignal, any Error>? in
-            guard state.stopping == nil else { return nil }
-            let task = Task { try await service.waitForTerminationSignal() }
+            guard state.stopping == nil, state.stoppingStreams == nil else { return nil }
+            let watchesSignals = !configuration.terminationSignals.isEmpty
+            let task = Task { () throws -> ProcessSignal in
+                if watchesSignals { return try await service.waitForTerminationSignal() }
+                // Someone else owns the signals: wait for `shutdown()` (which cancels this) or cancellation.
+                while true { try await Task.sleep(for: .seconds(3600)) }
+            }
             state.signalWaits.append(task)
             return task
         }
@@ -210,7 +240,7 @@ public final class DAGStreamServer: Sendable {
             return nil
         }
         let result = await withTaskCancellationHandler { await waiting.result } onCancel: { waiting.cancel() }
-        let stoppedElsewhere = state.withLock { $0.stopping != nil }
+        let stoppedElsewhere = state.withLock { $0.stopping != nil || $0.stoppingStreams != nil }
         if case .success(let signal) = result { onSignal(signal) }
         await shutdown()
         switch result {
@@ -231,20 +261,9 @@ public final class DAGStreamServer: Sendable {
     public func shutdown() async -> [ShutdownReport] {
         let stopping = state.withLock { state in
             if let stopping = state.stopping { return stopping }
-            let waits = state.signalWaits
-            let reloads = state.reloads
             let task = Task<[ShutdownReport], Never> { [self] in
-                for wait in waits { wait.cancel() }  // while the loops still run
-                reloads?.subscription.cancel()
-                await reloads?.task.value
-                let gateway = self.gateway
-                let reports = await service.stop(beforeShutdown: { await gateway.closeAll() })
-                // Stop the driver, then the engine (which ends waits on live runs and flushes
-                // the log), and only then wait for the driver to return.
-                let running = self.state.withLock { $0.driver }
-                running?.cancel()
-                await engine.shutdown()
-                _ = try? await running?.value
+                let reports = await stopServing()
+                await closeEventLog()
                 return reports
             }
             state.stopping = task
@@ -253,12 +272,61 @@ public final class DAGStreamServer: Sendable {
         return await stopping.value
     }
 
+    /// The network half of `shutdown()`: stops accepting, closes every stream with 1001,
+    /// ends the connections and the loops, and cancels the driver; the engine and its log stay
+    /// open (runs the driver left live keep their state until `closeEventLog()`). Idempotent.
+    @discardableResult
+    func stopServing() async -> [ShutdownReport] {
+        let stopping = state.withLock { state in
+            if let stopping = state.stoppingStreams { return stopping }
+            let waits = state.signalWaits
+            let reloads = state.reloads
+            let (service, gateway, logger) = (self.service, self.gateway, configuration.logger)
+            let task = Task<[ShutdownReport], Never> { [self] in
+                for wait in waits { wait.cancel() }  // while the loops still run
+                reloads?.subscription.cancel()
+                await reloads?.task.value
+                let reports = await service.stop(beforeShutdown: {
+                    logger.info("shutdown: stopped accepting connections")
+                    await gateway.closeAll()
+                    logger.info("shutdown: in-flight commands answered, streams closed with 1001 (going away)")
+                })
+                logger.info("shutdown: connections ended, event loops stopped",
+                            metadata: ["clean": "\(reports.allSatisfy(\.isClean))"])
+                self.state.withLock { $0.driver }?.cancel()
+                return reports
+            }
+            state.stoppingStreams = task
+            return task
+        }
+        return await stopping.value
+    }
+
+    /// The engine half of `shutdown()`, after `stopServing()`: shuts the engine down (which
+    /// ends waits on live runs, commits what is queued and closes the event log), then waits
+    /// for the cancelled driver to return.
+    func closeEventLog() async {
+        let running = state.withLock { $0.driver }
+        running?.cancel()
+        await engine.shutdown()
+        configuration.logger.info("shutdown: event log flushed and closed", metadata: ["database": "\(configuration.databasePath)"])
+        do {
+            try await running?.value
+        } catch is CancellationError {
+            // The driver's normal end at shutdown.
+        } catch {
+            configuration.logger.notice("shutdown: the driver ended with an error", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// A driver that starts `definition()`, waits for the run to end, and with `pause` set
     /// starts another after that pause, until cancelled; without, it starts one run. It
     /// answers commands for the 16 newest runs only (`RecentRuns`), so it can run for weeks.
-    /// `onStart` hears each run's id as it starts.
+    /// `onStart` hears each run's id as it starts; `logger` hears each start and end (`info`,
+    /// with `run_id`).
     public static func repeating(
         pause: Duration?,
+        logger: Logger = Logger(label: "eddy.dag-server"),
         onStart: @escaping @Sendable (String) -> Void = { _ in },
         _ definition: @escaping @Sendable () throws -> DAGDefinition
     ) -> Driver {
@@ -266,8 +334,10 @@ public final class DAGStreamServer: Sendable {
             var recent = RecentRuns()
             repeat {
                 let runID = try await engine.start(try definition())
+                logger.info("run started", metadata: ["run_id": "\(runID)"])
                 onStart(runID)
-                _ = await engine.waitForCompletion(runID: runID)
+                let status = await engine.waitForCompletion(runID: runID)
+                logger.info("run finished", metadata: ["run_id": "\(runID)", "status": "\(status.map { "\($0)" } ?? "unknown")"])
                 await recent.finished(runID, engine: engine)
                 guard let pause else { return }
                 try await Task.sleep(for: pause)

@@ -19,7 +19,9 @@ public enum TokenList {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw ReadError(description: "cannot read token file \(path): \(String(cString: strerror(errno)))")
         }
-        defer { try? handle.close() }
+        defer { try? handle.close() } // safe to drop: a read-only handle has nothing to lose at close
+        // Safe to drop: a read error after a successful open reads as an empty file, which is
+        // refused below ("holds no token"), so the tokens in force are kept.
         let data = (try? handle.read(upToCount: 64 * 1024 + 1)) ?? Data()
         guard data.count <= 64 * 1024 else { throw ReadError(description: "token file \(path) is larger than 64 KiB") }
         let tokens = parse(String(decoding: data, as: UTF8.self))

@@ -116,6 +116,7 @@ public final class DAGStreamClient: Sendable {
         configuration.headers.add(name: "Authorization", value: "Bearer \(token)")
         configuration.connectTimeout = .seconds(5)
         configuration.tls = tls
+        // Safe to drop: a failed connect is retried with backoff by `run()`, and counted there.
         guard let socket = try? await WebSocket.connect(to: target, configuration: configuration, on: eventLoop) else { return false }
         shared.withLock { $0.socket = socket; $0.connections += 1 }
         defer { shared.withLock { $0.socket = nil } }
@@ -125,6 +126,8 @@ public final class DAGStreamClient: Sendable {
                 try await Task(executorPreference: eventLoop) { () -> Bool in
                     var delivered = false
                     for try await message in socket.messages {
+                        // Safe to drop: a message that is no event envelope (a newer server's) is skipped;
+                        // a gap it leaves is caught by `handle`'s seq check.
                         guard case .text(let text) = message,
                               let envelope = try? ProtocolDecoder.decodeEnvelope(Array(text.utf8)) else { continue }
                         delivered = true

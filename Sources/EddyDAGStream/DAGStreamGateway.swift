@@ -2,6 +2,7 @@ public import EddyDAG
 public import EddyHTTP
 import EddyLoop
 import EddyRooms
+public import Logging
 public import EddyWebSocket
 import Synchronization
 
@@ -37,16 +38,30 @@ import Synchronization
 public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
     public let configuration: DAGStreamConfiguration
+    /// Hears refused upgrades (`debug`) and failures to read the log (`error`).
+    public let logger: Logger
     private let access: StreamAccess
     /// Open streams, and whether `closeAll` has begun (streams that open later are closed at once).
-    private let open = Mutex<(sockets: [ObjectIdentifier: WebSocket], closing: Bool)>(([:], false))
+    private let open = Mutex(OpenStreams())
+
+    /// The open streams, whether `closeAll` has begun, and the commands being answered.
+    private struct OpenStreams {
+        var sockets: [ObjectIdentifier: WebSocket] = [:]
+        var closing = false
+        /// Commands taken from a socket whose reply has not been queued yet.
+        var commandsInFlight = 0
+        /// `closeAll` waiting for `commandsInFlight` to reach 0.
+        var commandsDrained: [CheckedContinuation<Void, Never>] = []
+    }
     private let joined = Atomic<Int>(0)
     private let frames: FrameCache
     /// One room per watched run and one for the lobby; each fed by one engine subscription.
     private let rooms = RoomRegistry()
     private let feeds = RoomFeeds()
 
-    public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration()) {
+    public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration(),
+                logger: Logger = Logger(label: "eddy.dag-stream")) {
+        self.logger = logger
         self.engine = engine
         self.configuration = configuration
         self.access = StreamAccess(configuration: configuration)
@@ -55,10 +70,10 @@ public final class DAGStreamGateway: Sendable {
 
     /// Adds the gateway's routes to `router`.
     public func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
-        try router.add(.get, "/api/dags") { [engine, access] request, _ in
+        try router.add(.get, "/api/dags") { [engine, access, logger] request, _ in
             // The same rule as the streams: a viewer or operator token, a trusted origin.
             if case .deny(let status, let reason) = access.decide(request) { return Self.refusal(status, reason) }
-            return Self.listing(engine)
+            return Self.listing(engine, logger: logger)
         }
         try router.add(.get, "/api/session") { [access] request, _ in
             // What this token may do, so a dashboard can hide the controls a viewer could not
@@ -76,6 +91,7 @@ public final class DAGStreamGateway: Sendable {
         let handshake = Self.handshakeConfiguration
         let hook = WebSocketUpgradeHook { [access, engine] request, parameters in
             if case .deny(let status, let reason) = access.decide(request) { return .reject(Self.refusal(status, reason)) }
+            // Safe to drop: an unknown run is the expected failure, and its answer is this 404.
             guard let dagID = parameters["dagId"], (try? engine.state(runID: dagID)) != nil else {
                 return .reject(.error(.notFound))
             }
@@ -84,16 +100,20 @@ public final class DAGStreamGateway: Sendable {
         var connection = WebSocketConfiguration()
         connection.maxMessageSize = 64 * 1024 // commands are small
         connection.maxFrameSize = 64 * 1024
-        try router.addUpgrade("/api/dags/stream", WebSocketRoute(
+        var lobbyRoute = WebSocketRoute(
             endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), hook: lobbyHook, connection: connection)
         ) { [self] socket, _ in
             try await self.lobby(socket)
-        })
-        try router.addUpgrade("/api/dags/{dagId}/stream", WebSocketRoute(
+        }
+        lobbyRoute.logger = logger
+        try router.addUpgrade("/api/dags/stream", lobbyRoute)
+        var runRoute = WebSocketRoute(
             endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), hook: hook, connection: connection)
         ) { [self] socket, context in
             try await self.stream(socket, context)
-        })
+        }
+        runRoute.logger = logger
+        try router.addUpgrade("/api/dags/{dagId}/stream", runRoute)
     }
 
     /// A 401/403 before any stream or listing, closing the connection.
@@ -122,8 +142,14 @@ public final class DAGStreamGateway: Sendable {
                             body: Array(body.utf8))
     }
 
-    static func listing(_ engine: DAGEngine) -> HTTPResponse {
-        guard let runs = try? engine.runSummaries() else { return .error(.internalServerError, close: false) }
+    static func listing(_ engine: DAGEngine, logger: Logger) -> HTTPResponse {
+        let runs: [RunSummary]
+        do {
+            runs = try engine.runSummaries()
+        } catch {
+            logger.error("runs listing: reading the event log failed", metadata: ["error": "\(error)"])
+            return .error(.internalServerError, close: false)
+        }
         var writer = JSONWriter()
         writer.writeRaw("{\"runs\":[")
         for (i, run) in runs.enumerated() {
@@ -160,17 +186,45 @@ public final class DAGStreamGateway: Sendable {
 
     /// Closes every open stream with 1001 (going away) and waits for the closing
     /// handshakes (each bounded by the close timeout). For graceful shutdown.
+    /// Commands being answered when it is called get their reply queued first (the close
+    /// frame follows it on the socket); commands read after it are not sent to the engine.
     /// Streams whose upgrade completes afterwards are closed the same way as they start.
     public func closeAll(reason: String = "server shutting down") async {
-        let sockets = open.withLock { open in
-            open.closing = true
-            return Array(open.sockets.values)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let drained = open.withLock { open -> Bool in
+                open.closing = true
+                guard open.commandsInFlight > 0 else { return true }
+                open.commandsDrained.append(continuation)
+                return false
+            }
+            if drained { continuation.resume() }
         }
+        let sockets = open.withLock { Array($0.sockets.values) }
         await withTaskGroup(of: Void.self) { group in
             for socket in sockets {
                 group.addTask { _ = await socket.close(code: .goingAway, reason: reason) }
             }
         }
+    }
+
+    /// Counts a command in, unless `closeAll` has begun (false: it is not run).
+    private func beginCommand() -> Bool {
+        open.withLock { open in
+            guard !open.closing else { return false }
+            open.commandsInFlight += 1
+            return true
+        }
+    }
+
+    /// Counts a command out once its reply is queued, releasing `closeAll` after the last.
+    private func endCommand() {
+        let waiters = open.withLock { open -> [CheckedContinuation<Void, Never>] in
+            open.commandsInFlight -= 1
+            guard open.commandsInFlight == 0 else { return [] }
+            defer { open.commandsDrained = [] }
+            return open.commandsDrained
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Records an open stream; false once `closeAll` has begun.
@@ -195,11 +249,18 @@ public final class DAGStreamGateway: Sendable {
         defer { _ = open.withLock { $0.sockets.removeValue(forKey: ObjectIdentifier(socket)) } }
         let engine = self.engine
         let rooms = self.rooms
+        let logger = self.logger
         let room = Self.lobbyRoom
         // Lobby messages a listing already reflects (the join's, or a catch-up's) are skipped.
         let floor = MemberFloor()
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
-            guard let listing = try? engine.lobbyListing() else { return nil }
+            let listing: LobbyMessage
+            do {
+                listing = try engine.lobbyListing()
+            } catch {
+                logger.error("lobby catch-up: reading the event log failed", metadata: ["error": "\(error)"])
+                return nil
+            }
             floor.raise(to: Int64(listing.serial))
             return Self.frame(listing)
         }
@@ -231,12 +292,19 @@ public final class DAGStreamGateway: Sendable {
         let engine = self.engine
         let frames = self.frames
         let rooms = self.rooms
+        let logger = self.logger
         let room = Self.runRoom(dagID)
         // Events up to `floor` are in what the dashboard already has (its join, or the last
         // catch-up snapshot); the run's room gives it only later ones.
         let floor = MemberFloor()
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
-            guard let snapshot = try? engine.snapshot(runID: dagID) else { return nil }
+            let snapshot: EventEnvelope
+            do {
+                snapshot = try engine.snapshot(runID: dagID)
+            } catch {
+                logger.error("stream catch-up: snapshot failed", metadata: ["run_id": "\(dagID)", "error": "\(error)"])
+                return nil
+            }
             floor.raise(to: snapshot.seq)
             return frames.prepare(snapshot).frame(for: socket)
         }
@@ -291,21 +359,27 @@ public final class DAGStreamGateway: Sendable {
             guard case .text(let text) = message else { continue }
             let bytes = Array(text.utf8)
             let reply: EventEnvelope
+            var inFlight = false
             if !bucket.take(now: .now) {
                 reply = refusal(bytes, dagID: dagID, reason: "rate limit: \(configuration.commandsPerSecond) commands per second")
             } else if role != .operatorRole {
                 reply = refusal(bytes, dagID: dagID, reason: "viewers may not send commands")
+            } else if !beginCommand() {
+                reply = refusal(bytes, dagID: dagID, reason: "server shutting down")
             } else {
+                inFlight = true
                 reply = await engine.handleClientMessage(bytes, runID: dagID)
             }
             // Keyed, so that a dashboard that is behind still gets every reply.
             replies += 1
             outbox.offer(frame: Self.frame(reply), key: "reply-\(replies)")
+            if inFlight { endCommand() }  // after the reply is queued: closeAll may close now
         }
     }
 
     /// A `command_result` rejecting the command in `bytes` (or the decoder's error).
     private func refusal(_ bytes: [UInt8], dagID: String, reason: String) -> EventEnvelope {
+        // Safe to drop: the seq only positions the refusal; a run unknown here reads as 0.
         let head = (try? engine.state(runID: dagID).seq) ?? 0
         let epoch = engine.log.epoch
         do {

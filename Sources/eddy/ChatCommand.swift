@@ -17,8 +17,10 @@ struct ChatCommand: AsyncParsableCommand {
 
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = 8080
+    @OptionGroup var logging: LogOptions
 
     func run() async throws {
+        let logger = logging.bootstrap(label: "eddy.chat")
         let group = try EventLoopGroup()
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.deflate.noContextTakeover = true // room messages are compressed once for everyone
@@ -45,7 +47,8 @@ struct ChatCommand: AsyncParsableCommand {
         })
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
         let (host, loops) = (self.host, group.loops.count)
-        try await runServer(group: group, host: host, port: port, announce: { bound in
+        try await runServer(group: group, host: host, port: port, logger: logger,
+                            shutdownTimeout: logging.shutdownTimeout, announce: { bound in
             Console.out("""
             Eddy chat: a live room over WebSocket on \(loops) event loops.
               page:      http://\(host):\(bound)/

@@ -57,7 +57,7 @@ struct DAGLoadCommand: AsyncParsableCommand {
                 try await Task(executorPreference: first.eventLoop) { try await first.send(text: approve) }.value
             }
             let watchdog = Task {
-                try? await Task.sleep(until: deadline)
+                try? await Task.sleep(until: deadline) // safe to drop: cancelled means the load ended first
                 for socket in sockets { _ = await socket.close(code: .goingAway, reason: "dag-load timeout") }
             }
             var merged = DashboardResult()
@@ -126,6 +126,7 @@ struct DAGLoadCommand: AsyncParsableCommand {
         while let chunk = try await connection.read() { bytes += chunk }
         await connection.close()
         guard let split = bytes.indices.first(where: { bytes[$0...].starts(with: [13, 10, 13, 10]) }),
+              // Safe to drop: a body that is not the listing is reported as such by the caller (nil).
               let runs = try? JSONParser.parse(Array(bytes[(split + 4)...]))["runs"]?.arrayValue
         else { return nil }
         return runs.last { $0["finished"] == .bool(false) }?["dag_id"]?.stringValue

@@ -4,6 +4,7 @@ import EddyDAGStream
 import EddyDAGServer
 import EddyLoop
 import Foundation
+import Logging
 
 /// Options shared by `eddy serve` and `eddy demo`.
 struct StreamServerOptions: ParsableArguments {
@@ -22,6 +23,7 @@ struct StreamServerOptions: ParsableArguments {
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
+    @OptionGroup var logging: LogOptions
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
@@ -62,9 +64,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Seconds before the demo's approval gate approves itself.") var gateTimeout = 120.0
 
     func run() async throws {
+        let logger = options.logging.bootstrap(label: "eddy.demo")
         let timeout = Duration.milliseconds(Int(gateTimeout * 1000))
-        try await serveStreams(options, announce: "Eddy demo: a research-agent workflow, streamed live.",
-                               driver: DAGStreamServer.repeating(pause: .seconds(3)) {
+        try await serveStreams(options, logger: logger, announce: "Eddy demo: a research-agent workflow, streamed live.",
+                               driver: DAGStreamServer.repeating(pause: .seconds(3), logger: logger) {
                                    try DemoWorkflow.definition(gateTimeout: timeout)
                                })
     }
@@ -72,8 +75,10 @@ struct DemoCommand: AsyncParsableCommand {
 
 /// The CLI around a `DAGStreamServer`: tokens from flags or the environment (a warning for
 /// flags), the banner, `LISTENING <port>`, then `driver` until SIGINT/SIGTERM and an orderly
-/// shutdown (streams close with 1001, the log flushes).
-func serveStreams(_ options: StreamServerOptions, announce: String, driver: @escaping DAGStreamServer.Driver) async throws {
+/// shutdown (streams close with 1001, the log flushes), the server's services run by one
+/// `ServiceGroup`, which owns those signals (see `runServices`).
+func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: String,
+                  driver: @escaping DAGStreamServer.Driver) async throws {
     let tokens = try StreamTokens(operatorFlag: options.operatorToken, viewerFlag: options.viewerToken,
                                   operatorFile: options.operatorTokenFile, viewerFile: options.viewerTokenFile,
                                   environment: ProcessInfo.processInfo.environment)
@@ -103,6 +108,8 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
     configuration.stream.allowedOrigins = Set(options.allowOrigin)
     configuration.connectionLimits = options.connections.limits
     configuration.tls = try options.tls.serverContext()
+    configuration.logger = logger
+    configuration.terminationSignals = [] // the service group owns them
     let server = try await DAGStreamServer(configuration: configuration)
     // SIGHUP reloads what comes from files: the certificate, the token files. Installed
     // before LISTENING, so a SIGHUP sent after it never terminates the server.
@@ -122,11 +129,20 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
             }
         }
     }
-    Console.out("LISTENING \(server.port)")
     let lines = tokens.bannerLines(host: options.host, port: server.port, secure: configuration.tls != nil,
                                    onTerminal: onTerminal, tokenFile: tokenFile)
-    Console.out(([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n"))
+    let banner = ([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n")
+    let port = server.port
     // The driver starts once the port is bound and announced (its output follows LISTENING).
-    try await server.run(driver: driver) { signal in Console.error("eddy: \(signal), shutting down") }
+    do {
+        try await runServices(server.services(), logger: logger, shutdownTimeout: options.logging.shutdownTimeout) {
+            Console.out("LISTENING \(port)")
+            Console.out(banner)
+            server.startDriver(driver)
+        }
+    } catch {
+        await server.shutdown()
+        throw error
+    }
     reportShutdown(await server.shutdown())
 }

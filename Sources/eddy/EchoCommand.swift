@@ -30,8 +30,10 @@ struct EchoCommand: AsyncParsableCommand {
     @OptionGroup var tls: TLSOptions
     @Flag(help: "Echo from a Swift task per connection (for try await … in socket.messages) instead of a responder on the loop (no task per connection); to compare the two.")
     var taskPerConnection = false
+    @OptionGroup var logging: LogOptions
 
     func run() async throws {
+        let logger = logging.bootstrap(label: "eddy.echo")
         var connection = WebSocketConfiguration()
         if let maxMessageSize {
             connection.maxMessageSize = maxMessageSize
@@ -71,7 +73,8 @@ struct EchoCommand: AsyncParsableCommand {
         // Over TLS a refused connection has no session to carry an HTTP answer: it is closed.
         let limits = context == nil ? connections.limits.answeringOverHTTP() : connections.limits
         try await runServer(group: group, host: host, port: port, limits: limits, tls: context,
-                            serve: serving(tls: context, { try await server.serve($0) }, orTLS: { try await server.serve($0) }))
+                            logger: logger, shutdownTimeout: logging.shutdownTimeout,
+                            serve: serving(tls: context, logger: logger, { try await server.serve($0) }, orTLS: { try await server.serve($0) }))
     }
 
     static func policy(named name: String) throws -> OutboxPolicy {
@@ -88,7 +91,7 @@ struct EchoCommand: AsyncParsableCommand {
 /// while the peer does not read its echoes (`WebSocketResponder`'s backpressure).
 struct EchoResponder: WebSocketResponder {
     func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {
-        // A failure means the connection is closing; its status is already recorded.
+        // Safe to drop: a failure means the connection is closing; its status is already recorded.
         _ = try? socket.sendWithoutWaiting(message)
     }
 }

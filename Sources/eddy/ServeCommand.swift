@@ -43,8 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let definition = try Self.load(dag)
+        let logger = options.logging.bootstrap(label: "eddy.serve")
         let pause = self.repeat ? Duration.milliseconds(Int(self.pause * 1000)) : nil
-        try await serveStreams(options, announce: "Eddy: serving \(dag).",
-                               driver: DAGStreamServer.repeating(pause: pause, onStart: { Console.out("RUN \($0)") }) { definition })
+        try await serveStreams(options, logger: logger, announce: "Eddy: serving \(dag).",
+                               driver: DAGStreamServer.repeating(pause: pause, logger: logger, onStart: { Console.out("RUN \($0)") }) { definition })
     }
 }

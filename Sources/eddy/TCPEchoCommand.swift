@@ -13,9 +13,12 @@ struct TCPEchoCommand: AsyncParsableCommand {
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = 9000
     @Option(help: "Event loops (default: one per core).") var loops = EventLoopGroup.coreCount
+    @OptionGroup var logging: LogOptions
 
     func run() async throws {
-        try await runServer(group: try EventLoopGroup(loopCount: loops), host: host, port: port) { listener in
+        let logger = logging.bootstrap(label: "eddy.tcp-echo")
+        try await runServer(group: try EventLoopGroup(loopCount: loops), host: host, port: port,
+                            logger: logger, shutdownTimeout: logging.shutdownTimeout) { listener in
             try await listener.serve { connection in
                 for try await chunk in connection.inbound { try await connection.write(chunk) }
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import EddyLoop
 import EddyNet
 import EddyTLS
@@ -28,16 +29,17 @@ struct TLSOptions: ParsableArguments {
 }
 
 /// `serve` over TLS when `context` is set: the same server on a `TLSListener` wrapping the
-/// bound TCP listener.
+/// bound TCP listener; failed handshakes are logged on `logger` (`debug`: one per connection).
 func serving(
     tls context: TLSContext?,
+    logger: Logger,
     _ serve: @escaping @Sendable (TCPListener) async throws -> Void,
     orTLS serveTLS: @escaping @Sendable (TLSListener) async throws -> Void
 ) -> @Sendable (TCPListener) async throws -> Void {
     guard let context else { return serve }
     return { listener in
         try await serveTLS(TLSListener(wrapping: listener, context: context, onHandshakeFailure: { error in
-            Console.error("eddy: \(error)")
+            logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
         }))
     }
 }

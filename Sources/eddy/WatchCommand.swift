@@ -27,6 +27,7 @@ struct WatchCommand: AsyncParsableCommand {
         let client = DAGStreamClient(url: url, token: token, on: loop, tls: try tls.clientContext())
         let running = Task(executorPreference: loop) { await client.run() }
         let events = client.events()
+        // Safe to drop: cancelled (the watch ended by itself) or the loop shut down: stop either way.
         let stop = Task { _ = try? await loop.waitForSignal([.interrupt, .terminate]); running.cancel() }
         for await envelope in events {
             Console.out(Self.describe(envelope))

@@ -73,6 +73,42 @@ struct ExamplesTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    @Test func aUserServiceJoinsTheServersGroupAndStopsFirstOnSIGTERM() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-example-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tokens = environment(with: ["EDDY_OPERATOR_TOKEN": "op", "EDDY_VIEWER_TOKEN": "view"])
+        let (server, _, output) = try await startListeningProcess(
+            builtExecutable("example-dag-server"), ["0", directory.appendingPathComponent("events.sqlite").path], environment: tokens)
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        // Once a run has started, the group (and the user's service in it) is running.
+        var before: [String] = []
+        for _ in 0..<50 {
+            let line = await onOwnThread { readLine(output.fileHandleForReading) }
+            before.append(line)
+            if line.isEmpty || line.hasPrefix("RUN ") { break }
+        }
+        #expect(before.contains { $0.hasPrefix("RUN ") }, "no RUN line: \(before)")
+        try await Self.stop(server)
+        // The rest of stdout, to its end (the process has exited).
+        let after = await onOwnThread { () -> [String] in
+            var lines: [String] = []
+            for _ in 0..<10_000 {
+                guard let chunk = readChunk(output.fileHandleForReading, upTo: 65_536) else { break }
+                lines.append(String(decoding: chunk, as: UTF8.self))
+            }
+            return lines.joined().split(separator: "\n").map(String.init)
+        }
+        let all = before + after
+        let started = all.firstIndex(of: "reporter: started")
+        let stopped = all.firstIndex(of: "reporter: stopped")
+        let ended = all.firstIndex(of: "stopped")
+        #expect(started != nil && stopped != nil && ended != nil, "\(all)")
+        if let started, let stopped, let ended {
+            #expect(started < stopped && stopped < ended, "\(all)")
+        }
+    }
+
     /// Reads text messages from `socket` until one equals `text`; false if the socket ends first.
     static func receive(_ text: String, on socket: WebSocket, loop: EventLoop) async throws -> Bool {
         try await Task(executorPreference: loop) { () -> Bool in

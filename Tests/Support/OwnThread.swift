@@ -64,9 +64,10 @@ public func builtExecutable(_ name: String) -> URL { repositoryRoot.appendingPat
 
 /// Starts `executable` with `arguments` and `environment` (nil: ours), waits for its first
 /// line, "LISTENING <port>", and returns the process, the port and its stdout (the rest of
-/// its output; keep it while the process runs). Its stderr is discarded. Throws (after
-/// killing it) when the first line is anything else.
-public func startListeningProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil)
+/// its output; keep it while the process runs). Its stderr goes to `standardError` (default:
+/// discarded). Throws (after killing it) when the first line is anything else.
+public func startListeningProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+                                  standardError: FileHandle = FileHandle.nullDevice)
     async throws -> (ChildProcess, Int, ChildPipe)
 {
     let process = ChildProcess()
@@ -75,7 +76,7 @@ public func startListeningProcess(_ executable: URL, _ arguments: [String], envi
     process.environment = environment
     let stdout = ChildPipe()
     process.standardOutput = stdout
-    process.standardError = FileHandle.nullDevice
+    process.standardError = standardError
     try process.run()
     let first = await onOwnThread { readLine(stdout.fileHandleForReading) }
     guard first.hasPrefix("LISTENING "), let port = Int(first.dropFirst("LISTENING ".count)) else {

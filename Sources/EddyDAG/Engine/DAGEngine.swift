@@ -95,6 +95,7 @@ public actor DAGEngine {
     /// Decodes a client message, applies it, and returns the session message to send back:
     /// a `command_result`, or an `error` (code `bad_message`) when the message cannot be decoded.
     public func handleClientMessage(_ bytes: [UInt8], runID: String) async -> EventEnvelope {
+        // Safe to drop (here and below): the seq only positions the reply; an unknown run reads as 0.
         let head = (try? hub.store(runID: runID).seq) ?? 0
         do {
             let command = try ProtocolDecoder.decodeCommand(bytes)

@@ -188,6 +188,7 @@ final class EventHub: CommittedEventSink, Sendable {
     func waitForCompletion(runID: String) async -> ExecutionStatus? {
         await withCheckedContinuation { (continuation: CheckedContinuation<ExecutionStatus?, Never>) in
             let answer: ExecutionStatus?? = state.withLock { state in
+                // Safe to drop: an unknown run has no completion to wait for; nil says so.
                 guard var channel = try? state.channel(runID) else { return .some(nil) }
                 if channel.store.isFinished { return .some(channel.store.state.status) }
                 if state.stopped { return .some(nil) }

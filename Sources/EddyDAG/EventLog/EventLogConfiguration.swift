@@ -1,5 +1,6 @@
 // Public: the default `path` of the public initializer is computed with FileManager.
 public import Foundation
+public import Logging
 
 /// Settings of the SQLite event log. Every field has a default.
 ///
@@ -23,13 +24,20 @@ public struct EventLogConfiguration: Sendable {
     public var path: String
     public var synchronous: Synchronous
     public var retention: RetentionPolicy
+    /// Where the log reports what it cannot do: a failed write (the log then stops), a failed
+    /// rollback or retention pass, interrupted runs found at open. Nothing is logged per event.
+    /// Default: a logger labelled `eddy.event-log` from whatever `LoggingSystem` the program
+    /// bootstrapped (the library never bootstraps one).
+    public var logger: Logger
 
     public init(
         path: String = FileManager.default.currentDirectoryPath + "/eddy-events.sqlite",
-        synchronous: Synchronous = .normal, retention: RetentionPolicy = RetentionPolicy()
+        synchronous: Synchronous = .normal, retention: RetentionPolicy = RetentionPolicy(),
+        logger: Logger = Logger(label: "eddy.event-log")
     ) {
         self.path = path
         self.synchronous = synchronous
         self.retention = retention
+        self.logger = logger
     }
 }

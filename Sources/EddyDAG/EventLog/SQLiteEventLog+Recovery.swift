@@ -16,6 +16,8 @@ extension SQLiteEventLog {
                 select.bind(runID, at: 1)
                 while try select.step() {
                     let bytes = select.blob(at: 0)
+                    // An event this version cannot decode cannot change the replayed state; skipping it
+                    // still marks the run interrupted, which is what recovery is for.
                     guard let envelope = try? ProtocolDecoder.decodeEnvelope(bytes) else { continue }
                     store.apply(envelope)
                 }
@@ -41,6 +43,7 @@ extension SQLiteEventLog {
             }
             try writer.execute("COMMIT")
         } catch {
+            // Safe to drop: the error thrown is the cause; a failed ROLLBACK leaves SQLite to roll back on close.
             try? writer.execute("ROLLBACK")
             throw error
         }
@@ -92,6 +95,7 @@ extension SQLiteEventLog {
             }
             try writer.execute("COMMIT")
         } catch {
+            // Safe to drop: the error thrown is the cause; a failed ROLLBACK leaves SQLite to roll back on close.
             try? writer.execute("ROLLBACK")
             throw error
         }

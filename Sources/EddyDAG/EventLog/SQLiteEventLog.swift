@@ -1,6 +1,7 @@
 import CSQLite
 import Dispatch
 import Foundation
+import Logging
 import Synchronization
 
 /// The durable, append-only event log of every run, in SQLite (WAL mode).
@@ -83,6 +84,9 @@ public final class SQLiteEventLog: @unchecked Sendable {
         }
         reader = try SQLiteDatabase(path: configuration.path)
         recoveredRuns = try recoverInterruptedRuns()
+        if !recoveredRuns.isEmpty {
+            configuration.logger.notice("event log: runs left live by the last process marked interrupted", metadata: ["runs": "\(recoveredRuns.count)"])
+        }
         _ = try applyRetention()
         let thread = Thread { [self] in self.writerLoop() }
         thread.name = "eddy-event-log"
@@ -233,7 +237,12 @@ public final class SQLiteEventLog: @unchecked Sendable {
             try statements.commit.run()
             queue.withLock { $0.commitCount += 1 }
         } catch {
-            try? statements.rollback.run()
+            do {
+                try statements.rollback.run()
+            } catch let rollback {
+                // The commit's error is the one thrown (and logged by `fail`); this one only explains more.
+                configuration.logger.error("event log: rollback after a failed commit failed", metadata: ["error": "\(rollback)"])
+            }
             throw error
         }
     }
@@ -280,12 +289,19 @@ public final class SQLiteEventLog: @unchecked Sendable {
             }
         }
         if !events.isEmpty { sink?.eventsCommitted(events) }
-        if runFinished, let deleted = try? applyRetention(), !deleted.isEmpty {
-            sink?.runsDeleted(deleted)
+        guard runFinished else { return }
+        do {
+            let deleted = try applyRetention()
+            if !deleted.isEmpty { sink?.runsDeleted(deleted) }
+        } catch {
+            // Retention is retried after the next finished run; the events themselves are committed.
+            configuration.logger.warning("event log: retention pass failed", metadata: ["error": "\(error)"])
         }
     }
 
     private func fail(_ error: DAGEngineError) {
+        configuration.logger.error("event log: write failed; the log stops and the engine refuses new events",
+                                   metadata: ["error": "\(error)", "path": "\(configuration.path)"])
         let (leftovers, waiters, sink) = queue.withLock { queue in
             queue.writeError = error
             queue.stopped = true

@@ -31,6 +31,8 @@ final class RunFeed: RoomFeed {
             running.end()
         }
         heartbeat = loop.scheduleRepeating(every: heartbeatInterval) {
+            // Safe to drop: the only failure is a run the engine no longer knows (forgotten);
+            // its feed is being taken down and has nobody left to tell.
             guard let beat = try? engine.heartbeat(runID: runID) else { return }
             // Not positioned: every dashboard gets it, whatever it already has.
             rooms.publish(PreparedMessage(utf8Text: beat.jsonBytes), to: room)

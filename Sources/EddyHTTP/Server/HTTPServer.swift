@@ -113,6 +113,7 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
                         deadline.start(.request, after: configuration.headerTimeout)
                         requestTimed = true
                     }
+                    // Safe to drop: a read error (peer reset, timeout close) ends this connection like EOF.
                     guard let next = try? await iterator.next(), !deadline.hasExpired else { return nil }
                     (input, parsed) = (next, 0)
                     if !started {
@@ -201,8 +202,9 @@ public final class HTTPServer<Upgrade: Sendable>: Sendable {
             break
         case .request:
             count(.requestTimeout)
+            // Safe to drop: the 408 is a courtesy to a client that stalled; the connection closes either way.
             if let bytes = HTTPResponse.error(.requestTimeout).serialize(), (try? connection.writeWithoutWaiting(bytes)) != nil {
-                Task(executorPreference: loop) { try? await connection.shutdownWrite() }
+                Task(executorPreference: loop) { try? await connection.shutdownWrite() } // as above
                 loop.schedule(after: .milliseconds(100)) { // let the 408 reach the client
                     Task(executorPreference: loop) { await connection.close() }
                 }

@@ -9,6 +9,7 @@ public import EddyLoop
 public enum Resolver {
     /// The addresses for `host` and `port`, in the resolver's preferred order.
     public static func resolve(host: String, port: Int, on loop: EventLoop) async throws -> [SocketAddress] {
+        // Safe to drop: not a numeric address means a host name, resolved below.
         if let numeric = try? SocketAddress(ipAddress: host, port: port) { return [numeric] }
         let request = ResolveRequest(loop: loop, host: host, port: port)
         return try await withTaskCancellationHandler {

@@ -3,6 +3,7 @@ import CEddyShims
 import CLibUV
 import EddyLoop
 import Glibc
+import Logging
 import Synchronization
 
 /// The listening socket behind a `TCPListener`, and the hand-over queue between the
@@ -62,6 +63,8 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     let accepted = Atomic<Int>(0)
     /// Open connections against the listener's `ConnectionLimits`.
     let admission: ConnectionAdmission
+    /// Loop-thread state: when refusals were last logged.
+    private var refusals: RefusalLog
     private let queue = Mutex(Queue())
 
     // Loop-thread state.
@@ -70,7 +73,9 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     private var retryTimer: UnsafeMutablePointer<uv_timer_t>?
     private var open = false
 
-    init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int, limits: ConnectionLimits) {
+    init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int, limits: ConnectionLimits,
+         logger: Logger) {
+        self.refusals = RefusalLog(logger: logger)
         self.loop = loop
         self.group = group
         self.configuration = SharedValue(configuration)
@@ -165,8 +170,10 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
 
     /// Tells a connection over a limit why (if the limits say what to send) and closes it.
     private func refuse(_ client: Int32, _ reason: ConnectionRefusal) {
+        let report = refusals.refusing(client)
         let message = admission.limits.refusals[reason] ?? []
         message.withUnsafeBytes { eddy_refuse(client, $0.baseAddress, $0.count) }
+        if let report { refusals.log(report, reason: reason, limits: admission.limits) }
     }
 
     /// Wraps an accepted socket on its new loop. Target loop thread.

@@ -1,5 +1,6 @@
 import CLibUV
 public import EddyLoop
+public import Logging
 import Synchronization
 
 /// A listening TCP socket whose accepted connections are spread round robin across an
@@ -33,6 +34,8 @@ public final class TCPListener: ByteStreamListener {
     ///   - backlog: the kernel's accept queue length. Default 1,024.
     ///   - group: accepted connections go to its loops in turn.
     ///   - limits: connections over them are refused at once (see `ConnectionLimits`).
+    ///   - logger: hears refusals by `limits` (`warning`, at most one line per 10 s, with the
+    ///     count since the last one); nothing per accepted connection.
     /// - Throws: `IOError` (`addressInUse`, `addressNotAvailable`, `hostNotFound` …).
     public static func bind(
         host: String,
@@ -41,7 +44,8 @@ public final class TCPListener: ByteStreamListener {
         group: EventLoopGroup,
         configuration: TCPConfiguration = TCPConfiguration(),
         maxPendingConnections: Int = 1024,
-        limits: ConnectionLimits = ConnectionLimits()
+        limits: ConnectionLimits = ConnectionLimits(),
+        logger: Logger = Logger(label: "eddy.tcp")
     ) async throws -> TCPListener {
         let configuration = try configuration.validated()
         let loop = group.loops[0]
@@ -49,7 +53,7 @@ public final class TCPListener: ByteStreamListener {
             throw IOError(.hostNotFound, operation: "bind \(host)")
         }
         let acceptor = Acceptor(loop: loop, group: group, configuration: configuration, maxPending: max(1, maxPendingConnections),
-                                limits: limits)
+                                limits: limits, logger: logger)
         let bound = try await loop.submit { try acceptor.open(address: address, backlog: backlog) }
         return TCPListener(localAddress: bound, loop: loop, acceptor: acceptor)
     }

@@ -1,4 +1,5 @@
 public import EddyLoop
+public import Logging
 import Synchronization
 
 /// The life of a TCP server, in the order it happens: `start` binds and begins serving,
@@ -37,8 +38,10 @@ public final class TCPService: Sendable {
         self.stopSignals = stopSignals
     }
 
-    /// Watches `stopSignals` (none: the caller handles signals itself), binds `host:port`
-    /// (0: any free port) on `group` under `limits` and starts `serve` with the listener.
+    /// Watches `stopSignals` (none: the caller handles signals itself, e.g. a `ServiceGroup`
+    /// that owns them: one owner per signal and process), binds `host:port` (0: any free
+    /// port) on `group` under `limits` (refusals are logged on `logger`) and starts `serve`
+    /// with the listener.
     /// - Throws: `IOError` from binding (`addressInUse`, `hostNotFound` …); nothing runs then.
     public static func start(
         group: EventLoopGroup,
@@ -47,12 +50,14 @@ public final class TCPService: Sendable {
         configuration: TCPConfiguration = TCPConfiguration(),
         limits: ConnectionLimits = ConnectionLimits(),
         stopSignals: [ProcessSignal] = [.interrupt, .terminate],
+        logger: Logger = Logger(label: "eddy.tcp"),
         serve: @escaping @Sendable (TCPListener) async throws -> Void
     ) async throws -> TCPService {
         let watch = stopSignals.isEmpty ? nil : try await group.loops[0].watchSignals(stopSignals)
         let listener: TCPListener
         do {
-            listener = try await TCPListener.bind(host: host, port: port, group: group, configuration: configuration, limits: limits)
+            listener = try await TCPListener.bind(host: host, port: port, group: group, configuration: configuration, limits: limits,
+                                                  logger: logger)
         } catch {
             watch?.cancel()
             throw error
@@ -80,6 +85,7 @@ public final class TCPService: Sendable {
                 await listener.close()
                 await beforeShutdown()
                 serving.cancel()
+                // Safe to drop: `serve` ends by cancellation here; its errors are the handler's to report.
                 _ = try? await serving.value
                 return await group.shutdown()
             }

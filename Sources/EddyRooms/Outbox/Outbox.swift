@@ -54,6 +54,7 @@ public final class Outbox: @unchecked Sendable {
     /// This outbox's counters.
     public func counters() async -> OutboxCounters {
         if eventLoop.inEventLoop { return queue.counters }
+        // Safe to drop: only a loop that has shut down refuses, and then the outbox is gone.
         return (try? await eventLoop.submit { self.queue.counters }) ?? OutboxCounters()
     }
 

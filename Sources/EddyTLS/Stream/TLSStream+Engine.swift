@@ -97,7 +97,7 @@ extension TLSStream {
             let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
             let status = count > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, count)
             let drained = status == SSL_ERROR_SSL || status == SSL_ERROR_SYSCALL ? OpenSSLErrors.drain() : nil
-            _ = try? flushOutput()
+            _ = try? flushOutput() // safe to drop: a failed flush means TCP is gone, which the read reports next
             if count > 0 {
                 deliver(UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(count)]))
                 continue

@@ -158,7 +158,7 @@ extension TLSStream {
         OpenSSLErrors.clear()
         _ = SSL_shutdown(ssl) // 0: sent, the peer's not seen yet; 1: both done
         _ = OpenSSLErrors.drain()
-        _ = try? flushOutput()
+        _ = try? flushOutput() // safe to drop: a close_notify TCP refuses is answered by the close
     }
 }
 
@@ -168,6 +168,6 @@ extension TLSStream: EndOfIterationFlushable {
     /// TCP's cork.
     package func flushAtEndOfIteration() {
         plainCorkRegistered = false
-        _ = try? flushPlainCork()
+        _ = try? flushPlainCork() // safe to drop: a failure has closed the stream and failed its writers
     }
 }

@@ -60,7 +60,7 @@ extension WebSocket: ByteStreamReceiver {
         guard proto.hasDeferredFailure, eventIndex == events.count, responder != nil || consumer != nil else { return }
         proto.failDeferred()
         absorbEvents()
-        _ = try? performActions()
+        _ = try? performActions() // the transport closes on the protocol's .closeTransport
         deliver()
     }
 
@@ -198,6 +198,7 @@ extension WebSocket: ByteStreamReceiver {
         apply(change)
         let transport = self.transport
         Task(executorPreference: eventLoop) {
+            // Safe to drop: a failed wait means the transport closed, which ends the connection anyway.
             try? await transport.waitUntilWritable()
             self.eventLoop.runOnLoop { self.writableAgain() }
         }
@@ -332,6 +333,7 @@ extension WebSocket: ByteStreamReceiver {
     func startClosing(code: WebSocketCloseCode, reason: String, waiter: UnsafeContinuation<WebSocketCloseStatus, Never>?) {
         if let waiter { addCloseWaiter(waiter) }
         if state.transport == .closed { return }
+        // Safe to drop: sendClose fails only for a state that is not open, checked here.
         if proto.connectionState == .open { try? proto.sendClose(code: code, reason: reason) }
         // Read on until the peer's Close arrives, even if the consumer stopped reading or a
         // responder waits for the drain.
@@ -355,6 +357,7 @@ extension WebSocket: ByteStreamReceiver {
                 let deadline = loop.schedule(after: timeout) {
                     Task(executorPreference: loop) { await transport.close() }
                 }
+                // Safe to drop: the close timer and the close below end the transport either way.
                 try? await transport.shutdownWrite()
                 deadline.cancel()
             }

@@ -356,6 +356,7 @@ public final class WebSocket: @unchecked Sendable {
     @usableFromInline
     func waitForDrain() async throws {
         do { try await transport.waitUntilWritable() } catch {
+            // Safe to drop: a loop that has shut down leaves no status; abnormal closure stands in.
             let status = try? await onLoop { self.status }
             throw WebSocketClosedError(status: (status ?? nil) ?? WebSocketCloseStatus(code: .abnormalClosure, wasClean: false))
         }

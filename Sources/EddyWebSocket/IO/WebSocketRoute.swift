@@ -3,6 +3,7 @@ import EddyWebSocketCore
 import EddyLoop
 import EddyHTTP
 public import EddyNet
+import Logging
 
 /// A WebSocket endpoint on an `HTTPServer`: its handshake settings and the handler that
 /// owns each accepted connection.
@@ -41,6 +42,10 @@ public struct WebSocketRoute: Sendable {
         didSet { sharedConfiguration = SharedValue(endpoint.connection) }
     }
     public let handler: Handler
+    /// Hears refused and failed handshakes (`debug`: one line per refused upgrade, with its
+    /// status and path); nothing once a connection is open. Default: a logger labelled
+    /// `eddy.websocket` from the program's `LoggingSystem`.
+    public var logger = Logger(label: "eddy.websocket")
     /// `endpoint.connection`, shared by this route's connections.
     private var sharedConfiguration: SharedValue<WebSocketConfiguration>
     /// Set when the route was made with a `PlainHandler`: then the connection keeps no
@@ -150,11 +155,13 @@ public struct WebSocketRoute: Sendable {
         defer { deadline.cancel() }
         switch endpoint.handshake.negotiate(handoff.request) {
         case .reject(let response, _):
+            logger.debug("WebSocket handshake refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)"])
             await reject(stream, with: response)
             return nil
         case .accept(let agreement):
             switch await endpoint.hook.decide(handoff.request, handoff.parameters) {
             case .reject(let response):
+                logger.debug("WebSocket upgrade refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)"])
                 await reject(stream, with: response)
                 return nil
             case .accept(let extraHeaders):
@@ -163,6 +170,7 @@ public struct WebSocketRoute: Sendable {
                     return nil
                 }
                 do { try await stream.write(bytes) } catch {
+                    logger.debug("WebSocket handshake: writing the 101 failed", metadata: ["error": "\(error)"])
                     await stream.close()
                     return nil
                 }
@@ -180,8 +188,9 @@ public struct WebSocketRoute: Sendable {
         if !response.headers.containsToken("close", inField: "Connection") {
             response.headers.add(name: "Connection", value: "close")
         }
+        // Safe to drop: the peer is being refused and the stream is closed next either way.
         if let bytes = response.serialize() { try? await stream.write(bytes) }
-        try? await stream.shutdownWrite()
+        try? await stream.shutdownWrite() // as above: best effort before the close
         await stream.close()
     }
 }
