@@ -250,7 +250,7 @@ let package = Package(
         // The `eddy` command line, run as users run it (the built binary as a child process).
         .testTarget(
             name: "EddyCommandTests",
-            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
+            dependencies: ["eddy", "EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyRoomsTests",
