@@ -159,6 +159,27 @@ struct DeflateCodecTests {
         var events: [WebSocketEvent] = []
         for byte in stream { events += feed(&client, [byte]).events }  // one byte at a time
         #expect(events == Array(repeating: .text("Hello"), count: 6))
+        // The same bytes in one read: the bytes after the final block (the RFC's `00`, the
+        // start of a new stream) are inflated, as they are when they arrive apart.
+        var oneRead = WebSocketProtocol(role: .client, configuration: testConfiguration(), deflate: PerMessageDeflateParameters())
+        #expect(feed(&oneRead, stream).events == Array(repeating: .text("Hello"), count: 6))
+    }
+
+    /// Found by fuzzing: bytes after a final block that are not a deflate stream fail the
+    /// message (1007) whether they come in the same read as the block or later; they used
+    /// to be dropped unseen when they came in the same read.
+    @Test(arguments: [false, true])
+    func bytesAfterAFinalBlockAreInflatedNotDropped(oneByteAtATime: Bool) {
+        var client = WebSocketProtocol(role: .client, configuration: testConfiguration(), deflate: PerMessageDeflateParameters())
+        let message: [UInt8] = [0xC1, 0x0A, 0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0xFF, 0xFF, 0xFF]  // "Hello", BFINAL, garbage
+        var events: [WebSocketEvent] = []
+        if oneByteAtATime {
+            for byte in message { events += feed(&client, [byte]).events }
+        } else {
+            events = feed(&client, message).events
+        }
+        guard case .closed(let status)? = events.last else { Issue.record("no close: \(events)"); return }
+        #expect(status.code == .invalidFramePayloadData && events.count == 1, "\(events)")
     }
 
     @Test(arguments: 9...15)

@@ -175,10 +175,16 @@ final class ZlibInflateStream: @unchecked Sendable {
                 break
             }
             if status == Z_STREAM_END {
-                // A final block (BFINAL) ends the deflate stream; the next message
-                // starts a new one (RFC 7692 §7.2.3.3).
+                // A final block (BFINAL) ends the deflate stream; what follows starts a new
+                // one (RFC 7692 §7.2.3.3: its example message goes on after the final block
+                // with the header bits of the stored block the `00 00 ff ff` tail completes).
+                // The rest of this input is inflated as that new stream, never dropped:
+                // found by fuzzing, it was lost when it came in the same read as the final
+                // block and inflated when it came in the next one. (inflateReset leaves
+                // next_in and avail_in as they are.)
                 inflateReset(stream)
-                break
+                if stream.pointee.avail_in == 0 { break }
+                continue
             }
             if status == Z_BUF_ERROR { break }  // no progress possible: input consumed
             if status != Z_OK { outcome = .invalid; break }
