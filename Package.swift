@@ -40,6 +40,9 @@ let package = Package(
         .library(name: "EddyHTTP", targets: ["EddyHTTP"]),
         .library(name: "EddyWebSocket", targets: ["EddyWebSocket"]),
         .library(name: "EddyRooms", targets: ["EddyRooms"]),
+        .library(name: "EddyRedisCore", targets: ["EddyRedisCore"]),
+        .library(name: "EddyRedis", targets: ["EddyRedis"]),
+        .library(name: "EddyRoomsRedis", targets: ["EddyRoomsRedis"]),
         .library(name: "EddyDAG", targets: ["EddyDAG"]),
         .library(name: "EddyDAGStream", targets: ["EddyDAGStream"]),
         .library(name: "EddyDAGServer", targets: ["EddyDAGServer"]),
@@ -125,6 +128,24 @@ let package = Package(
             dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
+        // Sans-IO RESP2/RESP3: the command encoder and a bounded, incremental reply parser.
+        .target(
+            name: "EddyRedisCore",
+            swiftSettings: strict
+        ),
+        // The Redis client over Eddy's own TCP/TLS ByteStream: pipelining, deadlines, login,
+        // reconnect with backoff, a subscriber connection.
+        .target(
+            name: "EddyRedis",
+            dependencies: ["EddyRedisCore", "EddyTLS", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // Rooms across Eddy processes: a RoomRegistry bridged through Redis pub/sub.
+        .target(
+            name: "EddyRoomsRedis",
+            dependencies: ["EddyRooms", "EddyRedis", "EddyRedisCore", "EddyWebSocket", "EddyLoop"],
+            swiftSettings: strict
+        ),
         .target(
             name: "EddyDAGStream",
             dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL"],
@@ -139,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
+                "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyRoomsRedis", "EddyRedis", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -241,6 +262,17 @@ let package = Package(
         .testTarget(
             name: "EddyTLSTests",
             dependencies: ["EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EddyRedisCoreTests",
+            dependencies: ["EddyRedisCore"],
+            swiftSettings: strict
+        ),
+        // Against a real redis-server started by the tests (Tests/Support/RedisServer.swift).
+        .testTarget(
+            name: "EddyRedisTests",
+            dependencies: ["EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyLoop"],
             swiftSettings: strict
         ),
         .testTarget(
