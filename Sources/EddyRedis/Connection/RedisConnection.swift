@@ -1,0 +1,306 @@
+public import EddyLoop
+import EddyNet
+public import EddyRedisCore
+import EddyTLS
+import Synchronization
+
+/// One connection to a Redis server, logged in, on one event loop: commands are pipelined
+/// (any number in flight) and replies are matched to them in order.
+///
+/// Guarantees:
+/// - Commands are written in the order `send`/`sendWithoutWaiting` are called on the
+///   connection's loop, and each gets the reply at its place in that order.
+/// - Every command has a deadline (`RedisConfiguration.commandTimeout`, or the one given to
+///   `send(_:timeout:)`); when one passes, or the stream ends, or the server breaks the
+///   protocol, the connection closes and every command in flight fails with that reason.
+/// - RESP3 pushes (and, once `enterSubscribedMode()` is called, RESP2 pub/sub arrays) go
+///   to `pushHandler` on the loop, never to a command.
+/// - The actor runs on its loop (its executor), so it shares no state with other threads.
+public actor RedisConnection {
+    public nonisolated let eventLoop: EventLoop
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.asUnownedSerialExecutor() }
+    /// The endpoint, password redacted (for logs).
+    public nonisolated let endpointDescription: String
+    /// 3 after a successful `HELLO 3`, 2 on a server that only speaks RESP2.
+    public private(set) var protocolVersion = 2
+
+    private let stream: any ByteStream
+    private let defaultTimeout: Duration
+    private let pushHandler: (@Sendable (RESPValue) -> Void)?
+    private var parser: RESPParser
+    private var waiting: [Waiting] = []
+    private var waitingHead = 0
+    /// Sequence numbers of commands sent and answered (a timer knows its command by number).
+    private var sentCount = 0
+    private var answeredCount = 0
+    private var subscribedMode = false
+    private var failure: RedisError?
+    private var closeWaiters: [CheckedContinuation<RedisError, Never>] = []
+    private nonisolated let closedFlag = Atomic<Bool>(false)
+
+    private struct Waiting {
+        var continuation: CheckedContinuation<RESPValue, any Error>?
+        var timer: ScheduledWork?
+        /// For a command of a `pipeline` call: where its reply goes.
+        var batch: (collector: PipelineReplies, index: Int)?
+    }
+
+    /// Whether the connection has closed (from any thread).
+    public nonisolated var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+
+    /// Connects to `configuration.endpoint` over TCP (TLS for `rediss://`) and logs in:
+    /// `HELLO 3` with `AUTH` when a password is set, falling back to RESP2 (`AUTH`) on a
+    /// server without `HELLO`, then `SELECT` when the database is not 0.
+    ///
+    /// - Throws: `RedisError.unavailable` (connect failed or timed out),
+    ///   `RedisError.authentication`, `RedisError.server` (a `SELECT` refused).
+    public static func connect(_ configuration: RedisConfiguration, on loop: EventLoop,
+                               pushHandler: (@Sendable (RESPValue) -> Void)? = nil) async throws -> RedisConnection {
+        let endpoint = configuration.endpoint
+        let stream: any ByteStream
+        do {
+            if endpoint.usesTLS {
+                let context = try configuration.tls ?? TLSContext(TLSConfiguration.client())
+                stream = try await TLSStream.connect(host: endpoint.host, port: endpoint.port, context: context, on: loop,
+                                                     connectTimeout: configuration.connectTimeout)
+            } else {
+                stream = try await TCPConnection.connect(host: endpoint.host, port: endpoint.port, on: loop,
+                                                         timeout: configuration.connectTimeout)
+            }
+        } catch {
+            throw RedisError.unavailable(endpoint: endpoint.description, reason: "\(error)", retryIn: nil)
+        }
+        let connection = RedisConnection(stream: stream, configuration: configuration, pushHandler: pushHandler)
+        await connection.startReading()
+        do {
+            try await connection.logIn(endpoint, timeout: configuration.connectTimeout)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    private init(stream: any ByteStream, configuration: RedisConfiguration, pushHandler: (@Sendable (RESPValue) -> Void)?) {
+        self.eventLoop = stream.eventLoop
+        self.stream = stream
+        self.endpointDescription = configuration.endpoint.description
+        self.defaultTimeout = configuration.commandTimeout
+        self.pushHandler = pushHandler
+        self.parser = RESPParser(limits: configuration.limits)
+    }
+
+    private func logIn(_ endpoint: RedisEndpoint, timeout: Duration) async throws {
+        var hello = RedisCommand("HELLO", "3")
+        if let password = endpoint.password {
+            hello.parts += [Array("AUTH".utf8), Array((endpoint.username ?? "default").utf8), Array(password.utf8)]
+        }
+        do {
+            _ = try await send(hello, timeout: timeout)
+            protocolVersion = 3
+        } catch RedisError.server(let message) where message.hasPrefix("NOPROTO") || message.hasPrefix("ERR unknown command") {
+            // A server before Redis 6: RESP2, and AUTH on its own.
+            if let password = endpoint.password {
+                let auth = endpoint.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
+                do { _ = try await send(auth, timeout: timeout) } catch RedisError.server(let message) {
+                    throw RedisError.authentication(message)
+                }
+            }
+        } catch RedisError.server(let message) where message.hasPrefix("WRONGPASS") || message.hasPrefix("NOAUTH")
+                    || message.hasPrefix("ERR AUTH") || message.hasPrefix("ERR invalid password") {
+            throw RedisError.authentication(endpoint.password == nil ? "the server requires a password (\(message))" : message)
+        }
+        if endpoint.database != 0 {
+            _ = try await send(RedisCommand("SELECT", String(endpoint.database)), timeout: timeout)
+        }
+    }
+
+    private func startReading() {
+        Task { await self.readReplies() }
+    }
+
+    private func readReplies() async {
+        var reason = RedisError.connectionClosed("the server closed the connection")
+        do {
+            while failure == nil, let chunk = try await stream.read() {
+                parser.append(chunk)
+                while failure == nil, let value = try parser.next() { receive(value) }
+            }
+        } catch let error as RESPParseError {
+            reason = .protocolViolation(error)
+        } catch {
+            reason = .connectionClosed("\(error)")
+        }
+        await fail(reason)
+    }
+
+    private func receive(_ value: RESPValue) {
+        if case .push = value {
+            pushHandler?(value)
+            return
+        }
+        if subscribedMode, RedisPubSubEvent(value) != nil {
+            pushHandler?(value)
+            return
+        }
+        guard waitingHead < waiting.count else {
+            Task { await self.fail(.connectionClosed("a reply arrived for no command")) }
+            return
+        }
+        let entry = waiting[waitingHead]
+        waitingHead += 1
+        answeredCount += 1
+        if waitingHead > 64 && waitingHead * 2 > waiting.count {
+            waiting.removeFirst(waitingHead)
+            waitingHead = 0
+        }
+        entry.timer?.cancel()
+        if let (collector, index) = entry.batch {
+            collector.set(value, at: index)
+        } else if case .error(let message) = value {
+            entry.continuation?.resume(throwing: RedisError.server(message))
+        } else {
+            entry.continuation?.resume(returning: value)
+        }
+    }
+
+    /// Sends `command` and returns its reply; an error reply throws `RedisError.server`.
+    public func send(_ command: RedisCommand) async throws -> RESPValue {
+        try await send(command, timeout: defaultTimeout)
+    }
+
+    /// Sends `command` with its own deadline; `nil`: none (a blocking read, such as
+    /// `XREAD BLOCK 0`, on a connection of its own).
+    public func send(_ command: RedisCommand, timeout: Duration?) async throws -> RESPValue {
+        if let failure { throw failure }
+        return try await withCheckedThrowingContinuation { continuation in
+            enqueue(command, continuation: continuation, timeout: timeout)
+        }
+    }
+
+    /// Sends `commands` in one pipeline (one write) and returns their replies in order; an
+    /// error reply is returned as `.error`, not thrown.
+    public func pipeline(_ commands: [RedisCommand]) async throws -> [RESPValue] {
+        if let failure { throw failure }
+        if commands.isEmpty { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            let collector = PipelineReplies(count: commands.count, continuation: continuation)
+            var bytes: [UInt8] = []
+            for (index, command) in commands.enumerated() {
+                command.encode(into: &bytes)
+                waiting.append(Waiting(continuation: nil, timer: timer(for: command, timeout: defaultTimeout),
+                                       batch: (collector, index)))
+            }
+            write(bytes)
+        }
+    }
+
+    /// Sends `command` without waiting for its reply (which is read and dropped; an error
+    /// reply is dropped too). Returns false if the connection is closed (nothing was sent).
+    @discardableResult
+    public func sendWithoutWaiting(_ command: RedisCommand) -> Bool {
+        guard failure == nil else { return false }
+        enqueue(command, continuation: nil, timeout: defaultTimeout)
+        return failure == nil
+    }
+
+    /// Writes `command` expecting no reply of its own: for `SUBSCRIBE` and the like, whose
+    /// confirmations come as pub/sub events (call `enterSubscribedMode()` first).
+    public func sendExpectingNoReply(_ command: RedisCommand) async throws {
+        if let failure { throw failure }
+        do { try await stream.write(command.encoded) } catch {
+            await fail(.connectionClosed("\(error)"))
+            throw RedisError.connectionClosed("\(error)")
+        }
+    }
+
+    /// From now on RESP2 pub/sub arrays go to the push handler (RESP3 pushes always do).
+    public func enterSubscribedMode() { subscribedMode = true }
+
+    private func enqueue(_ command: RedisCommand, continuation: CheckedContinuation<RESPValue, any Error>?, timeout: Duration?) {
+        waiting.append(Waiting(continuation: continuation, timer: timer(for: command, timeout: timeout)))
+        write(command.encoded)
+    }
+
+    /// Numbers the next command and arms its deadline.
+    private func timer(for command: RedisCommand, timeout: Duration?) -> ScheduledWork? {
+        let number = sentCount
+        sentCount += 1
+        return timeout.map { timeout in
+            eventLoop.schedule(after: timeout) { [weak self] in
+                guard let self else { return }
+                self.assumeIsolated { connection in connection.expire(number, command: command.name, after: timeout) }
+            }
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) {
+        do {
+            // Queued before any suspension: commands go out in call order.
+            _ = try stream.writeWithoutWaiting(bytes)
+        } catch {
+            Task { await self.fail(.connectionClosed("\(error)")) }
+        }
+    }
+
+    private func expire(_ number: Int, command: String, after timeout: Duration) {
+        guard number >= answeredCount, failure == nil else { return }
+        Task { await self.fail(.timedOut(command: command, after: timeout)) }
+    }
+
+    private func fail(_ reason: RedisError) async {
+        guard failure == nil else { return }
+        failure = reason
+        closedFlag.store(true, ordering: .releasing)
+        let pending = waiting[waitingHead...]
+        waiting = []
+        waitingHead = 0
+        for entry in pending {
+            entry.timer?.cancel()
+            entry.continuation?.resume(throwing: reason)
+            entry.batch?.collector.fail(reason)
+        }
+        for waiter in closeWaiters { waiter.resume(returning: reason) }
+        closeWaiters = []
+        await stream.close()
+    }
+
+    /// Closes the connection; commands in flight fail with `RedisError.connectionClosed`.
+    public func close() async {
+        await fail(.connectionClosed("closed by this client"))
+    }
+
+    /// Returns once the connection has closed, with the reason.
+    public func waitUntilClosed() async -> RedisError {
+        if let failure { return failure }
+        return await withCheckedContinuation { closeWaiters.append($0) }
+    }
+}
+
+/// The replies of one `pipeline` call, filled in on the connection's loop; resumes its
+/// caller once, with all of them or with the connection's failure.
+private final class PipelineReplies {
+    private var replies: [RESPValue]
+    private var remaining: Int
+    private var continuation: CheckedContinuation<[RESPValue], any Error>?
+
+    init(count: Int, continuation: CheckedContinuation<[RESPValue], any Error>) {
+        self.replies = Array(repeating: .null, count: count)
+        self.remaining = count
+        self.continuation = continuation
+    }
+
+    func set(_ reply: RESPValue, at index: Int) {
+        replies[index] = reply
+        remaining -= 1
+        if remaining == 0 {
+            continuation?.resume(returning: replies)
+            continuation = nil
+        }
+    }
+
+    func fail(_ error: RedisError) {
+        continuation?.resume(throwing: error)
+        continuation = nil
+    }
+}
