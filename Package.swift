@@ -272,8 +272,7 @@ let package = Package(
         // Against a real redis-server started by the tests (Tests/Support/RedisServer.swift).
         .testTarget(
             name: "EddyRedisTests",
-            dependencies: ["EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyLoop"],
-            swiftSettings: strict
+            dependencies: ["EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyNetTests",
