@@ -141,15 +141,16 @@ public enum RedisConnectionState: Sendable, CustomStringConvertible {
         case .connected(let endpoint): return "connected to \(endpoint)"
         case .disconnected(let reason): return "lost the connection (\(reason))"
         case .unavailable(let reason, let retryIn):
-            return "cannot connect (\(reason)); retrying in \(retryIn.secondsText)"
+            return "\(reason); retrying in \(retryIn.secondsText)"
         }
     }
 }
 
 extension Duration {
-    /// "0.2 s": for log lines.
+    /// "80 ms" or "2.3 s": for log lines.
     var secondsText: String {
         let milliseconds = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        if milliseconds < 1000 { return "\(milliseconds) ms" }
         return "\(milliseconds / 1000).\(milliseconds % 1000 / 100) s"
     }
 }

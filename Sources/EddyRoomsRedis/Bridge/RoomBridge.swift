@@ -61,8 +61,9 @@ public final class RoomBridge: Sendable {
     }
 
     /// Starts the subscriber and the publisher connection and waits (at most `timeout`) for
-    /// the subscription to be confirmed; false if Redis could not be reached in time (the
-    /// bridge keeps trying in the background, and local rooms work meanwhile).
+    /// the subscription to be confirmed; false if Redis could not be reached in time or the
+    /// first attempt failed (the bridge keeps trying in the background, and local rooms
+    /// work meanwhile).
     @discardableResult
     public func start(waitingUpTo timeout: Duration = .seconds(5)) async -> Bool {
         let dispatcher = Task(executorPreference: loop) { await self.dispatch() }
@@ -134,6 +135,8 @@ public final class RoomBridge: Sendable {
                 resumeReadyWaiter(true)
             case .state(let change):
                 log("redis subscriber: \(change)")
+                // A refused first attempt: start need not wait out its deadline.
+                if case .unavailable = change { resumeReadyWaiter(false) }
             }
         }
     }
