@@ -180,7 +180,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "example-chat",
-            dependencies: ["EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyRooms", "EddyRoomsRedis", "EddyRedis", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
             path: "Examples/Chat",
             swiftSettings: strict
         ),
