@@ -44,6 +44,7 @@ let package = Package(
         .library(name: "EddyRedis", targets: ["EddyRedis"]),
         .library(name: "EddyRoomsRedis", targets: ["EddyRoomsRedis"]),
         .library(name: "EddyDAG", targets: ["EddyDAG"]),
+        .library(name: "EddyDAGRedis", targets: ["EddyDAGRedis"]),
         .library(name: "EddyDAGStream", targets: ["EddyDAGStream"]),
         .library(name: "EddyDAGServer", targets: ["EddyDAGServer"]),
         .executable(name: "eddy", targets: ["eddy"]),
@@ -144,6 +145,12 @@ let package = Package(
         .target(
             name: "EddyRoomsRedis",
             dependencies: ["EddyRooms", "EddyRedis", "EddyRedisCore", "EddyWebSocket", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // The run event log in Redis Streams (a second backend behind `RunEventLog`).
+        .target(
+            name: "EddyDAGRedis",
+            dependencies: ["EddyDAG", "EddyRedis"],
             swiftSettings: strict
         ),
         .target(
@@ -272,7 +279,7 @@ let package = Package(
         // Against a real redis-server started by the tests (Tests/Support/RedisServer.swift).
         .testTarget(
             name: "EddyRedisTests",
-            dependencies: ["EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyDAGRedis", "EddyDAG", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyNetTests",
