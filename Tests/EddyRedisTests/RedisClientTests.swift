@@ -1,6 +1,7 @@
 import EddyLoop
 import EddyRedis
 import EddyTestSupport
+import Glibc
 import Testing
 
 /// The Redis client against a real `redis-server` (Tests/Support/RedisServer.swift).
@@ -201,6 +202,33 @@ struct RedisClientTests {
         #expect(try await Self.nextMessage(&events) == "after")
         await subscriber.stop()
         await client.close()
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func aCongestedConnectionRefusesFireAndForgetCommandsUntilItDrains() async throws {
+        let server = try await RedisServer.start()
+        defer { server.shutDown() }
+        let pid = try #require(server.processIdentifier)
+        let loop = try EventLoop()
+        let connection = try await RedisConnection.connect(try Self.configuration(server), on: loop)
+        // A server that reads nothing (paused): the socket buffers fill, then the stream's queue.
+        kill(pid, SIGSTOP)
+        let payload = String(repeating: "x", count: 65_536)
+        var (sent, refused) = (0, false)
+        for _ in 0..<4000 where !refused { // bounded: at most 256 MiB offered
+            if await connection.sendWithoutWaiting(RedisCommand("PUBLISH", "c", payload)) { sent += 1 } else { refused = true }
+        }
+        kill(pid, SIGCONT)
+        #expect(refused && sent > 0, "sent \(sent)")
+        // Once the server reads again, the queue drains and replies still match.
+        #expect(try await connection.send(RedisCommand("ECHO", "after")) == .bulkString(Array("after".utf8)))
+        var accepted = false
+        for _ in 0..<250 where !accepted { // bounded: 250 × 20 ms
+            accepted = await connection.sendWithoutWaiting(RedisCommand("PING"))
+            if !accepted { try await loop.sleep(for: .milliseconds(20)) }
+        }
+        #expect(accepted)
+        await connection.close()
         #expect(await loop.shutdown().isClean)
     }
 

@@ -34,6 +34,9 @@ public final class RedisServer: @unchecked Sendable {
         self.extraArguments = arguments
     }
 
+    /// The running server's process id (to pause it with SIGSTOP in a test), nil once stopped.
+    public var processIdentifier: Int32? { process?.processIdentifier }
+
     /// `redis://127.0.0.1:<port>`.
     public var url: String { "redis://127.0.0.1:\(port)" }
 

@@ -34,6 +34,9 @@ public actor RedisConnection {
     private var sentCount = 0
     private var answeredCount = 0
     private var subscribedMode = false
+    /// The stream's outbound queue is above its high watermark (the server reads slower
+    /// than we write): `sendWithoutWaiting` refuses until it drains.
+    private var isCongested = false
     private var failure: RedisError?
     private var closeWaiters: [CheckedContinuation<RedisError, Never>] = []
     private nonisolated let closedFlag = Atomic<Bool>(false)
@@ -196,10 +199,12 @@ public actor RedisConnection {
     }
 
     /// Sends `command` without waiting for its reply (which is read and dropped; an error
-    /// reply is dropped too). Returns false if the connection is closed (nothing was sent).
+    /// reply is dropped too). Returns false, sending nothing, if the connection is closed or
+    /// congested (its outbound queue above the stream's high watermark until it drains):
+    /// fire-and-forget callers drop and count rather than queue without bound.
     @discardableResult
     public func sendWithoutWaiting(_ command: RedisCommand) -> Bool {
-        guard failure == nil else { return false }
+        guard failure == nil, !isCongested else { return false }
         enqueue(command, continuation: nil, timeout: defaultTimeout)
         return failure == nil
     }
@@ -237,7 +242,13 @@ public actor RedisConnection {
     private func write(_ bytes: [UInt8]) {
         do {
             // Queued before any suspension: commands go out in call order.
-            _ = try stream.writeWithoutWaiting(bytes)
+            if try !stream.writeWithoutWaiting(bytes), !isCongested {
+                isCongested = true
+                Task {
+                    try? await self.stream.waitUntilWritable()
+                    self.isCongested = false
+                }
+            }
         } catch {
             Task { await self.fail(.connectionClosed("\(error)")) }
         }

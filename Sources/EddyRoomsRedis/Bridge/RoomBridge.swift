@@ -20,9 +20,10 @@ import Synchronization
 ///   per-connection ordering. Messages from different publishers may interleave differently
 ///   on different nodes.
 /// - A node never delivers its own publication twice.
-/// - Local rooms never depend on Redis: when Redis is down, local delivery goes on, other
-///   nodes miss what is published meanwhile (pub/sub is at most once; the drops are
-///   counted and logged), and publishing to other nodes resumes on its own when Redis is
+/// - Local rooms never depend on Redis: when Redis is down (or reads slower than the node
+///   publishes, so that the publisher connection's queue is above its high watermark),
+///   local delivery goes on, other nodes miss what is published meanwhile (pub/sub is at
+///   most once; the drops are counted and logged), and publishing to other nodes resumes on its own when Redis is
 ///   back (the publisher reconnects with backoff, the subscriber reconnects and subscribes again).
 public final class RoomBridge: Sendable {
     public let registry: RoomRegistry
@@ -118,7 +119,7 @@ public final class RoomBridge: Sendable {
             state.droppedInOutage += 1
             return state.droppedInOutage == 1
         }
-        if first { log("redis: unavailable; publications reach this node's members only until it is back") }
+        if first { log("redis: unavailable or congested; publications reach this node's members only until it is back") }
     }
 
     private func dispatch() async {
