@@ -30,9 +30,9 @@ public actor RedisConnection {
     private var parser: RESPParser
     private var waiting: [Waiting] = []
     private var waitingHead = 0
-    /// Sequence numbers of commands sent and answered (a timer knows its command by number).
-    private var sentCount = 0
-    private var answeredCount = 0
+    /// Checks the oldest command's deadline a few times per timeout (one timer per
+    /// connection, not one per command).
+    private var watchdog: ScheduledWork?
     private var subscribedMode = false
     /// The stream's outbound queue is above its high watermark (the server reads slower
     /// than we write): `sendWithoutWaiting` refuses until it drains.
@@ -43,7 +43,9 @@ public actor RedisConnection {
 
     private struct Waiting {
         var continuation: CheckedContinuation<RESPValue, any Error>?
-        var timer: ScheduledWork?
+        /// When the reply is due (nil: no deadline); the command's name for the error.
+        var deadline: (at: ContinuousClock.Instant, timeout: Duration)?
+        var name: [UInt8]
         /// For a command of a `pipeline` call: where its reply goes.
         var batch: (collector: PipelineReplies, index: Int)?
     }
@@ -119,6 +121,7 @@ public actor RedisConnection {
     }
 
     private func startReading() {
+        startWatchdog()
         Task { await self.readReplies() }
     }
 
@@ -152,12 +155,10 @@ public actor RedisConnection {
         }
         let entry = waiting[waitingHead]
         waitingHead += 1
-        answeredCount += 1
         if waitingHead > 64 && waitingHead * 2 > waiting.count {
             waiting.removeFirst(waitingHead)
             waitingHead = 0
         }
-        entry.timer?.cancel()
         if let (collector, index) = entry.batch {
             collector.set(value, at: index)
         } else if case .error(let message) = value {
@@ -189,9 +190,10 @@ public actor RedisConnection {
         return try await withCheckedThrowingContinuation { continuation in
             let collector = PipelineReplies(count: commands.count, continuation: continuation)
             var bytes: [UInt8] = []
+            let deadline = (at: ContinuousClock.now + defaultTimeout, timeout: defaultTimeout)
             for (index, command) in commands.enumerated() {
                 command.encode(into: &bytes)
-                waiting.append(Waiting(continuation: nil, timer: timer(for: command, timeout: defaultTimeout),
+                waiting.append(Waiting(continuation: nil, deadline: deadline, name: command.parts.first ?? [],
                                        batch: (collector, index)))
             }
             write(bytes)
@@ -223,20 +225,9 @@ public actor RedisConnection {
     public func enterSubscribedMode() { subscribedMode = true }
 
     private func enqueue(_ command: RedisCommand, continuation: CheckedContinuation<RESPValue, any Error>?, timeout: Duration?) {
-        waiting.append(Waiting(continuation: continuation, timer: timer(for: command, timeout: timeout)))
+        waiting.append(Waiting(continuation: continuation, deadline: timeout.map { (at: ContinuousClock.now + $0, timeout: $0) },
+                               name: command.parts.first ?? []))
         write(command.encoded)
-    }
-
-    /// Numbers the next command and arms its deadline.
-    private func timer(for command: RedisCommand, timeout: Duration?) -> ScheduledWork? {
-        let number = sentCount
-        sentCount += 1
-        return timeout.map { timeout in
-            eventLoop.schedule(after: timeout) { [weak self] in
-                guard let self else { return }
-                self.assumeIsolated { connection in connection.expire(number, command: command.name, after: timeout) }
-            }
-        }
     }
 
     private func write(_ bytes: [UInt8]) {
@@ -254,9 +245,22 @@ public actor RedisConnection {
         }
     }
 
-    private func expire(_ number: Int, command: String, after timeout: Duration) {
-        guard number >= answeredCount, failure == nil else { return }
-        Task { await self.fail(.timedOut(command: command, after: timeout)) }
+    /// Fails the connection if the oldest command's reply is overdue. Replies come in
+    /// order, so a late oldest command is the only one to check: every command behind it
+    /// waits for it. (A command without a deadline at the head — a blocking read — holds
+    /// back the check of those behind it: blocking reads belong on a connection of their own.)
+    private func checkDeadlines() {
+        guard failure == nil, waitingHead < waiting.count, let deadline = waiting[waitingHead].deadline,
+              ContinuousClock.now >= deadline.at else { return }
+        let name = String(decoding: waiting[waitingHead].name, as: UTF8.self).uppercased()
+        Task { await self.fail(.timedOut(command: name, after: deadline.timeout)) }
+    }
+
+    private func startWatchdog() {
+        let interval = max(.milliseconds(10), min(defaultTimeout / 4, .milliseconds(250)))
+        watchdog = eventLoop.scheduleRepeating(every: interval) { [weak self] in
+            self?.assumeIsolated { $0.checkDeadlines() }
+        }
     }
 
     private func fail(_ reason: RedisError) async {
@@ -266,8 +270,9 @@ public actor RedisConnection {
         let pending = waiting[waitingHead...]
         waiting = []
         waitingHead = 0
+        watchdog?.cancel()
+        watchdog = nil
         for entry in pending {
-            entry.timer?.cancel()
             entry.continuation?.resume(throwing: reason)
             entry.batch?.collector.fail(reason)
         }
