@@ -232,6 +232,38 @@ struct RedisClientTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    @Test func aSubscriberNoticesAFrozenServerAndRecoversWhenItThaws() async throws {
+        let server = try await RedisServer.start()
+        defer { server.shutDown() }
+        let pid = try #require(server.processIdentifier)
+        let loop = try EventLoop()
+        let configuration = try Self.configuration(server) {
+            $0.healthCheckInterval = .milliseconds(100)
+            $0.commandTimeout = .milliseconds(300)
+            $0.connectTimeout = .milliseconds(300)
+        }
+        let subscriber = RedisSubscriber(configuration: configuration, on: loop, channels: ["c"])
+        subscriber.start()
+        var events = subscriber.events.makeAsyncIterator()
+        try await Self.waitForReady(&events)
+        // Frozen: the TCP connection stays open, only the unanswered PING tells.
+        kill(pid, SIGSTOP)
+        var noticed = false
+        for _ in 0..<1000 where !noticed {
+            guard let event = await events.next() else { break }
+            if case .state(.disconnected(let reason)) = event { noticed = reason.contains("PING") }
+        }
+        kill(pid, SIGCONT)
+        #expect(noticed)
+        try await Self.waitForReady(&events)
+        let client = RedisClient(configuration: configuration, on: loop)
+        #expect(try await client.send(RedisCommand("PUBLISH", "c", "thawed")) == .integer(1))
+        #expect(await Self.nextMessage(&events) == "thawed")
+        await subscriber.stop()
+        await client.close()
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func anUnreachableServerFailsFastWithItsEndpointAndTheRetryTime() async throws {
         let loop = try EventLoop()
         let port = try freeLoopbackPort()

@@ -10,8 +10,13 @@ public struct RedisConfiguration: Sendable {
     /// Covers the TCP (and TLS) connect and the login (`HELLO`/`AUTH`/`SELECT`). Default 5 s.
     public var connectTimeout: Duration
     /// How long a command's reply may take; when it passes, the connection is closed (the
-    /// replies behind it can no longer be matched) and every command in flight fails. Default 5 s.
+    /// replies behind it can no longer be matched) and every command in flight fails. Checked
+    /// a few times per timeout (at most every 250 ms). Default 5 s.
     public var commandTimeout: Duration
+    /// How often a `RedisSubscriber` PINGs its otherwise silent connection, so that a server
+    /// that stopped answering (a frozen process, a vanished host: the TCP connection looks
+    /// open) is noticed within this plus `commandTimeout`. nil: never. Default 15 s.
+    public var healthCheckInterval: Duration?
     /// Reconnect delays: from `initial`, doubling, at most `maximum`.
     public var backoff: RedisBackoff
     /// Bounds on what the reply parser accepts.
@@ -20,13 +25,15 @@ public struct RedisConfiguration: Sendable {
     public var tls: TLSContext?
 
     public init(endpoint: RedisEndpoint, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(5),
-                backoff: RedisBackoff = RedisBackoff(), limits: RESPLimits = RESPLimits(), tls: TLSContext? = nil) {
+                backoff: RedisBackoff = RedisBackoff(), limits: RESPLimits = RESPLimits(), tls: TLSContext? = nil,
+                healthCheckInterval: Duration? = .seconds(15)) {
         self.endpoint = endpoint
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
         self.backoff = backoff
         self.limits = limits
         self.tls = tls
+        self.healthCheckInterval = healthCheckInterval
     }
 }
 

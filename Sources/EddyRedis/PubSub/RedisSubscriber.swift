@@ -6,6 +6,9 @@ import Synchronization
 /// an `AsyncSequence` (`events`) and survives Redis restarts.
 ///
 /// Guarantees:
+/// - A server that stops answering is noticed within `RedisConfiguration.healthCheckInterval`
+///   plus `commandTimeout` (a PING that goes unanswered closes the connection), then handled
+///   as a lost connection.
 /// - Messages come out in the order Redis sent them on the connection (for one publisher
 ///   connection: its publish order).
 /// - When the connection is lost, the subscriber reconnects with `RedisConfiguration.backoff`
@@ -94,11 +97,22 @@ public final class RedisSubscriber: Sendable {
         await connection.enterSubscribedMode()
         if !channels.isEmpty { try await connection.sendExpectingNoReply(RedisCommand("SUBSCRIBE", arguments: channels.map { Array($0.utf8) })) }
         if !patterns.isEmpty { try await connection.sendExpectingNoReply(RedisCommand("PSUBSCRIBE", arguments: patterns.map { Array($0.utf8) })) }
+        let loop = self.loop
+        let healthCheck = configuration.healthCheckInterval.map { interval in
+            Task(executorPreference: loop) {
+                // A PING that goes unanswered past its deadline closes the connection.
+                while !connection.isClosed {
+                    do { try await loop.sleep(for: interval) } catch { return }
+                    _ = try? await connection.send(RedisCommand("PING"))
+                }
+            }
+        }
         let reason = await withTaskCancellationHandler {
             await connection.waitUntilClosed()
         } onCancel: {
             Task { await connection.close() }
         }
+        healthCheck?.cancel()
         if Task.isCancelled { throw CancellationError() }
         continuation.yield(.state(.disconnected(reason: "\(reason)")))
         throw reason
