@@ -264,6 +264,33 @@ struct RedisClientTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    @Test func fallsBackToRESP2OnAServerWithoutHELLO() async throws {
+        // A server before Redis 6 has no HELLO: this one has it renamed away.
+        let server = try await RedisServer.start(["--rename-command", "HELLO", "", "--requirepass", "pw2"])
+        defer { server.shutDown() }
+        let loop = try EventLoop()
+        let configuration = try Self.configuration(server) { $0.endpoint.password = "pw2"; $0.endpoint.database = 1 }
+        let connection = try await RedisConnection.connect(configuration, on: loop)
+        #expect(await connection.protocolVersion == 2)
+        let replies = try await connection.pipeline([RedisCommand("SET", "k", "v"), RedisCommand("GET", "k"),
+                                                     RedisCommand("GET", "missing"), RedisCommand("CLIENT", "INFO")])
+        #expect(Array(replies.prefix(3)) == [.simpleString("OK"), .bulkString([118]), .null])
+        #expect(replies[3].string?.contains("db=1") == true)
+        await connection.close()
+        // Pub/sub over RESP2: arrays, not pushes.
+        let subscriber = RedisSubscriber(configuration: configuration, on: loop, channels: ["c"], patterns: ["p:*"])
+        subscriber.start()
+        var events = subscriber.events.makeAsyncIterator()
+        try await Self.waitForReady(&events)
+        let client = RedisClient(configuration: configuration, on: loop)
+        _ = try await client.pipeline([RedisCommand("PUBLISH", "c", "one"), RedisCommand("PUBLISH", "p:x", "two")])
+        #expect(await Self.nextMessage(&events) == "one")
+        #expect(await Self.nextMessage(&events) == "two")
+        await subscriber.stop()
+        await client.close()
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func anUnreachableServerFailsFastWithItsEndpointAndTheRetryTime() async throws {
         let loop = try EventLoop()
         let port = try freeLoopbackPort()
