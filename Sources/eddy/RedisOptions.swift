@@ -3,6 +3,7 @@ import EddyLoop
 import EddyRedis
 import EddyRooms
 import EddyRoomsRedis
+import EddyTLS
 import Foundation
 
 /// `--redis` and `--node` for the commands that run rooms: with them, the command's rooms
@@ -20,13 +21,15 @@ struct RedisOptions: ParsableArguments {
     var redisPasswordFile: String?
     @Option(help: "Redis user name (ACL), with the password.")
     var redisUser: String?
+    @Option(help: "With rediss://: a PEM file of the CA that signed Redis's certificate (default: the system's trust store).")
+    var redisCa: String?
 
     func validate() throws {
         if let node, !RoomEnvelope.isValidNode(node) {
             throw ValidationError("--node must be 1 to 64 letters, digits, '-', '_' or '.'")
         }
-        if redis == nil, node != nil || redisPasswordFile != nil || redisUser != nil {
-            throw ValidationError("--node, --redis-user and --redis-password-file need --redis")
+        if redis == nil, node != nil || redisPasswordFile != nil || redisUser != nil || redisCa != nil {
+            throw ValidationError("--node, --redis-user, --redis-password-file and --redis-ca need --redis")
         }
         if let redis {
             let endpoint: RedisEndpoint
@@ -57,7 +60,14 @@ struct RedisOptions: ParsableArguments {
         } else if let password = ProcessInfo.processInfo.environment["EDDY_REDIS_PASSWORD"], !password.isEmpty {
             endpoint.password = password
         }
-        return RedisConfiguration(endpoint: endpoint)
+        var configuration = RedisConfiguration(endpoint: endpoint)
+        if let redisCa {
+            guard endpoint.usesTLS else { throw ValidationError("--redis-ca needs a rediss:// URL") }
+            do { configuration.tls = try TLSContext(.client(trustRoots: .certificates(.file(redisCa)))) } catch {
+                throw ValidationError("--redis-ca: \(error)")
+            }
+        }
+        return configuration
     }
 
     /// A started bridge for `rooms` when `--redis` is given (it logs to stderr), else nil.

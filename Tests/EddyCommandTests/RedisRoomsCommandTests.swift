@@ -90,6 +90,32 @@ struct RedisRoomsCommandTests {
         #expect(await Self.stop(nodeB) == 0)
     }
 
+    @Test func roomsSpanNodesOverTLSWithThePasswordFromAFileOrTheEnvironment() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let tlsPort = try freeLoopbackPort()
+        let redis = try await RedisServer.start(["--tls-port", String(tlsPort), "--tls-cert-file", certificates.server.certificate,
+                                                 "--tls-key-file", certificates.server.key, "--tls-ca-cert-file", certificates.ca,
+                                                 "--tls-auth-clients", "no", "--requirepass", "file-pw"])
+        defer { redis.shutDown() }
+        let passwordFile = redis.directory.appendingPathComponent("redis-password")
+        try "file-pw\n".write(to: passwordFile, atomically: true, encoding: .utf8)
+        let url = "rediss://localhost:\(tlsPort)"
+        let (nodeA, portA) = try await startEddyServer(["echo", "--broadcast", "--port", "0", "--redis", url, "--node", "a",
+                                                        "--redis-ca", certificates.ca, "--redis-password-file", passwordFile.path])
+        let (nodeB, portB) = try await startEddyServer(["echo", "--broadcast", "--port", "0", "--redis", url, "--node", "b",
+                                                        "--redis-ca", certificates.ca],
+                                                       environment: environment(with: ["EDDY_REDIS_PASSWORD": "file-pw"]))
+        let loop = try EventLoop()
+        let a = try await Member.join("ws://127.0.0.1:\(portA)/", name: "a", on: loop)
+        let b = try await Member.join("ws://127.0.0.1:\(portB)/", name: "b", on: loop)
+        try await a.send("over tls")
+        #expect(try await b.waitFor("over tls"))
+        for member in [a, b] { await member.close() }
+        #expect(await loop.shutdown().isClean)
+        #expect(await Self.stop(nodeA) == 0)
+        #expect(await Self.stop(nodeB) == 0)
+    }
+
     @Test func refusesAPasswordOnTheCommandLineAndSaysWhereToPutIt() async throws {
         let (status, output) = try await runProcess(eddyBinary, ["echo", "--broadcast", "--port", "0",
                                                                   "--redis", "redis://:hunter2@127.0.0.1:6379"])

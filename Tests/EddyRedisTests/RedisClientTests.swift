@@ -1,5 +1,6 @@
 import EddyLoop
 import EddyRedis
+import EddyTLS
 import EddyTestSupport
 import Glibc
 import Testing
@@ -288,6 +289,32 @@ struct RedisClientTests {
         #expect(await Self.nextMessage(&events) == "two")
         await subscriber.stop()
         await client.close()
+        #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func connectsOverTLSWithRediss() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let tlsPort = try freeLoopbackPort()
+        let server = try await RedisServer.start(["--tls-port", String(tlsPort), "--tls-cert-file", certificates.server.certificate,
+                                                  "--tls-key-file", certificates.server.key, "--tls-ca-cert-file", certificates.ca,
+                                                  "--tls-auth-clients", "no", "--requirepass", "tls-pw"])
+        defer { server.shutDown() }
+        let loop = try EventLoop()
+        var endpoint = try RedisEndpoint(url: "rediss://localhost:\(tlsPort)/2")
+        endpoint.password = "tls-pw"
+        #expect(endpoint.usesTLS && "\(endpoint)" == "rediss://:***@localhost:\(tlsPort)/2")
+        let trusting = try TLSContext(.client(trustRoots: .certificates(.file(certificates.ca))))
+        let client = RedisClient(configuration: RedisConfiguration(endpoint: endpoint, tls: trusting), on: loop)
+        let replies = try await client.pipeline((0..<100).map { RedisCommand("ECHO", "tls \($0)") })
+        let echoed = replies == (0..<100).map { RESPValue.bulkString(Array("tls \($0)".utf8)) }
+        #expect(echoed)
+        await client.close()
+        // A server certificate the client does not trust: refused, saying why.
+        let untrusting = try TLSContext(.client(trustRoots: .certificates(.file(certificates.otherCA))))
+        await #expect { _ = try await RedisConnection.connect(RedisConfiguration(endpoint: endpoint, tls: untrusting), on: loop) } throws: { error in
+            guard case RedisError.unavailable(_, let reason, _) = error else { return false }
+            return reason.lowercased().contains("certificate") && !"\(error)".contains("tls-pw")
+        }
         #expect(await loop.shutdown().isClean)
     }
 
