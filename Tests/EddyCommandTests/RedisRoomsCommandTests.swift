@@ -195,7 +195,7 @@ final class Member: Sendable {
     }
 
     func close() async {
-        await Task(executorPreference: loop) { await self.socket.close() }.value
+        _ = await Task(executorPreference: loop) { await self.socket.close() }.value
         let task = reader.withLock { $0 }
         await task?.value
     }

@@ -22,7 +22,7 @@ public actor RedisConnection {
     /// The endpoint, password redacted (for logs).
     public nonisolated let endpointDescription: String
     /// 3 after a successful `HELLO 3`, 2 on a server that only speaks RESP2.
-    public private(set) var protocolVersion = 2
+    public internal(set) var protocolVersion = 2
 
     private let stream: any ByteStream
     private let defaultTimeout: Duration
@@ -53,40 +53,7 @@ public actor RedisConnection {
     /// Whether the connection has closed (from any thread).
     public nonisolated var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
 
-    /// Connects to `configuration.endpoint` over TCP (TLS for `rediss://`) and logs in:
-    /// `HELLO 3` with `AUTH` when a password is set, falling back to RESP2 (`AUTH`) on a
-    /// server without `HELLO`, then `SELECT` when the database is not 0.
-    ///
-    /// - Throws: `RedisError.unavailable` (connect failed or timed out),
-    ///   `RedisError.authentication`, `RedisError.server` (a `SELECT` refused).
-    public static func connect(_ configuration: RedisConfiguration, on loop: EventLoop,
-                               pushHandler: (@Sendable (RESPValue) -> Void)? = nil) async throws -> RedisConnection {
-        let endpoint = configuration.endpoint
-        let stream: any ByteStream
-        do {
-            if endpoint.usesTLS {
-                let context = try configuration.tls ?? TLSContext(TLSConfiguration.client())
-                stream = try await TLSStream.connect(host: endpoint.host, port: endpoint.port, context: context, on: loop,
-                                                     connectTimeout: configuration.connectTimeout)
-            } else {
-                stream = try await TCPConnection.connect(host: endpoint.host, port: endpoint.port, on: loop,
-                                                         timeout: configuration.connectTimeout)
-            }
-        } catch {
-            throw RedisError.unavailable(endpoint: endpoint.description, reason: "\(error)", retryIn: nil)
-        }
-        let connection = RedisConnection(stream: stream, configuration: configuration, pushHandler: pushHandler)
-        await connection.startReading()
-        do {
-            try await connection.logIn(endpoint, timeout: configuration.connectTimeout)
-        } catch {
-            await connection.close()
-            throw error
-        }
-        return connection
-    }
-
-    private init(stream: any ByteStream, configuration: RedisConfiguration, pushHandler: (@Sendable (RESPValue) -> Void)?) {
+    init(stream: any ByteStream, configuration: RedisConfiguration, pushHandler: (@Sendable (RESPValue) -> Void)?) {
         self.eventLoop = stream.eventLoop
         self.stream = stream
         self.endpointDescription = configuration.endpoint.description
@@ -95,32 +62,7 @@ public actor RedisConnection {
         self.parser = RESPParser(limits: configuration.limits)
     }
 
-    private func logIn(_ endpoint: RedisEndpoint, timeout: Duration) async throws {
-        var hello = RedisCommand("HELLO", "3")
-        if let password = endpoint.password {
-            hello.parts += [Array("AUTH".utf8), Array((endpoint.username ?? "default").utf8), Array(password.utf8)]
-        }
-        do {
-            _ = try await send(hello, timeout: timeout)
-            protocolVersion = 3
-        } catch RedisError.server(let message) where message.hasPrefix("NOPROTO") || message.hasPrefix("ERR unknown command") {
-            // A server before Redis 6: RESP2, and AUTH on its own.
-            if let password = endpoint.password {
-                let auth = endpoint.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
-                do { _ = try await send(auth, timeout: timeout) } catch RedisError.server(let message) {
-                    throw RedisError.authentication(message)
-                }
-            }
-        } catch RedisError.server(let message) where message.hasPrefix("WRONGPASS") || message.hasPrefix("NOAUTH")
-                    || message.hasPrefix("ERR AUTH") || message.hasPrefix("ERR invalid password") {
-            throw RedisError.authentication(endpoint.password == nil ? "the server requires a password (\(message))" : message)
-        }
-        if endpoint.database != 0 {
-            _ = try await send(RedisCommand("SELECT", String(endpoint.database)), timeout: timeout)
-        }
-    }
-
-    private func startReading() {
+    func startReading() {
         startWatchdog()
         Task { await self.readReplies() }
     }
@@ -290,33 +232,5 @@ public actor RedisConnection {
     public func waitUntilClosed() async -> RedisError {
         if let failure { return failure }
         return await withCheckedContinuation { closeWaiters.append($0) }
-    }
-}
-
-/// The replies of one `pipeline` call, filled in on the connection's loop; resumes its
-/// caller once, with all of them or with the connection's failure.
-private final class PipelineReplies {
-    private var replies: [RESPValue]
-    private var remaining: Int
-    private var continuation: CheckedContinuation<[RESPValue], any Error>?
-
-    init(count: Int, continuation: CheckedContinuation<[RESPValue], any Error>) {
-        self.replies = Array(repeating: .null, count: count)
-        self.remaining = count
-        self.continuation = continuation
-    }
-
-    func set(_ reply: RESPValue, at index: Int) {
-        replies[index] = reply
-        remaining -= 1
-        if remaining == 0 {
-            continuation?.resume(returning: replies)
-            continuation = nil
-        }
-    }
-
-    func fail(_ error: RedisError) {
-        continuation?.resume(throwing: error)
-        continuation = nil
     }
 }
