@@ -6,11 +6,12 @@
 
 SWIFT ?= swift
 # Debian packages the build and the tests need (Chromium is a test peer: a real browser;
-# the openssl command makes the TLS tests' certificates and is their s_client/s_server peer).
+# the openssl command makes the TLS tests' certificates and is their s_client/s_server peer;
+# redis-server is the Redis the scale-out tests start on a free loopback port, and stop).
 # The web client (Clients/web) is type-checked, bundled and tested with Debian's Node
 # packages only: no npm registry is needed.
 WEB_PACKAGES := nodejs node-typescript esbuild node-react node-react-dom node-react-test-renderer node-jsdom node-ws
-APT_PACKAGES := pkg-config libuv1-dev libssl-dev openssl zlib1g-dev libsqlite3-dev python3 python3-venv chromium $(WEB_PACKAGES)
+APT_PACKAGES := pkg-config libuv1-dev libssl-dev openssl zlib1g-dev libsqlite3-dev python3 python3-venv chromium redis-server $(WEB_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Python peers for the tests (Python `websockets` from PyPI), in a project-local venv.

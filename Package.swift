@@ -40,7 +40,11 @@ let package = Package(
         .library(name: "EddyHTTP", targets: ["EddyHTTP"]),
         .library(name: "EddyWebSocket", targets: ["EddyWebSocket"]),
         .library(name: "EddyRooms", targets: ["EddyRooms"]),
+        .library(name: "EddyRedisCore", targets: ["EddyRedisCore"]),
+        .library(name: "EddyRedis", targets: ["EddyRedis"]),
+        .library(name: "EddyRoomsRedis", targets: ["EddyRoomsRedis"]),
         .library(name: "EddyDAG", targets: ["EddyDAG"]),
+        .library(name: "EddyDAGRedis", targets: ["EddyDAGRedis"]),
         .library(name: "EddyDAGStream", targets: ["EddyDAGStream"]),
         .library(name: "EddyDAGServer", targets: ["EddyDAGServer"]),
         .executable(name: "eddy", targets: ["eddy"]),
@@ -129,6 +133,30 @@ let package = Package(
             dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
+        // Sans-IO RESP2/RESP3: the command encoder and a bounded, incremental reply parser.
+        .target(
+            name: "EddyRedisCore",
+            swiftSettings: strict
+        ),
+        // The Redis client over Eddy's own TCP/TLS ByteStream: pipelining, deadlines, login,
+        // reconnect with backoff, a subscriber connection.
+        .target(
+            name: "EddyRedis",
+            dependencies: ["EddyRedisCore", "EddyTLS", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // Rooms across Eddy processes: a RoomRegistry bridged through Redis pub/sub.
+        .target(
+            name: "EddyRoomsRedis",
+            dependencies: ["EddyRooms", "EddyRedis", "EddyRedisCore", "EddyWebSocket", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // The run event log in Redis Streams (a second backend behind `RunEventLog`).
+        .target(
+            name: "EddyDAGRedis",
+            dependencies: ["EddyDAG", "EddyRedis"],
+            swiftSettings: strict
+        ),
         .target(
             name: "EddyDAGStream",
             dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
@@ -143,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
+                "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyRoomsRedis", "EddyRedis", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -165,7 +193,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "example-chat",
-            dependencies: ["EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyRooms", "EddyRoomsRedis", "EddyRedis", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
             path: "Examples/Chat",
             swiftSettings: strict
         ),
@@ -269,6 +297,16 @@ let package = Package(
             name: "EddyTLSTests",
             dependencies: ["EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
             swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EddyRedisCoreTests",
+            dependencies: ["EddyRedisCore"],
+            swiftSettings: strict
+        ),
+        // Against a real redis-server started by the tests (Tests/Support/RedisServer.swift).
+        .testTarget(
+            name: "EddyRedisTests",
+            dependencies: ["EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyDAGRedis", "EddyDAG", "EddyTLS", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyNetTests",

@@ -4,6 +4,7 @@ import EddyHTTP
 import EddyLoop
 import EddyNet
 import EddyRooms
+import EddyRoomsRedis
 import EddyWebSocket
 
 /// `eddy chat`: a live chat room that exercises the WebSocket stack end to end: a page
@@ -18,6 +19,7 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = 8080
     @OptionGroup var logging: LogOptions
+    @OptionGroup var redis: RedisOptions
 
     func run() async throws {
         let logger = logging.bootstrap(label: "eddy.chat")
@@ -25,6 +27,10 @@ struct ChatCommand: AsyncParsableCommand {
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.deflate.noContextTakeover = true // room messages are compressed once for everyone
         let rooms = RoomRegistry(group: group, compression: handshake.deflate)
+        // With --redis, the lobby spans every node: publish through the bridge.
+        let bridge = try await redis.startBridge(for: rooms, on: group.loops[0])
+        let publish: @Sendable (WebSocketMessage) -> Void
+        if let bridge { publish = { bridge.publish($0, to: "lobby") } } else { publish = { rooms.publish($0, to: "lobby") } }
         var router = HTTPRouter<WebSocketRoute>()
         try router.addHealthCheck()
         let (page, script, stylesheet) = (BrowserResource.page(ChatPage.html), BrowserResource.script(ChatPage.script),
@@ -37,13 +43,13 @@ struct ChatCommand: AsyncParsableCommand {
         ) { socket, context in
             let name = String((context.request.queryValue("name") ?? "guest").prefix(32))
             try await rooms.serve(socket, in: "lobby", policy: .dropOldest) { _ in
-                rooms.publish(.text(ChatPage.event(from: "eddy", text: "\(name) joined")), to: "lobby")
+                publish(.text(ChatPage.event(from: "eddy", text: "\(name) joined")))
                 for try await message in socket.messages {
                     guard case .text(let text) = message else { continue }
-                    rooms.publish(.text(ChatPage.event(from: name, text: String(text.prefix(2000)))), to: "lobby")
+                    publish(.text(ChatPage.event(from: name, text: String(text.prefix(2000)))))
                 }
             }
-            rooms.publish(.text(ChatPage.event(from: "eddy", text: "\(name) left")), to: "lobby")
+            publish(.text(ChatPage.event(from: "eddy", text: "\(name) left")))
         })
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
         let (host, loops) = (self.host, group.loops.count)
@@ -56,7 +62,7 @@ struct ChatCommand: AsyncParsableCommand {
               health:    http://\(host):\(bound)/healthz
             Stop with Ctrl-C.
             """)
-        }) { listener in try await server.serve(listener) }
+        }, beforeShutdown: { [bridge] in await bridge?.stop() }) { listener in try await server.serve(listener) }
     }
 }
 

@@ -3,6 +3,7 @@ import EddyHTTP
 import EddyLoop
 import EddyNet
 import EddyRooms
+import EddyRoomsRedis
 import EddyWebSocket
 
 /// `eddy echo`: a WebSocket echo server for conformance suites and benchmarks.
@@ -28,6 +29,7 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "With --broadcast: bytes a subscriber's outbox may hold.") var outboxBytes = 1 << 20
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
+    @OptionGroup var redis: RedisOptions
     @Flag(help: "Echo from a Swift task per connection (for try await … in socket.messages) instead of a responder on the loop (no task per connection); to compare the two.")
     var taskPerConnection = false
     @OptionGroup var logging: LogOptions
@@ -46,6 +48,8 @@ struct EchoCommand: AsyncParsableCommand {
         let group = try EventLoopGroup(loopCount: loops)
         let endpoint = WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: connection)
         let route: WebSocketRoute
+        var bridge: RoomBridge?
+        if redis.redis != nil && !broadcast { throw ValidationError("--redis needs --broadcast (echo has no rooms)") }
         if broadcast {
             // Broadcast frames are compressed once for clients that accept no context
             // takeover; ask for it so compressed clients can share them.
@@ -53,9 +57,12 @@ struct EchoCommand: AsyncParsableCommand {
             let rooms = RoomRegistry(group: group, compression: noDeflate ? nil : handshake.deflate)
             let policy = try Self.policy(named: outboxPolicy)
             let limits = OutboxLimits(maxBytes: outboxBytes)
+            bridge = try await redis.startBridge(for: rooms, on: group.loops[0])
+            let publish: @Sendable (WebSocketMessage) -> Void
+            if let bridge { publish = { bridge.publish($0, to: "broadcast") } } else { publish = { rooms.publish($0, to: "broadcast") } }
             route = WebSocketRoute(endpoint: endpoint) { socket in
                 try await rooms.serve(socket, in: "broadcast", policy: policy, limits: limits) { _ in
-                    for try await message in socket.messages { rooms.publish(message, to: "broadcast") }
+                    for try await message in socket.messages { publish(message) }
                 }
             }
         } else if taskPerConnection {
@@ -74,6 +81,7 @@ struct EchoCommand: AsyncParsableCommand {
         let limits = context == nil ? connections.limits.answeringOverHTTP() : connections.limits
         try await runServer(group: group, host: host, port: port, limits: limits, tls: context,
                             logger: logger, shutdownTimeout: logging.shutdownTimeout,
+                            beforeShutdown: { [bridge] in await bridge?.stop() },
                             serve: serving(tls: context, logger: logger, { try await server.serve($0) }, orTLS: { try await server.serve($0) }))
     }
 

@@ -45,6 +45,29 @@ struct ExamplesTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    @Test func theChatRoomSpansTwoProcessesThroughRedis() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.shutDown() }
+        let (a, portA, outputA) = try await startListeningProcess(builtExecutable("example-chat"), ["0", "--redis", redis.url, "--node", "a"])
+        defer { if a.isRunning { kill(a.processIdentifier, SIGKILL) } }
+        let (b, portB, outputB) = try await startListeningProcess(builtExecutable("example-chat"), ["0", "--redis", redis.url, "--node", "b"])
+        defer { if b.isRunning { kill(b.processIdentifier, SIGKILL) } }
+        let loop = try EventLoop()
+        let bob = try await WebSocket.connect(to: "ws://127.0.0.1:\(portB)/chat?name=bob", on: loop)
+        #expect(try await Self.receive("bob joined", on: bob, loop: loop))
+        let alice = try await WebSocket.connect(to: "ws://127.0.0.1:\(portA)/chat?name=alice", on: loop)
+        #expect(try await Self.receive("alice joined", on: alice, loop: loop))
+        #expect(try await Self.receive("alice joined", on: bob, loop: loop)) // from the other process
+        try await alice.send(text: "hello bob")
+        #expect(try await Self.receive("alice: hello bob", on: bob, loop: loop))
+        await alice.close()
+        await bob.close()
+        try await Self.stop(a)
+        try await Self.stop(b)
+        withExtendedLifetime((outputA, outputB)) {}
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func theEmbeddedDAGServerRunsClosuresToCompletion() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-example-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
