@@ -50,6 +50,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         // `swift package generate-documentation` for the DocC catalogs (`make docs`).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.4.0"),
+        // Metrics: the libraries record through swift-metrics; only the `eddy` command exposes
+        // them, in Prometheus's text format.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -67,9 +71,17 @@ let package = Package(
             dependencies: ["CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
+        // Per-thread metric tallies (C thread-locals: an add is one instruction, no atomic).
+        .target(name: "CEddyTally"),
+        // The metric catalogue, per-loop tallies and their folding into swift-metrics.
+        .target(
+            name: "EddyMetrics",
+            dependencies: ["CEddyTally", "EddyLoop", .product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: strict
+        ),
         .target(
             name: "EddyNet",
-            dependencies: ["EddyShared", "EddyLoop", "CLibUV", "CEddyShims"],
+            dependencies: ["EddyShared", "EddyLoop", "EddyMetrics", "CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -107,7 +119,7 @@ let package = Package(
         ),
         .target(
             name: "EddyWebSocket",
-            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyTLS", "EddyShared", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyTLS", "EddyShared", "EddyNet", "EddyLoop", "EddyMetrics"],
             swiftSettings: hotPath
         ),
         .systemLibrary(
@@ -117,23 +129,24 @@ let package = Package(
         ),
         .target(
             name: "EddyDAG",
-            dependencies: ["CSQLite"],
+            dependencies: ["CSQLite", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .target(
             name: "EddyRooms",
-            dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop", "EddyMetrics"],
             swiftSettings: strict
         ),
         .target(
             name: "EddyDAGStream",
-            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL"],
+            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL",
+                           .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: hotPath
         ),
         // The DAG stream server as a library: engine, event log, gateway, dashboard, lifecycle.
         .target(
             name: "EddyDAGServer",
-            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "EddyMetrics"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -142,6 +155,9 @@ let package = Package(
                 "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                "EddyMetrics",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -241,6 +257,12 @@ let package = Package(
         .testTarget(
             name: "EddyTLSTests",
             dependencies: ["EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // Per-loop tallies and their folding, against swift-metrics' test backend.
+        .testTarget(
+            name: "EddyMetricsTests",
+            dependencies: ["EddyMetrics", "EddyLoop", .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .testTarget(

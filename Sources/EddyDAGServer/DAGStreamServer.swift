@@ -43,6 +43,9 @@ public struct DAGStreamServerConfiguration: Sendable {
     /// page connects back with `wss://`). `context.reload()` renews the certificate for new
     /// connections. Default nil: plain HTTP.
     public var tls: TLSContext? = nil
+    /// Metrics: `GET /metrics` for operators, an optional token-free port, tallies folded every
+    /// second (see `DAGServerMetricsConfiguration`). Default nil: no endpoint, no folding.
+    public var metrics: DAGServerMetricsConfiguration? = nil
 
     public init() {}
 
@@ -80,6 +83,7 @@ public final class DAGStreamServer: Sendable {
     /// The settings the server was started with.
     public let configuration: DAGStreamServerConfiguration
     private let service: TCPService
+    private let metrics: MetricsEndpoint?
     private let state = Mutex(State())
 
     private struct State {
@@ -101,11 +105,13 @@ public final class DAGStreamServer: Sendable {
                                                                          retention: configuration.retention),
                                                         maxLiveRuns: configuration.maxLiveRuns))
         let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream)
+        let metrics = configuration.metrics.map(MetricsEndpoint.init)
         do {
             var router = HTTPRouter<WebSocketRoute>()
             try router.addHealthCheck()
             try gateway.install(into: &router)
             if configuration.servesDashboard { try DashboardPage.install(into: &router) }
+            try metrics?.install(into: &router, gateway: gateway)
             let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
             let group = try EventLoopGroup(loopCount: configuration.loopCount)
             do {
@@ -122,6 +128,12 @@ public final class DAGStreamServer: Sendable {
                         try await server.serve(listener)
                     }
                 }
+                do {
+                    try await metrics?.start(group: group, host: configuration.host)
+                } catch {
+                    _ = await service.stop()
+                    throw error
+                }
             } catch {
                 _ = await group.shutdown()
                 throw error
@@ -132,7 +144,11 @@ public final class DAGStreamServer: Sendable {
         }
         self.engine = engine
         self.gateway = gateway
+        self.metrics = metrics
     }
+
+    /// The token-free metrics port, when `configuration.metrics?.port` asked for one.
+    public var metricsPort: Int? { metrics?.port }
 
     /// The bound port (the kernel's choice when the configuration asked for 0).
     public var port: Int { service.port }
@@ -238,6 +254,7 @@ public final class DAGStreamServer: Sendable {
                 reloads?.subscription.cancel()
                 await reloads?.task.value
                 let gateway = self.gateway
+                await metrics?.stop()
                 let reports = await service.stop(beforeShutdown: { await gateway.closeAll() })
                 // Stop the driver, then the engine (which ends waits on live runs and flushes
                 // the log), and only then wait for the driver to return.

@@ -37,7 +37,7 @@ import Synchronization
 public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
     public let configuration: DAGStreamConfiguration
-    private let access: StreamAccess
+    let access: StreamAccess
     /// Open streams, and whether `closeAll` has begun (streams that open later are closed at once).
     private let open = Mutex<(sockets: [ObjectIdentifier: WebSocket], closing: Bool)>(([:], false))
     private let joined = Atomic<Int>(0)
@@ -298,6 +298,7 @@ public final class DAGStreamGateway: Sendable {
             } else {
                 reply = await engine.handleClientMessage(bytes, runID: dagID)
             }
+            CommandMetrics.record(reply)
             // Keyed, so that a dashboard that is behind still gets every reply.
             replies += 1
             outbox.offer(frame: Self.frame(reply), key: "reply-\(replies)")

@@ -22,6 +22,7 @@ struct StreamServerOptions: ParsableArguments {
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
+    @OptionGroup var metrics: MetricsOptions
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
@@ -103,6 +104,7 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
     configuration.stream.allowedOrigins = Set(options.allowOrigin)
     configuration.connectionLimits = options.connections.limits
     configuration.tls = try options.tls.serverContext()
+    configuration.metrics = options.metrics.serverConfiguration()
     let server = try await DAGStreamServer(configuration: configuration)
     // SIGHUP reloads what comes from files: the certificate, the token files. Installed
     // before LISTENING, so a SIGHUP sent after it never terminates the server.
@@ -122,6 +124,7 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
             }
         }
     }
+    if let metricsPort = server.metricsPort { Console.out("METRICS \(metricsPort)") }
     Console.out("LISTENING \(server.port)")
     let lines = tokens.bannerLines(host: options.host, port: server.port, secure: configuration.tls != nil,
                                    onTerminal: onTerminal, tokenFile: tokenFile)
