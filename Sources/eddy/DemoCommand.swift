@@ -124,8 +124,8 @@ func serveStreams(_ options: StreamServerOptions, announce: String, driver: @esc
             }
         }
     }
-    if let metricsPort = server.metricsPort { Console.out("METRICS \(metricsPort)") }
     Console.out("LISTENING \(server.port)")
+    if let metricsPort = server.metricsPort { Console.out("METRICS \(metricsPort)") }
     let lines = tokens.bannerLines(host: options.host, port: server.port, secure: configuration.tls != nil,
                                    onTerminal: onTerminal, tokenFile: tokenFile)
     Console.out(([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n"))
