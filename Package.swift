@@ -262,7 +262,7 @@ let package = Package(
         // Per-loop tallies and their folding, against swift-metrics' test backend.
         .testTarget(
             name: "EddyMetricsTests",
-            dependencies: ["EddyMetrics", "EddyLoop", .product(name: "MetricsTestKit", package: "swift-metrics")],
+            dependencies: ["EddyMetrics", "EddyNet", "EddyLoop", .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .testTarget(
