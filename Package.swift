@@ -243,7 +243,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyRoomsTests",
-            dependencies: ["EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop", "EddyMetrics",
+                           .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: strict
         ),
         // Runs the executables under Examples/ as a user would.
