@@ -4,6 +4,8 @@ import PackageDescription
 // Layers, lowest first. Arrows point downwards only:
 //   EddyShared (SharedValue; no dependencies)
 //   CLibUV -> EddyLoop -> EddyNet                    the runtime and the transport (ByteStream)
+//   EddyLoop + CEddyTally -> EddyMetrics             per-loop metric tallies folded into swift-metrics;
+//                                                    EddyNet, EddyWebSocket, EddyRooms record into them
 //   EddyNet + COpenSSL -> EddyTLS                    TLS as a ByteStream over TCP (OpenSSL 3,
 //                                                    memory BIOs driven on the loop)
 //   EddyHTTPCore -> EddyWebSocketCore                sans-IO: bytes in, events/bytes out; they
