@@ -4,6 +4,8 @@ import PackageDescription
 // Layers, lowest first. Arrows point downwards only:
 //   EddyShared (SharedValue; no dependencies)
 //   CLibUV -> EddyLoop -> EddyNet                    the runtime and the transport (ByteStream)
+//   EddyLoop + CEddyTally -> EddyMetrics             per-loop metric tallies folded into swift-metrics;
+//                                                    EddyNet, EddyWebSocket, EddyRooms record into them
 //   EddyNet + COpenSSL -> EddyTLS                    TLS as a ByteStream over TCP (OpenSSL 3,
 //                                                    memory BIOs driven on the loop)
 //   EddyHTTPCore -> EddyWebSocketCore                sans-IO: bytes in, events/bytes out; they
@@ -58,6 +60,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         // Services and ordered graceful shutdown on SIGTERM/SIGINT (`eddy demo/serve/echo/chat`).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // Metrics: the libraries record through swift-metrics; only the `eddy` command exposes
+        // them, in Prometheus's text format.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -75,9 +81,17 @@ let package = Package(
             dependencies: ["CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
+        // Per-thread metric tallies (C thread-locals: an add is one instruction, no atomic).
+        .target(name: "CEddyTally"),
+        // The metric catalogue, per-loop tallies and their folding into swift-metrics.
+        .target(
+            name: "EddyMetrics",
+            dependencies: ["CEddyTally", "EddyLoop", .product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: strict
+        ),
         .target(
             name: "EddyNet",
-            dependencies: ["EddyShared", "EddyLoop", "CLibUV", "CEddyShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EddyShared", "EddyLoop", "CLibUV", "CEddyShims", .product(name: "Logging", package: "swift-log"), "EddyMetrics"],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -115,7 +129,7 @@ let package = Package(
         ),
         .target(
             name: "EddyWebSocket",
-            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyTLS", "EddyShared", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EddyWebSocketCore", "EddyHTTP", "EddyTLS", "EddyShared", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log"), "EddyMetrics"],
             swiftSettings: hotPath
         ),
         .systemLibrary(
@@ -125,12 +139,12 @@ let package = Package(
         ),
         .target(
             name: "EddyDAG",
-            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .target(
             name: "EddyRooms",
-            dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop", "EddyMetrics"],
             swiftSettings: strict
         ),
         // Sans-IO RESP2/RESP3: the command encoder and a bounded, incremental reply parser.
@@ -159,13 +173,13 @@ let package = Package(
         ),
         .target(
             name: "EddyDAGStream",
-            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: hotPath
         ),
         // The DAG stream server as a library: engine, event log, gateway, dashboard, lifecycle.
         .target(
             name: "EddyDAGServer",
-            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), "EddyMetrics"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -176,6 +190,9 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "EddyMetrics",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -282,7 +299,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyRoomsTests",
-            dependencies: ["EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop", "EddyMetrics",
+                           .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: strict
         ),
         // Runs the executables under Examples/ as a user would.
@@ -296,6 +314,12 @@ let package = Package(
         .testTarget(
             name: "EddyTLSTests",
             dependencies: ["EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
+            swiftSettings: strict
+        ),
+        // Per-loop tallies and their folding, against swift-metrics' test backend.
+        .testTarget(
+            name: "EddyMetricsTests",
+            dependencies: ["EddyMetrics", "EddyNet", "EddyLoop", .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .testTarget(

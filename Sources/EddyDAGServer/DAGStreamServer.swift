@@ -56,6 +56,9 @@ public struct DAGStreamServerConfiguration: Sendable {
     /// `eddy.dag-server` from whatever `LoggingSystem` the program bootstrapped (the library
     /// never bootstraps one).
     public var logger = Logger(label: "eddy.dag-server")
+    /// Metrics: `GET /metrics` for operators, an optional token-free port, tallies folded every
+    /// second (see `DAGServerMetricsConfiguration`). Default nil: no endpoint, no folding.
+    public var metrics: DAGServerMetricsConfiguration? = nil
 
     public init() {}
 
@@ -95,6 +98,7 @@ public final class DAGStreamServer: Sendable {
     /// The settings the server was started with.
     public let configuration: DAGStreamServerConfiguration
     private let service: TCPService
+    private let metrics: MetricsEndpoint?
     private let state = Mutex(State())
 
     private struct State {
@@ -118,11 +122,13 @@ public final class DAGStreamServer: Sendable {
                                                                          logger: configuration.logger),
                                                         maxLiveRuns: configuration.maxLiveRuns))
         let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream, logger: configuration.logger)
+        let metrics = configuration.metrics.map(MetricsEndpoint.init)
         do {
             var router = HTTPRouter<WebSocketRoute>()
             try router.addHealthCheck()
             try gateway.install(into: &router)
             if configuration.servesDashboard { try DashboardPage.install(into: &router) }
+            try metrics?.install(into: &router, gateway: gateway)
             let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
             let group = try EventLoopGroup(loopCount: configuration.loopCount)
             do {
@@ -143,6 +149,12 @@ public final class DAGStreamServer: Sendable {
                         try await server.serve(listener)
                     }
                 }
+                do {
+                    try await metrics?.start(group: group, host: configuration.host)
+                } catch {
+                    _ = await service.stop()
+                    throw error
+                }
             } catch {
                 _ = await group.shutdown()
                 throw error
@@ -156,7 +168,11 @@ public final class DAGStreamServer: Sendable {
         configuration.logger.info("listening", metadata: ["address": "\(configuration.host):\(service.port)",
                                                           "tls": "\(configuration.tls != nil)",
                                                           "database": "\(configuration.databasePath)"])
+        self.metrics = metrics
     }
+
+    /// The token-free metrics port, when `configuration.metrics?.port` asked for one.
+    public var metricsPort: Int? { metrics?.port }
 
     /// The bound port (the kernel's choice when the configuration asked for 0).
     public var port: Int { service.port }
@@ -282,10 +298,12 @@ public final class DAGStreamServer: Sendable {
             let waits = state.signalWaits
             let reloads = state.reloads
             let (service, gateway, logger) = (self.service, self.gateway, configuration.logger)
+            let metrics = self.metrics
             let task = Task<[ShutdownReport], Never> { [self] in
                 for wait in waits { wait.cancel() }  // while the loops still run
                 reloads?.subscription.cancel()
                 await reloads?.task.value
+                await metrics?.stop()
                 let reports = await service.stop(beforeShutdown: {
                     logger.info("shutdown: stopped accepting connections")
                     await gateway.closeAll()

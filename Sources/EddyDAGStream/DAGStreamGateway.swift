@@ -40,7 +40,7 @@ public final class DAGStreamGateway: Sendable {
     public let configuration: DAGStreamConfiguration
     /// Hears refused upgrades (`debug`) and failures to read the log (`error`).
     public let logger: Logger
-    private let access: StreamAccess
+    let access: StreamAccess
     /// Open streams, and whether `closeAll` has begun (streams that open later are closed at once).
     private let open = Mutex(OpenStreams())
 
@@ -370,6 +370,7 @@ public final class DAGStreamGateway: Sendable {
                 inFlight = true
                 reply = await engine.handleClientMessage(bytes, runID: dagID)
             }
+            CommandMetrics.record(reply)
             // Keyed, so that a dashboard that is behind still gets every reply.
             replies += 1
             outbox.offer(frame: Self.frame(reply), key: "reply-\(replies)")

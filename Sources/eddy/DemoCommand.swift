@@ -24,6 +24,7 @@ struct StreamServerOptions: ParsableArguments {
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
     @OptionGroup var logging: LogOptions
+    @OptionGroup var metrics: MetricsOptions
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
@@ -110,6 +111,7 @@ func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: Stri
     configuration.tls = try options.tls.serverContext()
     configuration.logger = logger
     configuration.terminationSignals = [] // the service group owns them
+    configuration.metrics = options.metrics.serverConfiguration()
     let server = try await DAGStreamServer(configuration: configuration)
     // SIGHUP reloads what comes from files: the certificate, the token files. Installed
     // before LISTENING, so a SIGHUP sent after it never terminates the server.
@@ -132,11 +134,12 @@ func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: Stri
     let lines = tokens.bannerLines(host: options.host, port: server.port, secure: configuration.tls != nil,
                                    onTerminal: onTerminal, tokenFile: tokenFile)
     let banner = ([announce] + lines + ["  event log: \(options.db)", "Stop with Ctrl-C."]).joined(separator: "\n")
-    let port = server.port
+    let (port, metricsPort) = (server.port, server.metricsPort)
     // The driver starts once the port is bound and announced (its output follows LISTENING).
     do {
         try await runServices(server.services(), logger: logger, shutdownTimeout: options.logging.shutdownTimeout) {
             Console.out("LISTENING \(port)")
+            if let metricsPort { Console.out("METRICS \(metricsPort)") }
             Console.out(banner)
             server.startDriver(driver)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EddyHTTP
 import EddyLoop
+import EddyMetrics
 import EddyNet
 import EddyRooms
 import EddyRoomsRedis
@@ -30,6 +31,8 @@ struct EchoCommand: AsyncParsableCommand {
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
     @OptionGroup var redis: RedisOptions
+    @Flag(help: "Turn metrics off (the per-loop tallies and their folding), to compare in benchmarks.")
+    var noMetrics = false
     @Flag(help: "Echo from a Swift task per connection (for try await … in socket.messages) instead of a responder on the loop (no task per connection); to compare the two.")
     var taskPerConnection = false
     @OptionGroup var logging: LogOptions
@@ -45,7 +48,10 @@ struct EchoCommand: AsyncParsableCommand {
         connection.keepAlive.pingInterval = pingInterval > 0 ? .milliseconds(Int(pingInterval * 1000)) : nil
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.deflate.isEnabled = !noDeflate
+        let metrics = PrometheusExposition.start(enabled: !noMetrics)
         let group = try EventLoopGroup(loopCount: loops)
+        // Recorded and folded as in `eddy demo`; this benchmark server exposes no endpoint.
+        if metrics { TallyFolder().startFolding(on: group) }
         let endpoint = WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: connection)
         let route: WebSocketRoute
         var bridge: RoomBridge?

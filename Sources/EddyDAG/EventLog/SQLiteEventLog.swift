@@ -177,6 +177,8 @@ public final class SQLiteEventLog: @unchecked Sendable {
             fail(error)
             return
         }
+        // Made here, on the writer thread, after whoever runs the log bootstrapped its metrics.
+        let metrics = EventLogMetrics()
         // Swapped with the queue's pending operations, so the two buffers keep their capacity.
         var batch: [WriteOperation] = []
         while true {
@@ -202,12 +204,14 @@ public final class SQLiteEventLog: @unchecked Sendable {
                 for waiter in waiters { waiter.resume() }
                 return
             case .write(let sink):
+                let started = ContinuousClock.now
                 do {
                     try commit(batch, statements)
                 } catch {
                     fail(error)
                     return
                 }
+                metrics.committed(batch, duration: ContinuousClock.now - started)
                 publish(batch, to: sink)
                 batch.removeAll(keepingCapacity: true)
             }

@@ -2,6 +2,7 @@ import EddyShared
 import CEddyShims
 import CLibUV
 import EddyLoop
+import EddyMetrics
 import Glibc
 import Logging
 import Synchronization
@@ -148,9 +149,12 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
             }
             let peer = admission.limits.tracksAddresses ? Self.peerKey(of: client) : nil
             if let refusal = admission.admit(peer, now: .now) {
+                LoopTally.add(refusal == .capacity ? .connectionsRefusedCapacity : .connectionsRefusedAddress)
                 refuse(client, refusal)
                 continue
             }
+            LoopTally.add(.connectionsAccepted)
+            LoopTally.add(.connectionsOpen)
             accepted.wrappingAdd(1, ordering: .relaxed)
             let target = group.next()
             let configuration = self.configuration

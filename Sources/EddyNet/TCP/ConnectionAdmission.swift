@@ -1,3 +1,4 @@
+import EddyMetrics
 import Synchronization
 
 /// A listener's count of open connections, in total and per peer address, and its
@@ -69,6 +70,8 @@ final class ConnectionAdmission: Sendable {
 
     /// Counts a connection out (it closed, or was never adopted by its loop).
     func release(_ peer: PeerKey?) {
+        LoopTally.add(.connectionsClosed)
+        LoopTally.add(.connectionsOpen, -1)
         state.withLock { state in
             state.open -= 1
             if let peer, var entry = state.peers[peer] {

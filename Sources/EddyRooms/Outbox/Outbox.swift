@@ -1,4 +1,5 @@
 public import EddyLoop
+import EddyMetrics
 public import EddyWebSocket
 
 /// One connection's bounded send queue, between publishers and the socket.
@@ -23,6 +24,8 @@ public final class Outbox: @unchecked Sendable {
     private var closed = false
     /// `.catchUp`: makes the message that replaces what was discarded while behind.
     private let makeCatchUp: (@Sendable () -> [UInt8]?)?
+    /// What `tallyQueue` has reported to the loop's metric tallies.
+    private var tallied = (queued: 0, dropped: 0, catchUps: 0)
 
     /// - Parameter catchUp: with `.catchUp`, called on the loop once a connection that fell
     ///   behind has drained; returns the framed message that stands for everything
@@ -91,6 +94,7 @@ public final class Outbox: @unchecked Sendable {
         case .close(let code, let reason):
             closeForSlowness(code: code, reason: reason)
         }
+        tallyQueue()
     }
 
     private func enqueueWaiting(frame: [UInt8], key: String?, _ continuation: UnsafeContinuation<Void, Never>) {
@@ -111,6 +115,7 @@ public final class Outbox: @unchecked Sendable {
             pump()
             continuation.resume()
         }
+        tallyQueue()
     }
 
     /// Moves queued frames to the socket without waiting, until the queue is empty or the
@@ -152,6 +157,7 @@ public final class Outbox: @unchecked Sendable {
             self.blocked = false
             self.pump()
             self.retryWaiting()
+            self.tallyQueue()
         }
     }
 
@@ -174,6 +180,25 @@ public final class Outbox: @unchecked Sendable {
             waiting = []
             for waiter in abandoned { waiter.continuation.resume() }
         }
+    }
+
+    /// Moves the loop's outbox tallies by what changed since the last report: messages queued
+    /// (a closed outbox holds none), dropped or discarded while behind, catch-up snapshots.
+    /// Only on the queueing paths: a message that passes straight to the socket changes none.
+    private func tallyQueue() {
+        let counters = queue.counters
+        let queued = closed ? 0 : counters.queuedMessages
+        let dropped = counters.dropped + counters.discardedBehind
+        LoopTally.add(.outboxQueuedMessages, queued - tallied.queued)
+        LoopTally.add(.outboxDroppedMessages, dropped - tallied.dropped)
+        LoopTally.add(.outboxCatchUpSnapshots, counters.catchUps - tallied.catchUps)
+        tallied = (queued, dropped, counters.catchUps)
+    }
+
+    deinit {
+        // Usually on the socket's loop, whose tallies are folded; elsewhere the gauge keeps
+        // what this outbox held (see docs/ARCHITECTURE.md, "Metrics").
+        LoopTally.add(.outboxQueuedMessages, -tallied.queued)
     }
 
     private func closeForSlowness(code: UInt16, reason: String) {

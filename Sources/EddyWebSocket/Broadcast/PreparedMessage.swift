@@ -1,3 +1,4 @@
+import EddyMetrics
 import EddyWebSocketCore
 import Synchronization
 
@@ -83,6 +84,12 @@ public final class BroadcastCompressor: Sendable {
     /// The deflated payload (tail stripped), or nil under the threshold or on failure.
     public func compress(_ payload: [UInt8]) -> [UInt8]? {
         guard payload.count >= threshold else { return nil }
-        return codec.withLock { $0.compress(payload) }
+        let deflated = codec.withLock { $0.compress(payload) }
+        if let deflated {
+            // Once per broadcast message, however many members share the frame.
+            LoopTally.add(.deflateInputBytes, payload.count)
+            LoopTally.add(.deflateOutputBytes, deflated.count)
+        }
+        return deflated
     }
 }

@@ -1,3 +1,4 @@
+import EddyMetrics
 import EddyWebSocketCore
 import EddyLoop
 public import EddyNet
@@ -30,6 +31,7 @@ extension WebSocket: ByteStreamReceiver {
     public func streamDidReceive(_ bytes: UnsafeMutableRawBufferPointer) {
         // The protocol unmasks payloads in place in the loop's receive buffer and copies
         // out only the messages it completes.
+        LoopTally.add(.bytesReceived, bytes.count)
         proto.receiveData(bytes)
         protocolAdvanced()
     }
@@ -73,8 +75,12 @@ extension WebSocket: ByteStreamReceiver {
         for index in first..<events.count {
             let event = events[index]
             switch event {
-            case .text(let text): bufferedBytes += text.utf8.count
-            case .binary(let bytes): bufferedBytes += bytes.count
+            case .text(let text):
+                bufferedBytes += text.utf8.count
+                LoopTally.add(.messagesReceived)
+            case .binary(let bytes):
+                bufferedBytes += bytes.count
+                LoopTally.add(.messagesReceived)
             case .closed(let closed):
                 record(closed)
                 continue
@@ -263,6 +269,8 @@ extension WebSocket: ByteStreamReceiver {
         } catch {
             throw closedError()
         }
+        LoopTally.add(.messagesSent)
+        if proto.isCompressionEnabled { tallyDeflate() }
         // Usually the frame is all there is: take it in a buffer reused across sends, and
         // write it once the protocol is no longer being accessed (a failed write closes the
         // transport, which feeds the protocol an EOF synchronously).
@@ -273,6 +281,7 @@ extension WebSocket: ByteStreamReceiver {
             return try performActions()
         }
         let backedUp: Bool
+        LoopTally.add(.bytesSent, frame.count)
         do {
             backedUp = try !transport.writeWithoutWaiting(frame)
         } catch {
@@ -298,6 +307,7 @@ extension WebSocket: ByteStreamReceiver {
             switch action {
             case .write(let bytes):
                 guard !state.transportClosing, !broken else { continue }
+                LoopTally.add(.bytesSent, bytes.count)
                 do {
                     if try !transport.writeWithoutWaiting(bytes) { backedUp = true }
                 } catch {
@@ -314,6 +324,15 @@ extension WebSocket: ByteStreamReceiver {
         spareActions = actions
         if broken { throw transportBroke() }
         return backedUp
+    }
+
+    /// Tallies what deflate took in and gave out since the last report (the protocol keeps
+    /// running totals; `deflateReported` is what was tallied of them).
+    private func tallyDeflate() {
+        let totals = proto.deflateTotals
+        LoopTally.add(.deflateInputBytes, totals.input - deflateReported.input)
+        LoopTally.add(.deflateOutputBytes, totals.output - deflateReported.output)
+        deflateReported = totals
     }
 
     /// A write failed: the connection ends abnormally (1006). Returns the error to throw.
@@ -375,6 +394,7 @@ extension WebSocket: ByteStreamReceiver {
     private func transportDidClose() {
         state.transportDidClose()
         if status == nil { record(WebSocketCloseStatus(code: .abnormalClosure, wasClean: false)) }
+        LoopTally.add(.closed(code: finalStatus.code.rawValue))
         deliver()
         // The responder first: whoever waits for the close (`close()`, `waitUntilClosed()`)
         // then knows it has run.

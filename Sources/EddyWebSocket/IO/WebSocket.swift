@@ -1,3 +1,4 @@
+import EddyMetrics
 import EddyShared
 import EddyWebSocketCore
 public import EddyLoop
@@ -65,6 +66,8 @@ public final class WebSocket: @unchecked Sendable {
     var closeWaiters: [UnsafeContinuation<WebSocketCloseStatus, Never>] = []
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     var spareActions: [WebSocketAction] = []
+    /// What `tallyDeflate` has tallied of the protocol's deflate totals.
+    var deflateReported: (input: Int, output: Int) = (0, 0)
     var closeTimer: ScheduledWork?
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
     var keepAliveSlot = -1
@@ -274,12 +277,16 @@ public final class WebSocket: @unchecked Sendable {
     /// - Important: Call on `eventLoop` only.
     public func sendFramedWithoutWaiting(_ frames: [[UInt8]]) throws -> Bool {
         guard proto.connectionState == .open, !state.transportClosing else { throw closedError() }
+        LoopTally.add(.messagesSent, frames.count)
+        LoopTally.add(.bytesSent, frames.reduce(0) { $0 + $1.count })
         return try transport.writeWithoutWaiting(contentsOf: frames)
     }
 
     /// `sendFramedWithoutWaiting(_:)` for one frame (no array of frames to build).
     public func sendFramedWithoutWaiting(_ frame: [UInt8]) throws -> Bool {
         guard proto.connectionState == .open, !state.transportClosing else { throw closedError() }
+        LoopTally.add(.messagesSent)
+        LoopTally.add(.bytesSent, frame.count)
         return try transport.writeWithoutWaiting(frame)
     }
 
@@ -298,6 +305,8 @@ public final class WebSocket: @unchecked Sendable {
     public func sendFramed(_ frames: [[UInt8]]) async throws {
         let backedUp = try await onLoop { () throws -> Bool in
             guard self.proto.connectionState == .open, !self.state.transportClosing else { throw self.closedError() }
+            LoopTally.add(.messagesSent, frames.count)
+            LoopTally.add(.bytesSent, frames.reduce(0) { $0 + $1.count })
             return try !self.transport.writeWithoutWaiting(contentsOf: frames)
         }
         if backedUp { try await waitForDrain() }

@@ -1,3 +1,4 @@
+import EddyMetrics
 import EddyShared
 import EddyWebSocketCore
 import EddyLoop
@@ -185,6 +186,7 @@ public struct WebSocketRoute: Sendable {
 
     private func reject<Stream: ByteStream>(_ stream: Stream, with response: HTTPResponse) async {
         var response = response
+        LoopTally.add(.handshakeRefused(status: response.status.code))
         if !response.headers.containsToken("close", inField: "Connection") {
             response.headers.add(name: "Connection", value: "close")
         }

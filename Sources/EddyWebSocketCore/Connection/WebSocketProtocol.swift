@@ -129,6 +129,10 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// Bytes held by zlib for this connection right now (measured).
     public var compressionMemory: Int { compression.allocatedBytes }
 
+    /// Payload bytes deflated so far on this connection's sends, and the bytes deflate made of
+    /// them (running totals, for metrics: the compression ratio is output / input).
+    public private(set) var deflateTotals: (input: Int, output: Int) = (0, 0)
+
     // MARK: - Output
 
     /// Events since the last call, in order.
@@ -447,6 +451,8 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         guard case .open = state else { throw .init(.notOpen) }
         // zlib fails only when out of memory; the message then goes uncompressed.
         if compressionEnabled && compression.shouldCompress(count: bytes.count), let deflated = compression.compress(bytes) {
+            deflateTotals.input += bytes.count
+            deflateTotals.output += deflated.count
             writeMessage(deflated, opcode: opcode, compressed: true, fragmentSize: fragmentSize)
         } else {
             writeMessage(bytes, opcode: opcode, compressed: false, fragmentSize: fragmentSize)
