@@ -9,7 +9,8 @@ import Testing
 
 /// SIGTERM to `eddy demo` while a dashboard watches: the service group drains in its
 /// documented order (stop accepting, streams closed with 1001, event log flushed, exit 0),
-/// each step a log line at `--log-level info`, and the run's events are on disk.
+/// each step a log line at `--log-level info`, and the run's events are on disk. The last
+/// scrape of `/metrics` before the signal shows what the dashboard did.
 @Suite("eddy demo: graceful shutdown on SIGTERM", .timeLimit(.minutes(2)))
 struct GracefulShutdownTests {
     @Test func sigtermDrainsInOrderClosesStreamsWith1001AndFlushesTheLog() async throws {
@@ -52,6 +53,23 @@ struct GracefulShutdownTests {
         }
         for _ in 0..<600 where !completed.withLock({ $0 }) { try await loop.sleep(for: .milliseconds(20)) }
         #expect(completed.withLock { $0 }, "the dashboard never saw the run complete")
+
+        // The final metric values, scraped (Python urllib + prometheus_client) just before the
+        // signal: the run the dashboard approved finished, its command was accepted, the
+        // dashboard is still connected.
+        let series = ["eddy_runs_finished_total:outcome=completed", "eddy_commands_total:status=accepted",
+                      "eddy_connections_open", "eddy_websocket_messages_received_total"]
+        let (scraped, scrapeOutput) = try await runPythonPeer("metrics_scrape.py", ["totals", String(port), "op"] + series)
+        #expect(scraped == 0, "\(scrapeOutput)")
+        var values: [String: Double] = [:]
+        for line in scrapeOutput.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, series.contains(String(parts[0])), let value = Double(parts[1]) { values[String(parts[0])] = value }
+        }
+        #expect((values["eddy_runs_finished_total:outcome=completed"] ?? 0) >= 1, "\(scrapeOutput)")
+        #expect((values["eddy_commands_total:status=accepted"] ?? 0) >= 1, "\(scrapeOutput)")
+        #expect((values["eddy_connections_open"] ?? 0) >= 1, "\(scrapeOutput)")
+        #expect((values["eddy_websocket_messages_received_total"] ?? 0) >= 1, "\(scrapeOutput)")
 
         // SIGTERM while the dashboard is still connected.
         demo.terminate()

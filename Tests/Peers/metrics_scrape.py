@@ -8,6 +8,9 @@ Usage:
       Then drives a dashboard and checks the counters grew.
   metrics_scrape.py absent PORT OPERATOR_TOKEN
       /metrics answers 404 even with the operator token (`--no-metrics`).
+  metrics_scrape.py totals PORT OPERATOR_TOKEN SERIES...
+      One scrape; prints `SERIES VALUE` for each SERIES (`name` or `name:label=value`), the sum
+      of the matching samples.
 Prints PASS/FAIL lines and exits non-zero if a check failed. Loopback only; every wait bounded.
 """
 import asyncio
@@ -138,6 +141,16 @@ def scrape_mode(port, metrics_port, operator, viewer):
         check(f"{series} is exposed", any(name == series for name, _ in after))
 
 
+def totals_mode(port, operator, series):
+    status, body, _ = get(f"http://127.0.0.1:{port}/metrics", operator)
+    check("/metrics answers 200", status == 200, status)
+    samples = parse(body) if status == 200 else {}
+    for one in series:
+        name, _, label = one.partition(":")
+        labels = dict([label.split("=", 1)]) if label else {}
+        print(f"{one} {total(samples, name, **labels)}", flush=True)
+
+
 def absent_mode(port, operator):
     check("/metrics is absent with --no-metrics", get(f"http://127.0.0.1:{port}/metrics", operator)[0] == 404)
 
@@ -145,6 +158,8 @@ def absent_mode(port, operator):
 if __name__ == "__main__":
     if sys.argv[1] == "scrape":
         scrape_mode(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif sys.argv[1] == "totals":
+        totals_mode(int(sys.argv[2]), sys.argv[3], sys.argv[4:])
     else:
         absent_mode(int(sys.argv[2]), sys.argv[3])
     print(f"{sum(results)} passed, {len(results) - sum(results)} failed", flush=True)
