@@ -38,7 +38,7 @@ struct ChatCommand: AsyncParsableCommand {
         try router.add(.get, "/") { _, _ in page }
         try router.add(.get, "/chat.js") { _, _ in script }
         try router.add(.get, "/chat.css") { _, _ in stylesheet }
-        try router.addUpgrade("/ws", WebSocketRoute(
+        var route = WebSocketRoute(
             endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake))
         ) { socket, context in
             let name = String((context.request.queryValue("name") ?? "guest").prefix(32))
@@ -50,7 +50,11 @@ struct ChatCommand: AsyncParsableCommand {
                 }
             }
             publish(.text(ChatPage.event(from: "eddy", text: "\(name) left")))
-        })
+        }
+        // Kept for the drain: SIGTERM closes every member's connection with 1001 (going away).
+        let open = OpenWebSockets()
+        route.openSockets = open
+        try router.addUpgrade("/ws", route)
         let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
         let (host, loops) = (self.host, group.loops.count)
         try await runServer(group: group, host: host, port: port, logger: logger,
@@ -62,7 +66,10 @@ struct ChatCommand: AsyncParsableCommand {
               health:    http://\(host):\(bound)/healthz
             Stop with Ctrl-C.
             """)
-        }, beforeShutdown: { [bridge] in await bridge?.stop() }) { listener in try await server.serve(listener) }
+        }, beforeShutdown: { [bridge] in
+            await open.closeAll()
+            await bridge?.stop()
+        }) { listener in try await server.serve(listener) }
     }
 }
 

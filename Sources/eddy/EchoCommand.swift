@@ -53,7 +53,7 @@ struct EchoCommand: AsyncParsableCommand {
         // Recorded and folded as in `eddy demo`; this benchmark server exposes no endpoint.
         if metrics { TallyFolder().startFolding(on: group) }
         let endpoint = WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), connection: connection)
-        let route: WebSocketRoute
+        var route: WebSocketRoute
         var bridge: RoomBridge?
         if redis.redis != nil && !broadcast { throw ValidationError("--redis needs --broadcast (echo has no rooms)") }
         if broadcast {
@@ -78,6 +78,9 @@ struct EchoCommand: AsyncParsableCommand {
         } else {
             route = WebSocketRoute(endpoint: endpoint, responder: EchoResponder())
         }
+        // Kept for the drain: SIGTERM closes every connection with 1001 (going away).
+        let open = OpenWebSockets()
+        route.openSockets = open
         var router = HTTPRouter<WebSocketRoute>()
         try router.addHealthCheck()
         for pattern in ["/", "/{a}", "/{a}/{b}"] { try router.addUpgrade(pattern, route) }
@@ -87,7 +90,10 @@ struct EchoCommand: AsyncParsableCommand {
         let limits = context == nil ? connections.limits.answeringOverHTTP() : connections.limits
         try await runServer(group: group, host: host, port: port, limits: limits, tls: context,
                             logger: logger, shutdownTimeout: logging.shutdownTimeout,
-                            beforeShutdown: { [bridge] in await bridge?.stop() },
+                            beforeShutdown: { [bridge] in
+                                await open.closeAll()
+                                await bridge?.stop()
+                            },
                             serve: serving(tls: context, logger: logger, { try await server.serve($0) }, orTLS: { try await server.serve($0) }))
     }
 

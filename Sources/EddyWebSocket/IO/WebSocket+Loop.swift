@@ -399,6 +399,7 @@ extension WebSocket: ByteStreamReceiver {
         // The responder first: whoever waits for the close (`close()`, `waitUntilClosed()`)
         // then knows it has run.
         responder?.value.webSocketDidClose(self, status: finalStatus)
+        openSockets?.closed(self)
         let waiters = closeWaiters
         closeWaiters = []
         for waiter in waiters { waiter.resume(returning: finalStatus) }

@@ -73,6 +73,8 @@ public final class WebSocket: @unchecked Sendable {
     var keepAliveSlot = -1
     /// Set for a socket driven by callbacks instead of a consumer task (one box per route).
     let responder: SharedValue<any WebSocketResponder>?
+    /// The server's register of open connections, told when the transport closes.
+    let openSockets: OpenWebSockets?
 
     /// Whether reading is paused (for tests and diagnostics). Loop only.
     var receivingPaused: Bool { state.readingPaused }
@@ -115,9 +117,11 @@ public final class WebSocket: @unchecked Sendable {
         deflateConfiguration: PerMessageDeflateConfiguration,
         subprotocol: String?,
         leftover: [UInt8],
-        responder: SharedValue<any WebSocketResponder>? = nil
+        responder: SharedValue<any WebSocketResponder>? = nil,
+        openSockets: OpenWebSockets? = nil
     ) {
         self.responder = responder
+        self.openSockets = openSockets
         self.driver = WebSocketDriver(responder: responder != nil)
         self.eventLoop = stream.eventLoop
         self.transport = stream

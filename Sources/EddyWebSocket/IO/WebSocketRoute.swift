@@ -47,6 +47,9 @@ public struct WebSocketRoute: Sendable {
     /// status and path); nothing once a connection is open. Default: a logger labelled
     /// `eddy.websocket` from the program's `LoggingSystem`.
     public var logger = Logger(label: "eddy.websocket")
+    /// Where this route's open connections are kept, for a graceful shutdown that closes
+    /// them with 1001 (`OpenWebSockets.closeAll`). Default nil: none kept.
+    public var openSockets: OpenWebSockets?
     /// `endpoint.connection`, shared by this route's connections.
     private var sharedConfiguration: SharedValue<WebSocketConfiguration>
     /// Set when the route was made with a `PlainHandler`: then the connection keeps no
@@ -178,7 +181,9 @@ public struct WebSocketRoute: Sendable {
                 let socket = WebSocket(
                     upgraded: stream, role: .server, sharedConfiguration: sharedConfiguration,
                     deflate: agreement.deflate, deflateConfiguration: endpoint.handshake.configuration.deflate,
-                    subprotocol: agreement.subprotocol, leftover: handoff.leftover, responder: responder)
+                    subprotocol: agreement.subprotocol, leftover: handoff.leftover, responder: responder,
+                    openSockets: openSockets)
+                openSockets?.admit(socket)
                 return (socket, Context(request: handoff.request, parameters: handoff.parameters))
             }
         }
