@@ -1,4 +1,5 @@
 public import EddyRooms
+public import EddyWebSocket
 
 /// Settings of a `DAGStreamGateway`. Every field has a default.
 public struct DAGStreamConfiguration: Sendable {
@@ -21,6 +22,10 @@ public struct DAGStreamConfiguration: Sendable {
     /// Commands a connection may send per second (token bucket, burst of the same size).
     /// Default 20.
     public var commandsPerSecond = 20
+    /// Pings to each stream and lobby connection, and how long a pong may take before the
+    /// connection is dropped (a dashboard that vanished without a FIN). Default: a ping
+    /// after 20 s of silence, 20 s for its pong.
+    public var keepAlive = WebSocketKeepAliveConfiguration()
 
     public init() {}
 }

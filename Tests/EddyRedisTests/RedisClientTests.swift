@@ -9,7 +9,10 @@ import Testing
 @Suite("Redis client", .timeLimit(.minutes(2)))
 struct RedisClientTests {
     static func configuration(_ server: RedisServer, _ change: (inout RedisConfiguration) -> Void = { _ in }) throws -> RedisConfiguration {
+        // Deadlines far above what a loaded 2-core CI machine needs (they failed at 5 s there);
+        // the tests about deadlines set their own.
         var configuration = RedisConfiguration(endpoint: try RedisEndpoint(url: server.url),
+                                               connectTimeout: .seconds(30), commandTimeout: .seconds(30),
                                                backoff: RedisBackoff(initial: .milliseconds(20), maximum: .milliseconds(200)))
         change(&configuration)
         return configuration

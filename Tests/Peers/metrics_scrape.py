@@ -87,7 +87,7 @@ async def drive(port, operator):
         check("the command is answered", reply is not None)
 
 
-def scrape_until(url, token, predicate, seconds=10):
+def scrape_until(url, token, predicate, seconds=45):
     """Scrapes until `predicate(samples)` holds (bounded); returns the last samples."""
     deadline = time.monotonic() + seconds
     while True:
