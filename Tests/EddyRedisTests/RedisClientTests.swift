@@ -68,7 +68,7 @@ struct RedisClientTests {
         let server = try await RedisServer.start()
         defer { server.shutDown() }
         let loop = try EventLoop()
-        let three = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: server.url + "/3")), on: loop)
+        let three = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: server.url + "/3"), connectTimeout: .seconds(30), commandTimeout: .seconds(30)), on: loop)
         let zero = RedisClient(configuration: try Self.configuration(server), on: loop)
         _ = try await three.send(RedisCommand("SET", "where", "three"))
         #expect(try await three.send(RedisCommand("GET", "where")) == .bulkString(Array("three".utf8)))
@@ -83,18 +83,18 @@ struct RedisClientTests {
         defer { server.shutDown() }
         let loop = try EventLoop()
         var endpoint = try RedisEndpoint(url: server.url)
-        await #expect { _ = try await RedisConnection.connect(RedisConfiguration(endpoint: endpoint), on: loop) } throws: { error in
+        await #expect { _ = try await RedisConnection.connect(RedisConfiguration(endpoint: endpoint, connectTimeout: .seconds(30), commandTimeout: .seconds(30)), on: loop) } throws: { error in
             guard case RedisError.authentication(let message) = error else { return false }
             return message.contains("requires a password")
         }
         endpoint.password = "wrong-pw"
-        await #expect { _ = try await RedisConnection.connect(RedisConfiguration(endpoint: endpoint), on: loop) } throws: { error in
+        await #expect { _ = try await RedisConnection.connect(RedisConfiguration(endpoint: endpoint, connectTimeout: .seconds(30), commandTimeout: .seconds(30)), on: loop) } throws: { error in
             guard case RedisError.authentication = error else { return false }
             return !"\(error)".contains("wrong-pw")
         }
         endpoint.password = "s3cret-pw"
         #expect(!endpoint.description.contains("s3cret"))
-        let connection = try await RedisConnection.connect(RedisConfiguration(endpoint: endpoint), on: loop)
+        let connection = try await RedisConnection.connect(RedisConfiguration(endpoint: endpoint, connectTimeout: .seconds(30), commandTimeout: .seconds(30)), on: loop)
         #expect(try await connection.send(RedisCommand("PING")) == .simpleString("PONG"))
         #expect(!connection.endpointDescription.contains("s3cret"))
         await connection.close()
@@ -317,7 +317,7 @@ struct RedisClientTests {
         endpoint.password = "tls-pw"
         #expect(endpoint.usesTLS && "\(endpoint)" == "rediss://:***@localhost:\(tlsPort)/2")
         let trusting = try TLSContext(.client(trustRoots: .certificates(.file(certificates.ca))))
-        let client = RedisClient(configuration: RedisConfiguration(endpoint: endpoint, tls: trusting), on: loop)
+        let client = RedisClient(configuration: RedisConfiguration(endpoint: endpoint, connectTimeout: .seconds(30), commandTimeout: .seconds(30), tls: trusting), on: loop)
         let replies = try await client.pipeline((0..<100).map { RedisCommand("ECHO", "tls \($0)") })
         let echoed = replies == (0..<100).map { RESPValue.bulkString(Array("tls \($0)".utf8)) }
         #expect(echoed)

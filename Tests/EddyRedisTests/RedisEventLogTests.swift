@@ -19,7 +19,7 @@ struct RedisEventLogTests {
         let server = try await RedisServer.start()
         defer { server.shutDown() }
         let loop = try EventLoop()
-        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: server.url)), on: loop)
+        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: server.url), connectTimeout: .seconds(30), commandTimeout: .seconds(30)), on: loop)
         let log = RedisEventLog(client: client, pageSize: 7)
         let first = (1...40).map { Self.event("r1", $0) }
         let second = (41...100).map { Self.event("r1", $0) }
@@ -46,7 +46,7 @@ struct RedisEventLogTests {
         let server = try await RedisServer.start()
         defer { server.shutDown() }
         let loop = try EventLoop()
-        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: server.url)), on: loop)
+        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: server.url), connectTimeout: .seconds(30), commandTimeout: .seconds(30)), on: loop)
         let log = RedisEventLog(client: client)
         let events = (1...10).map { Self.event("r", $0) }
         #expect(try await log.append(events) == 10)
@@ -78,7 +78,7 @@ struct RedisEventLogTests {
         #expect(logged.count > 3)
         // …copied to Redis, reads back the same through the protocol.
         let loop = try EventLoop()
-        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: server.url)), on: loop)
+        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: server.url), connectTimeout: .seconds(30), commandTimeout: .seconds(30)), on: loop)
         let redis: any RunEventLog = RedisEventLog(client: client)
         try await (redis as? RedisEventLog)?.append(logged)
         for after in [Int64(0), 1, Int64(logged.count / 2)] {
