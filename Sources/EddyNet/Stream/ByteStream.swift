@@ -17,6 +17,8 @@ public protocol ByteStream: AnyObject, Sendable {
 
     /// The loop that owns the stream's handle. Running on it avoids executor hops.
     var eventLoop: EventLoop { get }
+    /// The peer's address, when the stream has one (for log lines). Default nil.
+    var remoteAddress: SocketAddress? { get }
     /// Received bytes, in order. One pending read at a time.
     var inbound: Inbound { get }
     /// The next chunk of received bytes (everything buffered), or nil at end of stream:
@@ -84,4 +86,9 @@ public protocol ByteStreamReceiver: AnyObject {
     /// The stream ended: `nil` at the peer's FIN or a local close, otherwise the read
     /// error. Called at most once; nothing is received after it.
     func streamDidEnd(_ error: (any Error)?)
+}
+
+extension ByteStream {
+    /// A stream with no peer address of its own (an in-memory or wrapped test stream).
+    public var remoteAddress: SocketAddress? { nil }
 }

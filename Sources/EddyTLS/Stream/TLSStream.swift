@@ -146,6 +146,9 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     /// after the call that completed the handshake (`connect`, a listener's handler).
     public var session: TLSSession? { established }
 
+    /// The TCP peer's address.
+    public var remoteAddress: SocketAddress? { transport.remoteAddress }
+
     // MARK: Closing
 
     /// Sends close_notify (when established), ends pending reads (`nil`), fails pending

@@ -159,13 +159,15 @@ public struct WebSocketRoute: Sendable {
         defer { deadline.cancel() }
         switch endpoint.handshake.negotiate(handoff.request) {
         case .reject(let response, _):
-            logger.debug("WebSocket handshake refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)"])
+            logger.debug("WebSocket handshake refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)",
+                                                                   "remote_address": "\(stream.remoteAddress.map { "\($0)" } ?? "-")"])
             await reject(stream, with: response)
             return nil
         case .accept(let agreement):
             switch await endpoint.hook.decide(handoff.request, handoff.parameters) {
             case .reject(let response):
-                logger.debug("WebSocket upgrade refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)"])
+                logger.debug("WebSocket upgrade refused", metadata: ["status": "\(response.status.code)", "path": "\(handoff.request.path)",
+                                                                     "remote_address": "\(stream.remoteAddress.map { "\($0)" } ?? "-")"])
                 await reject(stream, with: response)
                 return nil
             case .accept(let extraHeaders):
