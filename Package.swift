@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, lowest first. Arrows point downwards only:
-//   EddyShared (SharedValue; no dependencies)
+//   EddyShared (SharedValue, Mutex; no dependencies): under everything that locks
 //   CLibUV -> EddyLoop -> EddyNet                    the runtime and the transport (ByteStream)
 //   EddyNet + COpenSSL -> EddyTLS                    TLS as a ByteStream over TCP (OpenSSL 3,
 //                                                    memory BIOs driven on the loop)
@@ -68,7 +68,7 @@ let package = Package(
         ),
         .target(
             name: "EddyLoop",
-            dependencies: ["CLibUV", "CEddyShims"],
+            dependencies: ["EddyShared", "CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
         .target(
@@ -89,7 +89,7 @@ let package = Package(
         // TLS streams and listeners over TCP: OpenSSL 3 through memory BIOs.
         .target(
             name: "EddyTLS",
-            dependencies: ["EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EddyShared", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Sans-IO HTTP/1.1: messages, bounded parsers, response serializer, router.
@@ -106,7 +106,7 @@ let package = Package(
         ),
         .target(
             name: "EddyHTTP",
-            dependencies: ["EddyHTTPCore", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyShared", "EddyHTTPCore", "EddyNet", "EddyLoop"],
             swiftSettings: hotPath
         ),
         .target(
@@ -121,29 +121,29 @@ let package = Package(
         ),
         .target(
             name: "EddyDAG",
-            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EddyShared", "CSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
             name: "EddyRooms",
-            dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyShared", "EddyWebSocket", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .target(
             name: "EddyDAGStream",
-            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EddyShared", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotPath
         ),
         // The DAG stream server as a library: engine, event log, gateway, dashboard, lifecycle.
         .target(
             name: "EddyDAGServer",
-            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: ["EddyShared", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
+                "EddyShared", "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -172,7 +172,7 @@ let package = Package(
         // Helpers shared by the test targets (not a product).
         .target(
             name: "EddyTestSupport",
-            dependencies: ["CSpawn", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyShared", "CSpawn", "EddyNet", "EddyLoop"],
             path: "Tests/Support",
             swiftSettings: strict
         ),
@@ -183,7 +183,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyLoopTests",
-            dependencies: ["EddyLoop", "CLibUV"],
+            dependencies: ["EddyShared", "EddyLoop", "CLibUV"],
             swiftSettings: strict
         ),
         // The cores' tests need no loop and no socket.
@@ -201,7 +201,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyWebSocketTests",
-            dependencies: ["EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         // The child process the event-log crash test kills (a test fixture, not a product):
         // a dependency of EddyDAGTests so that building the tests builds it.
@@ -240,21 +240,21 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyDAGTests",
-            dependencies: ["EddyTestSupport", "EddyDAG", "eddy-eventlog-probe"]
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyDAG", "eddy-eventlog-probe"]
         ),
         .testTarget(
             name: "EddyDAGStreamTests",
-            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop",
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")]
         ),
         // The `eddy` command line, run as users run it (the built binary as a child process).
         .testTarget(
             name: "EddyCommandTests",
-            dependencies: ["EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyRoomsTests",
-            dependencies: ["EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         // Runs the executables under Examples/ as a user would.
@@ -267,12 +267,12 @@ let package = Package(
         // at test time with the openssl command.
         .testTarget(
             name: "EddyTLSTests",
-            dependencies: ["EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyShared", "EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EddyNetTests",
-            dependencies: ["EddyTestSupport", "EddyNet", "EddyLoop", "CLibUV"],
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyNet", "EddyLoop", "CLibUV"],
             swiftSettings: strict
         ),
     ],

@@ -2,7 +2,7 @@ import CSQLite
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
+import EddyShared
 
 /// The durable, append-only event log of every run, in SQLite (WAL mode).
 ///

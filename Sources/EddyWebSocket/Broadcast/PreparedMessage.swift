@@ -1,5 +1,5 @@
 import EddyWebSocketCore
-import Synchronization
+import EddyShared
 
 /// A message framed once for many server-side connections (a room broadcast).
 ///

@@ -2,7 +2,8 @@ import EddyHTTP
 import EddyLoop
 import EddyNet
 @testable import EddyWebSocket
-import Synchronization
+import struct Synchronization.Atomic
+import EddyShared
 import Testing
 
 /// Sockets driven by a `WebSocketResponder`: callbacks on the loop, no task per connection.
