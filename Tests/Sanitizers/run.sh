@@ -25,7 +25,7 @@ asan)
   swift build --build-tests --scratch-path "$scratch" --sanitize address \
     -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined
   rm -rf "$reports" && mkdir -p "$reports"
-  export ASAN_OPTIONS="log_path=$reports/report:detect_leaks=1:detect_stack_use_after_return=0"
+  export ASAN_OPTIONS="log_path=$reports/report:detect_leaks=1"
   export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1"
   filter=()
