@@ -2,7 +2,8 @@
 #   make demo   build and run the demo server (installs missing Debian packages first)
 #   make test   build and run every test       (same)
 # and `make bench` for the peer benchmarks, `make docs` for the API documentation, `make fuzz`
-# for the fuzzers (none of them part of the tests; CI replays the fuzz corpora in `make test`).
+# for the fuzzers, `make asan`/`make tsan`/`make sanitize` for the tests under sanitizers
+# (none of them part of the tests; CI replays the fuzz corpora in `make test`).
 
 SWIFT ?= swift
 # Debian packages the build and the tests need (Chromium is a test peer: a real browser;
@@ -18,7 +19,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PEERS := $(VENV)/.peers-installed
 
-.PHONY: deps build demo test bench clean web web-test conformance docs dashboard fuzz
+.PHONY: deps build demo test bench clean web web-test conformance docs dashboard fuzz asan tsan sanitize
 
 deps:
 	@missing=""; \
@@ -117,10 +118,28 @@ bench: deps
 	bash Benchmarks/run.sh
 
 clean:
-	rm -rf .build $(VENV) $(WEB)/dist $(WEB)/node_modules .autobahn
+	rm -rf .build .build-asan .build-tsan $(VENV) $(WEB)/dist $(WEB)/node_modules .autobahn
 
 # libFuzzer over the parsers that face untrusted bytes (Tests/Fuzz), FUZZ_SECONDS per target
 # (default 60). `make test` replays every committed seed and regression input
 # (EddyFuzzTests); this searches for new ones.
 fuzz: deps
 	Tests/Fuzz/fuzz.sh
+
+# The tests under sanitizers (Tests/Sanitizers/run.sh, docs/hardening.md), each in a scratch
+# path of its own (.build-asan, .build-tsan): fails on a failed test or any sanitizer report.
+#   asan  AddressSanitizer + LeakSanitizer, UBSan over the C targets; the whole suite
+#   tsan  ThreadSanitizer (Mutex as a pthread mutex: -DEDDY_TSAN); the loop, TCP, TLS, HTTP,
+#         WebSocket, rooms and DAG stream suites
+# SANITIZER_ARGS go to `swift test` (e.g. --filter EddyNetTests). Not part of `test`: slow.
+SANITIZER_ARGS ?=
+
+asan: deps $(PEERS)
+	Tests/Sanitizers/run.sh asan $(SANITIZER_ARGS)
+
+tsan: deps $(PEERS)
+	Tests/Sanitizers/run.sh tsan $(SANITIZER_ARGS)
+
+sanitize: deps $(PEERS)
+	Tests/Sanitizers/run.sh asan $(SANITIZER_ARGS)
+	Tests/Sanitizers/run.sh tsan $(SANITIZER_ARGS)

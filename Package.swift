@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, lowest first. Arrows point downwards only:
-//   EddyShared (SharedValue; no dependencies)
+//   EddyShared (SharedValue, Mutex; no dependencies): under everything that locks
 //   CLibUV -> EddyLoop -> EddyNet                    the runtime and the transport (ByteStream)
 //   EddyLoop + CEddyTally -> EddyMetrics             per-loop metric tallies folded into swift-metrics;
 //                                                    EddyNet, EddyWebSocket, EddyRooms record into them
@@ -78,7 +78,7 @@ let package = Package(
         ),
         .target(
             name: "EddyLoop",
-            dependencies: ["CLibUV", "CEddyShims"],
+            dependencies: ["EddyShared", "CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
         // Per-thread metric tallies (C thread-locals: an add is one instruction, no atomic).
@@ -107,7 +107,7 @@ let package = Package(
         // TLS streams and listeners over TCP: OpenSSL 3 through memory BIOs.
         .target(
             name: "EddyTLS",
-            dependencies: ["EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EddyShared", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Sans-IO HTTP/1.1: messages, bounded parsers, response serializer, router.
@@ -124,7 +124,7 @@ let package = Package(
         ),
         .target(
             name: "EddyHTTP",
-            dependencies: ["EddyHTTPCore", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyShared", "EddyHTTPCore", "EddyNet", "EddyLoop"],
             swiftSettings: hotPath
         ),
         .target(
@@ -139,12 +139,12 @@ let package = Package(
         ),
         .target(
             name: "EddyDAG",
-            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")],
+            dependencies: ["EddyShared", "CSQLite", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .target(
             name: "EddyRooms",
-            dependencies: ["EddyWebSocket", "EddyNet", "EddyLoop", "EddyMetrics"],
+            dependencies: ["EddyShared", "EddyWebSocket", "EddyNet", "EddyLoop", "EddyMetrics"],
             swiftSettings: strict
         ),
         // Sans-IO RESP2/RESP3: the command encoder and a bounded, incremental reply parser.
@@ -156,13 +156,13 @@ let package = Package(
         // reconnect with backoff, a subscriber connection.
         .target(
             name: "EddyRedis",
-            dependencies: ["EddyRedisCore", "EddyTLS", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyShared", "EddyRedisCore", "EddyTLS", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         // Rooms across Eddy processes: a RoomRegistry bridged through Redis pub/sub.
         .target(
             name: "EddyRoomsRedis",
-            dependencies: ["EddyRooms", "EddyRedis", "EddyRedisCore", "EddyWebSocket", "EddyLoop"],
+            dependencies: ["EddyShared", "EddyRooms", "EddyRedis", "EddyRedisCore", "EddyWebSocket", "EddyLoop"],
             swiftSettings: strict
         ),
         // The run event log in Redis Streams (a second backend behind `RunEventLog`).
@@ -173,19 +173,19 @@ let package = Package(
         ),
         .target(
             name: "EddyDAGStream",
-            dependencies: ["EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")],
+            dependencies: ["EddyShared", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", "COpenSSL", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: hotPath
         ),
         // The DAG stream server as a library: engine, event log, gateway, dashboard, lifecycle.
         .target(
             name: "EddyDAGServer",
-            dependencies: ["EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), "EddyMetrics"],
+            dependencies: ["EddyShared", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), "EddyMetrics"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyRoomsRedis", "EddyRedis", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
+                "EddyShared", "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyRoomsRedis", "EddyRedis", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -217,7 +217,7 @@ let package = Package(
         // Helpers shared by the test targets (not a product).
         .target(
             name: "EddyTestSupport",
-            dependencies: ["CSpawn", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyShared", "CSpawn", "EddyNet", "EddyLoop"],
             path: "Tests/Support",
             swiftSettings: strict
         ),
@@ -228,7 +228,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyLoopTests",
-            dependencies: ["EddyLoop", "CLibUV"],
+            dependencies: ["EddyShared", "EddyLoop", "CLibUV"],
             swiftSettings: strict
         ),
         // The cores' tests need no loop and no socket.
@@ -246,7 +246,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyWebSocketTests",
-            dependencies: ["EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         // The child process the event-log crash test kills (a test fixture, not a product):
         // a dependency of EddyDAGTests so that building the tests builds it.
@@ -285,17 +285,17 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyDAGTests",
-            dependencies: ["EddyTestSupport", "EddyDAG", "eddy-eventlog-probe"]
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyDAG", "eddy-eventlog-probe"]
         ),
         .testTarget(
             name: "EddyDAGStreamTests",
-            dependencies: ["EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop",
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyDAGServer", "EddyDAGStream", "EddyDAG", "EddyRooms", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")]
         ),
         // The `eddy` command line, run as users run it (the built binary as a child process).
         .testTarget(
             name: "EddyCommandTests",
-            dependencies: ["eddy", "EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
+            dependencies: ["EddyShared", "eddy", "EddyTestSupport", "EddyDAGStream", "EddyDAG", "EddyWebSocket", "EddyHTTP", "EddyTLS", "EddyNet", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyRoomsTests",
@@ -313,7 +313,7 @@ let package = Package(
         // at test time with the openssl command.
         .testTarget(
             name: "EddyTLSTests",
-            dependencies: ["EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
+            dependencies: ["EddyShared", "EddyTestSupport", "CSpawn", "EddyTLS", "EddyNet", "EddyLoop"],
             swiftSettings: strict
         ),
         // Per-loop tallies and their folding, against swift-metrics' test backend.
@@ -334,7 +334,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyNetTests",
-            dependencies: ["EddyTestSupport", "EddyNet", "EddyLoop", "CLibUV"],
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyNet", "EddyLoop", "CLibUV"],
             swiftSettings: strict
         ),
     ],

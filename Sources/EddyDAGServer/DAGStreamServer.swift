@@ -6,7 +6,7 @@ public import EddyNet
 public import EddyTLS
 import EddyWebSocket
 public import Logging
-import Synchronization
+import EddyShared
 
 /// Settings of a `DAGStreamServer`. Every field has a default; set at least the tokens.
 public struct DAGStreamServerConfiguration: Sendable {

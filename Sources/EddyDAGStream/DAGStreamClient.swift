@@ -3,7 +3,7 @@ public import EddyLoop
 import EddyNet
 public import EddyTLS
 import EddyWebSocket
-import Synchronization
+import EddyShared
 
 /// A dashboard in Swift: follows one run's stream, keeps a local `DAGStateStore`
 /// converged with the server's, and survives disconnects and server restarts.

@@ -4,7 +4,8 @@ import EddyLoop
 import EddyRooms
 public import Logging
 public import EddyWebSocket
-import Synchronization
+import struct Synchronization.Atomic
+import EddyShared
 
 /// Serves DAG runs to dashboards over WebSocket: `GET /api/dags` lists runs (token required,
 /// like the streams),

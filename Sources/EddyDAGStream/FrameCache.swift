@@ -1,6 +1,6 @@
 import EddyDAG
 import EddyWebSocket
-import Synchronization
+import EddyShared
 
 /// The WebSocket frames of each run's recent logged events, shared by every dashboard of
 /// the run: an event's bytes (encoded once, when the engine logged it) are framed and

@@ -1,6 +1,6 @@
 import COpenSSL
 import EddyHTTP
-import Synchronization
+import EddyShared
 
 /// Who is asking, decided from the upgrade request before the 101.
 enum StreamRole: Sendable, Equatable { case operatorRole, viewer }

@@ -6,7 +6,7 @@ import EddyNet
 import EddyWebSocket
 import Glibc
 import Histogram
-import Synchronization
+import EddyShared
 
 /// `eddy dag-load`: an end-to-end load generator for the DAG stream server. N dashboards
 /// follow the newest live run of a server (typically `eddy serve --dag` with a `ticker`

@@ -4,7 +4,7 @@ import EddyNet
 import EddyTestSupport
 import EddyWebSocket
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 /// SIGTERM to `eddy demo` while a dashboard watches: the service group drains in its

@@ -2,7 +2,7 @@ import EddyLoop
 import EddyTestSupport
 import EddyWebSocket
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 /// Rooms across `eddy` processes through a real `redis-server` (issue 17's first slice):

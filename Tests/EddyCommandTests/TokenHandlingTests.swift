@@ -1,7 +1,7 @@
 import EddyLoop
 import EddyTestSupport
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 /// How `eddy serve` / `eddy demo` take and show their tokens: from the environment (the

@@ -7,7 +7,7 @@ import EddyRooms
 import EddyWebSocket
 import EddyTestSupport
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 @Suite("DAG stream gateway", .timeLimit(.minutes(2)))

@@ -6,7 +6,7 @@ import EddyWebSocket
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
+import EddyShared
 import Testing
 
 /// `DAGStreamServer.services(driver:)` in a `ServiceGroup` with a service of the program's

@@ -1,7 +1,7 @@
 import EddyDAG
 import EddyTestSupport
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 /// Collects a child process's stdout lines from any thread.

@@ -1,6 +1,6 @@
 import EddyDAG
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 @Suite("Durable event log", .timeLimit(.minutes(1)))

@@ -1,6 +1,6 @@
 import EddyDAG
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 @Suite("Live mutations", .timeLimit(.minutes(1)))

@@ -1,6 +1,6 @@
 import EddyDAG
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 struct DeadlineExceeded: Error, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import EddyLoop
 import Glibc
-import Synchronization
+import EddyShared
 import Testing
 
 /// An actor whose isolation is an event loop.

@@ -1,6 +1,6 @@
 import EddyLoop
 import EddyNet
-import Synchronization
+import EddyShared
 import Testing
 
 @Suite("TCP failures, cancellation and shutdown", .timeLimit(.minutes(1)))

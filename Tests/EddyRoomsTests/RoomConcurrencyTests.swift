@@ -4,7 +4,7 @@ import EddyLoop
 import EddyNet
 import EddyRooms
 import EddyWebSocket
-import Synchronization
+import EddyShared
 import Testing
 
 @Suite("Rooms: concurrent join, leave, close and publish", .timeLimit(.minutes(2)))

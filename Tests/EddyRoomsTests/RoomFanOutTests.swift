@@ -2,7 +2,7 @@ import EddyLoop
 import EddyNet
 import EddyRooms
 import EddyWebSocket
-import Synchronization
+import EddyShared
 import Testing
 
 @Suite("Rooms: fan-out that a slow client cannot stall", .timeLimit(.minutes(3)))

@@ -1,5 +1,5 @@
 import EddyRooms
-import Synchronization
+import EddyShared
 import Testing
 
 @Suite("Rooms: one feed per room while it has members")

@@ -5,7 +5,7 @@ import EddyRooms
 import EddyWebSocket
 import EddyTestSupport
 import Foundation
-import Synchronization
+import EddyShared
 
 /// An in-process server whose `/room` route joins every connection to room "r" with the
 /// given outbox policy and limits, and reads (and ignores) what clients send.

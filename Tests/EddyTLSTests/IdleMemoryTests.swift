@@ -4,7 +4,7 @@ import EddyNet
 @testable import EddyTLS
 import EddyTestSupport
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 extension TLSTests {

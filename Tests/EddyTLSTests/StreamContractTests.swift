@@ -3,7 +3,7 @@ import EddyNet
 import EddyTLS
 import EddyTestSupport
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 extension TLSTests {

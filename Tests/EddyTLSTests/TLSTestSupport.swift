@@ -3,7 +3,7 @@ import EddyNet
 import EddyTLS
 import EddyTestSupport
 import Foundation
-import Synchronization
+import EddyShared
 import Testing
 
 extension TestCertificates {
@@ -27,6 +27,8 @@ extension TestCertificates.Identity {
 final class EchoServer: Sendable {
     let group: EventLoopGroup
     let listener: TLSListener
+    /// Holds this server for the listener's failure callback: a cycle that `stop()` breaks.
+    private let sink: FailureSink
     private let serving = Mutex<Task<Void, any Error>?>(nil)
     /// Failed handshakes, in order.
     let handshakeFailures = Mutex<[any Error]>([])
@@ -38,9 +40,10 @@ final class EchoServer: Sendable {
     var port: Int { listener.localAddress.port }
     var failureDescriptions: [String] { handshakeFailures.withLock { $0.map { "\($0)" } } }
 
-    private init(group: EventLoopGroup, listener: TLSListener) {
+    private init(group: EventLoopGroup, listener: TLSListener, sink: FailureSink) {
         self.group = group
         self.listener = listener
+        self.sink = sink
     }
 
     static func start(_ configuration: TLSConfiguration, oneLine: Bool = false) async throws -> EchoServer {
@@ -55,7 +58,7 @@ final class EchoServer: Sendable {
         let sink = FailureSink()
         let listener = try await TLSListener.bind(host: "127.0.0.1", port: 0, context: context, group: group,
                                                   onHandshakeFailure: { sink.record($0) })
-        let server = EchoServer(group: group, listener: listener)
+        let server = EchoServer(group: group, listener: listener, sink: sink)
         sink.server.withLock { $0 = server }
         let task = Task(executorPreference: listener.eventLoop) {
             try await listener.serve { stream in
@@ -84,6 +87,9 @@ final class EchoServer: Sendable {
         let task = serving.withLock { $0 }
         task?.cancel()
         _ = try? await task?.value
+        // The serving task and the failure sink hold this server: let it go (LeakSanitizer).
+        serving.withLock { $0 = nil }
+        sink.server.withLock { $0 = nil }
         return await group.shutdown().allSatisfy { $0.isClean }
     }
 }

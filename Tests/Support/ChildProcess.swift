@@ -1,6 +1,6 @@
 import CSpawn
 public import Foundation
-import Synchronization
+import EddyShared
 
 /// A child process for tests, started with `posix_spawn`: the part of Foundation's `Process`
 /// the tests use, without its `run()`.

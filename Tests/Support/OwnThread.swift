@@ -48,8 +48,20 @@ public func environment(with changes: [String: String?]) -> [String: String] {
     return environment
 }
 
+/// Where `swift build --build-tests` put the executables: beside the running test bundle
+/// (so a sanitizer build under `--scratch-path .build-asan` runs its own instrumented `eddy`),
+/// else `.build/debug`.
+public let builtProductsDirectory: URL = {
+    if let bundleDirectory = Bundle.main.executableURL?.deletingLastPathComponent(),
+        FileManager.default.isExecutableFile(atPath: bundleDirectory.appendingPathComponent("eddy").path)
+    {
+        return bundleDirectory
+    }
+    return repositoryRoot.appendingPathComponent(".build/debug")
+}()
+
 /// The debug build of the `eddy` command, which `swift build --build-tests` makes.
-public let eddyBinary = repositoryRoot.appendingPathComponent(".build/debug/eddy")
+public let eddyBinary = builtProductsDirectory.appendingPathComponent("eddy")
 
 /// Starts `eddy` with `arguments` (a server started with `--port`) and `environment` (nil:
 /// ours), waits for its first line, "LISTENING <port>", and returns the process and the port.
@@ -60,7 +72,7 @@ public func startEddyServer(_ arguments: [String], environment: [String: String]
 }
 
 /// The debug build of the executable target `name` (an example), which `swift build --build-tests` makes.
-public func builtExecutable(_ name: String) -> URL { repositoryRoot.appendingPathComponent(".build/debug/\(name)") }
+public func builtExecutable(_ name: String) -> URL { builtProductsDirectory.appendingPathComponent(name) }
 
 /// Starts `executable` with `arguments` and `environment` (nil: ours), waits for its first
 /// line, "LISTENING <port>", and returns the process, the port and its stdout (the rest of

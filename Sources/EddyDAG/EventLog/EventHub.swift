@@ -1,4 +1,4 @@
-import Synchronization
+import EddyShared
 
 /// Publication of committed events to subscribers, and the live state of every known run.
 ///

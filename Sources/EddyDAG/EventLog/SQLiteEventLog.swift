@@ -2,7 +2,7 @@ import CSQLite
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
+import EddyShared
 
 /// The durable, append-only event log of every run, in SQLite (WAL mode).
 ///
@@ -47,7 +47,6 @@ public final class SQLiteEventLog: @unchecked Sendable {
     /// producers signal once per sleep, so the count never exceeds one and the writer never
     /// wakes for nothing.
     private let wakeUp = DispatchSemaphore(value: 0)
-    private var thread: Thread?
     private let now: @Sendable () -> Int64
 
     /// Number of transactions committed so far (group commits); for benchmarks.
@@ -88,9 +87,10 @@ public final class SQLiteEventLog: @unchecked Sendable {
             configuration.logger.notice("event log: runs left live by the last process marked interrupted", metadata: ["runs": "\(recoveredRuns.count)"])
         }
         _ = try applyRetention()
+        // The thread holds the log until its loop returns (after `close()` or a storage
+        // error); the log does not hold the thread, or the two would keep each other forever.
         let thread = Thread { [self] in self.writerLoop() }
         thread.name = "eddy-event-log"
-        self.thread = thread
         thread.start()
     }
 

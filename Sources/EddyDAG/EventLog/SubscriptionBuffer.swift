@@ -1,4 +1,4 @@
-import Synchronization
+import EddyShared
 
 /// The hand-over buffer between the event log's writer thread (one producer) and one
 /// consumer task.

@@ -1,4 +1,5 @@
-import Synchronization
+import struct Synchronization.Atomic
+import EddyShared
 
 /// Test hook: counts how many times each logged event (by `seq`) of chosen runs is encoded by
 /// `ProtocolEncoder.encode(_: EventEnvelope)`. Off until a test tracks a run; then each

@@ -4,7 +4,7 @@ import EddyLoop
 import EddyMetrics
 import EddyNet
 import EddyWebSocket
-import Synchronization
+import EddyShared
 
 /// The server's `GET /metrics`: folds the loops' tallies, then renders the exposition; and the
 /// optional token-free listener on its own port. Lives as long as its `DAGStreamServer`.

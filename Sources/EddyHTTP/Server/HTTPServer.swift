@@ -2,7 +2,7 @@ import EddyHTTPCore
 import EddyLoop
 public import EddyNet
 import Glibc
-import Synchronization
+import EddyShared
 
 /// Serves HTTP/1.1 on any listener of byte streams (`ByteStreamListener`: TCP, later
 /// TLS) or on a single stream: parses requests with the bounded sans-IO parser,

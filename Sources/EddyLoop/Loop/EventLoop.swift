@@ -1,7 +1,7 @@
 package import CLibUV
 import CEddyShims
 import Dispatch
-import Synchronization
+import EddyShared
 
 /// One thread running one libuv loop (`uv_loop_t`).
 ///

@@ -5,7 +5,7 @@ import EddyLoop
 import EddyMetrics
 import Glibc
 import Logging
-import Synchronization
+import struct Synchronization.Atomic
 
 /// The listening socket behind a `TCPListener`, and the hand-over queue between the
 /// loops that adopt accepted sockets and the task that consumes them.

@@ -1,5 +1,5 @@
 import EddyMetrics
-import Synchronization
+import EddyShared
 
 /// A listener's count of open connections, in total and per peer address, and its
 /// per-address rate buckets: what `ConnectionLimits` are checked against. `admit` runs on

@@ -1,6 +1,6 @@
 public import EddyLoop
 public import Logging
-import Synchronization
+import EddyShared
 
 /// The life of a TCP server, in the order it happens: `start` binds and begins serving,
 /// `waitForTerminationSignal` waits for SIGINT or SIGTERM (or the caller decides when to stop

@@ -1,6 +1,7 @@
 public import EddyLoop
 import EddyRedisCore
-import Synchronization
+import EddyShared
+import struct Synchronization.Atomic
 
 /// A connection of its own for `SUBSCRIBE`/`PSUBSCRIBE` that delivers what is published as
 /// an `AsyncSequence` (`events`) and survives Redis restarts.

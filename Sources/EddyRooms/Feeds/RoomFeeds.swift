@@ -1,4 +1,4 @@
-import Synchronization
+import EddyShared
 
 /// One `RoomFeed` per room, alive exactly while the room has members: the first member's
 /// `retain` starts it, the last member's `release` stops it.

@@ -1,6 +1,6 @@
 public import EddyLoop
 public import EddyWebSocket
-import Synchronization
+import EddyShared
 
 /// Rooms of WebSocket connections, sharded per event loop: membership lives in one actor
 /// per loop (`RoomShard`), so no single actor serialises the server.

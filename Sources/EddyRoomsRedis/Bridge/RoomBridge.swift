@@ -2,7 +2,7 @@ public import EddyLoop
 public import EddyRedis
 public import EddyRooms
 public import EddyWebSocket
-import Synchronization
+import EddyShared
 
 /// Rooms across Eddy processes ("nodes") through Redis pub/sub: a `RoomRegistry` whose
 /// publications also reach the members of the same room on every other node.

@@ -1,4 +1,4 @@
-import Synchronization
+import EddyShared
 
 /// The shared, reloadable OpenSSL state TLS streams are made from: one per listener or per
 /// client configuration (building one reads files and, for clients, the system trust store,

@@ -1,6 +1,6 @@
 import EddyMetrics
 import EddyWebSocketCore
-import Synchronization
+import EddyShared
 
 /// A message framed once for many server-side connections (a room broadcast).
 ///

@@ -1,5 +1,5 @@
 import EddyWebSocketCore
-import Synchronization
+import EddyShared
 
 /// The WebSocket connections of a server's routes that are open now, so that a graceful
 /// shutdown can close each with 1001 (going away) and wait for the closing handshakes.

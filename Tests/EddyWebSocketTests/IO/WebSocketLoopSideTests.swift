@@ -3,7 +3,8 @@ import EddyHTTP
 import EddyLoop
 import EddyNet
 @testable import EddyWebSocket
-import Synchronization
+import struct Synchronization.Atomic
+import EddyShared
 import Testing
 
 /// The loop-confined core of `WebSocket`: receiving is pushed by the transport, so the

@@ -2,7 +2,8 @@ import EddyHTTP
 import EddyLoop
 import EddyNet
 @testable import EddyWebSocket
-import Synchronization
+import struct Synchronization.Atomic
+import EddyShared
 import Testing
 
 /// Sockets driven by a `WebSocketResponder`: callbacks on the loop, no task per connection.
@@ -16,8 +17,9 @@ struct WebSocketResponderTests {
     /// Records every callback, in order, and checks each comes on the socket's loop.
     final class Recorder: WebSocketResponder, @unchecked Sendable {
         let log = Mutex<[String]>([])
-        /// The last socket opened (for checks on the server's side).
-        let lastSocket = Mutex<WebSocket?>(nil)
+        /// The last socket opened (for checks on the server's side), held weakly: the socket
+        /// holds its responder, and a strong reference back would keep both for ever.
+        let lastSocket = Mutex<WeakSocket?>(nil)
         let offLoop = Atomic<Int>(0)
         /// Text that makes the responder close with 4000 from inside the callback.
         let closeOn: String
@@ -30,7 +32,7 @@ struct WebSocketResponderTests {
         }
 
         func webSocketDidOpen(_ socket: WebSocket) {
-            lastSocket.withLock { $0 = socket }
+            lastSocket.withLock { $0 = WeakSocket(socket) }
             note(socket, "open")
         }
 
@@ -211,7 +213,7 @@ struct WebSocketResponderTests {
             try await socket.send(binary: payload)
             #expect(try await iterator.next() == .binary(payload))
         }.value
-        let server = try #require(recorder.lastSocket.withLock { $0 })
+        let server = try #require(recorder.lastSocket.withLock { $0?.socket })
         let kept = try await server.eventLoop.submit { server.spareFrame.capacity }
         #expect(kept <= 4096, "kept \(kept) bytes of frame buffer")
         await socket.close()
@@ -233,4 +235,10 @@ struct WebSocketResponderTests {
         await flood.finish()
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
+}
+
+/// A weak reference to a socket that can sit behind a `Mutex`.
+final class WeakSocket: @unchecked Sendable {
+    weak var socket: WebSocket?
+    init(_ socket: WebSocket) { self.socket = socket }
 }

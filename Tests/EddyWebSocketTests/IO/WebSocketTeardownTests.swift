@@ -4,7 +4,8 @@ import EddyNet
 import EddyTestSupport
 @testable import EddyWebSocket
 import Glibc
-import Synchronization
+import struct Synchronization.Atomic
+import EddyShared
 import Testing
 
 /// How a connection ends, in the cases that are easy to get wrong: a reset seen by a send,

@@ -2,7 +2,8 @@ import EddyHTTP
 import EddyLoop
 import EddyNet
 import EddyWebSocket
-import Synchronization
+import struct Synchronization.Atomic
+import EddyShared
 import Testing
 
 /// `HTTPServer` and the WebSocket driver over a `ByteStream` that is not a `TCPConnection`:
