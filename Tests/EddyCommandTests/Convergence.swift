@@ -1,5 +1,6 @@
 import EddyDAG
 import EddyLoop
+import EddyNet
 import EddyTestSupport
 import Foundation
 
@@ -43,15 +44,28 @@ struct Continuity: Sendable {
 enum Convergence {
     /// The server's head snapshot of `runID` (`GET /history`, asked directly, not through a
     /// proxy): the decoded envelope and its JSON object.
-    static func head(of runID: String, port: Int, loop: EventLoop) async throws -> (EventEnvelope, [String: Any]) {
-        let response = try await httpGet("/api/dags/\(runID)/history?token=view", port: port, loop: loop)
-        guard let range = response.range(of: "\r\n\r\n") else { throw ChildProcessError("no body: \(response)") }
-        let body = String(response[range.upperBound...])
+    static func head(of runID: String, host: String = "127.0.0.1", port: Int, loop: EventLoop)
+        async throws -> (EventEnvelope, [String: Any])
+    {
+        let body = try await get("/api/dags/\(runID)/history?token=view", host: host, port: port, loop: loop)
         let envelope = try ProtocolDecoder.decodeEnvelope(Array(body.utf8))
         guard let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
             throw ChildProcessError("not an object: \(body)")
         }
         return (envelope, object)
+    }
+
+    /// `GET path` on `host` (`httpGet` knows only 127.0.0.1), read to the end: the body.
+    static func get(_ path: String, host: String, port: Int, loop: EventLoop) async throws -> String {
+        try await loop.withTimeout(.seconds(10)) {
+            let connection = try await TCPConnection.connect(host: host, port: port, on: loop)
+            try await connection.write(Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8))
+            var bytes: [UInt8] = []
+            while let chunk = try await connection.read() { bytes += chunk }
+            await connection.close()
+            let response = String(decoding: bytes, as: UTF8.self)
+            return response.range(of: "\r\n\r\n").map { String(response[$0.upperBound...]) } ?? ""
+        }
     }
 
     /// The Python peer's last line, `FINAL {json}`, as an object.
