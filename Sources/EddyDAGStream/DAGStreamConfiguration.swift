@@ -1,4 +1,5 @@
 public import EddyRooms
+public import EddyWebSocket
 
 /// Settings of a `DAGStreamGateway`. Every field has a default.
 public struct DAGStreamConfiguration: Sendable {
@@ -13,6 +14,11 @@ public struct DAGStreamConfiguration: Sendable {
     /// How often each stream gets a `heartbeat`, so browsers (which cannot ping) notice a
     /// dead link. Default 15 s.
     public var heartbeatInterval: Duration = .seconds(15)
+    /// WebSocket pings to every stream and lobby connection, and how long a pong may take: a
+    /// peer that stops answering (a black-holed link, a host gone without a FIN) is dropped
+    /// with 1011 within `pingInterval + pongTimeout`, and its room membership freed. Default
+    /// a ping every 20 s, 20 s to answer.
+    public var keepAlive = WebSocketKeepAliveConfiguration()
     /// Bytes and messages a dashboard may fall behind by. A dashboard that falls further
     /// behind has its backlog replaced by one `snapshot` of the latest state once its
     /// connection drains: it never sees a stale state and never slows the engine.

@@ -100,6 +100,7 @@ public final class DAGStreamGateway: Sendable {
         var connection = WebSocketConfiguration()
         connection.maxMessageSize = 64 * 1024 // commands are small
         connection.maxFrameSize = 64 * 1024
+        connection.keepAlive = configuration.keepAlive
         var lobbyRoute = WebSocketRoute(
             endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: handshake), hook: lobbyHook, connection: connection)
         ) { [self] socket, _ in
