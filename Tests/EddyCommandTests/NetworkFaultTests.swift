@@ -2,6 +2,7 @@ import EddyDAG
 import EddyDAGStream
 import EddyLoop
 import EddyTestSupport
+import EddyWebSocket
 import Foundation
 import Testing
 
@@ -29,15 +30,21 @@ struct NetworkFaultTests {
     /// A ping every second, 1.5 s to answer it.
     static let quickKeepAlive = ["--ping-interval", "1", "--pong-timeout", "1.5"]
 
+    /// The server keeps its production keepalive (20 s + 20 s); the dashboards' own keepalive
+    /// (Swift: a ping every 2 s, 3 s to answer; Python the same) notices the 30 s stall.
     @Test(.enabled(if: long)) func dashboardsConvergeThroughAThirtySecondStallAndLinkDown() async throws {
         try await Self.follow(through: ["delay 200 150", "wait 3", "rate 4096", "wait 3", "clear", "stall 30", "wait 2",
-                                        "cut", "wait 2", "down 30", "wait 2"])
+                                        "cut", "wait 2", "down 30", "wait 2"],
+                              clientKeepAlive: WebSocketKeepAliveConfiguration(pingInterval: .seconds(2), pongTimeout: .seconds(3)),
+                              reconnects: 3)
     }
 
     /// The scenario: `faults` are proxy commands, or `wait S` (seconds of normal traffic).
-    /// `server`: more arguments for `eddy serve`; `reconnects`: how many times each dashboard
-    /// must have reconnected at least.
-    static func follow(through faults: [String], server arguments: [String] = [], reconnects: Int = 2) async throws {
+    /// `server`: more arguments for `eddy serve`; `clientKeepAlive`: the Swift dashboard's;
+    /// `reconnects`: how many times each dashboard must have reconnected at least.
+    static func follow(through faults: [String], server arguments: [String] = [],
+                       clientKeepAlive: WebSocketKeepAliveConfiguration = WebSocketKeepAliveConfiguration(),
+                       reconnects: Int) async throws {
         let log = try ScratchLog()
         defer { log.remove() }
         let dag = ServeCommandTests.fixtures.appendingPathComponent("faults.json").path
@@ -52,7 +59,7 @@ struct NetworkFaultTests {
         var backoff = DAGStreamClient.Backoff()
         backoff.base = .milliseconds(100)
         backoff.cap = .seconds(1)
-        let client = DAGStreamClient(url: url, token: "view", on: loop, backoff: backoff)
+        let client = DAGStreamClient(url: url, token: "view", on: loop, backoff: backoff, keepAlive: clientKeepAlive)
         let continuity = Continuity.record(client.events())
         let following = Task(executorPreference: loop) { await client.run() }
         async let python = runPythonPeer("dag_resync_dashboard.py", [url, "view", long ? "240" : "90"])

@@ -53,7 +53,9 @@ struct SigkillUnderLoadTests {
 
             // Restart on the same log and port; the dashboards come back by themselves.
             (server, port) = try await DemoProcess.start(db: log.path, port: port, command: "serve", arguments: arguments)
+            let restarted = ContinuousClock.now
             for _ in 0..<1500 where client.state?.isFinished != true { try await loop.sleep(for: .milliseconds(20)) }
+            let convergeSeconds = ContinuousClock.now - restarted
             let (pythonStatus, pythonOutput) = try await python
             following.cancel()
             await following.value
@@ -73,7 +75,7 @@ struct SigkillUnderLoadTests {
             outcomes["\(state.state.status)", default: 0] += 1
             print("""
                 KILL \(iteration) at=\(moment)ms run=\(runID) head_seq=\(head.seq) status=\(state.state.status) \
-                swift_connections=\(client.connectionCount) python_connections=\(final["connections"] ?? "") \
+                swift_connections=\(client.connectionCount) swift_converged_after_restart=\(convergeSeconds) python_connections=\(final["connections"] ?? "") \
                 python_replays=\(final["replays"] ?? "") log=\(crashed.split(separator: "\n").last ?? "")
                 """)
         }
