@@ -3,6 +3,7 @@ import EddyLoop
 import EddyNet
 import EddyTestSupport
 import Foundation
+import Testing
 
 /// What "converged, with seq continuity" means for a dashboard, checked the same way for the
 /// Swift `DAGStreamClient` and the Python peer (`dag_resync_dashboard.py`).
@@ -66,6 +67,12 @@ enum Convergence {
             let response = String(decoding: bytes, as: UTF8.self)
             return response.range(of: "\r\n\r\n").map { String(response[$0.upperBound...]) } ?? ""
         }
+    }
+
+    /// Waits (bounded: 30 s) until the Python peer has its first snapshot (it creates `file`).
+    static func waitUntilReady(_ file: String) async throws {
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: file) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(FileManager.default.fileExists(atPath: file), "the Python dashboard never got its first snapshot")
     }
 
     /// The Python peer's last line, `FINAL {json}`, as an object.

@@ -40,8 +40,10 @@ struct LinkCutTests {
         let client = DAGStreamClient(url: url, token: "view", on: loop, backoff: backoff)
         let continuity = Continuity.record(client.events())
         let following = Task(executorPreference: loop) { await client.run() }
-        async let python = runPythonPeer("dag_resync_dashboard.py", [url, "view", NetworkFaultTests.long ? "180" : "90"])
+        let ready = log.directory.appendingPathComponent("python-ready-\(UUID().uuidString)").path
+        async let python = runPythonPeer("dag_resync_dashboard.py", [url, "view", NetworkFaultTests.long ? "180" : "90", ready])
         for _ in 0..<250 where client.state == nil { try await loop.sleep(for: .milliseconds(20)) }
+        try await Convergence.waitUntilReady(ready)
         #expect(client.state != nil, "no first snapshot over the veth link")
 
         // Throttled, then cut, then up again.

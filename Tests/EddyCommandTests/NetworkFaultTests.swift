@@ -62,8 +62,10 @@ struct NetworkFaultTests {
         let client = DAGStreamClient(url: url, token: "view", on: loop, backoff: backoff, keepAlive: clientKeepAlive)
         let continuity = Continuity.record(client.events())
         let following = Task(executorPreference: loop) { await client.run() }
-        async let python = runPythonPeer("dag_resync_dashboard.py", [url, "view", long ? "240" : "90"])
+        let ready = log.directory.appendingPathComponent("python-ready-\(UUID().uuidString)").path
+        async let python = runPythonPeer("dag_resync_dashboard.py", [url, "view", long ? "240" : "90", ready])
         for _ in 0..<250 where client.state == nil { try await loop.sleep(for: .milliseconds(20)) }
+        try await Convergence.waitUntilReady(ready)
         #expect(client.state != nil, "no first snapshot through the proxy")
 
         let started = ContinuousClock.now

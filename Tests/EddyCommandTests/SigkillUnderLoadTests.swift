@@ -40,8 +40,10 @@ struct SigkillUnderLoadTests {
             let client = DAGStreamClient(url: url, token: "view", on: loop, backoff: backoff)
             let continuity = Continuity.record(client.events())
             let following = Task(executorPreference: loop) { await client.run() }
-            async let python = runPythonPeer("dag_resync_dashboard.py", [url, "view", "60"])
+            let ready = log.directory.appendingPathComponent("python-ready-\(UUID().uuidString)").path
+            async let python = runPythonPeer("dag_resync_dashboard.py", [url, "view", "60", ready])
             for _ in 0..<250 where client.state == nil { try await loop.sleep(for: .milliseconds(20)) }
+            try await Convergence.waitUntilReady(ready)
 
             // A seeded random moment under load: kill -9, then the log as the crash left it.
             let moment = 100 + Int(random.next() % 2_400)

@@ -1,10 +1,10 @@
 """A Python dashboard that follows one run across faults, resyncing as protocol.md says.
 
-Usage: dag_resync_dashboard.py STREAM_URL TOKEN DEADLINE_SECONDS
+Usage: dag_resync_dashboard.py STREAM_URL TOKEN DEADLINE_SECONDS [READY_FILE]
 Follows the run until it is finished, reconnecting (every 0.2-1 s, bounded by the deadline)
 after any failure with ?since=<last seq>&epoch=<epoch>, and with its own keepalive (ping every
 2 s, 3 s to answer) so that a black-holed link is noticed. Prints "READY" after the first
-snapshot, then one last line "FINAL <json>": the state it converged to (seq, status, nodes)
+snapshot (and creates READY_FILE, so that a test can wait for it), then one last line "FINAL <json>": the state it converged to (seq, status, nodes)
 and its continuity record. Exits 0 if the run was seen finished, 1 otherwise.
 
 Continuity, checked here over every connection: what the dashboard applies is a chain in
@@ -21,6 +21,7 @@ import time
 from websockets.asyncio.client import connect
 
 URL, TOKEN, DEADLINE = sys.argv[1], sys.argv[2], float(sys.argv[3])
+READY_FILE = sys.argv[4] if len(sys.argv) > 4 else None
 TERMINAL = {"completed", "failed", "cancelled", "budget_exceeded", "interrupted"}
 SESSION = {"snapshot", "command_result", "heartbeat"}
 
@@ -85,6 +86,8 @@ class Dashboard:
                     if not ready:
                         ready.append(1)
                         print("READY", flush=True)
+                        if READY_FILE:
+                            open(READY_FILE, "w").close()
                 elif e["type"] not in SESSION and self.seq is not None:
                     if first:
                         self.record["replays"] += 1
