@@ -1,25 +1,27 @@
 # Eddy's two everyday commands:
 #   make demo   build and run the demo server (installs missing Debian packages first)
 #   make test   build and run every test       (same)
-# and `make bench` for the peer benchmarks, `make docs` for the API documentation, `make fuzz`
-# for the fuzzers, `make asan`/`make tsan`/`make sanitize` for the tests under sanitizers
-# (none of them part of the tests; CI replays the fuzz corpora in `make test`).
+# and `make faults` for the long network-fault and crash runs, `make bench` for the peer
+# benchmarks, `make docs` for the API documentation, `make fuzz` for the fuzzers,
+# `make asan`/`make tsan`/`make sanitize` for the tests under sanitizers (none of them part of
+# the tests; CI replays the fuzz corpora in `make test`).
 
 SWIFT ?= swift
 # Debian packages the build and the tests need (Chromium is a test peer: a real browser;
 # the openssl command makes the TLS tests' certificates and is their s_client/s_server peer;
-# redis-server is the Redis the scale-out tests start on a free loopback port, and stop).
+# redis-server is the Redis the scale-out tests start on a free loopback port, and stop;
+# iproute2's ip and tc make the network namespace and veth link the link-cut test cuts).
 # The web client (Clients/web) is type-checked, bundled and tested with Debian's Node
 # packages only: no npm registry is needed.
 WEB_PACKAGES := nodejs node-typescript esbuild node-react node-react-dom node-react-test-renderer node-jsdom node-ws
-APT_PACKAGES := pkg-config libuv1-dev libssl-dev openssl zlib1g-dev libsqlite3-dev python3 python3-venv chromium redis-server $(WEB_PACKAGES)
+APT_PACKAGES := pkg-config libuv1-dev libssl-dev openssl zlib1g-dev libsqlite3-dev python3 python3-venv chromium redis-server iproute2 $(WEB_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Python peers for the tests (Python `websockets` from PyPI), in a project-local venv.
 VENV := .venv
 PEERS := $(VENV)/.peers-installed
 
-.PHONY: deps build demo test bench clean web web-test conformance docs dashboard fuzz asan tsan sanitize
+.PHONY: deps build demo test bench clean web web-test conformance docs dashboard fuzz asan tsan sanitize faults
 
 deps:
 	@missing=""; \
@@ -105,6 +107,17 @@ docs:
 	    --disable-parameters-and-returns-validation || exit 1; \
 	done
 	@echo "Documentation archives in $(DOCS_DIR)/<Target>/ (index: documentation/<target>/index.html)"
+
+# The long fault runs (docs/faults.md): dashboards through fault_proxy.py with a 30 s stall and a
+# 30 s refused link, a real veth link cut for 30 s (root and iproute2, else skipped), and 20
+# SIGKILLs under load. `make test` runs the short variants of the same tests (4 s stall, 3 s
+# and 5 s link down, 3 kills). FAULT_SEED picks the jitter and the kill moments, KILLS the count.
+FAULT_SEED ?= 18
+KILLS ?= 20
+faults: deps $(PEERS)
+	$(SWIFT) build --build-tests
+	EDDY_FAULTS=long EDDY_FAULT_SEED=$(FAULT_SEED) EDDY_CRASH_ITERATIONS=$(KILLS) \
+	  $(SWIFT) test --skip-build --filter 'NetworkFaultTests|LinkCutTests|SigkillUnderLoadTests'
 
 # Extra Debian packages the benchmarks need (peers and tools), not the tests.
 BENCH_PACKAGES := nodejs node-ws valgrind gcc

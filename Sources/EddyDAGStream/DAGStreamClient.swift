@@ -2,7 +2,7 @@ public import EddyDAG
 public import EddyLoop
 import EddyNet
 public import EddyTLS
-import EddyWebSocket
+public import EddyWebSocket
 import EddyShared
 
 /// A dashboard in Swift: follows one run's stream, keeps a local `DAGStateStore`
@@ -31,6 +31,10 @@ public final class DAGStreamClient: Sendable {
     /// TLS for a `wss://` URL (nil: the system's trust store, see
     /// `WebSocketClientConfiguration.tls`).
     public let tls: TLSContext?
+    /// Pings to the server and how long a pong may take: a link that goes silent (black-holed,
+    /// the server's host gone) fails the connection after `pingInterval + pongTimeout` at most,
+    /// and the client reconnects and resyncs. Default: a ping every 20 s, 20 s to answer.
+    public let keepAlive: WebSocketKeepAliveConfiguration
     private let shared = Mutex(Shared())
 
     private struct Shared {
@@ -45,12 +49,15 @@ public final class DAGStreamClient: Sendable {
     ///   - url: the stream URL, `ws://host:port/api/dags/<id>/stream` (or `wss://`).
     ///   - tls: for `wss://`: the client context (a private CA's trust roots …); nil: the
     ///     system's trust store.
-    public init(url: String, token: String, on loop: EventLoop, backoff: Backoff = Backoff(), tls: TLSContext? = nil) {
+    ///   - keepAlive: pings and pong timeout, to notice a silent link (see `keepAlive`).
+    public init(url: String, token: String, on loop: EventLoop, backoff: Backoff = Backoff(), tls: TLSContext? = nil,
+                keepAlive: WebSocketKeepAliveConfiguration = WebSocketKeepAliveConfiguration()) {
         self.url = url
         self.token = token
         self.eventLoop = loop
         self.backoff = backoff
         self.tls = tls
+        self.keepAlive = keepAlive
     }
 
     /// The local copy of the run's state (nil before the first snapshot).
@@ -116,6 +123,7 @@ public final class DAGStreamClient: Sendable {
         configuration.headers.add(name: "Authorization", value: "Bearer \(token)")
         configuration.connectTimeout = .seconds(5)
         configuration.tls = tls
+        configuration.connection.keepAlive = keepAlive
         // Safe to drop: a failed connect is retried with backoff by `run()`, and counted there.
         guard let socket = try? await WebSocket.connect(to: target, configuration: configuration, on: eventLoop) else { return false }
         shared.withLock { $0.socket = socket; $0.connections += 1 }

@@ -14,6 +14,11 @@ public struct DAGStreamConfiguration: Sendable {
     /// How often each stream gets a `heartbeat`, so browsers (which cannot ping) notice a
     /// dead link. Default 15 s.
     public var heartbeatInterval: Duration = .seconds(15)
+    /// WebSocket pings to every stream and lobby connection, and how long a pong may take: a
+    /// peer that stops answering (a black-holed link, a host gone without a FIN) is dropped
+    /// with 1011 within `pingInterval + pongTimeout`, and its room membership freed. Default
+    /// a ping every 20 s, 20 s to answer.
+    public var keepAlive = WebSocketKeepAliveConfiguration()
     /// Bytes and messages a dashboard may fall behind by. A dashboard that falls further
     /// behind has its backlog replaced by one `snapshot` of the latest state once its
     /// connection drains: it never sees a stale state and never slows the engine.
@@ -22,10 +27,6 @@ public struct DAGStreamConfiguration: Sendable {
     /// Commands a connection may send per second (token bucket, burst of the same size).
     /// Default 20.
     public var commandsPerSecond = 20
-    /// Pings to each stream and lobby connection, and how long a pong may take before the
-    /// connection is dropped (a dashboard that vanished without a FIN). Default: a ping
-    /// after 20 s of silence, 20 s for its pong.
-    public var keepAlive = WebSocketKeepAliveConfiguration()
 
     public init() {}
 }

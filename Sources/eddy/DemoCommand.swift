@@ -21,6 +21,8 @@ struct StreamServerOptions: ParsableArguments {
     var viewerTokenFile: String?
     @Option(help: "Extra browser origin to admit (repeatable).") var allowOrigin: [String] = []
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
+    @Option(help: "Seconds between WebSocket pings to each dashboard (0: none).") var pingInterval = 20.0
+    @Option(help: "Seconds a dashboard may take to answer a ping; past them it is dropped (1011) as dead.") var pongTimeout = 20.0
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
     @OptionGroup var logging: LogOptions
@@ -28,6 +30,7 @@ struct StreamServerOptions: ParsableArguments {
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
+        guard pingInterval >= 0, pongTimeout > 0 else { throw ValidationError("--ping-interval must be 0 (none) or more, --pong-timeout more than 0") }
         if operatorToken != nil && operatorTokenFile != nil { throw ValidationError("give --operator-token or --operator-token-file, not both") }
         if viewerToken != nil && viewerTokenFile != nil { throw ValidationError("give --viewer-token or --viewer-token-file, not both") }
         if let problem = StreamTokens.problem(operatorFlag: operatorToken, viewerFlag: viewerToken,
@@ -107,6 +110,8 @@ func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: Stri
     configuration.databasePath = options.db
     configuration.retention = RetentionPolicy(maxFinishedRuns: options.keepRuns > 0 ? options.keepRuns : nil)
     configuration.stream.allowedOrigins = Set(options.allowOrigin)
+    configuration.stream.keepAlive.pingInterval = options.pingInterval > 0 ? .milliseconds(Int(options.pingInterval * 1000)) : nil
+    configuration.stream.keepAlive.pongTimeout = .milliseconds(Int(options.pongTimeout * 1000))
     configuration.connectionLimits = options.connections.limits
     configuration.tls = try options.tls.serverContext()
     configuration.logger = logger
