@@ -1,0 +1,165 @@
+public import EddyDAG
+public import EddyDAGStream
+public import EddyLoop
+public import EddyRedis
+import EddyDAGRedis
+import EddyRedisCore
+import Synchronization
+
+/// The other nodes' runs, as this node knows them from Redis: the `RunRegistry` hash read
+/// whenever the lobby channel is (re)subscribed, kept up to date by that channel; and each
+/// run's log read from its stream (`RedisEventLog`) and followed live with `XREAD BLOCK` on a
+/// connection of its own. The `RemoteRuns` a gateway serves other nodes' runs from.
+///
+/// Guarantees (besides `RemoteRuns`'s):
+/// - Records only move forward: a run heard as finished is never listed as running again
+///   because an older record arrives late; this node's own records are ignored.
+/// - `follow` reads the stream from its start (`XRANGE`, in pages), then from the last entry
+///   it yielded (`XREAD BLOCK` from that id): no entry is skipped or yielded twice, across
+///   lost connections too (it reconnects with the configuration's backoff and reads on from
+///   the same id).
+/// - Pub/sub is at most once: a change published while this node was disconnected is picked
+///   up by the hash read at the next subscription.
+public final class RedisRunDirectory: RemoteRuns {
+    public let node: String
+    public let registry: RunRegistry
+    public let configuration: RedisConfiguration
+    private let loop: EventLoop
+    private let client: RedisClient
+    private let log: RedisEventLog
+    private let subscriber: RedisSubscriber
+    private let runs = Mutex<[String: RemoteRunSummary]>([:])
+    private let listeners = Mutex<(next: Int, all: [Int: AsyncStream<LobbyMessage.Event>.Continuation])>((0, [:]))
+    private let ready = Atomic<Bool>(false)
+    private let listening = Mutex<Task<Void, Never>?>(nil)
+    private let report: @Sendable (String) -> Void
+
+    /// - Parameter report: hears link changes and unreadable records (never per event).
+    public init(node: String, configuration: RedisConfiguration, registry: RunRegistry = RunRegistry(), on loop: EventLoop,
+                report: @escaping @Sendable (String) -> Void) {
+        self.node = node
+        self.registry = registry
+        self.configuration = configuration
+        self.loop = loop
+        self.report = report
+        client = RedisClient(configuration: configuration, on: loop)
+        log = RedisEventLog(client: client, keyPrefix: registry.keyPrefix)
+        subscriber = RedisSubscriber(configuration: configuration, on: loop, channels: [registry.lobbyChannel])
+    }
+
+    /// Subscribes to the lobby channel and waits (at most `timeout`) until the registry is read.
+    public func start(waitingUpTo timeout: Duration) async {
+        let task = Task(executorPreference: loop) { [self] in
+            for await event in subscriber.events {
+                switch event {
+                case .ready:
+                    await refresh()
+                case .message(_, _, let payload):
+                    guard let record = RunRecord(decoding: payload) else {
+                        report("lobby channel: a record that does not decode was skipped")
+                        continue
+                    }
+                    heard(record)
+                case .state(let state):
+                    report("lobby channel: \(state)")
+                }
+            }
+        }
+        listening.withLock { $0 = task }
+        subscriber.start()
+        // Bounded: at most timeout / 20 ms checks.
+        let deadline = ContinuousClock.now + timeout
+        while !ready.load(ordering: .acquiring), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Stops listening and closes the connections; `lobbyChanges` streams end.
+    public func stop() async {
+        await subscriber.stop()
+        await listening.withLock { $0 }?.value
+        await client.close()
+        for continuation in listeners.withLock({ $0.all.values }) { continuation.finish() }
+    }
+
+    // MARK: - RemoteRuns
+
+    public func summaries() -> [RemoteRunSummary] {
+        runs.withLock { Array($0.values) }
+    }
+
+    public func owner(of runID: String) -> String? {
+        runs.withLock { $0[runID]?.node }
+    }
+
+    public func lobbyChanges() -> AsyncStream<LobbyMessage.Event> {
+        let (stream, continuation) = AsyncStream.makeStream(of: LobbyMessage.Event.self)
+        let id = listeners.withLock { listeners in
+            listeners.next += 1
+            listeners.all[listeners.next] = continuation
+            return listeners.next
+        }
+        continuation.onTermination = { [weak self] _ in _ = self?.listeners.withLock { $0.all.removeValue(forKey: id) } }
+        return stream
+    }
+
+    public func follow(runID: String) -> AsyncThrowingStream<RemoteRunUpdate, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: RemoteRunUpdate.self)
+        let follower = RunFollower(runID: runID, streamKey: log.streamKey(runID: runID), log: log,
+                                   configuration: configuration, loop: loop, report: report)
+        let task = Task(executorPreference: loop) {
+            do {
+                try await follower.run { continuation.yield($0) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    // MARK: - The registry
+
+    /// Reads the whole registry (after each subscription, so nothing published since is missed).
+    private func refresh() async {
+        do {
+            let reply = try await client.send(RedisCommand("HGETALL", registry.runsKey))
+            var fresh: [String: RemoteRunSummary] = [:]
+            for (_, value) in reply.hashPairs {
+                guard let bytes = value.bytes, let record = RunRecord(decoding: bytes), record.node != node,
+                      let run = record.summary else { continue }
+                fresh[run.dagID] = RemoteRunSummary(node: record.node, run: run)
+            }
+            runs.withLock { runs in
+                for (runID, known) in runs { if let newer = fresh[runID] { fresh[runID] = Self.forward(known, newer) } }
+                runs = fresh
+            }
+            ready.store(true, ordering: .releasing)
+        } catch {
+            report("run registry: reading \(registry.runsKey) failed: \(error)")
+        }
+    }
+
+    /// Applies one published change, then tells the lobbies (after, so a lobby listing taken
+    /// in between already has it).
+    private func heard(_ record: RunRecord) {
+        guard record.node != node, let runID = record.dagID else { return }
+        runs.withLock { runs in
+            if let run = record.summary {
+                let heard = RemoteRunSummary(node: record.node, run: run)
+                runs[runID] = runs[runID].map { Self.forward($0, heard) } ?? heard
+            } else {
+                runs[runID] = nil
+            }
+        }
+        for continuation in listeners.withLock({ Array($0.all.values) }) { continuation.yield(record.message.event) }
+    }
+
+    /// The later of two records of a run: finished wins over running, and the higher `last_seq`.
+    static func forward(_ known: RemoteRunSummary, _ heard: RemoteRunSummary) -> RemoteRunSummary {
+        if known.run.finished && !heard.run.finished { return known }
+        if known.run.finished == heard.run.finished && known.run.lastSeq > heard.run.lastSeq { return known }
+        return heard
+    }
+}
