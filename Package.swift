@@ -337,7 +337,7 @@ let package = Package(
         // Against a real redis-server started by the tests (Tests/Support/RedisServer.swift).
         .testTarget(
             name: "EddyRedisTests",
-            dependencies: ["EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyDAGRedis", "EddyDAG", "EddyTLS", "EddyLoop"]
+            dependencies: ["EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyDAGRedis", "EddyRunsRedis", "EddyDAG", "EddyTLS", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyNetTests",
