@@ -55,7 +55,7 @@ public final class RedisRunDirectory: RemoteRuns {
                 case .ready:
                     await refresh()
                 case .message(_, _, let payload):
-                    guard let record = RunRecord(decoding: payload) else {
+                    guard let record = RunRegistryRecord(decoding: payload) else {
                         report("lobby channel: a record that does not decode was skipped")
                         continue
                     }
@@ -127,7 +127,7 @@ public final class RedisRunDirectory: RemoteRuns {
             let reply = try await client.send(RedisCommand("HGETALL", registry.runsKey))
             var fresh: [String: RemoteRunSummary] = [:]
             for (_, value) in reply.hashPairs {
-                guard let bytes = value.bytes, let record = RunRecord(decoding: bytes), record.node != node,
+                guard let bytes = value.bytes, let record = RunRegistryRecord(decoding: bytes), record.node != node,
                       let run = record.summary else { continue }
                 fresh[run.dagID] = RemoteRunSummary(node: record.node, run: run)
             }
@@ -143,7 +143,7 @@ public final class RedisRunDirectory: RemoteRuns {
 
     /// Applies one published change, then tells the lobbies (after, so a lobby listing taken
     /// in between already has it).
-    private func heard(_ record: RunRecord) {
+    private func heard(_ record: RunRegistryRecord) {
         guard record.node != node, let runID = record.dagID else { return }
         runs.withLock { runs in
             if let run = record.summary {

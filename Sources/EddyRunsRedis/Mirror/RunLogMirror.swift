@@ -217,7 +217,7 @@ public final class RunLogMirror: Sendable {
 
     /// Writes the run's record, then publishes it (`HSET` + `PUBLISH`, one pipeline).
     private func announce(_ event: LobbyMessage.Event, _ stored: inout MirrorProgress) async throws {
-        let record = RunRecord(node: node, message: LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime, event: event))
+        let record = RunRegistryRecord(node: node, message: LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime, event: event))
         guard let runID = record.dagID else { return }
         try await send([RedisCommand("HSET", arguments: [Array(registry.runsKey.utf8), Array(runID.utf8), record.bytes]),
                         RedisCommand("PUBLISH", arguments: [Array(registry.lobbyChannel.utf8), record.bytes])])
@@ -225,7 +225,7 @@ public final class RunLogMirror: Sendable {
     }
 
     private func remove(_ runID: String, _ stored: inout MirrorProgress) async throws {
-        let record = RunRecord(node: node, message: LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime,
+        let record = RunRegistryRecord(node: node, message: LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime,
                                                                  event: .runRemoved(dagID: runID)))
         try await send([RedisCommand("DEL", log.streamKey(runID: runID)), RedisCommand("HDEL", registry.runsKey, runID),
                         RedisCommand("PUBLISH", arguments: [Array(registry.lobbyChannel.utf8), record.bytes])])

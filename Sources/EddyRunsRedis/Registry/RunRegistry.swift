@@ -2,7 +2,7 @@ public import EddyDAG
 import EddyRedisCore
 
 /// Where the nodes sharing a Redis list their runs: one hash, `<prefix>runs`, field = run id,
-/// value = a `RunRecord`; and one pub/sub channel, `<prefix>lobby`, carrying the same records
+/// value = a `RunRegistryRecord`; and one pub/sub channel, `<prefix>lobby`, carrying the same records
 /// as runs start, finish or are removed. Runs' logs are the streams of `RedisEventLog` with
 /// the same prefix.
 ///
@@ -25,7 +25,7 @@ public struct RunRegistry: Sendable, Hashable {
 ///
 /// Guarantees: `init(decoding:)` never traps; it returns nil for anything but a node name,
 /// a newline and a lobby message that decodes.
-public struct RunRecord: Sendable, Hashable {
+public struct RunRegistryRecord: Sendable, Hashable {
     public var node: String
     public var message: LobbyMessage
 
