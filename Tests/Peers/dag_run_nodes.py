@@ -121,6 +121,7 @@ async def main():
         same = all(by_seq.get(e["seq"], raw) == raw for raw, e in d.logged())
         check(f"dashboard {d.name}: each event byte-identical to the owner's", same)
         check(f"dashboard {d.name}: ends with execution_complete", d.logged()[-1][1]["type"] == "execution_complete")
+        check(f"dashboard {d.name}: got the run's events after the gate live", len(d.logged()) >= 8, len(d.logged()))
     ok, seqs = continuity(resumed)
     check("the resumed dashboard starts exactly after its since, no snapshot, no gap",
           ok and resumed.messages[0][1]["type"] != "snapshot" and seqs[0] == since + 1, (since, seqs))

@@ -34,11 +34,16 @@ extension DAGStreamGateway {
             self.remoteFeeds.withLock { $0[dagID] = feed }
             return feed
         }
+        let feed = remoteFeeds.withLock { $0[dagID] }
         defer {
             feeds.release(room)
-            if feeds.members(of: room) == 0 { remoteFeeds.withLock { _ = $0.removeValue(forKey: dagID) } }
+            // Forget the feed once nobody watches, unless a newer one replaced it meanwhile
+            // (RoomFeeds's lock is never taken under this one: `retain` nests them the other way).
+            if feeds.members(of: room) == 0 {
+                remoteFeeds.withLock { if let current = $0[dagID], current === feed { $0[dagID] = nil } }
+            }
         }
-        guard let feed = remoteFeeds.withLock({ $0[dagID] }), await feed.waitUntilCaughtUp() else {
+        guard let feed, await feed.waitUntilCaughtUp() else {
             _ = await socket.close(code: .internalError, reason: "run \(dagID): its log on node \(owner) cannot be read")
             return
         }
