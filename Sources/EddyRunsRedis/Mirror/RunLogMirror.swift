@@ -30,6 +30,8 @@ public final class RunLogMirror: Sendable {
         public var eventsStored = 0
         /// Commands sent to Redis (every `XADD`, `HSET`, `PUBLISH`, `DEL`, `HDEL`), retries included.
         public var commandsSent = 0
+        /// Pipelines that failed (timed out, connection lost, Redis unavailable) and were retried.
+        public var failedAttempts = 0
         /// Events dropped from the full queue (copied from SQLite later).
         public var eventsDropped = 0
         /// Events copied from SQLite to fill a gap or catch a run up.
@@ -99,17 +101,19 @@ public final class RunLogMirror: Sendable {
     /// Queues every logged event of `runID` from its first on (the hub's replay, then live).
     private func follow(_ runID: String) {
         let (engine, queue) = (self.engine, self.queue)
-        let task = Task { [self] in
-            do {
-                for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: engine.epoch) where event.isLogged {
-                    queue.put(.event(event))
+        // Created under the lock, so the task's own removal (which takes it too) comes after the insertion.
+        tasks.withLock { tasks in
+            tasks.runs[runID] = Task { [self] in
+                do {
+                    for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: engine.epoch) where event.isLogged {
+                        queue.put(.event(event))
+                    }
+                } catch {
+                    report("run \(runID): cannot follow it for the Redis mirror: \(error)")
                 }
-            } catch {
-                report("run \(runID): cannot follow it for the Redis mirror: \(error)")
+                _ = self.tasks.withLock { $0.runs.removeValue(forKey: runID) }
             }
-            _ = tasks.withLock { $0.runs.removeValue(forKey: runID) }
         }
-        tasks.withLock { $0.runs[runID] = task }
     }
 
     // MARK: - The writer
@@ -149,6 +153,7 @@ public final class RunLogMirror: Sendable {
     /// cancelled (at the end of `stop`'s drain), or at once on any other failure (SQLite's). One report when Redis fails, one when it works again.
     private func retrying(_ what: String, _ step: () async throws -> Void) async {
         var failures = 0
+        guard !Task.isCancelled else { return } // given up already (reported once)
         while !Task.isCancelled {
             do {
                 try await step()
@@ -161,13 +166,14 @@ public final class RunLogMirror: Sendable {
                 return
             } catch {
                 failures += 1
+                tally.withLock { $0.failedAttempts += 1 }
                 if failures == 1 {
                     report("Redis mirror: \(what) failed (\(error)); retrying, up to \(queue.limit) events queue in memory, then runs fall behind and catch up from SQLite")
                 }
                 try? await Task.sleep(for: backoff.delay(afterFailures: failures))
             }
         }
-        report("Redis mirror: gave up \(what) at shutdown; the events stay in SQLite")
+        report("Redis mirror: gave up at shutdown (\(what) and what was queued after it); the events stay in SQLite")
     }
 
     /// Appends a batch, filling any gap before an event from SQLite, and announces runs whose
