@@ -37,7 +37,7 @@ import Synchronization
 /// - `closeAll()` (graceful shutdown) closes every open stream with 1001.
 /// - With `remoteRuns` (runs across nodes), runs other nodes own are listed and streamed
 ///   too, with the same snapshot, `since` and no-gap guarantees (`DAGStreamGateway+Remote`);
-///   their commands are refused with a `command_result` naming the owner.
+///   operators' commands are forwarded to the owner, whose engine decides them.
 public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
     public let configuration: DAGStreamConfiguration

@@ -3,15 +3,18 @@ import EddyDAGRedis
 import EddyLoop
 import EddyRedis
 import EddyRunsRedis
+import Synchronization
 
 /// `--redis` and `--node` for `eddy serve` and `eddy demo`: this node's runs are mirrored to
 /// Redis (`RunLogMirror`) and other nodes' runs are listed and streamed here
-/// (`RedisRunDirectory`), on an event loop of their own. Without `--redis`, nothing of this exists.
+/// (`RedisRunDirectory`), whose commands are forwarded to their owners (`CommandRelay` answers
+/// theirs here), on an event loop of their own. Without `--redis`, nothing of this exists.
 final class RunSharing: Sendable {
     let node: String
     let loop: EventLoop
     let directory: RedisRunDirectory
     let configuration: RedisConfiguration
+    private let relay = MutexBox<CommandRelay?>(nil)
 
     private init(node: String, loop: EventLoop, directory: RedisRunDirectory, configuration: RedisConfiguration) {
         self.node = node
@@ -31,8 +34,12 @@ final class RunSharing: Sendable {
         return RunSharing(node: node, loop: loop, directory: directory, configuration: configuration)
     }
 
-    /// Starts mirroring `engine`'s runs (before the driver starts any).
+    /// Starts mirroring `engine`'s runs (before the driver starts any) and answering commands
+    /// other nodes forward to them.
     func mirror(_ engine: DAGEngine) throws -> RunLogMirror {
+        let relay = CommandRelay(engine: engine, node: node, configuration: configuration, on: loop) { Console.error("eddy: \($0)") }
+        relay.start()
+        self.relay.set(relay)
         let client = RedisClient(configuration: configuration, on: loop)
         let mirror = RunLogMirror(engine: engine, node: node, log: RedisEventLog(client: client)) { Console.error("eddy: \($0)") }
         try mirror.start()
@@ -43,10 +50,19 @@ final class RunSharing: Sendable {
     func stop(_ mirror: RunLogMirror?) async {
         await mirror?.stop(draining: .seconds(2))
         await mirror?.log.client.close()
+        await relay.get()?.stop()
         await directory.stop()
         if let counters = mirror?.counters {
             Console.error("eddy: Redis mirror: \(counters.eventsStored) events stored, \(counters.commandsSent) commands, \(counters.eventsDropped) dropped from the queue, \(counters.eventsFromSQLite) copied from SQLite")
         }
         _ = await loop.shutdown()
     }
+}
+
+/// A value behind a mutex in a class, so a `Sendable` class can hold something set later.
+final class MutexBox<Value: Sendable>: Sendable {
+    private let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
+    func get() -> Value { value.withLock { $0 } }
+    func set(_ newValue: Value) { value.withLock { $0 = newValue } }
 }

@@ -64,6 +64,44 @@ struct RedisRunDirectoryTests {
     }
 }
 
+extension RedisRunDirectoryTests {
+    @Test func aCommandForwardedToANodeThatDoesNotListenIsAnsweredNilAndTheRelayAnswersWithItsEngine() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.shutDown() }
+        let owner = try RunLogMirrorTests.Fixture(redis: redis, queueLimit: 100)
+        let configuration = RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url))
+        let loop = try EventLoop()
+        let directory = RedisRunDirectory(node: "b", configuration: configuration, on: loop, commandTimeout: .seconds(30)) { _ in }
+        await directory.start(waitingUpTo: .seconds(5))
+        let approve = Array(#"{"v":1,"type":"human_decision","command_id":"c1","node_id":"review","decision":"approve"}"#.utf8)
+        // Nobody subscribes to node a's commands yet: answered at once, not after the timeout.
+        #expect(await directory.forward(command: approve, runID: "a-gated", owner: "a") == nil)
+
+        let relay = CommandRelay(engine: owner.engine, node: "a", configuration: configuration, on: loop) { _ in }
+        relay.start()
+        var builder = DAGBuilder()
+        builder.gate("review", presentation: "ship?")
+        builder.task("ship", after: ["review"]) { _ in "shipped" }
+        let runID = try await owner.engine.start(try builder.build(), runID: "a-gated")
+        var reply: EventEnvelope?
+        // Bounded: the relay's subscription is confirmed within a few attempts.
+        for _ in 0..<250 where reply == nil {
+            reply = await directory.forward(command: approve, runID: runID, owner: "a")
+            if reply == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        guard case .commandResult(let result)? = reply?.event else {
+            Issue.record("no command_result: \(String(describing: reply))")
+            return
+        }
+        #expect(result.commandID == "c1" && result.status == .accepted)
+        #expect(await owner.engine.waitForCompletion(runID: runID) == .completed)
+        await relay.stop()
+        await directory.stop()
+        await owner.close()
+        _ = await loop.shutdown()
+    }
+}
+
 /// What a follower yielded.
 final class Seen: Sendable {
     let events = Mutex<[EncodedEvent]>([])

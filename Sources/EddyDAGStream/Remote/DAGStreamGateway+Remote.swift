@@ -19,7 +19,7 @@ extension DAGStreamGateway {
     }
 
     /// One dashboard of a run `owner` executes: joins the run's room once the remote feed
-    /// holds the run's log, at the feed's head; commands are refused, naming the owner.
+    /// holds the run's log, at the feed's head; operators' commands go to the owner.
     func remoteStream(_ socket: WebSocket, dagID: String, owner: String, resume: ResumePoint?, role: StreamRole,
                       source: any RemoteRuns) async throws {
         let (frames, rooms, logger, engine) = (self.frames, self.rooms, self.logger, self.engine)
@@ -68,31 +68,52 @@ extension DAGStreamGateway {
         }) {
             joined.add(1, ordering: .relaxed)
             defer { joined.subtract(1, ordering: .relaxed) }
-            try await refuseCommands(socket, outbox: outbox, feed: feed)
+            try await forwardCommands(socket, outbox: outbox, feed: feed, role: role, source: source)
         }
     }
 
-    /// Answers every command with a `command_result` `rejected` naming the run's owner (commands
-    /// are decided by the owner's engine; forwarding them is the next step of issue 17).
-    private func refuseCommands(_ socket: WebSocket, outbox: Outbox, feed: RemoteRunFeed) async throws {
+    /// Sends operators' commands to the run's owner and queues its reply; viewers' commands,
+    /// those over the rate limit and those read after `closeAll` are refused here, as for a
+    /// local run. An owner that does not answer gets the command a `rejected` saying so.
+    private func forwardCommands(_ socket: WebSocket, outbox: Outbox, feed: RemoteRunFeed, role: StreamRole,
+                                 source: any RemoteRuns) async throws {
+        var bucket = TokenBucket(perSecond: configuration.commandsPerSecond)
         var replies = 0
         for try await message in socket.messages {
             guard case .text(let text) = message else { continue }
-            let head = feed.head
-            let ts = engine.log.currentTime
-            let reply: EventEnvelope
-            do {
-                let command = try ProtocolDecoder.decodeCommand(Array(text.utf8))
-                let result = CommandResult(commandID: command.commandID, status: .rejected,
-                                           reason: "run \(feed.runID) is owned by node \(feed.owner): send commands to that node")
-                reply = EventEnvelope(dagID: feed.runID, epoch: head.epoch, seq: head.seq, ts: ts, event: .commandResult(result))
-            } catch {
-                reply = EventEnvelope(dagID: feed.runID, epoch: head.epoch, seq: head.seq, ts: ts,
-                                      event: .error(ServerEvent.ErrorEvent(code: "bad_message", message: error.description)))
+            let bytes = Array(text.utf8)
+            var reply: EventEnvelope?
+            var inFlight = false
+            if !bucket.take(now: .now) {
+                reply = remoteRefusal(bytes, feed: feed, reason: "rate limit: \(configuration.commandsPerSecond) commands per second")
+            } else if role != .operatorRole {
+                reply = remoteRefusal(bytes, feed: feed, reason: "viewers may not send commands")
+            } else if !beginCommand() {
+                reply = remoteRefusal(bytes, feed: feed, reason: "server shutting down")
+            } else {
+                inFlight = true
+                reply = await source.forward(command: bytes, runID: feed.runID, owner: feed.owner)
             }
-            CommandMetrics.record(reply)
+            let answer = reply ?? remoteRefusal(bytes, feed: feed, reason:
+                "node \(feed.owner), which runs \(feed.runID), did not answer in time: the command may or may not have been applied")
+            CommandMetrics.record(answer)
             replies += 1
-            outbox.offer(frame: Self.frame(reply), key: "reply-\(replies)")
+            outbox.offer(frame: Self.frame(answer), key: "reply-\(replies)")
+            if inFlight { endCommand() }
+        }
+    }
+
+    /// A `command_result` `rejected` (or the decoder's `error`) for a remote run, at its head here.
+    private func remoteRefusal(_ bytes: [UInt8], feed: RemoteRunFeed, reason: String) -> EventEnvelope {
+        let head = feed.head
+        let ts = engine.log.currentTime
+        do {
+            let command = try ProtocolDecoder.decodeCommand(bytes)
+            let result = CommandResult(commandID: command.commandID, status: .rejected, reason: reason)
+            return EventEnvelope(dagID: feed.runID, epoch: head.epoch, seq: head.seq, ts: ts, event: .commandResult(result))
+        } catch {
+            return EventEnvelope(dagID: feed.runID, epoch: head.epoch, seq: head.seq, ts: ts,
+                                 event: .error(ServerEvent.ErrorEvent(code: "bad_message", message: error.description)))
         }
     }
 }

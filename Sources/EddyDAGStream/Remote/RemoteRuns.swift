@@ -12,6 +12,7 @@ public import EddyDAG
 ///   the log cannot be read (the gateway then ends the feed).
 /// - `lobbyChanges()` yields other nodes' runs starting, finishing or being removed, each
 ///   after `summaries()` reflects it (so a lobby that joins between the two misses nothing).
+/// - `forward(command:runID:owner:)` returns the owner's reply or nil, never hangs.
 public protocol RemoteRuns: Sendable {
     /// Runs other nodes own, as last heard, with their owner.
     func summaries() -> [RemoteRunSummary]
@@ -21,6 +22,10 @@ public protocol RemoteRuns: Sendable {
     func follow(runID: String) -> AsyncThrowingStream<RemoteRunUpdate, any Error>
     /// Other nodes' lobby changes, as they are heard; ends when the source stops.
     func lobbyChanges() -> AsyncStream<LobbyMessage.Event>
+    /// Sends a dashboard's command to the run's owner and returns the owner's reply (a
+    /// `command_result` decided by its engine), or nil when none came in time. Called once
+    /// per command; every call returns.
+    func forward(command: [UInt8], runID: String, owner: String) async -> EventEnvelope?
 }
 
 /// A run another node owns, as its registry entry says.

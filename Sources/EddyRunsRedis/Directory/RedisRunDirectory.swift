@@ -20,6 +20,7 @@ import Synchronization
 ///   the same id).
 /// - Pub/sub is at most once: a change published while this node was disconnected is picked
 ///   up by the hash read at the next subscription.
+/// - `forward` answers every call exactly once: the owner's reply, or nil after `commandTimeout`.
 public final class RedisRunDirectory: RemoteRuns {
     public let node: String
     public let registry: RunRegistry
@@ -33,18 +34,24 @@ public final class RedisRunDirectory: RemoteRuns {
     private let ready = Atomic<Bool>(false)
     private let listening = Mutex<Task<Void, Never>?>(nil)
     private let report: @Sendable (String) -> Void
+    /// Forwarded commands waiting for their owner's reply, by request id.
+    private let pending = Mutex<(next: Int, waiting: [String: CheckedContinuation<EventEnvelope?, Never>])>((0, [:]))
+    /// How long `forward` waits for the owner's reply. Default 10 s.
+    public let commandTimeout: Duration
 
     /// - Parameter report: hears link changes and unreadable records (never per event).
     public init(node: String, configuration: RedisConfiguration, registry: RunRegistry = RunRegistry(), on loop: EventLoop,
-                report: @escaping @Sendable (String) -> Void) {
+                commandTimeout: Duration = .seconds(10), report: @escaping @Sendable (String) -> Void) {
         self.node = node
+        self.commandTimeout = commandTimeout
         self.registry = registry
         self.configuration = configuration
         self.loop = loop
         self.report = report
         client = RedisClient(configuration: configuration, on: loop)
         log = RedisEventLog(client: client, keyPrefix: registry.keyPrefix)
-        subscriber = RedisSubscriber(configuration: configuration, on: loop, channels: [registry.lobbyChannel])
+        subscriber = RedisSubscriber(configuration: configuration, on: loop,
+                                     channels: [registry.lobbyChannel, registry.repliesChannel(node: node)])
     }
 
     /// Subscribes to the lobby channel and waits (at most `timeout`) until the registry is read.
@@ -54,6 +61,8 @@ public final class RedisRunDirectory: RemoteRuns {
                 switch event {
                 case .ready:
                     await refresh()
+                case .message(let channel, _, let payload) where channel != registry.lobbyChannel:
+                    replied(payload)
                 case .message(_, _, let payload):
                     guard let record = RunRegistryRecord(decoding: payload) else {
                         report("lobby channel: a record that does not decode was skipped")
@@ -117,6 +126,47 @@ public final class RedisRunDirectory: RemoteRuns {
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
+    }
+
+    /// Sends a command to the run's owner (`CommandRelay` there) and returns the owner's reply:
+    /// its engine's `command_result` (or `error`), or nil when no reply came within
+    /// `commandTimeout` (or no relay listens on the owner's channel).
+    public func forward(command bytes: [UInt8], runID: String, owner: String) async -> EventEnvelope? {
+        let requestID = pending.withLock { pending -> String in
+            pending.next += 1
+            return "\(node)-\(pending.next)"
+        }
+        let request = ForwardedCommand(replyNode: node, requestID: requestID, runID: runID, bytes: bytes)
+        let channel = registry.commandsChannel(node: owner)
+        let (client, timeout) = (self.client, commandTimeout)
+        return await withCheckedContinuation { continuation in
+            pending.withLock { $0.waiting[requestID] = continuation }
+            Task(executorPreference: loop) { [self] in
+                do {
+                    let reply = try await client.send(RedisCommand("PUBLISH", arguments: [Array(channel.utf8), request.encoded]))
+                    if reply.integer == 0 { resolve(requestID, nil) } // nobody listens there
+                } catch {
+                    resolve(requestID, nil)
+                }
+                try? await Task.sleep(for: timeout)
+                resolve(requestID, nil)
+            }
+        }
+    }
+
+    /// A reply `<request id>\n<envelope>` on this node's replies channel.
+    private func replied(_ payload: [UInt8]) {
+        guard let newline = payload.firstIndex(of: UInt8(ascii: "\n")),
+              let envelope = try? ProtocolDecoder.decodeEnvelope(Array(payload[(newline + 1)...])) else {
+            report("replies channel: a reply that does not decode was skipped")
+            return
+        }
+        resolve(String(decoding: payload[..<newline], as: UTF8.self), envelope)
+    }
+
+    /// Answers a waiting `forward` once (later answers find nothing).
+    private func resolve(_ requestID: String, _ reply: EventEnvelope?) {
+        pending.withLock { $0.waiting.removeValue(forKey: requestID) }?.resume(returning: reply)
     }
 
     // MARK: - The registry
