@@ -4,7 +4,8 @@ import Foundation
 import Testing
 
 /// Runs across `eddy serve` processes through a real `redis-server` (issue 17): three nodes
-/// run the same workflow; Python dashboards on all three watch node A's run.
+/// run the same workflow; Python dashboards on all three watch node A's run, its gate is
+/// decided from node C, and operators on A and C race to decide B's gate.
 @Suite("eddy runs across nodes (Redis)", .timeLimit(.minutes(3)))
 struct RunsAcrossNodesCommandTests {
     static let dag = ServeCommandTests.fixtures.appendingPathComponent("nodes.json").path
@@ -47,6 +48,11 @@ struct RunsAcrossNodesCommandTests {
         let (status, output) = try await runPythonPeer("dag_run_nodes.py", [bases[0], bases[1...].joined(separator: ","), runA, "op", "view"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("OK 7 "), "\(output)")
+
+        // Two operators on A and C decide B's gate at once: B's engine takes one, refuses the other.
+        let runB = try #require(try await Self.run(of: "b", listedOn: nodes[0].1, loop: loop))
+        let (raceStatus, race) = try await runPythonPeer("dag_gate_race.py", [bases[0], bases[2], runB, "op"])
+        #expect(raceStatus == 0 && race.contains("RESULTS accepted conflict"), "\(race)")
 
         // A's run is listed as finished on C once A announced it.
         var finished = false
