@@ -47,6 +47,7 @@ let package = Package(
         .library(name: "EddyRoomsRedis", targets: ["EddyRoomsRedis"]),
         .library(name: "EddyDAG", targets: ["EddyDAG"]),
         .library(name: "EddyDAGRedis", targets: ["EddyDAGRedis"]),
+        .library(name: "EddyRunsRedis", targets: ["EddyRunsRedis"]),
         .library(name: "EddyDAGStream", targets: ["EddyDAGStream"]),
         .library(name: "EddyDAGServer", targets: ["EddyDAGServer"]),
         .executable(name: "eddy", targets: ["eddy"]),
@@ -168,7 +169,13 @@ let package = Package(
         // The run event log in Redis Streams (a second backend behind `RunEventLog`).
         .target(
             name: "EddyDAGRedis",
-            dependencies: ["EddyDAG", "EddyRedis"],
+            dependencies: ["EddyDAG", "EddyRedis", "EddyRedisCore"],
+            swiftSettings: strict
+        ),
+        // Runs across nodes: the owner mirrors its log and runs to Redis, the others serve them.
+        .target(
+            name: "EddyRunsRedis",
+            dependencies: ["EddyShared", "EddyDAGRedis", "EddyDAGStream", "EddyDAG", "EddyRedis", "EddyRedisCore", "EddyLoop"],
             swiftSettings: strict
         ),
         .target(
@@ -185,7 +192,7 @@ let package = Package(
         .executableTarget(
             name: "eddy",
             dependencies: [
-                "EddyShared", "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyRoomsRedis", "EddyRedis", "EddyDAG", "EddyDAGStream", "EddyDAGServer",
+                "EddyShared", "EddyLoop", "EddyNet", "EddyTLS", "EddyHTTP", "EddyWebSocket", "EddyRooms", "EddyRoomsRedis", "EddyRedis", "EddyDAG", "EddyDAGStream", "EddyDAGServer", "EddyDAGRedis", "EddyRunsRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -330,7 +337,7 @@ let package = Package(
         // Against a real redis-server started by the tests (Tests/Support/RedisServer.swift).
         .testTarget(
             name: "EddyRedisTests",
-            dependencies: ["EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyDAGRedis", "EddyDAG", "EddyTLS", "EddyLoop"]
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyDAGRedis", "EddyRunsRedis", "EddyDAG", "EddyTLS", "EddyLoop"]
         ),
         .testTarget(
             name: "EddyNetTests",

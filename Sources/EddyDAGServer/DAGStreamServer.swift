@@ -59,6 +59,9 @@ public struct DAGStreamServerConfiguration: Sendable {
     /// Metrics: `GET /metrics` for operators, an optional token-free port, tallies folded every
     /// second (see `DAGServerMetricsConfiguration`). Default nil: no endpoint, no folding.
     public var metrics: DAGServerMetricsConfiguration? = nil
+    /// Runs other nodes own, served and listed with this node's (runs across nodes, e.g.
+    /// `EddyRunsRedis.RedisRunDirectory`). Default nil: this node's runs only.
+    public var remoteRuns: (any RemoteRuns)? = nil
 
     public init() {}
 
@@ -121,7 +124,8 @@ public final class DAGStreamServer: Sendable {
                                                                          retention: configuration.retention,
                                                                          logger: configuration.logger),
                                                         maxLiveRuns: configuration.maxLiveRuns))
-        let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream, logger: configuration.logger)
+        let gateway = DAGStreamGateway(engine: engine, configuration: configuration.stream, logger: configuration.logger,
+                                       remoteRuns: configuration.remoteRuns)
         let metrics = configuration.metrics.map(MetricsEndpoint.init)
         do {
             var router = HTTPRouter<WebSocketRoute>()
@@ -341,17 +345,22 @@ public final class DAGStreamServer: Sendable {
     /// starts another after that pause, until cancelled; without, it starts one run. It
     /// answers commands for the 16 newest runs only (`RecentRuns`), so it can run for weeks.
     /// `onStart` hears each run's id as it starts; `logger` hears each start and end (`info`,
-    /// with `run_id`).
+    /// with `run_id`). With `runIDPrefix` the runs are named `<prefix>-run-<ms>-<n>` (unique
+    /// across nodes that share a registry when each has its own prefix).
     public static func repeating(
         pause: Duration?,
         logger: Logger = Logger(label: "eddy.dag-server"),
+        runIDPrefix: String? = nil,
         onStart: @escaping @Sendable (String) -> Void = { _ in },
         _ definition: @escaping @Sendable () throws -> DAGDefinition
     ) -> Driver {
         { engine in
             var recent = RecentRuns()
+            var started = 0
             repeat {
-                let runID = try await engine.start(try definition())
+                started += 1
+                let name = runIDPrefix.map { "\($0)-run-\(engine.log.currentTime)-\(started)" }
+                let runID = try await engine.start(try definition(), runID: name)
                 logger.info("run started", metadata: ["run_id": "\(runID)"])
                 onStart(runID)
                 let status = await engine.waitForCompletion(runID: runID)

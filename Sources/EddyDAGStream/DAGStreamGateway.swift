@@ -36,17 +36,22 @@ import EddyShared
 ///   publication), plus heartbeats. A lobby client that falls behind gets a fresh `runs`
 ///   listing instead of its backlog.
 /// - `closeAll()` (graceful shutdown) closes every open stream with 1001.
+/// - With `remoteRuns` (runs across nodes), runs other nodes own are listed and streamed
+///   too, with the same snapshot, `since` and no-gap guarantees (`DAGStreamGateway+Remote`);
+///   operators' commands are forwarded to the owner, whose engine decides them.
 public final class DAGStreamGateway: Sendable {
     public let engine: DAGEngine
     public let configuration: DAGStreamConfiguration
     /// Hears refused upgrades (`debug`) and failures to read the log (`error`).
     public let logger: Logger
+    /// Runs other nodes own (nil: this node's runs only).
+    public let remoteRuns: (any RemoteRuns)?
     let access: StreamAccess
     /// Open streams, and whether `closeAll` has begun (streams that open later are closed at once).
-    private let open = Mutex(OpenStreams())
+    let open = Mutex(OpenStreams())
 
     /// The open streams, whether `closeAll` has begun, and the commands being answered.
-    private struct OpenStreams {
+    struct OpenStreams {
         var sockets: [ObjectIdentifier: WebSocket] = [:]
         var closing = false
         /// Commands taken from a socket whose reply has not been queued yet.
@@ -54,15 +59,18 @@ public final class DAGStreamGateway: Sendable {
         /// `closeAll` waiting for `commandsInFlight` to reach 0.
         var commandsDrained: [CheckedContinuation<Void, Never>] = []
     }
-    private let joined = Atomic<Int>(0)
-    private let frames: FrameCache
+    let joined = Atomic<Int>(0)
+    let frames: FrameCache
     /// One room per watched run and one for the lobby; each fed by one engine subscription.
-    private let rooms = RoomRegistry()
-    private let feeds = RoomFeeds()
+    let rooms = RoomRegistry()
+    let feeds = RoomFeeds()
+    /// The feeds of remote runs, by run (the newest one started for each).
+    let remoteFeeds = Mutex<[String: RemoteRunFeed]>([:])
 
     public init(engine: DAGEngine, configuration: DAGStreamConfiguration = DAGStreamConfiguration(),
-                logger: Logger = Logger(label: "eddy.dag-stream")) {
+                logger: Logger = Logger(label: "eddy.dag-stream"), remoteRuns: (any RemoteRuns)? = nil) {
         self.logger = logger
+        self.remoteRuns = remoteRuns
         self.engine = engine
         self.configuration = configuration
         self.access = StreamAccess(configuration: configuration)
@@ -71,10 +79,10 @@ public final class DAGStreamGateway: Sendable {
 
     /// Adds the gateway's routes to `router`.
     public func install(into router: inout HTTPRouter<WebSocketRoute>) throws {
-        try router.add(.get, "/api/dags") { [engine, access, logger] request, _ in
+        try router.add(.get, "/api/dags") { [engine, access, logger, remoteRuns] request, _ in
             // The same rule as the streams: a viewer or operator token, a trusted origin.
             if case .deny(let status, let reason) = access.decide(request) { return Self.refusal(status, reason) }
-            return Self.listing(engine, logger: logger)
+            return Self.listing(engine, remote: remoteRuns, logger: logger)
         }
         try router.add(.get, "/api/session") { [access] request, _ in
             // What this token may do, so a dashboard can hide the controls a viewer could not
@@ -90,10 +98,11 @@ public final class DAGStreamGateway: Sendable {
             return .accept(extraHeaders: HTTPHeaders())
         }
         let handshake = Self.handshakeConfiguration
-        let hook = WebSocketUpgradeHook { [access, engine] request, parameters in
+        let hook = WebSocketUpgradeHook { [access, engine, remoteRuns] request, parameters in
             if case .deny(let status, let reason) = access.decide(request) { return .reject(Self.refusal(status, reason)) }
             // Safe to drop: an unknown run is the expected failure, and its answer is this 404.
-            guard let dagID = parameters["dagId"], (try? engine.state(runID: dagID)) != nil else {
+            guard let dagID = parameters["dagId"],
+                  (try? engine.state(runID: dagID)) != nil || remoteRuns?.owner(of: dagID) != nil else {
                 return .reject(.error(.notFound))
             }
             return .accept(extraHeaders: HTTPHeaders())
@@ -144,10 +153,10 @@ public final class DAGStreamGateway: Sendable {
                             body: Array(body.utf8))
     }
 
-    static func listing(_ engine: DAGEngine, logger: Logger) -> HTTPResponse {
+    static func listing(_ engine: DAGEngine, remote: (any RemoteRuns)?, logger: Logger) -> HTTPResponse {
         let runs: [RunSummary]
         do {
-            runs = try engine.runSummaries()
+            runs = Self.withRemote(try engine.runSummaries(), remote)
         } catch {
             logger.error("runs listing: reading the event log failed", metadata: ["error": "\(error)"])
             return .error(.internalServerError, close: false)
@@ -210,7 +219,7 @@ public final class DAGStreamGateway: Sendable {
     }
 
     /// Counts a command in, unless `closeAll` has begun (false: it is not run).
-    private func beginCommand() -> Bool {
+    func beginCommand() -> Bool {
         open.withLock { open in
             guard !open.closing else { return false }
             open.commandsInFlight += 1
@@ -219,7 +228,7 @@ public final class DAGStreamGateway: Sendable {
     }
 
     /// Counts a command out once its reply is queued, releasing `closeAll` after the last.
-    private func endCommand() {
+    func endCommand() {
         let waiters = open.withLock { open -> [CheckedContinuation<Void, Never>] in
             open.commandsInFlight -= 1
             guard open.commandsInFlight == 0 else { return [] }
@@ -230,7 +239,7 @@ public final class DAGStreamGateway: Sendable {
     }
 
     /// Records an open stream; false once `closeAll` has begun.
-    private func register(_ socket: WebSocket) -> Bool {
+    func register(_ socket: WebSocket) -> Bool {
         open.withLock { open in
             guard !open.closing else { return false }
             open.sockets[ObjectIdentifier(socket)] = socket
@@ -252,13 +261,14 @@ public final class DAGStreamGateway: Sendable {
         let engine = self.engine
         let rooms = self.rooms
         let logger = self.logger
+        let remoteRuns = self.remoteRuns
         let room = Self.lobbyRoom
         // Lobby messages a listing already reflects (the join's, or a catch-up's) are skipped.
         let floor = MemberFloor()
         let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
             let listing: LobbyMessage
             do {
-                listing = try engine.lobbyListing()
+                listing = Self.withRemote(try engine.lobbyListing(), remoteRuns)
             } catch {
                 logger.error("lobby catch-up: reading the event log failed", metadata: ["error": "\(error)"])
                 return nil
@@ -269,11 +279,11 @@ public final class DAGStreamGateway: Sendable {
         let interval = configuration.heartbeatInterval
         let loop = socket.eventLoop
         try feeds.retain(room) {
-            try LobbyFeed(room: room, engine: engine, rooms: rooms, heartbeatInterval: interval, on: loop)
+            try LobbyFeed(room: room, engine: engine, rooms: rooms, heartbeatInterval: interval, remote: remoteRuns, on: loop)
         }
         defer { feeds.release(room) }
         try await rooms.serve(outbox, in: room, floor: floor, startingAt: {
-            let listing = try engine.lobbyListing()
+            let listing = Self.withRemote(try engine.lobbyListing(), remoteRuns)
             outbox.offer(frame: Self.frame(listing))
             return Int64(listing.serial)
         }) {
@@ -291,6 +301,10 @@ public final class DAGStreamGateway: Sendable {
         defer { _ = open.withLock { $0.sockets.removeValue(forKey: ObjectIdentifier(socket)) } }
         guard let dagID = context.parameters["dagId"], case .allow(let role) = access.decide(context.request) else { return }
         let resume = ResumePoint(context.request)
+        // Safe to drop: a run this engine does not know may be another node's.
+        if (try? engine.state(runID: dagID)) == nil, let remoteRuns, let owner = remoteRuns.owner(of: dagID) {
+            return try await remoteStream(socket, dagID: dagID, owner: owner, resume: resume, role: role, source: remoteRuns)
+        }
         let engine = self.engine
         let frames = self.frames
         let rooms = self.rooms

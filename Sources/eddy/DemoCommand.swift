@@ -3,6 +3,7 @@ import EddyDAG
 import EddyDAGStream
 import EddyDAGServer
 import EddyLoop
+import EddyRunsRedis
 import Foundation
 import Logging
 
@@ -27,6 +28,10 @@ struct StreamServerOptions: ParsableArguments {
     @OptionGroup var tls: TLSOptions
     @OptionGroup var logging: LogOptions
     @OptionGroup var metrics: MetricsOptions
+    @OptionGroup var redis: RedisOptions
+
+    /// With `--redis`, runs are named after the node (`<node>-run-…`): unique across the nodes.
+    var runIDPrefix: String? { redis.redis == nil ? nil : redis.nodeName }
 
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
@@ -71,7 +76,7 @@ struct DemoCommand: AsyncParsableCommand {
         let logger = options.logging.bootstrap(label: "eddy.demo")
         let timeout = Duration.milliseconds(Int(gateTimeout * 1000))
         try await serveStreams(options, logger: logger, announce: "Eddy demo: a research-agent workflow, streamed live.",
-                               driver: DAGStreamServer.repeating(pause: .seconds(3), logger: logger) {
+                               driver: DAGStreamServer.repeating(pause: .seconds(3), logger: logger, runIDPrefix: options.runIDPrefix) {
                                    try DemoWorkflow.definition(gateTimeout: timeout)
                                })
     }
@@ -117,7 +122,20 @@ func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: Stri
     configuration.logger = logger
     configuration.terminationSignals = [] // the service group owns them
     configuration.metrics = options.metrics.serverConfiguration()
-    let server = try await DAGStreamServer(configuration: configuration)
+    let sharing = try await RunSharing.start(options.redis)
+    configuration.remoteRuns = sharing?.directory
+    let server: DAGStreamServer
+    let mirror: RunLogMirror?
+    do {
+        server = try await DAGStreamServer(configuration: configuration)
+        do { mirror = try sharing?.mirror(server.engine) } catch {
+            await server.shutdown()
+            throw error
+        }
+    } catch {
+        await sharing?.stop(nil)
+        throw error
+    }
     // SIGHUP reloads what comes from files: the certificate, the token files. Installed
     // before LISTENING, so a SIGHUP sent after it never terminates the server.
     let tls = configuration.tls
@@ -150,7 +168,9 @@ func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: Stri
         }
     } catch {
         await server.shutdown()
+        await sharing?.stop(mirror)
         throw error
     }
     reportShutdown(await server.shutdown())
+    await sharing?.stop(mirror)
 }

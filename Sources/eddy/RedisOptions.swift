@@ -6,14 +6,15 @@ import EddyRoomsRedis
 import EddyTLS
 import Foundation
 
-/// `--redis` and `--node` for the commands that run rooms: with them, the command's rooms
-/// span every node that shares the Redis (see `RoomBridge`).
+/// `--redis` and `--node` for the commands that run rooms or runs: with them, the command's
+/// rooms span every node that shares the Redis (see `RoomBridge`), or its runs are watched
+/// from every node (see `RunSharing`).
 ///
 /// The password is never a command-line argument (other users see those in `ps`): it comes
 /// from `EDDY_REDIS_PASSWORD` or `--redis-password-file`, and a `--redis` URL that contains
 /// one is refused.
 struct RedisOptions: ParsableArguments {
-    @Option(help: "Share rooms with other nodes through this Redis: redis://HOST:PORT[/DB] (rediss:// for TLS). Password: EDDY_REDIS_PASSWORD or --redis-password-file.")
+    @Option(help: "Share rooms (echo, chat) or runs (serve, demo) with other nodes through this Redis: redis://HOST:PORT[/DB] (rediss:// for TLS). Password: EDDY_REDIS_PASSWORD or --redis-password-file.")
     var redis: String?
     @Option(help: "This node's name among the nodes sharing the Redis (letters, digits, - _ .; default: host name and process id).")
     var node: String?

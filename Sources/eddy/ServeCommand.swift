@@ -46,6 +46,6 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = options.logging.bootstrap(label: "eddy.serve")
         let pause = self.repeat ? Duration.milliseconds(Int(self.pause * 1000)) : nil
         try await serveStreams(options, logger: logger, announce: "Eddy: serving \(dag).",
-                               driver: DAGStreamServer.repeating(pause: pause, logger: logger, onStart: { Console.out("RUN \($0)") }) { definition })
+                               driver: DAGStreamServer.repeating(pause: pause, logger: logger, runIDPrefix: options.runIDPrefix, onStart: { Console.out("RUN \($0)") }) { definition })
     }
 }

@@ -23,8 +23,9 @@ public struct EncodedEvent: Sendable, Hashable {
             bytes: ProtocolEncoder.encode(envelope))
     }
 
-    /// Wraps bytes encoded earlier (read back from the log).
-    init(dagID: String, epoch: Int64, seq: Int64, isLogged: Bool, bytes: [UInt8]) {
+    /// Wraps bytes encoded earlier (read back from a log, this process's or another node's
+    /// copy of it): they must be the canonical encoding of the envelope with this key.
+    public init(dagID: String, epoch: Int64, seq: Int64, isLogged: Bool, bytes: [UInt8]) {
         self.dagID = dagID
         self.epoch = epoch
         self.seq = seq

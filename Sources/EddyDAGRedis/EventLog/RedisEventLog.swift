@@ -34,16 +34,24 @@ public final class RedisEventLog: RunEventLog {
     /// - Throws: `RedisError` (unavailable, refused), or `RedisError.server` for a `seq` out of order.
     @discardableResult
     public func append(_ envelopes: [EventEnvelope]) async throws -> Int {
+        try await append(encoded: envelopes.map(EncodedEvent.init))
+    }
+
+    /// Appends events as the engine logged them (their bytes are stored as they are, never
+    /// re-encoded), with the guarantees of `append(_:)`: one pipeline, one `XADD` per event.
+    @discardableResult
+    public func append(encoded events: [EncodedEvent]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
         var last: [String: Int64] = [:]
-        for envelope in envelopes {
-            if let previous = last[envelope.dagID], envelope.seq <= previous {
-                throw RedisError.server("run \(envelope.dagID): seq \(envelope.seq) after \(previous)")
+        for event in events {
+            if let previous = last[event.dagID], event.seq <= previous {
+                throw RedisError.server("run \(event.dagID): seq \(event.seq) after \(previous)")
             }
-            last[envelope.dagID] = envelope.seq
+            last[event.dagID] = event.seq
         }
-        let commands = envelopes.map { envelope in
-            RedisCommand("XADD", arguments: [Array(streamKey(runID: envelope.dagID).utf8), Array("\(envelope.seq)-1".utf8),
-                                             Array("e".utf8), EncodedEvent(envelope).bytes])
+        let commands = events.map { event in
+            RedisCommand("XADD", arguments: [Array(streamKey(runID: event.dagID).utf8), Array("\(event.seq)-1".utf8),
+                                             Array("e".utf8), event.bytes])
         }
         var stored = 0
         for reply in try await client.pipeline(commands) {
@@ -60,42 +68,34 @@ public final class RedisEventLog: RunEventLog {
     public func lastSeq(runID: String) async throws -> Int64 {
         let reply = try await client.send(RedisCommand("XREVRANGE", streamKey(runID: runID), "+", "-", "COUNT", "1"))
         guard let entry = reply.elements?.first else { return 0 }
-        return try Self.seq(of: entry)
+        return try StreamEntry.seq(of: entry)
     }
 
+    /// The stored bytes as they are (decoded once, to check them and read their key).
     public func encodedEvents(runID: String, after: Int64, upTo: Int64 = .max) async throws -> [EncodedEvent] {
-        try await events(runID: runID, after: after, upTo: upTo).map(EncodedEvent.init)
+        try await entries(runID: runID, after: after, upTo: upTo).map(\.encoded)
     }
 
     public func events(runID: String, after: Int64, upTo: Int64 = .max) async throws -> [EventEnvelope] {
-        var result: [EventEnvelope] = []
+        try await entries(runID: runID, after: after, upTo: upTo).map(\.envelope)
+    }
+
+    /// The stored events with `after < seq <= upTo`, in pages of `pageSize`.
+    public func entries(runID: String, after: Int64, upTo: Int64 = .max) async throws -> [StreamEntry] {
+        var result: [StreamEntry] = []
         var cursor = after
         let end = upTo == .max ? "+" : "\(upTo)-1"
-        // Bounded: each page advances the cursor past at least one entry.
+        // Bounded: each page advances the cursor past at least one entry (checked by `decode`).
         while true {
             let reply = try await client.send(RedisCommand("XRANGE", streamKey(runID: runID), "(\(cursor)-1", end,
                                                            "COUNT", String(pageSize)))
             let entries = reply.elements ?? []
             for entry in entries {
-                let seq = try Self.seq(of: entry)
-                guard seq > cursor, let fields = entry.elements?.dropFirst().first?.elements, fields.count >= 2,
-                      let bytes = fields[1].bytes else {
-                    throw RedisError.server("run \(runID): malformed stream entry after seq \(cursor)")
-                }
-                do { result.append(try ProtocolDecoder.decodeEnvelope(bytes)) } catch {
-                    throw RedisError.server("run \(runID): stored event \(seq) does not decode: \(error)")
-                }
-                cursor = seq
+                let decoded = try StreamEntry(entry, runID: runID, after: cursor)
+                result.append(decoded)
+                cursor = decoded.seq
             }
             if entries.count < pageSize { return result }
         }
-    }
-
-    /// The `seq` of an entry `[id, fields]` whose id is `<seq>-1`.
-    private static func seq(of entry: RESPValue) throws -> Int64 {
-        guard let id = entry.elements?.first?.string, let dash = id.firstIndex(of: "-"), let seq = Int64(id[..<dash]) else {
-            throw RedisError.server("stream entry without a <seq>-1 id")
-        }
-        return seq
     }
 }

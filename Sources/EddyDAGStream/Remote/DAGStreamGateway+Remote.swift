@@ -1,0 +1,119 @@
+import EddyDAG
+import EddyRooms
+import EddyWebSocket
+
+/// Runs other nodes own (`RemoteRuns`): listed with this node's, streamed from their
+/// owner's mirrored log through the same rooms and outboxes as local runs.
+extension DAGStreamGateway {
+    /// This node's runs, then other nodes' (a run id this node also knows is listed once, as its own).
+    static func withRemote(_ local: [RunSummary], _ remote: (any RemoteRuns)?) -> [RunSummary] {
+        guard let remote else { return local }
+        let known = Set(local.map(\.dagID))
+        return local + remote.summaries().map(\.run).filter { !known.contains($0.dagID) }.sorted { $0.dagID < $1.dagID }
+    }
+
+    /// A lobby listing with other nodes' runs added (same serial: the serial orders this node's messages).
+    static func withRemote(_ listing: LobbyMessage, _ remote: (any RemoteRuns)?) -> LobbyMessage {
+        guard let remote, case .runs(let runs) = listing.event else { return listing }
+        return LobbyMessage(epoch: listing.epoch, ts: listing.ts, event: .runs(withRemote(runs, remote)), serial: listing.serial)
+    }
+
+    /// One dashboard of a run `owner` executes: joins the run's room once the remote feed
+    /// holds the run's log, at the feed's head; operators' commands go to the owner.
+    func remoteStream(_ socket: WebSocket, dagID: String, owner: String, resume: ResumePoint?, role: StreamRole,
+                      source: any RemoteRuns) async throws {
+        let (frames, rooms, logger, engine) = (self.frames, self.rooms, self.logger, self.engine)
+        let room = Self.runRoom(dagID)
+        let maxReplay = configuration.outboxLimits.maxMessages
+        let interval = configuration.heartbeatInterval
+        let loop = socket.eventLoop
+        try feeds.retain(room) { [self] in
+            let feed = RemoteRunFeed(runID: dagID, owner: owner, room: room, source: source, frames: frames, rooms: rooms,
+                                     window: maxReplay, heartbeatInterval: interval, logger: logger,
+                                     now: { engine.log.currentTime }, on: loop)
+            self.remoteFeeds.withLock { $0[dagID] = feed }
+            return feed
+        }
+        let feed = remoteFeeds.withLock { $0[dagID] }
+        defer {
+            feeds.release(room)
+            // Forget the feed once nobody watches, unless a newer one replaced it meanwhile
+            // (RoomFeeds's lock is never taken under this one: `retain` nests them the other way).
+            if feeds.members(of: room) == 0 {
+                remoteFeeds.withLock { if let current = $0[dagID], current === feed { $0[dagID] = nil } }
+            }
+        }
+        guard let feed, await feed.waitUntilCaughtUp() else {
+            _ = await socket.close(code: .internalError, reason: "run \(dagID): its log on node \(owner) cannot be read")
+            return
+        }
+        let floor = MemberFloor()
+        let outbox = Outbox(socket: socket, policy: .catchUp, limits: configuration.outboxLimits) {
+            guard let snapshot = feed.snapshot(ts: engine.log.currentTime) else { return nil }
+            floor.raise(to: snapshot.seq)
+            return frames.prepare(snapshot).frame(for: socket)
+        }
+        try await rooms.serve(outbox, in: room, floor: floor, startingAt: {
+            guard let start = feed.start(after: resume, maxReplay: maxReplay, ts: engine.log.currentTime) else {
+                throw RemoteRunError.gap(expected: 1, received: 0)
+            }
+            let windowBits = outbox.socket.sharedCompressionWindowBits
+            for event in start.replay ?? [] {
+                outbox.offer(frame: frames.prepared(forLogged: event).frame(forSharedWindowBits: windowBits))
+            }
+            if let snapshot = start.snapshot {
+                outbox.offer(frame: frames.prepare(snapshot).frame(forSharedWindowBits: windowBits))
+            }
+            return start.head
+        }) {
+            joined.add(1, ordering: .relaxed)
+            defer { joined.subtract(1, ordering: .relaxed) }
+            try await forwardCommands(socket, outbox: outbox, feed: feed, role: role, source: source)
+        }
+    }
+
+    /// Sends operators' commands to the run's owner and queues its reply; viewers' commands,
+    /// those over the rate limit and those read after `closeAll` are refused here, as for a
+    /// local run. An owner that does not answer gets the command a `rejected` saying so.
+    private func forwardCommands(_ socket: WebSocket, outbox: Outbox, feed: RemoteRunFeed, role: StreamRole,
+                                 source: any RemoteRuns) async throws {
+        var bucket = TokenBucket(perSecond: configuration.commandsPerSecond)
+        var replies = 0
+        for try await message in socket.messages {
+            guard case .text(let text) = message else { continue }
+            let bytes = Array(text.utf8)
+            var reply: EventEnvelope?
+            var inFlight = false
+            if !bucket.take(now: .now) {
+                reply = remoteRefusal(bytes, feed: feed, reason: "rate limit: \(configuration.commandsPerSecond) commands per second")
+            } else if role != .operatorRole {
+                reply = remoteRefusal(bytes, feed: feed, reason: "viewers may not send commands")
+            } else if !beginCommand() {
+                reply = remoteRefusal(bytes, feed: feed, reason: "server shutting down")
+            } else {
+                inFlight = true
+                reply = await source.forward(command: bytes, runID: feed.runID, owner: feed.owner)
+            }
+            let answer = reply ?? remoteRefusal(bytes, feed: feed, reason:
+                "node \(feed.owner), which runs \(feed.runID), did not answer in time: the command may or may not have been applied")
+            CommandMetrics.record(answer)
+            replies += 1
+            outbox.offer(frame: Self.frame(answer), key: "reply-\(replies)")
+            if inFlight { endCommand() }
+        }
+    }
+
+    /// A `command_result` `rejected` (or the decoder's `error`) for a remote run, at its head here.
+    private func remoteRefusal(_ bytes: [UInt8], feed: RemoteRunFeed, reason: String) -> EventEnvelope {
+        let head = feed.head
+        let ts = engine.log.currentTime
+        do {
+            let command = try ProtocolDecoder.decodeCommand(bytes)
+            let result = CommandResult(commandID: command.commandID, status: .rejected, reason: reason)
+            return EventEnvelope(dagID: feed.runID, epoch: head.epoch, seq: head.seq, ts: ts, event: .commandResult(result))
+        } catch {
+            return EventEnvelope(dagID: feed.runID, epoch: head.epoch, seq: head.seq, ts: ts,
+                                 event: .error(ServerEvent.ErrorEvent(code: "bad_message", message: error.description)))
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import EddyDAG
+import EddyShared
+
+/// What the mirror's writer has to do, in the order it was heard.
+enum MirrorItem: Sendable {
+    /// A logged event, as the engine encoded it.
+    case event(EncodedEvent)
+    /// The run ended: its stream must hold every event up to `lastSeq`, then its record says so.
+    case finished(RunSummary)
+    /// Retention deleted the run locally: remove its stream and record.
+    case removed(String)
+}
+
+/// The bounded queue between the engine's subscriptions and the mirror's single writer.
+///
+/// Guarantees: at most `limit` events wait (other items are a few per run); an event that
+/// does not fit is dropped and its run marked behind, which the writer repairs from SQLite
+/// (where every event is). `take` hands everything queued at once, in order.
+final class MirrorQueue: Sendable {
+    private struct State {
+        var items: [MirrorItem] = []
+        var events = 0
+        var behind: Set<String> = []
+        var dropped = 0
+        var stopped = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Queues `item`; false when it was an event that did not fit (its run is now behind).
+    @discardableResult
+    func put(_ item: MirrorItem) -> Bool {
+        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            if case .event(let event) = item, state.events >= limit {
+                state.behind.insert(event.dagID)
+                state.dropped += 1
+                return (false, nil)
+            }
+            if case .event = item { state.events += 1 }
+            state.items.append(item)
+            defer { state.waiter = nil }
+            return (true, state.waiter)
+        }
+        waiter?.resume()
+        return accepted
+    }
+
+    /// Events dropped so far because the queue was full.
+    var dropped: Int { state.withLock { $0.dropped } }
+
+    /// Waits until there is something to do, then takes it all: the runs behind and the
+    /// queued items. Returns nil once stopped with nothing left.
+    func take() async -> (behind: Set<String>, items: [MirrorItem])? {
+        while true {
+            let taken = state.withLock { state -> (Set<String>, [MirrorItem])?? in
+                if !state.items.isEmpty || !state.behind.isEmpty {
+                    defer { state.items = []; state.events = 0; state.behind = [] }
+                    return .some((state.behind, state.items))
+                }
+                return state.stopped ? .some(nil) : .none
+            }
+            if let taken { return taken.map { (behind: $0.0, items: $0.1) } }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    if !state.items.isEmpty || !state.behind.isEmpty || state.stopped { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        }
+    }
+
+    /// No more items will come: `take` returns nil once the queue is empty.
+    func stop() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.stopped = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+}

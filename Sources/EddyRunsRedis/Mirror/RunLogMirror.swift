@@ -1,0 +1,254 @@
+public import EddyDAG
+public import EddyDAGRedis
+import EddyRedis
+import EddyRedisCore
+import EddyShared
+
+/// The owner's side of runs across nodes: mirrors every event this node's engine logs into
+/// the run's Redis stream (`RedisEventLog`), and its runs into the registry and the lobby
+/// channel (`RunRegistry`), so other nodes can serve them.
+///
+/// Guarantees:
+/// - Each run's stream holds the run's events exactly as the engine logged them (the same
+///   bytes), every `seq` from 1 on, in order, each once: one writer appends, in pipelines,
+///   only `seq == stored + 1` (an earlier gap is filled from SQLite first), and Redis refuses
+///   an entry at or below the stream's top. SQLite stays the source of truth: an event is
+///   mirrored only after the engine committed it there.
+/// - A run is announced (`HSET` then `PUBLISH` `run_started`) only once its stream holds its
+///   first event, and announced finished only once the stream holds its last.
+/// - Redis unavailable: the writer retries the same pipeline with backoff (100 ms to 5 s);
+///   meanwhile at most `queueLimit` events wait in memory. Beyond that, events are dropped
+///   (counted; reported once) and their runs marked behind; when Redis is back the writer
+///   copies what those runs miss from SQLite. Nothing is lost while this process lives; a
+///   process that dies while Redis is down leaves its streams short until it (or, with
+///   failover, another node) mirrors again.
+/// - Runs started before `start()` (recovered from an earlier process) are not mirrored.
+public final class RunLogMirror: Sendable {
+    /// What the mirror did so far.
+    public struct Counters: Sendable, Hashable {
+        /// Events stored in Redis (`XADD`s that stored something).
+        public var eventsStored = 0
+        /// Commands sent to Redis (every `XADD`, `HSET`, `PUBLISH`, `DEL`, `HDEL`), retries included.
+        public var commandsSent = 0
+        /// Pipelines that failed (timed out, connection lost, Redis unavailable) and were retried.
+        public var failedAttempts = 0
+        /// Events dropped from the full queue (copied from SQLite later).
+        public var eventsDropped = 0
+        /// Events copied from SQLite to fill a gap or catch a run up.
+        public var eventsFromSQLite = 0
+    }
+
+    public let node: String
+    public let engine: DAGEngine
+    public let log: RedisEventLog
+    public let registry: RunRegistry
+    private let queue: MirrorQueue
+    private let report: @Sendable (String) -> Void
+    private let tally = Mutex(Counters())
+    private let tasks = Mutex<(lobby: Task<Void, Never>?, writer: Task<Void, Never>?, runs: [String: Task<Void, Never>])>((nil, nil, [:]))
+    private let backoff = RedisBackoff()
+
+    /// - Parameter report: hears outages, drops and recoveries (one line each, never per event).
+    public init(engine: DAGEngine, node: String, log: RedisEventLog, registry: RunRegistry = RunRegistry(),
+                queueLimit: Int = 10_000, report: @escaping @Sendable (String) -> Void) {
+        self.engine = engine
+        self.node = node
+        self.log = log
+        self.registry = registry
+        self.queue = MirrorQueue(limit: queueLimit)
+        self.report = report
+    }
+
+    public var counters: Counters {
+        var counters = tally.withLock { $0 }
+        counters.eventsDropped = queue.dropped
+        return counters
+    }
+
+    /// Subscribes to the engine's lobby (every run started from now on is mirrored) and starts the writer.
+    public func start() throws(DAGEngineError) {
+        let lobby = try engine.subscribeLobby()
+        let writer = Task { [self] in await self.write() }
+        let listening = Task { [self] in
+            for await message in lobby {
+                switch message.event {
+                case .runs: break // runs of an earlier process: not mirrored (see the type)
+                case .runStarted(let run): follow(run.dagID)
+                case .runFinished(let run): queue.put(.finished(run))
+                case .runRemoved(let dagID): queue.put(.removed(dagID))
+                case .heartbeat: break
+                }
+            }
+        }
+        tasks.withLock { $0 = (listening, writer, [:]) }
+    }
+
+    /// Stops following the engine, stores what is queued (trying for at most `drain`), and returns.
+    public func stop(draining drain: Duration = .seconds(2)) async {
+        let (lobby, writer, runs) = tasks.withLock { $0 }
+        lobby?.cancel()
+        for task in runs.values { task.cancel() }
+        queue.stop()
+        let deadline = ContinuousClock.now + drain
+        let stopper = Task {
+            try? await Task.sleep(until: deadline)
+            writer?.cancel()
+        }
+        await writer?.value
+        stopper.cancel()
+    }
+
+    /// Queues every logged event of `runID` from its first on (the hub's replay, then live).
+    private func follow(_ runID: String) {
+        let (engine, queue) = (self.engine, self.queue)
+        // Created under the lock, so the task's own removal (which takes it too) comes after the insertion.
+        tasks.withLock { tasks in
+            tasks.runs[runID] = Task { [self] in
+                do {
+                    for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: engine.epoch) where event.isLogged {
+                        queue.put(.event(event))
+                    }
+                } catch {
+                    report("run \(runID): cannot follow it for the Redis mirror: \(error)")
+                }
+                _ = self.tasks.withLock { $0.runs.removeValue(forKey: runID) }
+            }
+        }
+    }
+
+    // MARK: - The writer
+
+    /// The single writer: takes what is queued and stores it, in order, retrying each step.
+    private func write() async {
+        var stored = MirrorProgress()
+        while let (behind, items) = await queue.take() {
+            for runID in behind.sorted() {
+                await retrying("catching run \(runID) up from SQLite") { try await self.catchUp(runID, upTo: .max, &stored) }
+            }
+            var index = 0
+            while index < items.count {
+                switch items[index] {
+                case .event:
+                    var batch: [EncodedEvent] = []
+                    while index < items.count, case .event(let event) = items[index], batch.count < 512 {
+                        batch.append(event)
+                        index += 1
+                    }
+                    await retrying("appending \(batch.count) events") { try await self.append(batch, &stored) }
+                case .finished(let run):
+                    index += 1
+                    await retrying("announcing run \(run.dagID) finished") {
+                        try await self.catchUp(run.dagID, upTo: run.lastSeq, &stored)
+                        try await self.announce(.runFinished(run), &stored)
+                    }
+                case .removed(let runID):
+                    index += 1
+                    await retrying("removing run \(runID)") { try await self.remove(runID, &stored) }
+                }
+            }
+        }
+    }
+
+    /// Runs `step` until it succeeds, backing off between Redis failures; gives up only when
+    /// cancelled (at the end of `stop`'s drain), or at once on any other failure (SQLite's). One report when Redis fails, one when it works again.
+    private func retrying(_ what: String, _ step: () async throws -> Void) async {
+        var failures = 0
+        guard !Task.isCancelled else { return } // given up already (reported once)
+        while !Task.isCancelled {
+            do {
+                try await step()
+                if failures > 0 { report("Redis mirror: working again after \(failures) failed attempts (\(what))") }
+                return
+            } catch where !(error is RedisError) {
+                // SQLite could not be read (the run was deleted meanwhile, or the log failed):
+                // retrying would not help.
+                report("Redis mirror: \(what) failed (\(error)); skipped")
+                return
+            } catch {
+                failures += 1
+                tally.withLock { $0.failedAttempts += 1 }
+                if failures == 1 {
+                    report("Redis mirror: \(what) failed (\(error)); retrying, up to \(queue.limit) events queue in memory, then runs fall behind and catch up from SQLite")
+                }
+                try? await Task.sleep(for: backoff.delay(afterFailures: failures))
+            }
+        }
+        report("Redis mirror: gave up at shutdown (\(what) and what was queued after it); the events stay in SQLite")
+    }
+
+    /// Appends a batch, filling any gap before an event from SQLite, and announces runs whose
+    /// streams just got their first event.
+    private func append(_ batch: [EncodedEvent], _ stored: inout MirrorProgress) async throws {
+        var next = stored
+        var events: [EncodedEvent] = []
+        for event in batch {
+            let top = next.seq[event.dagID] ?? 0
+            guard event.seq > top else { continue }
+            if event.seq > top + 1 {
+                let missing = try engine.log.encodedEvents(runID: event.dagID, after: top, upTo: event.seq - 1)
+                events += missing
+                tally.withLock { $0.eventsFromSQLite += missing.count }
+            }
+            events.append(event)
+            next.seq[event.dagID] = event.seq
+        }
+        try await store(events)
+        stored.seq = next.seq
+        for runID in Set(events.map(\.dagID)) where !stored.announced.contains(runID) {
+            try await announce(.runStarted(RunSummary(dagID: runID, finished: false, status: .running, lastSeq: stored.seq[runID] ?? 0)),
+                               &stored)
+        }
+    }
+
+    /// Copies the run's events after what the stream holds, up to `upTo`, from SQLite.
+    private func catchUp(_ runID: String, upTo: Int64, _ stored: inout MirrorProgress) async throws {
+        // Bounded: each page advances the top by at least one event, and the log is finite.
+        while true {
+            let top = stored.seq[runID] ?? 0
+            guard top < upTo else { return }
+            let page = try engine.log.encodedEvents(runID: runID, after: top, upTo: min(upTo, top + 512))
+            guard let last = page.last else { return }
+            try await store(page)
+            tally.withLock { $0.eventsFromSQLite += page.count }
+            stored.seq[runID] = last.seq
+        }
+    }
+
+    private func store(_ events: [EncodedEvent]) async throws {
+        guard !events.isEmpty else { return }
+        tally.withLock { $0.commandsSent += events.count }
+        let count = try await log.append(encoded: events)
+        tally.withLock { $0.eventsStored += count }
+    }
+
+    /// Writes the run's record, then publishes it (`HSET` + `PUBLISH`, one pipeline).
+    private func announce(_ event: LobbyMessage.Event, _ stored: inout MirrorProgress) async throws {
+        let record = RunRegistryRecord(node: node, message: LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime, event: event))
+        guard let runID = record.dagID else { return }
+        try await send([RedisCommand("HSET", arguments: [Array(registry.runsKey.utf8), Array(runID.utf8), record.bytes]),
+                        RedisCommand("PUBLISH", arguments: [Array(registry.lobbyChannel.utf8), record.bytes])])
+        stored.announced.insert(runID)
+    }
+
+    private func remove(_ runID: String, _ stored: inout MirrorProgress) async throws {
+        let record = RunRegistryRecord(node: node, message: LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime,
+                                                                 event: .runRemoved(dagID: runID)))
+        try await send([RedisCommand("DEL", log.streamKey(runID: runID)), RedisCommand("HDEL", registry.runsKey, runID),
+                        RedisCommand("PUBLISH", arguments: [Array(registry.lobbyChannel.utf8), record.bytes])])
+        stored.seq[runID] = nil
+        stored.announced.remove(runID)
+    }
+
+    private func send(_ commands: [RedisCommand]) async throws {
+        tally.withLock { $0.commandsSent += commands.count }
+        for reply in try await log.client.pipeline(commands) {
+            if case .error(let message) = reply { throw RedisError.server(message) }
+        }
+    }
+}
+
+/// What the writer knows Redis holds: each run's top `seq` and the runs announced.
+struct MirrorProgress {
+    var seq: [String: Int64] = [:]
+    var announced: Set<String> = []
+}
