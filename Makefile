@@ -96,7 +96,8 @@ conformance: deps
 # builds one. The output folder must exist before generate-documentation runs. No `deps`
 # prerequisite (it may call apt-get): run `make deps` once if the C libraries are missing.
 DOCS_TARGETS ?= EddyLoop EddyNet EddyTLS EddyHTTPCore EddyWebSocketCore EddyHTTP EddyWebSocket \
-  EddyRooms EddyDAG EddyDAGStream EddyDAGServer
+  EddyRooms EddyDAG EddyDAGStream EddyDAGServer \
+  EddyRedisCore EddyRedis EddyRoomsRedis EddyDAGRedis EddyRunsRedis
 DOCS_DIR := .build/docs
 
 docs:
