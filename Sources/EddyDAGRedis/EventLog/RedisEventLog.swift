@@ -16,7 +16,9 @@ public import EddyRedis
 ///   exclusive start, Redis 6.2 or later), read in pages of `pageSize` so no reply exceeds it.
 public final class RedisEventLog: RunEventLog {
     public let client: RedisClient
+    /// The start of every key this log writes (default `eddy:`); logs that share runs share it.
     public let keyPrefix: String
+    /// The most entries one `XRANGE` asks for (at least 1).
     public let pageSize: Int
 
     public init(client: RedisClient, keyPrefix: String = "eddy:", pageSize: Int = 1000) {
@@ -76,6 +78,7 @@ public final class RedisEventLog: RunEventLog {
         try await entries(runID: runID, after: after, upTo: upTo).map(\.encoded)
     }
 
+    /// The stored events with `after < seq <= upTo`, decoded, in `seq` order.
     public func events(runID: String, after: Int64, upTo: Int64 = .max) async throws -> [EventEnvelope] {
         try await entries(runID: runID, after: after, upTo: upTo).map(\.envelope)
     }

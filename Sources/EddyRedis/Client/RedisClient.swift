@@ -132,8 +132,11 @@ public actor RedisClient {
 
 /// A change in a client's or subscriber's link to Redis, for logs and metrics.
 public enum RedisConnectionState: Sendable, CustomStringConvertible {
+    /// A connection was made and logged in; `endpoint` has its password redacted.
     case connected(endpoint: String)
+    /// The connection was lost, for `reason`; the next use (or the subscriber) reconnects.
     case disconnected(reason: String)
+    /// A connection attempt failed; the next one is not made before `retryIn`.
     case unavailable(reason: String, retryIn: Duration)
 
     public var description: String {

@@ -11,6 +11,8 @@ public enum RedisPubSubEvent: Sendable, Hashable {
     /// An UNSUBSCRIBE or PUNSUBSCRIBE took effect.
     case unsubscribed(channel: String, isPattern: Bool, count: Int64)
 
+    /// Decodes `value` (a RESP3 push or a RESP2 array such as `[message, channel, payload]`);
+    /// nil when it is not a pub/sub event.
     public init?(_ value: RESPValue) {
         guard let parts = value.elements, let kind = parts.first?.string?.lowercased() else { return nil }
         switch (kind, parts.count) {

@@ -65,7 +65,9 @@ public enum RESPValue: Sendable, Hashable {
 
 /// One key/value pair of a RESP3 map.
 public struct RESPPair: Sendable, Hashable {
+    /// The pair's key, as the server sent it.
     public var key: RESPValue
+    /// The value stored under `key`.
     public var value: RESPValue
 
     public init(_ key: RESPValue, _ value: RESPValue) {

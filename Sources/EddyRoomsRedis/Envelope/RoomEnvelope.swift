@@ -7,7 +7,9 @@ public import EddyWebSocket
 /// Guarantee: `init?(decoding:)` returns nil for bytes that are not an envelope (another
 /// program publishing on the channel), never traps.
 public struct RoomEnvelope: Sendable, Equatable {
+    /// The name of the node that published the message.
     public var node: String
+    /// The message as the publisher gave it (text or binary).
     public var message: WebSocketMessage
 
     public init(node: String, message: WebSocketMessage) {
@@ -15,6 +17,7 @@ public struct RoomEnvelope: Sendable, Equatable {
         self.message = message
     }
 
+    /// The bytes published to Redis: `t` (text) or `b` (binary), the node name, `\n`, the payload.
     public var encoded: [UInt8] {
         var bytes: [UInt8] = []
         switch message {
@@ -34,6 +37,8 @@ public struct RoomEnvelope: Sendable, Equatable {
         return bytes
     }
 
+    /// Decodes bytes made by `encoded`; nil for an unknown kind, no node name, no newline, or
+    /// a text payload that is not valid UTF-8.
     public init?(decoding bytes: [UInt8]) {
         guard let kind = bytes.first, let newline = bytes.firstIndex(of: 10), newline > 1 else { return nil }
         let node = String(decoding: bytes[1..<newline], as: UTF8.self)

@@ -59,6 +59,8 @@ public final class CommandRelay: Sendable {
         subscriber.start()
     }
 
+    /// Stops answering: closes the subscription, waits for the listening task to end, then
+    /// closes the connection replies are published on.
     public func stop() async {
         await subscriber.stop()
         await listening.get()?.value
@@ -70,9 +72,13 @@ public final class CommandRelay: Sendable {
 ///
 /// Guarantees: `init(decoding:)` never traps; nil unless all four parts are there.
 public struct ForwardedCommand: Sendable, Hashable {
+    /// The node that asked, whose replies channel gets the answer.
     public var replyNode: String
+    /// Matches the reply to the asking node's waiting `forward`.
     public var requestID: String
+    /// The run the command is for.
     public var runID: String
+    /// The dashboard's command, as JSON bytes.
     public var bytes: [UInt8]
 
     public init(replyNode: String, requestID: String, runID: String, bytes: [UInt8]) {
@@ -82,8 +88,10 @@ public struct ForwardedCommand: Sendable, Hashable {
         self.bytes = bytes
     }
 
+    /// The published form: the four parts joined by `\n`.
     public var encoded: [UInt8] { Array("\(replyNode)\n\(requestID)\n\(runID)\n".utf8) + bytes }
 
+    /// Decodes `payload`; nil unless it holds all four parts, the first three non-empty.
     public init?(decoding payload: [UInt8]) {
         let parts = payload.split(separator: UInt8(ascii: "\n"), maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, !parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else { return nil }

@@ -34,8 +34,10 @@ public struct RunRegistryRecord: Sendable, Hashable {
         self.message = message
     }
 
+    /// The stored and published form: `<node>\n<lobby JSON>`.
     public var bytes: [UInt8] { Array(node.utf8) + [UInt8(ascii: "\n")] + message.jsonBytes }
 
+    /// Decodes `bytes`; nil unless they hold a node name, a newline and a lobby message.
     public init?(decoding bytes: [UInt8]) {
         guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline > 0,
               let message = try? LobbyMessage(decoding: Array(bytes[(newline + 1)...])) else { return nil }
@@ -51,6 +53,7 @@ public struct RunRegistryRecord: Sendable, Hashable {
         }
     }
 
+    /// The run this record is about (nil for a lobby message that names no run).
     public var dagID: String? {
         switch message.event {
         case .runStarted(let run), .runFinished(let run): run.dagID
