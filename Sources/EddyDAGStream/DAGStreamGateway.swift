@@ -369,6 +369,21 @@ public final class DAGStreamGateway: Sendable {
     /// Answers the dashboard's commands until it closes: operators' go to the engine, the
     /// rest (and those over the rate limit) are rejected.
     private func serveCommands(_ socket: WebSocket, outbox: Outbox, dagID: String, role: StreamRole) async throws {
+        try await answerCommands(socket, outbox: outbox, role: role, refuse: { bytes, reason in
+            // Safe to drop: the seq only positions the refusal; a run unknown here reads as 0.
+            let head = (try? engine.state(runID: dagID).seq) ?? 0
+            return rejection(bytes, dagID: dagID, epoch: engine.log.epoch, seq: head, reason: reason)
+        }, apply: { bytes in
+            await engine.handleClientMessage(bytes, runID: dagID)
+        })
+    }
+
+    /// The one command loop of local and remote runs: a command over the rate limit, from a
+    /// viewer, or read after `closeAll` is answered by `refuse`; an operator's goes to
+    /// `apply`. Every answer is queued keyed, so a dashboard that is behind still gets each.
+    func answerCommands(_ socket: WebSocket, outbox: Outbox, role: StreamRole,
+                        refuse: ([UInt8], String) -> EventEnvelope,
+                        apply: ([UInt8]) async -> EventEnvelope) async throws {
         var bucket = TokenBucket(perSecond: configuration.commandsPerSecond)
         var replies = 0
         for try await message in socket.messages {
@@ -377,34 +392,32 @@ public final class DAGStreamGateway: Sendable {
             let reply: EventEnvelope
             var inFlight = false
             if !bucket.take(now: .now) {
-                reply = refusal(bytes, dagID: dagID, reason: "rate limit: \(configuration.commandsPerSecond) commands per second")
+                reply = refuse(bytes, "rate limit: \(configuration.commandsPerSecond) commands per second")
             } else if role != .operatorRole {
-                reply = refusal(bytes, dagID: dagID, reason: "viewers may not send commands")
+                reply = refuse(bytes, "viewers may not send commands")
             } else if !beginCommand() {
-                reply = refusal(bytes, dagID: dagID, reason: "server shutting down")
+                reply = refuse(bytes, "server shutting down")
             } else {
                 inFlight = true
-                reply = await engine.handleClientMessage(bytes, runID: dagID)
+                reply = await apply(bytes)
             }
             CommandMetrics.record(reply)
-            // Keyed, so that a dashboard that is behind still gets every reply.
             replies += 1
             outbox.offer(frame: Self.frame(reply), key: "reply-\(replies)")
             if inFlight { endCommand() }  // after the reply is queued: closeAll may close now
         }
     }
 
-    /// A `command_result` rejecting the command in `bytes` (or the decoder's error).
-    private func refusal(_ bytes: [UInt8], dagID: String, reason: String) -> EventEnvelope {
-        // Safe to drop: the seq only positions the refusal; a run unknown here reads as 0.
-        let head = (try? engine.state(runID: dagID).seq) ?? 0
-        let epoch = engine.log.epoch
+    /// A `command_result` rejecting the command in `bytes` (or the decoder's error), at
+    /// `epoch`/`seq` of the run.
+    func rejection(_ bytes: [UInt8], dagID: String, epoch: Int64, seq: Int64, reason: String) -> EventEnvelope {
+        let ts = engine.log.currentTime
         do {
             let command = try ProtocolDecoder.decodeCommand(bytes)
             let result = CommandResult(commandID: command.commandID, status: .rejected, reason: reason)
-            return EventEnvelope(dagID: dagID, epoch: epoch, seq: head, ts: engine.log.currentTime, event: .commandResult(result))
+            return EventEnvelope(dagID: dagID, epoch: epoch, seq: seq, ts: ts, event: .commandResult(result))
         } catch {
-            return EventEnvelope(dagID: dagID, epoch: epoch, seq: head, ts: engine.log.currentTime,
+            return EventEnvelope(dagID: dagID, epoch: epoch, seq: seq, ts: ts,
                                  event: .error(ServerEvent.ErrorEvent(code: "bad_message", message: error.description)))
         }
     }

@@ -77,43 +77,14 @@ extension DAGStreamGateway {
     /// local run. An owner that does not answer gets the command a `rejected` saying so.
     private func forwardCommands(_ socket: WebSocket, outbox: Outbox, feed: RemoteRunFeed, role: StreamRole,
                                  source: any RemoteRuns) async throws {
-        var bucket = TokenBucket(perSecond: configuration.commandsPerSecond)
-        var replies = 0
-        for try await message in socket.messages {
-            guard case .text(let text) = message else { continue }
-            let bytes = Array(text.utf8)
-            var reply: EventEnvelope?
-            var inFlight = false
-            if !bucket.take(now: .now) {
-                reply = remoteRefusal(bytes, feed: feed, reason: "rate limit: \(configuration.commandsPerSecond) commands per second")
-            } else if role != .operatorRole {
-                reply = remoteRefusal(bytes, feed: feed, reason: "viewers may not send commands")
-            } else if !beginCommand() {
-                reply = remoteRefusal(bytes, feed: feed, reason: "server shutting down")
-            } else {
-                inFlight = true
-                reply = await source.forward(command: bytes, runID: feed.runID, owner: feed.owner)
-            }
-            let answer = reply ?? remoteRefusal(bytes, feed: feed, reason:
+        // At the run's head as this node knows it.
+        func refuse(_ bytes: [UInt8], _ reason: String) -> EventEnvelope {
+            let head = feed.head
+            return rejection(bytes, dagID: feed.runID, epoch: head.epoch, seq: head.seq, reason: reason)
+        }
+        try await answerCommands(socket, outbox: outbox, role: role, refuse: refuse, apply: { bytes in
+            await source.forward(command: bytes, runID: feed.runID, owner: feed.owner) ?? refuse(bytes,
                 "node \(feed.owner), which runs \(feed.runID), did not answer in time: the command may or may not have been applied")
-            CommandMetrics.record(answer)
-            replies += 1
-            outbox.offer(frame: Self.frame(answer), key: "reply-\(replies)")
-            if inFlight { endCommand() }
-        }
-    }
-
-    /// A `command_result` `rejected` (or the decoder's `error`) for a remote run, at its head here.
-    private func remoteRefusal(_ bytes: [UInt8], feed: RemoteRunFeed, reason: String) -> EventEnvelope {
-        let head = feed.head
-        let ts = engine.log.currentTime
-        do {
-            let command = try ProtocolDecoder.decodeCommand(bytes)
-            let result = CommandResult(commandID: command.commandID, status: .rejected, reason: reason)
-            return EventEnvelope(dagID: feed.runID, epoch: head.epoch, seq: head.seq, ts: ts, event: .commandResult(result))
-        } catch {
-            return EventEnvelope(dagID: feed.runID, epoch: head.epoch, seq: head.seq, ts: ts,
-                                 event: .error(ServerEvent.ErrorEvent(code: "bad_message", message: error.description)))
-        }
+        })
     }
 }
