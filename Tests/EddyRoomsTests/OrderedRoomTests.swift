@@ -33,9 +33,9 @@ struct OrderedRoomTests {
 
     /// `/ordered` joins room "o" at the source's head (the start message says where);
     /// `/plain` joins it as a plain member, which gets every publish.
-    static func startServer(_ source: Source) async throws -> Server {
+    static func startServer(_ source: Source, delivery: RoomDelivery = .immediate) async throws -> Server {
         let group = try EventLoopGroup(loopCount: 2)
-        let rooms = RoomRegistry() // shards appear as members join, on both loops
+        let rooms = RoomRegistry(delivery: delivery) // shards appear as members join, on both loops
         let limits = OutboxLimits(maxBytes: 16 << 20, maxMessages: 100_000)
         var connection = WebSocketConfiguration()
         connection.keepAlive = .disabled
@@ -74,9 +74,12 @@ struct OrderedRoomTests {
         return texts
     }
 
-    @Test func membersJoiningWhilePositionsArePublishedGetExactlyWhatFollowsTheirJoin() async throws {
+    /// Under coalesced delivery the publishes of 3 ms go out together, so joins also land
+    /// while publishes wait for their burst: the floor must still make them exact.
+    @Test(arguments: [RoomDelivery.immediate, .coalesced(atMostEvery: .milliseconds(3))])
+    func membersJoiningWhilePositionsArePublishedGetExactlyWhatFollowsTheirJoin(delivery: RoomDelivery) async throws {
         let source = Source()
-        let server = try await Self.startServer(source)
+        let server = try await Self.startServer(source, delivery: delivery)
         let clients = try EventLoopGroup(loopCount: 2)
         let last: Int64 = 3_000
 

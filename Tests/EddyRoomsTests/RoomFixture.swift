@@ -17,12 +17,13 @@ struct RoomServer {
 
     var url: String { "ws://127.0.0.1:\(listener.localAddress.port)/room" }
 
-    static func start(policy: OutboxPolicy, limits: OutboxLimits = OutboxLimits(), compression: Bool = false) async throws -> RoomServer {
+    static func start(policy: OutboxPolicy, limits: OutboxLimits = OutboxLimits(), compression: Bool = false,
+                      delivery: RoomDelivery = .immediate) async throws -> RoomServer {
         let group = try EventLoopGroup(loopCount: 2)
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.deflate.isEnabled = compression
         handshake.deflate.noContextTakeover = true
-        let rooms = RoomRegistry(group: group, compression: compression ? handshake.deflate : nil)
+        let rooms = RoomRegistry(group: group, compression: compression ? handshake.deflate : nil, delivery: delivery)
         var connection = WebSocketConfiguration()
         connection.keepAlive = .disabled
         connection.closeTimeout = .seconds(1) // a stalled peer never answers the Close

@@ -59,6 +59,11 @@ extension TCPConnection {
     private func enqueueWrite<Buffers: Collection>(_ buffers: Buffers) throws -> Bool where Buffers.Element == [UInt8] {
         guard phase == .open else { throw readError ?? IOError(.closed, operation: "write") }
         guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
+        if buffers.count > 1 {
+            // Several small frames at once (a room's burst): grow the cork once, not by doubling.
+            let total = buffers.reduce(0) { $0 + $1.count }
+            if cork.count + total < Self.corkLimit { cork.reserveCapacity(cork.count + total) }
+        }
         for buffer in buffers where !buffer.isEmpty {
             if buffer.count >= Self.corkLimit {
                 try flushCork() // keep order: corked bytes first

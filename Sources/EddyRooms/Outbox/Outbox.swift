@@ -97,6 +97,45 @@ public final class Outbox: @unchecked Sendable {
         tallyQueue()
     }
 
+    /// Offers several framed messages at once, on the outbox's loop (a room shard's burst).
+    /// While the socket keeps up they go down in calls of up to `passThroughBytes` (as
+    /// `pump` sends them), so the transport holds at most that much over its high
+    /// watermark; from the moment it pushes back, the rest is offered one by one under the
+    /// policy. `keys[i]` is `frames[i]`'s conflation key.
+    func offerOnLoop(frames: [[UInt8]], keys: [String?]) {
+        assert(eventLoop.inEventLoop, "offerOnLoop off the outbox's loop")
+        var next = frames.startIndex
+        while next < frames.endIndex, !closed, !blocked, queue.isEmpty, !queue.isBehind {
+            var end = next
+            var bytes = 0
+            while end < frames.endIndex && (end == next || bytes + frames[end].count <= Self.passThroughBytes) {
+                bytes += frames[end].count
+                end += 1
+            }
+            do {
+                let chunk = next == frames.startIndex && end == frames.endIndex ? frames : Array(frames[next..<end])
+                let underWatermark = try socket.sendFramedWithoutWaiting(chunk)
+                queue.recordPassThrough(count: end - next)
+                if !underWatermark {
+                    blocked = true
+                    waitForDrain()
+                }
+            } catch {
+                closed = true
+                retryWaiting()
+                return
+            }
+            next = end
+        }
+        while next < frames.endIndex {
+            enqueue(frame: frames[next], key: keys[next])
+            next += 1
+        }
+    }
+
+    /// The most bytes handed to the socket in one call while it keeps up.
+    static let passThroughBytes = 64 * 1024
+
     private func enqueueWaiting(frame: [UInt8], key: String?, _ continuation: UnsafeContinuation<Void, Never>) {
         guard !closed else { return continuation.resume() }
         guard waiting.isEmpty else {
@@ -124,7 +163,7 @@ public final class Outbox: @unchecked Sendable {
     private func pump() {
         guard !blocked, !closed else { return }
         while true {
-            let batch = queue.take(maxBytes: 64 * 1024)
+            let batch = queue.take(maxBytes: Self.passThroughBytes)
             if batch.isEmpty {
                 guard queue.needsCatchUp else { return }
                 guard let frame = makeCatchUp?() else {

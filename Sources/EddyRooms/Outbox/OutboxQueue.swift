@@ -178,9 +178,9 @@ public struct OutboxQueue<Payload: Sendable>: Sendable {
     /// Counts a message its owner handed straight to the connection because the queue was
     /// empty and the connection kept up (it never waited here, so the queued-bytes figures
     /// do not change).
-    public mutating func recordPassThrough() {
-        counters.enqueued += 1
-        counters.delivered += 1
+    public mutating func recordPassThrough(count: Int = 1) {
+        counters.enqueued += count
+        counters.delivered += count
     }
 
     /// Counts a message its owner discarded because `offer` said `.full` and it could not

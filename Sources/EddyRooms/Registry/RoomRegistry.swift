@@ -24,8 +24,8 @@ public final class RoomRegistry: Sendable {
         var byLoop: [ObjectIdentifier: RoomShard] = [:]
         var all: [RoomShard] = []
 
-        mutating func add(_ loop: EventLoop) -> RoomShard {
-            let shard = RoomShard(loop: loop)
+        mutating func add(_ loop: EventLoop, delivery: RoomDelivery) -> RoomShard {
+            let shard = RoomShard(loop: loop, delivery: delivery)
             byLoop[ObjectIdentifier(loop)] = shard
             all.append(shard)
             return shard
@@ -34,28 +34,34 @@ public final class RoomRegistry: Sendable {
 
     private let shards: Mutex<Shards>
     private let compressor: BroadcastCompressor?
+    /// When published messages reach the members (see `RoomDelivery`).
+    public let delivery: RoomDelivery
 
     /// A registry with one shard per loop of `group` (members join their socket's loop's shard).
     ///
     /// - Parameter compression: when set, broadcasts over its threshold are also compressed
     ///   once (no context takeover) for members that negotiated `server_no_context_takeover`.
-    public convenience init(group: EventLoopGroup, compression: PerMessageDeflateConfiguration? = nil) {
-        self.init(compression: compression)
+    /// - Parameter delivery: at once (the default), or coalesced into one write per member
+    ///   per interval.
+    public convenience init(group: EventLoopGroup, compression: PerMessageDeflateConfiguration? = nil,
+                            delivery: RoomDelivery = .immediate) {
+        self.init(compression: compression, delivery: delivery)
         shards.withLock { shards in
-            for loop in group.loops { _ = shards.add(loop) }
+            for loop in group.loops { _ = shards.add(loop, delivery: delivery) }
         }
     }
 
     /// A registry that adds a shard for each loop its members' sockets live on, as they join
     /// (for code that is built before its event loops, like a gateway installed into a router).
-    public init(compression: PerMessageDeflateConfiguration? = nil) {
+    public init(compression: PerMessageDeflateConfiguration? = nil, delivery: RoomDelivery = .immediate) {
         self.shards = Mutex(Shards())
         self.compressor = compression.map { BroadcastCompressor(configuration: $0) }
+        self.delivery = delivery
     }
 
     private func shard(for outbox: Outbox) -> RoomShard {
         let loop = outbox.eventLoop
-        return shards.withLock { shards in shards.byLoop[ObjectIdentifier(loop)] ?? shards.add(loop) }
+        return shards.withLock { shards in shards.byLoop[ObjectIdentifier(loop)] ?? shards.add(loop, delivery: delivery) }
     }
 
     private var allShards: [RoomShard] { shards.withLock { $0.all } }
@@ -107,6 +113,13 @@ public final class RoomRegistry: Sendable {
     ///   the message (a heartbeat).
     public func publish(_ message: PreparedMessage, to room: String, key: String? = nil, position: Int64? = nil) {
         for shard in allShards { shard.deliver(message, to: room, key: key, position: position) }
+    }
+
+    /// Hands every message still waiting for its burst (coalesced delivery) to the members'
+    /// outboxes now, on every loop; returns once they are queued. Call before closing the
+    /// members (a graceful shutdown), so the last messages precede the close frames.
+    public func flushPending() async {
+        for shard in allShards { await shard.flushPending() }
     }
 
     /// Prepares a message with this registry's compression settings.

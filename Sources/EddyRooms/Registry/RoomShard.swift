@@ -7,6 +7,10 @@ import EddyWebSocket
 /// delivering to members touch sockets without a hop, and shards on different loops
 /// never contend. Deliveries are submitted to the loop in publish order, so a join that
 /// runs on the loop sits at one exact point of every room's stream.
+///
+/// With `RoomDelivery.coalesced`, messages that follow a delivery burst within the interval
+/// wait in `pending` (every room's, in publish order) for one timer, which hands them all to
+/// the members at once.
 actor RoomShard {
     let loop: EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
@@ -14,7 +18,20 @@ actor RoomShard {
     private var rooms: [String: RoomMembers] = [:]
     private var roomsOfMember: [ObjectIdentifier: Set<String>] = [:]
 
-    init(loop: EventLoop) { self.loop = loop }
+    /// Coalesced delivery's timing; nil for immediate delivery.
+    private var pacer: DeliveryPacer?
+    /// Publishes waiting for the next burst (coalesced delivery only), in publish order.
+    private var pending: [PendingDelivery] = []
+    private var bursting: [PendingDelivery] = []
+    /// Fires the next burst; created on first use, armed exactly while `pending` is not empty.
+    private var burstTimer: ScheduledWork?
+
+    init(loop: EventLoop, delivery: RoomDelivery = .immediate) {
+        self.loop = loop
+        if case .coalesced(let interval) = delivery { pacer = DeliveryPacer(interval: interval) }
+    }
+
+    deinit { burstTimer?.cancel() }
 
     func join(_ outbox: Outbox, room: String, floor: MemberFloor?) {
         rooms[room, default: RoomMembers()].insert(RoomMember(outbox: outbox, floor: floor))
@@ -59,8 +76,82 @@ actor RoomShard {
     /// the work is submitted to this shard's loop in publish order.
     nonisolated func deliver(_ message: PreparedMessage, to room: String, key: String?, position: Int64?) {
         loop.execute {
-            self.assumeIsolated { shard in shard.deliverNow(message, to: room, key: key, position: position) }
+            self.assumeIsolated { shard in shard.accept(PendingDelivery(message: message, room: room, key: key, position: position)) }
         }
+    }
+
+    /// Hands everything waiting for the next burst to the members now (before closing them).
+    func flushPending() {
+        guard !pending.isEmpty else { return }
+        burstTimer?.stop()
+        burst()
+    }
+
+    private func accept(_ delivery: PendingDelivery) {
+        guard pacer != nil else { return deliverNow(delivery) }
+        switch pacer?.publish(at: .now) {
+        case .deliverNow, nil:
+            deliverNow(delivery)
+        case .holdAndArm(let delay):
+            pending.append(delivery)
+            armBurst(after: delay)
+        case .hold:
+            pending.append(delivery)
+        }
+    }
+
+    private func armBurst(after delay: Duration) {
+        let timer = burstTimer ?? ScheduledWork(on: loop) { [weak self] in
+            guard let shard = self else { return }
+            shard.assumeIsolated { $0.burst() }
+        }
+        burstTimer = timer
+        timer.start(after: delay)
+    }
+
+    /// Delivers every pending publish, in order. Consecutive publishes to one room (a run's
+    /// events) go to each member in one offer, so a member's share is one call down to its
+    /// socket's cork, which sends it in one write at the end of this loop iteration.
+    private func burst() {
+        pacer?.burst(at: .now)
+        // Two arrays swapped back and forth keep their capacity: no allocation per burst.
+        swap(&pending, &bursting)
+        var start = bursting.startIndex
+        while start < bursting.endIndex {
+            let room = bursting[start].room
+            var end = start + 1
+            while end < bursting.endIndex && bursting[end].room == room { end += 1 }
+            deliverTogether(bursting[start..<end], to: room)
+            start = end
+        }
+        bursting.removeAll(keepingCapacity: true)
+    }
+
+    /// Scratch for `deliverTogether`: one member's frames and their keys.
+    private var memberFrames: [[UInt8]] = []
+    private var memberKeys: [String?] = []
+
+    private func deliverTogether(_ deliveries: ArraySlice<PendingDelivery>, to room: String) {
+        guard deliveries.count > 1 else {
+            for delivery in deliveries { deliverNow(delivery) }
+            return
+        }
+        guard let members = rooms[room]?.members else { return }
+        for member in members {
+            memberFrames.removeAll(keepingCapacity: true)
+            memberKeys.removeAll(keepingCapacity: true)
+            for delivery in deliveries {
+                if let position = delivery.position, let floor = member.floor, !floor.advance(to: position) { continue }
+                memberFrames.append(delivery.message.frame(forSharedWindowBits: member.sharedWindowBits))
+                memberKeys.append(delivery.key)
+            }
+            member.outbox.offerOnLoop(frames: memberFrames, keys: memberKeys)
+        }
+        memberFrames.removeAll(keepingCapacity: true) // the frames' bytes are shared: let them go
+    }
+
+    private func deliverNow(_ delivery: PendingDelivery) {
+        deliverNow(delivery.message, to: delivery.room, key: delivery.key, position: delivery.position)
     }
 
     private func deliverNow(_ message: PreparedMessage, to room: String, key: String?, position: Int64?) {
@@ -70,6 +161,14 @@ actor RoomShard {
             member.outbox.offer(frame: message.frame(forSharedWindowBits: member.sharedWindowBits), key: key)
         }
     }
+}
+
+/// A publish as a shard received it, kept until its burst under coalesced delivery.
+struct PendingDelivery {
+    let message: PreparedMessage
+    let room: String
+    let key: String?
+    let position: Int64?
 }
 
 /// One member of a room on one shard.

@@ -1,0 +1,21 @@
+/// When a room's published messages are handed to its members' sockets.
+///
+/// - `immediate`: each publish is handed to every member's outbox as soon as its loop runs
+///   it. Lowest latency; a member whose loop iteration sees several publishes still gets
+///   them in one write (the socket's cork), but a steady stream of publishes a little
+///   slower than a loop iteration costs one system call per message per member.
+/// - `coalesced(atMostEvery:)`: each loop hands a room's messages to its members at most
+///   once per `interval`, all that was published meanwhile at once, so they leave in one
+///   write per member. A publish after a quiet interval still goes out at once; only a
+///   publish that follows another within `interval` waits, and by at most `interval`
+///   (plus the loop's own delay). For streams read by people (dashboards) a few
+///   milliseconds cost nothing and save most of the per-message system calls.
+///
+/// Guarantees under both: publish order per member, the ordered rooms' floors (a member
+/// joins at the head and gets exactly the positions above it), and outbox policies are the
+/// same; with `coalesced`, a member that joins a plain (unpositioned) room may also get
+/// what was published up to one interval before its join.
+public enum RoomDelivery: Sendable, Equatable {
+    case immediate
+    case coalesced(atMostEvery: Duration)
+}

@@ -1,0 +1,144 @@
+import EddyHTTP
+import EddyLoop
+import EddyNet
+@testable import EddyRooms
+import EddyShared
+import EddyWebSocket
+import Testing
+
+/// `RoomDelivery.coalesced`: the pacing rule on its own, and what a member sees when
+/// publishes wait for their burst.
+@Suite("Rooms: coalesced delivery", .timeLimit(.minutes(2)))
+struct CoalescedDeliveryTests {
+    // MARK: The rule, without sockets
+
+    @Test func aPublishAfterAQuietIntervalGoesAtOnce() {
+        let start = ContinuousClock.now
+        var pacer = DeliveryPacer(interval: .milliseconds(10))
+        #expect(pacer.publish(at: start) == .deliverNow)
+        #expect(pacer.publish(at: start + .milliseconds(10)) == .deliverNow)
+        #expect(pacer.publish(at: start + .milliseconds(25)) == .deliverNow)
+        #expect(!pacer.isArmed)
+    }
+
+    @Test func publishesWithinTheIntervalWaitForOneBurstAtItsEnd() {
+        let start = ContinuousClock.now
+        var pacer = DeliveryPacer(interval: .milliseconds(10))
+        #expect(pacer.publish(at: start) == .deliverNow)
+        #expect(pacer.publish(at: start + .milliseconds(3)) == .holdAndArm(after: .milliseconds(7)))
+        #expect(pacer.publish(at: start + .milliseconds(4)) == .hold)
+        // Even past the interval, nothing overtakes what is held: it waits for the burst.
+        #expect(pacer.publish(at: start + .milliseconds(30)) == .hold)
+        pacer.burst(at: start + .milliseconds(31))
+        #expect(!pacer.isArmed)
+        // The burst opened a new interval.
+        #expect(pacer.publish(at: start + .milliseconds(35)) == .holdAndArm(after: .milliseconds(6)))
+        pacer.burst(at: start + .milliseconds(41))
+        #expect(pacer.publish(at: start + .milliseconds(51)) == .deliverNow)
+    }
+
+    // MARK: With sockets
+
+    /// The members' sockets, as the route saw them.
+    final class Members: Sendable {
+        let sockets = Mutex<[WebSocket]>([])
+    }
+
+    /// A room "r" whose members' sockets the test can close from the server's side.
+    struct Server {
+        let group: EventLoopGroup
+        let listener: TCPListener
+        let rooms: RoomRegistry
+        let members: Members
+        let serving: Task<Void, any Error>
+
+        static func start(delivery: RoomDelivery) async throws -> Server {
+            let group = try EventLoopGroup(loopCount: 1)
+            let rooms = RoomRegistry(group: group, delivery: delivery)
+            let members = Members()
+            var connection = WebSocketConfiguration()
+            connection.keepAlive = .disabled
+            var router = HTTPRouter<WebSocketRoute>()
+            try router.addUpgrade("/room", WebSocketRoute(
+                endpoint: WebSocketEndpoint(handshake: WebSocketServerHandshake(configuration: .init()), connection: connection)
+            ) { socket, _ in
+                members.sockets.withLock { $0.append(socket) }
+                try await rooms.serve(socket, in: "r", policy: .closeSlowConsumer) { _ in
+                    for try await _ in socket.messages {}
+                }
+            })
+            let server = HTTPServer(router: router, upgrade: WebSocketRoute.upgrade)
+            let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+            let serving = Task(executorPreference: listener.eventLoop) { try await server.serve(listener) }
+            return Server(group: group, listener: listener, rooms: rooms, members: members, serving: serving)
+        }
+
+        var url: String { "ws://127.0.0.1:\(listener.localAddress.port)/room" }
+
+        /// Closes every member's socket with 1001, as a graceful shutdown does.
+        func closeMembers() async {
+            for socket in members.sockets.withLock({ $0 }) { _ = await socket.close(code: .goingAway, reason: "shutting down") }
+        }
+
+        func stop() async -> Bool {
+            await listener.close()
+            serving.cancel()
+            _ = try? await serving.value
+            return await group.shutdown().allSatisfy { $0.isClean }
+        }
+    }
+
+    /// Connects to `server`, waits until it is a member, publishes `texts` back to back, runs
+    /// `beforeClose`, closes the members with 1001, and returns what the client read and
+    /// the close code it got.
+    static func publishThenClose(_ texts: [String], on server: Server,
+                                 beforeClose: () async -> Void) async throws -> (texts: [String], code: UInt16?) {
+        let clients = try EventLoopGroup(loopCount: 1)
+        let socket = try await WebSocket.connect(to: server.url, on: clients.loops[0])
+        let reader = Task(executorPreference: clients.loops[0]) { () -> [String] in
+            var read: [String] = []
+            for try await message in socket.messages { if case .text(let text) = message { read.append(text) } }
+            return read
+        }
+        for _ in 0..<1_000 where await server.rooms.memberCount(of: "r") < 1 { try await clients.loops[0].sleep(for: .milliseconds(10)) }
+        for text in texts { server.rooms.publish(.text(text), to: "r") }
+        await beforeClose()
+        await server.closeMembers()
+        let read = try await reader.value
+        let code = await socket.waitUntilClosed().code.rawValue
+        _ = await clients.shutdown()
+        return (read, code)
+    }
+
+    @Test func publishesThatFollowABurstWaitForTheNextOne() async throws {
+        // An interval far longer than the test: the second publish can only be held.
+        let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(60)))
+        let result = try await Self.publishThenClose(["a", "b"], on: server) {
+            // Let the loop run the publishes (and the first one's write) before closing.
+            try? await server.group.loops[0].submit {}
+        }
+        #expect(result.texts == ["a"], "the held publish was delivered early: \(result.texts)")
+        #expect(result.code == 1001)
+        #expect(await server.stop())
+    }
+
+    @Test func flushingPendingDeliversWhatWaitsBeforeTheCloseFrame() async throws {
+        let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(60)))
+        let result = try await Self.publishThenClose(["a", "b", "c"], on: server) {
+            await server.rooms.flushPending()
+        }
+        #expect(result.texts == ["a", "b", "c"])
+        #expect(result.code == 1001)
+        #expect(await server.stop())
+    }
+
+    @Test func immediateDeliveryHoldsNothing() async throws {
+        let server = try await Server.start(delivery: .immediate)
+        let result = try await Self.publishThenClose(["a", "b", "c"], on: server) {
+            try? await server.group.loops[0].submit {}
+        }
+        #expect(result.texts == ["a", "b", "c"])
+        #expect(result.code == 1001)
+        #expect(await server.stop())
+    }
+}
