@@ -34,6 +34,7 @@ for n in $DASHBOARDS; do
     result=$("$BENCH/loadgen/dag-dashboards" --host 127.0.0.1 --port "$SERVER_PORT" --token bench --dashboards "$n" \
       --timeout $(( SECONDS_PER_RATE * 6 + 60 )) | tee -a "$OUT/results.txt")
     cpu=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    grep -E "^syscw|^wchar" "/proc/$SERVER_PID/io" >&2 || true
     stop_server
     rm -f "$OUT/events-$n-$rate.sqlite"*
     expected=$(( rate * SECONDS_PER_RATE ))

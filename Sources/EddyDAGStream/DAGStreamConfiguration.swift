@@ -27,6 +27,13 @@ public struct DAGStreamConfiguration: Sendable {
     /// Commands a connection may send per second (token bucket, burst of the same size).
     /// Default 20.
     public var commandsPerSecond = 20
+    /// When a run's events (and the lobby's messages) reach the dashboards' sockets. Default:
+    /// coalesced, at most one burst every 16 ms (a frame of a 60 Hz display): an event after
+    /// a quiet 16 ms goes out at once; events that come faster wait at most 16 ms and share
+    /// one write per dashboard, which keeps a run's fan-out to many dashboards from spending
+    /// a system call per event on each. `.immediate` hands every event to the sockets as
+    /// soon as it is logged.
+    public var delivery: RoomDelivery = .coalesced(atMostEvery: .milliseconds(16))
 
     public init() {}
 }

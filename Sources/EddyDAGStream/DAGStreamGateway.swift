@@ -62,7 +62,7 @@ public final class DAGStreamGateway: Sendable {
     let joined = Atomic<Int>(0)
     let frames: FrameCache
     /// One room per watched run and one for the lobby; each fed by one engine subscription.
-    let rooms = RoomRegistry()
+    let rooms: RoomRegistry
     let feeds = RoomFeeds()
     /// The feeds of remote runs, by run (the newest one started for each).
     let remoteFeeds = Mutex<[String: RemoteRunFeed]>([:])
@@ -73,6 +73,7 @@ public final class DAGStreamGateway: Sendable {
         self.remoteRuns = remoteRuns
         self.engine = engine
         self.configuration = configuration
+        self.rooms = RoomRegistry(delivery: configuration.delivery)
         self.access = StreamAccess(configuration: configuration)
         self.frames = FrameCache(compressor: BroadcastCompressor(configuration: Self.handshakeConfiguration.deflate))
     }
@@ -210,6 +211,8 @@ public final class DAGStreamGateway: Sendable {
             }
             if drained { continuation.resume() }
         }
+        // Events still waiting for their burst go before the close frames.
+        await rooms.flushPending()
         let sockets = open.withLock { Array($0.sockets.values) }
         await withTaskGroup(of: Void.self) { group in
             for socket in sockets {

@@ -24,6 +24,7 @@ struct StreamServerOptions: ParsableArguments {
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
     @Option(help: "Seconds between WebSocket pings to each dashboard (0: none).") var pingInterval = 20.0
     @Option(help: "Seconds a dashboard may take to answer a ping; past them it is dropped (1011) as dead.") var pongTimeout = 20.0
+    @Option(help: "Milliseconds: events that follow one another this closely share one write per dashboard (0: every event written at once).") var deliveryInterval = 16
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
     @OptionGroup var logging: LogOptions
@@ -36,6 +37,7 @@ struct StreamServerOptions: ParsableArguments {
     func validate() throws {
         guard keepRuns >= 0 else { throw ValidationError("--keep-runs must be 0 (all) or more") }
         guard pingInterval >= 0, pongTimeout > 0 else { throw ValidationError("--ping-interval must be 0 (none) or more, --pong-timeout more than 0") }
+        guard (0...1000).contains(deliveryInterval) else { throw ValidationError("--delivery-interval must be 0 (at once) to 1000 milliseconds") }
         if operatorToken != nil && operatorTokenFile != nil { throw ValidationError("give --operator-token or --operator-token-file, not both") }
         if viewerToken != nil && viewerTokenFile != nil { throw ValidationError("give --viewer-token or --viewer-token-file, not both") }
         if let problem = StreamTokens.problem(operatorFlag: operatorToken, viewerFlag: viewerToken,
@@ -117,6 +119,7 @@ func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: Stri
     configuration.stream.allowedOrigins = Set(options.allowOrigin)
     configuration.stream.keepAlive.pingInterval = options.pingInterval > 0 ? .milliseconds(Int(options.pingInterval * 1000)) : nil
     configuration.stream.keepAlive.pongTimeout = .milliseconds(Int(options.pongTimeout * 1000))
+    configuration.stream.delivery = options.deliveryInterval > 0 ? .coalesced(atMostEvery: .milliseconds(options.deliveryInterval)) : .immediate
     configuration.connectionLimits = options.connections.limits
     configuration.tls = try options.tls.serverContext()
     configuration.logger = logger

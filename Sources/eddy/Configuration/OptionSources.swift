@@ -48,7 +48,7 @@ struct OptionSources {
 
     /// The options the environment may set for `demo` and `serve`, as `EDDY_<NAME>`.
     static let environmentOptions = [
-        "host", "port", "db", "keep-runs", "log-level", "shutdown-timeout", "ping-interval", "pong-timeout",
+        "host", "port", "db", "keep-runs", "log-level", "shutdown-timeout", "ping-interval", "pong-timeout", "delivery-interval",
         "max-connections", "max-connections-per-ip", "connection-rate-per-ip",
         "tls-cert", "tls-key", "operator-token-file", "viewer-token-file",
     ]
