@@ -76,27 +76,28 @@ struct ConnectionLimitsTests {
         let (listener, serving, handled) = try await Self.holdingListener(ConnectionLimits(newConnectionsPerSecondPerAddress: 5), group: group)
         let port = listener.localAddress.port
         let loop = group.loops[0]
+        // 40 connections back to back, all kept open: however loaded the machine, they come
+        // faster than 5 per second (the test used to wait for each one's verdict, and on a
+        // machine slow enough each waited out the refill).
+        var connections: [TCPConnection] = []
+        for _ in 0..<40 { connections.append(try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)) }
+        for _ in 0..<3_000 where handled.current + listener.refusedCounts.addressRate < 40 {
+            try await loop.sleep(for: .milliseconds(10))
+        }
+        #expect(handled.current + listener.refusedCounts.addressRate == 40)
+        // A refused connection was told and closed; an admitted one is closed by its handler
+        // once it reads our end of stream, having sent nothing.
         var answers: [String] = []
-        for _ in 0..<40 {
-            let (handledBefore, refusedBefore) = (handled.current, listener.refusedCounts.addressRate)
-            let connection = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
-            // The listener's own counts say which it was; a refused one then reads its reason.
-            for _ in 0..<500 where handled.current == handledBefore && listener.refusedCounts.addressRate == refusedBefore {
-                try await loop.sleep(for: .milliseconds(10))
-            }
-            if listener.refusedCounts.addressRate > refusedBefore {
-                answers.append(try await Self.readToEnd(connection))
-            } else if handled.current > handledBefore {
-                answers.append("admitted")
-            } else {
-                answers.append("neither")
-            }
+        for connection in connections {
+            // Safe to drop: a refused connection may already be closed by the server.
+            try? await connection.shutdownWrite()
+            let text = try await Self.readToEnd(connection)
+            answers.append(text.isEmpty ? "admitted" : text)
             await connection.close()
         }
         // The burst (5) is always admitted; 40 connections come faster than 5 per second.
         #expect(answers.prefix(5).allSatisfy { $0 == "admitted" }, "\(answers.prefix(5))")
         #expect(answers.contains("slow down\n"))
-        #expect(!answers.contains("neither"))
         #expect(Set(answers).isSubset(of: ["admitted", "slow down\n"]), "\(Set(answers))")
         #expect(listener.refusedCounts.addressRate == answers.filter { $0 == "slow down\n" }.count)
 
