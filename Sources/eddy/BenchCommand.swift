@@ -68,12 +68,12 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         await group.shutdown()
-        try distributionFile?.write(results.histogram)
         if report.json {
             try report.printJSON(summary(results))
         } else {
             Console.out(resultLine(results))
         }
+        try distributionFile?.write(results.histogram) // after the summary: a failed write loses no figures
         if results.errors > 0 && results.messages == 0 { throw ExitCode(1) }
     }
 

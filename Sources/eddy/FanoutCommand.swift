@@ -109,13 +109,13 @@ struct FanoutCommand: AsyncParsableCommand {
         }
         for connection in stalledConnections { await connection.close() }
         await group.shutdown()
-        try distributionFile?.write(results.histogram)
         let published = state.published.load(ordering: .relaxed)
         if report.json {
             try report.printJSON(summary(results, published: published))
         } else {
             Console.out(resultLine(results, published: published))
         }
+        try distributionFile?.write(results.histogram) // after the summary: a failed write loses no figures
     }
 
     /// The `RESULT key=value …` line (the Benchmarks scripts parse it; keep its fields).

@@ -55,6 +55,21 @@ struct BenchReportCommandTests {
         #expect(run.stderr.isEmpty, "nothing on stderr by default off a terminal: \(run.stderr)")
     }
 
+    /// `--histogram -`: the RESULT line first (scripts still find it), then the distribution.
+    @Test func histogramOnStdoutFollowsTheResultLine() async throws {
+        let (server, port) = try await startEddyServer(["echo", "--port", "0"])
+        defer { stopServer(server) }
+        let run = try await runEddy(["bench", "ws://127.0.0.1:\(port)/", "--histogram", "-"] + Self.shortBench)
+        #expect(run.status == 0, "\(run)")
+        let lines = run.stdout.split(separator: "\n", maxSplits: 1)
+        #expect(lines.count == 2, "\(run.stdout)")
+        let fields = try resultFields(String(lines.first ?? ""))
+        #expect(fields.map(\.key) == Self.benchResultKeys)
+        let distribution = try PercentileDistribution(text: String(lines.last ?? ""))
+        let messages = fields.first { $0.key == "messages" }.flatMap { UInt64($0.value) }
+        #expect(distribution.totalCount == messages, "every measured round trip is in the distribution")
+    }
+
     /// Progress lines: forced with --progress on a pipe, by default on a terminal, never with --quiet.
     @Test func benchPrintsProgressOnATerminalOrWhenAskedAndNotWhenQuiet() async throws {
         let (server, port) = try await startEddyServer(["echo", "--port", "0"])
@@ -152,7 +167,10 @@ struct PercentileDistribution {
     struct Malformed: Error, CustomStringConvertible { let description: String }
 
     init(contentsOf path: String) throws {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try self.init(text: try String(contentsOfFile: path, encoding: .utf8))
+    }
+
+    init(text: String) throws {
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         guard let header = lines.first, header.split(separator: " ", omittingEmptySubsequences: true)
             == ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"]
