@@ -7,7 +7,8 @@ import Synchronization
 
 /// `eddy bench`: a WebSocket load generator on Eddy's own runtime. It drives any echo
 /// server (Eddy, SwiftNIO, Node `ws` …): each connection keeps `--in-flight` messages
-/// outstanding and measures each round trip; latencies go into an HdrHistogram.
+/// outstanding and measures each round trip; latencies go into an HdrHistogram. It prints one
+/// RESULT line, or JSON, and optionally the whole distribution (`BenchReportOptions`).
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",

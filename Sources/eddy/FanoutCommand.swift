@@ -9,7 +9,7 @@ import Synchronization
 /// broadcast server (every message a client sends goes to every client, sender included:
 /// `eddy echo --broadcast`, a Node `ws` broadcast loop …); the publisher sends timestamped
 /// messages and every subscriber measures delivery latency. Optional stalled subscribers
-/// complete the handshake and never read.
+/// complete the handshake and never read. Reports as `eddy bench` does (`BenchReportOptions`).
 struct FanoutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fanout",
