@@ -7,7 +7,8 @@ import Synchronization
 
 /// `eddy bench`: a WebSocket load generator on Eddy's own runtime. It drives any echo
 /// server (Eddy, SwiftNIO, Node `ws` …): each connection keeps `--in-flight` messages
-/// outstanding and measures each round trip; latencies go into an HdrHistogram.
+/// outstanding and measures each round trip; latencies go into an HdrHistogram. It prints one
+/// RESULT line, or JSON, and optionally the whole distribution (`BenchReportOptions`).
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -24,6 +25,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Offer permessage-deflate.") var deflate = false
     @Flag(help: "Send JSON-like text messages instead of binary ones.") var text = false
     @OptionGroup var tls: ClientTLSOptions
+    @OptionGroup(title: "Report") var report: BenchReportOptions
 
     func validate() throws {
         guard connections > 0, inFlight > 0, payload >= 0, duration > 0, warmup >= 0 else {
@@ -32,6 +34,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let distributionFile = try report.openDistributionFile()
         let group = try EventLoopGroup(loopCount: loops)
         var client = WebSocketClientConfiguration()
         client.deflate.isEnabled = deflate
@@ -47,20 +50,36 @@ struct BenchCommand: AsyncParsableCommand {
         let window = BenchWindow(from: measureFrom, until: measureUntil)
 
         let settings = client
-        let (url, inFlight) = (self.url, self.inFlight)
-        let results = try await withThrowingTaskGroup(of: ConnectionResult.self) { tasks in
-            for index in 0..<connections {
-                let loop = group.loops[index % group.loops.count]
-                tasks.addTask(executorPreference: loop) {
-                    try await Self.drive(url: url, client: settings, loop: loop, message: message,
-                                         inFlight: inFlight, window: window)
+        let (url, inFlight, connections) = (self.url, self.inFlight, self.connections)
+        let progress = report.showsProgress ? RunProgress() : nil
+        let results = try await withProgressLines(enabled: progress != nil, noun: "messages", warmup: measureFrom - start, read: {
+            ProgressSnapshot(messages: progress?.messages.load(ordering: .relaxed) ?? 0, errors: progress?.errors.load(ordering: .relaxed) ?? 0)
+        }) {
+            try await withThrowingTaskGroup(of: ConnectionResult.self) { tasks in
+                for index in 0..<connections {
+                    let loop = group.loops[index % group.loops.count]
+                    tasks.addTask(executorPreference: loop) {
+                        try await Self.drive(url: url, client: settings, loop: loop, message: message,
+                                             inFlight: inFlight, window: window, progress: progress)
+                    }
                 }
+                var merged = ConnectionResult()
+                for try await result in tasks { merged.merge(result) }
+                return merged
             }
-            var merged = ConnectionResult()
-            for try await result in tasks { merged.merge(result) }
-            return merged
         }
         await group.shutdown()
+        if report.json {
+            try report.printJSON(summary(results))
+        } else {
+            Console.out(resultLine(results))
+        }
+        try distributionFile?.write(results.histogram) // after the summary: a failed write loses no figures
+        if results.errors > 0 && results.messages == 0 { throw ExitCode(1) }
+    }
+
+    /// The `RESULT key=value …` line (the Benchmarks scripts parse it; keep its fields).
+    func resultLine(_ results: ConnectionResult) -> String {
         let rate = Int((Double(results.messages) / duration).rounded())
         let h = results.histogram
         func us(_ p: Double) -> String { Self.microseconds(h.valueAtPercentile(p)) }
@@ -69,8 +88,17 @@ struct BenchCommand: AsyncParsableCommand {
         fields += ["negotiated=\(results.compressed)/\(connections)", "seconds=\(duration)", "messages=\(results.messages)"]
         fields += ["msgs_per_sec=\(rate)", "p50_us=\(us(50))", "p99_us=\(us(99))", "p999_us=\(us(99.9))"]
         fields += ["max_us=\(us(100))", "errors=\(results.errors)"]
-        Console.out(fields.joined(separator: " "))
-        if results.errors > 0 && results.messages == 0 { throw ExitCode(1) }
+        return fields.joined(separator: " ")
+    }
+
+    /// The `--json` summary: the RESULT line's fields as numbers, the configuration, and the
+    /// latency percentiles.
+    func summary(_ results: ConnectionResult) -> BenchSummary {
+        BenchSummary(url: url, connections: connections, inFlight: inFlight, payload: payload, mode: text ? "text" : "binary",
+                     deflate: deflate ? "offered" : "off", negotiated: results.compressed, seconds: duration, warmup: warmup,
+                     loops: loops, messages: results.messages, msgsPerSec: Int((Double(results.messages) / duration).rounded()),
+                     errors: results.errors, latencySamples: results.histogram.totalCount,
+                     latency: LatencyPercentiles(results.histogram))
     }
 
     /// Nanoseconds as microseconds with one decimal.
@@ -81,13 +109,14 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// Runs one connection: keeps `inFlight` messages outstanding until the window ends.
     static func drive(url: String, client: WebSocketClientConfiguration, loop: EventLoop, message: WebSocketMessage,
-                      inFlight: Int, window: BenchWindow) async throws -> ConnectionResult {
+                      inFlight: Int, window: BenchWindow, progress: RunProgress?) async throws -> ConnectionResult {
         var result = ConnectionResult()
         let socket: WebSocket
         do {
             socket = try await WebSocket.connect(to: url, configuration: client, on: loop)
         } catch {
             result.errors += 1
+            progress?.errors.add(1, ordering: .relaxed)
             return result
         }
         if socket.isCompressed { result.compressed = 1 }
@@ -102,7 +131,11 @@ struct BenchCommand: AsyncParsableCommand {
             for try await reply in socket.messages {
                 let now = clock.now
                 guard let sentAt = sent.pop() else { break }
-                if reply != message { result.errors += 1 }
+                progress?.messages.add(1, ordering: .relaxed)
+                if reply != message {
+                    result.errors += 1
+                    progress?.errors.add(1, ordering: .relaxed)
+                }
                 if now >= window.from && sentAt >= window.from && now <= window.until {
                     result.messages += 1
                     _ = result.histogram.record(UInt64(max(0, (now - sentAt) / .nanoseconds(1))))
@@ -117,9 +150,40 @@ struct BenchCommand: AsyncParsableCommand {
             }
         } catch {
             result.errors += 1
+            progress?.errors.add(1, ordering: .relaxed)
         }
         await socket.close()
         return result
+    }
+}
+
+/// `eddy bench --json`: one object, keys sorted; latencies in microseconds.
+struct BenchSummary: Codable {
+    let url: String
+    let connections: Int
+    let inFlight: Int
+    let payload: Int
+    /// "binary" or "text".
+    let mode: String
+    /// "offered" or "off".
+    let deflate: String
+    /// Connections that negotiated permessage-deflate.
+    let negotiated: Int
+    /// Measured seconds.
+    let seconds: Double
+    let warmup: Double
+    let loops: Int
+    /// Round trips measured.
+    let messages: Int
+    let msgsPerSec: Int
+    let errors: Int
+    /// Latencies in the histogram (the measured round trips).
+    let latencySamples: UInt64
+    let latency: LatencyPercentiles
+
+    enum CodingKeys: String, CodingKey {
+        case url, connections, inFlight = "in_flight", payload, mode, deflate, negotiated, seconds, warmup, loops, messages
+        case msgsPerSec = "msgs_per_sec", errors, latencySamples = "latency_samples", latency = "latency_us"
     }
 }
 
