@@ -10,6 +10,9 @@ export NODE_PATH=/usr/share/nodejs
 # start_server LOGFILE CMD... -> sets SERVER_PID and SERVER_PORT (waits up to 30 s)
 start_server() {
   local log=$1; shift
+  # Emptied here, not only by the child's redirection: the loop below may otherwise read a
+  # previous server's LISTENING line before the child has truncated the file.
+  : > "$log"
   "$@" > "$log" 2>&1 &
   SERVER_PID=$!
   SERVER_PORT=""
