@@ -41,13 +41,15 @@ public final class EventLoop: @unchecked Sendable {
     /// This loop as the serial executor of actors bound to it (see `EventLoop+Executor`).
     let serialExecutor = LoopSerialExecutor()
 
-    // Loop-thread state.
-    private var local: [LoopWork] = []
-    private var draining: [LoopWork] = []
-    private var remoteBatch: [LoopWork] = []
-    private var idleActive = false
-    private var corked: [any EndOfIterationFlushable] = []
-    private var flushing: [any EndOfIterationFlushable] = []
+    // Loop-thread state. The fields touched per read, write or job are
+    // `@exclusivity(unchecked)`: only the loop's thread touches them and no access overlaps
+    // another, so the runtime's dynamic exclusivity check proves nothing (see WebSocket.swift).
+    @exclusivity(unchecked) private var local: [LoopWork] = []
+    @exclusivity(unchecked) private var draining: [LoopWork] = []
+    @exclusivity(unchecked) private var remoteBatch: [LoopWork] = []
+    @exclusivity(unchecked) private var idleActive = false
+    @exclusivity(unchecked) private var corked: [any EndOfIterationFlushable] = []
+    @exclusivity(unchecked) private var flushing: [any EndOfIterationFlushable] = []
     var lifecycle = Lifecycle.running
     package var resources: [ObjectIdentifier: any LoopResource] = [:]
     /// Jobs of tasks preferring this loop run so far (for tests of executor switching).

@@ -36,23 +36,25 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     let handle: UnsafeMutablePointer<uv_tcp_t>
 
     enum Phase { case open, closing, closed }
-    // Loop-thread state.
-    var phase = Phase.open
-    var counters = TCPCounters()
+    // Loop-thread state. The fields touched per read, write or job are
+    // `@exclusivity(unchecked)`: only the loop's thread touches them and no access overlaps
+    // another, so the runtime's dynamic exclusivity check proves nothing (see WebSocket.swift).
+    @exclusivity(unchecked) var phase = Phase.open
+    @exclusivity(unchecked) var counters = TCPCounters()
     // Read side.
-    var pending: [UInt8] = []
-    var reader: UnsafeContinuation<[UInt8]?, any Error>?
+    @exclusivity(unchecked) var pending: [UInt8] = []
+    @exclusivity(unchecked) var reader: UnsafeContinuation<[UInt8]?, any Error>?
     var readEnded = false
     var readError: (any Error)?
-    var reading = false
+    @exclusivity(unchecked) var reading = false
     /// Where received bytes go instead of `pending`, once `startReceiving` was called.
     var receiver: (any ByteStreamReceiver)?
-    var receivingPaused = false
+    @exclusivity(unchecked) var receivingPaused = false
     // Write side.
     var writers: [UnsafeContinuation<Void, any Error>] = []
     /// Small writes made during this loop iteration, sent together at its end.
-    var cork: [UInt8] = []
-    var corkRegistered = false
+    @exclusivity(unchecked) var cork: [UInt8] = []
+    @exclusivity(unchecked) var corkRegistered = false
     var writeShut = false
     var shutdownWaiter: UnsafeContinuation<Void, any Error>?
     var closeWaiters: [UnsafeContinuation<Void, Never>] = []

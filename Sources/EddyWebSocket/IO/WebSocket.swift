@@ -43,31 +43,36 @@ public final class WebSocket: @unchecked Sendable {
     /// The negotiated permessage-deflate parameters, if any.
     public let deflateParameters: PerMessageDeflateParameters?
 
-    // Loop-thread state (see WebSocket+Loop.swift).
-    var proto: WebSocketProtocol
+    // Loop-thread state (see WebSocket+Loop.swift). The per-message fields are
+    // `@exclusivity(unchecked)`: only the loop's thread touches them and no access overlaps
+    // another (the protocol is a value mutated in place and calls nothing back), so the
+    // runtime's dynamic exclusivity check — about a sixth of the server's user-space time
+    // per echoed message (BENCHMARKS.md) — proves nothing here. The sanitizer builds still
+    // check the thread confinement.
+    @exclusivity(unchecked) var proto: WebSocketProtocol
     let transport: any ByteStream
-    var events: [WebSocketEvent] = []
-    var eventIndex = 0
+    @exclusivity(unchecked) var events: [WebSocketEvent] = []
+    @exclusivity(unchecked) var eventIndex = 0
     /// Payload bytes of the messages in `events` not yet taken.
-    var bufferedBytes = 0
+    @exclusivity(unchecked) var bufferedBytes = 0
     var status: WebSocketCloseStatus?
     // `state` and `driver` (5 bytes) sit in the padding after `status`.
     /// The transport's lifecycle, whether the socket reads and what it waits for (see the
     /// type for the states and transitions). Loop only.
-    var state = WebSocketConnectionState()
+    @exclusivity(unchecked) var state = WebSocketConnectionState()
     /// A task or a responder (see the type). A task's mode is also read off the loop, in
     /// `nextMessage`: it is written once, before the handler starts.
     var driver: WebSocketDriver
-    var consumer: UnsafeContinuation<WebSocketMessage?, any Error>?
+    @exclusivity(unchecked) var consumer: UnsafeContinuation<WebSocketMessage?, any Error>?
     /// The parked consumer's cancellable wait, if it is one.
     var consumerWait: WaitCancellation?
     /// The frame buffer handed back and forth with the protocol (see `sendOnLoop`).
-    var spareFrame: [UInt8] = []
+    @exclusivity(unchecked) var spareFrame: [UInt8] = []
     var closeWaiters: [UnsafeContinuation<WebSocketCloseStatus, Never>] = []
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
-    var spareActions: [WebSocketAction] = []
+    @exclusivity(unchecked) var spareActions: [WebSocketAction] = []
     /// What `tallyDeflate` has tallied of the protocol's deflate totals.
-    var deflateReported: (input: Int, output: Int) = (0, 0)
+    @exclusivity(unchecked) var deflateReported: (input: Int, output: Int) = (0, 0)
     var closeTimer: ScheduledWork?
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
     var keepAliveSlot = -1
