@@ -70,17 +70,7 @@ public final class Outbox: @unchecked Sendable {
         guard !closed else { return }
         if !blocked && queue.isEmpty && !queue.isBehind {
             // Nothing waits and the socket keeps up: straight to the socket, no queueing.
-            do {
-                let underWatermark = try socket.sendFramedWithoutWaiting(frame)
-                queue.recordPassThrough()
-                if !underWatermark {
-                    blocked = true
-                    waitForDrain()
-                }
-            } catch {
-                closed = true
-                retryWaiting()
-            }
+            passThrough(count: 1) { try socket.sendFramedWithoutWaiting(frame) }
             return
         }
         switch queue.offer(.init(payload: frame, byteCount: frame.count, key: key)) {
@@ -112,24 +102,33 @@ public final class Outbox: @unchecked Sendable {
                 bytes += frames[end].count
                 end += 1
             }
-            do {
-                let chunk = next == frames.startIndex && end == frames.endIndex ? frames : Array(frames[next..<end])
-                let underWatermark = try socket.sendFramedWithoutWaiting(chunk)
-                queue.recordPassThrough(count: end - next)
-                if !underWatermark {
-                    blocked = true
-                    waitForDrain()
-                }
-            } catch {
-                closed = true
-                retryWaiting()
-                return
-            }
+            let chunk = next == frames.startIndex && end == frames.endIndex ? frames : Array(frames[next..<end])
+            guard passThrough(count: end - next, { try socket.sendFramedWithoutWaiting(chunk) }) else { return }
             next = end
         }
         while next < frames.endIndex {
             enqueue(frame: frames[next], key: keys[next])
             next += 1
+        }
+    }
+
+    /// Hands frames straight to the socket with `send` (nothing is queued ahead of them);
+    /// above the socket's high watermark one task waits for it to drain. False if the socket
+    /// failed: the outbox is then closed.
+    @discardableResult
+    private func passThrough(count: Int, _ send: () throws -> Bool) -> Bool {
+        do {
+            let underWatermark = try send()
+            queue.recordPassThrough(count: count)
+            if !underWatermark {
+                blocked = true
+                waitForDrain()
+            }
+            return true
+        } catch {
+            closed = true
+            retryWaiting()
+            return false
         }
     }
 
