@@ -87,6 +87,13 @@ public final class Outbox: @unchecked Sendable {
         tallyQueue()
     }
 
+    /// `offer(frame:key:)` for code already on the outbox's loop (a room shard): no closure
+    /// to build and hand to the loop, per member and message.
+    func offerOnLoop(frame: [UInt8], key: String?) {
+        assert(eventLoop.inEventLoop, "offerOnLoop off the outbox's loop")
+        enqueue(frame: frame, key: key)
+    }
+
     /// Offers several framed messages at once, on the outbox's loop (a room shard's burst).
     /// While the socket keeps up they go down in calls of up to `passThroughBytes` (as
     /// `pump` sends them), so the transport holds at most that much over its high

@@ -158,7 +158,7 @@ actor RoomShard {
         guard let members = rooms[room]?.members else { return }
         for member in members {
             if let position, let floor = member.floor, !floor.advance(to: position) { continue }
-            member.outbox.offer(frame: message.frame(forSharedWindowBits: member.sharedWindowBits), key: key)
+            member.outbox.offerOnLoop(frame: message.frame(forSharedWindowBits: member.sharedWindowBits), key: key)
         }
     }
 }
