@@ -23,9 +23,18 @@ public final class RedisServer: @unchecked Sendable {
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let server = RedisServer(port: try freeLoopbackPort(), directory: directory, arguments: arguments)
-        try await server.launch()
-        return server
+        // A free port can be taken between the probe and redis-server's bind (another test
+        // process on the machine): the server then exits at once, and a new port is tried.
+        var attempt = 1
+        while true {
+            let server = RedisServer(port: try freeLoopbackPort(), directory: directory, arguments: arguments)
+            do {
+                try await server.launch()
+                return server
+            } catch let error as ChildProcessError where error.description.contains("exited") && attempt < 3 {
+                attempt += 1
+            }
+        }
     }
 
     private init(port: Int, directory: URL, arguments: [String]) {
@@ -60,8 +69,11 @@ public final class RedisServer: @unchecked Sendable {
             return false
         }
         guard answered else {
+            let exited = !process.isRunning
             stop()
-            throw ChildProcessError("redis-server did not answer PING on port \(port) within 10 s")
+            throw ChildProcessError(exited
+                ? "redis-server exited at start on port \(port) (taken by another process?)"
+                : "redis-server did not answer PING on port \(port) within 10 s")
         }
     }
 
