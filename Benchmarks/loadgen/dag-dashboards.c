@@ -36,7 +36,12 @@
  *      bounded by --timeout).
  *
  *   dag-dashboards --port P --token T [--host 127.0.0.1] [--dashboards 1000]
- *                  [--gate start] [--timeout 300] [--threads 1]
+ *                  [--gate start] [--timeout 300] [--threads 1] [--also-port P2 ...]
+ *
+ * --also-port (repeatable, up to 15): more servers on the same host serving the same
+ * run (Eddy nodes sharing runs through Redis). Dashboard i connects to the i-th port
+ * of [--port, --also-port...] round robin; the run is found and the gate approved
+ * through --port.
  *
  * Output (stdout, one line):
  *   RESULT run=<id> dashboards=N finished=F ticker_events=E per_dashboard_min=a
@@ -103,7 +108,11 @@ static int64_t connect_deadline; /* CLOCK_MONOTONIC ns */
 static int error_lines;          /* protocol error lines printed so far (atomic) */
 #define MAX_ERROR_LINES 10
 
-static struct sockaddr_storage dst;
+#define MAX_PORTS 16
+static int opt_ports[MAX_PORTS]; /* --port, then every --also-port */
+static int nports = 1;
+static struct sockaddr_storage dsts[MAX_PORTS];
+#define dst (dsts[0])
 static socklen_t dstlen;
 static char run_id[256];
 static char request[2048]; /* the upgrade request, up to the Sec-WebSocket-Key value */
@@ -216,7 +225,7 @@ static void usage(const char *msg)
         fprintf(stderr, "dag-dashboards: %s\n", msg);
     fprintf(stderr,
             "usage: dag-dashboards --port P --token T [--host H] [--dashboards N] [--gate NODE]\n"
-            "                      [--timeout S] [--threads K]\n");
+            "                      [--timeout S] [--threads K] [--also-port P2 ...]\n");
     exit(1);
 }
 
@@ -246,13 +255,18 @@ static void parse_args(int argc, char **argv)
             opt_timeout = parse_d(f, v, 0.001, 86400);
         else if (!strcmp(f, "--threads"))
             opt_threads = (int)parse_ll(f, v, 1, 256);
-        else {
+        else if (!strcmp(f, "--also-port")) {
+            if (nports == MAX_PORTS)
+                usage("at most 15 --also-port");
+            opt_ports[nports++] = (int)parse_ll(f, v, 1, 65535);
+        } else {
             fprintf(stderr, "dag-dashboards: unknown option %s\n", f);
             usage(NULL);
         }
     }
     if (opt_port < 0)
         usage("--port is required");
+    opt_ports[0] = opt_port;
     if (!opt_token)
         usage("--token is required");
     if (opt_threads > opt_dashboards)
@@ -275,7 +289,13 @@ static void resolve(void)
         fprintf(stderr, "dag-dashboards: cannot resolve %s: %s\n", opt_host, gai_strerror(rc));
         exit(2);
     }
-    memcpy(&dst, res->ai_addr, res->ai_addrlen);
+    for (int i = 0; i < nports; i++) {
+        memcpy(&dsts[i], res->ai_addr, res->ai_addrlen);
+        if (dsts[i].ss_family == AF_INET)
+            ((struct sockaddr_in *)&dsts[i])->sin_port = htons((uint16_t)opt_ports[i]);
+        else
+            ((struct sockaddr_in6 *)&dsts[i])->sin6_port = htons((uint16_t)opt_ports[i]);
+    }
     dstlen = res->ai_addrlen;
     freeaddrinfo(res);
     if (strchr(opt_host, ':'))
@@ -546,7 +566,7 @@ static void start_conn(struct worker *w, struct conn *c)
         return;
     }
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (struct sockaddr *)&dst, dstlen) != 0 && errno != EINPROGRESS) {
+    if (connect(c->fd, (struct sockaddr *)&dsts[c->id % (uint32_t)nports], dstlen) != 0 && errno != EINPROGRESS) {
         handshake_failed(w, c, "connect failed", errno);
         return;
     }
