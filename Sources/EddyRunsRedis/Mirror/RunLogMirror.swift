@@ -105,7 +105,7 @@ public final class RunLogMirror: Sendable {
         tasks.withLock { tasks in
             tasks.runs[runID] = Task { [self] in
                 do {
-                    for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: engine.epoch) where event.isLogged {
+                    for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: nil) where event.isLogged {
                         queue.put(.event(event))
                     }
                 } catch {
