@@ -55,10 +55,12 @@ struct RunLeaseTests {
         defer { redis.shutDown() }
         let loop = try EventLoop()
         let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url)), on: loop)
-        let a = RunLease(node: "a", ttl: .milliseconds(200), client: client)
+        let a = RunLease(node: "a", ttl: .seconds(30), client: client)
         let b = RunLease(node: "b", ttl: .seconds(30), client: client)
         #expect(try await a.acquire(runID: "r"))
         #expect(try await b.acquire(runID: "r") == false)
+        // A's last renewal gives it 200 ms to live; then nobody renews it.
+        #expect(try await RunLease(node: "a", ttl: .milliseconds(200), client: client).renew(runID: "r"))
         #expect(try await eventually { try await b.acquire(runID: "r") }, "a lease nobody renews expires")
         #expect(try await a.renew(runID: "r") == false, "the former holder cannot renew another node's lease")
         #expect(try await b.holder(runID: "r") == "b")
