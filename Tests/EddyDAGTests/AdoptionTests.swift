@@ -91,6 +91,36 @@ struct AdoptionTests {
         await adopter.shutdown()
     }
 
+    @Test("a gate waiting at the takeover waits again, and its timeout runs from the takeover")
+    func gateTimeoutRestarts() async throws {
+        func definition(gateTimeout: Duration) throws -> DAGDefinition {
+            var b = DAGBuilder()
+            b.task("first") { _ in "one" }
+            b.gate("review", after: ["first"], presentation: "ok?", timeout: GateTimeoutPolicy(after: gateTimeout, action: .approve))
+            b.task("last", after: ["review"]) { ctx in ctx.inputs["review"] ?? .null }
+            return try b.build()
+        }
+        let (owner, ownerDir) = try makeEngine()
+        _ = ownerDir
+        _ = try await owner.start(try definition(gateTimeout: .seconds(600)), runID: "gated")
+        try await waitForState(owner, "gated") { $0.node("review")?.status == .waitingHuman }
+        await owner.log.flush()
+        let history = try owner.log.encodedEvents(runID: "gated", after: 0)
+        await owner.shutdown()
+
+        let (adopter, dir) = try makeEngine()
+        _ = dir
+        try await adopter.adopt(try definition(gateTimeout: .milliseconds(50)), runID: "gated", history: history, by: "b")
+        #expect(try await withDeadline { await adopter.waitForCompletion(runID: "gated") } == .completed)
+        let events = try adopter.events(runID: "gated")
+        checkHistory(events)
+        let adopted = Array(events.dropFirst(history.count))
+        #expect(statuses(of: "review", in: adopted) == [.completed], "approved by the timeout armed at the takeover")
+        #expect(eventsOfType("gate_resolved", in: adopted).count == 1)
+        #expect(statuses(of: "first", in: adopted).isEmpty)
+        await adopter.shutdown()
+    }
+
     @Test("a history that is not a live run of the definition is refused, and nothing is stored")
     func refusals() async throws {
         let owner = try await deadOwner()
