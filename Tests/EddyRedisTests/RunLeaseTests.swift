@@ -65,21 +65,25 @@ struct RunLeaseTests {
         #expect(try await a.renew(runID: "r") == false, "the former holder cannot renew another node's lease")
         #expect(try await b.holder(runID: "r") == "b")
 
-        // The keeper reports the lease lost once a renewal finds it is not its own any more.
+        // The keeper renews what it holds, and reports the lease lost once a renewal finds it is
+        // not its own any more. (Passes driven by hand: the timing of its task is not checked.)
         let lost = LostRuns()
-        let keeper = RunLeaseKeeper(lease: RunLease(node: "c", ttl: .milliseconds(300), client: client), report: { _ in }) {
+        let keeper = RunLeaseKeeper(lease: RunLease(node: "c", ttl: .seconds(30), client: client), report: { _ in }) {
             lost.add($0)
         }
+        let key = keeper.lease.key(runID: "kept")
         #expect(try await keeper.lease.acquire(runID: "kept"))
         keeper.hold("kept")
-        keeper.start()
-        // Renewed meanwhile: still c's after several time-to-lives.
-        try await Task.sleep(for: .seconds(1))
+        _ = try await client.send(RedisCommand("PEXPIRE", key, "5000"))
+        await keeper.renewAll()
+        #expect(try await client.send(RedisCommand("PTTL", key)).integer ?? 0 > 5000, "renewed to the lease's 30 s")
         #expect(try await keeper.lease.holder(runID: "kept") == "c")
         #expect(lost.runs.isEmpty)
-        _ = try await client.send(RedisCommand("SET", keeper.lease.key(runID: "kept"), "d"))
-        #expect(try await eventually { lost.runs == ["kept"] })
+        _ = try await client.send(RedisCommand("SET", key, "d"))
+        await keeper.renewAll()
+        #expect(lost.runs == ["kept"])
         #expect(keeper.runs.isEmpty)
+        #expect(try await keeper.lease.holder(runID: "kept") == "d", "another node's lease is left alone")
         await keeper.stop()
         await client.close()
         #expect(await loop.shutdown().isClean)
@@ -95,9 +99,9 @@ struct RunLeaseTests {
             eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path, synchronous: .off)))
         let loop = try EventLoop()
         let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url)), on: loop)
-        let mirror = RunLogMirror(engine: engine, node: "a", log: RedisEventLog(client: client), leaseTTL: .seconds(2)) { _ in }
+        let mirror = RunLogMirror(engine: engine, node: "a", log: RedisEventLog(client: client), leaseTTL: .seconds(30)) { _ in }
         try mirror.start()
-        let lease = RunLease(node: "b", ttl: .seconds(2), client: client)
+        let lease = RunLease(node: "b", ttl: .seconds(30), client: client)
         var builder = DAGBuilder()
         builder.task("first") { _ in "one" }
         builder.gate("review", after: ["first"], presentation: ["title": "Go?"])

@@ -63,7 +63,8 @@ public final class RunLeaseKeeper: Sendable {
         try await lease.release(runID: runID)
     }
 
-    private func renewAll() async {
+    /// One renewal pass over every lease held (what the keeper's task does every `ttl / 3`).
+    public func renewAll() async {
         for runID in runs {
             do {
                 let renewed = try await lease.renew(runID: runID)
