@@ -1,9 +1,12 @@
 """Failover of a run across `eddy serve` nodes (issue 17): Python `websockets` dashboards on
-three nodes watch a run of node A; its gate is approved from node C; once node B's dashboard
-sees `post1` running, node A is SIGKILLed (by the PID the test passes: a process the test
-started). B or C must take the run over from its Redis stream and finish it.
+three nodes watch a run of node A, and node A is SIGKILLed (by the PID the test passes: a
+process the test started). B or C must take the run over from its Redis stream and finish it.
 
-Usage: dag_failover.py A_BASE B_BASE C_BASE A_PID DAG_ID OPERATOR_TOKEN VIEWER_TOKEN
+MODE mid-run (the default): the gate is approved from C (forwarded to A), and A is killed once
+B's dashboard sees `post1` running. MODE at-gate: A is killed while the gate waits; the gate must
+wait again on the new owner, and an approval sent to C is accepted once the new owner is known.
+
+Usage: dag_failover.py A_BASE B_BASE C_BASE A_PID DAG_ID OPERATOR_TOKEN VIEWER_TOKEN [MODE]
 Prints PASS/FAIL lines, then "OK <adopter> <events> takeover_gap_ms=<ms>" and exits 0 when every
 check passed (the gap: from A's last event in the stream to the takeover's first, a figure only).
 """
@@ -17,6 +20,7 @@ import urllib.request
 from websockets.asyncio.client import connect
 
 A, B, C, A_PID, DAG, OPERATOR, VIEWER = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
+MODE = sys.argv[8] if len(sys.argv) > 8 else "mid-run"
 SESSION = {"snapshot", "command_result", "heartbeat"}
 results = []
 
@@ -102,11 +106,24 @@ async def main():
     watchers = [Dashboard(base, f"{name}{i}") for name, base in (("b", B), ("c", C)) for i in range(2)]
     check("every dashboard sees the gate waiting", await wait_for(lambda: all(d.gate_waiting() for d in watchers + [on_a])))
 
-    approval = await command(C, OPERATOR, "approve", "from-c")
-    check("the approval from C is forwarded to A and accepted", approval is not None and approval["status"] == "accepted",
-          approval)
-    check("B sees post1 running (on A)", await wait_for(lambda: watchers[0].saw_running("post1")))
-    os.kill(A_PID, signal.SIGKILL)
+    if MODE == "mid-run":
+        approval = await command(C, OPERATOR, "approve", "from-c")
+        check("the approval from C is forwarded to A and accepted", approval is not None and approval["status"] == "accepted",
+              approval)
+        check("B sees post1 running (on A)", await wait_for(lambda: watchers[0].saw_running("post1")))
+        os.kill(A_PID, signal.SIGKILL)
+    else:
+        os.kill(A_PID, signal.SIGKILL)
+        # Until a node has taken over, C forwards to A, which nobody answers for: rejected at once, not applied.
+        approval, attempts_made = None, 0
+        for attempt in range(300):
+            attempts_made += 1
+            approval = await command(C, OPERATOR, "approve", f"from-c-{attempt}")
+            if approval is not None and approval["status"] != "rejected":
+                break
+            await asyncio.sleep(0.1)
+        check("after the takeover, an approval sent to C is accepted by the new owner",
+              approval is not None and approval["status"] == "accepted", (attempts_made, approval))
     check("the dashboard on A loses its connection", await wait_for(lambda: on_a.ended.is_set(), 30))
     epoch = on_a.messages[0][1]["epoch"]
     since = on_a.logged()[-1][1]["seq"] if on_a.logged() else on_a.messages[0][1]["seq"]
@@ -162,7 +179,8 @@ async def main():
     check("no node attempt ran twice", len(attempts) == len(set(attempts)), attempts)
     completed_before = {e["node_id"] for e in events[:cut] if e["type"] == "node_state" and e["status"] == "completed"}
     rerun = [e["node_id"] for e in events[cut:] if e["type"] == "node_state" and e["node_id"] in completed_before]
-    check("nodes completed before the takeover did not run again", completed_before >= {"pre0", "post0"} and not rerun,
+    expected_completed = {"pre0", "post0"} if MODE == "mid-run" else {"pre0"}
+    check("nodes completed before the takeover did not run again", completed_before >= expected_completed and not rerun,
           (sorted(completed_before), rerun))
     status, attempt = {}, {}
     for e in events[:cut]:
@@ -172,11 +190,19 @@ async def main():
                 attempt[e["node_id"]] = e["attempt"]
     running = {node: attempt.get(node, 0) for node, s in status.items() if s == "running"}
     retried = all((node, n + 1) in attempts for node, n in running.items())
-    check("a node was running when A died (post1, seen running on B)", "post1" in running or "post2" in running, status)
-    check("nodes that were running were retried as a new attempt", retried, (running, attempts))
-    check("nodes that were running were logged retrying at the takeover",
-          all(any(e["type"] == "node_state" and e["node_id"] == node and e["status"] == "retrying" for e in events[cut:])
-              for node in running), running)
+    if MODE == "mid-run":
+        check("a node was running when A died (post1, seen running on B)", "post1" in running or "post2" in running, status)
+        check("nodes that were running were retried as a new attempt", retried, (running, attempts))
+        check("nodes that were running were logged retrying at the takeover",
+              all(any(e["type"] == "node_state" and e["node_id"] == node and e["status"] == "retrying" for e in events[cut:])
+                  for node in running), running)
+    else:
+        check("the gate was waiting at the takeover", status.get("review") == "waiting_human", status)
+        check("the gate waited again without a second announcement",
+              len([e for e in events if e["type"] == "human_gate_waiting"]) == 1)
+        resolved = [e for e in events if e["type"] == "gate_resolved"]
+        check("the gate was decided once, after the takeover, by the approval",
+              len(resolved) == 1 and events.index(resolved[0]) > cut and resolved[0].get("decision") == "approve", resolved)
 
     if all(results):
         # A figure, not a check: the time between A's last mirrored event and the takeover's first.
