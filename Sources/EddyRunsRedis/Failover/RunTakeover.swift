@@ -1,6 +1,8 @@
 public import EddyDAG
 public import EddyDAGStream
 import EddyDAGRedis
+import EddyRedis
+import EddyRedisCore
 import EddyShared
 
 /// Failover's taking side: watches the runs other nodes own (as a `RemoteRuns` directory lists
@@ -15,6 +17,8 @@ import EddyShared
 ///   it; the others see the lease held and leave the run alone;
 /// - the run is adopted from the entries its stream holds (the dead owner's events up to what
 ///   its mirror had stored: anything it logged later is lost with it);
+/// - a run whose stream already ends with `execution_complete` (its owner died after storing
+///   the end, before announcing it) is not adopted: it is announced finished, for its owner;
 /// - a run that cannot be adopted here (no definition for it, a history the engine refuses:
 ///   see `DAGEngine.adopt`) is reported once, its lease released, and not tried again by this node;
 /// - polls every `pollInterval` (a lease's `ttl / 2` by default), one run after the other.
@@ -25,6 +29,7 @@ public final class RunTakeover: Sendable {
     private let directory: any RemoteRuns
     private let leases: RunLeaseKeeper
     private let log: RedisEventLog
+    private let registry: RunRegistry
     private let definition: @Sendable (String) -> DAGDefinition?
     private let report: @Sendable (String) -> Void
     private let refused = Mutex<Set<String>>([])
@@ -40,6 +45,7 @@ public final class RunTakeover: Sendable {
         node = mirror.node
         engine = mirror.engine
         log = mirror.log
+        registry = mirror.registry
         self.directory = directory
         self.leases = leases
         self.pollInterval = pollInterval ?? leases.lease.ttl / 2
@@ -90,8 +96,14 @@ public final class RunTakeover: Sendable {
 
     private func adopt(_ runID: String, from owner: String) async {
         do {
+            let entries = try await log.entries(runID: runID, after: 0)
+            if let last = entries.last, case .executionComplete(let completion) = last.envelope.event {
+                try await announceFinished(runID, owner: owner, last: last, status: completion.status)
+                try await leases.release(runID)
+                return
+            }
             guard let definition = definition(runID) else { throw TakeoverRefusal("no definition for it on this node") }
-            let history = try await log.entries(runID: runID, after: 0).map(\.encoded)
+            let history = entries.map(\.encoded)
             try await engine.adopt(definition, runID: runID, history: history, by: node)
             tally.withLock { $0 += 1 }
             report("run \(runID): taken over from node \(owner) (its lease expired) at seq \(history.count)")
@@ -100,6 +112,22 @@ public final class RunTakeover: Sendable {
             report("run \(runID): its owner \(owner) lost its lease, but this node cannot take it over: \(error)")
             try? await leases.release(runID)
         }
+    }
+}
+
+extension RunTakeover {
+    /// Writes and publishes the run's `run_finished` record in its owner's name, as the owner's
+    /// mirror would have (`HSET` + `PUBLISH`, one pipeline).
+    private func announceFinished(_ runID: String, owner: String, last: StreamEntry, status: ExecutionStatus) async throws {
+        let summary = RunSummary(dagID: runID, finished: true, status: status, lastSeq: last.seq)
+        let record = RunRegistryRecord(node: owner, message: LobbyMessage(epoch: last.envelope.epoch, ts: last.envelope.ts,
+                                                                          event: .runFinished(summary)))
+        let replies = try await log.client.pipeline([
+            RedisCommand("HSET", arguments: [Array(registry.runsKey.utf8), Array(runID.utf8), record.bytes]),
+            RedisCommand("PUBLISH", arguments: [Array(registry.lobbyChannel.utf8), record.bytes]),
+        ])
+        for reply in replies { if case .error(let message) = reply { throw RedisError.server(message) } }
+        report("run \(runID): its owner \(owner) died after storing its end; announced it finished")
     }
 }
 
