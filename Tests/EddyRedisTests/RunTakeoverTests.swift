@@ -35,7 +35,7 @@ struct RunTakeoverTests {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             engine = try DAGEngine(configuration: .init(
                 eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path, synchronous: .off)))
-            let configuration = RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url))
+            let configuration = try RunLeaseTests.configuration(redis)
             client = RedisClient(configuration: configuration, on: loop)
             mirror = RunLogMirror(engine: engine, node: "b", log: RedisEventLog(client: client), leaseTTL: .seconds(30)) { _ in }
             try mirror.start()
@@ -100,15 +100,20 @@ struct RunTakeoverTests {
         let redis = try await RedisServer.start()
         defer { redis.shutDown() }
         let loop = try EventLoop()
-        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url)), on: loop)
+        let client = RedisClient(configuration: try RunLeaseTests.configuration(redis), on: loop)
         let history = try await Self.deadOwnersRun("gated", client: client, approve: false)
         let held = try await Self.deadOwnersRun("held", client: client, approve: false)
         let lease = RunLease(node: "a", ttl: .seconds(30), client: client)
         #expect(try await lease.acquire(runID: "held"), "a still holds this one")
         let b = try await NodeB(redis: redis, loop: loop)
+        // A third node's directory, which knew the run as a's.
+        let c = RedisRunDirectory(node: "c", configuration: try RunLeaseTests.configuration(redis), on: loop) { _ in }
+        await c.start(waitingUpTo: .seconds(30))
+        #expect(c.owner(of: "gated") == "a")
 
         await b.takeover.poll()
         #expect(b.takeover.adoptedCount == 1)
+        #expect(try await eventually { c.owner(of: "gated") == "b" }, "the other nodes learn the new owner")
         #expect(try await lease.holder(runID: "gated") == "b")
         #expect(try await lease.holder(runID: "held") == "a")
         #expect((try? b.engine.state(runID: "held")) == nil, "a run whose lease is held is left alone")
@@ -132,6 +137,7 @@ struct RunTakeoverTests {
 
         await b.takeover.poll()
         #expect(b.takeover.adoptedCount == 1, "nothing more to take over")
+        await c.stop()
         await b.close()
         await client.close()
         #expect(await loop.shutdown().isClean)
@@ -141,7 +147,7 @@ struct RunTakeoverTests {
         let redis = try await RedisServer.start()
         defer { redis.shutDown() }
         let loop = try EventLoop()
-        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url)), on: loop)
+        let client = RedisClient(configuration: try RunLeaseTests.configuration(redis), on: loop)
         let events = try await Self.deadOwnersRun("ended", client: client, approve: true)
         let b = try await NodeB(redis: redis, loop: loop)
         await b.takeover.poll()
