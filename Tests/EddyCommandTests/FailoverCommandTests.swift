@@ -14,7 +14,7 @@ struct FailoverCommandTests {
 
     static func startNode(_ name: String, redis: RedisServer, log: ScratchLog) async throws -> (ChildProcess, Int) {
         try await DemoProcess.start(db: log.directory.appendingPathComponent("\(name).sqlite").path, command: "serve",
-                                    arguments: ["--dag", dag, "--redis", redis.url, "--node", name, "--lease-ttl", "2"])
+                                    arguments: ["--dag", dag, "--redis", redis.url, "--node", name, "--lease-ttl", "3"])
     }
 
     /// A run on A (its gate decided from C before A dies, or left waiting), watched from B and C;

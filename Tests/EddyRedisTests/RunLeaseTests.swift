@@ -13,6 +13,11 @@ import Testing
 /// back at the end, and a fenced owner's appends refused by the stream.
 @Suite("Redis run leases", .timeLimit(.minutes(1)))
 struct RunLeaseTests {
+    /// Generous deadlines: the machine running the suite is loaded (correctness is checked, not timings).
+    static func configuration(_ redis: RedisServer) throws -> RedisConfiguration {
+        RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url), connectTimeout: .seconds(30), commandTimeout: .seconds(30))
+    }
+
     /// Polls `condition` every 20 ms until it holds; false after `seconds` (a bound, not a timing check).
     func eventually(seconds: Int = 30, _ condition: () async throws -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(seconds)
@@ -27,7 +32,7 @@ struct RunLeaseTests {
         let redis = try await RedisServer.start()
         defer { redis.shutDown() }
         let loop = try EventLoop()
-        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url)), on: loop)
+        let client = RedisClient(configuration: try RunLeaseTests.configuration(redis), on: loop)
         for round in 0..<20 {
             let runID = "run-\(round)"
             let a = RunLease(node: "a", ttl: .seconds(30), client: client)
@@ -54,7 +59,7 @@ struct RunLeaseTests {
         let redis = try await RedisServer.start()
         defer { redis.shutDown() }
         let loop = try EventLoop()
-        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url)), on: loop)
+        let client = RedisClient(configuration: try RunLeaseTests.configuration(redis), on: loop)
         let a = RunLease(node: "a", ttl: .seconds(30), client: client)
         let b = RunLease(node: "b", ttl: .seconds(30), client: client)
         #expect(try await a.acquire(runID: "r"))
@@ -98,7 +103,7 @@ struct RunLeaseTests {
         let engine = try DAGEngine(configuration: .init(
             eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path, synchronous: .off)))
         let loop = try EventLoop()
-        let client = RedisClient(configuration: RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url)), on: loop)
+        let client = RedisClient(configuration: try RunLeaseTests.configuration(redis), on: loop)
         let mirror = RunLogMirror(engine: engine, node: "a", log: RedisEventLog(client: client), leaseTTL: .seconds(30)) { _ in }
         try mirror.start()
         let lease = RunLease(node: "b", ttl: .seconds(30), client: client)
