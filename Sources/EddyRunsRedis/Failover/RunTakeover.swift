@@ -70,6 +70,7 @@ public final class RunTakeover: Sendable {
         }
     }
 
+    /// Stops polling, after the pass in progress (if any) ends.
     public func stop() async {
         let running = task.withLock { task in
             defer { task = nil }
