@@ -121,6 +121,31 @@ struct AdoptionTests {
         await adopter.shutdown()
     }
 
+    @Test("a relinquished run stops its bodies and ends interrupted, once")
+    func relinquish() async throws {
+        let (engine, dir) = try makeEngine()
+        _ = dir
+        let release = Latch()
+        defer { release.open() }
+        let (fetches, slowStarts) = (Counter(), Counter())
+        let id = try await engine.start(try definition(fetches: fetches, slowStarts: slowStarts, release: release), runID: "run")
+        try await waitForState(engine, id) { $0.node("slow")?.status == .running && $0.node("review")?.status == .waitingHuman }
+        #expect(await engine.relinquish(runID: id, reason: "node b holds the lease"))
+        #expect(try await withDeadline { await engine.waitForCompletion(runID: id) } == .interrupted)
+        #expect(await engine.relinquish(runID: id, reason: "again") == false)
+        let events = try engine.events(runID: id)
+        checkHistory(events)
+        let state = try engine.state(runID: id)
+        #expect(state.node("fetch")?.status == .completed)
+        for node in ["slow", "review", "publish"] { #expect(state.node(node)?.status == .cancelled) }
+        #expect(eventsOfType("error", in: events).contains { if case .error(let e) = $0 { e.code == "relinquished" } else { false } })
+        // The cancelled body's late result changes nothing.
+        release.open()
+        await engine.log.flush()
+        #expect(try engine.events(runID: id).count == events.count)
+        await engine.shutdown()
+    }
+
     @Test("a history that is not a live run of the definition is refused, and nothing is stored")
     func refusals() async throws {
         let owner = try await deadOwner()

@@ -38,6 +38,21 @@ extension DAGEngine {
         await run.resumeAdopted(by: node)
     }
 
+    /// Gives up a live run that another process now runs (this node lost its lease on it):
+    /// its running task bodies are cancelled, its timers disarmed, and it ends here with an
+    /// `error` (code `relinquished`, saying `reason`), `node_state cancelled` for every node not
+    /// finished and `execution_complete` `interrupted`, in this engine's log only. Returns
+    /// `false` for a run that is unknown or already over.
+    ///
+    /// This is the owner's half of fencing: a node that finds its lease taken stops running the
+    /// run, so no node body of it runs on two nodes after that point.
+    @discardableResult
+    public func relinquish(runID: String, reason: String) async -> Bool {
+        guard let run = runs[runID], !(await run.isFinished) else { return false }
+        await run.abandon(code: "relinquished", message: reason)
+        return true
+    }
+
     /// Decodes and checks the history: every event logged, of `runID`, in one epoch, `seq` 1, 2, 3…
     static func decodeHistory(_ history: [EncodedEvent], runID: String) throws(DAGEngineError) -> [LoggedEvent] {
         var logged: [LoggedEvent] = []

@@ -46,6 +46,12 @@ actor DAGRun {
         operations += history.map { .event($0) }
     }
 
+    /// Gives the run up here (see ``RunStateMachine/abandon(code:message:)``).
+    func abandon(code: String, message: String) {
+        machine.abandon(code: code, message: message)
+        drain()
+    }
+
     /// Logs the adopted history and the takeover's first events in one append, then goes on.
     func resumeAdopted(by node: String) {
         machine.resumeAfterAdoption(by: node)
