@@ -143,6 +143,51 @@ struct RunLeaseTests {
     }
 }
 
+extension RunLeaseTests {
+    @Test func aLostLeaseFencesTheMirrorAndTheEngineGivesTheRunUp() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.shutDown() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-fence-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let engine = try DAGEngine(configuration: .init(
+            eventLog: .init(path: directory.appendingPathComponent("events.sqlite").path, synchronous: .off)))
+        let loop = try EventLoop()
+        let client = RedisClient(configuration: try RunLeaseTests.configuration(redis), on: loop)
+        let mirror = RunLogMirror(engine: engine, node: "a", log: RedisEventLog(client: client), leaseTTL: .seconds(30)) { _ in }
+        try mirror.start()
+        let log = RedisEventLog(client: client)
+        var builder = DAGBuilder()
+        builder.task("first") { _ in "one" }
+        builder.gate("review", after: ["first"], presentation: ["title": "Go?"])
+        builder.task("last", after: ["review"]) { _ in "two" }
+        _ = try await engine.start(try builder.build(), runID: "fenced")
+        #expect(try await eventually {
+            try await log.events(runID: "fenced", after: 0).contains { $0.event.typeName == "human_gate_waiting" }
+        })
+        let lease = try #require(mirror.leases)
+        #expect(try await lease.lease.holder(runID: "fenced") == "a")
+        let top = try await log.lastSeq(runID: "fenced")
+
+        // Another node has the lease now (a's expired while it was frozen, say).
+        _ = try await client.send(RedisCommand("SET", lease.lease.key(runID: "fenced"), "b"))
+        await lease.renewAll()
+        #expect(mirror.isFenced("fenced"))
+        #expect(await engine.waitForCompletion(runID: "fenced") == .interrupted, "the engine gave the run up")
+        let local = try engine.events(runID: "fenced")
+        #expect(local.contains { if case .error(let e) = $0.event { e.code == "relinquished" } else { false } })
+        await engine.log.flush()
+        await mirror.stop()
+        #expect(try await log.lastSeq(runID: "fenced") == top, "nothing more appended to the stream")
+        #expect(try await lease.lease.holder(runID: "fenced") == "b", "the other node's lease is left alone")
+        let record = try await client.send(RedisCommand("HGET", RunRegistry().runsKey, "fenced")).bytes.flatMap { RunRegistryRecord(decoding: $0) }
+        #expect(record?.summary?.finished == false, "not announced finished by the fenced node")
+        await client.close()
+        await engine.shutdown()
+        #expect(await loop.shutdown().isClean)
+    }
+}
+
 /// Runs a keeper reported lost, in order.
 final class LostRuns: Sendable {
     private let box = Mutex<[String]>([])

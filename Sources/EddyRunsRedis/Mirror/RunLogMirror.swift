@@ -26,8 +26,8 @@ import EddyShared
 /// - With `leaseTTL` (failover): before a run is announced, its lease (`RunLease`) is taken
 ///   for this node, renewed every `ttl / 3` (`RunLeaseKeeper`) and released once the run is
 ///   announced finished. A run whose lease is another node's, or is lost, is *fenced*: nothing
-///   more of it is appended or announced by this node (the run goes on in this node's engine;
-///   its events stay in SQLite only).
+///   more of it is appended or announced by this node, and a lost one is relinquished by the
+///   engine (`DAGEngine.relinquish`: its bodies cancelled, ended `interrupted` in SQLite only).
 public final class RunLogMirror: Sendable {
     /// What the mirror did so far.
     public struct Counters: Sendable, Hashable {
@@ -73,7 +73,11 @@ public final class RunLogMirror: Sendable {
         self.fenced = fenced
         leases = leaseTTL.map { ttl in
             RunLeaseKeeper(lease: RunLease(node: node, ttl: ttl, client: log.client, keyPrefix: registry.keyPrefix),
-                           report: report) { runID in _ = fenced.update { $0.insert(runID) } }
+                           report: report) { runID in
+                _ = fenced.update { $0.insert(runID) }
+                // The run is another node's now: stop running it here too.
+                Task { await engine.relinquish(runID: runID, reason: "node \(node) lost its lease on this run; another node runs it") }
+            }
         }
     }
 
