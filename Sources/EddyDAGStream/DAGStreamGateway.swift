@@ -353,7 +353,7 @@ public final class DAGStreamGateway: Sendable {
                                     engine: DAGEngine, frames: FrameCache) throws(DAGEngineError) -> Int64 {
         let store = try engine.state(runID: runID)
         let windowBits = outbox.socket.sharedCompressionWindowBits
-        if let resume, resume.epoch == engine.epoch, resume.since <= store.seq, store.seq - resume.since <= Int64(maxReplay) {
+        if let resume, resume.epoch == store.epoch, resume.since <= store.seq, store.seq - resume.since <= Int64(maxReplay) {
             // Exactly (since, head]: the hub has published up to its head, and the run's feed
             // publishes every later event. (Reading past the head would let a later catch-up
             // snapshot at the head leave a gap.)

@@ -54,14 +54,15 @@ enum HistoryRoutes {
             }
             return await offLoop { [after, limit] in
                 do {
-                    let head = try engine.state(runID: dagID).seq
+                    let store = try engine.state(runID: dagID)
+                    let head = store.seq
                     let (upTo, overflow) = after.addingReportingOverflow(limit)
                     let events = try engine.log.encodedEvents(runID: dagID, after: after, upTo: overflow ? .max : upTo)
                     var writer = JSONWriter(reservingCapacity: 64 + events.reduce(0) { $0 + $1.bytes.count + 1 })
                     writer.writeRaw("{\"dag_id\":")
                     writer.writeString(dagID)
                     writer.writeRaw(",\"epoch\":")
-                    writer.writeInt(engine.epoch)
+                    writer.writeInt(store.epoch) // the run's: an adopted run keeps its first owner's
                     writer.writeRaw(",\"head\":")
                     writer.writeInt(head)
                     writer.writeRaw(",\"events\":[")

@@ -78,6 +78,7 @@ struct DemoCommand: AsyncParsableCommand {
         let logger = options.logging.bootstrap(label: "eddy.demo")
         let timeout = Duration.milliseconds(Int(gateTimeout * 1000))
         try await serveStreams(options, logger: logger, announce: "Eddy demo: a research-agent workflow, streamed live.",
+                               adopting: { try? DemoWorkflow.definition(gateTimeout: timeout) },
                                driver: DAGStreamServer.repeating(pause: .seconds(3), logger: logger, runIDPrefix: options.runIDPrefix) {
                                    try DemoWorkflow.definition(gateTimeout: timeout)
                                })
@@ -87,8 +88,10 @@ struct DemoCommand: AsyncParsableCommand {
 /// The CLI around a `DAGStreamServer`: tokens from flags or the environment (a warning for
 /// flags), the banner, `LISTENING <port>`, then `driver` until SIGINT/SIGTERM and an orderly
 /// shutdown (streams close with 1001, the log flushes), the server's services run by one
-/// `ServiceGroup`, which owns those signals (see `runServices`).
+/// `ServiceGroup`, which owns those signals (see `runServices`). With `--redis`, other nodes'
+/// runs of the definition `adopting` returns are taken over when their owner dies.
 func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: String,
+                  adopting definition: @escaping @Sendable () -> DAGDefinition?,
                   driver: @escaping DAGStreamServer.Driver) async throws {
     let tokens = try StreamTokens(operatorFlag: options.operatorToken, viewerFlag: options.viewerToken,
                                   operatorFile: options.operatorTokenFile, viewerFile: options.viewerTokenFile,
@@ -131,7 +134,7 @@ func serveStreams(_ options: StreamServerOptions, logger: Logger, announce: Stri
     let mirror: RunLogMirror?
     do {
         server = try await DAGStreamServer(configuration: configuration)
-        do { mirror = try sharing?.mirror(server.engine) } catch {
+        do { mirror = try sharing?.mirror(server.engine, adopting: definition) } catch {
             await server.shutdown()
             throw error
         }

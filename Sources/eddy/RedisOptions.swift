@@ -18,6 +18,8 @@ struct RedisOptions: ParsableArguments {
     var redis: String?
     @Option(help: "This node's name among the nodes sharing the Redis (letters, digits, - _ .; default: host name and process id).")
     var node: String?
+    @Option(help: "Runs (serve, demo): seconds a node's lease on its runs lasts without renewal; another node takes a run over once its owner's lease expired (failover).")
+    var leaseTtl: Double = 5
     @Option(help: "A file whose first line is the Redis password (instead of EDDY_REDIS_PASSWORD).")
     var redisPasswordFile: String?
     @Option(help: "Redis user name (ACL), with the password.")
@@ -32,6 +34,7 @@ struct RedisOptions: ParsableArguments {
         if redis == nil, node != nil || redisPasswordFile != nil || redisUser != nil || redisCa != nil {
             throw ValidationError("--node, --redis-user, --redis-password-file and --redis-ca need --redis")
         }
+        guard leaseTtl >= 0.1, leaseTtl <= 3600 else { throw ValidationError("--lease-ttl must be between 0.1 and 3600 seconds") }
         if let redis {
             let endpoint: RedisEndpoint
             do { endpoint = try RedisEndpoint(url: redis) } catch { throw ValidationError("--redis: \(error)") }

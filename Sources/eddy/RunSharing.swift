@@ -14,13 +14,16 @@ final class RunSharing: Sendable {
     let loop: EventLoop
     let directory: RedisRunDirectory
     let configuration: RedisConfiguration
+    let leaseTTL: Duration
     private let relay = MutexBox<CommandRelay?>(nil)
+    private let takeover = MutexBox<RunTakeover?>(nil)
 
-    private init(node: String, loop: EventLoop, directory: RedisRunDirectory, configuration: RedisConfiguration) {
+    private init(node: String, loop: EventLoop, directory: RedisRunDirectory, configuration: RedisConfiguration, leaseTTL: Duration) {
         self.node = node
         self.loop = loop
         self.directory = directory
         self.configuration = configuration
+        self.leaseTTL = leaseTTL
     }
 
     /// Reads the registry (waiting up to 5 s for Redis) when `--redis` is given; nil otherwise.
@@ -31,23 +34,35 @@ final class RunSharing: Sendable {
         let directory = RedisRunDirectory(node: node, configuration: configuration, on: loop) { Console.error("eddy: \($0)") }
         Console.error("eddy: node \(node) sharing runs through \(configuration.endpoint)")
         await directory.start(waitingUpTo: .seconds(5))
-        return RunSharing(node: node, loop: loop, directory: directory, configuration: configuration)
+        return RunSharing(node: node, loop: loop, directory: directory, configuration: configuration,
+                          leaseTTL: .milliseconds(Int(options.leaseTtl * 1000)))
     }
 
-    /// Starts mirroring `engine`'s runs (before the driver starts any) and answering commands
-    /// other nodes forward to them.
-    func mirror(_ engine: DAGEngine) throws -> RunLogMirror {
+    /// Starts mirroring `engine`'s runs (before the driver starts any), each under a lease,
+    /// answering commands other nodes forward to them, and taking over other nodes' runs whose
+    /// lease expired, when they are runs of `definition` (failover).
+    func mirror(_ engine: DAGEngine, adopting definition: @escaping @Sendable () -> DAGDefinition?) throws -> RunLogMirror {
         let relay = CommandRelay(engine: engine, node: node, configuration: configuration, on: loop) { Console.error("eddy: \($0)") }
         relay.start()
         self.relay.set(relay)
         let client = RedisClient(configuration: configuration, on: loop)
-        let mirror = RunLogMirror(engine: engine, node: node, log: RedisEventLog(client: client)) { Console.error("eddy: \($0)") }
+        let mirror = RunLogMirror(engine: engine, node: node, log: RedisEventLog(client: client), leaseTTL: leaseTTL) {
+            Console.error("eddy: \($0)")
+        }
         try mirror.start()
+        if let leases = mirror.leases {
+            let takeover = RunTakeover(mirror: mirror, leases: leases, directory: directory, definition: { _ in definition() }) {
+                Console.error("eddy: \($0)")
+            }
+            takeover.start()
+            self.takeover.set(takeover)
+        }
         return mirror
     }
 
     /// Stores what the mirror still holds (for at most 2 s), then closes every Redis connection and the loop.
     func stop(_ mirror: RunLogMirror?) async {
+        await takeover.get()?.stop()
         await mirror?.stop(draining: .seconds(2))
         await mirror?.log.client.close()
         await relay.get()?.stop()

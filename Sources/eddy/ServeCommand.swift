@@ -45,7 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
         let definition = try Self.load(dag)
         let logger = options.logging.bootstrap(label: "eddy.serve")
         let pause = self.repeat ? Duration.milliseconds(Int(self.pause * 1000)) : nil
-        try await serveStreams(options, logger: logger, announce: "Eddy: serving \(dag).",
+        try await serveStreams(options, logger: logger, announce: "Eddy: serving \(dag).", adopting: { definition },
                                driver: DAGStreamServer.repeating(pause: pause, logger: logger, runIDPrefix: options.runIDPrefix, onStart: { Console.out("RUN \($0)") }) { definition })
     }
 }

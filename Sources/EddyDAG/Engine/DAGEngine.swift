@@ -30,9 +30,9 @@ public actor DAGEngine {
 
     public nonisolated let log: SQLiteEventLog
     nonisolated let hub: EventHub
-    private let clock: EngineClock
-    private let maxLiveRuns: Int
-    private var runs: [String: DAGRun] = [:]
+    let clock: EngineClock
+    let maxLiveRuns: Int
+    var runs: [String: DAGRun] = [:]
     private var nextRunNumber = 0
 
     /// Opens (or creates) the event log and recovers interrupted runs.
@@ -96,7 +96,10 @@ public actor DAGEngine {
     /// a `command_result`, or an `error` (code `bad_message`) when the message cannot be decoded.
     public func handleClientMessage(_ bytes: [UInt8], runID: String) async -> EventEnvelope {
         // Safe to drop (here and below): the seq only positions the reply; an unknown run reads as 0.
-        let head = (try? hub.store(runID: runID).seq) ?? 0
+        let before = try? hub.store(runID: runID)
+        let head = before?.seq ?? 0
+        // The run's epoch: the log's, or for an adopted run the one it was started in.
+        let epoch = before?.epoch ?? self.epoch
         do {
             let command = try ProtocolDecoder.decodeCommand(bytes)
             let result = await submit(command, runID: runID)
@@ -152,8 +155,8 @@ public actor DAGEngine {
     /// A `heartbeat` session message for the run's stream (the gateway sends one periodically
     /// so browsers, which cannot send pings, notice a dead connection). Its `seq` is the head.
     public nonisolated func heartbeat(runID: String) throws(DAGEngineError) -> EventEnvelope {
-        let head = try hub.store(runID: runID).seq
-        return EventEnvelope(dagID: runID, epoch: log.epoch, seq: head, ts: log.currentTime, event: .heartbeat)
+        let store = try hub.store(runID: runID)
+        return EventEnvelope(dagID: runID, epoch: store.epoch, seq: store.seq, ts: log.currentTime, event: .heartbeat)
     }
 
     /// The run's durable state store (reducer) as of the last published event.
@@ -168,9 +171,10 @@ public actor DAGEngine {
     /// Reads and reduces the log's events up to `seq`: O(seq); call it off an event loop.
     public nonisolated func historicalSnapshot(runID: String, at seq: Int64) throws(DAGEngineError) -> EventEnvelope {
         guard try log.hasRun(runID) else { throw DAGEngineError.unknownRun(runID) }
-        var store = DAGStateStore(dagID: runID, epoch: log.epoch)
+        let events = try log.events(runID: runID, after: 0, upTo: max(0, seq))
+        var store = DAGStateStore(dagID: runID, epoch: events.first?.epoch ?? log.epoch)
         var ts: Int64 = 0
-        for envelope in try log.events(runID: runID, after: 0, upTo: max(0, seq)) {
+        for envelope in events {
             store.apply(envelope)
             ts = envelope.ts
         }

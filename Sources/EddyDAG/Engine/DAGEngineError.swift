@@ -9,6 +9,7 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
         case storage(String)
         case closed
         case tooManyLiveRuns(Int)
+        case notAdoptable(String)
     }
     private let base: Base
     private init(_ base: Base) { self.base = base }
@@ -18,6 +19,7 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
     static func storage(_ message: String) -> DAGEngineError { DAGEngineError(.storage(message)) }
     static let closed = DAGEngineError(.closed)
     static func tooManyLiveRuns(limit: Int) -> DAGEngineError { DAGEngineError(.tooManyLiveRuns(limit)) }
+    static func notAdoptable(_ reason: String) -> DAGEngineError { DAGEngineError(.notAdoptable(reason)) }
 
     /// Whether the run id is not known to the engine or its log.
     public var isUnknownRun: Bool {
@@ -37,12 +39,19 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
         return false
     }
 
+    /// Whether ``DAGEngine/adopt(_:runID:history:)`` refused the run's history (see the reason).
+    public var isNotAdoptable: Bool {
+        if case .notAdoptable = base { return true }
+        return false
+    }
+
     public var description: String {
         switch base {
         case .unknownRun(let id): return "unknown run '\(id)'"
         case .runAlreadyExists(let id): return "a run named '\(id)' already exists"
         case .storage(let message): return "event log storage error: \(message)"
         case .closed: return "the event log is closed"
+        case .notAdoptable(let reason): return "the run cannot be adopted: \(reason)"
         case .tooManyLiveRuns(let limit): return "\(limit) runs are live, the engine's limit (maxLiveRuns): start again when one finishes"
         }
     }

@@ -32,6 +32,32 @@ actor DAGRun {
         drain()
     }
 
+    /// A run adopted from its log (see ``DAGEngine/adopt(_:runID:history:by:)``): `machine` is
+    /// in the state the history reduces to, and the next event gets `history.count + 1`.
+    init(runID: String, adopting machine: RunStateMachine, history: [LoggedEvent], epoch: Int64, clock: EngineClock,
+         log: SQLiteEventLog) {
+        self.runID = runID
+        self.epoch = epoch
+        self.clock = clock
+        self.log = log
+        self.machine = machine
+        self.seq = history.last?.envelope.seq ?? 0
+        operations.append(.runStarted(runID, createdMs: history.first?.envelope.ts ?? clock.now()))
+        operations += history.map { .event($0) }
+    }
+
+    /// Gives the run up here (see ``RunStateMachine/abandon(code:message:)``).
+    func abandon(code: String, message: String) {
+        machine.abandon(code: code, message: message)
+        drain()
+    }
+
+    /// Logs the adopted history and the takeover's first events in one append, then goes on.
+    func resumeAdopted(by node: String) {
+        machine.resumeAfterAdoption(by: node)
+        drain()
+    }
+
     var isPaused: Bool { machine.status == .paused }
 
     /// Whether `execution_complete` was produced (or the log failed and the run was stopped).

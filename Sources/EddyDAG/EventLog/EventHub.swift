@@ -44,9 +44,10 @@ final class EventHub: CommittedEventSink, Sendable {
         state.withLock { state in state.channels.values.filter { $0.store.isFinished }.count }
     }
 
-    /// Declares a new live run (before any of its events is queued).
-    func register(runID: String) {
-        state.withLock { state in state.register(runID: runID) }
+    /// Declares a new live run (before any of its events is queued), in `epoch` (the log's
+    /// unless the run was adopted from another log).
+    func register(runID: String, epoch runEpoch: Int64? = nil) {
+        state.withLock { state in state.register(runID: runID, epoch: runEpoch) }
     }
 
     /// Runs started and not finished (live runs are never evicted from the hub).
@@ -155,7 +156,7 @@ final class EventHub: CommittedEventSink, Sendable {
         try state.withLock { (state) throws(DAGEngineError) in
             var channel = try state.channel(runID)
             let head = channel.store.seq
-            if let since, clientEpoch == nil || clientEpoch == epoch, since <= head {
+            if let since, clientEpoch == nil || clientEpoch == channel.store.epoch, since <= head {
                 try replay(state.log, since, head)
             } else {
                 snapshot(channel.store.snapshotEnvelope(ts: state.now()))
@@ -253,8 +254,8 @@ extension EventHub {
             return nextSubscriberID
         }
 
-        mutating func register(runID: String) {
-            channels[runID] = Channel(store: DAGStateStore(dagID: runID, epoch: log.epoch))
+        mutating func register(runID: String, epoch runEpoch: Int64?) {
+            channels[runID] = Channel(store: DAGStateStore(dagID: runID, epoch: runEpoch ?? log.epoch))
             publishToLobby(.runStarted(RunSummary(dagID: runID, finished: false, status: .running, lastSeq: 0)))
         }
 
@@ -306,8 +307,10 @@ extension EventHub {
                 return channel
             }
             guard try log.hasRun(runID) else { throw DAGEngineError.unknownRun(runID) }
-            var store = DAGStateStore(dagID: runID, epoch: log.epoch)
-            for envelope in try log.events(runID: runID, after: 0) { store.apply(envelope) }
+            let events = try log.events(runID: runID, after: 0)
+            // An adopted run keeps the epoch of the log it was started in; its events carry it.
+            var store = DAGStateStore(dagID: runID, epoch: events.first?.epoch ?? log.epoch)
+            for envelope in events { store.apply(envelope) }
             let channel = Channel(store: store)
             channels[runID] = channel
             if store.isFinished { touchFinished(runID) }

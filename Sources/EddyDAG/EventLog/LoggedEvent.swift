@@ -9,5 +9,12 @@ struct LoggedEvent: Sendable {
         self.encoded = EncodedEvent(envelope)
     }
 
+    /// An event logged before, by this process or another (an adopted run's history): its
+    /// bytes are kept as they were, so every copy of the log stays byte-identical.
+    init(envelope: EventEnvelope, encoded: EncodedEvent) {
+        self.envelope = envelope
+        self.encoded = encoded
+    }
+
     var bytes: [UInt8] { encoded.bytes }
 }

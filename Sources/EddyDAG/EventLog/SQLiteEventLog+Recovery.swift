@@ -19,6 +19,8 @@ extension SQLiteEventLog {
                     // An event this version cannot decode cannot change the replayed state; skipping it
                     // still marks the run interrupted, which is what recovery is for.
                     guard let envelope = try? ProtocolDecoder.decodeEnvelope(bytes) else { continue }
+                    // An adopted run keeps the epoch it was started in (its first event's).
+                    if store.seq == 0 && envelope.seq == 1 { store = DAGStateStore(dagID: runID, epoch: envelope.epoch) }
                     store.apply(envelope)
                 }
                 select.reset()
@@ -26,7 +28,7 @@ extension SQLiteEventLog {
                 if !store.isFinished {
                     status = .interrupted
                     for event in Self.interruptionEvents(for: store) {
-                        let envelope = EventEnvelope(dagID: runID, epoch: epoch, seq: store.seq + 1, ts: ts, event: event)
+                        let envelope = EventEnvelope(dagID: runID, epoch: store.epoch, seq: store.seq + 1, ts: ts, event: event)
                         store.apply(envelope)
                         insert.bind(runID, at: 1)
                         insert.bind(envelope.seq, at: 2)

@@ -297,6 +297,21 @@ struct RunStateMachine {
         }
     }
 
+    /// Gives the run up in this process (another process now runs it): an `error` with `code`,
+    /// every node not terminal cancelled (running tasks are asked to stop), and the run ends
+    /// `interrupted`. Nothing more is emitted for it.
+    mutating func abandon(code: String, message: String) {
+        guard !finished else { return }
+        emit(.error(ServerEvent.ErrorEvent(code: code, message: message)))
+        for id in order {
+            guard let node = nodes[id], !node.status.isTerminal else { continue }
+            if node.status == .running, case .task = node.definition.kind { actions.append(.cancelTask(id)) }
+            if NodeTransitionTable.allows(node.status, .cancelled) { transition(id, to: .cancelled) }
+        }
+        runningCount = 0
+        finish(.interrupted)
+    }
+
     private mutating func finish(_ final: ExecutionStatus) {
         if final != status {
             guard ExecutionTransitionTable.allows(status, final) else { return }

@@ -72,7 +72,8 @@ extension DAGStreamGateway {
         }
     }
 
-    /// Sends operators' commands to the run's owner and queues its reply; viewers' commands,
+    /// Sends operators' commands to the run's owner (the directory's current one: it changes
+    /// at a failover; this node's engine once it adopted the run) and queues its reply; viewers' commands,
     /// those over the rate limit and those read after `closeAll` are refused here, as for a
     /// local run. An owner that does not answer gets the command a `rejected` saying so.
     private func forwardCommands(_ socket: WebSocket, outbox: Outbox, feed: RemoteRunFeed, role: StreamRole,
@@ -82,9 +83,13 @@ extension DAGStreamGateway {
             let head = feed.head
             return rejection(bytes, dagID: feed.runID, epoch: head.epoch, seq: head.seq, reason: reason)
         }
+        let engine = self.engine
         try await answerCommands(socket, outbox: outbox, role: role, refuse: refuse, apply: { bytes in
-            await source.forward(command: bytes, runID: feed.runID, owner: feed.owner) ?? refuse(bytes,
-                "node \(feed.owner), which runs \(feed.runID), did not answer in time: the command may or may not have been applied")
+            // After a failover the run may have a new owner, possibly this node (it adopted the run).
+            if (try? engine.state(runID: feed.runID)) != nil { return await engine.handleClientMessage(bytes, runID: feed.runID) }
+            let owner = source.owner(of: feed.runID) ?? feed.owner
+            return await source.forward(command: bytes, runID: feed.runID, owner: owner) ?? refuse(bytes,
+                "node \(owner), which runs \(feed.runID), did not answer in time: the command may or may not have been applied")
         })
     }
 }

@@ -14,7 +14,8 @@ import struct Synchronization.Atomic
 ///
 /// Guarantees (besides `RemoteRuns`'s):
 /// - Records only move forward: a run heard as finished is never listed as running again
-///   because an older record arrives late; this node's own records are ignored.
+///   because an older record arrives late; a live run announced by another node than its
+///   owner has changed owner (failover); this node's own records are ignored.
 /// - `follow` reads the stream from its start (`XRANGE`, in pages), then from the last entry
 ///   it yielded (`XREAD BLOCK` from that id): no entry is skipped or yielded twice, across
 ///   lost connections too (it reconnects with the configuration's backoff and reads on from
@@ -207,9 +208,14 @@ public final class RedisRunDirectory: RemoteRuns {
         for continuation in listeners.withLock({ Array($0.all.values) }) { continuation.yield(record.message.event) }
     }
 
-    /// The later of two records of a run: finished wins over running, and the higher `last_seq`.
+    /// The later of two records of a run: finished wins over running; a live run's record from
+    /// another node is its new owner's (a failover: the old owner is dead or fenced and announces
+    /// nothing more, and its records were published before the new owner's lease could exist);
+    /// otherwise the higher `last_seq`. (The new owner's first record may carry a lower
+    /// `last_seq` than the old owner's last: it is its mirror's top after its first pipeline.)
     static func forward(_ known: RemoteRunSummary, _ heard: RemoteRunSummary) -> RemoteRunSummary {
         if known.run.finished && !heard.run.finished { return known }
+        if !known.run.finished && known.node != heard.node { return heard }
         if known.run.finished == heard.run.finished && known.run.lastSeq > heard.run.lastSeq { return known }
         return heard
     }

@@ -23,6 +23,11 @@ import EddyShared
 ///   process that dies while Redis is down leaves its streams short until it (or, with
 ///   failover, another node) mirrors again.
 /// - Runs started before `start()` (recovered from an earlier process) are not mirrored.
+/// - With `leaseTTL` (failover): before a run is announced, its lease (`RunLease`) is taken
+///   for this node, renewed every `ttl / 3` (`RunLeaseKeeper`) and released once the run is
+///   announced finished. A run whose lease is another node's, or is lost, is *fenced*: nothing
+///   more of it is appended or announced by this node, and a lost one is relinquished by the
+///   engine (`DAGEngine.relinquish`: its bodies cancelled, ended `interrupted` in SQLite only).
 public final class RunLogMirror: Sendable {
     /// What the mirror did so far.
     public struct Counters: Sendable, Hashable {
@@ -47,17 +52,37 @@ public final class RunLogMirror: Sendable {
     private let tally = Mutex(Counters())
     private let tasks = Mutex<(lobby: Task<Void, Never>?, writer: Task<Void, Never>?, runs: [String: Task<Void, Never>])>((nil, nil, [:]))
     private let backoff = RedisBackoff()
+    /// Renews the leases of this node's runs (nil without `leaseTTL`: no leases, no failover).
+    public let leases: RunLeaseKeeper?
+    /// Runs whose lease is not this node's: never appended to or announced again.
+    private let fenced: MutexBox<Set<String>>
 
-    /// - Parameter report: hears outages, drops and recoveries (one line each, never per event).
+    /// - Parameters:
+    ///   - leaseTTL: with a value, every run mirrored holds a lease of that time to live (see
+    ///     the type); nil (the default): no leases.
+    ///   - report: hears outages, drops and recoveries (one line each, never per event).
     public init(engine: DAGEngine, node: String, log: RedisEventLog, registry: RunRegistry = RunRegistry(),
-                queueLimit: Int = 10_000, report: @escaping @Sendable (String) -> Void) {
+                queueLimit: Int = 10_000, leaseTTL: Duration? = nil, report: @escaping @Sendable (String) -> Void) {
         self.engine = engine
         self.node = node
         self.log = log
         self.registry = registry
         self.queue = MirrorQueue(limit: queueLimit)
         self.report = report
+        let fenced = MutexBox<Set<String>>([])
+        self.fenced = fenced
+        leases = leaseTTL.map { ttl in
+            RunLeaseKeeper(lease: RunLease(node: node, ttl: ttl, client: log.client, keyPrefix: registry.keyPrefix),
+                           report: report) { runID in
+                _ = fenced.update { $0.insert(runID) }
+                // The run is another node's now: stop running it here too.
+                Task { await engine.relinquish(runID: runID, reason: "node \(node) lost its lease on this run; another node runs it") }
+            }
+        }
     }
+
+    /// Whether this node stopped mirroring `runID` because its lease is another node's.
+    public func isFenced(_ runID: String) -> Bool { fenced.get().contains(runID) }
 
     public var counters: Counters {
         var counters = tally.withLock { $0 }
@@ -81,11 +106,13 @@ public final class RunLogMirror: Sendable {
             }
         }
         tasks.withLock { $0 = (listening, writer, [:]) }
+        leases?.start()
     }
 
     /// Stops following the engine, stores what is queued (trying for at most `drain`), and returns.
     public func stop(draining drain: Duration = .seconds(2)) async {
         let (lobby, writer, runs) = tasks.withLock { $0 }
+        await leases?.stop()
         lobby?.cancel()
         for task in runs.values { task.cancel() }
         queue.stop()
@@ -105,7 +132,7 @@ public final class RunLogMirror: Sendable {
         tasks.withLock { tasks in
             tasks.runs[runID] = Task { [self] in
                 do {
-                    for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: engine.epoch) where event.isLogged {
+                    for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: nil) where event.isLogged {
                         queue.put(.event(event))
                     }
                 } catch {
@@ -181,7 +208,8 @@ public final class RunLogMirror: Sendable {
     private func append(_ batch: [EncodedEvent], _ stored: inout MirrorProgress) async throws {
         var next = stored
         var events: [EncodedEvent] = []
-        for event in batch {
+        let fenced = self.fenced.get()
+        for event in batch where !fenced.contains(event.dagID) {
             let top = next.seq[event.dagID] ?? 0
             guard event.seq > top else { continue }
             if event.seq > top + 1 {
@@ -203,7 +231,7 @@ public final class RunLogMirror: Sendable {
     /// Copies the run's events after what the stream holds, up to `upTo`, from SQLite.
     private func catchUp(_ runID: String, upTo: Int64, _ stored: inout MirrorProgress) async throws {
         // Bounded: each page advances the top by at least one event, and the log is finite.
-        while true {
+        while !isFenced(runID) {
             let top = stored.seq[runID] ?? 0
             guard top < upTo else { return }
             let page = try engine.log.encodedEvents(runID: runID, after: top, upTo: min(upTo, top + 512))
@@ -224,10 +252,20 @@ public final class RunLogMirror: Sendable {
     /// Writes the run's record, then publishes it (`HSET` + `PUBLISH`, one pipeline).
     private func announce(_ event: LobbyMessage.Event, _ stored: inout MirrorProgress) async throws {
         let record = RunRegistryRecord(node: node, message: LobbyMessage(epoch: engine.epoch, ts: engine.log.currentTime, event: event))
-        guard let runID = record.dagID else { return }
+        guard let runID = record.dagID, !isFenced(runID) else { return }
+        if let leases, case .runStarted = event {
+            // The lease exists before any node can list the run, so none takes a live run over.
+            if !(try await leases.lease.acquire(runID: runID)), try await leases.lease.holder(runID: runID) != node {
+                _ = fenced.update { $0.insert(runID) }
+                report("run \(runID): its lease is another node's; not mirrored from here")
+                return
+            }
+            leases.hold(runID)
+        }
         try await send([RedisCommand("HSET", arguments: [Array(registry.runsKey.utf8), Array(runID.utf8), record.bytes]),
                         RedisCommand("PUBLISH", arguments: [Array(registry.lobbyChannel.utf8), record.bytes])])
         stored.announced.insert(runID)
+        if case .runFinished = event { try await leases?.release(runID) }
     }
 
     private func remove(_ runID: String, _ stored: inout MirrorProgress) async throws {

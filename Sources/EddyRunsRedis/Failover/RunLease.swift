@@ -1,0 +1,81 @@
+public import EddyRedis
+import EddyRedisCore
+
+/// The lease that says which node executes a run: the key `<prefix>run:{<run>}:lease`, whose
+/// value is the owner's node name, with a time to live.
+///
+/// Guarantees (each operation is one Redis command, atomic in Redis):
+/// - ``acquire(runID:)`` is `SET key node NX PX ttl`: of any number of nodes trying while the
+///   key is absent, exactly one gets `true`;
+/// - ``renew(runID:)`` extends the time to live only if the key still holds this node's name
+///   (a Lua script: `GET` then `PEXPIRE`), so a node never renews a lease another node took;
+/// - ``release(runID:)`` deletes the key only if it is still this node's (the same way).
+///
+/// A lease is only as good as its time to live: a node that stops renewing (dead, frozen,
+/// cut off from Redis) loses it `ttl` after its last renewal, and must then stop acting for the
+/// run (see `RunLeaseKeeper`); Redis refuses a stale owner's appends anyway, since the new
+/// owner's entries take the stream's next ids first.
+public struct RunLease: Sendable {
+    public let node: String
+    public let ttl: Duration
+    public let keyPrefix: String
+    private let client: RedisClient
+
+    /// Renews only if the value is still ours; returns 1 if renewed, 0 otherwise.
+    static let renewScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end
+        """
+    /// Deletes only if the value is still ours; returns 1 if deleted, 0 otherwise.
+    static let releaseScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end
+        """
+
+    public init(node: String, ttl: Duration, client: RedisClient, keyPrefix: String = "eddy:") {
+        self.node = node
+        self.ttl = ttl
+        self.client = client
+        self.keyPrefix = keyPrefix
+    }
+
+    /// The run's lease key (same hash tag as its stream: one slot in a cluster).
+    public func key(runID: String) -> String { "\(keyPrefix)run:{\(runID)}:lease" }
+
+    var milliseconds: String { String(max(1, ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)) }
+
+    /// The `SET … NX PX` command, for callers that pipeline it with other commands.
+    public func acquireCommand(runID: String) -> RedisCommand {
+        RedisCommand("SET", key(runID: runID), node, "NX", "PX", milliseconds)
+    }
+
+    /// Takes the lease if nobody holds it; `true` if this node now holds it.
+    public func acquire(runID: String) async throws -> Bool {
+        let reply = try await client.send(acquireCommand(runID: runID))
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply.string == "OK"
+    }
+
+    /// Extends this node's lease by `ttl`; `false` if the lease is gone or another node's.
+    public func renew(runID: String) async throws -> Bool {
+        try await evaluate(Self.renewScript, runID: runID, extra: [milliseconds]) == 1
+    }
+
+    /// Gives the lease up if it is still this node's; `true` if it was.
+    @discardableResult
+    public func release(runID: String) async throws -> Bool {
+        try await evaluate(Self.releaseScript, runID: runID, extra: []) == 1
+    }
+
+    /// The node holding the run's lease, nil if none does.
+    public func holder(runID: String) async throws -> String? {
+        let reply = try await client.send(RedisCommand("GET", key(runID: runID)))
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply.string
+    }
+
+    private func evaluate(_ script: String, runID: String, extra: [String]) async throws -> Int64 {
+        let arguments = [script, "1", key(runID: runID), node] + extra
+        let reply = try await client.send(RedisCommand("EVAL", arguments: arguments.map { Array($0.utf8) }))
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply.integer ?? 0
+    }
+}
