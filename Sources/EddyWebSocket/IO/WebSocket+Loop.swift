@@ -327,12 +327,11 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     /// Tallies what deflate took in and gave out since the last report (the protocol keeps
-    /// running totals; `deflateReported` is what was tallied of them).
+    /// running totals and what was tallied of them).
     private func tallyDeflate() {
-        let totals = proto.deflateTotals
-        LoopTally.add(.deflateInputBytes, totals.input - deflateReported.input)
-        LoopTally.add(.deflateOutputBytes, totals.output - deflateReported.output)
-        deflateReported = totals
+        let untallied = proto.untalliedDeflateTotals()
+        LoopTally.add(.deflateInputBytes, untallied.input)
+        LoopTally.add(.deflateOutputBytes, untallied.output)
     }
 
     /// A write failed: the connection ends abnormally (1006). Returns the error to throw.

@@ -37,11 +37,14 @@ public import EddyNet
 public final class WebSocket: @unchecked Sendable {
     public let eventLoop: EventLoop
     /// The negotiated subprotocol, if any.
-    public let subprotocol: String?
+    public var subprotocol: String? { negotiated?.subprotocol }
     /// The role this side plays.
     public let role: WebSocketRole
     /// The negotiated permessage-deflate parameters, if any.
-    public let deflateParameters: PerMessageDeflateParameters?
+    public var deflateParameters: PerMessageDeflateParameters? { negotiated?.deflate }
+    /// What the handshake agreed on, shared with `proto` (nil: nothing, no box). Immutable,
+    /// so the two properties above can be read from any thread.
+    let negotiated: WebSocketNegotiated?
 
     // Loop-thread state (see WebSocket+Loop.swift).
     var proto: WebSocketProtocol
@@ -66,8 +69,6 @@ public final class WebSocket: @unchecked Sendable {
     var closeWaiters: [UnsafeContinuation<WebSocketCloseStatus, Never>] = []
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     var spareActions: [WebSocketAction] = []
-    /// What `tallyDeflate` has tallied of the protocol's deflate totals.
-    var deflateReported: (input: Int, output: Int) = (0, 0)
     var closeTimer: ScheduledWork?
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
     var keepAliveSlot = -1
@@ -126,11 +127,11 @@ public final class WebSocket: @unchecked Sendable {
         self.eventLoop = stream.eventLoop
         self.transport = stream
         self.role = role
-        self.subprotocol = subprotocol
-        self.deflateParameters = deflate
+        let negotiated = WebSocketNegotiated.make(subprotocol: subprotocol, deflate: deflate)
+        self.negotiated = negotiated
         self.proto = WebSocketProtocol(
-            role: role, sharedConfiguration: sharedConfiguration, deflate: deflate,
-            deflateConfiguration: deflateConfiguration, subprotocol: subprotocol)
+            role: role, sharedConfiguration: sharedConfiguration, negotiated: negotiated,
+            deflateConfiguration: deflateConfiguration)
         let tick = Self.tickInterval(sharedConfiguration.value.keepAlive)
         eventLoop.runOnLoop { self.start(leftover: leftover, keepAliveTick: tick) }
     }

@@ -49,6 +49,9 @@ public struct WebSocketKeepAlive: Sendable {
     /// Whether a ping is waiting for its pong.
     public var hasOutstandingPing: Bool { outstanding != nil }
 
+    /// Whether something was received from the peer since the last `tick`.
+    public var hasActivitySinceTick: Bool { activitySinceTick }
+
     /// Something was received from the peer.
     public mutating func recordActivity() { activitySinceTick = true }
 
