@@ -38,8 +38,6 @@ public final class WebSocket: @unchecked Sendable {
     public let eventLoop: EventLoop
     /// The negotiated subprotocol, if any.
     public var subprotocol: String? { negotiated?.subprotocol }
-    /// The role this side plays.
-    public let role: WebSocketRole
     /// The negotiated permessage-deflate parameters, if any.
     public var deflateParameters: PerMessageDeflateParameters? { negotiated?.deflate }
     /// What the handshake agreed on, shared with `proto` (nil: nothing, no box). Immutable,
@@ -53,14 +51,22 @@ public final class WebSocket: @unchecked Sendable {
     var eventIndex = 0
     /// Payload bytes of the messages in `events` not yet taken.
     var bufferedBytes = 0
-    var status: WebSocketCloseStatus?
-    // `state` and `driver` (5 bytes) sit in the padding after `status`.
+    /// How the connection ended, once it has. Boxed: an open connection keeps 8 bytes for
+    /// it instead of 41.
+    var status: WebSocketCloseStatus? {
+        get { ended?.value }
+        set { ended = newValue.map { SharedValue($0) } }
+    }
+    private var ended: SharedValue<WebSocketCloseStatus>?
+    // `state`, `driver` and `role` (6 bytes) share one word.
     /// The transport's lifecycle, whether the socket reads and what it waits for (see the
     /// type for the states and transitions). Loop only.
     var state = WebSocketConnectionState()
     /// A task or a responder (see the type). A task's mode is also read off the loop, in
     /// `nextMessage`: it is written once, before the handler starts.
     var driver: WebSocketDriver
+    /// The role this side plays.
+    public let role: WebSocketRole
     var consumer: UnsafeContinuation<WebSocketMessage?, any Error>?
     /// The parked consumer's cancellable wait, if it is one.
     var consumerWait: WaitCancellation?

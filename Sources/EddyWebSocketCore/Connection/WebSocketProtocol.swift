@@ -37,7 +37,8 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         case closed
     }
 
-    public let role: WebSocketRole
+    // Stored properties are laid out in declaration order: the one-byte ones follow
+    // `keepAlive` (34 bytes) to fill its padding.
     /// The limits and timeouts this connection was made with.
     public var configuration: WebSocketConfiguration { shared.value }
     private let shared: SharedValue<WebSocketConfiguration>
@@ -48,22 +49,23 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// The negotiated permessage-deflate parameters, if any.
     public var deflateParameters: PerMessageDeflateParameters? { negotiated?.deflate }
 
-    private var state: State = .open
-    private var closedEventSent = false
     /// The frame decoder and the message being received, out of line: made when bytes
     /// arrive, dropped by `releaseIdleState()` between messages (see `WebSocketInboundState`).
     private var inbound: WebSocketInboundState?
     /// Present only when permessage-deflate was negotiated.
     private let compression: WebSocketDeflateState?
     private var keepAlive: WebSocketKeepAlive
+    public let role: WebSocketRole
+    private var state: State = .open
+    private var closedEventSent = false
+    /// Whether the input being read has completed a data message so far.
+    private var inputCompletedMessage = false
 
     private var events: [WebSocketEvent] = []
     /// A protocol error found after a complete data message in the same input: reported by
     /// `failDeferred()`, once the driver has handed that message to the application (which
     /// may answer it first). Input is ignored meanwhile.
     private var deferredFailure: WebSocketProtocolError?
-    /// Whether the input being read has completed a data message so far.
-    private var inputCompletedMessage = false
     private var actions: [WebSocketAction] = []
     private var outbox: [UInt8] = []
 
