@@ -24,48 +24,54 @@ import Synchronization
 /// - The socket is closed by `close()`, by a read error, by cancellation, or by the loop's
 ///   shutdown; its memory is freed in libuv's close callback.
 public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOfIterationFlushable, @unchecked Sendable {
+    // Stored properties are laid out in declaration order: the one-byte flags sit in the
+    // padding after the two addresses (29 bytes each) and the admission ticket (25), not
+    // in a word each (every open connection keeps these).
     public let eventLoop: EventLoop
     /// The settings this connection was made with.
     public var configuration: TCPConfiguration { shared.value }
     private let shared: SharedValue<TCPConfiguration>
+    let handle: UnsafeMutablePointer<uv_tcp_t>
     /// The peer's address, when the kernel reports one.
     public let remoteAddress: SocketAddress?
+
+    enum Phase: UInt8 { case open, closing, closed }
+    // Loop-thread state.
+    var phase = Phase.open
+    var readEnded = false
+    var reading = false
+
     /// This side's address.
     public let localAddress: SocketAddress?
 
-    let handle: UnsafeMutablePointer<uv_tcp_t>
-
-    enum Phase { case open, closing, closed }
-    // Loop-thread state.
-    var phase = Phase.open
-    var counters = TCPCounters()
-    // Read side.
-    var pending: [UInt8] = []
-    var reader: UnsafeContinuation<[UInt8]?, any Error>?
-    var readEnded = false
-    var readError: (any Error)?
-    var reading = false
-    /// Where received bytes go instead of `pending`, once `startReceiving` was called.
-    var receiver: (any ByteStreamReceiver)?
     var receivingPaused = false
-    // Write side.
-    var writers: [UnsafeContinuation<Void, any Error>] = []
-    /// Small writes made during this loop iteration, sent together at its end.
-    var cork: [UInt8] = []
     var corkRegistered = false
     var writeShut = false
-    var shutdownWaiter: UnsafeContinuation<Void, any Error>?
-    var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+
     /// For an accepted connection, its place in the listener's connection counts, given back
     /// when it closes.
     var admission: ConnectionAdmissionTicket?
-    /// The listener that keeps this connection in its table (`ConnectionOutcome.keepOpen`)
-    /// and is told when it has closed.
-    var tracker: Acceptor?
     /// The driver of a kept-open connection reports when it is done (after its own
     /// close callbacks); until then, and until the close, the listener keeps it.
     var awaitsDriver = false
     var driverDone = false
+
+    var counters = TCPCounters()
+    // Read side.
+    var pending: [UInt8] = []
+    var reader: UnsafeContinuation<[UInt8]?, any Error>?
+    var readError: (any Error)?
+    /// Where received bytes go instead of `pending`, once `startReceiving` was called.
+    var receiver: (any ByteStreamReceiver)?
+    // Write side.
+    var writers: [UnsafeContinuation<Void, any Error>] = []
+    /// Small writes made during this loop iteration, sent together at its end.
+    var cork: [UInt8] = []
+    var shutdownWaiter: UnsafeContinuation<Void, any Error>?
+    var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+    /// The listener that keeps this connection in its table (`ConnectionOutcome.keepOpen`)
+    /// and is told when it has closed.
+    var tracker: Acceptor?
 
     /// Wraps an initialised, open `uv_tcp_t` on `loop`. Loop thread only; registers with
     /// the loop (the caller has checked the loop is running).
