@@ -51,13 +51,15 @@ public final class WebSocket: @unchecked Sendable {
     var eventIndex = 0
     /// Payload bytes of the messages in `events` not yet taken.
     var bufferedBytes = 0
-    /// How the connection ended, once it has. Boxed: an open connection keeps 8 bytes for
-    /// it instead of 41.
+    /// How the connection ended, once it has.
     var status: WebSocketCloseStatus? {
-        get { ended?.value }
-        set { ended = newValue.map { SharedValue($0) } }
+        get { closing?.status }
+        set { closingState().status = newValue }
     }
-    private var ended: SharedValue<WebSocketCloseStatus>?
+    /// The close status, close timer and close waiters, out of line: made when the
+    /// connection starts closing (or someone waits for it), so an open connection keeps
+    /// one empty reference for them. Loop only.
+    var closing: WebSocketClosingState?
     // `state`, `driver` and `role` (6 bytes) share one word.
     /// The transport's lifecycle, whether the socket reads and what it waits for (see the
     /// type for the states and transitions). Loop only.
@@ -72,10 +74,8 @@ public final class WebSocket: @unchecked Sendable {
     var consumerWait: WaitCancellation?
     /// The frame buffer handed back and forth with the protocol (see `sendOnLoop`).
     var spareFrame: [UInt8] = []
-    var closeWaiters: [UnsafeContinuation<WebSocketCloseStatus, Never>] = []
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     var spareActions: [WebSocketAction] = []
-    var closeTimer: ScheduledWork?
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
     var keepAliveSlot = -1
     /// Set for a socket driven by callbacks instead of a consumer task (one box per route).
@@ -366,6 +366,14 @@ public final class WebSocket: @unchecked Sendable {
 
     // MARK: Helpers
 
+    /// The closing state, made on first use. Loop only.
+    func closingState() -> WebSocketClosingState {
+        if let closing { return closing }
+        let made = WebSocketClosingState()
+        closing = made
+        return made
+    }
+
     /// Runs `body` on the loop: inline when already there, otherwise with one hop.
     func onLoop<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         if eventLoop.inEventLoop { return try body() }
@@ -390,4 +398,18 @@ public final class WebSocket: @unchecked Sendable {
         guard let shortest = candidates.min() else { return nil }
         return max(.milliseconds(10), shortest / 4)
     }
+}
+
+/// What a `WebSocket` keeps once it is closing or closed (or someone waits for the close):
+/// how it ended, the timer bounding the closing handshake, and who waits for the transport
+/// to close. Out of line, so that an open connection keeps one empty reference instead.
+///
+/// Guarantees: confined to its socket's loop, like the socket's other state.
+final class WebSocketClosingState {
+    /// How the connection ended, once it has.
+    var status: WebSocketCloseStatus?
+    /// Armed while the closing handshake waits for the peer (`.armCloseTimer`).
+    var timer: ScheduledWork?
+    /// Resumed with the final status once the transport has closed.
+    var waiters: [UnsafeContinuation<WebSocketCloseStatus, Never>] = []
 }
