@@ -665,10 +665,12 @@ final class WebSocketDeflateState: @unchecked Sendable {
     }
 }
 
-/// What the opening handshake agreed on, boxed once per connection and shared by its
-/// protocol and its I/O driver; nil (no box) when nothing was agreed.
+/// What the opening handshake agreed on, shared by a connection's protocol and its I/O
+/// driver, and by every connection that agreed on the same (an endpoint's connections
+/// mostly do); nil (no box) when nothing was agreed.
 ///
-/// Guarantees: immutable, so it can be read from any thread.
+/// Guarantees: immutable, so it can be read from any thread; at most
+/// `internedLimit` distinct agreements are kept for sharing (others get a box of their own).
 package final class WebSocketNegotiated: Sendable {
     package let subprotocol: String?
     package let deflate: PerMessageDeflateParameters?
@@ -678,9 +680,26 @@ package final class WebSocketNegotiated: Sendable {
         self.deflate = deflate
     }
 
-    /// The box for this agreement, or nil when there is nothing to keep.
+    private struct Key: Hashable {
+        let subprotocol: String?
+        let deflate: PerMessageDeflateParameters?
+    }
+
+    /// Agreements come from a small set (the server's subprotocols, a few window sizes and
+    /// flags); the bound keeps a client that picks unusual ones from growing the table.
+    package static let internedLimit = 256
+    private static let interned = Mutex<[Key: WebSocketNegotiated]>([:])
+
+    /// The box for this agreement (shared with earlier connections that made the same one),
+    /// or nil when there is nothing to keep.
     package static func make(subprotocol: String?, deflate: PerMessageDeflateParameters?) -> WebSocketNegotiated? {
         if subprotocol == nil && deflate == nil { return nil }
-        return WebSocketNegotiated(subprotocol: subprotocol, deflate: deflate)
+        let key = Key(subprotocol: subprotocol, deflate: deflate)
+        return interned.withLock { table in
+            if let shared = table[key] { return shared }
+            let made = WebSocketNegotiated(subprotocol: subprotocol, deflate: deflate)
+            if table.count < internedLimit { table[key] = made }
+            return made
+        }
     }
 }
