@@ -60,18 +60,41 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     // Read side.
     var pending: [UInt8] = []
     var reader: UnsafeContinuation<[UInt8]?, any Error>?
-    var readError: (any Error)?
     /// Where received bytes go instead of `pending`, once `startReceiving` was called.
     var receiver: (any ByteStreamReceiver)?
     // Write side.
     var writers: [UnsafeContinuation<Void, any Error>] = []
     /// Small writes made during this loop iteration, sent together at its end.
     var cork: [UInt8] = []
-    var shutdownWaiter: UnsafeContinuation<Void, any Error>?
-    var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+    /// The read error and who waits for the shutdown or the close, out of line (see the
+    /// type): an open connection nobody waits on keeps one empty reference for them.
+    var ending: TCPConnectionEnding?
     /// The listener that keeps this connection in its table (`ConnectionOutcome.keepOpen`)
     /// and is told when it has closed.
     var tracker: Acceptor?
+
+    /// The error reading ended with, if it failed. Loop only.
+    var readError: (any Error)? {
+        get { ending?.readError }
+        set { if newValue != nil || ending != nil { endingState().readError = newValue } }
+    }
+    /// Who waits for `shutdownWrite` to complete. Loop only.
+    var shutdownWaiter: UnsafeContinuation<Void, any Error>? {
+        get { ending?.shutdownWaiter }
+        set { if newValue != nil || ending != nil { endingState().shutdownWaiter = newValue } }
+    }
+    /// Who waits for the close. Loop only.
+    var closeWaiters: [UnsafeContinuation<Void, Never>] {
+        get { ending?.closeWaiters ?? [] }
+        set { if !newValue.isEmpty || ending != nil { endingState().closeWaiters = newValue } }
+    }
+
+    private func endingState() -> TCPConnectionEnding {
+        if let ending { return ending }
+        let made = TCPConnectionEnding()
+        ending = made
+        return made
+    }
 
     /// Wraps an initialised, open `uv_tcp_t` on `loop`. Loop thread only; registers with
     /// the loop (the caller has checked the loop is running).
@@ -236,4 +259,15 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     func closeForCancellation() {
         closeNow(readOutcome: .failure(CancellationError()), writeError: CancellationError())
     }
+}
+
+/// What a `TCPConnection` keeps once it ends or someone waits for that: the error reading
+/// ended with, the `shutdownWrite` waiter and the close waiters. Out of line, made on first
+/// use, so that an open connection nobody waits on keeps one empty reference instead.
+///
+/// Guarantees: confined to its connection's loop, like the connection's other state.
+final class TCPConnectionEnding {
+    var readError: (any Error)?
+    var shutdownWaiter: UnsafeContinuation<Void, any Error>?
+    var closeWaiters: [UnsafeContinuation<Void, Never>] = []
 }
