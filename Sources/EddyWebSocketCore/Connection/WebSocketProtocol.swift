@@ -626,12 +626,15 @@ final class WebSocketInboundState: @unchecked Sendable {
         case receiving(opcode: WebSocketOpcode, compressed: Bool)
     }
 
-    var decoder: WebSocketFrameDecoder
-    var currentFrame: WebSocketFrameHeader?
-    var message: Message = .none
-    var payload: [UInt8] = []
-    var control: [UInt8] = []
-    var utf8 = UTF8Validator()
+    // Touched for every frame: no dynamic exclusivity check per access (a class property
+    // would get one; the protocol's confinement to one thread and its structure, which never
+    // holds one access across another, already rule out overlapping accesses).
+    @exclusivity(unchecked) var decoder: WebSocketFrameDecoder
+    @exclusivity(unchecked) var currentFrame: WebSocketFrameHeader?
+    @exclusivity(unchecked) var message: Message = .none
+    @exclusivity(unchecked) var payload: [UInt8] = []
+    @exclusivity(unchecked) var control: [UInt8] = []
+    @exclusivity(unchecked) var utf8 = UTF8Validator()
 
     init(decoder: WebSocketFrameDecoder) {
         self.decoder = decoder
