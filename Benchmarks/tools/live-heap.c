@@ -2,7 +2,10 @@
    what an idle connection costs. Every second it looks for the file named by
    $LIVE_HEAP_TRIGGER (default /tmp/live-heap.trigger); when it exists, the file is removed
    and one table (size class, live allocations, live bytes) goes to stderr. Sizes come from
-   malloc_usable_size, so a class counts what glibc really handed out.
+   malloc_usable_size, so a class counts what glibc really handed out. Classes are 16 bytes
+   wide below 8 KiB (a row "272" holds usable sizes 272..287: one object type, usually) and
+   powers of two above (a row "131072" holds 131072..262143). glibc's chunk is the usable
+   size + 8, rounded up to 16.
    Build: gcc -O2 -shared -fPIC -o liblive-heap.so live-heap.c -lpthread (see rss notes). */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -18,11 +21,16 @@ extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
 
-#define CLASSES 40
+#define SMALL 512 /* 16-byte classes up to 8 KiB */
+#define CLASSES (SMALL + 40)
 static atomic_long live_count[CLASSES];
 static atomic_long live_bytes[CLASSES];
 
-static int class_of(size_t n) { int c = 0; while (n > 1 && c < CLASSES - 1) { n >>= 1; c++; } return c; }
+static int class_of(size_t n) {
+    if (n < SMALL * 16) return (int)(n / 16);
+    int c = 0; while (n > 1 && c < 39) { n >>= 1; c++; } return SMALL + c;
+}
+static long class_bytes(int c) { return c < SMALL ? (long)c * 16 : 1L << (c - SMALL); }
 static void note(void *p, int sign) {
     if (!p) return;
     size_t n = malloc_usable_size(p);
@@ -51,9 +59,10 @@ static void *watch(void *unused) {
         for (int c = 0; c < CLASSES; c++) {
             long n = atomic_load(&live_count[c]), b = atomic_load(&live_bytes[c]);
             total += b;
-            if (n > 0) fprintf(stderr, "live-heap: %ld %ld %ld\n", 1L << c, n, b);
+            if (n > 0) fprintf(stderr, "live-heap: %ld %ld %ld\n", class_bytes(c), n, b);
         }
         fprintf(stderr, "live-heap: total %ld\n", total);
+        fflush(stderr);
     }
     return NULL;
 }

@@ -24,50 +24,79 @@ import Synchronization
 /// - The socket is closed by `close()`, by a read error, by cancellation, or by the loop's
 ///   shutdown; its memory is freed in libuv's close callback.
 public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOfIterationFlushable, @unchecked Sendable {
+    // Stored properties are laid out in declaration order: the one-byte flags sit in the
+    // padding after the two addresses (29 bytes each) and the admission ticket (25), not
+    // in a word each (every open connection keeps these).
     public let eventLoop: EventLoop
     /// The settings this connection was made with.
     public var configuration: TCPConfiguration { shared.value }
     private let shared: SharedValue<TCPConfiguration>
+    let handle: UnsafeMutablePointer<uv_tcp_t>
     /// The peer's address, when the kernel reports one.
     public let remoteAddress: SocketAddress?
-    /// This side's address.
-    public let localAddress: SocketAddress?
 
-    let handle: UnsafeMutablePointer<uv_tcp_t>
-
-    enum Phase { case open, closing, closed }
+    enum Phase: UInt8 { case open, closing, closed }
     // Loop-thread state. The fields touched per read, write or job are
     // `@exclusivity(unchecked)`: only the loop's thread touches them and no access overlaps
     // another, so the runtime's dynamic exclusivity check proves nothing (see WebSocket.swift).
     @exclusivity(unchecked) var phase = Phase.open
-    @exclusivity(unchecked) var counters = TCPCounters()
-    // Read side.
-    @exclusivity(unchecked) var pending: [UInt8] = []
-    @exclusivity(unchecked) var reader: UnsafeContinuation<[UInt8]?, any Error>?
     var readEnded = false
-    var readError: (any Error)?
     @exclusivity(unchecked) var reading = false
-    /// Where received bytes go instead of `pending`, once `startReceiving` was called.
-    var receiver: (any ByteStreamReceiver)?
+
+    /// This side's address.
+    public let localAddress: SocketAddress?
+
     @exclusivity(unchecked) var receivingPaused = false
-    // Write side.
-    var writers: [UnsafeContinuation<Void, any Error>] = []
-    /// Small writes made during this loop iteration, sent together at its end.
-    @exclusivity(unchecked) var cork: [UInt8] = []
     @exclusivity(unchecked) var corkRegistered = false
     var writeShut = false
-    var shutdownWaiter: UnsafeContinuation<Void, any Error>?
-    var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+
     /// For an accepted connection, its place in the listener's connection counts, given back
     /// when it closes.
     var admission: ConnectionAdmissionTicket?
-    /// The listener that keeps this connection in its table (`ConnectionOutcome.keepOpen`)
-    /// and is told when it has closed.
-    var tracker: Acceptor?
     /// The driver of a kept-open connection reports when it is done (after its own
     /// close callbacks); until then, and until the close, the listener keeps it.
     var awaitsDriver = false
     var driverDone = false
+
+    @exclusivity(unchecked) var counters = TCPCounters()
+    // Read side.
+    @exclusivity(unchecked) var pending: [UInt8] = []
+    @exclusivity(unchecked) var reader: UnsafeContinuation<[UInt8]?, any Error>?
+    /// Where received bytes go instead of `pending`, once `startReceiving` was called.
+    var receiver: (any ByteStreamReceiver)?
+    // Write side.
+    var writers: [UnsafeContinuation<Void, any Error>] = []
+    /// Small writes made during this loop iteration, sent together at its end.
+    @exclusivity(unchecked) var cork: [UInt8] = []
+    /// The read error and who waits for the shutdown or the close, out of line (see the
+    /// type): an open connection nobody waits on keeps one empty reference for them.
+    var ending: TCPConnectionEnding?
+    /// The listener that keeps this connection in its table (`ConnectionOutcome.keepOpen`)
+    /// and is told when it has closed.
+    var tracker: Acceptor?
+
+    /// The error reading ended with, if it failed. Loop only.
+    var readError: (any Error)? {
+        get { ending?.readError }
+        set { if newValue != nil || ending != nil { endingState().readError = newValue } }
+    }
+    /// Who waits for `shutdownWrite` to complete. Loop only.
+    var shutdownWaiter: UnsafeContinuation<Void, any Error>? {
+        get { ending?.shutdownWaiter }
+        set { if newValue != nil || ending != nil { endingState().shutdownWaiter = newValue } }
+    }
+    /// Who waits for the close. Loop only.
+    var closeWaiters: [UnsafeContinuation<Void, Never>] {
+        get { ending?.closeWaiters ?? [] }
+        set { if !newValue.isEmpty || ending != nil { endingState().closeWaiters = newValue } }
+    }
+
+    private func endingState() -> TCPConnectionEnding {
+        if let ending { return ending }
+        let made = TCPConnectionEnding()
+        ending = made
+        return made
+    }
 
     /// Wraps an initialised, open `uv_tcp_t` on `loop`. Loop thread only; registers with
     /// the loop (the caller has checked the loop is running).
@@ -232,4 +261,15 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     func closeForCancellation() {
         closeNow(readOutcome: .failure(CancellationError()), writeError: CancellationError())
     }
+}
+
+/// What a `TCPConnection` keeps once it ends or someone waits for that: the error reading
+/// ended with, the `shutdownWrite` waiter and the close waiters. Out of line, made on first
+/// use, so that an open connection nobody waits on keeps one empty reference instead.
+///
+/// Guarantees: confined to its connection's loop, like the connection's other state.
+final class TCPConnectionEnding {
+    var readError: (any Error)?
+    var shutdownWaiter: UnsafeContinuation<Void, any Error>?
+    var closeWaiters: [UnsafeContinuation<Void, Never>] = []
 }

@@ -314,8 +314,9 @@ extension WebSocket: ByteStreamReceiver {
                     broken = true
                 }
             case .armCloseTimer(let timeout):
-                closeTimer?.cancel()
-                closeTimer = eventLoop.schedule(after: timeout) { [weak self] in self?.closeTimerFired() }
+                let closing = closingState()
+                closing.timer?.cancel()
+                closing.timer = eventLoop.schedule(after: timeout) { [weak self] in self?.closeTimerFired() }
             case .closeTransport:
                 beginClosingTransport()
             }
@@ -327,12 +328,11 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     /// Tallies what deflate took in and gave out since the last report (the protocol keeps
-    /// running totals; `deflateReported` is what was tallied of them).
+    /// running totals and what was tallied of them).
     private func tallyDeflate() {
-        let totals = proto.deflateTotals
-        LoopTally.add(.deflateInputBytes, totals.input - deflateReported.input)
-        LoopTally.add(.deflateOutputBytes, totals.output - deflateReported.output)
-        deflateReported = totals
+        let untallied = proto.untalliedDeflateTotals()
+        LoopTally.add(.deflateInputBytes, untallied.input)
+        LoopTally.add(.deflateOutputBytes, untallied.output)
     }
 
     /// A write failed: the connection ends abnormally (1006). Returns the error to throw.
@@ -365,8 +365,8 @@ extension WebSocket: ByteStreamReceiver {
     /// forever: the close timeout bounds it. Idempotent.
     func beginClosingTransport(abort: Bool = false) {
         guard state.beginClosingTransport() else { return }
-        closeTimer?.cancel()
-        closeTimer = nil
+        closing?.timer?.cancel()
+        closing?.timer = nil
         stopKeepAlive()
         let transport = self.transport
         let timeout = proto.configuration.closeTimeout
@@ -388,7 +388,7 @@ extension WebSocket: ByteStreamReceiver {
     /// `waiter` is resumed once the transport has closed (at once if it has).
     func addCloseWaiter(_ waiter: UnsafeContinuation<WebSocketCloseStatus, Never>) {
         if state.transport == .closed { return waiter.resume(returning: finalStatus) }
-        closeWaiters.append(waiter)
+        closingState().waiters.append(waiter)
     }
 
     private func transportDidClose() {
@@ -400,8 +400,8 @@ extension WebSocket: ByteStreamReceiver {
         // then knows it has run.
         responder?.value.webSocketDidClose(self, status: finalStatus)
         openSockets?.closed(self)
-        let waiters = closeWaiters
-        closeWaiters = []
+        let waiters = closing?.waiters ?? []
+        closing?.waiters = []
         for waiter in waiters { waiter.resume(returning: finalStatus) }
         // Last: a listener keeps a responder's connection until this (see `start`).
         if responder != nil { transport.driverFinished() }

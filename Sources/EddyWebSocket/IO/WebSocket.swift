@@ -37,11 +37,12 @@ public import EddyNet
 public final class WebSocket: @unchecked Sendable {
     public let eventLoop: EventLoop
     /// The negotiated subprotocol, if any.
-    public let subprotocol: String?
-    /// The role this side plays.
-    public let role: WebSocketRole
+    public var subprotocol: String? { negotiated?.subprotocol }
     /// The negotiated permessage-deflate parameters, if any.
-    public let deflateParameters: PerMessageDeflateParameters?
+    public var deflateParameters: PerMessageDeflateParameters? { negotiated?.deflate }
+    /// What the handshake agreed on, shared with `proto` (nil: nothing, no box). Immutable,
+    /// so the two properties above can be read from any thread.
+    let negotiated: WebSocketNegotiated?
 
     // Loop-thread state (see WebSocket+Loop.swift). The per-message fields are
     // `@exclusivity(unchecked)`: only the loop's thread touches them and no access overlaps
@@ -55,25 +56,31 @@ public final class WebSocket: @unchecked Sendable {
     @exclusivity(unchecked) var eventIndex = 0
     /// Payload bytes of the messages in `events` not yet taken.
     @exclusivity(unchecked) var bufferedBytes = 0
-    var status: WebSocketCloseStatus?
-    // `state` and `driver` (5 bytes) sit in the padding after `status`.
+    /// How the connection ended, once it has.
+    var status: WebSocketCloseStatus? {
+        get { closing?.status }
+        set { closingState().status = newValue }
+    }
+    /// The close status, close timer and close waiters, out of line: made when the
+    /// connection starts closing (or someone waits for it), so an open connection keeps
+    /// one empty reference for them. Loop only.
+    var closing: WebSocketClosingState?
+    // `state`, `driver` and `role` (6 bytes) share one word.
     /// The transport's lifecycle, whether the socket reads and what it waits for (see the
     /// type for the states and transitions). Loop only.
     @exclusivity(unchecked) var state = WebSocketConnectionState()
     /// A task or a responder (see the type). A task's mode is also read off the loop, in
     /// `nextMessage`: it is written once, before the handler starts.
     var driver: WebSocketDriver
+    /// The role this side plays.
+    public let role: WebSocketRole
     @exclusivity(unchecked) var consumer: UnsafeContinuation<WebSocketMessage?, any Error>?
     /// The parked consumer's cancellable wait, if it is one.
     var consumerWait: WaitCancellation?
     /// The frame buffer handed back and forth with the protocol (see `sendOnLoop`).
     @exclusivity(unchecked) var spareFrame: [UInt8] = []
-    var closeWaiters: [UnsafeContinuation<WebSocketCloseStatus, Never>] = []
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     @exclusivity(unchecked) var spareActions: [WebSocketAction] = []
-    /// What `tallyDeflate` has tallied of the protocol's deflate totals.
-    @exclusivity(unchecked) var deflateReported: (input: Int, output: Int) = (0, 0)
-    var closeTimer: ScheduledWork?
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
     var keepAliveSlot = -1
     /// Set for a socket driven by callbacks instead of a consumer task (one box per route).
@@ -131,11 +138,11 @@ public final class WebSocket: @unchecked Sendable {
         self.eventLoop = stream.eventLoop
         self.transport = stream
         self.role = role
-        self.subprotocol = subprotocol
-        self.deflateParameters = deflate
+        let negotiated = WebSocketNegotiated.make(subprotocol: subprotocol, deflate: deflate)
+        self.negotiated = negotiated
         self.proto = WebSocketProtocol(
-            role: role, sharedConfiguration: sharedConfiguration, deflate: deflate,
-            deflateConfiguration: deflateConfiguration, subprotocol: subprotocol)
+            role: role, sharedConfiguration: sharedConfiguration, negotiated: negotiated,
+            deflateConfiguration: deflateConfiguration)
         let tick = Self.tickInterval(sharedConfiguration.value.keepAlive)
         eventLoop.runOnLoop { self.start(leftover: leftover, keepAliveTick: tick) }
     }
@@ -364,6 +371,14 @@ public final class WebSocket: @unchecked Sendable {
 
     // MARK: Helpers
 
+    /// The closing state, made on first use. Loop only.
+    func closingState() -> WebSocketClosingState {
+        if let closing { return closing }
+        let made = WebSocketClosingState()
+        closing = made
+        return made
+    }
+
     /// Runs `body` on the loop: inline when already there, otherwise with one hop.
     func onLoop<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         if eventLoop.inEventLoop { return try body() }
@@ -388,4 +403,18 @@ public final class WebSocket: @unchecked Sendable {
         guard let shortest = candidates.min() else { return nil }
         return max(.milliseconds(10), shortest / 4)
     }
+}
+
+/// What a `WebSocket` keeps once it is closing or closed (or someone waits for the close):
+/// how it ended, the timer bounding the closing handshake, and who waits for the transport
+/// to close. Out of line, so that an open connection keeps one empty reference instead.
+///
+/// Guarantees: confined to its socket's loop, like the socket's other state.
+final class WebSocketClosingState {
+    /// How the connection ended, once it has.
+    var status: WebSocketCloseStatus?
+    /// Armed while the closing handshake waits for the peer (`.armCloseTimer`).
+    var timer: ScheduledWork?
+    /// Resumed with the final status once the transport has closed.
+    var waiters: [UnsafeContinuation<WebSocketCloseStatus, Never>] = []
 }

@@ -37,39 +37,35 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         case closed
     }
 
-    /// The data message being received.
-    private enum InboundMessage: Sendable {
-        case none
-        case receiving(opcode: WebSocketOpcode, compressed: Bool)
-    }
-
-    public let role: WebSocketRole
+    // Stored properties are laid out in declaration order: the one-byte ones follow
+    // `keepAlive` (34 bytes) to fill its padding.
     /// The limits and timeouts this connection was made with.
     public var configuration: WebSocketConfiguration { shared.value }
     private let shared: SharedValue<WebSocketConfiguration>
+    /// What the handshake agreed on (nil when neither a subprotocol nor deflate was).
+    package let negotiated: WebSocketNegotiated?
     /// The negotiated subprotocol, if any (informational).
-    public let subprotocol: String?
+    public var subprotocol: String? { negotiated?.subprotocol }
+    /// The negotiated permessage-deflate parameters, if any.
+    public var deflateParameters: PerMessageDeflateParameters? { negotiated?.deflate }
 
-    private var state: State = .open
-    private var decoder: WebSocketFrameDecoder
-    private var compression: PerMessageDeflateCodec
-    private let compressionEnabled: Bool
+    /// The frame decoder and the message being received, out of line: made when bytes
+    /// arrive, dropped by `releaseIdleState()` between messages (see `WebSocketInboundState`).
+    private var inbound: WebSocketInboundState?
+    /// Present only when permessage-deflate was negotiated.
+    private let compression: WebSocketDeflateState?
     private var keepAlive: WebSocketKeepAlive
-
-    private var inbound: InboundMessage = .none
-    private var currentFrame: WebSocketFrameHeader?
-    private var message: [UInt8] = []
-    private var control: [UInt8] = []
-    private var utf8 = UTF8Validator()
+    public let role: WebSocketRole
+    private var state: State = .open
     private var closedEventSent = false
+    /// Whether the input being read has completed a data message so far.
+    private var inputCompletedMessage = false
 
     private var events: [WebSocketEvent] = []
     /// A protocol error found after a complete data message in the same input: reported by
     /// `failDeferred()`, once the driver has handed that message to the application (which
     /// may answer it first). Input is ignored meanwhile.
     private var deferredFailure: WebSocketProtocolError?
-    /// Whether the input being read has completed a data message so far.
-    private var inputCompletedMessage = false
     private var actions: [WebSocketAction] = []
     private var outbox: [UInt8] = []
 
@@ -96,20 +92,56 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         deflateConfiguration: PerMessageDeflateConfiguration,
         subprotocol: String?
     ) {
-        let configuration = sharedConfiguration.value
+        self.init(role: role, sharedConfiguration: sharedConfiguration,
+                  negotiated: WebSocketNegotiated.make(subprotocol: subprotocol, deflate: deflate),
+                  deflateConfiguration: deflateConfiguration)
+    }
+
+    /// As above, with what the handshake agreed on already boxed (the I/O layer keeps the
+    /// same box, so a connection holds one copy of it, and none when nothing was agreed).
+    package init(
+        role: WebSocketRole,
+        sharedConfiguration: SharedValue<WebSocketConfiguration>,
+        negotiated: WebSocketNegotiated?,
+        deflateConfiguration: PerMessageDeflateConfiguration
+    ) {
         self.role = role
         self.shared = sharedConfiguration
-        self.subprotocol = subprotocol
-        self.decoder = WebSocketFrameDecoder(
+        self.negotiated = negotiated
+        if let deflate = negotiated?.deflate {
+            let settings = PerMessageDeflateCodec.Settings(parameters: deflate, role: role, configuration: deflateConfiguration)
+            self.compression = WebSocketDeflateState(codec: PerMessageDeflateCodec(settings: settings))
+        } else {
+            self.compression = nil
+        }
+        self.keepAlive = WebSocketKeepAlive()
+    }
+
+    /// The inbound state, made on first use (a fresh decoder between messages).
+    private mutating func inboundState() -> WebSocketInboundState {
+        if let inbound { return inbound }
+        let configuration = shared.value
+        let made = WebSocketInboundState(decoder: WebSocketFrameDecoder(
             role: role,
             limits: .init(maxFrameSize: configuration.maxFrameSize, maxMessageSize: configuration.maxMessageSize,
                           maxFragments: configuration.maxFragments),
-            allowsCompression: deflate != nil)
-        let settings = PerMessageDeflateCodec.Settings(
-            parameters: deflate ?? PerMessageDeflateParameters(), role: role, configuration: deflateConfiguration)
-        self.compression = PerMessageDeflateCodec(settings: settings)
-        self.compressionEnabled = deflate != nil
-        self.keepAlive = WebSocketKeepAlive()
+            allowsCompression: compression != nil))
+        inbound = made
+        return made
+    }
+
+    /// Whether the out-of-line inbound state (decoder, message being received) exists now:
+    /// from the first byte received until `releaseIdleState()` finds it between messages.
+    public var holdsInboundState: Bool { inbound != nil }
+
+    /// Drops the inbound state if nothing is pending in it (between messages: no partial
+    /// header, frame or fragmented message), so an idle connection holds none. Safe at any
+    /// time: the next bytes received make a fresh one. `tick(now:)` calls it when no frame
+    /// arrived since the previous tick.
+    public mutating func releaseIdleState() {
+        guard let inbound else { return }
+        if case .closed = state { self.inbound = nil; return }
+        if inbound.isBetweenMessages { self.inbound = nil }
     }
 
     // MARK: - State
@@ -124,14 +156,23 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     }
 
     /// Whether permessage-deflate is in use on this connection.
-    public var isCompressionEnabled: Bool { compressionEnabled }
+    public var isCompressionEnabled: Bool { compression != nil }
 
     /// Bytes held by zlib for this connection right now (measured).
-    public var compressionMemory: Int { compression.allocatedBytes }
+    public var compressionMemory: Int { compression?.codec.allocatedBytes ?? 0 }
 
     /// Payload bytes deflated so far on this connection's sends, and the bytes deflate made of
     /// them (running totals, for metrics: the compression ratio is output / input).
-    public private(set) var deflateTotals: (input: Int, output: Int) = (0, 0)
+    public var deflateTotals: (input: Int, output: Int) { compression?.totals ?? (0, 0) }
+
+    /// What `deflateTotals` grew by since the previous call (for a driver that tallies
+    /// metrics: no copy of the totals is kept outside the deflate state).
+    package mutating func untalliedDeflateTotals() -> (input: Int, output: Int) {
+        guard let compression else { return (0, 0) }
+        let totals = compression.totals, tallied = compression.tallied
+        compression.tallied = totals
+        return (totals.input - tallied.input, totals.output - tallied.output)
+    }
 
     // MARK: - Output
 
@@ -225,12 +266,15 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         var index = 0
         inputCompletedMessage = false
         defer { inputCompletedMessage = false }
+        if case .closed = state { return }
+        if deferredFailure != nil { return }
+        let inbound = inboundState()
         while true {
             if case .closed = state { return }
             if deferredFailure != nil { return }
             let event: WebSocketFrameDecoder.Event?
             do throws(WebSocketProtocolError) {
-                event = try decoder.next(buffer, index: &index)
+                event = try inbound.decoder.next(buffer, index: &index)
             } catch {
                 fail(error)
                 return
@@ -238,11 +282,11 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
             guard let event else { return }
             switch event {
             case .frameStart(let header):
-                frameStarted(header)
+                frameStarted(header, inbound)
             case .payload(let range):
-                payloadReceived(UnsafeRawBufferPointer(rebasing: buffer[range]))
+                payloadReceived(UnsafeRawBufferPointer(rebasing: buffer[range]), inbound)
             case .frameEnd:
-                frameEnded()
+                frameEnded(inbound)
             }
         }
     }
@@ -274,77 +318,78 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         }
     }
 
-    private mutating func frameStarted(_ header: WebSocketFrameHeader) {
+    private mutating func frameStarted(_ header: WebSocketFrameHeader, _ inbound: WebSocketInboundState) {
         keepAlive.recordActivity()
-        currentFrame = header
+        inbound.currentFrame = header
         if header.opcode.isControl {
-            control.removeAll(keepingCapacity: true)
+            inbound.control.removeAll(keepingCapacity: true)
             return
         }
         guard case .open = state else { return }  // after sending Close, data is ignored
         if header.opcode != .continuation {
-            inbound = .receiving(opcode: header.opcode, compressed: header.rsv1)
-            message = []
+            inbound.message = .receiving(opcode: header.opcode, compressed: header.rsv1)
+            inbound.payload = []
             // At most 64 KiB up front: a header alone must not cost the whole limit.
-            if !header.rsv1 { message.reserveCapacity(min(header.payloadLength, 64 * 1024)) }
-            utf8.reset()
+            if !header.rsv1 { inbound.payload.reserveCapacity(min(header.payloadLength, 64 * 1024)) }
+            inbound.utf8.reset()
         }
     }
 
-    private mutating func payloadReceived(_ bytes: UnsafeRawBufferPointer) {
-        guard let header = currentFrame else { return }
+    private mutating func payloadReceived(_ bytes: UnsafeRawBufferPointer, _ inbound: WebSocketInboundState) {
+        guard let header = inbound.currentFrame else { return }
         if header.opcode.isControl {
-            control.append(contentsOf: bytes)
+            inbound.control.append(contentsOf: bytes)
             return
         }
-        guard case .open = state, case .receiving(let opcode, let compressed) = inbound else { return }
-        let before = message.count
+        guard case .open = state, case .receiving(let opcode, let compressed) = inbound.message else { return }
+        let before = inbound.payload.count
         if compressed {
-            switch compression.decompress(bytes, into: &message, limit: configuration.maxMessageSize) {
+            // The decoder accepts RSV1 only when deflate was negotiated.
+            guard let compression else { return fail(.init(.invalidCompressedData)) }
+            switch compression.codec.decompress(bytes, into: &inbound.payload, limit: configuration.maxMessageSize) {
             case .ok: break
             case .tooLarge: return fail(.init(.messageTooLarge(limit: configuration.maxMessageSize)))
             case .invalid: return fail(.init(.invalidCompressedData))
             }
         } else {
-            message.append(contentsOf: bytes)
+            inbound.payload.append(contentsOf: bytes)
         }
-        if opcode == .text { validateText(from: before) }
+        if opcode == .text { validateText(from: before, inbound) }
     }
 
-    /// Validates `message[from...]`, failing with 1007 at the first invalid byte.
-    private mutating func validateText(from start: Int) {
-        guard message.count > start else { return }
-        let valid = message.withUnsafeBytes { raw in
-            utf8.validate(UnsafeRawBufferPointer(rebasing: raw[start...]))
-        }
+    /// Validates `payload[from...]`, failing with 1007 at the first invalid byte.
+    private mutating func validateText(from start: Int, _ inbound: WebSocketInboundState) {
+        guard inbound.payload.count > start else { return }
+        let valid = inbound.validatePayload(from: start)
         if !valid { fail(.init(.invalidUTF8)) }
     }
 
-    private mutating func frameEnded() {
-        guard let header = currentFrame else { return }
-        currentFrame = nil
+    private mutating func frameEnded(_ inbound: WebSocketInboundState) {
+        guard let header = inbound.currentFrame else { return }
+        inbound.currentFrame = nil
         if header.opcode.isControl {
-            controlFrameReceived(header.opcode, payload: control)
+            controlFrameReceived(header.opcode, payload: inbound.control)
             return
         }
-        guard header.fin, case .open = state, case .receiving(let opcode, let compressed) = inbound else { return }
+        guard header.fin, case .open = state, case .receiving(let opcode, let compressed) = inbound.message else { return }
         if compressed {
-            let before = message.count
-            switch compression.finishMessage(into: &message, limit: configuration.maxMessageSize) {
+            guard let compression else { return fail(.init(.invalidCompressedData)) }
+            let before = inbound.payload.count
+            switch compression.codec.finishMessage(into: &inbound.payload, limit: configuration.maxMessageSize) {
             case .ok: break
             case .tooLarge: return fail(.init(.messageTooLarge(limit: configuration.maxMessageSize)))
             case .invalid: return fail(.init(.invalidCompressedData))
             }
             if opcode == .text {
-                validateText(from: before)
+                validateText(from: before, inbound)
                 guard case .open = state else { return }
             }
         }
-        inbound = .none
-        let payload = message
-        message = []
+        inbound.message = .none
+        let payload = inbound.payload
+        inbound.payload = []
         if opcode == .text {
-            guard utf8.isComplete else { return fail(.init(.invalidUTF8)) }
+            guard inbound.utf8.isComplete else { return fail(.init(.invalidUTF8)) }
             events.append(.text(String(decoding: payload, as: UTF8.self)))
         } else {
             events.append(.binary(payload))
@@ -402,8 +447,9 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     }
 
     private mutating func discardInboundMessage() {
-        inbound = .none
-        message = []
+        guard let inbound else { return }
+        inbound.message = .none
+        inbound.payload = []
     }
 
     /// Fails the connection (§7.1.7), or defers that while a message completed by the same
@@ -450,9 +496,9 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     private mutating func sendMessage(_ bytes: [UInt8], opcode: WebSocketOpcode, fragmentSize: Int?) throws(WebSocketUsageError) {
         guard case .open = state else { throw .init(.notOpen) }
         // zlib fails only when out of memory; the message then goes uncompressed.
-        if compressionEnabled && compression.shouldCompress(count: bytes.count), let deflated = compression.compress(bytes) {
-            deflateTotals.input += bytes.count
-            deflateTotals.output += deflated.count
+        if let compression, compression.codec.shouldCompress(count: bytes.count), let deflated = compression.codec.compress(bytes) {
+            compression.totals.input += bytes.count
+            compression.totals.output += deflated.count
             writeMessage(deflated, opcode: opcode, compressed: true, fragmentSize: fragmentSize)
         } else {
             writeMessage(bytes, opcode: opcode, compressed: false, fragmentSize: fragmentSize)
@@ -524,6 +570,8 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// with 1001 when idle.
     public mutating func tick(now: ContinuousClock.Instant) {
         guard case .open = state else { return }
+        // No frame since the previous tick: the connection is idle, so it holds no decoder.
+        if !keepAlive.hasActivitySinceTick { releaseIdleState() }
         switch keepAlive.tick(now: now, configuration: shared.value.keepAlive) {
         case .none:
             break
@@ -545,19 +593,116 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// `SharedCompressorPool`) instead of an own one, when this side has no context
     /// takeover. `stream` is asked only then, for these settings.
     package mutating func shareCompressor(_ stream: (PerMessageDeflateCodec.Settings) -> ZlibDeflateStream?) {
-        guard compressionEnabled, compression.settings.compressNoContextTakeover else { return }
-        if let stream = stream(compression.settings) { compression.shareCompressor(stream) }
+        guard let compression, compression.codec.settings.compressNoContextTakeover else { return }
+        if let stream = stream(compression.codec.settings) { compression.codec.shareCompressor(stream) }
     }
 
     /// Frees zlib streams that hold no context (directions without context takeover),
     /// e.g. when the connection goes idle. Safe at any time.
     public mutating func releaseCompressionMemory() {
-        if case .receiving(_, true) = inbound { return }
-        compression.releaseIdleStreams()
+        guard let compression else { return }
+        if let inbound, case .receiving(_, true) = inbound.message { return }
+        compression.codec.releaseIdleStreams()
     }
 
     private mutating func writeFrame(_ opcode: WebSocketOpcode, payload: [UInt8], fin: Bool = true, rsv1: Bool = false) {
         let key: WebSocketMaskingKey? = role == .client ? configuration.maskingKeySource.next() : nil
         WebSocketFrameEncoder.append(opcode: opcode, fin: fin, rsv1: rsv1, payload: payload, maskingKey: key, to: &outbox)
+    }
+}
+
+/// What a `WebSocketProtocol` keeps while frames arrive: the frame decoder, the frame being
+/// read and the data message being reassembled (its payload, its UTF-8 state). Kept out of
+/// line so that an idle connection holds none of it: the protocol makes one at the first
+/// byte received and drops it between messages (`releaseIdleState()`).
+///
+/// Guarantees: confined to its protocol (and so to the connection's loop); between messages
+/// (`isBetweenMessages`) it holds nothing a fresh one would not, so dropping it changes no
+/// behaviour.
+final class WebSocketInboundState: @unchecked Sendable {
+    /// The data message being received.
+    enum Message {
+        case none
+        case receiving(opcode: WebSocketOpcode, compressed: Bool)
+    }
+
+    // Touched for every frame: no dynamic exclusivity check per access (a class property
+    // would get one; the protocol's confinement to one thread and its structure, which never
+    // holds one access across another, already rule out overlapping accesses).
+    @exclusivity(unchecked) var decoder: WebSocketFrameDecoder
+    @exclusivity(unchecked) var currentFrame: WebSocketFrameHeader?
+    @exclusivity(unchecked) var message: Message = .none
+    @exclusivity(unchecked) var payload: [UInt8] = []
+    @exclusivity(unchecked) var control: [UInt8] = []
+    @exclusivity(unchecked) var utf8 = UTF8Validator()
+
+    init(decoder: WebSocketFrameDecoder) {
+        self.decoder = decoder
+    }
+
+    /// No partial header, frame or fragmented message is pending.
+    var isBetweenMessages: Bool {
+        guard decoder.isBetweenMessages, currentFrame == nil, case .none = message else { return false }
+        return true
+    }
+
+    /// Feeds `payload[start...]` to the UTF-8 validator; false at the first invalid byte.
+    func validatePayload(from start: Int) -> Bool {
+        payload.withUnsafeBytes { raw in utf8.validate(UnsafeRawBufferPointer(rebasing: raw[start...])) }
+    }
+}
+
+/// The permessage-deflate state of a connection that negotiated it (out of line, so a
+/// connection without deflate pays one empty reference): its codec and the running totals
+/// of what its sends deflated.
+///
+/// Guarantees: confined to its protocol (and so to the connection's loop).
+final class WebSocketDeflateState: @unchecked Sendable {
+    var codec: PerMessageDeflateCodec
+    var totals: (input: Int, output: Int) = (0, 0)
+    /// What `untalliedDeflateTotals()` last reported of `totals`.
+    var tallied: (input: Int, output: Int) = (0, 0)
+
+    init(codec: consuming PerMessageDeflateCodec) {
+        self.codec = codec
+    }
+}
+
+/// What the opening handshake agreed on, shared by a connection's protocol and its I/O
+/// driver, and by every connection that agreed on the same (an endpoint's connections
+/// mostly do); nil (no box) when nothing was agreed.
+///
+/// Guarantees: immutable, so it can be read from any thread; at most
+/// `internedLimit` distinct agreements are kept for sharing (others get a box of their own).
+package final class WebSocketNegotiated: Sendable {
+    package let subprotocol: String?
+    package let deflate: PerMessageDeflateParameters?
+
+    private init(subprotocol: String?, deflate: PerMessageDeflateParameters?) {
+        self.subprotocol = subprotocol
+        self.deflate = deflate
+    }
+
+    private struct Key: Hashable {
+        let subprotocol: String?
+        let deflate: PerMessageDeflateParameters?
+    }
+
+    /// Agreements come from a small set (the server's subprotocols, a few window sizes and
+    /// flags); the bound keeps a client that picks unusual ones from growing the table.
+    package static let internedLimit = 256
+    private static let interned = Mutex<[Key: WebSocketNegotiated]>([:])
+
+    /// The box for this agreement (shared with earlier connections that made the same one),
+    /// or nil when there is nothing to keep.
+    package static func make(subprotocol: String?, deflate: PerMessageDeflateParameters?) -> WebSocketNegotiated? {
+        if subprotocol == nil && deflate == nil { return nil }
+        let key = Key(subprotocol: subprotocol, deflate: deflate)
+        return interned.withLock { table in
+            if let shared = table[key] { return shared }
+            let made = WebSocketNegotiated(subprotocol: subprotocol, deflate: deflate)
+            if table.count < internedLimit { table[key] = made }
+            return made
+        }
     }
 }

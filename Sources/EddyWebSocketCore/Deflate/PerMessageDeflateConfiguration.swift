@@ -90,7 +90,7 @@ public struct PerMessageDeflateConfiguration: Sendable, Equatable {
 /// Guarantees: window bit values, when present, are 8...15 (8 only when the peer
 /// asked for it; Eddy then compresses with zlib's 9, whose matches stay within 250
 /// bytes).
-public struct PerMessageDeflateParameters: Sendable, Equatable {
+public struct PerMessageDeflateParameters: Sendable, Hashable {
     public var serverNoContextTakeover: Bool
     public var clientNoContextTakeover: Bool
     public var serverMaxWindowBits: Int?

@@ -73,6 +73,14 @@ public struct WebSocketFrameDecoder: Sendable {
         self.allowsCompression = allowsCompression
     }
 
+    /// Whether nothing is pending between two messages: no header byte, no payload byte of
+    /// a frame and no fragment of a data message has been read without the rest (a decoder
+    /// in this state can be dropped and a fresh one made for the next message).
+    public var isBetweenMessages: Bool {
+        guard case .header = state, headerBytes.count == 0 else { return false }
+        return !messageInProgress
+    }
+
     /// Decodes the next event from `input` starting at `index`, advancing `index`.
     /// Returns nil when `index` reached the end of the input and no event is pending.
     /// Payload bytes are unmasked in place in `input`.

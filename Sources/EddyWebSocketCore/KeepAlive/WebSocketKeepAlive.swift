@@ -35,19 +35,26 @@ public struct WebSocketKeepAlive: Sendable {
         case idleTimedOut
     }
 
-    private var lastActivity: ContinuousClock.Instant?
-    private var lastPing: ContinuousClock.Instant?
-    private var outstanding: (payload: [UInt8], sentAt: ContinuousClock.Instant)?
+    // Instants as nanoseconds since `Self.epoch`, `Self.none` for "not yet": 8 bytes each
+    // instead of an optional 16-byte `Instant` (every connection keeps these).
+    private var lastActivity = Self.none
+    private var lastPing = Self.none
+    /// When the outstanding ping was sent (`Self.none`: no ping is outstanding). Its payload
+    /// is `counter` in big-endian bytes, so it is not kept.
+    private var outstandingSentAt = Self.none
+    private var counter: UInt64 = 0
     private var activitySinceTick = false
     private var matchingPongSinceTick = false
-    private var counter: UInt64 = 0
 
     /// The settings are passed to every `tick` rather than kept: a connection's copy would
     /// cost every idle connection the bytes of a configuration all of them share.
     public init() {}
 
     /// Whether a ping is waiting for its pong.
-    public var hasOutstandingPing: Bool { outstanding != nil }
+    public var hasOutstandingPing: Bool { outstandingSentAt != Self.none }
+
+    /// Whether something was received from the peer since the last `tick`.
+    public var hasActivitySinceTick: Bool { activitySinceTick }
 
     /// Something was received from the peer.
     public mutating func recordActivity() { activitySinceTick = true }
@@ -55,27 +62,53 @@ public struct WebSocketKeepAlive: Sendable {
     /// A pong arrived.
     public mutating func recordPong(_ payload: [UInt8]) {
         activitySinceTick = true
-        if let outstanding, outstanding.payload == payload { matchingPongSinceTick = true }
+        if hasOutstandingPing, payload.elementsEqual(Self.payload(counter)) { matchingPongSinceTick = true }
     }
 
-    public mutating func tick(now: ContinuousClock.Instant, configuration: WebSocketKeepAliveConfiguration) -> Action? {
-        if lastActivity == nil { lastActivity = now; lastPing = now }
+    public mutating func tick(now instant: ContinuousClock.Instant, configuration: WebSocketKeepAliveConfiguration) -> Action? {
+        let now = Self.nanoseconds(instant)
+        if lastActivity == Self.none { lastActivity = now; lastPing = now }
         if activitySinceTick { lastActivity = now; activitySinceTick = false }
-        if matchingPongSinceTick { outstanding = nil; matchingPongSinceTick = false }
-        if let outstanding, now - outstanding.sentAt >= configuration.pongTimeout {
+        if matchingPongSinceTick { outstandingSentAt = Self.none; matchingPongSinceTick = false }
+        if hasOutstandingPing, now - outstandingSentAt >= Self.nanoseconds(configuration.pongTimeout) {
             return .pongTimedOut
         }
-        if let idle = configuration.idleTimeout, let lastActivity, now - lastActivity >= idle {
+        if let idle = configuration.idleTimeout, now - lastActivity >= Self.nanoseconds(idle) {
             return .idleTimedOut
         }
-        if let interval = configuration.pingInterval, outstanding == nil, let lastPing, now - lastPing >= interval {
+        if let interval = configuration.pingInterval, !hasOutstandingPing, now - lastPing >= Self.nanoseconds(interval) {
             counter &+= 1
-            var payload: [UInt8] = []
-            for shift in stride(from: 56, through: 0, by: -8) { payload.append(UInt8(truncatingIfNeeded: counter >> UInt64(shift))) }
-            outstanding = (payload, now)
-            self.lastPing = now
-            return .sendPing(payload)
+            outstandingSentAt = now
+            lastPing = now
+            return .sendPing(Self.payload(counter))
         }
         return nil
+    }
+
+    /// A ping's payload: its number, 8 bytes big-endian.
+    private static func payload(_ counter: UInt64) -> [UInt8] {
+        var payload: [UInt8] = []
+        payload.reserveCapacity(8)
+        for shift in stride(from: 56, through: 0, by: -8) { payload.append(UInt8(truncatingIfNeeded: counter >> UInt64(shift))) }
+        return payload
+    }
+
+    private static let none = Int64.min
+    /// Stored times and durations are clamped to ±146 years, so that the difference of two
+    /// never overflows.
+    private static let limit = Int64.max / 2
+    /// The instant the stored times count from (the first use in this process).
+    private static let epoch = ContinuousClock.now
+
+    private static func nanoseconds(_ instant: ContinuousClock.Instant) -> Int64 {
+        nanoseconds(instant - epoch)
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? -limit : limit }
+        let clamped = min(max(scaled, -limit), limit) // so adding < 1 s of nanoseconds cannot overflow
+        return min(max(clamped + attoseconds / 1_000_000_000, -limit), limit)
     }
 }
