@@ -8,9 +8,19 @@ public enum WebSocketAccept {
 
     /// base64(SHA-1(key + GUID)). For the RFC's example key
     /// `dGhlIHNhbXBsZSBub25jZQ==` this is `s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`.
-    /// Never nil (optional for source compatibility: it used to depend on OpenSSL).
+    /// Returns nil only if OpenSSL's digest fails.
     public static func acceptValue(forKey key: String) -> String? {
-        Base64.encode(SHA1.digest(Array((key + guid).utf8)))
+        let input = Array((key + guid).utf8)
+        var digest = [UInt8](repeating: 0, count: 20)
+        let ok = input.withUnsafeBytes { inputRaw in
+            digest.withUnsafeMutableBytes { digestRaw -> Int32 in
+                // unsafe boundary: OpenSSL reads `input.count` bytes and writes 20.
+                guard let out = digestRaw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
+                return eddy_sha1(inputRaw.baseAddress, inputRaw.count, out)
+            }
+        }
+        guard ok == 1 else { return nil }
+        return Base64.encode(digest)
     }
 
     /// A fresh client key: base64 of 16 bytes from OpenSSL's `RAND_bytes` (§4.1).
