@@ -14,7 +14,7 @@ import EddyShared
 public final class RunLeaseKeeper: Sendable {
     public let lease: RunLease
     private let held = Mutex<[String: ContinuousClock.Instant]>([:])
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let repeating = RepeatingPass()
     private let onLost: @Sendable (String) -> Void
     private let report: @Sendable (String) -> Void
 
@@ -30,26 +30,12 @@ public final class RunLeaseKeeper: Sendable {
 
     /// Starts renewing (idempotent).
     public func start() {
-        task.withLock { task in
-            guard task == nil else { return }
-            task = Task { [self] in
-                // Bounded by cancellation (`stop`).
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: lease.ttl / 3)
-                    await renewAll()
-                }
-            }
-        }
+        repeating.start(every: lease.ttl / 3) { [self] in await renewAll() }
     }
 
     /// Stops renewing; the leases held expire on their own (or are released by their runs' end).
     public func stop() async {
-        let running = task.withLock { task in
-            defer { task = nil }
-            return task
-        }
-        running?.cancel()
-        await running?.value
+        await repeating.stop()
     }
 
     /// Records that this node holds `runID`'s lease (just acquired), so it is renewed.

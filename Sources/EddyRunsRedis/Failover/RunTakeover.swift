@@ -33,7 +33,7 @@ public final class RunTakeover: Sendable {
     private let definition: @Sendable (String) -> DAGDefinition?
     private let report: @Sendable (String) -> Void
     private let refused = Mutex<Set<String>>([])
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let repeating = RepeatingPass()
     private let tally = Mutex(0)
 
     /// - Parameters:
@@ -58,26 +58,12 @@ public final class RunTakeover: Sendable {
 
     /// Starts polling (idempotent).
     public func start() {
-        task.withLock { task in
-            guard task == nil else { return }
-            task = Task { [self] in
-                // Bounded by cancellation (`stop`).
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: pollInterval)
-                    await poll()
-                }
-            }
-        }
+        repeating.start(every: pollInterval) { [self] in await poll() }
     }
 
     /// Stops polling, after the pass in progress (if any) ends.
     public func stop() async {
-        let running = task.withLock { task in
-            defer { task = nil }
-            return task
-        }
-        running?.cancel()
-        await running?.value
+        await repeating.stop()
     }
 
     /// One pass: every live run of another node whose lease is gone is contended for, and adopted if won.
