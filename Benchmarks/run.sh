@@ -32,5 +32,7 @@ echo "== fan-out: Eddy rooms vs Node ws broadcast"
 scripts/run-fanout.sh
 echo "== DAG stream end to end: 1,000 and 10,000 dashboards"
 scripts/run-dag-stream.sh
+echo "== DAG stream: one node against three sharing a redis-server"
+scripts/run-dag-stream-nodes.sh
 echo "== DAG engine + SQLite event log"
 for shape in layered fanout chain; do .build/release/dag-benchmark --nodes 10000 --shape "$shape" --sync normal --runs 3; done
