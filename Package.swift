@@ -175,7 +175,8 @@ let package = Package(
         // Runs across nodes: the owner mirrors its log and runs to Redis, the others serve them.
         .target(
             name: "EddyRunsRedis",
-            dependencies: ["EddyShared", "EddyDAGRedis", "EddyDAGStream", "EddyDAG", "EddyRedis", "EddyRedisCore", "EddyLoop"],
+            dependencies: ["EddyShared", "EddyDAGRedis", "EddyDAGStream", "EddyDAG", "EddyRedis", "EddyRedisCore", "EddyLoop",
+                           .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .target(

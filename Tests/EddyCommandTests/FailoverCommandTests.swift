@@ -40,6 +40,15 @@ struct FailoverCommandTests {
         let owner = nodes[0].0
         #expect(await onOwnThread { owner.waitUntilExit(); return owner.terminationStatus } == SIGKILL, "A was SIGKILLed")
 
+        // The adopter counts the takeover in its metrics; the other node does not.
+        let adopter = output.contains("OK b ") ? 1 : 2
+        for index in [1, 2] {
+            let (scraped, metrics) = try await runPythonPeer("metrics_scrape.py", ["totals", String(nodes[index].1), "op", "eddy_redis_takeovers_total"])
+            #expect(scraped == 0, "\(metrics)")
+            let expected = index == adopter ? "eddy_redis_takeovers_total 1.0" : "eddy_redis_takeovers_total 0"
+            #expect(metrics.contains(expected), "node \(index): \(metrics)")
+        }
+
         for (process, _) in nodes.dropFirst() {
             process.terminate()
             #expect(await onOwnThread { process.waitUntilExit(); return process.terminationStatus } == 0)

@@ -62,6 +62,22 @@ struct RunsAcrossNodesCommandTests {
             if !finished { try await loop.sleep(for: .milliseconds(20)) }
         }
         #expect(finished)
+
+        // The owner's mirror shows in its metrics (Prometheus text, scraped with the operator
+        // token): every event of its runs stored in Redis, the commands it took, no drop.
+        let series = ["eddy_redis_mirror_events_stored_total", "eddy_redis_mirror_commands_total",
+                      "eddy_redis_mirror_events_dropped_total"]
+        let (scraped, metrics) = try await runPythonPeer("metrics_scrape.py", ["totals", String(nodes[0].1), "op"] + series)
+        #expect(scraped == 0, "\(metrics)")
+        var values: [String: Double] = [:]
+        for line in metrics.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
+        }
+        let stored = values["eddy_redis_mirror_events_stored_total"] ?? 0
+        #expect(stored >= 7, "\(metrics)") // A's run alone logged more than the 7 the peer checked
+        #expect((values["eddy_redis_mirror_commands_total"] ?? 0) >= stored, "\(metrics)")
+        #expect(values["eddy_redis_mirror_events_dropped_total"] == 0, "\(metrics)")
         for (process, _) in nodes {
             process.terminate()
             #expect(await onOwnThread { process.waitUntilExit(); return process.terminationStatus } == 0)

@@ -35,6 +35,7 @@ public final class RunTakeover: Sendable {
     private let refused = Mutex<Set<String>>([])
     private let repeating = RepeatingPass()
     private let tally = Mutex(0)
+    private let metrics = MirrorMetrics()
 
     /// - Parameters:
     ///   - mirror: this node's mirror; its engine adopts, its log is read.
@@ -93,6 +94,7 @@ public final class RunTakeover: Sendable {
             let history = entries.map(\.encoded)
             try await engine.adopt(definition, runID: runID, history: history, by: node)
             tally.withLock { $0 += 1 }
+            metrics.tookOver()
             report("run \(runID): taken over from node \(owner) (its lease expired) at seq \(history.count)")
         } catch {
             refused.withLock { _ = $0.insert(runID) }

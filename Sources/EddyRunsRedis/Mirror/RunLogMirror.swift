@@ -50,6 +50,7 @@ public final class RunLogMirror: Sendable {
     private let queue: MirrorQueue
     private let report: @Sendable (String) -> Void
     private let tally = Mutex(Counters())
+    private let metrics = MirrorMetrics()
     private let tasks = Mutex<(lobby: Task<Void, Never>?, writer: Task<Void, Never>?, runs: [String: Task<Void, Never>])>((nil, nil, [:]))
     private let backoff = RedisBackoff()
     /// Renews the leases of this node's runs (nil without `leaseTTL`: no leases, no failover).
@@ -133,7 +134,7 @@ public final class RunLogMirror: Sendable {
             tasks.runs[runID] = Task { [self] in
                 do {
                     for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: nil) where event.isLogged {
-                        queue.put(.event(event))
+                        if !queue.put(.event(event)) { metrics.dropped() }
                     }
                 } catch {
                     report("run \(runID): cannot follow it for the Redis mirror: \(error)")
@@ -194,6 +195,7 @@ public final class RunLogMirror: Sendable {
             } catch {
                 failures += 1
                 tally.withLock { $0.failedAttempts += 1 }
+                metrics.failedAttempt()
                 if failures == 1 {
                     report("Redis mirror: \(what) failed (\(error)); retrying, up to \(queue.limit) events queue in memory, then runs fall behind and catch up from SQLite")
                 }
@@ -216,6 +218,7 @@ public final class RunLogMirror: Sendable {
                 let missing = try engine.log.encodedEvents(runID: event.dagID, after: top, upTo: event.seq - 1)
                 events += missing
                 tally.withLock { $0.eventsFromSQLite += missing.count }
+                metrics.copiedFromSQLite(missing.count)
             }
             events.append(event)
             next.seq[event.dagID] = event.seq
@@ -238,6 +241,7 @@ public final class RunLogMirror: Sendable {
             guard let last = page.last else { return }
             try await store(page)
             tally.withLock { $0.eventsFromSQLite += page.count }
+            metrics.copiedFromSQLite(page.count)
             stored.seq[runID] = last.seq
         }
     }
@@ -245,8 +249,10 @@ public final class RunLogMirror: Sendable {
     private func store(_ events: [EncodedEvent]) async throws {
         guard !events.isEmpty else { return }
         tally.withLock { $0.commandsSent += events.count }
+        metrics.sent(events.count)
         let count = try await log.append(encoded: events)
         tally.withLock { $0.eventsStored += count }
+        metrics.stored(count)
     }
 
     /// Writes the run's record, then publishes it (`HSET` + `PUBLISH`, one pipeline).
@@ -279,6 +285,7 @@ public final class RunLogMirror: Sendable {
 
     private func send(_ commands: [RedisCommand]) async throws {
         tally.withLock { $0.commandsSent += commands.count }
+        metrics.sent(commands.count)
         for reply in try await log.client.pipeline(commands) {
             if case .error(let message) = reply { throw RedisError.server(message) }
         }
