@@ -338,7 +338,8 @@ let package = Package(
         // Against a real redis-server started by the tests (Tests/Support/RedisServer.swift).
         .testTarget(
             name: "EddyRedisTests",
-            dependencies: ["EddyShared", "EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyDAGRedis", "EddyRunsRedis", "EddyDAG", "EddyTLS", "EddyLoop"]
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyRedis", "EddyRedisCore", "EddyDAGRedis", "EddyRunsRedis", "EddyDAG", "EddyTLS", "EddyLoop",
+                           .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
         .testTarget(
             name: "EddyNetTests",

@@ -5,6 +5,7 @@ import EddyRedis
 import EddyRunsRedis
 import EddyTestSupport
 import Foundation
+import MetricsTestKit
 import Testing
 
 /// The owner's mirror of its runs in Redis (runs across nodes), against a real redis-server:
@@ -20,7 +21,7 @@ struct RunLogMirrorTests {
         let client: RedisClient
         let mirror: RunLogMirror
 
-        init(redis: RedisServer, queueLimit: Int) throws {
+        init(redis: RedisServer, queueLimit: Int, metrics: TestMetrics? = nil) throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-mirror-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             engine = try DAGEngine(configuration: .init(
@@ -29,7 +30,8 @@ struct RunLogMirrorTests {
             var configuration = RedisConfiguration(endpoint: try RedisEndpoint(url: redis.url))
             configuration.backoff = RedisBackoff(initial: .milliseconds(50), maximum: .milliseconds(200))
             client = RedisClient(configuration: configuration, on: loop)
-            mirror = RunLogMirror(engine: engine, node: "a", log: RedisEventLog(client: client), queueLimit: queueLimit) { _ in }
+            mirror = RunLogMirror(engine: engine, node: "a", log: RedisEventLog(client: client), queueLimit: queueLimit,
+                                  metricsFactory: metrics) { _ in }
             try mirror.start()
         }
 
@@ -93,16 +95,30 @@ struct RunLogMirrorTests {
     @Test func eventsDroppedWhileRedisIsDownAreCopiedFromSQLiteWhenItIsBack() async throws {
         let redis = try await RedisServer.start()
         defer { redis.shutDown() }
-        let fixture = try Fixture(redis: redis, queueLimit: 3)
+        let metrics = TestMetrics()
+        let fixture = try Fixture(redis: redis, queueLimit: 3, metrics: metrics)
         redis.stop()
         try await fixture.run("outage", tasks: 10)
         // The writer holds its first batch, the queue holds 3 events: the rest were dropped.
         #expect(fixture.mirror.counters.eventsDropped > 0)
+        // What an operator sees meanwhile: the queue full, drops and failed attempts counted.
+        let queued = try metrics.expectMeter("eddy_redis_mirror_queued_events")
+        #expect(queued.lastValue == 3)
+        let dropped = try metrics.expectCounter("eddy_redis_mirror_events_dropped_total")
+        #expect(dropped.totalValue == Int64(fixture.mirror.counters.eventsDropped))
+        for _ in 0..<1_000 where try metrics.expectCounter("eddy_redis_mirror_failed_attempts_total").totalValue == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try metrics.expectCounter("eddy_redis_mirror_failed_attempts_total").totalValue > 0)
         try await redis.restart()
         let record = try #require(try await fixture.waitUntilAnnouncedFinished("outage"))
         #expect(record.summary?.finished == true)
         #expect(try await fixture.sameBytes("outage"))
         #expect(fixture.mirror.counters.eventsFromSQLite > 0)
+        // Once Redis is back: every event stored, those dropped copied from SQLite, the queue empty.
+        #expect(try metrics.expectCounter("eddy_redis_mirror_events_stored_total").totalValue == Int64(fixture.mirror.counters.eventsStored))
+        #expect(try metrics.expectCounter("eddy_redis_mirror_events_from_sqlite_total").totalValue == Int64(fixture.mirror.counters.eventsFromSQLite))
+        #expect(queued.lastValue == 0)
         await fixture.close()
     }
 }

@@ -52,6 +52,9 @@ final class MirrorQueue: Sendable {
     /// Events dropped so far because the queue was full.
     var dropped: Int { state.withLock { $0.dropped } }
 
+    /// Events waiting for the writer to take them.
+    var queuedEvents: Int { state.withLock { $0.events } }
+
     /// Waits until there is something to do, then takes it all: the runs behind and the
     /// queued items. Returns nil once stopped with nothing left.
     func take() async -> (behind: Set<String>, items: [MirrorItem])? {

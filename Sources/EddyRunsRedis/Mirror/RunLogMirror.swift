@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import EddyDAG
 public import EddyDAGRedis
 import EddyRedis
@@ -50,7 +51,7 @@ public final class RunLogMirror: Sendable {
     private let queue: MirrorQueue
     private let report: @Sendable (String) -> Void
     private let tally = Mutex(Counters())
-    private let metrics = MirrorMetrics()
+    private let metrics: MirrorMetrics
     private let tasks = Mutex<(lobby: Task<Void, Never>?, writer: Task<Void, Never>?, runs: [String: Task<Void, Never>])>((nil, nil, [:]))
     private let backoff = RedisBackoff()
     /// Renews the leases of this node's runs (nil without `leaseTTL`: no leases, no failover).
@@ -61,9 +62,13 @@ public final class RunLogMirror: Sendable {
     /// - Parameters:
     ///   - leaseTTL: with a value, every run mirrored holds a lease of that time to live (see
     ///     the type); nil (the default): no leases.
+    ///   - metricsFactory: where the mirror's metrics go (`eddy_redis_mirror_*`); nil (the
+    ///     default): the backend `MetricsSystem` was bootstrapped with.
     ///   - report: hears outages, drops and recoveries (one line each, never per event).
     public init(engine: DAGEngine, node: String, log: RedisEventLog, registry: RunRegistry = RunRegistry(),
-                queueLimit: Int = 10_000, leaseTTL: Duration? = nil, report: @escaping @Sendable (String) -> Void) {
+                queueLimit: Int = 10_000, leaseTTL: Duration? = nil, metricsFactory: (any MetricsFactory)? = nil,
+                report: @escaping @Sendable (String) -> Void) {
+        self.metrics = MirrorMetrics(factory: metricsFactory)
         self.engine = engine
         self.node = node
         self.log = log
@@ -135,6 +140,7 @@ public final class RunLogMirror: Sendable {
                 do {
                     for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: nil) where event.isLogged {
                         if !queue.put(.event(event)) { metrics.dropped() }
+                        metrics.queued(queue.queuedEvents)
                     }
                 } catch {
                     report("run \(runID): cannot follow it for the Redis mirror: \(error)")
@@ -150,6 +156,7 @@ public final class RunLogMirror: Sendable {
     private func write() async {
         var stored = MirrorProgress()
         while let (behind, items) = await queue.take() {
+            metrics.queued(queue.queuedEvents)
             for runID in behind.sorted() {
                 await retrying("catching run \(runID) up from SQLite") { try await self.catchUp(runID, upTo: .max, &stored) }
             }
