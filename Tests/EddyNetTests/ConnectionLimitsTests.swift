@@ -73,12 +73,13 @@ struct ConnectionLimitsTests {
 
     @Test func anAddressOpeningConnectionsFasterThanItsRateIsRefusedAfterItsBurst() async throws {
         let group = try EventLoopGroup(loopCount: 1)
-        let (listener, serving, handled) = try await Self.holdingListener(ConnectionLimits(newConnectionsPerSecondPerAddress: 5), group: group)
+        // One per second (burst 1): even a machine so loaded that a connect takes 0.8 s (seen
+        // in a full run beside a conformance run) opens the 40 faster than that.
+        let (listener, serving, handled) = try await Self.holdingListener(ConnectionLimits(newConnectionsPerSecondPerAddress: 1), group: group)
         let port = listener.localAddress.port
         let loop = group.loops[0]
-        // 40 connections back to back, all kept open: however loaded the machine, they come
-        // faster than 5 per second (the test used to wait for each one's verdict, and on a
-        // machine slow enough each waited out the refill).
+        // 40 connections back to back, all kept open (the test used to wait for each one's
+        // verdict, and on a machine slow enough each waited out the refill).
         var connections: [TCPConnection] = []
         for _ in 0..<40 { connections.append(try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)) }
         for _ in 0..<3_000 where handled.current + listener.refusedCounts.addressRate < 40 {
@@ -95,8 +96,8 @@ struct ConnectionLimitsTests {
             answers.append(text.isEmpty ? "admitted" : text)
             await connection.close()
         }
-        // The burst (5) is always admitted; 40 connections come faster than 5 per second.
-        #expect(answers.prefix(5).allSatisfy { $0 == "admitted" }, "\(answers.prefix(5))")
+        // The burst (1) is always admitted; 40 connections come faster than 1 per second.
+        #expect(answers.first == "admitted", "\(answers.prefix(5))")
         #expect(answers.contains("slow down\n"))
         #expect(Set(answers).isSubset(of: ["admitted", "slow down\n"]), "\(Set(answers))")
         #expect(listener.refusedCounts.addressRate == answers.filter { $0 == "slow down\n" }.count)
