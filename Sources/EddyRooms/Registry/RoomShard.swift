@@ -88,9 +88,11 @@ actor RoomShard {
     }
 
     private func accept(_ delivery: PendingDelivery) {
-        guard pacer != nil else { return deliverNow(delivery) }
-        switch pacer?.publish(at: .now) {
-        case .deliverNow, nil:
+        guard var pacer else { return deliverNow(delivery) }
+        let decision = pacer.publish(at: .now)
+        self.pacer = pacer
+        switch decision {
+        case .deliverNow:
             deliverNow(delivery)
         case .holdAndArm(let delay):
             pending.append(delivery)

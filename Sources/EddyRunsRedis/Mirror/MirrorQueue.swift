@@ -31,22 +31,23 @@ final class MirrorQueue: Sendable {
 
     init(limit: Int) { self.limit = max(1, limit) }
 
-    /// Queues `item`; false when it was an event that did not fit (its run is now behind).
+    /// Queues `item`: whether it was taken (false: an event that did not fit, its run is now
+    /// behind), and the events waiting now (for the mirror's gauge, read under the same lock).
     @discardableResult
-    func put(_ item: MirrorItem) -> Bool {
-        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+    func put(_ item: MirrorItem) -> (accepted: Bool, queuedEvents: Int) {
+        let (accepted, queued, waiter) = state.withLock { state -> (Bool, Int, CheckedContinuation<Void, Never>?) in
             if case .event(let event) = item, state.events >= limit {
                 state.behind.insert(event.dagID)
                 state.dropped += 1
-                return (false, nil)
+                return (false, state.events, nil)
             }
             if case .event = item { state.events += 1 }
             state.items.append(item)
             defer { state.waiter = nil }
-            return (true, state.waiter)
+            return (true, state.events, state.waiter)
         }
         waiter?.resume()
-        return accepted
+        return (accepted, queued)
     }
 
     /// Events dropped so far because the queue was full.

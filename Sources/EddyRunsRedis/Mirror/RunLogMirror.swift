@@ -139,8 +139,9 @@ public final class RunLogMirror: Sendable {
             tasks.runs[runID] = Task { [self] in
                 do {
                     for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: nil) where event.isLogged {
-                        if !queue.put(.event(event)) { metrics.dropped() }
-                        metrics.queued(queue.queuedEvents)
+                        let (accepted, queued) = queue.put(.event(event))
+                        if !accepted { metrics.dropped() }
+                        metrics.queued(queued)
                     }
                 } catch {
                     report("run \(runID): cannot follow it for the Redis mirror: \(error)")
