@@ -20,6 +20,8 @@ struct RedisOptions: ParsableArguments {
     var node: String?
     @Option(help: "Runs (serve, demo): seconds a node's lease on its runs lasts without renewal; another node takes a run over once its owner's lease expired (failover).")
     var leaseTtl: Double = 5
+    @Option(help: "Runs (serve, demo): seconds a run waits for Redis to store its events before it logs an error event (log_unavailable); it goes on waiting, and nothing it logged is lost or shown before Redis has it.")
+    var appendDeadline: Double = 10
     @Option(help: "A file whose first line is the Redis password (instead of EDDY_REDIS_PASSWORD).")
     var redisPasswordFile: String?
     @Option(help: "Redis user name (ACL), with the password.")
@@ -35,6 +37,9 @@ struct RedisOptions: ParsableArguments {
             throw ValidationError("--node, --redis-user, --redis-password-file and --redis-ca need --redis")
         }
         guard leaseTtl >= 0.1, leaseTtl <= 3600 else { throw ValidationError("--lease-ttl must be between 0.1 and 3600 seconds") }
+        guard appendDeadline >= 0.1, appendDeadline <= 3600 else {
+            throw ValidationError("--append-deadline must be between 0.1 and 3600 seconds")
+        }
         if let redis {
             let endpoint: RedisEndpoint
             do { endpoint = try RedisEndpoint(url: redis) } catch { throw ValidationError("--redis: \(error)") }

@@ -5,8 +5,8 @@ import EddyRedis
 import EddyRunsRedis
 import EddyShared
 
-/// `--redis` and `--node` for `eddy serve` and `eddy demo`: this node's runs are mirrored to
-/// Redis (`RunLogMirror`) and other nodes' runs are listed and streamed here
+/// `--redis` and `--node` for `eddy serve` and `eddy demo`: this node's runs are logged to
+/// Redis, their log of record (`RunLogMirror`), and other nodes' runs are listed and streamed here
 /// (`RedisRunDirectory`), whose commands are forwarded to their owners (`CommandRelay` answers
 /// theirs here), on an event loop of their own. Without `--redis`, nothing of this exists.
 final class RunSharing: Sendable {
@@ -15,10 +15,13 @@ final class RunSharing: Sendable {
     let directory: RedisRunDirectory
     let configuration: RedisConfiguration
     let leaseTTL: Duration
+    let appendDeadline: Duration
     private let relay = MutexBox<CommandRelay?>(nil)
     private let takeover = MutexBox<RunTakeover?>(nil)
 
-    private init(node: String, loop: EventLoop, directory: RedisRunDirectory, configuration: RedisConfiguration, leaseTTL: Duration) {
+    private init(node: String, loop: EventLoop, directory: RedisRunDirectory, configuration: RedisConfiguration, leaseTTL: Duration,
+                 appendDeadline: Duration) {
+        self.appendDeadline = appendDeadline
         self.node = node
         self.loop = loop
         self.directory = directory
@@ -35,7 +38,8 @@ final class RunSharing: Sendable {
         Console.error("eddy: node \(node) sharing runs through \(configuration.endpoint)")
         await directory.start(waitingUpTo: .seconds(5))
         return RunSharing(node: node, loop: loop, directory: directory, configuration: configuration,
-                          leaseTTL: .milliseconds(Int(options.leaseTtl * 1000)))
+                          leaseTTL: .milliseconds(Int(options.leaseTtl * 1000)),
+                          appendDeadline: .milliseconds(Int(options.appendDeadline * 1000)))
     }
 
     /// Starts mirroring `engine`'s runs (before the driver starts any), each under a lease,
@@ -46,7 +50,8 @@ final class RunSharing: Sendable {
         relay.start()
         self.relay.set(relay)
         let client = RedisClient(configuration: configuration, on: loop)
-        let mirror = RunLogMirror(engine: engine, node: node, log: RedisEventLog(client: client), leaseTTL: leaseTTL) {
+        let mirror = RunLogMirror(engine: engine, node: node, log: RedisEventLog(client: client), leaseTTL: leaseTTL,
+                                  policy: ReplicationPolicy(appendDeadline: appendDeadline)) {
             Console.error("eddy: \($0)")
         }
         try mirror.start()

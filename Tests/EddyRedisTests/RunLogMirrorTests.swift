@@ -4,6 +4,7 @@ import EddyLoop
 import EddyRedis
 import EddyRunsRedis
 import EddyTestSupport
+import EddyShared
 import Foundation
 import MetricsTestKit
 import Testing
@@ -21,7 +22,8 @@ struct RunLogMirrorTests {
         let client: RedisClient
         let mirror: RunLogMirror
 
-        init(redis: RedisServer, queueLimit: Int, metrics: TestMetrics? = nil) throws {
+        init(redis: RedisServer, queueLimit: Int, metrics: TestMetrics? = nil,
+             policy: ReplicationPolicy = ReplicationPolicy()) throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-mirror-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             engine = try DAGEngine(configuration: .init(
@@ -31,17 +33,30 @@ struct RunLogMirrorTests {
             configuration.backoff = RedisBackoff(initial: .milliseconds(50), maximum: .milliseconds(200))
             client = RedisClient(configuration: configuration, on: loop)
             mirror = RunLogMirror(engine: engine, node: "a", log: RedisEventLog(client: client), queueLimit: queueLimit,
-                                  metricsFactory: metrics) { _ in }
+                                  policy: policy, metricsFactory: metrics) { _ in }
             try mirror.start()
         }
 
         /// A run of `count` chained tasks, to its end.
         func run(_ runID: String, tasks count: Int) async throws {
+            try await start(runID, tasks: count)
+            try await finish(runID)
+        }
+
+        /// Starts a run of `count` chained tasks; `ran` counts the bodies that ran.
+        func start(_ runID: String, tasks count: Int, ran: BodyCount = BodyCount()) async throws {
             var builder = DAGBuilder()
             for index in 0..<count {
-                builder.task("t\(index)", after: index == 0 ? [] : ["t\(index - 1)"]) { _ in .string("out \(index)") }
+                builder.task("t\(index)", after: index == 0 ? [] : ["t\(index - 1)"]) { _ in
+                    ran.add()
+                    return .string("out \(index)")
+                }
             }
             _ = try await engine.start(try builder.build(), runID: runID)
+        }
+
+        /// Waits for the run's end (with Redis storing: the end is published once stored).
+        func finish(_ runID: String) async throws {
             #expect(await engine.waitForCompletion(runID: runID) == .completed)
             await engine.log.flush()
         }
@@ -100,20 +115,23 @@ struct RunLogMirrorTests {
         redis.stop()
         // A first run's events put the writer into its retries (it holds them and takes
         // nothing more until Redis answers): every later event can only queue, or drop.
-        try await fixture.run("first", tasks: 1)
+        try await fixture.start("first", tasks: 1)
         let failed = try metrics.expectCounter("eddy_redis_mirror_failed_attempts_total")
         for _ in 0..<1_000 where failed.totalValue == 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(failed.totalValue > 0)
-        try await fixture.run("outage", tasks: 10)
-        // The queue holds 3 events: the rest of the outage run's were dropped.
+        // The runs wait for Redis, but the events they logged before their first task (more
+        // than the queue's 3) are queued or dropped.
+        try await fixture.start("outage", tasks: 10)
+        for _ in 0..<1_000 where fixture.mirror.counters.eventsDropped == 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(fixture.mirror.counters.eventsDropped > 0)
         // What an operator sees meanwhile: the queue full, the drops counted.
         let queued = try metrics.expectMeter("eddy_redis_mirror_queued_events")
-        #expect(queued.lastValue == 3)
+        #expect(queued.lastValue == 3, "\(queued.values)")
         let dropped = try metrics.expectCounter("eddy_redis_mirror_events_dropped_total")
         #expect(dropped.totalValue == Int64(fixture.mirror.counters.eventsDropped))
         try await redis.restart()
         for run in ["first", "outage"] {
+            try await fixture.finish(run)
             let record = try #require(try await fixture.waitUntilAnnouncedFinished(run))
             #expect(record.summary?.finished == true)
             #expect(try await fixture.sameBytes(run))
@@ -125,4 +143,57 @@ struct RunLogMirrorTests {
         #expect(queued.lastValue == 0)
         await fixture.close()
     }
+
+    /// Redis is the runs' log of record: while it cannot store, a run neither shows nor acts
+    /// on what it logged (its first task does not start, its subscribers see nothing), it logs
+    /// `log_unavailable` once past the deadline, and once Redis is back it goes on to its end,
+    /// with every event in Redis and every subscriber's stream continuous.
+    @Test func aRunWaitsForRedisAndShowsNothingRedisDoesNotHold() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.shutDown() }
+        let fixture = try Fixture(redis: redis, queueLimit: 10_000,
+                                  policy: ReplicationPolicy(appendDeadline: .milliseconds(300)))
+        redis.stop()
+        let ran = BodyCount()
+        try await fixture.start("waits", tasks: 3, ran: ran)
+        let subscription = try fixture.engine.subscribe(runID: "waits", since: 0)
+        let seen = Task {
+            var seqs: [Int64] = []
+            var codes: [String] = []
+            for await envelope in subscription {
+                seqs.append(envelope.seq)
+                if case .error(let error) = envelope.event { codes.append(error.code) }
+            }
+            return (seqs, codes)
+        }
+        // Past the deadline, the error is in SQLite (bounded: 500 × 20 ms).
+        var logged: [EventEnvelope] = []
+        for _ in 0..<500 {
+            await fixture.engine.log.flush()
+            logged = try fixture.engine.log.events(runID: "waits", after: 0)
+            if logged.contains(where: { if case .error(let error) = $0.event { error.code == "log_unavailable" } else { false } }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(logged.contains { if case .error(let error) = $0.event { error.code == "log_unavailable" } else { false } })
+        // Logged here, but not shown and not acted on: no body ran, nothing published.
+        #expect(ran.value == 0)
+        #expect(try fixture.engine.state(runID: "waits").seq == 0)
+
+        try await redis.restart()
+        try await fixture.finish("waits")
+        #expect(ran.value == 3)
+        #expect(try await fixture.sameBytes("waits"))
+        let (seqs, codes) = await seen.value
+        let total = try fixture.engine.log.encodedEvents(runID: "waits", after: 0, upTo: .max).count
+        #expect(seqs == Array(1...Int64(total)))
+        #expect(codes == ["log_unavailable"])
+        await fixture.close()
+    }
+}
+
+/// Counts task bodies that ran (from any thread).
+final class BodyCount: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

@@ -1,3 +1,5 @@
+import EddyShared
+
 /// Taking a run over from its log, when the process that ran it died (failover).
 extension DAGEngine {
     /// Adopts a live run that another process started and can no longer run, from the events
@@ -32,7 +34,8 @@ extension DAGEngine {
         var store = DAGStateStore(dagID: runID, epoch: epoch)
         for event in logged { store.apply(event.envelope) }
         let machine = try RunStateMachine(adopting: definition, from: store)
-        let run = DAGRun(runID: runID, adopting: machine, history: logged, epoch: epoch, clock: clock, log: log)
+        let run = DAGRun(runID: runID, adopting: machine, history: logged, epoch: epoch, clock: clock, log: log,
+                         replication: replication.withLock { $0 })
         runs[runID] = run
         hub.register(runID: runID, epoch: epoch)
         await run.resumeAdopted(by: node)

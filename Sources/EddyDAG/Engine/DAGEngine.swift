@@ -1,3 +1,5 @@
+import EddyShared
+
 /// Runs DAGs, records every event durably, and streams them to subscribers.
 ///
 /// ```swift
@@ -34,6 +36,8 @@ public actor DAGEngine {
     let maxLiveRuns: Int
     var runs: [String: DAGRun] = [:]
     private var nextRunNumber = 0
+    /// The log of record's gate, once ``replicate(to:policy:)`` installed one.
+    nonisolated let replication = Mutex<ReplicationGate?>(nil)
 
     /// Opens (or creates) the event log and recovers interrupted runs.
     public init(configuration: Configuration = Configuration()) throws(DAGEngineError) {
@@ -45,6 +49,39 @@ public actor DAGEngine {
         self.hub = hub
         self.clock = clock
         self.maxLiveRuns = configuration.maxLiveRuns
+    }
+
+    /// Makes `replica` this engine's log of record (see ``EventReplica``): from now on a run's
+    /// events reach this engine's subscribers only once the replica stored them, and a run
+    /// starts task bodies and arms timers only once the events that led to them are stored.
+    /// While the replica cannot store, runs wait: an `error` event (code `log_unavailable`)
+    /// after `policy.appendDeadline`, task bodies held past `policy.maxUnstoredEvents`.
+    ///
+    /// Call it once, before any run starts or is adopted.
+    /// - Throws: `replicationRefused` when a replica is attached already or a run is live.
+    public nonisolated func replicate(to replica: any EventReplica, policy: ReplicationPolicy = ReplicationPolicy())
+        throws(DAGEngineError)
+    {
+        try replication.withLock { (gate) throws(DAGEngineError) in
+            guard gate == nil else { throw DAGEngineError.replicationRefused("a log of record is attached already") }
+            guard hub.liveRunCount() == 0 else {
+                throw DAGEngineError.replicationRefused("runs are live; attach the log of record before any starts")
+            }
+            let installed = ReplicationGate(hub: hub, replica: replica, policy: policy)
+            log.attach(installed)
+            gate = installed
+        }
+    }
+
+    /// For the replica: every event of `runID` up to `seq` is stored (see ``EventReplica``).
+    public nonisolated func replicaStored(runID: String, through seq: Int64) {
+        replication.withLock { $0 }?.stored(runID: runID, through: seq)
+    }
+
+    /// For the replica: it will never store `runID` again (another node owns the run now). The
+    /// run's events are then published here as they commit, and its waits end.
+    public nonisolated func replicaRefused(runID: String) {
+        replication.withLock { $0 }?.refused(runID: runID)
     }
 
     /// The log's epoch (see ``EventEnvelope/epoch``).
@@ -67,7 +104,8 @@ public actor DAGEngine {
         if let refusal = log.refusal { throw refusal }
         // Starts are serialised by this actor: the count cannot pass the limit between check and start.
         guard hub.liveRunCount() < maxLiveRuns else { throw DAGEngineError.tooManyLiveRuns(limit: maxLiveRuns) }
-        let run = DAGRun(runID: id, definition: definition, epoch: log.epoch, clock: clock, log: log)
+        let run = DAGRun(runID: id, definition: definition, epoch: log.epoch, clock: clock, log: log,
+                         replication: replication.withLock { $0 })
         runs[id] = run
         hub.register(runID: id)
         await run.start()

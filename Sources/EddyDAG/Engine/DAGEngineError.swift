@@ -10,6 +10,7 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
         case closed
         case tooManyLiveRuns(Int)
         case notAdoptable(String)
+        case replicationRefused(String)
     }
     private let base: Base
     private init(_ base: Base) { self.base = base }
@@ -20,6 +21,7 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
     static let closed = DAGEngineError(.closed)
     static func tooManyLiveRuns(limit: Int) -> DAGEngineError { DAGEngineError(.tooManyLiveRuns(limit)) }
     static func notAdoptable(_ reason: String) -> DAGEngineError { DAGEngineError(.notAdoptable(reason)) }
+    static func replicationRefused(_ reason: String) -> DAGEngineError { DAGEngineError(.replicationRefused(reason)) }
 
     /// Whether the run id is not known to the engine or its log.
     public var isUnknownRun: Bool {
@@ -52,6 +54,7 @@ public struct DAGEngineError: Error, Sendable, Hashable, CustomStringConvertible
         case .storage(let message): return "event log storage error: \(message)"
         case .closed: return "the event log is closed"
         case .notAdoptable(let reason): return "the run cannot be adopted: \(reason)"
+        case .replicationRefused(let reason): return "the log of record cannot be attached: \(reason)"
         case .tooManyLiveRuns(let limit): return "\(limit) runs are live, the engine's limit (maxLiveRuns): start again when one finishes"
         }
     }

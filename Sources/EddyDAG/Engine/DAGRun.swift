@@ -3,7 +3,10 @@
 ///
 /// Guarantees: events get consecutive `seq`s in the order the state machine produced them and
 /// are queued to the log in that order (one append per input, so a command's events are
-/// committed together); a task body never runs on this actor.
+/// committed together); a task body never runs on this actor. With a log of record
+/// (`replication`), the machine's effects (starting and cancelling bodies, arming timers) are
+/// carried out in the order produced, each only once the log of record stored the events
+/// produced with it or before: a run never acts on what that log could lose.
 actor DAGRun {
     let runID: String
     private let epoch: Int64
@@ -17,12 +20,22 @@ actor DAGRun {
     private var operations: [WriteOperation] = []
     private var actionBuffer: [RunStateMachine.Action] = []
     private(set) var storageError: DAGEngineError?
+    /// The log of record's gate (nil: effects are carried out at once).
+    private let replication: ReplicationGate?
+    /// Effects waiting for the log of record, each with the `seq` that must be stored first.
+    private var deferred: [(through: Int64, action: RunStateMachine.Action)] = []
+    /// Whether a task is waiting for the log of record on `deferred`'s behalf.
+    private var awaitingRecord = false
+    /// The log of record refused the run (or stopped): effects are carried out at once.
+    private var unreplicated = false
 
-    init(runID: String, definition: DAGDefinition, epoch: Int64, clock: EngineClock, log: SQLiteEventLog) {
+    init(runID: String, definition: DAGDefinition, epoch: Int64, clock: EngineClock, log: SQLiteEventLog,
+         replication: ReplicationGate? = nil) {
         self.runID = runID
         self.epoch = epoch
         self.clock = clock
         self.log = log
+        self.replication = replication
         self.machine = RunStateMachine(definition: definition)
     }
 
@@ -35,11 +48,12 @@ actor DAGRun {
     /// A run adopted from its log (see ``DAGEngine/adopt(_:runID:history:by:)``): `machine` is
     /// in the state the history reduces to, and the next event gets `history.count + 1`.
     init(runID: String, adopting machine: RunStateMachine, history: [LoggedEvent], epoch: Int64, clock: EngineClock,
-         log: SQLiteEventLog) {
+         log: SQLiteEventLog, replication: ReplicationGate? = nil) {
         self.runID = runID
         self.epoch = epoch
         self.clock = clock
         self.log = log
+        self.replication = replication
         self.machine = machine
         self.seq = history.last?.envelope.seq ?? 0
         operations.append(.runStarted(runID, createdMs: history.first?.envelope.ts ?? clock.now()))
@@ -77,27 +91,118 @@ actor DAGRun {
                 seq += 1
                 let envelope = EventEnvelope(dagID: runID, epoch: epoch, seq: seq, ts: now, event: event)
                 operations.append(.event(LoggedEvent(envelope)))
-            case .startTask(let start):
-                launch(start, now: now)
-            case .cancelTask(let id):
-                tasks[id]?.task.cancel()
-            case .scheduleRetry(let id, let attempt, let delay):
-                arm(after: delay) { run in await run.retryDue(id, attempt: attempt) }
-            case .scheduleTimeout(let id, let attempt, let delay):
-                arm(after: delay) { run in await run.attemptTimedOut(id, attempt: attempt, after: delay) }
-            case .scheduleGateTimeout(let id, let delay):
-                arm(after: delay) { run in await run.gateTimedOut(id) }
             case .finished(let status):
                 operations.append(.runFinished(runID, status, finishedMs: now))
                 for timer in timers.values { timer.cancel() }
                 timers = [:]
+            case .cancelTask(let id):
+                // Stopping work never waits for the record; a start still deferred is dropped
+                // instead (its node is logged cancelled already).
+                deferred.removeAll { if case .startTask(let start) = $0.action { start.nodeID == id } else { false } }
+                carryOut(action, now: now)
+            case .startTask, .scheduleRetry, .scheduleTimeout, .scheduleGateTimeout:
+                if replication == nil || unreplicated {
+                    carryOut(action, now: now)
+                } else {
+                    // `seq` is final here: effects come after the events the same input produced.
+                    deferred.append((seq, action))
+                }
             }
         }
-        guard !operations.isEmpty else { return }
+        // A finished run starts and arms nothing more (its timers were disarmed).
+        if machine.finished { deferred.removeAll() }
+        if !operations.isEmpty {
+            do {
+                try log.append(moving: &operations)
+            } catch {
+                storageFailed(error)
+                return
+            }
+        }
+        if !deferred.isEmpty && !awaitingRecord {
+            awaitingRecord = true
+            Task { await self.carryOutWhenRecorded() }
+        }
+    }
+
+    private func carryOut(_ action: RunStateMachine.Action, now: Int64) {
+        switch action {
+        case .startTask(let start):
+            launch(start, now: now)
+        case .cancelTask(let id):
+            tasks[id]?.task.cancel()
+        case .scheduleRetry(let id, let attempt, let delay):
+            arm(after: delay) { run in await run.retryDue(id, attempt: attempt) }
+        case .scheduleTimeout(let id, let attempt, let delay):
+            arm(after: delay) { run in await run.attemptTimedOut(id, attempt: attempt, after: delay) }
+        case .scheduleGateTimeout(let id, let delay):
+            arm(after: delay) { run in await run.gateTimedOut(id) }
+        case .emit, .finished:
+            break // handled by `drain`
+        }
+    }
+
+    /// Carries out the deferred effects as the log of record stores the events before them,
+    /// in order. Past the policy's deadline it logs one `log_unavailable` error (once per
+    /// outage) and goes on waiting. When the run is refused (another node owns it now) or the
+    /// log stopped, the deferred effects are dropped: the run is not this node's to start
+    /// anything for any more; from then on its effects are not deferred.
+    private func carryOutWhenRecorded() async {
+        guard let replication else { return }
+        var overdue = false
+        // Ends once nothing is deferred, the run is refused or the log failed. While the log of
+        // record cannot store, each wait ends at the deadline and the next one begins.
+        while let through = deferred.first?.through, storageError == nil, !unreplicated {
+            switch await replication.wait(runID: runID, through: through, timeout: replication.policy.appendDeadline,
+                                          sleep: clock.sleep) {
+            case .stored:
+                overdue = false
+                let stored = max(through, replication.storedSeq(runID: runID))
+                let now = clock.now()
+                while let next = deferred.first, next.through <= stored {
+                    deferred.removeFirst()
+                    carryOut(next.action, now: now)
+                }
+            case .timedOut:
+                if !overdue {
+                    overdue = true
+                    logUnavailable()
+                }
+            case .refused:
+                unreplicated = true
+                deferred.removeAll()
+            }
+        }
+        awaitingRecord = false
+    }
+
+    /// Logs that the log of record has not stored this run's events within the deadline.
+    private func logUnavailable() {
+        guard let replication else { return }
+        seq += 1
+        let seconds = replication.policy.appendDeadline.components.seconds
+        let message = "the log of record has not stored this run's events for \(seconds) s; the run waits for it"
+        let envelope = EventEnvelope(dagID: runID, epoch: epoch, seq: seq, ts: clock.now(),
+                                     event: .error(ServerEvent.ErrorEvent(code: "log_unavailable", message: message)))
+        operations.append(.event(LoggedEvent(envelope)))
         do {
             try log.append(moving: &operations)
         } catch {
             storageFailed(error)
+        }
+    }
+
+    /// Holds a task body whose run is more than `maxUnstoredEvents` ahead of its log of record,
+    /// until the log of record catches up to half that (or the run is refused).
+    private func holdWhileFarAhead() async {
+        guard let replication, storageError == nil else { return }
+        let limit = replication.policy.maxUnstoredEvents
+        // Bounded: each wait ends stored, refused, or at the deadline; the loop ends once the
+        // backlog is under the limit, or the run is refused or stopped.
+        while replication.unstoredCount(runID: runID) > limit, storageError == nil {
+            let target = seq - Int64(limit / 2)
+            if await replication.wait(runID: runID, through: target, timeout: replication.policy.appendDeadline,
+                                      sleep: clock.sleep) == .refused { return }
         }
     }
 
@@ -107,6 +212,7 @@ actor DAGRun {
     private func storageFailed(_ error: DAGEngineError) {
         storageError = error
         operations.removeAll(keepingCapacity: true)
+        deferred.removeAll()
         for entry in tasks.values { entry.task.cancel() }
         tasks = [:]
         for timer in timers.values { timer.cancel() }
@@ -180,14 +286,16 @@ actor DAGRun {
 
     // MARK: Inputs from NodeContext
 
-    func reportCost(from id: NodeID, tokens: Int64?, cost: Double?) {
+    func reportCost(from id: NodeID, tokens: Int64?, cost: Double?) async {
         machine.reportCost(from: id, tokens: tokens, cost: cost)
         drain()
+        await holdWhileFarAhead()
     }
 
-    func progress(from id: NodeID, attempt: Int, output: JSONValue) {
+    func progress(from id: NodeID, attempt: Int, output: JSONValue) async {
         machine.progress(id, attempt: attempt, output: output)
         drain()
+        await holdWhileFarAhead()
     }
 
     func mutate(_ mutation: DAGMutation, from id: NodeID, attempt: Int) throws(DAGValidationError) -> Int {
@@ -212,3 +320,4 @@ actor DAGRun {
     /// Transitions refused by the table so far (should stay 0).
     var illegalTransitionCount: Int { machine.illegalTransitions }
 }
+

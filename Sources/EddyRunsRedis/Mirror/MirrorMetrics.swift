@@ -29,7 +29,7 @@ struct MirrorMetrics: Sendable {
     func stored(_ count: Int) { eventsStored.increment(by: count) }
     func sent(_ count: Int) { commandsSent.increment(by: count) }
     func failedAttempt() { failedAttempts.increment() }
-    func dropped() { eventsDropped.increment() }
+    func dropped(_ count: Int = 1) { eventsDropped.increment(by: count) }
     func copiedFromSQLite(_ count: Int) { eventsFromSQLite.increment(by: count) }
     func queued(_ count: Int) { queuedEvents.set(count) }
     func tookOver() { takeovers.increment() }

@@ -11,7 +11,7 @@ enum MirrorItem: Sendable {
     case removed(String)
 }
 
-/// The bounded queue between the engine's subscriptions and the mirror's single writer.
+/// The bounded queue between the engine's log (the events it commits) and the mirror's single writer.
 ///
 /// Guarantees: at most `limit` events wait (other items are a few per run); an event that
 /// does not fit is dropped and its run marked behind, which the writer repairs from SQLite
@@ -48,6 +48,28 @@ final class MirrorQueue: Sendable {
         }
         waiter?.resume()
         return (accepted, queued)
+    }
+
+    /// Queues a batch of events with one lock (as `put` each): how many did not fit, and the
+    /// events waiting now.
+    func put(events: [EncodedEvent]) -> (dropped: Int, queuedEvents: Int) {
+        let (dropped, queued, waiter) = state.withLock { state -> (Int, Int, CheckedContinuation<Void, Never>?) in
+            var dropped = 0
+            for event in events {
+                if state.events >= limit {
+                    state.behind.insert(event.dagID)
+                    dropped += 1
+                } else {
+                    state.events += 1
+                    state.items.append(.event(event))
+                }
+            }
+            state.dropped += dropped
+            defer { state.waiter = nil }
+            return (dropped, state.events, state.waiter)
+        }
+        waiter?.resume()
+        return (dropped, queued)
     }
 
     /// Events dropped so far because the queue was full.

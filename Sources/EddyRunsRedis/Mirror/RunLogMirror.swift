@@ -5,31 +5,35 @@ import EddyRedis
 import EddyRedisCore
 import EddyShared
 
-/// The owner's side of runs across nodes: mirrors every event this node's engine logs into
-/// the run's Redis stream (`RedisEventLog`), and its runs into the registry and the lobby
-/// channel (`RunRegistry`), so other nodes can serve them.
+/// The owner's side of runs across nodes, and its runs' log of record: every event this
+/// node's engine logs goes into the run's Redis stream (`RedisEventLog`), and its runs into
+/// the registry and the lobby channel (`RunRegistry`), so other nodes can serve them. The
+/// engine publishes an event to its own subscribers, and acts on it, only once it is in Redis
+/// (`DAGEngine.replicate(to:policy:)`): no dashboard on any node ever sees an event that a
+/// takeover could lose.
 ///
 /// Guarantees:
 /// - Each run's stream holds the run's events exactly as the engine logged them (the same
 ///   bytes), every `seq` from 1 on, in order, each once: one writer appends, in pipelines,
 ///   only `seq == stored + 1` (an earlier gap is filled from SQLite first), and Redis refuses
-///   an entry at or below the stream's top. SQLite stays the source of truth: an event is
-///   mirrored only after the engine committed it there.
+///   an entry at or below the stream's top. An event reaches the mirror once SQLite committed
+///   it; the engine hears it stored (`replicaStored`) once Redis answered.
 /// - A run is announced (`HSET` then `PUBLISH` `run_started`) only once its stream holds its
 ///   first event, and announced finished only once the stream holds its last.
 /// - Redis unavailable: the writer retries the same pipeline with backoff (100 ms to 5 s);
-///   meanwhile at most `queueLimit` events wait in memory. Beyond that, events are dropped
+///   the engine's runs wait meanwhile (their next task bodies do not start; an `error`
+///   `log_unavailable` is logged after the policy's deadline) and nothing they logged is
+///   published. At most `queueLimit` events wait in memory; beyond that, events are dropped
 ///   (counted; reported once) and their runs marked behind; when Redis is back the writer
-///   copies what those runs miss from SQLite. Nothing is lost while this process lives; a
-///   process that dies while Redis is down leaves its streams short until it (or, with
-///   failover, another node) mirrors again.
-/// - Runs started before `start()` (recovered from an earlier process) are not mirrored.
+///   copies what those runs miss from SQLite. Nothing is lost while this process lives.
+/// - Runs recovered from an earlier process (ended `interrupted` at open) are not mirrored.
 /// - With `leaseTTL` (failover): before a run is announced, its lease (`RunLease`) is taken
 ///   for this node, renewed every `ttl / 3` (`RunLeaseKeeper`) and released once the run is
 ///   announced finished. A run whose lease is another node's, or is lost, is *fenced*: nothing
-///   more of it is appended or announced by this node, and a lost one is relinquished by the
-///   engine (`DAGEngine.relinquish`: its bodies cancelled, ended `interrupted` in SQLite only).
-public final class RunLogMirror: Sendable {
+///   more of it is appended or announced by this node, the engine hears it refused
+///   (`replicaRefused`), and relinquishes it (`DAGEngine.relinquish`: its bodies cancelled,
+///   ended `interrupted` in SQLite only).
+public final class RunLogMirror: EventReplica, Sendable {
     /// What the mirror did so far.
     public struct Counters: Sendable, Hashable {
         /// Events stored in Redis (`XADD`s that stored something).
@@ -52,7 +56,9 @@ public final class RunLogMirror: Sendable {
     private let report: @Sendable (String) -> Void
     private let tally = Mutex(Counters())
     private let metrics: MirrorMetrics
-    private let tasks = Mutex<(lobby: Task<Void, Never>?, writer: Task<Void, Never>?, runs: [String: Task<Void, Never>])>((nil, nil, [:]))
+    private let tasks = Mutex<(lobby: Task<Void, Never>?, writer: Task<Void, Never>?)>((nil, nil))
+    /// How the engine's runs wait for this log of record.
+    public let policy: ReplicationPolicy
     private let backoff = RedisBackoff()
     /// Renews the leases of this node's runs (nil without `leaseTTL`: no leases, no failover).
     public let leases: RunLeaseKeeper?
@@ -64,11 +70,13 @@ public final class RunLogMirror: Sendable {
     ///     the type); nil (the default): no leases.
     ///   - metricsFactory: where the mirror's metrics go (`eddy_redis_mirror_*`); nil (the
     ///     default): the backend `MetricsSystem` was bootstrapped with.
+    ///   - policy: how the engine's runs wait for Redis (see `ReplicationPolicy`).
     ///   - report: hears outages, drops and recoveries (one line each, never per event).
     public init(engine: DAGEngine, node: String, log: RedisEventLog, registry: RunRegistry = RunRegistry(),
-                queueLimit: Int = 10_000, leaseTTL: Duration? = nil, metricsFactory: (any MetricsFactory)? = nil,
-                report: @escaping @Sendable (String) -> Void) {
+                queueLimit: Int = 10_000, leaseTTL: Duration? = nil, policy: ReplicationPolicy = ReplicationPolicy(),
+                metricsFactory: (any MetricsFactory)? = nil, report: @escaping @Sendable (String) -> Void) {
         self.metrics = MirrorMetrics(factory: metricsFactory)
+        self.policy = policy
         self.engine = engine
         self.node = node
         self.log = log
@@ -81,6 +89,7 @@ public final class RunLogMirror: Sendable {
             RunLeaseKeeper(lease: RunLease(node: node, ttl: ttl, client: log.client, keyPrefix: registry.keyPrefix),
                            report: report) { runID in
                 _ = fenced.update { $0.insert(runID) }
+                engine.replicaRefused(runID: runID)
                 // The run is another node's now: stop running it here too.
                 Task { await engine.relinquish(runID: runID, reason: "node \(node) lost its lease on this run; another node runs it") }
             }
@@ -96,31 +105,32 @@ public final class RunLogMirror: Sendable {
         return counters
     }
 
-    /// Subscribes to the engine's lobby (every run started from now on is mirrored) and starts the writer.
+    /// Becomes the engine's log of record (before any run starts: see
+    /// `DAGEngine.replicate(to:policy:)`), follows its lobby for runs ending or removed, and
+    /// starts the writer.
+    /// - Throws: `DAGEngineError` when the engine has runs live or another log of record.
     public func start() throws(DAGEngineError) {
         let lobby = try engine.subscribeLobby()
+        try engine.replicate(to: self, policy: policy)
         let writer = Task { [self] in await self.write() }
         let listening = Task { [self] in
             for await message in lobby {
                 switch message.event {
-                case .runs: break // runs of an earlier process: not mirrored (see the type)
-                case .runStarted(let run): follow(run.dagID)
+                case .runs, .runStarted, .heartbeat: break // a run's events come from the log (`replicate`)
                 case .runFinished(let run): queue.put(.finished(run))
                 case .runRemoved(let dagID): queue.put(.removed(dagID))
-                case .heartbeat: break
                 }
             }
         }
-        tasks.withLock { $0 = (listening, writer, [:]) }
+        tasks.withLock { $0 = (listening, writer) }
         leases?.start()
     }
 
     /// Stops following the engine, stores what is queued (trying for at most `drain`), and returns.
     public func stop(draining drain: Duration = .seconds(2)) async {
-        let (lobby, writer, runs) = tasks.withLock { $0 }
+        let (lobby, writer) = tasks.withLock { $0 }
         await leases?.stop()
         lobby?.cancel()
-        for task in runs.values { task.cancel() }
         queue.stop()
         let deadline = ContinuousClock.now + drain
         let stopper = Task {
@@ -131,24 +141,11 @@ public final class RunLogMirror: Sendable {
         stopper.cancel()
     }
 
-    /// Queues every logged event of `runID` from its first on (the hub's replay, then live).
-    private func follow(_ runID: String) {
-        let (engine, queue) = (self.engine, self.queue)
-        // Created under the lock, so the task's own removal (which takes it too) comes after the insertion.
-        tasks.withLock { tasks in
-            tasks.runs[runID] = Task { [self] in
-                do {
-                    for await event in try engine.subscribeEncoded(runID: runID, since: 0, epoch: nil) where event.isLogged {
-                        let (accepted, queued) = queue.put(.event(event))
-                        if !accepted { metrics.dropped() }
-                        metrics.queued(queued)
-                    }
-                } catch {
-                    report("run \(runID): cannot follow it for the Redis mirror: \(error)")
-                }
-                _ = self.tasks.withLock { $0.runs.removeValue(forKey: runID) }
-            }
-        }
+    /// Events the engine's log committed (on its writer thread): queued for the writer.
+    public func replicate(_ events: [EncodedEvent]) {
+        let (dropped, queued) = queue.put(events: events)
+        if dropped > 0 { metrics.dropped(dropped) }
+        metrics.queued(queued)
     }
 
     // MARK: - The writer
@@ -233,6 +230,13 @@ public final class RunLogMirror: Sendable {
         }
         try await store(events)
         stored.seq = next.seq
+        for runID in Set(batch.map(\.dagID)) {
+            if fenced.contains(runID) {
+                engine.replicaRefused(runID: runID)
+            } else if let top = stored.seq[runID] {
+                engine.replicaStored(runID: runID, through: top)
+            }
+        }
         for runID in Set(events.map(\.dagID)) where !stored.announced.contains(runID) {
             try await announce(.runStarted(RunSummary(dagID: runID, finished: false, status: .running, lastSeq: stored.seq[runID] ?? 0)),
                                &stored)
@@ -251,6 +255,7 @@ public final class RunLogMirror: Sendable {
             tally.withLock { $0.eventsFromSQLite += page.count }
             metrics.copiedFromSQLite(page.count)
             stored.seq[runID] = last.seq
+            engine.replicaStored(runID: runID, through: last.seq)
         }
     }
 
@@ -271,7 +276,10 @@ public final class RunLogMirror: Sendable {
             // The lease exists before any node can list the run, so none takes a live run over.
             if !(try await leases.lease.acquire(runID: runID)), try await leases.lease.holder(runID: runID) != node {
                 _ = fenced.update { $0.insert(runID) }
-                report("run \(runID): its lease is another node's; not mirrored from here")
+                engine.replicaRefused(runID: runID)
+                report("run \(runID): its lease is another node's; not mirrored from here, and given up here")
+                let (engine, node) = (self.engine, self.node)
+                Task { await engine.relinquish(runID: runID, reason: "node \(node) found this run's lease held by another node") }
                 return
             }
             leases.hold(runID)
