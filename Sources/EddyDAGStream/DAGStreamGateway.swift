@@ -305,7 +305,7 @@ public final class DAGStreamGateway: Sendable {
         guard let dagID = context.parameters["dagId"], case .allow(let role) = access.decide(context.request) else { return }
         let resume = ResumePoint(context.request)
         // Safe to drop: a run this engine does not know may be another node's.
-        if (try? engine.state(runID: dagID)) == nil, let remoteRuns, let owner = remoteRuns.owner(of: dagID) {
+        if let remoteRuns, let owner = remoteRuns.owner(of: dagID), Self.servesRemote(local: try? engine.state(runID: dagID)) {
             return try await remoteStream(socket, dagID: dagID, owner: owner, resume: resume, role: role, source: remoteRuns)
         }
         let engine = self.engine

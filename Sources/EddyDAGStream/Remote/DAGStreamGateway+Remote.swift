@@ -5,11 +5,28 @@ import EddyWebSocket
 /// Runs other nodes own (`RemoteRuns`): listed with this node's, streamed from their
 /// owner's mirrored log through the same rooms and outboxes as local runs.
 extension DAGStreamGateway {
-    /// This node's runs, then other nodes' (a run id this node also knows is listed once, as its own).
+    /// This node's runs, then other nodes' (a run id both know is listed once: as this node's,
+    /// unless ``servesRemote(local:)`` says its copy here is not the one to show).
     static func withRemote(_ local: [RunSummary], _ remote: (any RemoteRuns)?) -> [RunSummary] {
         guard let remote else { return local }
-        let known = Set(local.map(\.dagID))
-        return local + remote.summaries().map(\.run).filter { !known.contains($0.dagID) }.sorted { $0.dagID < $1.dagID }
+        let others = remote.summaries().map(\.run)
+        let elsewhere = Set(others.map(\.dagID))
+        let mine = local.filter { !elsewhere.contains($0.dagID) || !servesRemote(localStatus: $0.status, finished: $0.finished) }
+        let known = Set(mine.map(\.dagID))
+        return mine + others.filter { !known.contains($0.dagID) }.sorted { $0.dagID < $1.dagID }
+    }
+
+    /// Whether a run another node announced as its own is served from that node's log rather
+    /// than from this node's copy (`local`, nil when this node does not know the run): when this
+    /// node has no copy, or its copy ended `interrupted` — this node died or lost its lease while
+    /// running it, and the other node took it over (failover), so its log goes on there.
+    static func servesRemote(local: DAGStateStore?) -> Bool {
+        guard let local else { return true }
+        return servesRemote(localStatus: local.state.status, finished: local.isFinished)
+    }
+
+    private static func servesRemote(localStatus: ExecutionStatus?, finished: Bool) -> Bool {
+        finished && localStatus == .interrupted
     }
 
     /// A lobby listing with other nodes' runs added (same serial: the serial orders this node's messages).
