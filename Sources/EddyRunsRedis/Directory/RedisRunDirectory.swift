@@ -9,17 +9,20 @@ import struct Synchronization.Atomic
 
 /// The other nodes' runs, as this node knows them from Redis: the `RunRegistry` hash read
 /// whenever the lobby channel is (re)subscribed, kept up to date by that channel; and each
-/// run's log read from its stream (`RedisEventLog`) and followed live with `XREAD BLOCK` on a
-/// connection of its own. The `RemoteRuns` a gateway serves other nodes' runs from.
+/// run's log read from its stream (`RedisEventLog`) and followed live by `RunStreamFollowers`:
+/// one `XREAD BLOCK` over every followed run's stream, on one blocking connection per node.
+/// The `RemoteRuns` a gateway serves other nodes' runs from.
 ///
 /// Guarantees (besides `RemoteRuns`'s):
 /// - Records only move forward: a run heard as finished is never listed as running again
 ///   because an older record arrives late; a live run announced by another node than its
 ///   owner has changed owner (failover); this node's own records are ignored.
 /// - `follow` reads the stream from its start (`XRANGE`, in pages), then from the last entry
-///   it yielded (`XREAD BLOCK` from that id): no entry is skipped or yielded twice, across
-///   lost connections too (it reconnects with the configuration's backoff and reads on from
-///   the same id).
+///   it yielded (the shared `XREAD BLOCK` asks each stream for what follows its followers'
+///   position): no entry is skipped or yielded twice, across lost connections too (the
+///   reader reconnects with the configuration's backoff and reads on from the same ids). A
+///   follower added while the shared read blocks interrupts it (`CLIENT UNBLOCK`); one that
+///   ends, or whose stream holds a malformed entry, leaves the others running.
 /// - Pub/sub is at most once: a change published while this node was disconnected is picked
 ///   up by the hash read at the next subscription.
 /// - `forward` answers every call exactly once: the owner's reply, or nil after `commandTimeout`.
@@ -31,6 +34,7 @@ public final class RedisRunDirectory: RemoteRuns {
     private let client: RedisClient
     private let log: RedisEventLog
     private let subscriber: RedisSubscriber
+    private let followers: RunStreamFollowers
     private let runs = Mutex<[String: RemoteRunSummary]>([:])
     private let listeners = Mutex<(next: Int, all: [Int: AsyncStream<LobbyMessage.Event>.Continuation])>((0, [:]))
     private let ready = Atomic<Bool>(false)
@@ -41,9 +45,13 @@ public final class RedisRunDirectory: RemoteRuns {
     /// How long `forward` waits for the owner's reply. Default 10 s.
     public let commandTimeout: Duration
 
-    /// - Parameter report: hears link changes and unreadable records (never per event).
+    /// - Parameters:
+    ///   - followBlock: how long the shared `XREAD` over the followed runs blocks before it is
+    ///     sent again (`RunStreamFollowers.block`). Default 5 s.
+    ///   - report: hears link changes and unreadable records (never per event).
     public init(node: String, configuration: RedisConfiguration, registry: RunRegistry = RunRegistry(), on loop: EventLoop,
-                commandTimeout: Duration = .seconds(10), report: @escaping @Sendable (String) -> Void) {
+                commandTimeout: Duration = .seconds(10), followBlock: Duration = .seconds(5),
+                report: @escaping @Sendable (String) -> Void) {
         self.node = node
         self.commandTimeout = commandTimeout
         self.registry = registry
@@ -52,6 +60,7 @@ public final class RedisRunDirectory: RemoteRuns {
         self.report = report
         client = RedisClient(configuration: configuration, on: loop)
         log = RedisEventLog(client: client, keyPrefix: registry.keyPrefix)
+        followers = RunStreamFollowers(log: log, configuration: configuration, on: loop, block: followBlock, report: report)
         subscriber = RedisSubscriber(configuration: configuration, on: loop,
                                      channels: [registry.lobbyChannel, registry.repliesChannel(node: node)])
     }
@@ -85,8 +94,10 @@ public final class RedisRunDirectory: RemoteRuns {
         }
     }
 
-    /// Stops listening and closes the connections; `lobbyChanges` streams end.
+    /// Stops listening and closes the connections; `lobbyChanges` streams end, and `follow`
+    /// streams throw `CancellationError`.
     public func stop() async {
+        await followers.stop()
         await subscriber.stop()
         await listening.withLock { $0 }?.value
         await client.close()
@@ -115,19 +126,7 @@ public final class RedisRunDirectory: RemoteRuns {
     }
 
     public func follow(runID: String) -> AsyncThrowingStream<RemoteRunUpdate, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: RemoteRunUpdate.self)
-        let follower = RunFollower(runID: runID, streamKey: log.streamKey(runID: runID), log: log,
-                                   configuration: configuration, loop: loop, report: report)
-        let task = Task(executorPreference: loop) {
-            do {
-                try await follower.run { continuation.yield($0) }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
+        followers.follow(runID: runID)
     }
 
     /// Sends a command to the run's owner (`CommandRelay` there) and returns the owner's reply:

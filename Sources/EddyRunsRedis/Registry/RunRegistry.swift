@@ -73,14 +73,4 @@ extension RESPValue {
         default: return []
         }
     }
-
-    /// The entries of an `XREAD` reply on one stream (a RESP3 map of streams, or a RESP2
-    /// array of `[key, entries]`); none on a timeout (`null`).
-    var streamReadEntries: [RESPValue] {
-        switch self {
-        case .map(let pairs): return pairs.flatMap { $0.value.elements ?? [] }
-        case .array(let streams): return streams.flatMap { $0.elements?.dropFirst().first?.elements ?? [] }
-        default: return []
-        }
-    }
 }
