@@ -7,7 +7,9 @@ import Testing
 /// a run on node A, watched from B and C; A is SIGKILLed mid-run (after C approved its gate) or
 /// while its gate waits;
 /// B or C takes the run over from its Redis stream (A's lease expired) and every dashboard
-/// converges on one continuous stream (the checks are in `Tests/Peers/dag_failover.py`).
+/// converges on one continuous stream (the checks are in `Tests/Peers/dag_failover.py`), in
+/// which every event A's own dashboard was shown before it died is the adopter's too; A,
+/// restarted, serves the run from the adopter's log, not its interrupted copy.
 @Suite("eddy run failover (Redis)", .timeLimit(.minutes(4)))
 struct FailoverCommandTests {
     static let dag = ServeCommandTests.fixtures.appendingPathComponent("failover.json").path
@@ -48,6 +50,24 @@ struct FailoverCommandTests {
             let expected = index == adopter ? "eddy_redis_takeovers_total 1.0" : "eddy_redis_takeovers_total 0"
             #expect(metrics.contains(expected), "node \(index): \(metrics)")
         }
+
+        // A restarted on its own SQLite (where the run ended `interrupted`) serves the run as the
+        // adopter goes on with it: listed and streamed from the adopter's log.
+        let restarted = try await Self.startNode("a", redis: redis, log: log)
+        nodes.append(restarted)
+        var listed: [String: Any]?
+        var listing = ""
+        for _ in 0..<250 {
+            listing = try await DemoCommandTests.listing(port: restarted.1, loop: loop)
+            let body = listing.range(of: "\r\n\r\n").map { String(listing[$0.upperBound...]) } ?? listing
+            let runs = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["runs"] as? [[String: Any]]
+            listed = runs?.first { $0["dag_id"] as? String == runA }
+            if listed?["status"] as? String == "completed" { break }
+            try await loop.sleep(for: .milliseconds(20))
+        }
+        #expect(listed?["status"] as? String == "completed", "A's listing after its restart: \(listing)")
+        let (snapshotStatus, snapshot) = try await runPythonPeer("dag_snapshot.py", ["ws://127.0.0.1:\(restarted.1)", runA, "view"])
+        #expect(snapshotStatus == 0 && snapshot.contains("STATUS completed"), "\(snapshot)")
 
         for (process, _) in nodes.dropFirst() {
             process.terminate()

@@ -168,6 +168,11 @@ async def main():
     if history is None:
         sys.exit(1)
     events = history["events"]
+    # Redis is the log of record: what A's dashboard was shown before A died is the run's
+    # history as the adopter continued it (no event A showed was lost and its seq reused).
+    shown = [e for _, e in on_a.logged()]
+    check("every event A's dashboard saw is in the adopter's log, the same",
+          all(0 < e["seq"] <= len(events) and events[e["seq"] - 1] == e for e in shown), len(shown))
     check("the adopter's log: seq 1..head, once each", [e["seq"] for e in events] == list(range(1, len(events) + 1)))
     check("the adopter's log: the run's epoch", history["epoch"] == epoch and all(e["epoch"] == epoch for e in events))
     check("exactly one execution_complete, completed",
