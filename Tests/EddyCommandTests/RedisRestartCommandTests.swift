@@ -10,13 +10,37 @@ import Testing
 /// same events (the checks are in `Tests/Peers/dag_redis_restart.py`).
 @Suite("eddy runs across a Redis restart", .timeLimit(.minutes(3)))
 struct RedisRestartCommandTests {
+    static func startNode(_ name: String, redis: RedisServer, log: ScratchLog, _ extra: [String]) async throws -> (ChildProcess, Int) {
+        try await DemoProcess.start(db: log.directory.appendingPathComponent("\(name).sqlite").path, command: "serve",
+                                    arguments: ["--dag", FailoverCommandTests.dag, "--redis", redis.url, "--node", name] + extra)
+    }
+
+    /// A restart shorter than the leases' time to live (5 s).
     @Test func aRunGoesOnAcrossARedisRestartAndEveryDashboardGetsEveryEventOnce() async throws {
+        let events = try await restartRedisMidRun(downFor: .zero, nodeArguments: [])
+        #expect(!events.contains(#""code":"adopted""#), "no takeover: \(events)")
+    }
+
+    /// Redis down for 1.5 s, three times the leases' time to live and past the append deadline:
+    /// A's run logs `log_unavailable`, waits, and goes on under A, which takes its expired lease
+    /// again (the stream did not move without it); B, which could take the run over, leaves it
+    /// to its owner.
+    @Test func aRunWaitsOutAnOutageLongerThanItsLeaseAndGoesOnUnderItsOwner() async throws {
+        let events = try await restartRedisMidRun(downFor: .milliseconds(1_500),
+                                                  nodeArguments: ["--lease-ttl", "0.5", "--append-deadline", "0.5"])
+        #expect(events.contains(#""code":"log_unavailable""#), "\(events)")
+        #expect(!events.contains(#""code":"adopted""#) && !events.contains(#""code":"relinquished""#), "\(events)")
+    }
+
+    /// Two nodes, a run of A watched from A and B; after the gate's approval Redis restarts
+    /// (down for `downFor`); returns A's log of the run (`GET /api/dags/<run>/events`).
+    func restartRedisMidRun(downFor: Duration, nodeArguments: [String]) async throws -> String {
         let redis = try await RedisServer.start(["--appendonly", "yes"])
         defer { redis.shutDown() }
         let log = try ScratchLog()
         defer { log.remove() }
         var nodes: [(ChildProcess, Int)] = []
-        for name in ["a", "b"] { nodes.append(try await FailoverCommandTests.startNode(name, redis: redis, log: log)) }
+        for name in ["a", "b"] { nodes.append(try await Self.startNode(name, redis: redis, log: log, nodeArguments)) }
         defer { for (process, _) in nodes where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let loop = try EventLoop()
         let runA = try #require(try await RunsAcrossNodesCommandTests.run(of: "a", listedOn: nodes[0].1, loop: loop))
@@ -31,15 +55,17 @@ struct RedisRestartCommandTests {
         // Mid-run: the run has not ended yet when Redis goes down.
         let before = try await DemoCommandTests.listing(port: nodes[0].1, loop: loop)
         #expect(before.contains(#"{"dag_id":"\#(runA)","finished":false"#), "\(before)")
-        try await redis.restart()
+        try await redis.restart(downFor: downFor)
         let (status, output) = try await peer
         #expect(status == 0, "\(output)")
         #expect(output.contains("OK "), "\(output)")
+        let events = try await httpGet("/api/dags/\(runA)/events?token=view", port: nodes[0].1, loop: loop)
 
         for (process, _) in nodes {
             process.terminate()
             #expect(await onOwnThread { process.waitUntilExit(); return process.terminationStatus } == 0)
         }
         #expect(await loop.shutdown().isClean)
+        return events
     }
 }

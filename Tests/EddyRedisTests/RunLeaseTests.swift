@@ -94,6 +94,44 @@ struct RunLeaseTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    /// An owner cut off from Redis longer than its leases live keeps the runs nobody took over
+    /// meanwhile (their streams end where it stored last) and loses the others.
+    @Test func aKeeperCutOffFromRedisTakesItsLeaseAgainUnlessTheStreamMovedOn() async throws {
+        let redis = try await RedisServer.start(["--appendonly", "yes"])
+        defer { redis.shutDown() }
+        let loop = try EventLoop()
+        let client = RedisClient(configuration: try RunLeaseTests.configuration(redis), on: loop)
+        let log = RedisEventLog(client: client)
+        let lost = LostRuns()
+        let keeper = RunLeaseKeeper(lease: RunLease(node: "c", ttl: .milliseconds(300), client: client),
+                                    resuming: { runID in (log.streamKey(runID: runID), 2) }, report: { _ in }) { lost.add($0) }
+        for runID in ["kept", "moved"] {
+            for seq in 1...2 { _ = try await client.send(RedisCommand("XADD", log.streamKey(runID: runID), "\(seq)-1", "e", "{}")) }
+            #expect(try await keeper.lease.acquire(runID: runID))
+            keeper.hold(runID)
+        }
+        // Another node appended to `moved` (as an adopter's first event would).
+        _ = try await client.send(RedisCommand("XADD", log.streamKey(runID: "moved"), "3-1", "e", "{}"))
+
+        redis.stop()
+        try await Task.sleep(for: .milliseconds(400))
+        await keeper.renewAll() // fails: no renewal for longer than the ttl
+        #expect(lost.runs.isEmpty, "an outage alone does not lose a run")
+        #expect(Set(keeper.runs) == ["kept", "moved"])
+        try await redis.restart() // the leases expired meanwhile: gone from the AOF
+
+        #expect(try await eventually {
+            await keeper.renewAll()
+            return lost.runs == ["moved"]
+        })
+        #expect(try await keeper.lease.holder(runID: "kept") == "c", "taken again: its stream ends where this node left it")
+        #expect(try await keeper.lease.holder(runID: "moved") == nil, "not taken: another node wrote to its stream")
+        #expect(keeper.runs == ["kept"])
+        await keeper.stop()
+        await client.close()
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func theMirrorHoldsEachRunsLeaseWhileItRunsAndAFencedOwnersAppendIsRefused() async throws {
         let redis = try await RedisServer.start()
         defer { redis.shutDown() }

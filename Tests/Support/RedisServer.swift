@@ -87,9 +87,10 @@ public final class RedisServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    /// Stops the server and starts it again on the same port.
-    public func restart() async throws {
+    /// Stops the server and starts it again on the same port, after `downFor`.
+    public func restart(downFor: Duration = .zero) async throws {
         stop()
+        if downFor > .zero { try await Task.sleep(for: downFor) }
         try await launch()
     }
 

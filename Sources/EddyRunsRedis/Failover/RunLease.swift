@@ -25,6 +25,21 @@ public struct RunLease: Sendable {
     static let renewScript = """
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end
         """
+    /// Renews if the value is still ours (1); if the key is gone — it expired while Redis was
+    /// out of reach, or Redis restarted after its expiry — and the run's stream still ends at
+    /// the `seq` this node stored last (nobody appended since), takes it again (2); otherwise 0.
+    /// KEYS: lease, stream; ARGV: node, ttl in ms, the last stored `seq`.
+    static let renewOrRetakeScript = """
+        local holder = redis.call('GET', KEYS[1])
+        if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        if holder then return 0 end
+        local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+        local seq = 0
+        if #top > 0 then seq = tonumber(string.match(top[1][1], '^(%d+)-')) end
+        if seq ~= tonumber(ARGV[3]) then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 2
+        """
     /// Deletes only if the value is still ours; returns 1 if deleted, 0 otherwise.
     static let releaseScript = """
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end
@@ -57,6 +72,32 @@ public struct RunLease: Sendable {
     /// Extends this node's lease by `ttl`; `false` if the lease is gone or another node's.
     public func renew(runID: String) async throws -> Bool {
         try await evaluate(Self.renewScript, runID: runID, extra: [milliseconds]) == 1
+    }
+
+    /// What ``renewOrRetake(runID:streamKey:storedSeq:)`` did.
+    public enum Renewal: Sendable, Equatable {
+        /// The lease was this node's and is extended.
+        case renewed
+        /// The lease had expired with nobody else taking it, the stream had not moved past
+        /// `storedSeq`: it is this node's again.
+        case retaken
+        /// The lease is another node's, or the stream moved on without this node: the run is lost here.
+        case lost
+    }
+
+    /// As ``renew(runID:)``, and if the lease is gone but nobody appended to the run's stream
+    /// (`streamKey`) after `storedSeq`, takes it again — in one script, atomic in Redis. After an
+    /// outage longer than the time to live this is how an owner keeps its runs when no other
+    /// node took them over meanwhile (an adopter's first event moves the stream on).
+    public func renewOrRetake(runID: String, streamKey: String, storedSeq: Int64) async throws -> Renewal {
+        let arguments = [Self.renewOrRetakeScript, "2", key(runID: runID), streamKey, node, milliseconds, String(storedSeq)]
+        let reply = try await client.send(RedisCommand("EVAL", arguments: arguments.map { Array($0.utf8) }))
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        switch reply.integer ?? 0 {
+        case 1: return .renewed
+        case 2: return .retaken
+        default: return .lost
+        }
     }
 
     /// Gives the lease up if it is still this node's; `true` if it was.

@@ -21,7 +21,10 @@ import EddyShared
 ///   the end, before announcing it) is not adopted: it is announced finished, for its owner;
 /// - a run that cannot be adopted here (no definition for it, a history the engine refuses:
 ///   see `DAGEngine.adopt`) is reported once, its lease released, and not tried again by this node;
-/// - polls every `pollInterval` (a lease's `ttl / 2` by default), one run after the other.
+/// - polls every `pollInterval` (a lease's `ttl / 2` by default), one run after the other;
+/// - after Redis failed to answer it, contends for nothing during `3 × ttl`: an outage longer
+///   than a lease expires every lease, and the owners, which renew every `ttl / 3` and may
+///   take their leases again (`RunLeaseKeeper`'s `resuming`), get that long to do so first.
 public final class RunTakeover: Sendable {
     public let node: String
     public let engine: DAGEngine
@@ -35,6 +38,8 @@ public final class RunTakeover: Sendable {
     private let refused = Mutex<Set<String>>([])
     private let repeating = RepeatingPass()
     private let tally = Mutex(0)
+    /// When a Redis call of this takeover last failed.
+    private let lastFailure = Mutex<ContinuousClock.Instant?>(nil)
     private let metrics = MirrorMetrics()
 
     /// - Parameters:
@@ -73,8 +78,11 @@ public final class RunTakeover: Sendable {
             let runID = remote.run.dagID
             guard !Task.isCancelled, !refused.withLock({ $0.contains(runID) }), (try? engine.state(runID: runID)) == nil else { continue }
             do {
-                guard try await leases.lease.holder(runID: runID) == nil, try await leases.lease.acquire(runID: runID) else { continue }
+                guard try await leases.lease.holder(runID: runID) == nil else { continue }
+                if let failed = lastFailure.withLock({ $0 }), ContinuousClock.now - failed < leases.lease.ttl * 3 { continue }
+                guard try await leases.lease.acquire(runID: runID) else { continue }
             } catch {
+                lastFailure.withLock { $0 = ContinuousClock.now }
                 continue // Redis unavailable: the next pass tries again
             }
             leases.hold(runID)

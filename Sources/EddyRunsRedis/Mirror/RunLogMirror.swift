@@ -64,6 +64,8 @@ public final class RunLogMirror: EventReplica, Sendable {
     public let leases: RunLeaseKeeper?
     /// Runs whose lease is not this node's: never appended to or announced again.
     private let fenced: MutexBox<Set<String>>
+    /// Each live run's last `seq` Redis acknowledged (what the lease keeper checks the stream against).
+    private let tops: MutexBox<[String: Int64]>
 
     /// - Parameters:
     ///   - leaseTTL: with a value, every run mirrored holds a lease of that time to live (see
@@ -85,8 +87,11 @@ public final class RunLogMirror: EventReplica, Sendable {
         self.report = report
         let fenced = MutexBox<Set<String>>([])
         self.fenced = fenced
+        let tops = MutexBox<[String: Int64]>([:])
+        self.tops = tops
         leases = leaseTTL.map { ttl in
             RunLeaseKeeper(lease: RunLease(node: node, ttl: ttl, client: log.client, keyPrefix: registry.keyPrefix),
+                           resuming: { runID in (log.streamKey(runID: runID), tops.get()[runID] ?? 0) },
                            report: report) { runID in
                 _ = fenced.update { $0.insert(runID) }
                 engine.replicaRefused(runID: runID)
@@ -234,13 +239,19 @@ public final class RunLogMirror: EventReplica, Sendable {
             if fenced.contains(runID) {
                 engine.replicaRefused(runID: runID)
             } else if let top = stored.seq[runID] {
-                engine.replicaStored(runID: runID, through: top)
+                acknowledge(runID, top)
             }
         }
         for runID in Set(events.map(\.dagID)) where !stored.announced.contains(runID) {
             try await announce(.runStarted(RunSummary(dagID: runID, finished: false, status: .running, lastSeq: stored.seq[runID] ?? 0)),
                                &stored)
         }
+    }
+
+    /// Tells the engine (and the lease keeper) that Redis holds `runID` up to `seq`.
+    private func acknowledge(_ runID: String, _ seq: Int64) {
+        _ = tops.update { $0[runID] = max($0[runID] ?? 0, seq) }
+        engine.replicaStored(runID: runID, through: seq)
     }
 
     /// Copies the run's events after what the stream holds, up to `upTo`, from SQLite.
@@ -255,7 +266,7 @@ public final class RunLogMirror: EventReplica, Sendable {
             tally.withLock { $0.eventsFromSQLite += page.count }
             metrics.copiedFromSQLite(page.count)
             stored.seq[runID] = last.seq
-            engine.replicaStored(runID: runID, through: last.seq)
+            acknowledge(runID, last.seq)
         }
     }
 
@@ -287,7 +298,10 @@ public final class RunLogMirror: EventReplica, Sendable {
         try await send([RedisCommand("HSET", arguments: [Array(registry.runsKey.utf8), Array(runID.utf8), record.bytes]),
                         RedisCommand("PUBLISH", arguments: [Array(registry.lobbyChannel.utf8), record.bytes])])
         stored.announced.insert(runID)
-        if case .runFinished = event { try await leases?.release(runID) }
+        if case .runFinished = event {
+            try await leases?.release(runID)
+            _ = tops.update { $0[runID] = nil }
+        }
     }
 
     private func remove(_ runID: String, _ stored: inout MirrorProgress) async throws {
