@@ -21,13 +21,13 @@ struct RedisRestartCommandTests {
         #expect(!events.contains(#""code":"adopted""#), "no takeover: \(events)")
     }
 
-    /// Redis down for 1.5 s, three times the leases' time to live and past the append deadline:
+    /// Redis down for 3 s, longer than the leases' time to live (2 s) and the append deadline:
     /// A's run logs `log_unavailable`, waits, and goes on under A, which takes its expired lease
     /// again (the stream did not move without it); B, which could take the run over, leaves it
     /// to its owner.
     @Test func aRunWaitsOutAnOutageLongerThanItsLeaseAndGoesOnUnderItsOwner() async throws {
-        let events = try await restartRedisMidRun(downFor: .milliseconds(1_500),
-                                                  nodeArguments: ["--lease-ttl", "0.5", "--append-deadline", "0.5"])
+        let events = try await restartRedisMidRun(downFor: .seconds(3),
+                                                  nodeArguments: ["--lease-ttl", "2", "--append-deadline", "0.5"])
         #expect(events.contains(#""code":"log_unavailable""#), "\(events)")
         #expect(!events.contains(#""code":"adopted""#) && !events.contains(#""code":"relinquished""#), "\(events)")
     }

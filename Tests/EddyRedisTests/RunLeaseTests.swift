@@ -103,7 +103,7 @@ struct RunLeaseTests {
         let client = RedisClient(configuration: try RunLeaseTests.configuration(redis), on: loop)
         let log = RedisEventLog(client: client)
         let lost = LostRuns()
-        let keeper = RunLeaseKeeper(lease: RunLease(node: "c", ttl: .milliseconds(300), client: client),
+        let keeper = RunLeaseKeeper(lease: RunLease(node: "c", ttl: .seconds(1), client: client),
                                     resuming: { runID in (log.streamKey(runID: runID), 2) }, report: { _ in }) { lost.add($0) }
         for runID in ["kept", "moved"] {
             for seq in 1...2 { _ = try await client.send(RedisCommand("XADD", log.streamKey(runID: runID), "\(seq)-1", "e", "{}")) }
@@ -114,7 +114,7 @@ struct RunLeaseTests {
         _ = try await client.send(RedisCommand("XADD", log.streamKey(runID: "moved"), "3-1", "e", "{}"))
 
         redis.stop()
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(1_200))
         await keeper.renewAll() // fails: no renewal for longer than the ttl
         #expect(lost.runs.isEmpty, "an outage alone does not lose a run")
         #expect(Set(keeper.runs) == ["kept", "moved"])

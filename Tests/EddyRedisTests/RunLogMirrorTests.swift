@@ -122,10 +122,13 @@ struct RunLogMirrorTests {
         // The runs wait for Redis, but the events they logged before their first task (more
         // than the queue's 3) are queued or dropped.
         try await fixture.start("outage", tasks: 10)
-        for _ in 0..<1_000 where fixture.mirror.counters.eventsDropped == 0 { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(fixture.mirror.counters.eventsDropped > 0)
-        // What an operator sees meanwhile: the queue full, the drops counted.
+        // What an operator sees meanwhile: the queue full, the drops counted (the gauge is set
+        // just after the queue's lock is released: wait for both, bounded).
         let queued = try metrics.expectMeter("eddy_redis_mirror_queued_events")
+        for _ in 0..<1_000 where fixture.mirror.counters.eventsDropped == 0 || queued.lastValue != 3 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(fixture.mirror.counters.eventsDropped > 0)
         #expect(queued.lastValue == 3, "\(queued.values)")
         let dropped = try metrics.expectCounter("eddy_redis_mirror_events_dropped_total")
         #expect(dropped.totalValue == Int64(fixture.mirror.counters.eventsDropped))
@@ -186,7 +189,8 @@ struct RunLogMirrorTests {
         let (seqs, codes) = await seen.value
         let total = try fixture.engine.log.encodedEvents(runID: "waits", after: 0, upTo: .max).count
         #expect(seqs == Array(1...Int64(total)))
-        #expect(codes == ["log_unavailable"])
+        // Once per wait past the deadline (a loaded machine may make a second wait that long).
+        #expect(!codes.isEmpty && codes.allSatisfy { $0 == "log_unavailable" }, "\(codes)")
         await fixture.close()
     }
 }

@@ -68,13 +68,15 @@ public final class RunLeaseKeeper: Sendable {
         for runID in runs {
             do {
                 let renewed: Bool
-                if let resuming, overdue.withLock({ $0.contains(runID) }) {
+                if let resuming {
+                    // Also after a pass that came too late (a stalled process): the lease expired,
+                    // but if nobody took it and the stream did not move, it is taken again.
                     let (streamKey, storedSeq) = resuming(runID)
                     let outcome = try await lease.renewOrRetake(runID: runID, streamKey: streamKey, storedSeq: storedSeq)
                     renewed = outcome != .lost
-                    if renewed {
-                        overdue.withLock { _ = $0.remove(runID) }
-                        report("run \(runID): Redis answers again and its lease is this node's (\(outcome == .retaken ? "taken again" : "renewed")); the run goes on")
+                    let wasOverdue = overdue.withLock { $0.remove(runID) != nil }
+                    if renewed && (wasOverdue || outcome == .retaken) {
+                        report("run \(runID): its lease is this node's again (\(outcome == .retaken ? "taken again" : "renewed")); the run goes on")
                     }
                 } else {
                     renewed = try await lease.renew(runID: runID)
