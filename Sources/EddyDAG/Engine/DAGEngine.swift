@@ -78,8 +78,10 @@ public actor DAGEngine {
         replication.withLock { $0 }?.stored(runID: runID, through: seq)
     }
 
-    /// For the replica: it will never store `runID` again (another node owns the run now). The
-    /// run's events are then published here as they commit, and its waits end.
+    /// For the replica: it will never store `runID` again (another process owns the run now).
+    /// The run's events are then published here as they commit; the effects it deferred are
+    /// dropped and later ones carried out at once — call ``relinquish(runID:reason:)`` to end
+    /// it here.
     public nonisolated func replicaRefused(runID: String) {
         replication.withLock { $0 }?.refused(runID: runID)
     }
