@@ -65,6 +65,7 @@ public struct WebSocketRoute: Sendable {
         self.plainHandler = nil
         self.responder = nil
         self.sharedConfiguration = SharedValue(endpoint.connection)
+        WebSocketAccept.prepare() // OpenSSL's SHA-1 set up before the first handshake
     }
 
     /// A route whose handler needs nothing from the request (authorisation and the like
@@ -75,6 +76,7 @@ public struct WebSocketRoute: Sendable {
         self.plainHandler = handler
         self.responder = nil
         self.sharedConfiguration = SharedValue(endpoint.connection)
+        WebSocketAccept.prepare() // OpenSSL's SHA-1 set up before the first handshake
     }
 
     /// A route whose connections are driven by `responder`'s callbacks on their loops,
@@ -86,6 +88,7 @@ public struct WebSocketRoute: Sendable {
         self.plainHandler = nil
         self.responder = SharedValue(responder)
         self.sharedConfiguration = SharedValue(endpoint.connection)
+        WebSocketAccept.prepare() // OpenSSL's SHA-1 set up before the first handshake
     }
 
     /// The `HTTPServer` upgrade handler for routes of this type: the handshake in the
