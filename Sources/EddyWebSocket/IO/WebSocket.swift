@@ -53,7 +53,16 @@ public final class WebSocket: @unchecked Sendable {
     @exclusivity(unchecked) var proto: WebSocketProtocol
     let transport: any ByteStream
     @exclusivity(unchecked) var events: [WebSocketEvent] = []
-    @exclusivity(unchecked) var eventIndex = 0
+    /// The next event of `events` to hand out. 32-bit, next to `keepAliveSlotIndex`, so
+    /// that the two share one word (the instance fits a 256-byte malloc chunk).
+    @exclusivity(unchecked) var eventPosition: Int32 = 0
+    /// `keepAliveSlot`'s storage (fewer than 2³¹ sockets share a loop's ticker).
+    var keepAliveSlotIndex: Int32 = -1
+    @inline(__always)
+    var eventIndex: Int {
+        get { Int(eventPosition) }
+        set { eventPosition = Int32(truncatingIfNeeded: newValue) }
+    }
     /// Payload bytes of the messages in `events` not yet taken.
     @exclusivity(unchecked) var bufferedBytes = 0
     /// How the connection ended, once it has.
@@ -82,7 +91,10 @@ public final class WebSocket: @unchecked Sendable {
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     @exclusivity(unchecked) var spareActions: [WebSocketAction] = []
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
-    var keepAliveSlot = -1
+    var keepAliveSlot: Int {
+        get { Int(keepAliveSlotIndex) }
+        set { keepAliveSlotIndex = Int32(truncatingIfNeeded: newValue) }
+    }
     /// Set for a socket driven by callbacks instead of a consumer task (one box per route).
     let responder: SharedValue<any WebSocketResponder>?
     /// The server's register of open connections, told when the transport closes.
