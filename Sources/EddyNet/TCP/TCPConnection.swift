@@ -74,6 +74,10 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     /// Neighbours in the loop's list of open connections (`LoopConnections`), which keeps
     /// the connection until its handle has closed. Loop thread.
     var nextOnLoop: TCPConnection?
+    // Unsafe boundary: not retained (a retained back link would make a cycle). Sound because
+    // it is set only while both connections are on the list, which retains each of them
+    // through the link before it; `LoopConnections.remove` re-points it when the neighbour
+    // before leaves and clears it when this connection leaves.
     unowned(unsafe) var previousOnLoop: TCPConnection?
 
     struct Marks: OptionSet {
