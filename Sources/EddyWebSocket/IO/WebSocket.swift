@@ -58,6 +58,9 @@ public final class WebSocket: @unchecked Sendable {
     @exclusivity(unchecked) var eventPosition: Int32 = 0
     /// `keepAliveSlot`'s storage (fewer than 2³¹ sockets share a loop's ticker).
     var keepAliveSlotIndex: Int32 = -1
+    /// This socket's place in `openSockets`' list (-1: none). Touched only under the lock
+    /// of that `OpenWebSockets`.
+    var openSlot: Int32 = -1
     @inline(__always)
     var eventIndex: Int {
         get { Int(eventPosition) }
@@ -95,10 +98,13 @@ public final class WebSocket: @unchecked Sendable {
         get { Int(keepAliveSlotIndex) }
         set { keepAliveSlotIndex = Int32(truncatingIfNeeded: newValue) }
     }
-    /// Set for a socket driven by callbacks instead of a consumer task (one box per route).
-    let responder: SharedValue<any WebSocketResponder>?
+    /// The route's responder and register of open connections: one box per route, one
+    /// reference here instead of two.
+    let routeLinks: WebSocketRouteLinks?
+    /// Set for a socket driven by callbacks instead of a consumer task.
+    var responder: SharedValue<any WebSocketResponder>? { routeLinks?.responder }
     /// The server's register of open connections, told when the transport closes.
-    let openSockets: OpenWebSockets?
+    var openSockets: OpenWebSockets? { routeLinks?.openSockets }
 
     /// Whether reading is paused (for tests and diagnostics). Loop only.
     var receivingPaused: Bool { state.readingPaused }
@@ -141,12 +147,10 @@ public final class WebSocket: @unchecked Sendable {
         deflateConfiguration: PerMessageDeflateConfiguration,
         subprotocol: String?,
         leftover: [UInt8],
-        responder: SharedValue<any WebSocketResponder>? = nil,
-        openSockets: OpenWebSockets? = nil
+        routeLinks: WebSocketRouteLinks? = nil
     ) {
-        self.responder = responder
-        self.openSockets = openSockets
-        self.driver = WebSocketDriver(responder: responder != nil)
+        self.routeLinks = routeLinks
+        self.driver = WebSocketDriver(responder: routeLinks?.responder != nil)
         self.eventLoop = stream.eventLoop
         self.transport = stream
         self.role = role
