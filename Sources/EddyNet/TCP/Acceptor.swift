@@ -198,7 +198,8 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
             return
         }
         let connection = TCPConnection(handle: handle, loop: target, configuration: configuration)
-        connection.admission = ConnectionAdmissionTicket(admission: admission, peer: peer)
+        connection.acceptance = ConnectionAcceptance(acceptor: self, peer: peer)
+        connection.marks.insert(.admitted)
         deliver(connection)
     }
 
@@ -256,7 +257,10 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
             if connection.isFinished {
                 self.keptOpenConnectionClosed(connection)
             } else {
-                connection.tracker = self
+                // Kept-open connections all come from this acceptor (`adopt`), which their
+                // `acceptance` names: that is whom `releaseTrackerIfDone` tells.
+                assert(connection.acceptance?.acceptor === self)
+                connection.marks.insert(.tracked)
             }
         }
     }

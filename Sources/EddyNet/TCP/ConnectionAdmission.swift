@@ -85,10 +85,10 @@ final class ConnectionAdmission: Sendable {
     var refused: ConnectionRefusalCounts { state.withLock { $0.refused } }
 }
 
-/// What an accepted connection gives back when it closes: its place in the listener's counts.
-struct ConnectionAdmissionTicket {
-    let admission: ConnectionAdmission
+/// Where an accepted connection came from: the listener's acceptor, which counted it in
+/// and may keep it in its table of kept-open connections, and the peer's key it was counted
+/// under. The connection's `Marks` say which of the two are still owed.
+struct ConnectionAcceptance {
+    let acceptor: Acceptor
     let peer: ConnectionAdmission.PeerKey?
-
-    func release() { admission.release(peer) }
 }

@@ -48,6 +48,10 @@ public struct TCPConfiguration: Sendable, Hashable {
 }
 
 /// Counters a connection keeps about itself, read with `TCPConnection.counters()`.
+///
+/// Byte and call counts are exact; `readPauses`, `writerSuspensions` and the two
+/// high-water marks stop growing at `UInt32.max` (4 Gi events or bytes); `inboundBuffered`
+/// and `outboundQueued` are what is buffered at the moment of reading.
 public struct TCPCounters: Sendable, Hashable {
     /// Bytes received from the peer.
     public var bytesRead = 0

@@ -79,7 +79,6 @@ extension TCPConnection {
         if !pending.isEmpty {
             var chunk: [UInt8] = []
             swap(&chunk, &pending)
-            counters.inboundBuffered = 0
             resumeReadingIfBelowLowWatermark()
             return .some(chunk)
         }
@@ -106,7 +105,6 @@ extension TCPConnection {
         if !pending.isEmpty {
             var buffered: [UInt8] = []
             swap(&buffered, &pending)
-            counters.inboundBuffered = 0
             buffered.withUnsafeMutableBytes { receiver.streamDidReceive($0) }
         }
         if readEnded || phase != .open {
@@ -119,7 +117,7 @@ extension TCPConnection {
 
     public func pauseReceiving() {
         receivingPaused = true
-        if reading { uv_read_stop(handle.asUVStream); reading = false; counters.readPauses += 1 }
+        if reading { uv_read_stop(handle.asUVStream); reading = false; tally.readPauses.bump() }
     }
 
     public func resumeReceiving() {
@@ -156,8 +154,8 @@ extension TCPConnection {
     private func didRead(_ nread: Int) {
         if nread > 0 {
             let bytes = UnsafeRawBufferPointer(start: eventLoop.receiveBuffer.baseAddress, count: nread)
-            counters.bytesRead += nread
-            counters.reads += 1
+            tally.bytesRead += nread
+            tally.reads += 1
             if let receiver {
                 receiver.streamDidReceive(UnsafeMutableRawBufferPointer(start: eventLoop.receiveBuffer.baseAddress, count: nread))
                 return
@@ -168,12 +166,11 @@ extension TCPConnection {
                 return
             }
             pending.append(contentsOf: bytes)
-            counters.inboundBuffered = pending.count
-            counters.inboundBufferedHighWaterMark = max(counters.inboundBufferedHighWaterMark, pending.count)
+            tally.inboundBufferedHighWaterMark.raise(to: pending.count)
             if pending.count >= configuration.readHighWatermark {
                 uv_read_stop(handle.asUVStream)
                 reading = false
-                counters.readPauses += 1
+                tally.readPauses.bump()
             }
             return
         }
@@ -182,7 +179,7 @@ extension TCPConnection {
             // Zero room: the watermark was reached between reads. Wait for the consumer.
             uv_read_stop(handle.asUVStream)
             reading = false
-            counters.readPauses += 1
+            tally.readPauses.bump()
             return
         }
         uv_read_stop(handle.asUVStream)

@@ -27,7 +27,7 @@ extension TCPConnection {
                 loop.runOnLoop { self.parkWriter(continuation) }
             }
         } onCancel: {
-            loop.execute { if !self.writers.isEmpty { self.closeForCancellation() } }
+            loop.execute { if self.hasWriters { self.closeForCancellation() } }
         }
     }
 
@@ -48,7 +48,7 @@ extension TCPConnection {
                 loop.runOnLoop { self.parkWriter(continuation) }
             }
         } onCancel: {
-            loop.execute { if !self.writers.isEmpty { self.closeForCancellation() } }
+            loop.execute { if self.hasWriters { self.closeForCancellation() } }
         }
     }
 
@@ -79,8 +79,7 @@ extension TCPConnection {
             }
         }
         let queued = Int(handle.asUVStream.pointee.write_queue_size) + cork.count
-        counters.outboundQueued = queued
-        counters.outboundQueuedHighWaterMark = max(counters.outboundQueuedHighWaterMark, queued)
+        tally.outboundQueuedHighWaterMark.raise(to: queued)
         return queued <= configuration.writeHighWatermark
     }
 
@@ -119,11 +118,11 @@ extension TCPConnection {
     }
 
     private func tryWrite(_ raw: UnsafeRawBufferPointer) throws -> Int {
-        counters.writeCalls += 1
+        tally.writeCalls += 1
         var buffer = uv_buf_init(UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)), UInt32(raw.count))
         let status = uv_try_write(handle.asUVStream, &buffer, 1)
         if status >= 0 {
-            counters.bytesWritten += Int(status)
+            tally.bytesWritten += Int(status)
             return Int(status)
         }
         if status == UV_EAGAIN.rawValue { return 0 }
@@ -141,7 +140,7 @@ extension TCPConnection {
     private func queueCopy(of bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         let request = WriteRequest.allocate(copying: bytes)
-        counters.writeCalls += 1
+        tally.writeCalls += 1
         var buffer = request.buffer
         let status = uv_write(request.pointer, handle.asUVStream, &buffer, 1) { request, status in
             guard let request else { return }
@@ -159,9 +158,8 @@ extension TCPConnection {
     }
 
     private func didWrite(count: Int, status: Int32) {
-        if status == 0 { counters.bytesWritten += count }
+        if status == 0 { tally.bytesWritten += count }
         let queued = Int(handle.asUVStream.pointee.write_queue_size)
-        counters.outboundQueued = queued
         if status < 0 {
             if phase == .open {
                 let error = IOError(uv: status, operation: "write")
@@ -169,7 +167,7 @@ extension TCPConnection {
             }
             return
         }
-        if queued <= configuration.writeLowWatermark && !writers.isEmpty {
+        if queued <= configuration.writeLowWatermark && hasWriters {
             let waiting = writers
             writers = []
             for writer in waiting { writer.resume() }
@@ -181,7 +179,7 @@ extension TCPConnection {
         if Int(handle.asUVStream.pointee.write_queue_size) + cork.count <= configuration.writeLowWatermark {
             return continuation.resume()
         }
-        counters.writerSuspensions += 1
+        tally.writerSuspensions.bump()
         writers.append(continuation)
     }
 

@@ -25,8 +25,9 @@ import Synchronization
 ///   shutdown; its memory is freed in libuv's close callback.
 public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOfIterationFlushable, @unchecked Sendable {
     // Stored properties are laid out in declaration order: the one-byte flags sit in the
-    // padding after the two addresses (29 bytes each) and the admission ticket (25), not
-    // in a word each (every open connection keeps these).
+    // padding after the two addresses (29 bytes each), not in a word each, and the instance
+    // is kept at 248 bytes so that it fits a 256-byte malloc chunk (every open connection
+    // keeps one; `Benchmarks/scripts/heap-idle.sh` shows the size class).
     public let eventLoop: EventLoop
     /// The settings this connection was made with.
     public var configuration: TCPConfiguration { shared.value }
@@ -48,32 +49,66 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
 
     @exclusivity(unchecked) var receivingPaused = false
     @exclusivity(unchecked) var corkRegistered = false
-    var writeShut = false
+    /// The flags that change at most once or twice in a connection's life. Loop thread.
+    var marks: Marks = []
 
-    /// For an accepted connection, its place in the listener's connection counts, given back
-    /// when it closes.
-    var admission: ConnectionAdmissionTicket?
-    /// The driver of a kept-open connection reports when it is done (after its own
-    /// close callbacks); until then, and until the close, the listener keeps it.
-    var awaitsDriver = false
-    var driverDone = false
+    /// For an accepted connection, the listener's acceptor: its place in the listener's
+    /// connection counts (given back when it closes, `Marks.admitted`) and, for a connection
+    /// kept open (`ConnectionOutcome.keepOpen`), the table that keeps it until it has closed
+    /// and is told so (`Marks.tracked`).
+    var acceptance: ConnectionAcceptance?
 
-    @exclusivity(unchecked) var counters = TCPCounters()
+    @exclusivity(unchecked) var tally = TCPTally()
     // Read side.
     @exclusivity(unchecked) var pending: [UInt8] = []
     @exclusivity(unchecked) var reader: UnsafeContinuation<[UInt8]?, any Error>?
     /// Where received bytes go instead of `pending`, once `startReceiving` was called.
     var receiver: (any ByteStreamReceiver)?
     // Write side.
-    var writers: [UnsafeContinuation<Void, any Error>] = []
     /// Small writes made during this loop iteration, sent together at its end.
     @exclusivity(unchecked) var cork: [UInt8] = []
-    /// The read error and who waits for the shutdown or the close, out of line (see the
-    /// type): an open connection nobody waits on keeps one empty reference for them.
+    /// The writers waiting for the queue to drain, the read error and who waits for the
+    /// shutdown or the close, out of line (see the type): an open connection nobody waits
+    /// on keeps one empty reference for them.
     var ending: TCPConnectionEnding?
-    /// The listener that keeps this connection in its table (`ConnectionOutcome.keepOpen`)
-    /// and is told when it has closed.
-    var tracker: Acceptor?
+    /// Neighbours in the loop's list of open connections (`LoopConnections`), which keeps
+    /// the connection until its handle has closed. Loop thread.
+    var nextOnLoop: TCPConnection?
+    // Unsafe boundary: not retained (a retained back link would make a cycle). Sound because
+    // it is set only while both connections are on the list, which retains each of them
+    // through the link before it; `LoopConnections.remove` re-points it when the neighbour
+    // before leaves and clears it when this connection leaves.
+    unowned(unsafe) var previousOnLoop: TCPConnection?
+
+    struct Marks: OptionSet {
+        let rawValue: UInt8
+        /// `shutdownWrite` was called.
+        static let writeShut = Marks(rawValue: 1 << 0)
+        /// The driver of a kept-open connection reports when it is done (after its own
+        /// close callbacks); until then, and until the close, the listener keeps it.
+        static let awaitsDriver = Marks(rawValue: 1 << 1)
+        static let driverDone = Marks(rawValue: 1 << 2)
+        /// `acceptance` holds a place in the listener's counts, not yet given back.
+        static let admitted = Marks(rawValue: 1 << 3)
+        /// The listener's table keeps this connection until it is finished (`isFinished`).
+        static let tracked = Marks(rawValue: 1 << 4)
+    }
+
+    var writeShut: Bool {
+        get { marks.contains(.writeShut) }
+        set { if newValue { marks.insert(.writeShut) } else { marks.remove(.writeShut) } }
+    }
+
+    /// Writers suspended on the high watermark. Loop only.
+    var writers: [UnsafeContinuation<Void, any Error>] {
+        get { ending?.writers ?? [] }
+        set { if !newValue.isEmpty || ending != nil { endingState().writers = newValue } }
+    }
+    /// Whether a writer is suspended, without copying the list. Loop only.
+    var hasWriters: Bool {
+        guard let ending else { return false }
+        return !ending.writers.isEmpty
+    }
 
     /// The error reading ended with, if it failed. Loop only.
     var readError: (any Error)? {
@@ -123,7 +158,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
                 _ = eddy_set_tcp_unsent_limit(descriptor, Int32(clamping: limit))
             }
         }
-        _ = loop.register(self)
+        _ = loop.helper(LoopConnections.self) { LoopConnections(loop: loop) }.insert(self)
     }
 
     private static func address(of handle: UnsafeMutablePointer<uv_tcp_t>, peer: Bool) -> SocketAddress? {
@@ -139,9 +174,27 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
 
     /// This connection's counters, read on its loop.
     public func counters() async -> TCPCounters {
-        if eventLoop.inEventLoop { return counters }
+        if eventLoop.inEventLoop { return countersOnLoop }
         // Safe to drop: the loop has shut down, so the counters no longer change; read them here.
-        return (try? await eventLoop.submit { self.counters }) ?? counters
+        return (try? await eventLoop.submit { self.countersOnLoop }) ?? countersOnLoop
+    }
+
+    /// The counters, with the bytes buffered and queued right now derived from the buffers
+    /// themselves (nothing is queued once the socket has closed). Loop thread.
+    var countersOnLoop: TCPCounters {
+        var counters = TCPCounters()
+        counters.bytesRead = tally.bytesRead
+        counters.bytesWritten = tally.bytesWritten
+        counters.reads = tally.reads
+        counters.writeCalls = tally.writeCalls
+        counters.readPauses = Int(tally.readPauses)
+        counters.writerSuspensions = Int(tally.writerSuspensions)
+        counters.inboundBufferedHighWaterMark = Int(tally.inboundBufferedHighWaterMark)
+        counters.outboundQueuedHighWaterMark = Int(tally.outboundQueuedHighWaterMark)
+        counters.inboundBuffered = pending.count
+        // The handle's memory is freed when the close completes (`phase == .closed`).
+        counters.outboundQueued = phase == .closed ? 0 : Int(handle.asUVStream.pointee.write_queue_size) + cork.count
+        return counters
     }
 
     // MARK: Closing
@@ -169,23 +222,25 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     /// callbacks to run after the socket closes: the listener's table (and so `serve`)
     /// keeps the connection until `driverFinished()` too. Loop thread.
     public func driverFinishesAfterClose() {
-        awaitsDriver = true
+        marks.insert(.awaitsDriver)
     }
 
     /// See `driverFinishesAfterClose()`. Loop thread.
     public func driverFinished() {
-        driverDone = true
+        marks.insert(.driverDone)
         releaseTrackerIfDone()
     }
 
     /// Whether the listener may forget this connection: it has closed, and its driver (if
     /// it asked to be waited for) is done.
-    var isFinished: Bool { phase == .closed && (!awaitsDriver || driverDone) }
+    var isFinished: Bool { phase == .closed && (!marks.contains(.awaitsDriver) || marks.contains(.driverDone)) }
 
-    private func releaseTrackerIfDone() {
-        guard isFinished, let tracker else { return }
-        self.tracker = nil
-        tracker.keptOpenConnectionClosed(self)
+    /// Tells the listener's table that keeps this connection (`Marks.tracked`) that it may
+    /// forget it, once it is finished.
+    func releaseTrackerIfDone() {
+        guard isFinished, marks.contains(.tracked), let acceptor = acceptance?.acceptor else { return }
+        marks.remove(.tracked)
+        acceptor.keptOpenConnectionClosed(self)
     }
 
     /// Returns once the connection has closed, by either side (without closing it).
@@ -212,7 +267,6 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
         if readError == nil, case .failure(let error) = readOutcome { readError = error }
         pending = []
         cork = []
-        counters.inboundBuffered = 0
         if let reader {
             self.reader = nil
             reader.resume(with: readOutcome)
@@ -242,9 +296,11 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
 
     package func handleDidClose() {
         phase = .closed
-        admission?.release()
-        admission = nil
-        eventLoop.deregister(self)
+        if marks.contains(.admitted), let acceptance {
+            marks.remove(.admitted)
+            acceptance.acceptor.admission.release(acceptance.peer)
+        }
+        eventLoop.helper(LoopConnections.self) { LoopConnections(loop: eventLoop) }.remove(self)
         releaseTrackerIfDone()
         let waiting = closeWaiters
         closeWaiters = []
@@ -263,13 +319,54 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     }
 }
 
-/// What a `TCPConnection` keeps once it ends or someone waits for that: the error reading
-/// ended with, the `shutdownWrite` waiter and the close waiters. Out of line, made on first
+/// What a `TCPConnection` keeps once it ends or someone waits for that: the writers
+/// suspended on the high watermark, the error reading ended with, the `shutdownWrite`
+/// waiter and the close waiters. Out of line, made on first
 /// use, so that an open connection nobody waits on keeps one empty reference instead.
 ///
 /// Guarantees: confined to its connection's loop, like the connection's other state.
 final class TCPConnectionEnding {
+    var writers: [UnsafeContinuation<Void, any Error>] = []
     var readError: (any Error)?
     var shutdownWaiter: UnsafeContinuation<Void, any Error>?
     var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+}
+
+/// What a `TCPConnection` counts about itself, in 48 bytes rather than `TCPCounters`' 80
+/// (every open connection keeps one): the bytes buffered and queued right now are not
+/// stored but derived when the counters are read, and the rare events and high-water marks
+/// are 32-bit, saturating at `UInt32.max`.
+///
+/// Guarantees: confined to its connection's loop; the byte and call counts are exact.
+struct TCPTally {
+    var bytesRead = 0
+    var bytesWritten = 0
+    var reads = 0
+    var writeCalls = 0
+    var readPauses = SaturatingCount()
+    var writerSuspensions = SaturatingCount()
+    var inboundBufferedHighWaterMark = SaturatingCount()
+    var outboundQueuedHighWaterMark = SaturatingCount()
+}
+
+/// A 32-bit count or high-water mark that stops at `UInt32.max` instead of trapping.
+struct SaturatingCount {
+    private(set) var value: UInt32 = 0
+
+    /// Adds one, unless at the maximum.
+    @inline(__always)
+    mutating func bump() {
+        if value != .max { value += 1 }
+    }
+
+    /// Raises the mark to `count` (clamped to `UInt32.max`) if it is higher.
+    @inline(__always)
+    mutating func raise(to count: Int) {
+        let clamped = UInt32(clamping: count)
+        if clamped > value { value = clamped }
+    }
+}
+
+extension Int {
+    init(_ count: SaturatingCount) { self.init(count.value) }
 }

@@ -14,7 +14,9 @@ import EddyShared
 /// that have ended.
 public final class OpenWebSockets: Sendable {
     private struct State {
-        var sockets: [ObjectIdentifier: WebSocket] = [:]
+        /// Every socket at its `openSlot`: a dense list (8 bytes a socket, capacity in powers
+        /// of two) instead of a hash table (16 bytes a bucket, ≤ 75 % full).
+        var sockets: [WebSocket] = []
         /// Set by `closeAll`: the code and reason later connections are closed with.
         var closing: (code: WebSocketCloseCode, reason: String)?
     }
@@ -30,7 +32,8 @@ public final class OpenWebSockets: Sendable {
     func admit(_ socket: WebSocket) {
         let closing = state.withLock { state -> (code: WebSocketCloseCode, reason: String)? in
             if let closing = state.closing { return closing }
-            state.sockets[ObjectIdentifier(socket)] = socket
+            socket.openSlot = Int32(truncatingIfNeeded: state.sockets.count)
+            state.sockets.append(socket)
             return nil
         }
         if let closing {
@@ -40,7 +43,16 @@ public final class OpenWebSockets: Sendable {
 
     /// Forgets a connection whose transport closed.
     func closed(_ socket: WebSocket) {
-        _ = state.withLock { $0.sockets.removeValue(forKey: ObjectIdentifier(socket)) }
+        state.withLock { state in
+            let slot = Int(socket.openSlot)
+            guard slot >= 0, slot < state.sockets.count, state.sockets[slot] === socket else { return }
+            socket.openSlot = -1
+            let last = state.sockets.removeLast()
+            if slot < state.sockets.count {
+                state.sockets[slot] = last
+                last.openSlot = Int32(truncatingIfNeeded: slot)
+            }
+        }
     }
 
     /// Closes every open connection with `code` (and any accepted from now on), and waits
@@ -48,12 +60,32 @@ public final class OpenWebSockets: Sendable {
     public func closeAll(code: WebSocketCloseCode = .goingAway, reason: String = "server shutting down") async {
         let sockets = state.withLock { state -> [WebSocket] in
             state.closing = (code, reason)
-            return Array(state.sockets.values)
+            return state.sockets
         }
         await withTaskGroup(of: Void.self) { group in
             for socket in sockets {
                 group.addTask { _ = await socket.close(code: code, reason: reason) }
             }
         }
+    }
+}
+
+/// A route's responder and register of open connections, in one box that each of the
+/// route's connections refers to (one reference per `WebSocket` instead of two).
+///
+/// Guarantees: immutable; made when the route is made or its `openSockets` is set, nil when
+/// the route has neither.
+final class WebSocketRouteLinks: Sendable {
+    let responder: SharedValue<any WebSocketResponder>?
+    let openSockets: OpenWebSockets?
+
+    private init(responder: SharedValue<any WebSocketResponder>?, openSockets: OpenWebSockets?) {
+        self.responder = responder
+        self.openSockets = openSockets
+    }
+
+    static func make(responder: SharedValue<any WebSocketResponder>?, openSockets: OpenWebSockets?) -> WebSocketRouteLinks? {
+        if responder == nil && openSockets == nil { return nil }
+        return WebSocketRouteLinks(responder: responder, openSockets: openSockets)
     }
 }

@@ -53,7 +53,19 @@ public final class WebSocket: @unchecked Sendable {
     @exclusivity(unchecked) var proto: WebSocketProtocol
     let transport: any ByteStream
     @exclusivity(unchecked) var events: [WebSocketEvent] = []
-    @exclusivity(unchecked) var eventIndex = 0
+    /// The next event of `events` to hand out. 32-bit, next to `keepAliveSlotIndex`, so
+    /// that the two share one word (the instance fits a 256-byte malloc chunk).
+    @exclusivity(unchecked) var eventPosition: Int32 = 0
+    /// `keepAliveSlot`'s storage (fewer than 2³¹ sockets share a loop's ticker).
+    var keepAliveSlotIndex: Int32 = -1
+    /// This socket's place in `openSockets`' list (-1: none). Touched only under the lock
+    /// of that `OpenWebSockets`.
+    var openSlot: Int32 = -1
+    @inline(__always)
+    var eventIndex: Int {
+        get { Int(eventPosition) }
+        set { eventPosition = Int32(truncatingIfNeeded: newValue) }
+    }
     /// Payload bytes of the messages in `events` not yet taken.
     @exclusivity(unchecked) var bufferedBytes = 0
     /// How the connection ended, once it has.
@@ -82,11 +94,17 @@ public final class WebSocket: @unchecked Sendable {
     /// Reused for every drain of the protocol's actions: taking actions allocates nothing.
     @exclusivity(unchecked) var spareActions: [WebSocketAction] = []
     /// This socket's place with the loop's `KeepAliveTicker` (-1: none).
-    var keepAliveSlot = -1
-    /// Set for a socket driven by callbacks instead of a consumer task (one box per route).
-    let responder: SharedValue<any WebSocketResponder>?
+    var keepAliveSlot: Int {
+        get { Int(keepAliveSlotIndex) }
+        set { keepAliveSlotIndex = Int32(truncatingIfNeeded: newValue) }
+    }
+    /// The route's responder and register of open connections: one box per route, one
+    /// reference here instead of two.
+    let routeLinks: WebSocketRouteLinks?
+    /// Set for a socket driven by callbacks instead of a consumer task.
+    var responder: SharedValue<any WebSocketResponder>? { routeLinks?.responder }
     /// The server's register of open connections, told when the transport closes.
-    let openSockets: OpenWebSockets?
+    var openSockets: OpenWebSockets? { routeLinks?.openSockets }
 
     /// Whether reading is paused (for tests and diagnostics). Loop only.
     var receivingPaused: Bool { state.readingPaused }
@@ -129,12 +147,10 @@ public final class WebSocket: @unchecked Sendable {
         deflateConfiguration: PerMessageDeflateConfiguration,
         subprotocol: String?,
         leftover: [UInt8],
-        responder: SharedValue<any WebSocketResponder>? = nil,
-        openSockets: OpenWebSockets? = nil
+        routeLinks: WebSocketRouteLinks? = nil
     ) {
-        self.responder = responder
-        self.openSockets = openSockets
-        self.driver = WebSocketDriver(responder: responder != nil)
+        self.routeLinks = routeLinks
+        self.driver = WebSocketDriver(responder: routeLinks?.responder != nil)
         self.eventLoop = stream.eventLoop
         self.transport = stream
         self.role = role

@@ -49,7 +49,11 @@ public struct WebSocketRoute: Sendable {
     public var logger = Logger(label: "eddy.websocket")
     /// Where this route's open connections are kept, for a graceful shutdown that closes
     /// them with 1001 (`OpenWebSockets.closeAll`). Default nil: none kept.
-    public var openSockets: OpenWebSockets?
+    public var openSockets: OpenWebSockets? {
+        didSet { routeLinks = WebSocketRouteLinks.make(responder: responder, openSockets: openSockets) }
+    }
+    /// `responder` and `openSockets` in the one box each connection refers to.
+    private var routeLinks: WebSocketRouteLinks?
     /// `endpoint.connection`, shared by this route's connections.
     private var sharedConfiguration: SharedValue<WebSocketConfiguration>
     /// Set when the route was made with a `PlainHandler`: then the connection keeps no
@@ -65,6 +69,7 @@ public struct WebSocketRoute: Sendable {
         self.plainHandler = nil
         self.responder = nil
         self.sharedConfiguration = SharedValue(endpoint.connection)
+        WebSocketAccept.prepare() // OpenSSL's SHA-1 set up before the first handshake
     }
 
     /// A route whose handler needs nothing from the request (authorisation and the like
@@ -75,6 +80,7 @@ public struct WebSocketRoute: Sendable {
         self.plainHandler = handler
         self.responder = nil
         self.sharedConfiguration = SharedValue(endpoint.connection)
+        WebSocketAccept.prepare() // OpenSSL's SHA-1 set up before the first handshake
     }
 
     /// A route whose connections are driven by `responder`'s callbacks on their loops,
@@ -86,6 +92,8 @@ public struct WebSocketRoute: Sendable {
         self.plainHandler = nil
         self.responder = SharedValue(responder)
         self.sharedConfiguration = SharedValue(endpoint.connection)
+        self.routeLinks = WebSocketRouteLinks.make(responder: self.responder, openSockets: nil)
+        WebSocketAccept.prepare() // OpenSSL's SHA-1 set up before the first handshake
     }
 
     /// The `HTTPServer` upgrade handler for routes of this type: the handshake in the
@@ -183,8 +191,7 @@ public struct WebSocketRoute: Sendable {
                 let socket = WebSocket(
                     upgraded: stream, role: .server, sharedConfiguration: sharedConfiguration,
                     deflate: agreement.deflate, deflateConfiguration: endpoint.handshake.configuration.deflate,
-                    subprotocol: agreement.subprotocol, leftover: handoff.leftover, responder: responder,
-                    openSockets: openSockets)
+                    subprotocol: agreement.subprotocol, leftover: handoff.leftover, routeLinks: routeLinks)
                 openSockets?.admit(socket)
                 return (socket, Context(request: handoff.request, parameters: handoff.parameters))
             }

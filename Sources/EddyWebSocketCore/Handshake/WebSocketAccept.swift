@@ -23,6 +23,16 @@ public enum WebSocketAccept {
         return Base64.encode(digest)
     }
 
+    /// Computes one accept value now, so that OpenSSL initialises its SHA-1 (OpenSSL 3
+    /// loads its providers at the first digest: about 2 MB of library pages and a few
+    /// milliseconds) before the first handshake rather than during it. A server calls this
+    /// when it starts; idempotent, and free after the first call.
+    public static func prepare() {
+        _ = prepared
+    }
+
+    private static let prepared: Bool = acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ==") != nil
+
     /// A fresh client key: base64 of 16 bytes from OpenSSL's `RAND_bytes` (§4.1).
     public static func generateKey() -> String? {
         guard let bytes = secureRandomBytes(count: 16) else { return nil }
