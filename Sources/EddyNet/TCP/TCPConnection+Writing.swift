@@ -69,7 +69,15 @@ extension TCPConnection {
                 try flushCork() // keep order: corked bytes first
                 try writeNow(buffer)
             } else {
-                cork.append(contentsOf: buffer)
+                if cork.capacity == 0 {
+                    // The first write of the iteration: hold the caller's buffer itself (a
+                    // reference, no copy); only a second write makes a cork of its own (the
+                    // append copies then). So one write per iteration — an echo, a room's
+                    // frame — allocates nothing here, and nothing is kept after the flush.
+                    cork = buffer
+                } else {
+                    cork.append(contentsOf: buffer)
+                }
                 if cork.count >= Self.corkLimit {
                     try flushCork()
                 } else if !corkRegistered {
