@@ -36,6 +36,19 @@ struct LogOfRecordTests {
         return try builder.build()
     }
 
+    /// Reports everything the replica received as stored, as it comes, until the run is over
+    /// (bounded: 2,000 × 2 ms).
+    func acknowledgeAsItComes(_ engine: DAGEngine, _ replica: ManualReplica, _ runID: String) async throws {
+        var acknowledged: Int64 = 0
+        for _ in 0..<2_000 where try !engine.state(runID: runID).isFinished {
+            if replica.top > acknowledged {
+                acknowledged = replica.top
+                engine.replicaStored(runID: runID, through: acknowledged)
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
     /// Polls (bounded: 2,000 × 5 ms) until `condition` holds.
     func eventually(_ condition: () throws -> Bool) async throws -> Bool {
         for _ in 0..<2_000 {
@@ -72,14 +85,7 @@ struct LogOfRecordTests {
         #expect(ran.value == 0)
 
         // Stored as it comes: the run goes to its end.
-        var acknowledged: Int64 = 0
-        for _ in 0..<2_000 where try !engine.state(runID: runID).isFinished {
-            if replica.top > acknowledged {
-                acknowledged = replica.top
-                engine.replicaStored(runID: runID, through: acknowledged)
-            }
-            try await Task.sleep(for: .milliseconds(2))
-        }
+        try await acknowledgeAsItComes(engine, replica, runID)
         #expect(await engine.waitForCompletion(runID: runID) == .completed)
         #expect(ran.value == 2)
         let logged = try engine.events(runID: runID)
@@ -123,14 +129,7 @@ struct LogOfRecordTests {
         }
         #expect(try await eventually(unavailable))
         #expect(ran.value == 0, "still waiting")
-        var acknowledged: Int64 = 0
-        for _ in 0..<2_000 where try !engine.state(runID: runID).isFinished {
-            if replica.top > acknowledged {
-                acknowledged = replica.top
-                engine.replicaStored(runID: runID, through: acknowledged)
-            }
-            try await Task.sleep(for: .milliseconds(2))
-        }
+        try await acknowledgeAsItComes(engine, replica, runID)
         #expect(await engine.waitForCompletion(runID: runID) == .completed)
         #expect(ran.value == 2)
         checkHistory(try engine.events(runID: runID))

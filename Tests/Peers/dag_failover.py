@@ -19,59 +19,10 @@ import urllib.request
 
 from websockets.asyncio.client import connect
 
+from run_dashboards import Dashboard, check, continuity, results, wait_for
+
 A, B, C, A_PID, DAG, OPERATOR, VIEWER = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
 MODE = sys.argv[8] if len(sys.argv) > 8 else "mid-run"
-SESSION = {"snapshot", "command_result", "heartbeat"}
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + str(detail)[:800] if detail and not ok else ''}", flush=True)
-
-
-class Dashboard:
-    """Records every message of one stream until execution_complete or the connection ends."""
-
-    def __init__(self, base, name, query=""):
-        self.url = f"{base}/api/dags/{DAG}/stream?token={VIEWER}{query}"
-        self.name = name
-        self.messages = []  # (raw, parsed)
-        self.done = asyncio.Event()
-        self.ended = asyncio.Event()
-        self.task = asyncio.create_task(self.run())
-
-    async def run(self):
-        try:
-            async with connect(self.url) as ws:
-                async for raw in ws:
-                    event = json.loads(raw)
-                    self.messages.append((raw, event))
-                    if event["type"] == "execution_complete":
-                        self.done.set()
-                        return
-        except Exception as error:  # the node died under it
-            print(f"dashboard {self.name}: connection ended: {error!r}", flush=True)
-        finally:
-            self.ended.set()
-
-    def logged(self):
-        return [(raw, e) for raw, e in self.messages if e["type"] not in SESSION]
-
-    def gate_waiting(self):
-        return any((e["type"] == "snapshot" and any(g["node_id"] == "review" for g in e["waiting_gates"]))
-                   or e["type"] == "human_gate_waiting" for _, e in self.messages)
-
-    def saw_running(self, node):
-        return any(e["type"] == "node_state" and e["node_id"] == node and e["status"] == "running" for _, e in self.messages)
-
-
-async def wait_for(predicate, seconds=60):
-    for _ in range(int(seconds * 100)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return False
 
 
 async def command(base, token, decision, command_id):
@@ -85,14 +36,6 @@ async def command(base, token, decision, command_id):
     return None
 
 
-def continuity(dashboard):
-    """The first message is a snapshot at S (or, resuming, an event at since+1); then seq S+1, S+2, … once each."""
-    first = dashboard.messages[0][1]
-    seqs = [e["seq"] for _, e in dashboard.logged()]
-    start = first["seq"] if first["type"] == "snapshot" else seqs[0] - 1
-    return seqs == list(range(start + 1, start + 1 + len(seqs))), seqs
-
-
 def http_json(url):
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -102,8 +45,8 @@ def http_json(url):
 
 
 async def main():
-    on_a = Dashboard(A, "a")
-    watchers = [Dashboard(base, f"{name}{i}") for name, base in (("b", B), ("c", C)) for i in range(2)]
+    on_a = Dashboard(A, DAG, VIEWER, "a")
+    watchers = [Dashboard(base, DAG, VIEWER, f"{name}{i}") for name, base in (("b", B), ("c", C)) for i in range(2)]
     check("every dashboard sees the gate waiting", await wait_for(lambda: all(d.gate_waiting() for d in watchers + [on_a])))
 
     if MODE == "mid-run":
@@ -133,7 +76,7 @@ async def main():
     check("every dashboard on B and C gets execution_complete", done, [(d.name, len(d.messages)) for d in watchers])
 
     # A's dashboard comes back on B with its since/epoch.
-    resumed = Dashboard(B, "a-on-b", f"&since={since}&epoch={epoch}")
+    resumed = Dashboard(B, DAG, VIEWER, "a-on-b", f"&since={since}&epoch={epoch}")
     check("the dashboard from A, resumed on B, gets the end", await wait_for(lambda: resumed.done.is_set(), 30),
           len(resumed.messages))
 

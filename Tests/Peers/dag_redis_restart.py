@@ -13,56 +13,13 @@ import urllib.request
 
 from websockets.asyncio.client import connect
 
+from run_dashboards import Dashboard, check, results, wait_for
+
 A, B, DAG, OPERATOR, VIEWER, MARKER = sys.argv[1:7]
-SESSION = {"snapshot", "command_result", "heartbeat"}
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + str(detail)[:800] if detail and not ok else ''}", flush=True)
-
-
-class Dashboard:
-    """Records every message of one stream until execution_complete or the connection ends."""
-
-    def __init__(self, base, name):
-        self.url = f"{base}/api/dags/{DAG}/stream?token={VIEWER}"
-        self.name = name
-        self.messages = []
-        self.done = asyncio.Event()
-        self.task = asyncio.create_task(self.run())
-
-    async def run(self):
-        try:
-            async with connect(self.url) as ws:
-                async for raw in ws:
-                    event = json.loads(raw)
-                    self.messages.append((raw, event))
-                    if event["type"] == "execution_complete":
-                        self.done.set()
-                        return
-        except Exception as error:
-            print(f"dashboard {self.name}: connection ended: {error!r}", flush=True)
-
-    def logged(self):
-        return [(raw, e) for raw, e in self.messages if e["type"] not in SESSION]
-
-    def gate_waiting(self):
-        return any((e["type"] == "snapshot" and any(g["node_id"] == "review" for g in e["waiting_gates"]))
-                   or e["type"] == "human_gate_waiting" for _, e in self.messages)
-
-
-async def wait_for(predicate, seconds=60):
-    for _ in range(int(seconds * 100)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return False
 
 
 async def main():
-    dashboards = [Dashboard(A, "a0"), Dashboard(B, "b0"), Dashboard(B, "b1")]
+    dashboards = [Dashboard(base, DAG, VIEWER, name) for base, name in ((A, "a0"), (B, "b0"), (B, "b1"))]
     check("every dashboard sees the gate waiting", await wait_for(lambda: all(d.gate_waiting() for d in dashboards)))
     async with connect(f"{A}/api/dags/{DAG}/stream?token={OPERATOR}") as ws:
         await ws.send(json.dumps({"v": 1, "type": "human_decision", "command_id": "approve-on-a", "node_id": "review",

@@ -11,58 +11,10 @@ import sys
 
 from websockets.asyncio.client import connect
 
+from run_dashboards import Dashboard, check, continuity, results, wait_for
+
 OWNER, OTHERS, DAG, OPERATOR, VIEWER = sys.argv[1], sys.argv[2].split(","), sys.argv[3], sys.argv[4], sys.argv[5]
 BASES = [OWNER] + OTHERS
-SESSION = {"snapshot", "command_result", "heartbeat"}
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + str(detail)[:600] if detail and not ok else ''}", flush=True)
-
-
-class Dashboard:
-    """Records every message of one stream, raw and parsed, until execution_complete."""
-
-    def __init__(self, base, name, query=""):
-        self.url = f"{base}/api/dags/{DAG}/stream?token={VIEWER}{query}"
-        self.name = name
-        self.messages = []  # (raw, parsed)
-        self.done = asyncio.Event()
-        self.task = None
-
-    async def run(self):
-        async with connect(self.url) as ws:
-            async for raw in ws:
-                event = json.loads(raw)
-                self.messages.append((raw, event))
-                if event["type"] == "execution_complete":
-                    self.done.set()
-                    return
-
-    def start(self):
-        self.task = asyncio.create_task(self.run())
-        return self
-
-    def logged(self):
-        return [(raw, e) for raw, e in self.messages if e["type"] not in SESSION]
-
-    def gate_waiting(self):
-        for _, e in self.messages:
-            if e["type"] == "snapshot" and any(g["node_id"] == "review" for g in e["waiting_gates"]):
-                return True
-            if e["type"] == "human_gate_waiting":
-                return True
-        return False
-
-
-async def wait_for(predicate, attempts=1000):
-    for _ in range(attempts):
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return False
 
 
 async def command(base, token, decision, command_id):
@@ -76,14 +28,6 @@ async def command(base, token, decision, command_id):
     return None
 
 
-def continuity(dashboard):
-    """The first message is a snapshot at S (or, resuming, an event at since+1); then seq S+1, S+2, … once each."""
-    first = dashboard.messages[0][1]
-    seqs = [e["seq"] for _, e in dashboard.logged()]
-    start = first["seq"] if first["type"] == "snapshot" else seqs[0] - 1
-    return seqs == list(range(start + 1, start + 1 + len(seqs))), seqs
-
-
 async def main():
     # The lobby of the last node lists the owner's run.
     async with connect(f"{BASES[-1]}/api/dags/stream?token={VIEWER}") as lobby:
@@ -91,8 +35,8 @@ async def main():
         check("the lobby on another node lists the run", listing["type"] == "runs" and any(
             r["dag_id"] == DAG for r in listing["runs"]), listing)
 
-    dashboards = [Dashboard(base, f"{i}-{j}").start() for i, base in enumerate(BASES) for j in range(2)]
-    late = Dashboard(OTHERS[0], "late").start()
+    dashboards = [Dashboard(base, DAG, VIEWER, f"{i}-{j}") for i, base in enumerate(BASES) for j in range(2)]
+    late = Dashboard(OTHERS[0], DAG, VIEWER, "late")
     check("every dashboard sees the gate waiting",
           await wait_for(lambda: all(d.gate_waiting() for d in dashboards + [late])))
 
@@ -114,8 +58,8 @@ async def main():
     owner_view = dashboards[0]
     check("events flow after the approval", await wait_for(lambda: len(owner_view.logged()) >= 8))
 
-    resumed = Dashboard(OTHERS[0], "resumed", f"&since={since}&epoch={epoch}").start()
-    done = await wait_for(lambda: all(d.done.is_set() for d in dashboards + [resumed]), attempts=3000)
+    resumed = Dashboard(OTHERS[0], DAG, VIEWER, "resumed", f"&since={since}&epoch={epoch}")
+    done = await wait_for(lambda: all(d.done.is_set() for d in dashboards + [resumed]), seconds=30)
     check("every dashboard gets execution_complete", done, [(d.name, len(d.messages)) for d in dashboards + [resumed]])
 
     by_seq = {e["seq"]: raw for raw, e in owner_view.logged()}
