@@ -136,6 +136,41 @@ struct LogOfRecordTests {
         await engine.shutdown()
     }
 
+    /// A body that reports faster than the log of record stores is held, not its events dropped.
+    @Test func aChattyBodyIsHeldPastMaxUnstoredEventsAndGoesOnWhenStored() async throws {
+        let (engine, dir) = try makeEngine()
+        _ = dir
+        let replica = ManualReplica()
+        try engine.replicate(to: replica, policy: ReplicationPolicy(appendDeadline: .seconds(30), maxUnstoredEvents: 5))
+        let reported = Ran()
+        var builder = DAGBuilder()
+        builder.task("chatty") { context in
+            for index in 0..<50 {
+                await context.progress(.string("step \(index)"))
+                reported.add()
+            }
+            return "done"
+        }
+        let runID = try await engine.start(try builder.build(), runID: "r")
+        // Its start stored: the body runs, and stops reporting once 5 events wait unstored.
+        #expect(try await eventually { replica.count > 0 })
+        engine.replicaStored(runID: runID, through: replica.top)
+        #expect(try await eventually { reported.value > 0 })
+        try await Task.sleep(for: .milliseconds(200))
+        let held = reported.value
+        #expect(held < 50, "held after \(held) reports")
+        #expect(try engine.events(runID: runID).count <= Int(replica.top) + 7)
+
+        try await acknowledgeAsItComes(engine, replica, runID)
+        #expect(await engine.waitForCompletion(runID: runID) == .completed)
+        #expect(reported.value == 50)
+        let logged = try engine.events(runID: runID)
+        checkHistory(logged)
+        let progress = logged.filter { if case .nodeState(let state) = $0.event { state.output != nil && state.status == .running } else { false } }
+        #expect(progress.count == 50, "every report logged")
+        await engine.shutdown()
+    }
+
     @Test func aLogOfRecordIsRefusedOnceRunsAreLiveOrOneIsAttached() async throws {
         let (engine, dir) = try makeEngine()
         _ = dir

@@ -28,6 +28,9 @@ actor DAGRun {
     private var awaitingRecord = false
     /// The log of record refused the run (or stopped): effects are carried out at once.
     private var unreplicated = false
+    /// A wait for the log of record ran past the deadline and `log_unavailable` is logged;
+    /// cleared when the log of record stores again (so one error per outage).
+    private var overdue = false
 
     init(runID: String, definition: DAGDefinition, epoch: Int64, clock: EngineClock, log: SQLiteEventLog,
          replication: ReplicationGate? = nil) {
@@ -149,7 +152,6 @@ actor DAGRun {
     /// anything for any more; from then on its effects are not deferred.
     private func carryOutWhenRecorded() async {
         guard let replication else { return }
-        var overdue = false
         // Ends once nothing is deferred, the run is refused or the log failed. While the log of
         // record cannot store, each wait ends at the deadline and the next one begins.
         while let through = deferred.first?.through, storageError == nil, !unreplicated {
@@ -164,10 +166,7 @@ actor DAGRun {
                     carryOut(next.action, now: now)
                 }
             case .timedOut:
-                if !overdue {
-                    overdue = true
-                    logUnavailable()
-                }
+                logUnavailableOnce()
             case .refused:
                 unreplicated = true
                 deferred.removeAll()
@@ -176,12 +175,13 @@ actor DAGRun {
         awaitingRecord = false
     }
 
-    /// Logs that the log of record has not stored this run's events within the deadline.
-    private func logUnavailable() {
-        guard let replication else { return }
+    /// Logs that the log of record has not stored this run's events within the deadline, once
+    /// per outage.
+    private func logUnavailableOnce() {
+        guard let replication, !overdue else { return }
+        overdue = true
         seq += 1
-        let seconds = replication.policy.appendDeadline.components.seconds
-        let message = "the log of record has not stored this run's events for \(seconds) s; the run waits for it"
+        let message = "the log of record has not stored this run's events for \(replication.policy.appendDeadline); the run waits for it"
         let envelope = EventEnvelope(dagID: runID, epoch: epoch, seq: seq, ts: clock.now(),
                                      event: .error(ServerEvent.ErrorEvent(code: "log_unavailable", message: message)))
         operations.append(.event(LoggedEvent(envelope)))
@@ -201,8 +201,12 @@ actor DAGRun {
         // backlog is under the limit, or the run is refused or stopped.
         while replication.unstoredCount(runID: runID) > limit, storageError == nil {
             let target = seq - Int64(limit / 2)
-            if await replication.wait(runID: runID, through: target, timeout: replication.policy.appendDeadline,
-                                      sleep: clock.sleep) == .refused { return }
+            switch await replication.wait(runID: runID, through: target, timeout: replication.policy.appendDeadline,
+                                          sleep: clock.sleep) {
+            case .stored: overdue = false
+            case .timedOut: logUnavailableOnce()
+            case .refused: return
+            }
         }
     }
 
