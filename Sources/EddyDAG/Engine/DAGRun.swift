@@ -199,7 +199,9 @@ actor DAGRun {
         let limit = replication.policy.maxUnstoredEvents
         // Bounded: each wait ends stored, refused, or at the deadline; the loop ends once the
         // backlog is under the limit, or the run is refused or stopped.
-        while replication.unstoredCount(runID: runID) > limit, storageError == nil {
+        // Counted from this run's own `seq`: the events it produced, committed to SQLite or
+        // still on their way there, that the log of record has not stored.
+        while seq - replication.storedSeq(runID: runID) > Int64(limit), storageError == nil, !unreplicated {
             let target = seq - Int64(limit / 2)
             switch await replication.wait(runID: runID, through: target, timeout: replication.policy.appendDeadline,
                                           sleep: clock.sleep) {

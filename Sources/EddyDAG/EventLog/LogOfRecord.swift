@@ -22,7 +22,7 @@ public struct ReplicationPolicy: Sendable, Hashable {
     /// code `log_unavailable` (once per outage; the run goes on waiting, and goes on when the
     /// replica stores again). Default 10 s.
     public var appendDeadline: Duration
-    /// Events of one run committed locally and not yet stored by the replica beyond which a
+    /// Events of one run logged here and not yet stored by the replica beyond which a
     /// task body's `progress` and `reportCost` calls wait (the body is held, not the events
     /// dropped). Default 1,000.
     public var maxUnstoredEvents: Int

@@ -70,7 +70,9 @@ final class ReplicationGate: CommittedEventSink, Sendable {
             var now: [LoggedEvent] = []
             for event in events {
                 let runID = event.envelope.dagID
-                var run = state.runs[runID, default: Run()]
+                // Taken out of the table while it changes, so appending to `pending` never
+                // copies it (the table would otherwise still share its storage).
+                var run = state.runs.removeValue(forKey: runID) ?? Run()
                 if run.refused || (run.pending.isEmpty && event.envelope.seq <= run.stored) {
                     now.append(event)
                 } else {
@@ -113,7 +115,12 @@ final class ReplicationGate: CommittedEventSink, Sendable {
     /// Every event of `runID` up to `through` is stored: publish them, answer the waiters.
     func stored(runID: String, through seq: Int64) {
         let ready = state.withLock { state -> [Waiter] in
-            guard var run = state.runs[runID], !run.refused, seq > run.stored else { return [] }
+            // Taken out while it changes (see `eventsCommitted`).
+            guard var run = state.runs.removeValue(forKey: runID) else { return [] }
+            guard !run.refused, seq > run.stored else {
+                state.runs[runID] = run
+                return []
+            }
             run.stored = seq
             let count = run.pending.prefix { $0.envelope.seq <= seq }.count
             if count > 0 {
@@ -148,11 +155,6 @@ final class ReplicationGate: CommittedEventSink, Sendable {
     }
 
     // MARK: For runs
-
-    /// Events of `runID` committed here and not yet stored by the replica.
-    func unstoredCount(runID: String) -> Int {
-        state.withLock { $0.runs[runID]?.pending.count ?? 0 }
-    }
 
     /// The highest `seq` of `runID` the replica stored (0 before any).
     func storedSeq(runID: String) -> Int64 {

@@ -59,3 +59,11 @@ public struct RedisCommand: Sendable, Hashable, CustomStringConvertible {
         }.joined(separator: " ")
     }
 }
+
+extension Duration {
+    /// Whole milliseconds, at least 1: the value of a command's `PX`, `BLOCK` or `PEXPIRE`
+    /// argument (Redis refuses 0 where it means "forever" or "now").
+    public var redisMilliseconds: Int64 {
+        max(1, components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -248,7 +248,7 @@ public final class RunStreamFollowers: Sendable {
                     return Request(keys: keys, positions: keys.map { position[$0] ?? 0 })
                 }) else { break reading }
                 request = next
-                var arguments: [[UInt8]] = ["COUNT", String(count), "BLOCK", String(Self.milliseconds(block)), "STREAMS"].map { Array($0.utf8) }
+                var arguments: [[UInt8]] = ["COUNT", String(count), "BLOCK", String(block.redisMilliseconds), "STREAMS"].map { Array($0.utf8) }
                 arguments += next.keys.map { Array($0.utf8) }
                 arguments += next.positions.map { Array("\($0)-1".utf8) }
                 let reply = try await link.send(RedisCommand("XREAD", arguments: arguments), timeout: block + configuration.commandTimeout)
@@ -382,11 +382,6 @@ public final class RunStreamFollowers: Sendable {
             // then ends by its block timeout, and trying again at once would spin).
             if !failed { wake() }
         }
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 }
 

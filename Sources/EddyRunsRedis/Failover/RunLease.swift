@@ -55,7 +55,7 @@ public struct RunLease: Sendable {
     /// The run's lease key (same hash tag as its stream: one slot in a cluster).
     public func key(runID: String) -> String { "\(keyPrefix)run:{\(runID)}:lease" }
 
-    var milliseconds: String { String(max(1, ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)) }
+    var milliseconds: String { String(ttl.redisMilliseconds) }
 
     /// The `SET … NX PX` command, for callers that pipeline it with other commands.
     public func acquireCommand(runID: String) -> RedisCommand {
@@ -90,10 +90,8 @@ public struct RunLease: Sendable {
     /// outage longer than the time to live this is how an owner keeps its runs when no other
     /// node took them over meanwhile (an adopter's first event moves the stream on).
     public func renewOrRetake(runID: String, streamKey: String, storedSeq: Int64) async throws -> Renewal {
-        let arguments = [Self.renewOrRetakeScript, "2", key(runID: runID), streamKey, node, milliseconds, String(storedSeq)]
-        let reply = try await client.send(RedisCommand("EVAL", arguments: arguments.map { Array($0.utf8) }))
-        if case .error(let message) = reply { throw RedisError.server(message) }
-        switch reply.integer ?? 0 {
+        switch try await evaluate(Self.renewOrRetakeScript, runID: runID, keys: [streamKey],
+                                  extra: [milliseconds, String(storedSeq)]) {
         case 1: return .renewed
         case 2: return .retaken
         default: return .lost
@@ -113,8 +111,9 @@ public struct RunLease: Sendable {
         return reply.string
     }
 
-    private func evaluate(_ script: String, runID: String, extra: [String]) async throws -> Int64 {
-        let arguments = [script, "1", key(runID: runID), node] + extra
+    /// Runs `script` with KEYS = the lease's key, then `keys`; ARGV = this node's name, then `extra`.
+    private func evaluate(_ script: String, runID: String, keys: [String] = [], extra: [String]) async throws -> Int64 {
+        let arguments = [script, String(1 + keys.count), key(runID: runID)] + keys + [node] + extra
         let reply = try await client.send(RedisCommand("EVAL", arguments: arguments.map { Array($0.utf8) }))
         if case .error(let message) = reply { throw RedisError.server(message) }
         return reply.integer ?? 0

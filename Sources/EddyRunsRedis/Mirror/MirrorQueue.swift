@@ -31,23 +31,18 @@ final class MirrorQueue: Sendable {
 
     init(limit: Int) { self.limit = max(1, limit) }
 
-    /// Queues `item`: whether it was taken (false: an event that did not fit, its run is now
-    /// behind), and the events waiting now (for the mirror's gauge, read under the same lock).
-    @discardableResult
-    func put(_ item: MirrorItem) -> (accepted: Bool, queuedEvents: Int) {
-        let (accepted, queued, waiter) = state.withLock { state -> (Bool, Int, CheckedContinuation<Void, Never>?) in
-            if case .event(let event) = item, state.events >= limit {
-                state.behind.insert(event.dagID)
-                state.dropped += 1
-                return (false, state.events, nil)
-            }
-            if case .event = item { state.events += 1 }
+    /// Queues `item` (an event as `put(events:)` does: it may be dropped).
+    func put(_ item: MirrorItem) {
+        if case .event(let event) = item {
+            _ = put(events: [event])
+            return
+        }
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.items.append(item)
             defer { state.waiter = nil }
-            return (true, state.events, state.waiter)
+            return state.waiter
         }
         waiter?.resume()
-        return (accepted, queued)
     }
 
     /// Queues a batch of events with one lock (as `put` each): how many did not fit, and the
