@@ -16,21 +16,14 @@ struct LogOfRecordTests {
         var count: Int { received.withLock { $0.count } }
     }
 
-    /// Counts task bodies that ran.
-    final class Ran: Sendable {
-        private let count = Mutex(0)
-        func add() { count.withLock { $0 += 1 } }
-        var value: Int { count.withLock { $0 } }
-    }
-
-    static func chain(_ ran: Ran) throws -> DAGDefinition {
+    static func chain(_ ran: Counter) throws -> DAGDefinition {
         var builder = DAGBuilder()
         builder.task("a") { _ in
-            ran.add()
+            ran.increment()
             return "one"
         }
         builder.task("b", after: ["a"]) { _ in
-            ran.add()
+            ran.increment()
             return "two"
         }
         return try builder.build()
@@ -63,7 +56,7 @@ struct LogOfRecordTests {
         _ = dir
         let replica = ManualReplica()
         try engine.replicate(to: replica, policy: ReplicationPolicy(appendDeadline: .seconds(30)))
-        let ran = Ran()
+        let ran = Counter()
         let runID = try await engine.start(try Self.chain(ran), runID: "r")
         let subscription = try engine.subscribe(runID: runID, since: 0)
         let seen = Task {
@@ -75,19 +68,19 @@ struct LogOfRecordTests {
         #expect(try await eventually { replica.count > 0 })
         await engine.log.flush()
         try await Task.sleep(for: .milliseconds(100))
-        #expect(ran.value == 0)
+        #expect(ran.current == 0)
         #expect(try engine.state(runID: runID).seq == 0)
         #expect(try engine.events(runID: runID).count == replica.count, "logged in SQLite meanwhile")
 
         // Part of it stored: shown up to there, still nothing started (its start comes after).
         engine.replicaStored(runID: runID, through: 1)
         #expect(try await eventually { try engine.state(runID: runID).seq == 1 })
-        #expect(ran.value == 0)
+        #expect(ran.current == 0)
 
         // Stored as it comes: the run goes to its end.
         try await acknowledgeAsItComes(engine, replica, runID)
         #expect(await engine.waitForCompletion(runID: runID) == .completed)
-        #expect(ran.value == 2)
+        #expect(ran.current == 2)
         let logged = try engine.events(runID: runID)
         checkHistory(logged)
         #expect(await seen.value == logged.map(\.seq))
@@ -101,13 +94,13 @@ struct LogOfRecordTests {
         _ = dir
         let replica = ManualReplica()
         try engine.replicate(to: replica)
-        let ran = Ran()
+        let ran = Counter()
         let runID = try await engine.start(try Self.chain(ran), runID: "r")
         #expect(try await eventually { replica.count > 0 })
         engine.replicaRefused(runID: runID)
         #expect(await engine.relinquish(runID: runID, reason: "another node runs it"))
         #expect(try await withDeadline { await engine.waitForCompletion(runID: runID) } == .interrupted)
-        #expect(ran.value == 0)
+        #expect(ran.current == 0)
         let logged = try engine.events(runID: runID)
         checkHistory(logged)
         #expect(try engine.state(runID: runID).seq == logged.last?.seq, "shown as committed")
@@ -119,7 +112,7 @@ struct LogOfRecordTests {
         _ = dir
         let replica = ManualReplica()
         try engine.replicate(to: replica, policy: ReplicationPolicy(appendDeadline: .milliseconds(100)))
-        let ran = Ran()
+        let ran = Counter()
         let runID = try await engine.start(try Self.chain(ran), runID: "r")
         let unavailable = { () -> Bool in
             // Safe to drop: the run is in SQLite once its start commits.
@@ -128,10 +121,10 @@ struct LogOfRecordTests {
             }
         }
         #expect(try await eventually(unavailable))
-        #expect(ran.value == 0, "still waiting")
+        #expect(ran.current == 0, "still waiting")
         try await acknowledgeAsItComes(engine, replica, runID)
         #expect(await engine.waitForCompletion(runID: runID) == .completed)
-        #expect(ran.value == 2)
+        #expect(ran.current == 2)
         checkHistory(try engine.events(runID: runID))
         await engine.shutdown()
     }
@@ -142,12 +135,12 @@ struct LogOfRecordTests {
         _ = dir
         let replica = ManualReplica()
         try engine.replicate(to: replica, policy: ReplicationPolicy(appendDeadline: .seconds(30), maxUnstoredEvents: 5))
-        let reported = Ran()
+        let reported = Counter()
         var builder = DAGBuilder()
         builder.task("chatty") { context in
             for index in 0..<50 {
                 await context.progress(.string("step \(index)"))
-                reported.add()
+                reported.increment()
             }
             return "done"
         }
@@ -155,15 +148,15 @@ struct LogOfRecordTests {
         // Its start stored: the body runs, and stops reporting once 5 events wait unstored.
         #expect(try await eventually { replica.count > 0 })
         engine.replicaStored(runID: runID, through: replica.top)
-        #expect(try await eventually { reported.value > 0 })
+        #expect(try await eventually { reported.current > 0 })
         try await Task.sleep(for: .milliseconds(200))
-        let held = reported.value
+        let held = reported.current
         #expect(held < 50, "held after \(held) reports")
         #expect(try engine.events(runID: runID).count <= Int(replica.top) + 7)
 
         try await acknowledgeAsItComes(engine, replica, runID)
         #expect(await engine.waitForCompletion(runID: runID) == .completed)
-        #expect(reported.value == 50)
+        #expect(reported.current == 50)
         let logged = try engine.events(runID: runID)
         checkHistory(logged)
         let progress = logged.filter { if case .nodeState(let state) = $0.event { state.output != nil && state.status == .running } else { false } }
