@@ -282,6 +282,14 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
             guard let event else { return }
             switch event {
             case .frameStart(let header):
+                // The usual case: a whole unfragmented, uncompressed data frame in this input
+                // becomes its message in one step (one copy, no reassembly buffer).
+                if header.fin, !header.rsv1, header.opcode == .binary || header.opcode == .text,
+                   case .open = state, case .none = inbound.message,
+                   let range = inbound.decoder.takeWholePayload(buffer, index: &index) {
+                    wholeMessageReceived(header.opcode, UnsafeRawBufferPointer(rebasing: buffer[range]))
+                    continue
+                }
                 frameStarted(header, inbound)
             case .payload(let range):
                 payloadReceived(UnsafeRawBufferPointer(rebasing: buffer[range]), inbound)
@@ -316,6 +324,20 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         case .closed:
             perform(.closeTransport)
         }
+    }
+
+    /// A data message that came whole in one frame (FIN, no RSV1): validated and handed out
+    /// as the frame-by-frame path would (`frameStarted`, `payloadReceived`, `frameEnded`).
+    private mutating func wholeMessageReceived(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
+        keepAlive.recordActivity()
+        if opcode == .text {
+            var utf8 = UTF8Validator()
+            guard utf8.validate(payload), utf8.isComplete else { return fail(.init(.invalidUTF8)) }
+            events.append(.text(String(decoding: payload, as: UTF8.self)))
+        } else {
+            events.append(.binary(Array(payload)))
+        }
+        inputCompletedMessage = true
     }
 
     private mutating func frameStarted(_ header: WebSocketFrameHeader, _ inbound: WebSocketInboundState) {

@@ -148,6 +148,23 @@ public struct WebSocketFrameDecoder: Sendable {
         }
     }
 
+    /// Right after `.frameStart`: when the frame's whole payload is in `input`, unmasks it in
+    /// place, moves `index` past the frame and returns the payload's range, so the frame's
+    /// `.payload` and `.frameEnd` events are not produced (one call per frame instead of
+    /// three, for a caller that handles a whole frame at once). Returns nil, changing
+    /// nothing, when any payload byte is still to come or the frame has been partly read.
+    public mutating func takeWholePayload(_ input: UnsafeMutableRawBufferPointer, index: inout Int) -> Range<Int>? {
+        guard case .payload(let remaining, let offset, let key) = state, offset == 0,
+              index <= input.count, input.count - index >= remaining else { return nil }
+        let range = index..<(index + remaining)
+        if let key, remaining > 0 {
+            key.apply(to: UnsafeMutableRawBufferPointer(rebasing: input[range]), payloadOffset: 0)
+        }
+        index += remaining
+        state = .header
+        return range
+    }
+
     private mutating func fail(_ error: WebSocketProtocolError) throws(WebSocketProtocolError) -> Event? {
         state = .failed(error)
         throw error
@@ -330,4 +347,9 @@ struct FrameHeaderBytes {
     }
 
     mutating func removeAll() { count = 0 }
+
+    /// Calls `body` with the bytes appended so far.
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        Swift.withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
 }
