@@ -50,6 +50,9 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var idleActive = false
     @exclusivity(unchecked) private var corked: [any EndOfIterationFlushable] = []
     @exclusivity(unchecked) private var flushing: [any EndOfIterationFlushable] = []
+    /// Write buffers given back after a flush, for the next iteration's corks (see
+    /// `EventLoop+WriteBuffers`).
+    @exclusivity(unchecked) var writeBuffers = WriteBufferPool()
     var lifecycle = Lifecycle.running
     package var resources: [ObjectIdentifier: any LoopResource] = [:]
     /// Jobs of tasks preferring this loop run so far (for tests of executor switching).
@@ -258,6 +261,10 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func flushCorked() {
+        if corked.isEmpty {
+            writeBuffers.releaseIfUnused(now: uv_now(uv))
+            return
+        }
         while !corked.isEmpty {
             // Two arrays swapped back and forth keep their capacity: no allocation per
             // iteration.

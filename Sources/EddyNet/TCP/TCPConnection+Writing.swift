@@ -60,22 +60,24 @@ extension TCPConnection {
         guard phase == .open else { throw readError ?? IOError(.closed, operation: "write") }
         guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
         if buffers.count > 1 {
-            // Several small frames at once (a room's burst): grow the cork once, not by doubling.
+            // Several small frames at once (a room's burst): room for all of them at once, not
+            // grown by doubling.
             let total = buffers.reduce(0) { $0 + $1.count }
-            if cork.count + total < Self.corkLimit { cork.reserveCapacity(cork.count + total) }
+            if total > 0 && cork.count + total < Self.corkLimit { ownCork(minimumCapacity: cork.count + total) }
         }
         for buffer in buffers where !buffer.isEmpty {
             if buffer.count >= Self.corkLimit {
                 try flushCork() // keep order: corked bytes first
                 try writeNow(buffer)
             } else {
-                if cork.capacity == 0 {
+                if cork.isEmpty && !corkOwned {
                     // The first write of the iteration: hold the caller's buffer itself (a
                     // reference, no copy); only a second write makes a cork of its own (the
                     // append copies then). So one write per iteration — an echo, a room's
-                    // frame — allocates nothing here, and nothing is kept after the flush.
+                    // frame — takes no buffer here, and nothing is kept after the flush.
                     cork = buffer
                 } else {
+                    ownCork(minimumCapacity: cork.count + buffer.count)
                     cork.append(contentsOf: buffer)
                 }
                 if cork.count >= Self.corkLimit {
@@ -99,16 +101,44 @@ extension TCPConnection {
         try? flushCork() // a failure has closed the connection and failed its writers
     }
 
+    /// Makes `cork` a buffer of the loop's pool with room for `minimumCapacity` bytes, keeping
+    /// what it holds (a caller's buffer held by reference is copied into it).
+    private func ownCork(minimumCapacity: Int) {
+        if corkOwned {
+            if cork.capacity < minimumCapacity { cork.reserveCapacity(Swift.max(minimumCapacity, 2 * cork.capacity)) }
+            return
+        }
+        var owned = eventLoop.takeWriteBuffer(minimumCapacity: minimumCapacity)
+        owned.append(contentsOf: cork)
+        cork = owned
+        corkOwned = true
+    }
+
     /// Sends the corked bytes (what the kernel refuses is queued). Loop thread.
     func flushCork() throws {
-        guard !cork.isEmpty else { return }
-        guard phase == .open else { cork = []; return }
-        // Taken out before writing (a failed write closes the connection, which empties
-        // the cork) and not kept for reuse: an idle connection holds no write buffer (one
-        // allocation per flush, against one system call per flush).
-        let bytes = cork
+        guard !cork.isEmpty else {
+            if corkOwned { giveBackCork() }
+            return
+        }
+        guard phase == .open else { cork = []; corkOwned = false; return }
+        // Taken out before writing (a failed write closes the connection, which empties the
+        // cork). A buffer of the loop's pool goes back to it: an idle connection holds no
+        // write buffer, and a busy loop reuses the same few.
+        var bytes = cork
+        let owned = corkOwned
         cork = []
+        corkOwned = false
+        defer { if owned { eventLoop.recycleWriteBuffer(&bytes) } }
+        // `writeNow` copies what the kernel does not take, so `bytes` is the only reference
+        // to a pool buffer once it returns.
         try writeNow(bytes)
+    }
+
+    private func giveBackCork() {
+        var bytes = cork
+        cork = []
+        corkOwned = false
+        eventLoop.recycleWriteBuffer(&bytes)
     }
 
     /// `uv_try_write` when nothing is queued ahead, then a queued copy of the remainder.

@@ -49,6 +49,9 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
 
     @exclusivity(unchecked) var receivingPaused = false
     @exclusivity(unchecked) var corkRegistered = false
+    /// Whether `cork` is a buffer of the loop's pool (`EventLoop.takeWriteBuffer`), given
+    /// back after the flush, rather than a caller's buffer held by reference.
+    @exclusivity(unchecked) var corkOwned = false
     /// The flags that change at most once or twice in a connection's life. Loop thread.
     var marks: Marks = []
 
@@ -267,6 +270,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
         if readError == nil, case .failure(let error) = readOutcome { readError = error }
         pending = []
         cork = []
+        corkOwned = false
         if let reader {
             self.reader = nil
             reader.resume(with: readOutcome)

@@ -1,0 +1,63 @@
+import EddyLoop
+import EddyNet
+import Testing
+
+/// Writes made in one loop iteration go out together from the socket's cork: the first is
+/// held by reference, later ones are copied into a buffer of the loop's pool, which goes
+/// back to the pool after the flush (`WriteBufferPool`).
+@Suite("Corked writes", .timeLimit(.minutes(1)))
+struct CorkTests {
+    /// Distinct bytes for round `round`, connection `connection`, write `write`.
+    static func bytes(_ round: Int, _ connection: Int, _ write: Int) -> [UInt8] {
+        (0..<(8 + write * 5 + round % 7)).map { UInt8(truncatingIfNeeded: round &* 31 &+ connection &* 7 &+ write &* 13 &+ $0) }
+    }
+
+    @Test func severalWritesPerIterationArriveInOrderAndThePoolIsReusedThenFreed() async throws {
+        let group = try EventLoopGroup(loopCount: 1)
+        let loop = group.loops[0]
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        var clients: [TCPConnection] = []
+        var servers: [TCPConnection] = []
+        var iterator = listener.connections.makeAsyncIterator()
+        for _ in 0..<3 {
+            clients.append(try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: loop))
+            servers.append(try #require(try await iterator.next()))
+        }
+        let rounds = 40
+        var expected = [[UInt8]](repeating: [], count: servers.count)
+        let serverList = servers
+        for round in 0..<rounds {
+            // One shared buffer first on every socket (held by reference), then a burst of
+            // three and a single write (copied into the pool's buffers), in one iteration.
+            let shared = Self.bytes(round, -1, 0)
+            let sharedCopy = shared
+            for index in serverList.indices {
+                expected[index] += shared
+                expected[index] += Self.bytes(round, index, 1) + Self.bytes(round, index, 2) + Self.bytes(round, index, 3)
+                expected[index] += Self.bytes(round, index, 4)
+            }
+            try await loop.submit {
+                for (index, server) in serverList.enumerated() {
+                    _ = try server.writeWithoutWaiting(shared)
+                    _ = try server.writeWithoutWaiting(contentsOf: [Self.bytes(round, index, 1), Self.bytes(round, index, 2), Self.bytes(round, index, 3)])
+                    _ = try server.writeWithoutWaiting(Self.bytes(round, index, 4))
+                }
+            }
+            #expect(shared == sharedCopy, "a caller's buffer is never written to")
+        }
+        for (index, client) in clients.enumerated() {
+            let received = try await readExactly(expected[index].count, from: client)
+            #expect(received == expected[index], "connection \(index)")
+        }
+        let held = try await loop.submit { loop.spareWriteBuffers }
+        #expect(held.count >= 1 && held.count <= serverList.count, "the corks' buffers went back to the pool: \(held)")
+        // A second past the last take, an iteration with nothing corked frees the pool.
+        try await Task.sleep(for: .milliseconds(1100))
+        try await loop.submit {}
+        let after = try await loop.submit { loop.spareWriteBuffers }
+        #expect(after.count == 0 && after.bytes == 0)
+        for connection in clients + servers { await connection.close() }
+        await listener.close()
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
+}
