@@ -14,6 +14,8 @@ echo "== allocations per echoed message (valgrind)"
 scripts/alloc-per-message.sh eddy-tcp-echo nio-echo-handler nio-echo-async || echo "(allocation count failed; see above)"
 echo "== WebSocket echo: Eddy vs NIOWebSocket vs Node ws"
 scripts/run-ws-echo.sh
+echo "== per core: server CPU per echoed message and per broadcast delivery, user and system split"
+scripts/per-core.sh
 echo "== WebSocket echo again, driven by eddy bench (the Swift generator)"
 LOADGEN=eddy-bench scripts/run-ws-echo.sh
 echo "== wss:// against ws:// (eddy echo, eddy bench) and full TLS handshakes per second"
