@@ -11,9 +11,10 @@ import CLibUV
 ///
 /// Guarantees:
 /// - Holds at most `byteLimit` bytes of capacity, in buffers of at most `largestKept` bytes.
-/// - Frees everything it holds once nothing was taken for `idleRelease` milliseconds of loop
-///   time (checked when an iteration ends with nothing corked): a loop that stops writing
-///   keeps nothing for long.
+/// - Frees everything it holds at the first iteration that ends with nothing corked once
+///   nothing was taken for `idleRelease` milliseconds of loop time. A loop that stops writing
+///   but keeps waking (a keep-alive tick, any I/O) keeps nothing for long; one that blocks
+///   with nothing at all to do keeps at most `byteLimit` until it next wakes.
 /// - Confined to its loop's thread.
 package struct WriteBufferPool {
     /// Capacity kept at most, in bytes (enough for a few thousand sockets' corks).
