@@ -50,8 +50,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var idleActive = false
     @exclusivity(unchecked) private var corked: [any EndOfIterationFlushable] = []
     @exclusivity(unchecked) private var flushing: [any EndOfIterationFlushable] = []
-    /// Write buffers given back after a flush, for the next iteration's corks (see
-    /// `EventLoop+WriteBuffers`).
+    /// Write buffers given back after a flush, for the next iteration's corks
+    /// (`WriteBufferPool`).
     @exclusivity(unchecked) var writeBuffers = WriteBufferPool()
     var lifecycle = Lifecycle.running
     package var resources: [ObjectIdentifier: any LoopResource] = [:]

@@ -42,9 +42,8 @@ package struct WriteBufferPool {
         lastTake = now
         if var buffer = spare.popLast() {
             bytesHeld -= buffer.capacity
-            // Kept buffers are unique and already empty: neither call allocates unless the
+            // Kept buffers are unique and already empty (`give`): this allocates only when the
             // buffer is too small.
-            buffer.removeAll(keepingCapacity: true)
             if buffer.capacity < minimumCapacity { buffer.reserveCapacity(minimumCapacity) }
             return buffer
         }
@@ -88,9 +87,7 @@ extension EventLoop {
     package func recycleWriteBuffer(_ buffer: inout [UInt8]) {
         writeBuffers.give(&buffer)
     }
-}
 
-extension EventLoop {
     /// The buffers and bytes this loop's pool holds now (for tests and diagnostics). Loop thread.
     package var spareWriteBuffers: (count: Int, bytes: Int) {
         (writeBuffers.count, writeBuffers.bytesHeld)

@@ -116,10 +116,8 @@ extension TCPConnection {
 
     /// Sends the corked bytes (what the kernel refuses is queued). Loop thread.
     func flushCork() throws {
-        guard !cork.isEmpty else {
-            if corkOwned { giveBackCork() }
-            return
-        }
+        // An owned cork is never empty: every `ownCork` is followed by an append.
+        guard !cork.isEmpty else { return }
         guard phase == .open else { cork = []; corkOwned = false; return }
         // Taken out before writing (a failed write closes the connection, which empties the
         // cork). A buffer of the loop's pool goes back to it: an idle connection holds no
@@ -132,13 +130,6 @@ extension TCPConnection {
         // `writeNow` copies what the kernel does not take, so `bytes` is the only reference
         // to a pool buffer once it returns.
         try writeNow(bytes)
-    }
-
-    private func giveBackCork() {
-        var bytes = cork
-        cork = []
-        corkOwned = false
-        eventLoop.recycleWriteBuffer(&bytes)
     }
 
     /// `uv_try_write` when nothing is queued ahead, then a queued copy of the remainder.

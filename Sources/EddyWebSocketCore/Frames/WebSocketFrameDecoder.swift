@@ -347,9 +347,4 @@ struct FrameHeaderBytes {
     }
 
     mutating func removeAll() { count = 0 }
-
-    /// Calls `body` with the bytes appended so far.
-    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        Swift.withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-    }
 }

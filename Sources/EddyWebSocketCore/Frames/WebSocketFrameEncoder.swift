@@ -5,34 +5,32 @@
 /// minimal, top bit clear); appends to the caller's buffer so several frames can be
 /// corked into one write.
 public enum WebSocketFrameEncoder {
-    /// Appends the header for a frame (gathered inline first, then appended at once).
+    /// Appends the header for a frame.
     public static func appendHeader(
         _ header: WebSocketFrameHeader, to out: inout [UInt8]
     ) {
-        var bytes = FrameHeaderBytes()
         var first: UInt8 = header.opcode.rawValue
         if header.fin { first |= 0x80 }
         if header.rsv1 { first |= 0x40 }
         if header.rsv2 { first |= 0x20 }
         if header.rsv3 { first |= 0x10 }
-        bytes.append(first)
+        out.append(first)
         let maskBit: UInt8 = header.maskingKey == nil ? 0 : 0x80
         let length = header.payloadLength
         if length < 126 {
-            bytes.append(maskBit | UInt8(length))
+            out.append(maskBit | UInt8(length))
         } else if length <= 0xFFFF {
-            bytes.append(maskBit | 126)
-            bytes.append(UInt8(length >> 8))
-            bytes.append(UInt8(length & 0xFF))
+            out.append(maskBit | 126)
+            out.append(UInt8(length >> 8))
+            out.append(UInt8(length & 0xFF))
         } else {
-            bytes.append(maskBit | 127)
+            out.append(maskBit | 127)
             let value = UInt64(length)
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((value >> UInt64(shift)) & 0xFF)) }
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((value >> UInt64(shift)) & 0xFF)) }
         }
         if let key = header.maskingKey {
-            bytes.append(key.bytes.0); bytes.append(key.bytes.1); bytes.append(key.bytes.2); bytes.append(key.bytes.3)
+            out.append(key.bytes.0); out.append(key.bytes.1); out.append(key.bytes.2); out.append(key.bytes.3)
         }
-        bytes.withBytes { out.append(contentsOf: $0) }
     }
 
     /// Appends a whole frame. The payload is copied once and masked in place in `out`.
