@@ -138,16 +138,15 @@ actor RoomShard {
             for delivery in deliveries { deliverNow(delivery) }
             return
         }
-        guard let members = rooms[room]?.members else { return }
-        for member in members {
+        rooms[room]?.forEachMember { outbox, floor, windowBits in
             memberFrames.removeAll(keepingCapacity: true)
             memberKeys.removeAll(keepingCapacity: true)
             for delivery in deliveries {
-                if let position = delivery.position, let floor = member.floor, !floor.advance(to: position) { continue }
-                memberFrames.append(delivery.message.frame(forSharedWindowBits: member.sharedWindowBits))
+                if let position = delivery.position, let floor, !floor.advance(to: position) { continue }
+                memberFrames.append(delivery.message.frame(forSharedWindowBits: windowBits))
                 memberKeys.append(delivery.key)
             }
-            member.outbox.offerOnLoop(frames: memberFrames, keys: memberKeys)
+            outbox.offerOnLoop(frames: memberFrames, keys: memberKeys)
         }
         memberFrames.removeAll(keepingCapacity: true) // the frames' bytes are shared: let them go
     }
@@ -157,10 +156,9 @@ actor RoomShard {
     }
 
     private func deliverNow(_ message: PreparedMessage, to room: String, key: String?, position: Int64?) {
-        guard let members = rooms[room]?.members else { return }
-        for member in members {
-            if let position, let floor = member.floor, !floor.advance(to: position) { continue }
-            member.outbox.offerOnLoop(frame: message.frame(forSharedWindowBits: member.sharedWindowBits), key: key)
+        rooms[room]?.forEachMember { outbox, floor, windowBits in
+            if let position, let floor, !floor.advance(to: position) { return }
+            outbox.offerOnLoop(frame: message.frame(forSharedWindowBits: windowBits), key: key)
         }
     }
 }
@@ -195,6 +193,20 @@ struct RoomMembers {
     private var indexOf: [ObjectIdentifier: Int] = [:]
 
     var isEmpty: Bool { members.isEmpty }
+
+    /// Calls `body` with each member's outbox, floor and shared window, without retaining and
+    /// releasing each outbox around the call (at a thousand members, those two atomic
+    /// operations per member were a tenth of a broadcast's CPU). The array holds the outboxes
+    /// while this runs, and `body` cannot change it: an outbox never calls back into its shard.
+    func forEachMember(_ body: (Outbox, MemberFloor?, Int?) -> Void) {
+        members.withUnsafeBufferPointer { members in
+            for index in members.indices {
+                let floor = members[index].floor
+                let windowBits = members[index].sharedWindowBits
+                Unmanaged.passUnretained(members[index].outbox)._withUnsafeGuaranteedRef { body($0, floor, windowBits) }
+            }
+        }
+    }
 
     /// Adds `member`, or replaces the entry of the same outbox (a second join sets its floor).
     mutating func insert(_ member: RoomMember) {
