@@ -30,7 +30,8 @@ import EddyShared
 /// - Important: not thread-safe; confine it to the connection's loop. Noncopyable
 ///   because it owns zlib streams.
 public struct WebSocketProtocol: ~Copyable, Sendable {
-    private enum State: Sendable {
+    @usableFromInline
+    enum State: Sendable {
         case open
         case closeSent
         /// Both Close frames exchanged or the connection failed.
@@ -53,10 +54,10 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// arrive, dropped by `releaseIdleState()` between messages (see `WebSocketInboundState`).
     private var inbound: WebSocketInboundState?
     /// Present only when permessage-deflate was negotiated.
-    private let compression: WebSocketDeflateState?
+    @usableFromInline let compression: WebSocketDeflateState?
     private var keepAlive: WebSocketKeepAlive
     public let role: WebSocketRole
-    private var state: State = .open
+    @usableFromInline private(set) var state: State = .open
     private var closedEventSent = false
     /// Whether the input being read has completed a data message so far.
     private var inputCompletedMessage = false
@@ -147,6 +148,10 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     // MARK: - State
 
     /// OPEN, CLOSING (Close sent, waiting for the peer's) or CLOSED.
+    ///
+    /// Inlinable: a room's broadcast asks it once per member and message, and a call across
+    /// the module boundary copies the whole protocol value to ask it.
+    @inlinable
     public var connectionState: WebSocketConnectionState {
         switch state {
         case .open: return .open
@@ -156,6 +161,10 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     }
 
     /// Whether permessage-deflate is in use on this connection.
+    ///
+    /// Inlinable: every send asks it, and a call across the module boundary copies the whole
+    /// protocol value to ask it.
+    @inlinable
     public var isCompressionEnabled: Bool { compression != nil }
 
     /// Bytes held by zlib for this connection right now (measured).
@@ -679,6 +688,7 @@ final class WebSocketInboundState: @unchecked Sendable {
 /// of what its sends deflated.
 ///
 /// Guarantees: confined to its protocol (and so to the connection's loop).
+@usableFromInline
 final class WebSocketDeflateState: @unchecked Sendable {
     var codec: PerMessageDeflateCodec
     var totals: (input: Int, output: Int) = (0, 0)
