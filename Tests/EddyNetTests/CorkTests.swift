@@ -60,4 +60,45 @@ struct CorkTests {
         await listener.close()
         #expect(await group.shutdown().allSatisfy { $0.isClean })
     }
+
+    /// While libuv's write queue holds bytes the kernel refused, later writes (corked small
+    /// ones and large ones written at once) go behind them, and once it has drained they go
+    /// straight to the kernel again: every byte arrives, in order, and the connection counts
+    /// what libuv holds (it reads the queue's size from the handle only while a write request
+    /// is outstanding; libuv's `uv_try_write` itself refuses to pass a non-empty queue).
+    @Test func writesBehindLibuvsQueueKeepTheirOrder() async throws {
+        let group = try EventLoopGroup(loopCount: 2)
+        var configuration = TCPConfiguration()
+        configuration.unsentLimit = 16 * 1024 // the kernel refuses early: libuv queues the rest
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group, configuration: configuration)
+        let client = try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: group.loops[1])
+        var iterator = listener.connections.makeAsyncIterator()
+        let server = try #require(try await iterator.next())
+        let sizes = [100, 20_000, 7, 3_000, 70_000, 1, 16_383, 16_384, 500]
+        var expected: [UInt8] = []
+        for phase in 0..<2 {
+            // Phase 0 fills libuv's queue (the client reads nothing yet); phase 1 runs after
+            // the client has read everything, so the queue has drained.
+            for round in 0..<40 {
+                let chunks = sizes.enumerated().map { index, size in
+                    (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index &* 31 &+ round &* 3 &+ phase) }
+                }
+                for chunk in chunks { expected += chunk }
+                _ = try await server.eventLoop.submit {
+                    for chunk in chunks { _ = try server.writeWithoutWaiting(chunk) }
+                }
+            }
+            if phase == 0 {
+                #expect(await server.counters().outboundQueued > 0, "libuv holds part of the writes")
+            }
+            let received = try await readExactly(expected.count, from: client)
+            #expect(received == expected, "phase \(phase)")
+            expected = []
+        }
+        #expect(await server.counters().outboundQueued == 0)
+        await client.close()
+        await server.close()
+        await listener.close()
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
 }

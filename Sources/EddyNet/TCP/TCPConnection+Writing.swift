@@ -88,7 +88,7 @@ extension TCPConnection {
                 }
             }
         }
-        let queued = Int(handle.asUVStream.pointee.write_queue_size) + cork.count
+        let queued = libuvQueuedBytes + cork.count
         tally.outboundQueuedHighWaterMark.raise(to: queued)
         return queued <= configuration.writeHighWatermark
     }
@@ -135,7 +135,7 @@ extension TCPConnection {
     /// `uv_try_write` when nothing is queued ahead, then a queued copy of the remainder.
     private func writeNow(_ bytes: [UInt8]) throws {
         var written = 0
-        if handle.asUVStream.pointee.write_queue_size == 0 {
+        if libuvQueuedBytes == 0 {
             written = try tryWrite(bytes)
         }
         if written < bytes.count { queueCopy(of: bytes, from: written) }
@@ -171,6 +171,7 @@ extension TCPConnection {
         let request = WriteRequest.allocate(copying: bytes)
         tally.writeCalls += 1
         var buffer = request.buffer
+        writeRequests += 1 // before the call: libuv counts the bytes in the queue from it on
         let status = uv_write(request.pointer, handle.asUVStream, &buffer, 1) { request, status in
             guard let request else { return }
             let count = WriteRequest.byteCount(of: request)
@@ -180,6 +181,7 @@ extension TCPConnection {
             connection.didWrite(count: count, status: status)
         }
         if status < 0 {
+            writeRequests -= 1
             WriteRequest.free(request.pointer)
             let error = IOError(uv: status, operation: "write")
             closeNow(readOutcome: .failure(error), writeError: error)
@@ -187,8 +189,9 @@ extension TCPConnection {
     }
 
     private func didWrite(count: Int, status: Int32) {
+        writeRequests -= 1
         if status == 0 { tally.bytesWritten += count }
-        let queued = Int(handle.asUVStream.pointee.write_queue_size)
+        let queued = libuvQueuedBytes
         if status < 0 {
             if phase == .open {
                 let error = IOError(uv: status, operation: "write")
@@ -205,7 +208,7 @@ extension TCPConnection {
 
     private func parkWriter(_ continuation: UnsafeContinuation<Void, any Error>) {
         guard phase == .open else { return continuation.resume(throwing: readError ?? IOError(.closed, operation: "write")) }
-        if Int(handle.asUVStream.pointee.write_queue_size) + cork.count <= configuration.writeLowWatermark {
+        if libuvQueuedBytes + cork.count <= configuration.writeLowWatermark {
             return continuation.resume()
         }
         tally.writerSuspensions.bump()
