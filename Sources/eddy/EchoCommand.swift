@@ -28,6 +28,8 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "With --broadcast: what a subscriber's outbox does when it is full (drop-oldest, drop-newest, close).")
     var outboxPolicy = "drop-oldest"
     @Option(help: "With --broadcast: bytes a subscriber's outbox may hold.") var outboxBytes = 1 << 20
+    @Option(help: "With --broadcast: when a publish reaches the subscribers: immediate (as the loop runs it), or per-iteration (held to the end of the loop iteration, then each subscriber's share in one call).")
+    var delivery = "immediate"
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
     @OptionGroup var redis: RedisOptions
@@ -36,6 +38,11 @@ struct EchoCommand: AsyncParsableCommand {
     @Flag(help: "Echo from a Swift task per connection (for try await … in socket.messages) instead of a responder on the loop (no task per connection); to compare the two.")
     var taskPerConnection = false
     @OptionGroup var logging: LogOptions
+
+    func validate() throws {
+        _ = try Self.policy(named: outboxPolicy)
+        _ = try Self.delivery(named: delivery)
+    }
 
     func run() async throws {
         let logger = logging.bootstrap(label: "eddy.echo")
@@ -60,7 +67,8 @@ struct EchoCommand: AsyncParsableCommand {
             // Broadcast frames are compressed once for clients that accept no context
             // takeover; ask for it so compressed clients can share them.
             handshake.deflate.noContextTakeover = true
-            let rooms = RoomRegistry(group: group, compression: noDeflate ? nil : handshake.deflate)
+            let rooms = RoomRegistry(group: group, compression: noDeflate ? nil : handshake.deflate,
+                                     delivery: try Self.delivery(named: delivery))
             let policy = try Self.policy(named: outboxPolicy)
             let limits = OutboxLimits(maxBytes: outboxBytes)
             bridge = try await redis.startBridge(for: rooms, on: group.loops[0])
@@ -103,6 +111,14 @@ struct EchoCommand: AsyncParsableCommand {
         case "drop-newest": return .dropNewest
         case "close": return .closeSlowConsumer
         default: throw ValidationError("unknown --outbox-policy '\(name)' (drop-oldest, drop-newest, close)")
+        }
+    }
+
+    static func delivery(named name: String) throws -> RoomDelivery {
+        switch name {
+        case "immediate": return .immediate
+        case "per-iteration": return .perIteration
+        default: throw ValidationError("unknown --delivery '\(name)' (immediate, per-iteration)")
         }
     }
 }

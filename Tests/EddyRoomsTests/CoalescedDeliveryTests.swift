@@ -141,4 +141,52 @@ struct CoalescedDeliveryTests {
         #expect(result.code == 1001)
         #expect(await server.stop())
     }
+
+    @Test func perIterationDeliveryHandsOutWhatItHeldAtTheIterationsEnd() async throws {
+        let server = try await Server.start(delivery: .perIteration)
+        let result = try await Self.publishThenClose(["a", "b", "c"], on: server) {
+            try? await server.group.loops[0].submit {}
+        }
+        #expect(result.texts == ["a", "b", "c"])
+        #expect(result.code == 1001)
+        #expect(await server.stop())
+    }
+
+    /// Per-iteration delivery holds publishes until the iteration ends; a join that runs
+    /// between two of them (in the same iteration) still sits at its exact point: the member
+    /// gets the second and not the first, as with immediate delivery.
+    @Test(arguments: [RoomDelivery.immediate, .perIteration])
+    func aJoinBetweenTwoPublishesOfOneIterationGetsOnlyTheSecond(delivery: RoomDelivery) async throws {
+        let server = try await Server.start(delivery: delivery)
+        let clients = try EventLoopGroup(loopCount: 1)
+        var readers: [Task<[String], any Error>] = []
+        for count in 1...2 {
+            let socket = try await WebSocket.connect(to: server.url, on: clients.loops[0])
+            readers.append(Task(executorPreference: clients.loops[0]) { () -> [String] in
+                var read: [String] = []
+                for try await message in socket.messages { if case .text(let text) = message { read.append(text) } }
+                return read
+            })
+            for _ in 0..<1_000 where await server.rooms.memberCount(of: "r") < count { try await clients.loops[0].sleep(for: .milliseconds(10)) }
+        }
+        let sockets = server.members.sockets.withLock { $0 }
+        try #require(sockets.count == 2)
+        let loop = server.group.loops[0]
+        let shard = RoomShard(loop: loop, delivery: delivery)
+        let first = Outbox(socket: sockets[0], policy: .dropOldest)
+        let second = Outbox(socket: sockets[1], policy: .dropOldest)
+        await shard.join(first, room: "x", floor: nil)
+        // Three jobs queued in one go run in order in one loop iteration: publish, join, publish.
+        try await loop.submit {
+            shard.deliver(PreparedMessage(.text("a")), to: "x", key: nil, position: nil)
+            loop.execute { shard.assumeIsolated { $0.join(second, room: "x", floor: nil) } }
+            shard.deliver(PreparedMessage(.text("b")), to: "x", key: nil, position: nil)
+        }
+        try await loop.submit {}
+        await server.closeMembers()
+        #expect(try await readers[0].value == ["a", "b"])
+        #expect(try await readers[1].value == ["b"], "the join sits between the two publishes")
+        _ = await clients.shutdown()
+        #expect(await server.stop())
+    }
 }

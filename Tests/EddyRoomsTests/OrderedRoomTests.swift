@@ -76,7 +76,7 @@ struct OrderedRoomTests {
 
     /// Under coalesced delivery the publishes of 3 ms go out together, so joins also land
     /// while publishes wait for their burst: the floor must still make them exact.
-    @Test(arguments: [RoomDelivery.immediate, .coalesced(atMostEvery: .milliseconds(3))])
+    @Test(arguments: [RoomDelivery.immediate, .coalesced(atMostEvery: .milliseconds(3)), .perIteration])
     func membersJoiningWhilePositionsArePublishedGetExactlyWhatFollowsTheirJoin(delivery: RoomDelivery) async throws {
         let source = Source()
         let server = try await Self.startServer(source, delivery: delivery)

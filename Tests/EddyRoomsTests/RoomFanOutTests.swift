@@ -9,7 +9,7 @@ import Testing
 struct RoomFanOutTests {
     /// Under coalesced delivery each batch reaches the members as bursts, offered several
     /// messages at a time: the limits hold all the same.
-    @Test(arguments: [RoomDelivery.immediate, .coalesced(atMostEvery: .milliseconds(2))])
+    @Test(arguments: [RoomDelivery.immediate, .coalesced(atMostEvery: .milliseconds(2)), .perIteration])
     func aStalledSubscriberNeitherBlocksOthersNorHoldsMoreThanItsLimit(delivery: RoomDelivery) async throws {
         let limits = OutboxLimits(maxBytes: 128 * 1024, maxMessages: 100_000)
         let server = try await RoomServer.start(policy: .dropOldest, limits: limits, delivery: delivery)

@@ -11,11 +11,22 @@
 ///   (plus the loop's own delay). For streams read by people (dashboards) a few
 ///   milliseconds cost nothing and save most of the per-message system calls.
 ///
-/// Guarantees under both: publish order per member, the ordered rooms' floors (a member
+/// - `perIteration`: each loop holds the publishes that reach it during one loop iteration
+///   and hands them to the members at the iteration's end, a member's share in one call
+///   (one append to its socket's cork). The writes leave at the same moment as with
+///   `immediate` (the end of the iteration); what changes is that a member's connection is
+///   visited once per iteration instead of once per publish, which is most of the CPU of a
+///   broadcast to thousands of members. A join or leave on the loop first hands out what
+///   is held, so it sits at its exact point of the stream, as with `immediate`.
+///
+/// Guarantees under all three: publish order per member, the ordered rooms' floors (a member
 /// joins at the head and gets exactly the positions above it), and outbox policies are the
 /// same; with `coalesced`, a member that joins a plain (unpositioned) room may also get
-/// what was published up to one interval before its join.
+/// what was published up to one interval before its join. With `coalesced` and
+/// `perIteration`, something sent to a member's socket directly (not through the room) in
+/// the same loop iteration as a publish may leave before that publish.
 public enum RoomDelivery: Sendable, Equatable {
     case immediate
     case coalesced(atMostEvery: Duration)
+    case perIteration
 }

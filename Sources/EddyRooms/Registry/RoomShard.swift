@@ -10,8 +10,10 @@ import EddyWebSocket
 ///
 /// With `RoomDelivery.coalesced`, messages that follow a delivery burst within the interval
 /// wait in `pending` (every room's, in publish order) for one timer, which hands them all to
-/// the members at once.
-actor RoomShard {
+/// the members at once. With `RoomDelivery.perIteration`, every message waits there until
+/// the end of the loop iteration it arrived in (the loop's end-of-iteration flush, before
+/// the sockets' corks are written).
+actor RoomShard: EndOfIterationFlushable {
     let loop: EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
 
@@ -25,15 +27,22 @@ actor RoomShard {
     private var bursting: [PendingDelivery] = []
     /// Fires the next burst; created on first use, armed exactly while `pending` is not empty.
     private var burstTimer: ScheduledWork?
+    /// Per-iteration delivery: publishes wait for the end of the loop iteration.
+    private let holdsUntilIterationEnd: Bool
+    /// Per-iteration delivery: the loop will call `flushAtEndOfIteration` (exactly while
+    /// `pending` is not empty).
+    private var flushRequested = false
 
     init(loop: EventLoop, delivery: RoomDelivery = .immediate) {
         self.loop = loop
         if case .coalesced(let interval) = delivery { pacer = DeliveryPacer(interval: interval) }
+        holdsUntilIterationEnd = delivery == .perIteration
     }
 
     deinit { burstTimer?.cancel() }
 
     func join(_ outbox: Outbox, room: String, floor: MemberFloor?) {
+        deliverHeldBeforeMembershipChange()
         rooms[room, default: RoomMembers()].insert(RoomMember(outbox: outbox, floor: floor))
         roomsOfMember[ObjectIdentifier(outbox), default: []].insert(room)
     }
@@ -47,6 +56,7 @@ actor RoomShard {
     }
 
     func leave(_ outbox: Outbox, room: String) {
+        deliverHeldBeforeMembershipChange()
         let id = ObjectIdentifier(outbox)
         remove(id, from: room)
         roomsOfMember[id]?.remove(room)
@@ -54,6 +64,7 @@ actor RoomShard {
     }
 
     func leaveAll(_ outbox: Outbox) {
+        deliverHeldBeforeMembershipChange()
         let id = ObjectIdentifier(outbox)
         for room in roomsOfMember[id] ?? [] { remove(id, from: room) }
         roomsOfMember[id] = nil
@@ -87,7 +98,30 @@ actor RoomShard {
         burst()
     }
 
+    /// Per-iteration delivery: what is held goes to the members as they are before a join or
+    /// leave changes them (as if each publish had been delivered when it arrived).
+    private func deliverHeldBeforeMembershipChange() {
+        if holdsUntilIterationEnd && !pending.isEmpty { burst() }
+    }
+
+    /// Per-iteration delivery: the loop's end-of-iteration flush, before the corks' (the
+    /// members' sockets register theirs during the burst; the loop flushes those next).
+    nonisolated func flushAtEndOfIteration() {
+        assumeIsolated { shard in
+            shard.flushRequested = false
+            if !shard.pending.isEmpty { shard.burst() }
+        }
+    }
+
     private func accept(_ delivery: PendingDelivery) {
+        if holdsUntilIterationEnd {
+            pending.append(delivery)
+            if !flushRequested {
+                flushRequested = true
+                loop.flushAtEndOfIteration(self)
+            }
+            return
+        }
         guard var pacer else { return deliverNow(delivery) }
         let decision = pacer.publish(at: .now)
         self.pacer = pacer
@@ -129,26 +163,36 @@ actor RoomShard {
         bursting.removeAll(keepingCapacity: true)
     }
 
-    /// Scratch for `deliverTogether`: one member's frames and their keys.
-    private var memberFrames: [[UInt8]] = []
-    private var memberKeys: [String?] = []
-
     private func deliverTogether(_ deliveries: ArraySlice<PendingDelivery>, to room: String) {
         guard deliveries.count > 1 else {
             for delivery in deliveries { deliverNow(delivery) }
             return
         }
+        let keys = deliveries.map(\.key)
+        // A member without a floor gets every delivery, in the frames of its window: those
+        // lists are made once per window (usually one) and shared by all such members, so a
+        // member costs one outbox call and no array of its own.
+        var shared: [(windowBits: Int?, frames: [[UInt8]])] = []
+        var ownFrames: [[UInt8]] = []
+        var ownKeys: [String?] = []
         rooms[room]?.forEachMember { outbox, floor, windowBits in
-            memberFrames.removeAll(keepingCapacity: true)
-            memberKeys.removeAll(keepingCapacity: true)
-            for delivery in deliveries {
-                if let position = delivery.position, let floor, !floor.advance(to: position) { continue }
-                memberFrames.append(delivery.message.frame(forSharedWindowBits: windowBits))
-                memberKeys.append(delivery.key)
+            guard let floor else {
+                if let index = shared.firstIndex(where: { $0.windowBits == windowBits }) {
+                    return outbox.offerOnLoop(frames: shared[index].frames, keys: keys)
+                }
+                let frames = deliveries.map { $0.message.frame(forSharedWindowBits: windowBits) }
+                shared.append((windowBits, frames))
+                return outbox.offerOnLoop(frames: frames, keys: keys)
             }
-            outbox.offerOnLoop(frames: memberFrames, keys: memberKeys)
+            ownFrames.removeAll(keepingCapacity: true)
+            ownKeys.removeAll(keepingCapacity: true)
+            for delivery in deliveries {
+                if let position = delivery.position, !floor.advance(to: position) { continue }
+                ownFrames.append(delivery.message.frame(forSharedWindowBits: windowBits))
+                ownKeys.append(delivery.key)
+            }
+            outbox.offerOnLoop(frames: ownFrames, keys: ownKeys)
         }
-        memberFrames.removeAll(keepingCapacity: true) // the frames' bytes are shared: let them go
     }
 
     private func deliverNow(_ delivery: PendingDelivery) {
