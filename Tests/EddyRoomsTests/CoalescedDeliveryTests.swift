@@ -132,18 +132,11 @@ struct CoalescedDeliveryTests {
         #expect(await server.stop())
     }
 
-    @Test func immediateDeliveryHoldsNothing() async throws {
-        let server = try await Server.start(delivery: .immediate)
-        let result = try await Self.publishThenClose(["a", "b", "c"], on: server) {
-            try? await server.group.loops[0].submit {}
-        }
-        #expect(result.texts == ["a", "b", "c"])
-        #expect(result.code == 1001)
-        #expect(await server.stop())
-    }
-
-    @Test func perIterationDeliveryHandsOutWhatItHeldAtTheIterationsEnd() async throws {
-        let server = try await Server.start(delivery: .perIteration)
+    /// Immediate delivery holds nothing; per-iteration delivery holds publishes only until
+    /// the end of the loop iteration they arrived in: one iteration later all have left.
+    @Test(arguments: [RoomDelivery.immediate, .perIteration])
+    func deliveryThatHoldsAtMostAnIterationHasSentEverythingAnIterationLater(delivery: RoomDelivery) async throws {
+        let server = try await Server.start(delivery: delivery)
         let result = try await Self.publishThenClose(["a", "b", "c"], on: server) {
             try? await server.group.loops[0].submit {}
         }
