@@ -10,9 +10,14 @@ import Testing
 /// same events (the checks are in `Tests/Peers/dag_redis_restart.py`).
 @Suite("eddy runs across a Redis restart", .timeLimit(.minutes(3)))
 struct RedisRestartCommandTests {
+    /// The failover DAG with longer nodes after the gate (4 × 1.2 s): Redis must go down while
+    /// they run, and under a loaded test run the restart can come a second or more after the
+    /// approval (with 4 × 0.4 s the run once ended first, and nothing was unavailable).
+    static let dag = ServeCommandTests.fixtures.appendingPathComponent("redis-restart.json").path
+
     static func startNode(_ name: String, redis: RedisServer, log: ScratchLog, _ extra: [String]) async throws -> (ChildProcess, Int) {
         try await DemoProcess.start(db: log.directory.appendingPathComponent("\(name).sqlite").path, command: "serve",
-                                    arguments: ["--dag", FailoverCommandTests.dag, "--redis", redis.url, "--node", name] + extra)
+                                    arguments: ["--dag", dag, "--redis", redis.url, "--node", name] + extra)
     }
 
     /// A restart shorter than the leases' time to live (5 s).

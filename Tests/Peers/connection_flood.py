@@ -21,6 +21,9 @@ for _ in range(COUNT):
     sockets.append(s)
 
 answers = {}
+# What each socket has sent so far: an answer and its FIN may arrive in separate reads (the
+# server sends, then shuts down), so a read that would block keeps what came before it.
+received = collections.defaultdict(bytes)
 deadline = time.monotonic() + 20
 quiet_since = time.monotonic()
 while time.monotonic() < deadline:
@@ -31,18 +34,17 @@ while time.monotonic() < deadline:
     elif answers and time.monotonic() - quiet_since > 2:
         break  # refusals come at accept time: two quiet seconds mean the rest are held
     for s in readable:
-        data = b""
         try:
             while True:
                 chunk = s.recv(4096)
                 if not chunk:
                     break
-                data += chunk
+                received[s.fileno()] += chunk
         except BlockingIOError:
             continue  # more may come; the server closes after its answer
         except ConnectionResetError:
-            data += b"<reset>"
-        answers[s.fileno()] = data.split(b"\r\n", 1)[0].decode(errors="replace")
+            received[s.fileno()] += b"<reset>"
+        answers[s.fileno()] = received[s.fileno()].split(b"\r\n", 1)[0].decode(errors="replace")
 
 tally = collections.Counter(answers.values())
 print(f"held {COUNT - len(answers)}", flush=True)
