@@ -29,8 +29,9 @@ actor RoomShard: EndOfIterationFlushable {
     private var burstTimer: ScheduledWork?
     /// Per-iteration delivery: publishes wait for the end of the loop iteration.
     private let holdsUntilIterationEnd: Bool
-    /// Per-iteration delivery: the loop will call `flushAtEndOfIteration` (exactly while
-    /// `pending` is not empty).
+    /// Per-iteration delivery: the shard is registered for this iteration's end-of-iteration
+    /// flush (set by the first held publish, cleared by the flush; a join, a leave or
+    /// `flushPending` may have emptied `pending` meanwhile).
     private var flushRequested = false
 
     init(loop: EventLoop, delivery: RoomDelivery = .immediate) {
