@@ -70,8 +70,11 @@ struct RoomFanOutTests {
         #expect(await server.stop())
     }
 
-    @Test func pythonSubscribersWithAndWithoutCompressionGetEveryMessageInOrder() async throws {
-        let server = try await RoomServer.start(policy: .dropNewest, compression: true)
+    /// Under per-iteration delivery the publishes of one loop iteration reach a member in one
+    /// call, with the frame lists shared by every member of the same compression window.
+    @Test(arguments: [RoomDelivery.immediate, .perIteration])
+    func pythonSubscribersWithAndWithoutCompressionGetEveryMessageInOrder(delivery: RoomDelivery) async throws {
+        let server = try await RoomServer.start(policy: .dropNewest, compression: true, delivery: delivery)
         let peers = try PeerProcess([Peers.script("ws_fanout_subscribers.py"), server.url, "20", "500", "--compressed-every", "2", "--pad", "300"])
         let ready = try await peers.line(startingWith: "READY")
         #expect(ready == "READY 20", "\(peers.output)")
