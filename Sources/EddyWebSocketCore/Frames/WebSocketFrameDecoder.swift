@@ -109,18 +109,19 @@ public struct WebSocketFrameDecoder: Sendable {
             // Fast path, the usual case: the whole header is in `input`. It is taken at once
             // and checked in the same order as byte by byte (first two bytes, length, key).
             if headerBytes.count == 0, input.count - index >= 2 {
-                let total = Self.headerLength(second: input[index + 1])
+                let first = input[index], second = input[index + 1]
+                let total = Self.headerLength(second: second)
                 if input.count - index >= total {
-                    headerBytes.append(UnsafeRawBufferPointer(rebasing: input[index..<(index + total)]))
+                    // Read where it lies in the input: no copy into `headerBytes`.
+                    let bytes = UnsafeRawBufferPointer(rebasing: input[index..<(index + total)])
                     index += total
                     do throws(WebSocketProtocolError) {
-                        try checkFirstTwoBytes()
-                        pendingLength = try checkLength()
+                        try checkFirstTwoBytes(first, second)
+                        pendingLength = try checkLength(bytes)
                     } catch {
                         return try fail(error)
                     }
-                    let header = makeHeader()
-                    headerBytes.removeAll()
+                    let header = makeHeader(bytes)
                     state = .payload(remaining: header.payloadLength, offset: 0, key: header.maskingKey)
                     return .frameStart(header)
                 }
@@ -129,16 +130,20 @@ public struct WebSocketFrameDecoder: Sendable {
                 headerBytes.append(input[index])
                 index += 1
                 if headerBytes.count == 2 {
-                    do throws(WebSocketProtocolError) { try checkFirstTwoBytes() } catch { return try fail(error) }
+                    do throws(WebSocketProtocolError) {
+                        try checkFirstTwoBytes(headerBytes[0], headerBytes[1])
+                    } catch { return try fail(error) }
                 }
                 guard headerBytes.count >= 2 else { continue }
-                if headerBytes.count == lengthFieldEnd() {
+                if headerBytes.count == Self.lengthFieldEnd(second: headerBytes[1]) {
                     // The length is known: check it and the limits before the masking
                     // key or any payload byte arrives.
-                    do throws(WebSocketProtocolError) { pendingLength = try checkLength() } catch { return try fail(error) }
+                    do throws(WebSocketProtocolError) {
+                        pendingLength = try headerBytes.withUnsafeBytes { bytes throws(WebSocketProtocolError) in try checkLength(bytes) }
+                    } catch { return try fail(error) }
                 }
                 if headerBytes.count == Self.headerLength(second: headerBytes[1]) {
-                    let header = makeHeader()
+                    let header = headerBytes.withUnsafeBytes { makeHeader($0) }
                     headerBytes.removeAll()
                     state = .payload(remaining: header.payloadLength, offset: 0, key: header.maskingKey)
                     return .frameStart(header)
@@ -170,9 +175,10 @@ public struct WebSocketFrameDecoder: Sendable {
         throw error
     }
 
-    /// Header bytes up to and including the extended payload length.
-    private func lengthFieldEnd() -> Int {
-        switch headerBytes[1] & 0x7F {
+    /// Header bytes up to and including the extended payload length, from the second byte.
+    @inline(__always)
+    private static func lengthFieldEnd(second: UInt8) -> Int {
+        switch second & 0x7F {
         case 126: return 4
         case 127: return 10
         default: return 2
@@ -180,6 +186,7 @@ public struct WebSocketFrameDecoder: Sendable {
     }
 
     /// The whole header's length, from its second byte.
+    @inline(__always)
     private static func headerLength(second: UInt8) -> Int {
         var length = 2
         switch second & 0x7F {
@@ -192,12 +199,11 @@ public struct WebSocketFrameDecoder: Sendable {
     }
 
     /// Rules decidable from the first two bytes (RFC 6455 §5.2, §5.4, §5.5; RFC 7692 §6).
-    private mutating func checkFirstTwoBytes() throws(WebSocketProtocolError) {
-        let first = headerBytes[0], second = headerBytes[1]
+    private mutating func checkFirstTwoBytes(_ first: UInt8, _ second: UInt8) throws(WebSocketProtocolError) {
         let fin = first & 0x80 != 0
         let rsv1 = first & 0x40 != 0
         guard first & 0x30 == 0 else { throw .init(.reservedBitsSet) }
-        guard let opcode = WebSocketOpcode(rawValue: first & 0x0F) else {
+        guard let opcode = WebSocketOpcode(wire: first & 0x0F) else {
             throw .init(.reservedOpcode(first & 0x0F))
         }
         let masked = second & 0x80 != 0
@@ -221,8 +227,9 @@ public struct WebSocketFrameDecoder: Sendable {
     }
 
     /// The payload length (RFC 6455 §5.2: minimal encoding, top bit clear) checked
-    /// against the frame, message and fragment limits.
-    private mutating func checkLength() throws(WebSocketProtocolError) -> Int {
+    /// against the frame, message and fragment limits. `headerBytes` holds at least the
+    /// header's bytes up to the end of its length field.
+    private mutating func checkLength(_ headerBytes: UnsafeRawBufferPointer) throws(WebSocketProtocolError) -> Int {
         let first = headerBytes[0], second = headerBytes[1]
         var length: Int
         switch second & 0x7F {
@@ -266,16 +273,17 @@ public struct WebSocketFrameDecoder: Sendable {
         return length
     }
 
-    /// The header once the masking key (if any) has arrived.
-    private func makeHeader() -> WebSocketFrameHeader {
+    /// The header once the masking key (if any) has arrived: `headerBytes` is the whole
+    /// header, already checked.
+    private func makeHeader(_ headerBytes: UnsafeRawBufferPointer) -> WebSocketFrameHeader {
         let first = headerBytes[0], second = headerBytes[1]
         var key: WebSocketMaskingKey?
         if second & 0x80 != 0 {
-            let cursor = lengthFieldEnd()
+            let cursor = Self.lengthFieldEnd(second: second)
             key = WebSocketMaskingKey(headerBytes[cursor], headerBytes[cursor + 1], headerBytes[cursor + 2], headerBytes[cursor + 3])
         }
         // checkFirstTwoBytes already proved the opcode valid; `?? .continuation` is never used.
-        let opcode = WebSocketOpcode(rawValue: first & 0x0F) ?? .continuation
+        let opcode = WebSocketOpcode(wire: first & 0x0F) ?? .continuation
         return WebSocketFrameHeader(
             fin: first & 0x80 != 0, rsv1: first & 0x40 != 0, rsv2: false, rsv3: false,
             opcode: opcode, maskingKey: key, payloadLength: pendingLength)
@@ -328,7 +336,7 @@ struct FrameHeaderBytes {
     private(set) var count = 0
 
     subscript(index: Int) -> UInt8 {
-        withUnsafeBytes(of: storage) { $0[index] }
+        Swift.withUnsafeBytes(of: storage) { $0[index] }
     }
 
     mutating func append(_ byte: UInt8) {
@@ -347,4 +355,16 @@ struct FrameHeaderBytes {
     }
 
     mutating func removeAll() { count = 0 }
+
+    /// Calls `body` with the bytes appended so far.
+    func withUnsafeBytes<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        var copy = storage
+        // unsafe boundary: the view covers the first `count` (≤ 16) bytes of a local copy
+        // and does not outlive this call.
+        return try Swift.withUnsafeBytes(of: &copy) { raw throws(Failure) in
+            try body(UnsafeRawBufferPointer(rebasing: raw[0..<count]))
+        }
+    }
 }

@@ -10,4 +10,20 @@ public enum WebSocketOpcode: UInt8, Sendable, Hashable {
 
     /// Control frames have the high bit of the opcode set (RFC 6455 §5.5).
     public var isControl: Bool { rawValue & 0x8 != 0 }
+
+    /// The opcode for the low four bits of a frame's first byte; nil for a reserved one.
+    /// `init(rawValue:)` does the same, but is not inlined for this sparse set of values,
+    /// and the decoder asks once per frame.
+    @inline(__always)
+    init?(wire: UInt8) {
+        switch wire {
+        case 0x0: self = .continuation
+        case 0x1: self = .text
+        case 0x2: self = .binary
+        case 0x8: self = .close
+        case 0x9: self = .ping
+        case 0xA: self = .pong
+        default: return nil
+        }
+    }
 }
