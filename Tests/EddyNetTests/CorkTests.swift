@@ -65,7 +65,8 @@ struct CorkTests {
     /// ones and large ones written at once) go behind them, and once it has drained they go
     /// straight to the kernel again: every byte arrives, in order, and the connection counts
     /// what libuv holds (it reads the queue's size from the handle only while a write request
-    /// is outstanding; libuv's `uv_try_write` itself refuses to pass a non-empty queue).
+    /// is outstanding; libuv's `uv_try_write` itself refuses to pass a non-empty queue). Every
+    /// other write is a header and payload pair (`writeWithoutWaiting(_:_:)`).
     @Test func writesBehindLibuvsQueueKeepTheirOrder() async throws {
         let group = try EventLoopGroup(loopCount: 2)
         var configuration = TCPConfiguration()
@@ -85,7 +86,17 @@ struct CorkTests {
                 }
                 for chunk in chunks { expected += chunk }
                 _ = try await server.eventLoop.submit {
-                    for chunk in chunks { _ = try server.writeWithoutWaiting(chunk) }
+                    for (index, chunk) in chunks.enumerated() {
+                        if index % 2 == 0 {
+                            _ = try server.writeWithoutWaiting(chunk)
+                        } else {
+                            // A header and its payload (a WebSocket frame's write): the same
+                            // order, small ones corked, large ones written at once.
+                            let split = min(10, chunk.count)
+                            let header = Array(chunk[..<split]), payload = Array(chunk[split...])
+                            _ = try server.writeWithoutWaiting(header.span.bytes, payload.span.bytes)
+                        }
+                    }
                 }
             }
             if phase == 0 {
@@ -96,6 +107,27 @@ struct CorkTests {
             expected = []
         }
         #expect(await server.counters().outboundQueued == 0)
+        await client.close()
+        await server.close()
+        await listener.close()
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
+
+    /// A header and payload pair is refused, as any write, once the connection is shut for
+    /// writing, and what was written before it arrives whole.
+    @Test func aHeaderAndPayloadPairAfterShutdownWriteIsRefused() async throws {
+        let group = try EventLoopGroup(loopCount: 1)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let client = try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: group.loops[0])
+        var iterator = listener.connections.makeAsyncIterator()
+        let server = try #require(try await iterator.next())
+        let header: [UInt8] = [0x82, 3], payload: [UInt8] = [1, 2, 3]
+        _ = try await server.eventLoop.submit { try server.writeWithoutWaiting(header.span.bytes, payload.span.bytes) }
+        try await server.shutdownWrite()
+        await #expect(throws: IOError.self) {
+            _ = try await server.eventLoop.submit { try server.writeWithoutWaiting(header.span.bytes, payload.span.bytes) }
+        }
+        #expect(try await readExactly(5, from: client) == header + payload)
         await client.close()
         await server.close()
         await listener.close()

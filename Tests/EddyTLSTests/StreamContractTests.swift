@@ -103,6 +103,40 @@ extension TLSTests {
             #expect(await server.stop())
         }
 
+        /// Header and payload pairs (`writeWithoutWaiting(_:_:)`, a WebSocket frame's write)
+        /// arrive in order with other writes: small ones corked into the iteration's record,
+        /// large ones (above a record) encrypted at once.
+        @Test func headerAndPayloadPairsKeepTheirOrder() async throws {
+            let certificates = try await TestCertificates.shared.value
+            let server = try await EchoServer.start(certificates.serverConfiguration())
+            let loop = try EventLoop()
+            let stream = try await TLSStream.connect(host: "127.0.0.1", port: server.port, configuration: certificates.clientConfiguration, on: loop)
+            let sizes = [0, 5, 125, 40_000, 3, 17_000, 16_384]
+            var expected: [UInt8] = []
+            var pieces: [[UInt8]] = []
+            for (index, size) in sizes.enumerated() {
+                let piece = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ index) }
+                pieces.append(piece)
+                expected += [UInt8(index), 0xFF] + piece
+            }
+            let toWrite = pieces
+            _ = try await loop.submit {
+                for (index, piece) in toWrite.enumerated() {
+                    let header: [UInt8] = [UInt8(index), 0xFF]
+                    _ = try stream.writeWithoutWaiting(header.span.bytes, piece.span.bytes)
+                    if index == 2 { _ = try stream.writeWithoutWaiting([0xEE]) }
+                }
+            }
+            expected.insert(0xEE, at: 2 + 2 + 5 + 2 + 125)
+            try await stream.shutdownWrite()
+            var received: [UInt8] = []
+            while let chunk = try await stream.read() { received += chunk }
+            #expect(received == expected)
+            await stream.close()
+            #expect(await loop.shutdown().isClean)
+            #expect(await server.stop())
+        }
+
         @Test func aTLS13OnlyServerRefusesATLS12Client() async throws {
             let certificates = try await TestCertificates.shared.value
             var configuration = certificates.serverConfiguration()

@@ -336,3 +336,61 @@ struct KeepAliveTests {
         #expect(!keepAlive.hasOutstandingPing)
     }
 }
+
+/// `sendsPlainFrames`: a driver may write a data frame itself (header from
+/// `WebSocketFrameEncoder.withHeader`, then the payload) exactly when that frame is what a
+/// send through the protocol would write, and nothing else is pending before it.
+@Suite("Protocol: frames a driver writes itself")
+struct PlainFrameTests {
+    @Test(arguments: [0, 1, 125, 126, 65_535, 65_536])
+    func theHeaderAndPayloadAreWhatASendWouldWrite(count: Int) throws {
+        var server = WebSocketProtocol(role: .server, configuration: testConfiguration())
+        let plain = server.sendsPlainFrames
+        #expect(plain)
+        let payload = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 3) }
+        try server.sendBinary(payload)
+        let sent = written(server.takeActions())
+        for opcode in [WebSocketOpcode.binary, .text] {
+            var direct: [UInt8] = []
+            WebSocketFrameEncoder.withHeader(WebSocketFrameHeader(fin: true, opcode: opcode, payloadLength: count)) { header in
+                header.withUnsafeBytes { direct.append(contentsOf: $0) }
+            }
+            direct += payload
+            #expect(direct == serverFrame(opcode, payload))
+            if opcode == .binary { #expect(direct == sent) }
+        }
+    }
+
+    @Test func notWhileAnAnswerIsPendingNorAfterClosing() throws {
+        var server = WebSocketProtocol(role: .server, configuration: testConfiguration())
+        server.receiveData(clientFrame(.ping, [7]))
+        let withPong = server.sendsPlainFrames
+        #expect(!withPong, "the pong goes first")
+        _ = server.takeActions()
+        let drained = server.sendsPlainFrames
+        #expect(drained)
+        try server.sendClose()
+        let closing = server.sendsPlainFrames
+        #expect(!closing)
+    }
+
+    @Test func neverForAClientOrWithCompression() {
+        let client = WebSocketProtocol(role: .client, configuration: testConfiguration())
+        let clientPlain = client.sendsPlainFrames
+        #expect(!clientPlain, "a client masks its frames")
+        let compressed = WebSocketProtocol(role: .server, configuration: testConfiguration(), deflate: PerMessageDeflateParameters())
+        let compressedPlain = compressed.sendsPlainFrames
+        #expect(!compressedPlain)
+    }
+
+    @Test func aMaskedHeaderMatchesAppendHeader() {
+        for count in [0, 125, 126, 70_000] {
+            let header = WebSocketFrameHeader(fin: false, rsv1: true, opcode: .continuation, maskingKey: testKey, payloadLength: count)
+            var appended: [UInt8] = []
+            WebSocketFrameEncoder.appendHeader(header, to: &appended)
+            let viaSpan = WebSocketFrameEncoder.withHeader(header) { bytes in bytes.withUnsafeBytes { Array($0) } }
+            #expect(viaSpan == appended)
+            #expect(appended.count == 2 + (count < 126 ? 0 : count <= 0xFFFF ? 2 : 8) + 4)
+        }
+    }
+}

@@ -37,6 +37,12 @@ public protocol ByteStream: AnyObject, Sendable {
     func writeWithoutWaiting(contentsOf buffers: [[UInt8]]) throws -> Bool
     /// `writeWithoutWaiting(contentsOf:)` for one buffer (no array of buffers to build).
     func writeWithoutWaiting(_ bytes: [UInt8]) throws -> Bool
+    /// `writeWithoutWaiting` for a small header and the payload after it, copied straight
+    /// into the stream's outbound buffer (for a framing layer: no buffer is built to join
+    /// them). The same rules and result as `writeWithoutWaiting(contentsOf:)`.
+    ///
+    /// - Important: Call on `eventLoop` only.
+    func writeWithoutWaiting(_ header: RawSpan, _ payload: RawSpan) throws -> Bool
     /// Returns once the outbound queue is at or below the low watermark.
     func waitUntilWritable() async throws
     /// Sends the queued bytes, then a FIN: the peer reads end-of-file, while this side can
@@ -91,4 +97,14 @@ public protocol ByteStreamReceiver: AnyObject {
 extension ByteStream {
     /// A stream with no peer address of its own (an in-memory or wrapped test stream).
     public var remoteAddress: SocketAddress? { nil }
+
+    /// Joins the two into one buffer for `writeWithoutWaiting(_:)`: correct for any stream
+    /// (TCP and TLS copy them into their outbound buffer instead).
+    public func writeWithoutWaiting(_ header: RawSpan, _ payload: RawSpan) throws -> Bool {
+        var joined: [UInt8] = []
+        joined.reserveCapacity(header.byteCount + payload.byteCount)
+        header.withUnsafeBytes { joined.append(contentsOf: $0) }
+        payload.withUnsafeBytes { joined.append(contentsOf: $0) }
+        return try writeWithoutWaiting(joined)
+    }
 }

@@ -20,6 +20,25 @@ extension TCPConnection {
         return try enqueueWrite(CollectionOfOne(bytes))
     }
 
+    public func writeWithoutWaiting(_ header: RawSpan, _ payload: RawSpan) throws -> Bool {
+        precondition(eventLoop.inEventLoop, "writeWithoutWaiting must be called on the connection's event loop")
+        try checkWritable()
+        let total = header.byteCount + payload.byteCount
+        if total >= Self.corkLimit {
+            // Large: joined and written at once, as `enqueueWrite` writes a large buffer.
+            var joined: [UInt8] = []
+            joined.reserveCapacity(total)
+            header.withUnsafeBytes { joined.append(contentsOf: $0) }
+            payload.withUnsafeBytes { joined.append(contentsOf: $0) }
+            return try enqueueWrite(CollectionOfOne(joined))
+        }
+        ownCork(minimumCapacity: cork.count + total)
+        header.withUnsafeBytes { cork.append(contentsOf: $0) }
+        payload.withUnsafeBytes { cork.append(contentsOf: $0) }
+        try corkGrew()
+        return underHighWatermark()
+    }
+
     public func waitUntilWritable() async throws {
         let loop = eventLoop
         try await withTaskCancellationHandler {
@@ -57,8 +76,7 @@ extension TCPConnection {
     /// large ones at once. Returns whether the queue is at or under the high watermark.
     /// Loop thread.
     private func enqueueWrite<Buffers: Collection>(_ buffers: Buffers) throws -> Bool where Buffers.Element == [UInt8] {
-        guard phase == .open else { throw readError ?? IOError(.closed, operation: "write") }
-        guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
+        try checkWritable()
         if buffers.count > 1 {
             // Several small frames at once (a room's burst): room for all of them at once, not
             // grown by doubling.
@@ -80,14 +98,34 @@ extension TCPConnection {
                     ownCork(minimumCapacity: cork.count + buffer.count)
                     cork.append(contentsOf: buffer)
                 }
-                if cork.count >= Self.corkLimit {
-                    try flushCork()
-                } else if !corkRegistered {
-                    corkRegistered = true
-                    eventLoop.flushAtEndOfIteration(self)
-                }
+                try corkGrew()
             }
         }
+        return underHighWatermark()
+    }
+
+    /// Throws when nothing may be written any more (closed, or after `shutdownWrite`).
+    @inline(__always)
+    private func checkWritable() throws {
+        guard phase == .open else { throw readError ?? IOError(.closed, operation: "write") }
+        guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
+    }
+
+    /// Bytes were added to the cork: sends it when full, else makes sure it goes out at
+    /// the end of this loop iteration.
+    @inline(__always)
+    private func corkGrew() throws {
+        if cork.count >= Self.corkLimit {
+            try flushCork()
+        } else if !corkRegistered {
+            corkRegistered = true
+            eventLoop.flushAtEndOfIteration(self)
+        }
+    }
+
+    /// Whether what waits to be sent is at or under the high watermark (and tallies it).
+    @inline(__always)
+    private func underHighWatermark() -> Bool {
         let queued = libuvQueuedBytes + cork.count
         tally.outboundQueuedHighWaterMark.raise(to: queued)
         return queued <= configuration.writeHighWatermark

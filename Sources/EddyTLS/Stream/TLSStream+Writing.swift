@@ -21,6 +21,21 @@ extension TLSStream {
         return try encrypt(CollectionOfOne(bytes))
     }
 
+    public func writeWithoutWaiting(_ header: RawSpan, _ payload: RawSpan) throws -> Bool {
+        precondition(eventLoop.inEventLoop, "writeWithoutWaiting must be called on the stream's event loop")
+        if plainCork.count + header.byteCount + payload.byteCount < PlaintextBuffer.size {
+            try checkWritable()
+            header.withUnsafeBytes { plainCork.append(contentsOf: $0) }
+            payload.withUnsafeBytes { plainCork.append(contentsOf: $0) }
+            return try plaintextCorked()
+        }
+        var joined: [UInt8] = []
+        joined.reserveCapacity(header.byteCount + payload.byteCount)
+        header.withUnsafeBytes { joined.append(contentsOf: $0) }
+        payload.withUnsafeBytes { joined.append(contentsOf: $0) }
+        return try encrypt(CollectionOfOne(joined))
+    }
+
     /// Waits for the TCP connection's queue (which holds the encrypted bytes).
     public func waitUntilWritable() async throws {
         try await transport.waitUntilWritable()
@@ -44,23 +59,11 @@ extension TLSStream {
     /// Buffers written together (a frame header and its payload) are joined, so a header
     /// never becomes a record of its own. Loop thread.
     func encrypt<Buffers: Collection>(_ buffers: Buffers) throws -> Bool where Buffers.Element == [UInt8] {
-        switch phase {
-        case .established: break
-        case .failed(let error): throw error
-        case .closed: throw IOError(.closed, operation: "write")
-        case .created, .handshaking: throw TLSError(.notEstablished, operation: "write to \(peerDescription)")
-        }
-        guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
+        try checkWritable()
         let total = buffers.reduce(0) { $0 + $1.count }
         if plainCork.count + total < PlaintextBuffer.size {
-            // Small: corked, encrypted with the rest of this loop iteration's writes into
-            // one record at its end (or when the cork fills). Reports TCP's queue as it is.
             for buffer in buffers { plainCork += buffer }
-            if !plainCorkRegistered {
-                plainCorkRegistered = true
-                eventLoop.flushAtEndOfIteration(self)
-            }
-            return try transport.writeWithoutWaiting([])
+            return try plaintextCorked()
         }
         _ = try flushPlainCork() // keep order: corked bytes first
         if buffers.count == 1, let only = buffers.first { return try encryptWholeRecords(only) }
@@ -68,6 +71,28 @@ extension TLSStream {
         joined.reserveCapacity(total)
         for buffer in buffers { joined += buffer }
         return try encryptWholeRecords(joined)
+    }
+
+    /// Throws unless the stream is established and not shut for writing.
+    private func checkWritable() throws {
+        switch phase {
+        case .established: break
+        case .failed(let error): throw error
+        case .closed: throw IOError(.closed, operation: "write")
+        case .created, .handshaking: throw TLSError(.notEstablished, operation: "write to \(peerDescription)")
+        }
+        guard !writeShut else { throw IOError(.closed, operation: "write after shutdownWrite") }
+    }
+
+    /// Small writes were added to `plainCork`: they are encrypted with the rest of this loop
+    /// iteration's writes into one record at its end (or when the cork fills). Reports TCP's
+    /// queue as it is.
+    private func plaintextCorked() throws -> Bool {
+        if !plainCorkRegistered {
+            plainCorkRegistered = true
+            eventLoop.flushAtEndOfIteration(self)
+        }
+        return try transport.writeWithoutWaiting([])
     }
 
     /// Encrypts the full records' worth of `bytes` now and corks the tail: a 16 KiB

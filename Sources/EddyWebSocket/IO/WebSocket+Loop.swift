@@ -261,6 +261,14 @@ extension WebSocket: ByteStreamReceiver {
     /// its high watermark.
     func queue(_ message: WebSocketMessage) throws -> Bool {
         guard !state.transportClosing else { throw closedError() }
+        // The usual case on a server: the frame's header and payload go straight into the
+        // transport's buffer (no frame is built first).
+        if proto.sendsPlainFrames {
+            switch message {
+            case .binary(let bytes): return try writePlainFrame(.binary, bytes.span.bytes)
+            case .text(let text): return try writePlainFrame(.text, text.utf8.span.bytes)
+            }
+        }
         do {
             switch message {
             case .text(let text): try proto.sendText(text)
@@ -290,6 +298,21 @@ extension WebSocket: ByteStreamReceiver {
         frame.removeAll(keepingCapacity: true)
         spareFrame = frame
         return backedUp
+    }
+
+    /// Writes one unmasked, uncompressed data frame (see `sendsPlainFrames`). Returns
+    /// whether the transport is now above its high watermark.
+    private func writePlainFrame(_ opcode: WebSocketOpcode, _ payload: RawSpan) throws -> Bool {
+        LoopTally.add(.messagesSent)
+        let header = WebSocketFrameHeader(fin: true, opcode: opcode, payloadLength: payload.byteCount)
+        do {
+            return try WebSocketFrameEncoder.withHeader(header) { headerBytes in
+                LoopTally.add(.bytesSent, headerBytes.byteCount + payload.byteCount)
+                return try !transport.writeWithoutWaiting(headerBytes, payload)
+            }
+        } catch {
+            throw transportBroke()
+        }
     }
 
     /// Carries out what the protocol asked for, in order. Frames are queued on the

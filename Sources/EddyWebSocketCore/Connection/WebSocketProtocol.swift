@@ -67,8 +67,8 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// `failDeferred()`, once the driver has handed that message to the application (which
     /// may answer it first). Input is ignored meanwhile.
     private var deferredFailure: WebSocketProtocolError?
-    private var actions: [WebSocketAction] = []
-    private var outbox: [UInt8] = []
+    @usableFromInline private(set) var actions: [WebSocketAction] = []
+    @usableFromInline private(set) var outbox: [UInt8] = []
 
     /// - Parameters:
     ///   - deflate: the negotiated permessage-deflate parameters (nil: not negotiated).
@@ -166,6 +166,20 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// protocol value to ask it.
     @inlinable
     public var isCompressionEnabled: Bool { compression != nil }
+
+    /// Whether a data message may be written by the driver itself, as one unmasked frame
+    /// (`WebSocketFrameEncoder.withHeader`, then the payload, straight into its transport's
+    /// buffer): true when that frame is exactly what `sendBinary`/`sendText` would produce
+    /// now, in the same order: the connection is open, this is the server (no masking),
+    /// nothing is compressed and no bytes or actions are pending. A data frame sent changes
+    /// no protocol state, so the driver need not report it.
+    ///
+    /// Inlinable: asked once per message sent.
+    @inlinable
+    public var sendsPlainFrames: Bool {
+        guard case .open = state, role == .server, compression == nil else { return false }
+        return outbox.isEmpty && actions.isEmpty
+    }
 
     /// Bytes held by zlib for this connection right now (measured).
     public var compressionMemory: Int { compression?.codec.allocatedBytes ?? 0 }

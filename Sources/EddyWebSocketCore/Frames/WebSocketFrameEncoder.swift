@@ -9,28 +9,60 @@ public enum WebSocketFrameEncoder {
     public static func appendHeader(
         _ header: WebSocketFrameHeader, to out: inout [UInt8]
     ) {
+        // Built in a local, then appended at once: one capacity and uniqueness check per
+        // header instead of one per byte.
+        var bytes: (UInt64, UInt64) = (0, 0)
+        let count = withUnsafeMutableBytes(of: &bytes) { writeHeader(header, to: $0) }
+        withUnsafeBytes(of: &bytes) { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+
+    /// Calls `body` with the encoded `header` (at most 14 bytes, on the stack: nothing is
+    /// allocated), for a driver that writes a frame's header and payload to its transport
+    /// itself.
+    @inlinable
+    public static func withHeader<Result, Failure: Error>(
+        _ header: WebSocketFrameHeader, _ body: (RawSpan) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        var bytes: (UInt64, UInt64) = (0, 0)
+        let count = withUnsafeMutableBytes(of: &bytes) { writeHeader(header, to: $0) }
+        // unsafe boundary: the span covers the `count` (≤ 14) bytes written into the local
+        // above and does not outlive this call.
+        return try withUnsafeBytes(of: &bytes) { raw throws(Failure) in
+            try body(RawSpan(_unsafeBytes: UnsafeRawBufferPointer(rebasing: raw[0..<count])))
+        }
+    }
+
+    /// Writes `header` at the start of `raw` (at least 14 bytes); returns its length.
+    @inlinable @inline(__always)
+    static func writeHeader(_ header: WebSocketFrameHeader, to raw: UnsafeMutableRawBufferPointer) -> Int {
         var first: UInt8 = header.opcode.rawValue
         if header.fin { first |= 0x80 }
         if header.rsv1 { first |= 0x40 }
         if header.rsv2 { first |= 0x20 }
         if header.rsv3 { first |= 0x10 }
-        out.append(first)
+        raw[0] = first
         let maskBit: UInt8 = header.maskingKey == nil ? 0 : 0x80
         let length = header.payloadLength
+        var count: Int
         if length < 126 {
-            out.append(maskBit | UInt8(length))
+            raw[1] = maskBit | UInt8(length)
+            count = 2
         } else if length <= 0xFFFF {
-            out.append(maskBit | 126)
-            out.append(UInt8(length >> 8))
-            out.append(UInt8(length & 0xFF))
+            raw[1] = maskBit | 126
+            raw[2] = UInt8(length >> 8)
+            raw[3] = UInt8(length & 0xFF)
+            count = 4
         } else {
-            out.append(maskBit | 127)
+            raw[1] = maskBit | 127
             let value = UInt64(length)
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((value >> UInt64(shift)) & 0xFF)) }
+            for i in 0..<8 { raw[2 + i] = UInt8(truncatingIfNeeded: value >> UInt64(56 - 8 * i)) }
+            count = 10
         }
         if let key = header.maskingKey {
-            out.append(key.bytes.0); out.append(key.bytes.1); out.append(key.bytes.2); out.append(key.bytes.3)
+            raw[count] = key.bytes.0; raw[count + 1] = key.bytes.1; raw[count + 2] = key.bytes.2; raw[count + 3] = key.bytes.3
+            count += 4
         }
+        return count
     }
 
     /// Appends a whole frame. The payload is copied once and masked in place in `out`.
