@@ -24,6 +24,36 @@ struct WholeFrameTests {
         return (events, closeCode(in: written(actions), readBy: .client), server.connectionState)
     }
 
+    /// `outcome` through `receiveData(_:from:)`: each lent message is turned into its event
+    /// after the events and actions produced before it, as a driver hands them out.
+    static func lendingOutcome(_ chunks: [[UInt8]]) -> (events: [WebSocketEvent], close: UInt16?, state: WebSocketConnectionState, lent: Int) {
+        var server = WebSocketProtocol(role: .server, configuration: testConfiguration(maxFrameSize: 1000, maxMessageSize: 1000))
+        var events: [WebSocketEvent] = []
+        var actions: [WebSocketAction] = []
+        var lentCount = 0
+        for chunk in chunks {
+            var bytes = chunk
+            bytes.withUnsafeMutableBytes { raw in
+                var index = 0
+                for _ in 0...raw.count { // at most one message per byte, and a last call
+                    let lent = server.receiveData(raw, from: &index)
+                    events += server.takeEvents()
+                    actions += server.takeActions()
+                    guard let lent else { break }
+                    lentCount += 1
+                    let payload = Array(raw[lent.payload])
+                    events.append(lent.opcode == .text ? .text(String(decoding: payload, as: UTF8.self)) : .binary(payload))
+                }
+            }
+            if server.hasDeferredFailure {
+                server.failDeferred()
+                events += server.takeEvents()
+                actions += server.takeActions()
+            }
+        }
+        return (events, closeCode(in: written(actions), readBy: .client), server.connectionState, lentCount)
+    }
+
     static let cases: [(String, [UInt8])] = [
         ("text", clientFrame(.text, Array("Hello, world".utf8))),
         ("binary", clientFrame(.binary, [0, 1, 2, 0xFF])),
@@ -47,6 +77,13 @@ struct WholeFrameTests {
         #expect(whole.events == byteWise.events, "\(name)")
         #expect(whole.close == byteWise.close, "\(name)")
         #expect(whole.state == byteWise.state, "\(name)")
+        let lending = Self.lendingOutcome([bytes])
+        #expect(lending.events == whole.events && lending.close == whole.close && lending.state == whole.state, "\(name), lent")
+        let lendingByteWise = Self.lendingOutcome(bytes.map { [$0] })
+        #expect(lendingByteWise.events == whole.events && lendingByteWise.close == whole.close, "\(name), lent byte by byte")
+        // Split across reads, a message is not lent (an empty one is: its header's last byte
+        // completes it).
+        #expect(lendingByteWise.lent == (name == "empty text and binary" ? 2 : 0), "\(name)")
         for split in 1..<bytes.count where bytes.count < 300 {
             let two = Self.outcome([Array(bytes[..<split]), Array(bytes[split...])])
             #expect(two.events == whole.events && two.close == whole.close && two.state == whole.state, "\(name), split at \(split)")
@@ -62,6 +99,17 @@ struct WholeFrameTests {
         #expect(violation.events.first == .binary([7]))
         #expect(violation.close == 1002)
         #expect(Self.outcome([Self.cases[7].1]).close == 1009)
+    }
+
+    /// Whole messages are lent, not made events: the text of case 0, both messages of case 2,
+    /// the binary message after the fragmented text of case 8 (which is an event).
+    @Test func wholeMessagesAreLent() {
+        #expect(Self.lendingOutcome([Self.cases[0].1]).lent == 1)
+        #expect(Self.lendingOutcome([Self.cases[2].1]).lent == 2)
+        #expect(Self.lendingOutcome([Self.cases[4].1]).lent == 0, "invalid UTF-8 is not lent")
+        let fragments = Self.lendingOutcome([Self.cases[8].1])
+        #expect(fragments.lent == 1)
+        #expect(fragments.events == [.ping([5]), .text("Hello"), .binary([9, 9])])
     }
 
     @Test func decoderTakesAWholePayloadOnlyWhenAllOfItIsThere() throws {

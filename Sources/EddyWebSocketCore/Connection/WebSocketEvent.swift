@@ -11,3 +11,13 @@ public enum WebSocketEvent: Sendable, Equatable {
     case pong([UInt8])
     case closed(WebSocketCloseStatus)
 }
+
+/// A data message that arrived whole in one frame, lent by
+/// `WebSocketProtocol.receiveData(_:from:)` instead of copied into an event.
+///
+/// Guarantees: `opcode` is `.text` or `.binary`; `payload` is the range of the input
+/// buffer that holds the message's payload, unmasked, and, for text, valid UTF-8.
+public struct WebSocketLentMessage: Sendable, Equatable {
+    public let opcode: WebSocketOpcode
+    public let payload: Range<Int>
+}

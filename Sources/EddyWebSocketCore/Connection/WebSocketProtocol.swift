@@ -62,7 +62,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// Whether the input being read has completed a data message so far.
     private var inputCompletedMessage = false
 
-    private var events: [WebSocketEvent] = []
+    @usableFromInline private(set) var events: [WebSocketEvent] = []
     /// A protocol error found after a complete data message in the same input: reported by
     /// `failDeferred()`, once the driver has handed that message to the application (which
     /// may answer it first). Input is ignored meanwhile.
@@ -287,30 +287,64 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// (the caller's read buffer), so no extra copy is made for unmasking.
     public mutating func receiveData(_ buffer: UnsafeMutableRawBufferPointer) {
         var index = 0
+        _ = receive(buffer, from: &index, lending: false)
+    }
+
+    /// Feeds bytes read from the transport, as `receiveData(_:)` does, from `index` on, but
+    /// stops at each data message that arrived whole in one frame (the usual case) and
+    /// lends it instead of making an event of it: its payload is `buffer[lent.payload]`,
+    /// unmasked in place, text already checked to be valid UTF-8. The caller takes the
+    /// events and actions produced so far (they came before it), handles the message, then
+    /// calls again with the same `index` until this returns nil (the input is used up).
+    ///
+    /// Nothing is copied for a lent message: a driver that hands the bytes to the
+    /// application for the length of a call needs no buffer per message.
+    public mutating func receiveData(
+        _ buffer: UnsafeMutableRawBufferPointer, from index: inout Int
+    ) -> WebSocketLentMessage? {
+        receive(buffer, from: &index, lending: true)
+    }
+
+    /// Whether events or actions wait to be taken (`drainEvents`, `drainActions`).
+    ///
+    /// Inlinable: a driver asks it before each lent message.
+    @inlinable
+    public var hasPendingOutput: Bool { !events.isEmpty || !actions.isEmpty || !outbox.isEmpty }
+
+    private mutating func receive(
+        _ buffer: UnsafeMutableRawBufferPointer, from index: inout Int, lending: Bool
+    ) -> WebSocketLentMessage? {
         inputCompletedMessage = false
         defer { inputCompletedMessage = false }
-        if case .closed = state { return }
-        if deferredFailure != nil { return }
+        if case .closed = state { return nil }
+        if deferredFailure != nil { return nil }
         let inbound = inboundState()
         while true {
-            if case .closed = state { return }
-            if deferredFailure != nil { return }
+            if case .closed = state { return nil }
+            if deferredFailure != nil { return nil }
             let event: WebSocketFrameDecoder.Event?
             do throws(WebSocketProtocolError) {
                 event = try inbound.decoder.next(buffer, index: &index)
             } catch {
                 fail(error)
-                return
+                return nil
             }
-            guard let event else { return }
+            guard let event else { return nil }
             switch event {
             case .frameStart(let header):
                 // The usual case: a whole unfragmented, uncompressed data frame in this input
-                // becomes its message in one step (one copy, no reassembly buffer).
+                // becomes its message in one step (lent, or one copy; no reassembly buffer).
                 if header.fin, !header.rsv1, header.opcode == .binary || header.opcode == .text,
                    case .open = state, case .none = inbound.message,
                    let range = inbound.decoder.takeWholePayload(buffer, index: &index) {
-                    wholeMessageReceived(header.opcode, UnsafeRawBufferPointer(rebasing: buffer[range]))
+                    let payload = UnsafeRawBufferPointer(rebasing: buffer[range])
+                    if lending {
+                        if wholeMessageIsValid(header.opcode, payload) {
+                            return WebSocketLentMessage(opcode: header.opcode, payload: range)
+                        }
+                    } else {
+                        wholeMessageReceived(header.opcode, payload)
+                    }
                     continue
                 }
                 frameStarted(header, inbound)
@@ -352,15 +386,27 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// A data message that came whole in one frame (FIN, no RSV1): validated and handed out
     /// as the frame-by-frame path would (`frameStarted`, `payloadReceived`, `frameEnded`).
     private mutating func wholeMessageReceived(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
-        keepAlive.recordActivity()
+        guard wholeMessageIsValid(opcode, payload) else { return }
         if opcode == .text {
-            var utf8 = UTF8Validator()
-            guard utf8.validate(payload), utf8.isComplete else { return fail(.init(.invalidUTF8)) }
             events.append(.text(String(decoding: payload, as: UTF8.self)))
         } else {
             events.append(.binary(Array(payload)))
         }
         inputCompletedMessage = true
+    }
+
+    /// Records a whole message's arrival and checks it (text must be valid UTF-8, §8.1);
+    /// an invalid one fails the connection with 1007 and gives false.
+    private mutating func wholeMessageIsValid(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+        keepAlive.recordActivity()
+        if opcode == .text {
+            var utf8 = UTF8Validator()
+            guard utf8.validate(payload), utf8.isComplete else {
+                fail(.init(.invalidUTF8))
+                return false
+            }
+        }
+        return true
     }
 
     private mutating func frameStarted(_ header: WebSocketFrameHeader, _ inbound: WebSocketInboundState) {

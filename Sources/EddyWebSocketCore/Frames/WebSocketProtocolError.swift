@@ -76,11 +76,15 @@ public struct WebSocketUsageError: Error, Sendable, Equatable, CustomStringConve
         case controlPayloadTooLong
         case noMessageInProgress
         case messageInProgress
+        case invalidUTF8Text
     }
 
     let kind: Kind
 
     init(_ kind: Kind) { self.kind = kind }
+
+    /// Bytes given as a text message are not valid UTF-8 (RFC 6455 §5.6); nothing was sent.
+    public static let invalidUTF8Text = WebSocketUsageError(.invalidUTF8Text)
 
     public var description: String {
         switch kind {
@@ -89,6 +93,7 @@ public struct WebSocketUsageError: Error, Sendable, Equatable, CustomStringConve
         case .controlPayloadTooLong: return "control frame payload over 125 bytes"
         case .noMessageInProgress: return "no fragmented message in progress"
         case .messageInProgress: return "a fragmented message is in progress"
+        case .invalidUTF8Text: return "a text message must be valid UTF-8"
         }
     }
 }
