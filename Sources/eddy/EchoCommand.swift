@@ -130,4 +130,10 @@ struct EchoResponder: WebSocketResponder {
         // Safe to drop: a failure means the connection is closing; its status is already recorded.
         _ = try? socket.sendWithoutWaiting(message)
     }
+
+    /// Most messages come whole in one frame: echoed from the receive buffer, no copy kept.
+    func webSocket(_ socket: WebSocket, didReceive bytes: RawSpan, as kind: WebSocketMessageKind) {
+        // Safe to drop: as above (the bytes of a lent text message are valid UTF-8).
+        _ = try? socket.sendWithoutWaiting(bytes, as: kind)
+    }
 }

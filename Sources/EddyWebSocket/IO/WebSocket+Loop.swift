@@ -29,11 +29,38 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     public func streamDidReceive(_ bytes: UnsafeMutableRawBufferPointer) {
-        // The protocol unmasks payloads in place in the loop's receive buffer and copies
-        // out only the messages it completes.
+        // The protocol unmasks payloads in place in the loop's receive buffer. For a task,
+        // it copies out the messages it completes; a responder is lent each message that
+        // came whole in one frame, between the protocol's steps.
         LoopTally.add(.bytesReceived, bytes.count)
-        proto.receiveData(bytes)
+        guard let responder = responder?.value else {
+            proto.receiveData(bytes)
+            return protocolAdvanced()
+        }
+        var index = 0
+        while let lent = proto.receiveData(bytes, from: &index) {
+            // What came before it (a reassembled message, a pong) goes first.
+            if proto.hasPendingOutput || !events.isEmpty { protocolAdvanced() }
+            lend(lent.opcode, UnsafeRawBufferPointer(rebasing: bytes[lent.payload]), to: responder)
+        }
         protocolAdvanced()
+    }
+
+    /// Hands a whole message to the responder as a view of the receive buffer. During a
+    /// responder call (bytes that arrive re-entrantly) or behind messages not yet delivered,
+    /// it is copied and queued behind them instead.
+    private func lend(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer, to responder: any WebSocketResponder) {
+        LoopTally.add(.messagesReceived)
+        guard events.isEmpty, status == nil, driver.enterCallback() else {
+            events.append(opcode == .text ? .text(String(decoding: payload, as: UTF8.self)) : .binary(Array(payload)))
+            bufferedBytes += payload.count
+            return
+        }
+        // unsafe boundary: the span covers the message's payload in the loop's receive
+        // buffer, which stays valid and unchanged for the whole call (the responder copies
+        // what it keeps; a span cannot escape the call).
+        responder.webSocket(self, didReceive: RawSpan(_unsafeBytes: payload), as: opcode == .text ? .text : .binary)
+        driver.leaveCallback()
     }
 
     public func streamDidEnd(_ error: (any Error)?) {
@@ -298,6 +325,24 @@ extension WebSocket: ByteStreamReceiver {
         frame.removeAll(keepingCapacity: true)
         spareFrame = frame
         return backedUp
+    }
+
+    /// `queue(_:)` for a message given as bytes: written straight from them when the
+    /// protocol allows (see `sendsPlainFrames`), else copied into a message.
+    func queue(_ bytes: RawSpan, as kind: WebSocketMessageKind) throws -> Bool {
+        if kind == .text {
+            let valid = bytes.withUnsafeBytes { raw in
+                var utf8 = UTF8Validator()
+                return utf8.validate(raw) && utf8.isComplete
+            }
+            guard valid else { throw WebSocketUsageError.invalidUTF8Text }
+        }
+        guard !state.transportClosing else { throw closedError() }
+        if proto.sendsPlainFrames { return try writePlainFrame(kind == .text ? .text : .binary, bytes) }
+        let message: WebSocketMessage = bytes.withUnsafeBytes { raw in
+            kind == .text ? .text(String(decoding: raw, as: UTF8.self)) : .binary(Array(raw))
+        }
+        return try queue(message)
     }
 
     /// Writes one unmasked, uncompressed data frame (see `sendsPlainFrames`). Returns

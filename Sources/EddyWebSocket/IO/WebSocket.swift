@@ -302,6 +302,20 @@ public final class WebSocket: @unchecked Sendable {
         return !backedUp
     }
 
+    /// Sends a message given as bytes (a lent message's, or a slice of your own buffer)
+    /// without waiting, by `sendWithoutWaiting(_:)`'s rules; on a server the frame's header
+    /// and the bytes are copied straight into the transport's buffer. Text must be valid
+    /// UTF-8: otherwise this throws `WebSocketUsageError.invalidUTF8Text` and sends nothing.
+    ///
+    /// - Important: Call on `eventLoop` only.
+    @discardableResult
+    public func sendWithoutWaiting(_ bytes: RawSpan, as kind: WebSocketMessageKind) throws -> Bool {
+        precondition(eventLoop.inEventLoop, "WebSocket.sendWithoutWaiting called off the socket's loop")
+        let backedUp = try queue(bytes, as: kind)
+        if backedUp, responder != nil { stopReadingUntilWritable() }
+        return !backedUp
+    }
+
     /// `sendFramed` without waiting, for fan-out code running on this socket's loop.
     /// Returns false when the transport is now backed up (the frames are queued all the
     /// same; stop until `waitUntilWritable()`).

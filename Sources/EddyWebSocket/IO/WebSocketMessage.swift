@@ -7,6 +7,15 @@ public enum WebSocketMessage: Sendable, Equatable {
     case binary([UInt8])
 }
 
+/// Which kind of data message a message's bytes are, for the calls that lend a message's
+/// bytes instead of a `WebSocketMessage` (`WebSocketResponder.webSocket(_:didReceive:as:)`,
+/// `WebSocket.sendWithoutWaiting(_:as:)`).
+public enum WebSocketMessageKind: Sendable, Hashable {
+    /// Text: the bytes are valid UTF-8.
+    case text
+    case binary
+}
+
 /// Thrown when a message is read or sent on a WebSocket that has closed, or when the
 /// message sequence ends abnormally. Carries how the connection ended.
 ///

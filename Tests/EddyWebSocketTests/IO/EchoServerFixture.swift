@@ -22,6 +22,23 @@ struct EchoServerFixture {
         case task
         /// A `WebSocketResponder` on the loop, no task per connection.
         case responder
+        /// A responder that also takes lent messages and answers them from the receive
+        /// buffer (`webSocket(_:didReceive:as:)`, `sendWithoutWaiting(_:as:)`).
+        case lendingResponder
+
+        /// An echo route at `endpoint` that echoes this way.
+        func route(_ endpoint: WebSocketEndpoint = WebSocketEndpoint()) -> WebSocketRoute {
+            switch self {
+            case .task:
+                return WebSocketRoute(endpoint: endpoint) { socket, _ in
+                    for try await message in socket.messages { try await socket.send(message) }
+                }
+            case .responder:
+                return WebSocketRoute(endpoint: endpoint, responder: EchoResponder())
+            case .lendingResponder:
+                return WebSocketRoute(endpoint: endpoint, responder: LendingEchoResponder())
+            }
+        }
     }
 
     /// Starts the server. `/stalled-hook` is an upgrade route whose hook never answers
@@ -30,16 +47,7 @@ struct EchoServerFixture {
                       origins: WebSocketOriginPolicy = .any, echo: Echo = .task,
                       tcp: TCPConfiguration = TCPConfiguration(),
                       handshakeTimeout: Duration = .seconds(10)) async throws -> EchoServerFixture {
-        func route(_ endpoint: WebSocketEndpoint) -> WebSocketRoute {
-            switch echo {
-            case .task:
-                return WebSocketRoute(endpoint: endpoint) { socket, _ in
-                    for try await message in socket.messages { try await socket.send(message) }
-                }
-            case .responder:
-                return WebSocketRoute(endpoint: endpoint, responder: EchoResponder())
-            }
-        }
+        func route(_ endpoint: WebSocketEndpoint) -> WebSocketRoute { echo.route(endpoint) }
         var handshake = WebSocketServerHandshakeConfiguration()
         handshake.originPolicy = origins
         var big = WebSocketConfiguration()
@@ -74,6 +82,18 @@ struct EchoServerFixture {
 struct EchoResponder: WebSocketResponder {
     func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {
         _ = try? socket.sendWithoutWaiting(message)
+    }
+}
+
+/// Echoes lent messages straight from the receive buffer, and the others (fragmented,
+/// compressed) as messages.
+struct LendingEchoResponder: WebSocketResponder {
+    func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {
+        _ = try? socket.sendWithoutWaiting(message)
+    }
+
+    func webSocket(_ socket: WebSocket, didReceive bytes: RawSpan, as kind: WebSocketMessageKind) {
+        _ = try? socket.sendWithoutWaiting(bytes, as: kind)
     }
 }
 

@@ -16,15 +16,7 @@ struct SecureWebSocketTests {
     /// certificate.
     static func start(echo: EchoServerFixture.Echo) async throws -> (EventLoopGroup, TLSListener, Task<Void, any Error>) {
         let certificates = try await TestCertificates.shared.value
-        let route: WebSocketRoute
-        switch echo {
-        case .task:
-            route = WebSocketRoute { socket in
-                for try await message in socket.messages { try await socket.send(message) }
-            }
-        case .responder:
-            route = WebSocketRoute(responder: EchoResponder())
-        }
+        let route = echo.route()
         var router = HTTPRouter<WebSocketRoute>()
         try router.addHealthCheck()
         try router.addUpgrade("/echo", route)

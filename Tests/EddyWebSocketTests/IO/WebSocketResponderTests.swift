@@ -77,6 +77,64 @@ struct WebSocketResponderTests {
         #expect(await WebSocketConnectionTests.stop(group, listener, serving))
     }
 
+    /// Takes lent messages: logs which way each message came, echoes lent ones from the
+    /// receive buffer, and tries once to send bytes that are not UTF-8 as text.
+    final class Lending: WebSocketResponder, @unchecked Sendable {
+        let log = Mutex<[String]>([])
+
+        func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage) {
+            switch message {
+            case .text(let text): log.withLock { $0.append("given text \(text.utf8.count)") }
+            case .binary(let bytes): log.withLock { $0.append("given binary \(bytes.count)") }
+            }
+            _ = try? socket.sendWithoutWaiting(message)
+        }
+
+        func webSocket(_ socket: WebSocket, didReceive bytes: RawSpan, as kind: WebSocketMessageKind) {
+            log.withLock { $0.append("lent \(kind) \(bytes.byteCount)") }
+            if bytes.byteCount == 3, kind == .binary {
+                let notUTF8: [UInt8] = [0xC3, 0x28]
+                do {
+                    try socket.sendWithoutWaiting(notUTF8.span.bytes, as: .text)
+                    log.withLock { $0.append("sent invalid text") }
+                } catch {
+                    log.withLock { $0.append("refused: \(error)") }
+                }
+            }
+            _ = try? socket.sendWithoutWaiting(bytes, as: kind)
+        }
+
+        var entries: [String] { log.withLock { $0 } }
+    }
+
+    /// A responder that takes lent messages gets each message once, in order: whole ones
+    /// lent, compressed ones given as messages; its answers from the lent bytes arrive in
+    /// order, with and without permessage-deflate on the connection; bytes that are not
+    /// UTF-8 are refused as text and nothing is sent for them.
+    @Test(arguments: [true, false])
+    func wholeMessagesAreLentAndTheOthersGiven(deflate: Bool) async throws {
+        let lending = Lending()
+        let (group, listener, serving) = try await Self.server(lending)
+        let loop = group.loops[1]
+        var configuration = WebSocketClientConfiguration()
+        configuration.deflate.isEnabled = deflate
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(listener.localAddress.port)/ws", configuration: configuration, on: loop)
+        #expect(socket.isCompressed == deflate)
+        let long = String(repeating: "é", count: 1000) // compressed when deflate is on
+        let sent: [WebSocketMessage] = [.text("hi"), .binary([1, 2, 3]), .text(long), .binary([]), .text("ü")]
+        try await Task(executorPreference: loop) {
+            var iterator = socket.messages.makeAsyncIterator()
+            for message in sent { try await socket.send(message) }
+            for message in sent { #expect(try await iterator.next() == message) }
+            _ = await socket.close()
+        }.value
+        for _ in 0..<500 where lending.entries.count < 6 { try await Task.sleep(for: .milliseconds(10)) }
+        let longEntry = deflate ? "given text 2000" : "lent text 2000"
+        #expect(lending.entries == ["lent text 2", "lent binary 3", "refused: a text message must be valid UTF-8",
+                                    longEntry, "lent binary 0", "lent text 2"])
+        #expect(await WebSocketConnectionTests.stop(group, listener, serving))
+    }
+
     /// A responder may close from inside a callback: the peer gets that code, and the close
     /// is reported once.
     @Test func aResponderClosesFromInsideACallback() async throws {

@@ -14,15 +14,7 @@ import Testing
 struct WrappedStreamTests {
     /// Serves `/healthz` and a WebSocket echo at `/echo` on a `CountingListener`.
     static func start(echo: EchoServerFixture.Echo) async throws -> (EventLoopGroup, CountingListener, Task<Void, any Error>) {
-        let route: WebSocketRoute
-        switch echo {
-        case .task:
-            route = WebSocketRoute { socket in
-                for try await message in socket.messages { try await socket.send(message) }
-            }
-        case .responder:
-            route = WebSocketRoute(responder: EchoResponder())
-        }
+        let route = echo.route()
         var router = HTTPRouter<WebSocketRoute>()
         try router.addHealthCheck()
         try router.addUpgrade("/echo", route)
