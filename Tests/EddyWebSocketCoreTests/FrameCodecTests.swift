@@ -192,6 +192,44 @@ struct FrameViolationTests {
     func headerViolation(_ name: String, _ bytes: [UInt8], _ code: Int) {
         let error = Self.serverDecodeError(bytes)
         #expect(error?.closeCode.rawValue == UInt16(code), "\(name)")
+        // The one-step path for whole data frames declines it, even with payload enough
+        // behind it, and leaves it to `next` (which reports it).
+        var decoder = WebSocketFrameDecoder(role: .server, limits: .init(maxFrameSize: 1 << 16, maxMessageSize: 1 << 17, maxFragments: 4))
+        var padded = bytes + [UInt8](repeating: 0, count: 300)
+        padded.withUnsafeMutableBytes { raw in
+            var index = 0
+            #expect(decoder.nextWholeDataFrame(raw, index: &index) == nil, "\(name)")
+            #expect(index == 0)
+        }
+    }
+
+    /// The one-step path takes only what it may: not over the limits, not inside a
+    /// fragmented message, not a frame whose payload has not all arrived; and it agrees with
+    /// `next` on what it takes.
+    @Test func wholeDataFramesInOneStepOnlyWhenAllowed() throws {
+        let limits = WebSocketFrameDecoder.Limits(maxFrameSize: 100, maxMessageSize: 150, maxFragments: 4)
+        func oneStep(_ bytes: [UInt8], after earlier: [UInt8] = []) throws -> (WebSocketOpcode, [UInt8])? {
+            var decoder = WebSocketFrameDecoder(role: .server, limits: limits)
+            _ = try decoder.decodeFrames(earlier)
+            var input = bytes
+            return input.withUnsafeMutableBytes { raw in
+                var index = 0
+                guard let (opcode, range) = decoder.nextWholeDataFrame(raw, index: &index) else { return nil }
+                #expect(index == raw.count)
+                #expect(decoder.isBetweenMessages)
+                return (opcode, Array(raw[range]))
+            }
+        }
+        let payload = (0..<100).map { UInt8($0) }
+        let taken = try #require(try oneStep(clientFrame(.binary, payload)))
+        #expect(taken.0 == .binary && taken.1 == payload)
+        #expect(try oneStep(clientFrame(.text, Array("é".utf8)))?.1 == Array("é".utf8))
+        #expect(try oneStep(clientFrame(.binary, payload + [0])) == nil, "over the frame limit")
+        #expect(try oneStep(Array(clientFrame(.binary, payload).dropLast())) == nil, "a byte short")
+        #expect(try oneStep(clientFrame(.binary, [1]), after: clientFrame(.text, [0x61], fin: false)) == nil, "inside a message")
+        #expect(try oneStep(clientFrame(.binary, [1], fin: false)) == nil, "not final")
+        #expect(try oneStep(clientFrame(.ping, [1])) == nil, "control")
+        #expect(try oneStep(serverFrame(.binary, [1])) == nil, "unmasked, to a server")
     }
 
     @Test func violationIsDetectedBeforeThePayloadArrives() {

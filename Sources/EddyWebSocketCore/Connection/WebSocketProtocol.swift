@@ -322,6 +322,18 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         while true {
             if case .closed = state { return nil }
             if deferredFailure != nil { return nil }
+            // The usual case: a whole unfragmented, uncompressed data frame in this input
+            // becomes its message in one step (lent, or one copy; no reassembly buffer).
+            if case .open = state, case .none = inbound.message,
+               let (opcode, range) = inbound.decoder.nextWholeDataFrame(buffer, index: &index) {
+                let payload = UnsafeRawBufferPointer(rebasing: buffer[range])
+                if lending {
+                    if wholeMessageIsValid(opcode, payload) { return WebSocketLentMessage(opcode: opcode, payload: range) }
+                } else {
+                    wholeMessageReceived(opcode, payload)
+                }
+                continue
+            }
             let event: WebSocketFrameDecoder.Event?
             do throws(WebSocketProtocolError) {
                 event = try inbound.decoder.next(buffer, index: &index)
@@ -332,8 +344,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
             guard let event else { return nil }
             switch event {
             case .frameStart(let header):
-                // The usual case: a whole unfragmented, uncompressed data frame in this input
-                // becomes its message in one step (lent, or one copy; no reassembly buffer).
+                // As above, for a frame whose header came in pieces (or is 64 KiB or more).
                 if header.fin, !header.rsv1, header.opcode == .binary || header.opcode == .text,
                    case .open = state, case .none = inbound.message,
                    let range = inbound.decoder.takeWholePayload(buffer, index: &index) {

@@ -153,6 +153,54 @@ public struct WebSocketFrameDecoder: Sendable {
         }
     }
 
+    /// The usual case in one step: when `input` at `index` holds a whole, valid, final text
+    /// or binary frame without RSV1, and no header or fragmented message is in progress,
+    /// checks it as `next` would (masking per role, minimal length, the frame and message
+    /// limits), unmasks its payload in place, moves `index` past it and returns its opcode
+    /// and payload range: no events, no `WebSocketFrameHeader`. Returns nil, changing
+    /// nothing, in every other case (then `next` decodes it, and reports any violation).
+    public mutating func nextWholeDataFrame(
+        _ input: UnsafeMutableRawBufferPointer, index: inout Int
+    ) -> (opcode: WebSocketOpcode, payload: Range<Int>)? {
+        guard case .header = state, headerBytes.count == 0, !messageInProgress else { return nil }
+        let available = input.count - index
+        guard available >= 2 else { return nil }
+        let first = input[index], second = input[index + 1]
+        let opcode: WebSocketOpcode
+        switch first {
+        case 0x81: opcode = .text // FIN, no RSV bits
+        case 0x82: opcode = .binary
+        default: return nil
+        }
+        let masked = second & 0x80 != 0
+        guard masked == (role == .server) else { return nil }
+        var cursor = index + 2
+        var length = Int(second & 0x7F)
+        if length == 126 {
+            guard available >= 4 else { return nil }
+            length = Int(input[cursor]) << 8 | Int(input[cursor + 1])
+            guard length >= 126 else { return nil }
+            cursor += 2
+        } else if length == 127 {
+            return nil // 64 KiB or more: the copy dominates; `next` takes it
+        }
+        guard length <= limits.maxFrameSize, length <= limits.maxMessageSize else { return nil }
+        let keyStart = cursor
+        if masked { cursor += 4 }
+        guard input.count - cursor >= length else { return nil }
+        let range = cursor..<(cursor + length)
+        if masked, length > 0 {
+            let key = WebSocketMaskingKey(input[keyStart], input[keyStart + 1], input[keyStart + 2], input[keyStart + 3])
+            key.apply(to: UnsafeMutableRawBufferPointer(rebasing: input[range]), payloadOffset: 0)
+        }
+        // What `checkLength` records for a data frame that starts and ends a message.
+        messageCompressed = false
+        messageBytes = length
+        messageFragments = 1
+        index = range.upperBound
+        return (opcode, range)
+    }
+
     /// Right after `.frameStart`: when the frame's whole payload is in `input`, unmasks it in
     /// place, moves `index` past the frame and returns the payload's range, so the frame's
     /// `.payload` and `.frameEnd` events are not produced (one call per frame instead of

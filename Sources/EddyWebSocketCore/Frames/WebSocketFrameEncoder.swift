@@ -19,7 +19,7 @@ public enum WebSocketFrameEncoder {
     /// Calls `body` with the encoded `header` (at most 14 bytes, on the stack: nothing is
     /// allocated), for a driver that writes a frame's header and payload to its transport
     /// itself.
-    @inlinable
+    @inlinable @inline(__always)
     public static func withHeader<Result, Failure: Error>(
         _ header: WebSocketFrameHeader, _ body: (RawSpan) throws(Failure) -> Result
     ) throws(Failure) -> Result {

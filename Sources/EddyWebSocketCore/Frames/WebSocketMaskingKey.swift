@@ -51,12 +51,13 @@ public struct WebSocketMaskingKey: Sendable, Hashable {
     public func apply(to buffer: UnsafeMutableRawBufferPointer, payloadOffset: Int = 0) {
         guard let base = buffer.baseAddress else { return }
         let count = buffer.count
-        // The 8-byte pattern as it lies in memory, rotated to the payload offset, so the
-        // word loop is independent of endianness.
-        var pattern: UInt64 = 0
-        withUnsafeMutableBytes(of: &pattern) { raw in
-            for j in 0..<8 { raw[j] = byte(at: payloadOffset + j) }
-        }
+        // The 8-byte pattern as it lies in memory, rotated to the payload offset: the key as
+        // a little-endian number (byte 0 lowest), rotated right by the offset's bytes, twice,
+        // stored little-endian. So the word loop is independent of endianness.
+        let key = UInt32(bytes.0) | UInt32(bytes.1) << 8 | UInt32(bytes.2) << 16 | UInt32(bytes.3) << 24
+        let shift = UInt32(payloadOffset & 3) * 8
+        let rotated = shift == 0 ? key : (key >> shift) | (key << (32 - shift))
+        let pattern = (UInt64(rotated) | UInt64(rotated) << 32).littleEndian
         var index = 0
         // unsafe: unaligned 8-byte loads/stores inside `buffer`'s bounds
         // (index + 8 <= count).
