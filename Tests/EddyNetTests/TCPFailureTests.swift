@@ -1,18 +1,18 @@
 import EddyLoop
 import EddyNet
 import EddyShared
+import EddyTestSupport
 import Testing
 
 @Suite("TCP failures, cancellation and shutdown", .timeLimit(.minutes(1)))
 struct TCPFailureTests {
     @Test func connectRefused() async throws {
         let group = try EventLoopGroup(loopCount: 1)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
-        let port = listener.localAddress.port
-        await listener.close()
+        let refusing = try RefusingLoopbackPort()
         let error = await #expect(throws: IOError.self) {
-            _ = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: group.loops[0])
+            _ = try await TCPConnection.connect(host: "127.0.0.1", port: refusing.port, on: group.loops[0])
         }
+        withExtendedLifetime(refusing) {}
         #expect(error?.code == .connectionRefused)
         #expect(error?.name == "ECONNREFUSED")
         #expect(await group.shutdown().allSatisfy { $0.isClean })

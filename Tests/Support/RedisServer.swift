@@ -105,9 +105,30 @@ public final class RedisServer: @unchecked Sendable {
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
 public func freeLoopbackPort() throws -> Int {
+    let (fd, port) = try boundLoopbackSocket()
+    close(fd)
+    return port
+}
+
+/// A port on 127.0.0.1 that refuses connections for as long as this is held: a socket bound
+/// to it that does not listen. Unlike a port closed a moment ago, no other socket (another
+/// test's listener, whose accept and close would reset the connection instead) can take it
+/// meanwhile.
+public final class RefusingLoopbackPort: @unchecked Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        (fd, port) = try boundLoopbackSocket()
+    }
+
+    deinit { close(fd) }
+}
+
+/// A TCP socket bound to 127.0.0.1 on a port the kernel chose, not listening.
+private func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw ChildProcessError("socket: \(errno)") }
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -117,8 +138,12 @@ public func freeLoopbackPort() throws -> Int {
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
     }
-    guard bound else { throw ChildProcessError("bind: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard bound else {
+        let error = errno
+        close(fd)
+        throw ChildProcessError("bind: \(error)")
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
 /// Sends `text` to 127.0.0.1:`port` and returns the first reply bytes (blocking; 1 s read timeout); nil if it cannot connect.

@@ -125,11 +125,10 @@ struct WebSocketConnectionTests {
         let loop = try EventLoop()
         let group = try EventLoopGroup(loopCount: 1)
         // Refused.
-        let closed = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
-        let port = closed.localAddress.port
-        await closed.close()
-        let refused = await #expect(throws: IOError.self) { _ = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/", on: loop) }
+        let closed = try RefusingLoopbackPort()
+        let refused = await #expect(throws: IOError.self) { _ = try await WebSocket.connect(to: "ws://127.0.0.1:\(closed.port)/", on: loop) }
         #expect(refused?.code == .connectionRefused)
+        withExtendedLifetime(closed) {}
         // A server that accepts but never answers the handshake.
         let silent = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
         var configuration = WebSocketClientConfiguration()
