@@ -182,4 +182,34 @@ struct CoalescedDeliveryTests {
         _ = await clients.shutdown()
         #expect(await server.stop())
     }
+
+    /// Per-iteration delivery keeps a member's order with what its socket sends of its own in
+    /// the same iteration: a direct send, and a Close, leave after the publishes held before
+    /// them, as with immediate delivery (the socket hands held output over before it writes).
+    @Test(arguments: [RoomDelivery.immediate, .perIteration])
+    func aDirectSendAndACloseInOneIterationComeAfterTheHeldPublishes(delivery: RoomDelivery) async throws {
+        let server = try await Server.start(delivery: delivery)
+        let clients = try EventLoopGroup(loopCount: 1)
+        let client = try await WebSocket.connect(to: server.url, on: clients.loops[0])
+        let reader = Task(executorPreference: clients.loops[0]) { () -> [String] in
+            var read: [String] = []
+            for try await message in client.messages { if case .text(let text) = message { read.append(text) } }
+            return read
+        }
+        for _ in 0..<1_000 where await server.rooms.memberCount(of: "r") < 1 { try await clients.loops[0].sleep(for: .milliseconds(10)) }
+        let socket = try #require(server.members.sockets.withLock { $0 }.first)
+        let loop = server.group.loops[0]
+        let shard = RoomShard(loop: loop, delivery: delivery)
+        await shard.join(Outbox(socket: socket, policy: .dropOldest), room: "x", floor: nil)
+        // Jobs queued in one go run in order in one loop iteration.
+        try await loop.submit {
+            shard.deliver(PreparedMessage(.text("a")), to: "x", key: nil, position: nil)
+            loop.execute { _ = try? socket.sendWithoutWaiting(.text("direct")) }
+            shard.deliver(PreparedMessage(.text("b")), to: "x", key: nil, position: nil)
+            loop.execute { socket.beginClosing(code: .goingAway, reason: "bye") }
+        }
+        #expect(try await reader.value == ["a", "direct", "b"])
+        _ = await clients.shutdown()
+        #expect(await server.stop())
+    }
 }

@@ -50,6 +50,9 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var idleActive = false
     @exclusivity(unchecked) private var corked: [any EndOfIterationFlushable] = []
     @exclusivity(unchecked) private var flushing: [any EndOfIterationFlushable] = []
+    /// Output held back until the end of this iteration (see `holdOutputUntilIterationEnd`).
+    @exclusivity(unchecked) private var held: [any EndOfIterationFlushable] = []
+    @exclusivity(unchecked) private var handingOver: [any EndOfIterationFlushable] = []
     /// Write buffers given back after a flush, for the next iteration's corks
     /// (`WriteBufferPool`).
     @exclusivity(unchecked) var writeBuffers = WriteBufferPool()
@@ -260,7 +263,34 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Registers `holder` as holding output back until the end of this loop iteration (a
+    /// room's per-iteration delivery) that must leave before anything else written on this
+    /// loop: its `flushAtEndOfIteration()` runs once, at the iteration's end before the corks
+    /// are written, or earlier, when a socket is about to write something of its own
+    /// (`handOverHeldOutput()`). Loop thread only; registering twice before a flush is allowed.
+    package func holdOutputUntilIterationEnd(_ holder: any EndOfIterationFlushable) {
+        held.append(holder)
+        if !idleActive {
+            idleActive = true
+            uv_idle_start(idle) { handle in EventLoop.from(handle!.pointee.data).drainLocal() }
+        }
+    }
+
+    /// Hands over the output held back in this iteration (`holdOutputUntilIterationEnd`)
+    /// now. A socket calls this before it writes anything that did not come from a holder,
+    /// so held output keeps its place before it; with nothing held it is one comparison.
+    /// Loop thread only.
+    package func handOverHeldOutput() {
+        // Taken out first: what a holder writes calls back here, and finds nothing held.
+        while !held.isEmpty {
+            swap(&handingOver, &held)
+            for holder in handingOver { holder.flushAtEndOfIteration() }
+            handingOver.removeAll(keepingCapacity: true)
+        }
+    }
+
     private func flushCorked() {
+        handOverHeldOutput() // before the corks: what it hands over is corked too
         if corked.isEmpty {
             writeBuffers.releaseIfUnused(now: uv_now(uv))
             return

@@ -106,7 +106,9 @@ actor RoomShard: EndOfIterationFlushable {
     }
 
     /// Per-iteration delivery: the loop's end-of-iteration flush, before the corks' (the
-    /// members' sockets register theirs during the burst; the loop flushes those next).
+    /// members' sockets register theirs during the burst; the loop flushes those next), or
+    /// earlier, when a socket on the loop is about to write something of its own (so a
+    /// direct send never overtakes a held publish; see `EventLoop.handOverHeldOutput`).
     nonisolated func flushAtEndOfIteration() {
         assumeIsolated { shard in
             shard.flushRequested = false
@@ -119,7 +121,7 @@ actor RoomShard: EndOfIterationFlushable {
             pending.append(delivery)
             if !flushRequested {
                 flushRequested = true
-                loop.flushAtEndOfIteration(self)
+                loop.holdOutputUntilIterationEnd(self)
             }
             return
         }

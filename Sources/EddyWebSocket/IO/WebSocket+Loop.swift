@@ -318,6 +318,7 @@ extension WebSocket: ByteStreamReceiver {
         let backedUp: Bool
         LoopTally.add(.bytesSent, frame.count)
         do {
+            eventLoop.handOverHeldOutput()
             backedUp = try !transport.writeWithoutWaiting(frame)
         } catch {
             throw transportBroke()
@@ -353,6 +354,7 @@ extension WebSocket: ByteStreamReceiver {
         do {
             return try WebSocketFrameEncoder.withHeader(header) { headerBytes in
                 LoopTally.add(.bytesSent, headerBytes.byteCount + payload.byteCount)
+                eventLoop.handOverHeldOutput()
                 return try !transport.writeWithoutWaiting(headerBytes, payload)
             }
         } catch {
@@ -377,6 +379,7 @@ extension WebSocket: ByteStreamReceiver {
                 guard !state.transportClosing, !broken else { continue }
                 LoopTally.add(.bytesSent, bytes.count)
                 do {
+                    eventLoop.handOverHeldOutput()
                     if try !transport.writeWithoutWaiting(bytes) { backedUp = true }
                 } catch {
                     broken = true
@@ -420,6 +423,9 @@ extension WebSocket: ByteStreamReceiver {
     func startClosing(code: WebSocketCloseCode, reason: String, waiter: UnsafeContinuation<WebSocketCloseStatus, Never>?) {
         if let waiter { addCloseWaiter(waiter) }
         if state.transport == .closed { return }
+        // Output held back on the loop (a room's per-iteration delivery) leaves before the
+        // Close, as it would have if it had not been held.
+        eventLoop.handOverHeldOutput()
         // Safe to drop: sendClose fails only for a state that is not open, checked here.
         if proto.connectionState == .open { try? proto.sendClose(code: code, reason: reason) }
         // Read on until the peer's Close arrives, even if the consumer stopped reading or a

@@ -325,6 +325,7 @@ public final class WebSocket: @unchecked Sendable {
         guard proto.connectionState == .open, !state.transportClosing else { throw closedError() }
         LoopTally.add(.messagesSent, frames.count)
         LoopTally.add(.bytesSent, frames.reduce(0) { $0 + $1.count })
+        eventLoop.handOverHeldOutput()
         return try transport.writeWithoutWaiting(contentsOf: frames)
     }
 
@@ -333,6 +334,7 @@ public final class WebSocket: @unchecked Sendable {
         guard proto.connectionState == .open, !state.transportClosing else { throw closedError() }
         LoopTally.add(.messagesSent)
         LoopTally.add(.bytesSent, frame.count)
+        eventLoop.handOverHeldOutput()
         return try transport.writeWithoutWaiting(frame)
     }
 
@@ -353,6 +355,7 @@ public final class WebSocket: @unchecked Sendable {
             guard self.proto.connectionState == .open, !self.state.transportClosing else { throw self.closedError() }
             LoopTally.add(.messagesSent, frames.count)
             LoopTally.add(.bytesSent, frames.reduce(0) { $0 + $1.count })
+            self.eventLoop.handOverHeldOutput()
             return try !self.transport.writeWithoutWaiting(contentsOf: frames)
         }
         if backedUp { try await waitForDrain() }
