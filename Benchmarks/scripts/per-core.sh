@@ -5,8 +5,9 @@
 # (broadcast: from the moment ws-load reports its subscribers upgraded), split into user and
 # system time, with the server's minor page faults.
 #   ROUNDS (default 3)  DURATION (default 5)  SUBSCRIBERS (default 1000)
-#   SERVERS (default "eddy eddy-per-iteration nio-ws node-ws"; empty: only PEERS);
-#   eddy-per-iteration is Eddy's broadcast with `--delivery per-iteration` (no echo row)
+#   SERVERS (default "eddy eddy-immediate nio-ws node-ws"; empty: only PEERS);
+#   eddy-immediate is Eddy's broadcast with `--delivery immediate` (no echo row); `eddy`
+#   broadcasts with the default, per-iteration delivery
 #   PEERS: more servers, "name|echo command|broadcast command" separated by ';' (either
 #   command may be '-'). Each command must print "LISTENING <port>" once bound and stop on
 #   SIGTERM; e.g. a uWebSockets server you built yourself outside this repository.
@@ -15,7 +16,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-5}; SUBSCRIBERS=${SUBSCRIBERS:-1000}
-SERVERS=${SERVERS-"eddy eddy-per-iteration nio-ws node-ws"}
+SERVERS=${SERVERS-"eddy eddy-immediate nio-ws node-ws"}
 OUT=${OUT:-$BENCH/results/per-core-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 trap stop_server EXIT
@@ -23,13 +24,13 @@ gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/ws-load" "$BENCH/loadgen/ws-load.c" -lp
 
 declare -A ECHO=(
   [eddy]="$EDDY echo --port 0 --loops 1"
-  [eddy-per-iteration]="-"
+  [eddy-immediate]="-"
   [nio-ws]="$BENCH/.build/release/nio-ws-echo --port 0 --threads 1"
   [node-ws]="node $BENCH/node/ws-echo-server.js --port 0"
 )
 declare -A BROADCAST=(
   [eddy]="$EDDY echo --port 0 --loops 1 --broadcast --no-deflate"
-  [eddy-per-iteration]="$EDDY echo --port 0 --loops 1 --broadcast --no-deflate --delivery per-iteration"
+  [eddy-immediate]="$EDDY echo --port 0 --loops 1 --broadcast --no-deflate --delivery immediate"
   [nio-ws]="-"
   [node-ws]="node $BENCH/node/ws-broadcast-server.js --port 0"
 )

@@ -28,8 +28,8 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "With --broadcast: what a subscriber's outbox does when it is full (drop-oldest, drop-newest, close).")
     var outboxPolicy = "drop-oldest"
     @Option(help: "With --broadcast: bytes a subscriber's outbox may hold.") var outboxBytes = 1 << 20
-    @Option(help: "With --broadcast: when a publish reaches the subscribers: immediate (as the loop runs it), or per-iteration (held to the end of the loop iteration, then each subscriber's share in one call).")
-    var delivery = "immediate"
+    @Option(help: "With --broadcast: when a publish reaches the subscribers: per-iteration (held to the end of the loop iteration, then each subscriber's share in one call), or immediate (as the loop runs it).")
+    var delivery = "per-iteration"
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
     @OptionGroup var redis: RedisOptions
@@ -118,7 +118,7 @@ struct EchoCommand: AsyncParsableCommand {
         switch name {
         case "immediate": return .immediate
         case "per-iteration": return .perIteration
-        default: throw ValidationError("unknown --delivery '\(name)' (immediate, per-iteration)")
+        default: throw ValidationError("unknown --delivery '\(name)' (per-iteration, immediate)")
         }
     }
 }

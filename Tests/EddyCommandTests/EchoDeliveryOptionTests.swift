@@ -2,13 +2,13 @@
 import EddyRooms
 import Testing
 
-/// `eddy echo --broadcast --delivery`: when a publish reaches the subscribers, immediate by
-/// default, and a clear error for a name it does not know (and for an unknown outbox policy).
+/// `eddy echo --broadcast --delivery`: when a publish reaches the subscribers, per-iteration
+/// by default (as `RoomRegistry`), and a clear error for a name it does not know (and for an unknown outbox policy).
 @Suite("eddy echo: --delivery and --outbox-policy")
 struct EchoDeliveryOptionTests {
-    @Test func immediateByDefaultAndPerIterationOnRequest() throws {
-        #expect(try EchoCommand.delivery(named: EchoCommand.parse([]).delivery) == .immediate)
-        #expect(try EchoCommand.delivery(named: EchoCommand.parse(["--delivery", "per-iteration"]).delivery) == .perIteration)
+    @Test func perIterationByDefaultAndImmediateOnRequest() throws {
+        #expect(try EchoCommand.delivery(named: EchoCommand.parse([]).delivery) == .perIteration)
+        #expect(try EchoCommand.delivery(named: EchoCommand.parse(["--delivery", "immediate"]).delivery) == .immediate)
     }
 
     @Test(arguments: [["--delivery", "later"], ["--outbox-policy", "keep-all"]])

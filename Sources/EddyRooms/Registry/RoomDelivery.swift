@@ -1,30 +1,32 @@
 /// When a room's published messages are handed to its members' sockets.
 ///
+/// - `perIteration` (the default): each loop holds the publishes that reach it during one
+///   loop iteration and hands them to the members at the iteration's end, a member's share
+///   in one call (one append to its socket's cork). The writes leave at the same moment as
+///   with `immediate` (the end of the iteration); what changes is that a member's connection
+///   is visited once per iteration instead of once per publish, which is most of the CPU of a
+///   broadcast to thousands of members. A join or leave on the loop first hands out what is
+///   held, so it sits at its exact point of the stream, and so does anything a member's
+///   socket writes of its own in that iteration (a direct send, a pong, its Close): the
+///   socket has the loop hand held publishes over first (`EventLoop.handOverHeldOutput`).
 /// - `immediate`: each publish is handed to every member's outbox as soon as its loop runs
-///   it. Lowest latency; a member whose loop iteration sees several publishes still gets
-///   them in one write (the socket's cork), but a steady stream of publishes a little
-///   slower than a loop iteration costs one system call per message per member.
+///   it. A member whose loop iteration sees several publishes still gets them in one write
+///   (the socket's cork), but is visited once per publish.
 /// - `coalesced(atMostEvery:)`: each loop hands a room's messages to its members at most
 ///   once per `interval`, all that was published meanwhile at once, so they leave in one
 ///   write per member. A publish after a quiet interval still goes out at once; only a
 ///   publish that follows another within `interval` waits, and by at most `interval`
 ///   (plus the loop's own delay). For streams read by people (dashboards) a few
-///   milliseconds cost nothing and save most of the per-message system calls.
-///
-/// - `perIteration`: each loop holds the publishes that reach it during one loop iteration
-///   and hands them to the members at the iteration's end, a member's share in one call
-///   (one append to its socket's cork). The writes leave at the same moment as with
-///   `immediate` (the end of the iteration); what changes is that a member's connection is
-///   visited once per iteration instead of once per publish, which is most of the CPU of a
-///   broadcast to thousands of members. A join or leave on the loop first hands out what
-///   is held, so it sits at its exact point of the stream, as with `immediate`.
+///   milliseconds cost nothing and save most of the per-message system calls (a steady
+///   stream a little slower than a loop iteration otherwise costs one system call per
+///   message per member).
 ///
 /// Guarantees under all three: publish order per member, the ordered rooms' floors (a member
 /// joins at the head and gets exactly the positions above it), and outbox policies are the
 /// same; with `coalesced`, a member that joins a plain (unpositioned) room may also get
-/// what was published up to one interval before its join. With `coalesced` and
-/// `perIteration`, something sent to a member's socket directly (not through the room) in
-/// the same loop iteration as a publish may leave before that publish.
+/// what was published up to one interval before its join, and something sent to a member's
+/// socket directly (not through the room) while a publish waits for the interval may leave
+/// before that publish.
 public enum RoomDelivery: Sendable, Equatable {
     case immediate
     case coalesced(atMostEvery: Duration)

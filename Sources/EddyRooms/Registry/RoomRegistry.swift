@@ -41,10 +41,11 @@ public final class RoomRegistry: Sendable {
     ///
     /// - Parameter compression: when set, broadcasts over its threshold are also compressed
     ///   once (no context takeover) for members that negotiated `server_no_context_takeover`.
-    /// - Parameter delivery: at once (the default), or coalesced into one write per member
-    ///   per interval.
+    /// - Parameter delivery: at the end of the loop iteration a publish reaches the shard in
+    ///   (the default, `.perIteration`), as the loop runs it, or coalesced into one write per
+    ///   member per interval.
     public convenience init(group: EventLoopGroup, compression: PerMessageDeflateConfiguration? = nil,
-                            delivery: RoomDelivery = .immediate) {
+                            delivery: RoomDelivery = .perIteration) {
         self.init(compression: compression, delivery: delivery)
         shards.withLock { shards in
             for loop in group.loops { _ = shards.add(loop, delivery: delivery) }
@@ -53,7 +54,7 @@ public final class RoomRegistry: Sendable {
 
     /// A registry that adds a shard for each loop its members' sockets live on, as they join
     /// (for code that is built before its event loops, like a gateway installed into a router).
-    public init(compression: PerMessageDeflateConfiguration? = nil, delivery: RoomDelivery = .immediate) {
+    public init(compression: PerMessageDeflateConfiguration? = nil, delivery: RoomDelivery = .perIteration) {
         self.shards = Mutex(Shards())
         self.compressor = compression.map { BroadcastCompressor(configuration: $0) }
         self.delivery = delivery
