@@ -383,14 +383,50 @@ struct PlainFrameTests {
         #expect(!compressedPlain)
     }
 
-    @Test func aMaskedHeaderMatchesAppendHeader() {
-        for count in [0, 125, 126, 70_000] {
-            let header = WebSocketFrameHeader(fin: false, rsv1: true, opcode: .continuation, maskingKey: testKey, payloadLength: count)
-            var appended: [UInt8] = []
-            WebSocketFrameEncoder.appendHeader(header, to: &appended)
-            let viaSpan = WebSocketFrameEncoder.withHeader(header) { bytes in bytes.withUnsafeBytes { Array($0) } }
-            #expect(viaSpan == appended)
-            #expect(appended.count == 2 + (count < 126 ? 0 : count <= 0xFFFF ? 2 : 8) + 4)
+    /// Headers written byte for byte as RFC 6455 §5.2 lays them out, through both encoders.
+    @Test(arguments: [
+        (WebSocketFrameHeader(fin: true, opcode: .binary, payloadLength: 0), [0x82, 0x00] as [UInt8]),
+        (WebSocketFrameHeader(fin: true, opcode: .text, payloadLength: 125), [0x81, 0x7D]),
+        (WebSocketFrameHeader(fin: true, opcode: .binary, maskingKey: testKey, payloadLength: 300),
+         [0x82, 0xFE, 0x01, 0x2C, 0x37, 0xFA, 0x21, 0x3D]),
+        (WebSocketFrameHeader(fin: false, rsv1: true, opcode: .text, payloadLength: 65_535), [0x41, 0x7E, 0xFF, 0xFF]),
+        (WebSocketFrameHeader(fin: true, opcode: .continuation, maskingKey: testKey, payloadLength: 70_000),
+         [0x80, 0xFF, 0, 0, 0, 0, 0, 0x01, 0x11, 0x70, 0x37, 0xFA, 0x21, 0x3D]),
+    ])
+    func headersAreWrittenAsTheRFCLaysThemOut(header: WebSocketFrameHeader, expected: [UInt8]) {
+        var appended: [UInt8] = [0xAA] // something before: appended, not written over
+        WebSocketFrameEncoder.appendHeader(header, to: &appended)
+        #expect(appended == [0xAA] + expected)
+        let viaSpan = WebSocketFrameEncoder.withHeader(header) { bytes in bytes.withUnsafeBytes { Array($0) } }
+        #expect(viaSpan == expected)
+    }
+
+    /// A protocol error after a lent message, in the same input, is deferred as after a
+    /// copied one: the driver hands the message over, then fails the connection.
+    @Test func aViolationAfterALentMessageIsDeferred() throws {
+        var server = WebSocketProtocol(role: .server, configuration: testConfiguration())
+        var input = clientFrame(.text, Array("hi".utf8)) + [0x83, 0x80, 0, 0, 0, 0] // then reserved opcode 3
+        try input.withUnsafeMutableBytes { raw in
+            var index = 0
+            let lent = try #require(server.receiveData(raw, from: &index))
+            #expect(Array(raw[lent.payload]) == Array("hi".utf8))
+            #expect(server.receiveData(raw, from: &index) == nil)
+            let deferred = server.hasDeferredFailure, state = server.connectionState
+            #expect(deferred)
+            #expect(state == .open)
         }
+        server.failDeferred()
+        #expect(closeCode(in: written(server.takeActions()), readBy: .client) == 1002)
+        #expect(server.connectionState == .closed)
+        // Without a message before it in the input, the same violation fails at once.
+        var fresh = WebSocketProtocol(role: .server, configuration: testConfiguration())
+        var violation: [UInt8] = [0x83, 0x80, 0, 0, 0, 0]
+        violation.withUnsafeMutableBytes { raw in
+            var index = 0
+            #expect(fresh.receiveData(raw, from: &index) == nil)
+        }
+        let deferred = fresh.hasDeferredFailure, state = fresh.connectionState
+        #expect(!deferred)
+        #expect(state == .closed)
     }
 }

@@ -181,6 +181,43 @@ def read_close_code(sock, rest):
         data += chunk
 
 
+def read_frames_until_close(sock, rest):
+    """Every frame the server sends until its Close: [(opcode, payload)]."""
+    data = rest
+    frames = []
+    sock.settimeout(10)
+    while True:
+        while len(data) >= 2:
+            opcode = data[0] & 0x0F
+            length = data[1] & 0x7F
+            offset = 2
+            if length == 126:
+                length = struct.unpack("!H", data[2:4])[0]; offset = 4
+            elif length == 127:
+                length = struct.unpack("!Q", data[2:10])[0]; offset = 10
+            if len(data) < offset + length:
+                break
+            frames.append((opcode, data[offset:offset + length]))
+            data = data[offset + length:]
+            if opcode == 0x8:
+                return frames
+        chunk = sock.recv(65536)
+        if not chunk:
+            return frames
+        data += chunk
+
+
+def message_then_violation():
+    # Both in one write: the server answers the message before it fails the connection.
+    sock, rest = raw_handshake()
+    sock.sendall(frame(0x1, b"first") + frame(0x2, b"\x01\x02") + frame(0x3, b""))
+    frames = read_frames_until_close(sock, rest)
+    sock.close()
+    code = struct.unpack("!H", frames[-1][1][:2])[0] if frames and frames[-1][0] == 0x8 else None
+    check("messages before a violation in the same read are answered before the 1002",
+          frames[:2] == [(0x1, b"first"), (0x2, b"\x01\x02")] and code == 1002, str(frames))
+
+
 def raw_case(name, frames, expected):
     sock, rest = raw_handshake()
     for f in frames:
@@ -205,6 +242,7 @@ def raw_cases():
     raw_case("close mid-fragmented message answered with 1000",
              [frame(0x1, b"part", fin=False), frame(0x8, struct.pack("!H", 1000))], 1000)
     raw_case("close 3000 echoed", [frame(0x8, struct.pack("!H", 3000) + b"ok")], 3000)
+    message_then_violation()
 
 
 async def main():

@@ -53,6 +53,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Output held back until the end of this iteration (see `holdOutputUntilIterationEnd`).
     @exclusivity(unchecked) private var held: [any EndOfIterationFlushable] = []
     @exclusivity(unchecked) private var handingOver: [any EndOfIterationFlushable] = []
+    @exclusivity(unchecked) private var handingOverHeld = false
     /// Write buffers given back after a flush, for the next iteration's corks
     /// (`WriteBufferPool`).
     @exclusivity(unchecked) var writeBuffers = WriteBufferPool()
@@ -281,7 +282,11 @@ public final class EventLoop: @unchecked Sendable {
     /// so held output keeps its place before it; with nothing held it is one comparison.
     /// Loop thread only.
     package func handOverHeldOutput() {
-        // Taken out first: what a holder writes calls back here, and finds nothing held.
+        // What a holder writes calls back here: that call returns at once, and the loop
+        // below goes on with whatever is held, in order.
+        guard !held.isEmpty, !handingOverHeld else { return }
+        handingOverHeld = true
+        defer { handingOverHeld = false }
         while !held.isEmpty {
             swap(&handingOver, &held)
             for holder in handingOver { holder.flushAtEndOfIteration() }
@@ -290,12 +295,14 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func flushCorked() {
-        handOverHeldOutput() // before the corks: what it hands over is corked too
-        if corked.isEmpty {
+        if corked.isEmpty && held.isEmpty {
             writeBuffers.releaseIfUnused(now: uv_now(uv))
             return
         }
-        while !corked.isEmpty {
+        // Held output before the corks (what it hands over is corked too), until neither
+        // is left.
+        while !corked.isEmpty || (!held.isEmpty && !handingOverHeld) {
+            handOverHeldOutput()
             // Two arrays swapped back and forth keep their capacity: no allocation per
             // iteration.
             swap(&flushing, &corked)

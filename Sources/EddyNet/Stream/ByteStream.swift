@@ -99,12 +99,19 @@ extension ByteStream {
     public var remoteAddress: SocketAddress? { nil }
 
     /// Joins the two into one buffer for `writeWithoutWaiting(_:)`: correct for any stream
-    /// (TCP and TLS copy them into their outbound buffer instead).
+    /// (TCP and TLS copy small ones into their outbound buffer instead).
     public func writeWithoutWaiting(_ header: RawSpan, _ payload: RawSpan) throws -> Bool {
-        var joined: [UInt8] = []
-        joined.reserveCapacity(header.byteCount + payload.byteCount)
-        header.withUnsafeBytes { joined.append(contentsOf: $0) }
-        payload.withUnsafeBytes { joined.append(contentsOf: $0) }
-        return try writeWithoutWaiting(joined)
+        try writeWithoutWaiting([UInt8](joining: header, payload))
+    }
+}
+
+extension [UInt8] {
+    /// `header`'s bytes followed by `payload`'s, in one new array (for a write that must
+    /// hand them on as one buffer).
+    package init(joining header: RawSpan, _ payload: RawSpan) {
+        self.init()
+        reserveCapacity(header.byteCount + payload.byteCount)
+        header.withUnsafeBytes { append(contentsOf: $0) }
+        payload.withUnsafeBytes { append(contentsOf: $0) }
     }
 }

@@ -26,11 +26,7 @@ extension TCPConnection {
         let total = header.byteCount + payload.byteCount
         if total >= Self.corkLimit {
             // Large: joined and written at once, as `enqueueWrite` writes a large buffer.
-            var joined: [UInt8] = []
-            joined.reserveCapacity(total)
-            header.withUnsafeBytes { joined.append(contentsOf: $0) }
-            payload.withUnsafeBytes { joined.append(contentsOf: $0) }
-            return try enqueueWrite(CollectionOfOne(joined))
+            return try enqueueWrite(CollectionOfOne([UInt8](joining: header, payload)))
         }
         ownCork(minimumCapacity: cork.count + total)
         header.withUnsafeBytes { cork.append(contentsOf: $0) }

@@ -3,7 +3,8 @@
 /// - `perIteration` (the default): each loop holds the publishes that reach it during one
 ///   loop iteration and hands them to the members at the iteration's end, a member's share
 ///   in one call (one append to its socket's cork). The writes leave at the same moment as
-///   with `immediate` (the end of the iteration); what changes is that a member's connection
+///   with `immediate` (the end of the iteration; only a frame of 16 KiB or more, which a
+///   socket writes at once, waits for it here); what changes is that a member's connection
 ///   is visited once per iteration instead of once per publish, which is most of the CPU of a
 ///   broadcast to thousands of members. A join or leave on the loop first hands out what is
 ///   held, so it sits at its exact point of the stream, and so does anything a member's

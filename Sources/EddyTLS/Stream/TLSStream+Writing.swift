@@ -29,11 +29,7 @@ extension TLSStream {
             payload.withUnsafeBytes { plainCork.append(contentsOf: $0) }
             return try plaintextCorked()
         }
-        var joined: [UInt8] = []
-        joined.reserveCapacity(header.byteCount + payload.byteCount)
-        header.withUnsafeBytes { joined.append(contentsOf: $0) }
-        payload.withUnsafeBytes { joined.append(contentsOf: $0) }
-        return try encrypt(CollectionOfOne(joined))
+        return try encrypt(CollectionOfOne([UInt8](joining: header, payload)))
     }
 
     /// Waits for the TCP connection's queue (which holds the encrypted bytes).
@@ -88,11 +84,16 @@ extension TLSStream {
     /// iteration's writes into one record at its end (or when the cork fills). Reports TCP's
     /// queue as it is.
     private func plaintextCorked() throws -> Bool {
+        registerPlainCork()
+        return try transport.writeWithoutWaiting([])
+    }
+
+    /// Makes sure the corked plaintext is encrypted at the end of this loop iteration.
+    private func registerPlainCork() {
         if !plainCorkRegistered {
             plainCorkRegistered = true
             eventLoop.flushAtEndOfIteration(self)
         }
-        return try transport.writeWithoutWaiting([])
     }
 
     /// Encrypts the full records' worth of `bytes` now and corks the tail: a 16 KiB
@@ -103,10 +104,7 @@ extension TLSStream {
         let underWatermark = try bytes[..<whole].withUnsafeBytes { try encryptOne($0) }
         if whole < bytes.count {
             plainCork += bytes[whole...]
-            if !plainCorkRegistered {
-                plainCorkRegistered = true
-                eventLoop.flushAtEndOfIteration(self)
-            }
+            registerPlainCork()
         }
         return underWatermark
     }

@@ -33,6 +33,9 @@ extension WebSocket: ByteStreamReceiver {
         // it copies out the messages it completes; a responder is lent each message that
         // came whole in one frame, between the protocol's steps.
         LoopTally.add(.bytesReceived, bytes.count)
+        // Output held back on the loop leaves before what this read makes the socket write
+        // (a pong, a Close), and before the protocol's state can change under it.
+        eventLoop.handOverHeldOutput()
         guard let responder = responder?.value else {
             proto.receiveData(bytes)
             return protocolAdvanced()
@@ -52,7 +55,7 @@ extension WebSocket: ByteStreamReceiver {
     private func lend(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer, to responder: any WebSocketResponder) {
         LoopTally.add(.messagesReceived)
         guard events.isEmpty, status == nil, driver.enterCallback() else {
-            events.append(opcode == .text ? .text(String(decoding: payload, as: UTF8.self)) : .binary(Array(payload)))
+            events.append(WebSocketMessage(copying: payload, as: opcode == .text ? .text : .binary).event)
             bufferedBytes += payload.count
             return
         }
@@ -64,6 +67,7 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     public func streamDidEnd(_ error: (any Error)?) {
+        eventLoop.handOverHeldOutput()
         proto.receiveEOF() // abnormal (1006) unless the closing handshake already ended it
         protocolAdvanced()
     }
@@ -340,10 +344,7 @@ extension WebSocket: ByteStreamReceiver {
         }
         guard !state.transportClosing else { throw closedError() }
         if proto.sendsPlainFrames { return try writePlainFrame(kind == .text ? .text : .binary, bytes) }
-        let message: WebSocketMessage = bytes.withUnsafeBytes { raw in
-            kind == .text ? .text(String(decoding: raw, as: UTF8.self)) : .binary(Array(raw))
-        }
-        return try queue(message)
+        return try queue(bytes.withUnsafeBytes { WebSocketMessage(copying: $0, as: kind) })
     }
 
     /// Writes one unmasked, uncompressed data frame (see `sendsPlainFrames`). Returns

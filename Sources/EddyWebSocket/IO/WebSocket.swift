@@ -303,8 +303,9 @@ public final class WebSocket: @unchecked Sendable {
     }
 
     /// Sends a message given as bytes (a lent message's, or a slice of your own buffer)
-    /// without waiting, by `sendWithoutWaiting(_:)`'s rules; on a server the frame's header
-    /// and the bytes are copied straight into the transport's buffer. Text must be valid
+    /// without waiting, by `sendWithoutWaiting(_:)`'s rules; on a server a small frame's
+    /// header and bytes are copied straight into the transport's buffer (a large one, 16 KiB
+    /// or more, is joined first and written at once). Text must be valid
     /// UTF-8: otherwise this throws `WebSocketUsageError.invalidUTF8Text` and sends nothing.
     ///
     /// - Important: Call on `eventLoop` only.

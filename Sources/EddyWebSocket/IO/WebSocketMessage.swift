@@ -7,6 +7,24 @@ public enum WebSocketMessage: Sendable, Equatable {
     case binary([UInt8])
 }
 
+extension WebSocketMessage {
+    /// A message with a copy of `bytes` (for `.text`, bytes already known to be valid UTF-8).
+    init(copying bytes: UnsafeRawBufferPointer, as kind: WebSocketMessageKind) {
+        switch kind {
+        case .text: self = .text(String(decoding: bytes, as: UTF8.self))
+        case .binary: self = .binary(Array(bytes))
+        }
+    }
+
+    /// The protocol event that carries this message.
+    var event: WebSocketEvent {
+        switch self {
+        case .text(let text): return .text(text)
+        case .binary(let bytes): return .binary(bytes)
+        }
+    }
+}
+
 /// Which kind of data message a message's bytes are, for the calls that lend a message's
 /// bytes instead of a `WebSocketMessage` (`WebSocketResponder.webSocket(_:didReceive:as:)`,
 /// `WebSocket.sendWithoutWaiting(_:as:)`).

@@ -37,11 +37,13 @@ public protocol WebSocketResponder: Sendable {
     func webSocketDidOpen(_ socket: WebSocket)
     /// A complete text or binary message arrived.
     func webSocket(_ socket: WebSocket, didReceive message: WebSocketMessage)
-    /// A message that arrived whole in one frame (the usual case), lent for this call
-    /// only: `bytes` is its payload where it lies in the loop's receive buffer (text is
-    /// already checked to be valid UTF-8), so no buffer is allocated for it. Each message
-    /// comes either here or to `webSocket(_:didReceive:)` (fragmented and compressed ones
-    /// always go there), never to both.
+    /// A message that arrived whole in one frame and one read (the usual case), lent for
+    /// this call only: `bytes` is its payload where it lies in the loop's receive buffer
+    /// (text is already checked to be valid UTF-8), so no buffer is allocated for it. Each
+    /// message comes either here or to `webSocket(_:didReceive:)`, never to both; there go
+    /// the others: fragmented or compressed messages, a frame split across reads, bytes
+    /// that came with the handshake, and a message that arrives while a responder call is
+    /// still running.
     ///
     /// The default copies the bytes into a `WebSocketMessage` and calls
     /// `webSocket(_:didReceive:)`. Implement it to read or answer a message without that
@@ -54,10 +56,7 @@ public protocol WebSocketResponder: Sendable {
 extension WebSocketResponder {
     public func webSocketDidOpen(_ socket: WebSocket) {}
     public func webSocket(_ socket: WebSocket, didReceive bytes: RawSpan, as kind: WebSocketMessageKind) {
-        let message: WebSocketMessage = bytes.withUnsafeBytes { raw in
-            kind == .text ? .text(String(decoding: raw, as: UTF8.self)) : .binary(Array(raw))
-        }
-        webSocket(socket, didReceive: message)
+        webSocket(socket, didReceive: bytes.withUnsafeBytes { WebSocketMessage(copying: $0, as: kind) })
     }
     public func webSocketDidClose(_ socket: WebSocket, status: WebSocketCloseStatus) {}
 }

@@ -61,6 +61,9 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     private var closedEventSent = false
     /// Whether the input being read has completed a data message so far.
     private var inputCompletedMessage = false
+    /// Whether the last `receiveData(_:from:)` call returned a lent message (so the next
+    /// call resumes the same input after it).
+    private var lentFromThisInput = false
 
     @usableFromInline private(set) var events: [WebSocketEvent] = []
     /// A protocol error found after a complete data message in the same input: reported by
@@ -296,6 +299,8 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     /// unmasked in place, text already checked to be valid UTF-8. The caller takes the
     /// events and actions produced so far (they came before it), handles the message, then
     /// calls again with the same `index` until this returns nil (the input is used up).
+    /// A lent message counts as a message this input completed: a protocol error found
+    /// after it, in the same input, is deferred (`hasDeferredFailure`) as after a copied one.
     ///
     /// Nothing is copied for a lent message: a driver that hands the bytes to the
     /// application for the length of a call needs no buffer per message.
@@ -314,7 +319,9 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
     private mutating func receive(
         _ buffer: UnsafeMutableRawBufferPointer, from index: inout Int, lending: Bool
     ) -> WebSocketLentMessage? {
-        inputCompletedMessage = false
+        // Resuming after a lent message: that message completed in this input.
+        inputCompletedMessage = lending && lentFromThisInput
+        lentFromThisInput = false
         defer { inputCompletedMessage = false }
         if case .closed = state { return nil }
         if deferredFailure != nil { return nil }
@@ -326,12 +333,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
             // becomes its message in one step (lent, or one copy; no reassembly buffer).
             if case .open = state, case .none = inbound.message,
                let (opcode, range) = inbound.decoder.nextWholeDataFrame(buffer, index: &index) {
-                let payload = UnsafeRawBufferPointer(rebasing: buffer[range])
-                if lending {
-                    if wholeMessageIsValid(opcode, payload) { return WebSocketLentMessage(opcode: opcode, payload: range) }
-                } else {
-                    wholeMessageReceived(opcode, payload)
-                }
+                if let lent = wholeMessageReceived(opcode, buffer, range, lending: lending) { return lent }
                 continue
             }
             let event: WebSocketFrameDecoder.Event?
@@ -348,14 +350,7 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
                 if header.fin, !header.rsv1, header.opcode == .binary || header.opcode == .text,
                    case .open = state, case .none = inbound.message,
                    let range = inbound.decoder.takeWholePayload(buffer, index: &index) {
-                    let payload = UnsafeRawBufferPointer(rebasing: buffer[range])
-                    if lending {
-                        if wholeMessageIsValid(header.opcode, payload) {
-                            return WebSocketLentMessage(opcode: header.opcode, payload: range)
-                        }
-                    } else {
-                        wholeMessageReceived(header.opcode, payload)
-                    }
+                    if let lent = wholeMessageReceived(header.opcode, buffer, range, lending: lending) { return lent }
                     continue
                 }
                 frameStarted(header, inbound)
@@ -394,30 +389,29 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         }
     }
 
-    /// A data message that came whole in one frame (FIN, no RSV1): validated and handed out
-    /// as the frame-by-frame path would (`frameStarted`, `payloadReceived`, `frameEnded`).
-    private mutating func wholeMessageReceived(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
-        guard wholeMessageIsValid(opcode, payload) else { return }
-        if opcode == .text {
-            events.append(.text(String(decoding: payload, as: UTF8.self)))
-        } else {
-            events.append(.binary(Array(payload)))
-        }
-        inputCompletedMessage = true
-    }
-
-    /// Records a whole message's arrival and checks it (text must be valid UTF-8, §8.1);
-    /// an invalid one fails the connection with 1007 and gives false.
-    private mutating func wholeMessageIsValid(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+    /// A data message that came whole in one frame (FIN, no RSV1), at `range` of `buffer`:
+    /// validated (text must be valid UTF-8, §8.1; otherwise 1007), then lent (returned) or
+    /// made an event, as the frame-by-frame path would (`frameStarted`, `payloadReceived`,
+    /// `frameEnded`). Nil when it became an event or failed the connection.
+    private mutating func wholeMessageReceived(
+        _ opcode: WebSocketOpcode, _ buffer: UnsafeMutableRawBufferPointer, _ range: Range<Int>, lending: Bool
+    ) -> WebSocketLentMessage? {
         keepAlive.recordActivity()
+        let payload = UnsafeRawBufferPointer(rebasing: buffer[range])
         if opcode == .text {
             var utf8 = UTF8Validator()
             guard utf8.validate(payload), utf8.isComplete else {
                 fail(.init(.invalidUTF8))
-                return false
+                return nil
             }
         }
-        return true
+        if lending {
+            lentFromThisInput = true
+            return WebSocketLentMessage(opcode: opcode, payload: range)
+        }
+        events.append(opcode == .text ? .text(String(decoding: payload, as: UTF8.self)) : .binary(Array(payload)))
+        inputCompletedMessage = true
+        return nil
     }
 
     private mutating func frameStarted(_ header: WebSocketFrameHeader, _ inbound: WebSocketInboundState) {

@@ -393,15 +393,6 @@ struct FrameHeaderBytes {
         count += 1
     }
 
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        guard count + bytes.count <= 16 else { return }
-        // unsafe boundary: copies at most 16 - count bytes into the 16-byte inline storage.
-        withUnsafeMutableBytes(of: &storage) { target in
-            UnsafeMutableRawBufferPointer(rebasing: target[count..<(count + bytes.count)]).copyMemory(from: bytes)
-        }
-        count += bytes.count
-    }
-
     mutating func removeAll() { count = 0 }
 
     /// Calls `body` with the bytes appended so far.
