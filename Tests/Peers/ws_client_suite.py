@@ -157,30 +157,6 @@ def frame(opcode, payload, fin=True, mask=True, rsv=0):
     return header + key + payload
 
 
-def read_close_code(sock, rest):
-    data = rest
-    sock.settimeout(10)
-    while True:
-        while len(data) >= 2:
-            opcode = data[0] & 0x0F
-            length = data[1] & 0x7F
-            offset = 2
-            if length == 126:
-                length = struct.unpack("!H", data[2:4])[0]; offset = 4
-            elif length == 127:
-                length = struct.unpack("!Q", data[2:10])[0]; offset = 10
-            if len(data) < offset + length:
-                break
-            payload = data[offset:offset + length]
-            data = data[offset + length:]
-            if opcode == 0x8:
-                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-
-
 def read_frames_until_close(sock, rest):
     """Every frame the server sends until its Close: [(opcode, payload)]."""
     data = rest
@@ -207,13 +183,25 @@ def read_frames_until_close(sock, rest):
         data += chunk
 
 
+def close_code_of(frames):
+    """The code of the Close that ends `frames` (1005 for an empty one); None without one."""
+    if not frames or frames[-1][0] != 0x8:
+        return None
+    payload = frames[-1][1]
+    return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+
+
+def read_close_code(sock, rest):
+    return close_code_of(read_frames_until_close(sock, rest))
+
+
 def message_then_violation():
     # Both in one write: the server answers the message before it fails the connection.
     sock, rest = raw_handshake()
     sock.sendall(frame(0x1, b"first") + frame(0x2, b"\x01\x02") + frame(0x3, b""))
     frames = read_frames_until_close(sock, rest)
     sock.close()
-    code = struct.unpack("!H", frames[-1][1][:2])[0] if frames and frames[-1][0] == 0x8 else None
+    code = close_code_of(frames)
     check("messages before a violation in the same read are answered before the 1002",
           frames[:2] == [(0x1, b"first"), (0x2, b"\x01\x02")] and code == 1002, str(frames))
 
