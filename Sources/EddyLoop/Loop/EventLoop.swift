@@ -279,8 +279,8 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Hands over the output held back in this iteration (`holdOutputUntilIterationEnd`)
     /// now. A socket calls this before it writes anything that did not come from a holder,
-    /// so held output keeps its place before it; with nothing held it is one comparison.
-    /// Loop thread only.
+    /// and before it processes a read, so held output keeps its place before it; with
+    /// nothing held it is one comparison. Loop thread only.
     package func handOverHeldOutput() {
         // What a holder writes calls back here: that call returns at once, and the loop
         // below goes on with whatever is held, in order.
