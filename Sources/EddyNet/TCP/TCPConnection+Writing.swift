@@ -22,12 +22,12 @@ extension TCPConnection {
 
     public func writeWithoutWaiting(_ header: RawSpan, _ payload: RawSpan) throws -> Bool {
         precondition(eventLoop.inEventLoop, "writeWithoutWaiting must be called on the connection's event loop")
-        try checkWritable()
         let total = header.byteCount + payload.byteCount
         if total >= Self.corkLimit {
             // Large: joined and written at once, as `enqueueWrite` writes a large buffer.
             return try enqueueWrite(CollectionOfOne([UInt8](joining: header, payload)))
         }
+        try checkWritable()
         ownCork(minimumCapacity: cork.count + total)
         header.withUnsafeBytes { cork.append(contentsOf: $0) }
         payload.withUnsafeBytes { cork.append(contentsOf: $0) }
