@@ -89,42 +89,62 @@ struct CoalescedDeliveryTests {
     }
 
     /// Connects to `server`, waits until it is a member, publishes `texts` back to back, runs
-    /// `beforeClose`, closes the members with 1001, and returns what the client read and
-    /// the close code it got.
+    /// `beforeClose` (which can see what the client has read so far), closes the members with
+    /// 1001, and returns what the client read and the close code it got.
     static func publishThenClose(_ texts: [String], on server: Server,
-                                 beforeClose: () async -> Void) async throws -> (texts: [String], code: UInt16?) {
+                                 beforeClose: (_ readSoFar: @escaping @Sendable () -> [String]) async throws -> Void)
+        async throws -> (texts: [String], code: UInt16?) {
         let clients = try EventLoopGroup(loopCount: 1)
         let socket = try await WebSocket.connect(to: server.url, on: clients.loops[0])
-        let reader = Task(executorPreference: clients.loops[0]) { () -> [String] in
-            var read: [String] = []
-            for try await message in socket.messages { if case .text(let text) = message { read.append(text) } }
-            return read
+        let read = Mutex<[String]>([])
+        let reader = Task(executorPreference: clients.loops[0]) {
+            for try await message in socket.messages { if case .text(let text) = message { read.withLock { $0.append(text) } } }
         }
         for _ in 0..<1_000 where await server.rooms.memberCount(of: "r") < 1 { try await clients.loops[0].sleep(for: .milliseconds(10)) }
         for text in texts { server.rooms.publish(.text(text), to: "r") }
-        await beforeClose()
+        try await beforeClose { read.withLock { $0 } }
         await server.closeMembers()
-        let read = try await reader.value
+        try await reader.value
         let code = await socket.waitUntilClosed().code.rawValue
         _ = await clients.shutdown()
-        return (read, code)
+        return (read.withLock { $0 }, code)
     }
 
     @Test func publishesThatFollowABurstWaitForTheNextOne() async throws {
         // An interval far longer than the test: the second publish can only be held.
         let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(60)))
-        let result = try await Self.publishThenClose(["a", "b"], on: server) {
-            // Let the loop run the publishes (and the first one's write) before closing.
-            try? await server.group.loops[0].submit {}
+        let result = try await Self.publishThenClose(["a"], on: server) { readSoFar in
+            // "a" went at the end of its loop iteration; "b" comes in a later one.
+            for _ in 0..<1_000 where readSoFar().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            server.rooms.publish(.text("b"), to: "r")
+            try await server.group.loops[0].submit {}
         }
         #expect(result.texts == ["a"], "the held publish was delivered early: \(result.texts)")
         #expect(result.code == 1001)
         #expect(await server.stop())
     }
 
+    /// A publish after a quiet interval leaves at the end of the loop iteration it arrived
+    /// in, and takes along everything else the loop runs in that iteration: on a loop busy
+    /// writing, that is everything published meanwhile, in one write per member.
+    @Test func publishesThatReachTheLoopInOneIterationLeaveTogether() async throws {
+        let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(60)))
+        let loop = server.group.loops[0]
+        let result = try await Self.publishThenClose([], on: server) { _ in
+            // Jobs queued in one go run in one loop iteration.
+            try await loop.submit {
+                for text in ["a", "b", "c"] { server.rooms.publish(.text(text), to: "r") }
+            }
+            try await loop.submit {}
+        }
+        #expect(result.texts == ["a", "b", "c"])
+        #expect(result.code == 1001)
+        #expect(await server.stop())
+    }
+
     @Test func flushingPendingDeliversWhatWaitsBeforeTheCloseFrame() async throws {
         let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(60)))
-        let result = try await Self.publishThenClose(["a", "b", "c"], on: server) {
+        let result = try await Self.publishThenClose(["a", "b", "c"], on: server) { _ in
             await server.rooms.flushPending()
         }
         #expect(result.texts == ["a", "b", "c"])
@@ -137,8 +157,8 @@ struct CoalescedDeliveryTests {
     @Test(arguments: [RoomDelivery.immediate, .perIteration])
     func deliveryThatHoldsAtMostAnIterationHasSentEverythingAnIterationLater(delivery: RoomDelivery) async throws {
         let server = try await Server.start(delivery: delivery)
-        let result = try await Self.publishThenClose(["a", "b", "c"], on: server) {
-            try? await server.group.loops[0].submit {}
+        let result = try await Self.publishThenClose(["a", "b", "c"], on: server) { _ in
+            try await server.group.loops[0].submit {}
         }
         #expect(result.texts == ["a", "b", "c"])
         #expect(result.code == 1001)

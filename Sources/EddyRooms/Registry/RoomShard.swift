@@ -119,30 +119,40 @@ actor RoomShard: EndOfIterationFlushable {
     private func accept(_ delivery: PendingDelivery) {
         if holdsUntilIterationEnd {
             pending.append(delivery)
-            if !flushRequested {
-                flushRequested = true
-                loop.holdOutputUntilIterationEnd(self)
-            }
+            holdUntilIterationEnd()
             return
         }
         guard var pacer else { return deliverNow(delivery) }
+        pending.append(delivery)
+        // Already due at this iteration's end: it goes with what is there.
+        guard !flushRequested else { return }
         let decision = pacer.publish(at: .now)
         self.pacer = pacer
         switch decision {
         case .deliverNow:
-            deliverNow(delivery)
+            // Not alone: whatever else reaches this loop in the same iteration (under load,
+            // everything published while the loop was writing the last burst) goes with it.
+            holdUntilIterationEnd()
         case .holdAndArm(let delay):
-            pending.append(delivery)
             armBurst(after: delay)
         case .hold:
-            pending.append(delivery)
+            break
         }
     }
 
+    /// Registers the shard for this iteration's end-of-iteration flush (once per iteration).
+    private func holdUntilIterationEnd() {
+        guard !flushRequested else { return }
+        flushRequested = true
+        loop.holdOutputUntilIterationEnd(self)
+    }
+
     private func armBurst(after delay: Duration) {
+        // The timer only ends the interval; the burst itself waits for the end of the
+        // iteration the timer fires in, so publishes that loop iteration runs go with it.
         let timer = burstTimer ?? ScheduledWork(on: loop) { [weak self] in
             guard let shard = self else { return }
-            shard.assumeIsolated { $0.burst() }
+            shard.assumeIsolated { $0.holdUntilIterationEnd() }
         }
         burstTimer = timer
         timer.start(after: delay)
