@@ -18,12 +18,19 @@ final class RunFeed: RoomFeed {
     private let heartbeat: ScheduledWork
 
     /// Subscribes to the run (so the feed publishes everything after this call) and starts
-    /// forwarding on `loop`.
+    /// forwarding; heartbeats run on `loop`.
+    ///
+    /// The forwarding task runs on the global executor, not on a loop: a loop busy writing a
+    /// burst to thousands of dashboards would hold every committed event back for that long
+    /// before the rooms even saw it, and then each shard's loop would again (one wait where
+    /// there need be none). From the global executor a publish reaches every shard's loop
+    /// directly, in order (`RoomRegistry.publish` is callable from anywhere), and the event's
+    /// framing and compression run off the loops.
     init(runID: String, room: String, engine: DAGEngine, frames: FrameCache, rooms: RoomRegistry,
          heartbeatInterval: Duration, on loop: EventLoop) throws(DAGEngineError) {
         let subscription = try engine.subscribeEncoded(runID: runID)
         let running = self.running
-        forwarding = Task(executorPreference: loop) {
+        forwarding = Task(executorPreference: globalConcurrentExecutor) {
             for await event in subscription {
                 guard event.isLogged else { continue } // the subscription's own start (a snapshot)
                 rooms.publish(frames.prepared(forLogged: event), to: room, position: event.seq)
