@@ -29,7 +29,8 @@ public struct DAGStreamConfiguration: Sendable {
     public var commandsPerSecond = 20
     /// When a run's events (and the lobby's messages) reach the dashboards' sockets. Default:
     /// coalesced, at most one burst every 16 ms (a frame of a 60 Hz display): an event after
-    /// a quiet 16 ms goes out at once; events that come faster wait at most 16 ms and share
+    /// a quiet 16 ms goes out at the end of the loop iteration that receives it; events that
+    /// come faster wait at most 16 ms and share
     /// one write per dashboard, which keeps a run's fan-out to many dashboards from spending
     /// a system call per event on each. `.immediate` hands every event to the sockets as
     /// soon as it is logged.

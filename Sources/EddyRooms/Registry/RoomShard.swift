@@ -8,11 +8,12 @@ import EddyWebSocket
 /// never contend. Deliveries are submitted to the loop in publish order, so a join that
 /// runs on the loop sits at one exact point of every room's stream.
 ///
-/// With `RoomDelivery.coalesced`, messages that follow a delivery burst within the interval
-/// wait in `pending` (every room's, in publish order) for one timer, which hands them all to
-/// the members at once. With `RoomDelivery.perIteration`, every message waits there until
-/// the end of the loop iteration it arrived in (the loop's end-of-iteration flush, before
-/// the sockets' corks are written).
+/// With `RoomDelivery.perIteration`, every message waits in `pending` (every room's, in
+/// publish order) until the end of the loop iteration it arrived in (the loop's
+/// end-of-iteration flush, before the sockets' corks are written), which hands them all to
+/// the members at once. With `RoomDelivery.coalesced`, a burst is the same end-of-iteration
+/// flush, but at most one per interval: messages that follow a burst within the interval
+/// wait for one timer, and the burst comes at the end of the iteration the timer fires in.
 actor RoomShard: EndOfIterationFlushable {
     let loop: EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
@@ -22,16 +23,18 @@ actor RoomShard: EndOfIterationFlushable {
 
     /// Coalesced delivery's timing; nil for immediate delivery.
     private var pacer: DeliveryPacer?
-    /// Publishes waiting for the next burst (coalesced delivery only), in publish order.
+    /// Publishes waiting for the next burst (coalesced and per-iteration delivery), in publish order.
     private var pending: [PendingDelivery] = []
     private var bursting: [PendingDelivery] = []
-    /// Fires the next burst; created on first use, armed exactly while `pending` is not empty.
+    /// Coalesced delivery: ends the interval a held burst waits for; created on first use,
+    /// armed only while `pending` is not empty.
     private var burstTimer: ScheduledWork?
     /// Per-iteration delivery: publishes wait for the end of the loop iteration.
     private let holdsUntilIterationEnd: Bool
-    /// Per-iteration delivery: the shard is registered for this iteration's end-of-iteration
-    /// flush (set by the first held publish, cleared by the flush; a join, a leave or
-    /// `flushPending` may have emptied `pending` meanwhile).
+    /// The shard is registered for this iteration's end-of-iteration flush (per-iteration: set
+    /// by the first held publish; coalesced: by a publish after a quiet interval, or the
+    /// timer), cleared by the flush; a join, a leave or `flushPending` may have emptied
+    /// `pending` meanwhile.
     private var flushRequested = false
 
     init(loop: EventLoop, delivery: RoomDelivery = .immediate) {
