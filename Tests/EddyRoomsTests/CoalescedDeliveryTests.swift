@@ -232,4 +232,53 @@ struct CoalescedDeliveryTests {
         _ = await clients.shutdown()
         #expect(await server.stop())
     }
+
+    /// A burst to an ordered room hands each member the positions above its floor, as if
+    /// each had been offered in turn: rising positions (a run's events) are cut at the floor
+    /// in one step; others (a repeated or stale position) are checked one by one.
+    @Test func aBurstGivesEachOrderedMemberThePositionsAboveItsFloor() async throws {
+        #expect(RoomShard.risingPositions(Self.deliveries([1, 2, 5])[...])! == (1, 5))
+        #expect(RoomShard.risingPositions(Self.deliveries([1, 2, 2])[...]) == nil)
+        #expect(RoomShard.risingPositions(Self.deliveries([1, nil, 3])[...]) == nil)
+
+        let server = try await Server.start(delivery: .perIteration)
+        let clients = try EventLoopGroup(loopCount: 1)
+        var readers: [Task<[String], any Error>] = []
+        for count in 1...4 {
+            let socket = try await WebSocket.connect(to: server.url, on: clients.loops[0])
+            readers.append(Task(executorPreference: clients.loops[0]) { () -> [String] in
+                var read: [String] = []
+                for try await message in socket.messages { if case .text(let text) = message { read.append(text) } }
+                return read
+            })
+            for _ in 0..<1_000 where await server.rooms.memberCount(of: "r") < count { try await clients.loops[0].sleep(for: .milliseconds(10)) }
+        }
+        let sockets = server.members.sockets.withLock { $0 }
+        try #require(sockets.count == 4)
+        let loop = server.group.loops[0]
+        let shard = RoomShard(loop: loop, delivery: .perIteration)
+        for (socket, floor) in zip(sockets, [Int64.min, 2, 5, 7]) {
+            await shard.join(Outbox(socket: socket, policy: .dropOldest), room: "x", floor: MemberFloor(floor))
+        }
+        // Each submit's publishes reach the loop in one iteration: one burst each.
+        try await loop.submit {
+            for position in Int64(1)...5 { shard.deliver(PreparedMessage(.text("p\(position)")), to: "x", key: nil, position: position) }
+        }
+        try await loop.submit {
+            for (text, position) in [("a", Int64(6)), ("b", 6), ("c", 4), ("d", 8)] {
+                shard.deliver(PreparedMessage(.text(text)), to: "x", key: nil, position: position)
+            }
+        }
+        try await loop.submit {}
+        await server.closeMembers()
+        var read: [[String]] = []
+        for reader in readers { read.append(try await reader.value) }
+        #expect(read == [["p1", "p2", "p3", "p4", "p5", "a", "d"], ["p3", "p4", "p5", "a", "d"], ["a", "d"], ["d"]])
+        _ = await clients.shutdown()
+        #expect(await server.stop())
+    }
+
+    static func deliveries(_ positions: [Int64?]) -> [PendingDelivery] {
+        positions.map { PendingDelivery(message: PreparedMessage(.text("m")), room: "x", key: nil, position: $0) }
+    }
 }

@@ -27,6 +27,12 @@ public final class MemberFloor: Sendable {
     /// Raises the floor to `position`; true if it was below (the member needs the message
     /// at `position`), false if the member already has it.
     func advance(to position: Int64) -> Bool {
-        self.position.max(position, ordering: .acquiringAndReleasing).oldValue < position
+        advanceReturningPrevious(to: position) < position
+    }
+
+    /// Raises the floor to `position` and returns the floor it had: the member needed the
+    /// positions above that one, up to `position`.
+    func advanceReturningPrevious(to position: Int64) -> Int64 {
+        self.position.max(position, ordering: .acquiringAndReleasing).oldValue
     }
 }

@@ -185,30 +185,55 @@ actor RoomShard: EndOfIterationFlushable {
             return
         }
         let keys = deliveries.map(\.key)
-        // A member without a floor gets every delivery, in the frames of its window: those
-        // lists are made once per window (usually one) and shared by all such members, so a
-        // member costs one outbox call and no array of its own.
+        // The lists of frames for members that get every delivery are made once per
+        // compression window (usually one) and shared by all such members, so such a member
+        // costs one outbox call and no array of its own.
         var shared: [(windowBits: Int?, frames: [[UInt8]])] = []
+        func framesForAll(_ windowBits: Int?) -> [[UInt8]] {
+            if let index = shared.firstIndex(where: { $0.windowBits == windowBits }) { return shared[index].frames }
+            let frames = deliveries.map { $0.message.frame(forSharedWindowBits: windowBits) }
+            shared.append((windowBits, frames))
+            return frames
+        }
+        // Positions that rise strictly (one run's events, the usual case of an ordered room):
+        // a member's floor then admits a suffix of them, found with one atomic operation.
+        let rising = Self.risingPositions(deliveries)
         var ownFrames: [[UInt8]] = []
         var ownKeys: [String?] = []
         rooms[room]?.forEachMember { outbox, floor, windowBits in
-            guard let floor else {
-                if let index = shared.firstIndex(where: { $0.windowBits == windowBits }) {
-                    return outbox.offerOnLoop(frames: shared[index].frames, keys: keys)
-                }
-                let frames = deliveries.map { $0.message.frame(forSharedWindowBits: windowBits) }
-                shared.append((windowBits, frames))
-                return outbox.offerOnLoop(frames: frames, keys: keys)
-            }
+            guard let floor else { return outbox.offerOnLoop(frames: framesForAll(windowBits), keys: keys) }
             ownFrames.removeAll(keepingCapacity: true)
             ownKeys.removeAll(keepingCapacity: true)
-            for delivery in deliveries {
-                if let position = delivery.position, !floor.advance(to: position) { continue }
-                ownFrames.append(delivery.message.frame(forSharedWindowBits: windowBits))
-                ownKeys.append(delivery.key)
+            if let rising {
+                // As if each delivery had been offered in turn: those above the floor pass,
+                // and the floor ends at the last one.
+                let had = floor.advanceReturningPrevious(to: rising.last)
+                if had < rising.first { return outbox.offerOnLoop(frames: framesForAll(windowBits), keys: keys) }
+                for delivery in deliveries where (delivery.position ?? .min) > had {
+                    ownFrames.append(delivery.message.frame(forSharedWindowBits: windowBits))
+                    ownKeys.append(delivery.key)
+                }
+            } else {
+                for delivery in deliveries {
+                    if let position = delivery.position, !floor.advance(to: position) { continue }
+                    ownFrames.append(delivery.message.frame(forSharedWindowBits: windowBits))
+                    ownKeys.append(delivery.key)
+                }
             }
             outbox.offerOnLoop(frames: ownFrames, keys: ownKeys)
         }
+    }
+
+    /// The first and last positions of `deliveries` if every one has a position and each is
+    /// above the one before; nil otherwise.
+    static func risingPositions(_ deliveries: ArraySlice<PendingDelivery>) -> (first: Int64, last: Int64)? {
+        guard let first = deliveries.first?.position else { return nil }
+        var last = first
+        for delivery in deliveries.dropFirst() {
+            guard let position = delivery.position, position > last else { return nil }
+            last = position
+        }
+        return (first, last)
     }
 
     private func deliverNow(_ delivery: PendingDelivery) {
