@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// `eddy chat` end to end: the built binary, its page, its room, its shutdown.
-@Suite("eddy chat", .timeLimit(.minutes(1)))
+@Suite("eddy chat", .timeLimit(.minutes(3)))
 struct ChatCommandTests {
     /// Starts `eddy chat --port 0`; returns the process and its port.
     static func startDemo() async throws -> (ChildProcess, Int) {

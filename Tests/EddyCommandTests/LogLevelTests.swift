@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `--log-level`: validated, and quiet by default (no `info` line at the default level).
-@Suite("eddy: --log-level", .timeLimit(.minutes(1)))
+@Suite("eddy: --log-level", .timeLimit(.minutes(3)))
 struct LogLevelTests {
     @Test func anUnknownLevelIsRefusedWithTheChoices() async throws {
         let (status, output) = try await runProcess(eddyBinary, ["echo", "--port", "0", "--log-level", "loud"])

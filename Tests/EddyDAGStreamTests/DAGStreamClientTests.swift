@@ -8,7 +8,7 @@ import EddyWebSocket
 import Foundation
 import Testing
 
-@Suite("DAGStreamClient", .timeLimit(.minutes(1)))
+@Suite("DAGStreamClient", .timeLimit(.minutes(3)))
 struct DAGStreamClientTests {
     static var operatorOnly: DAGStreamConfiguration {
         var configuration = DAGStreamConfiguration()

@@ -10,7 +10,7 @@ import Testing
 /// The DAG stream server as a library, in process: start, serve a run to a dashboard client,
 /// shut down from the embedding code (streams close with 1001, the log is flushed, `run`
 /// returns).
-@Suite("DAGStreamServer: the embedded server", .timeLimit(.minutes(1)))
+@Suite("DAGStreamServer: the embedded server", .timeLimit(.minutes(3)))
 struct DAGStreamServerTests {
     @Test func servesARunAndTheDashboardThenClosesStreamsWith1001() async throws {
         let log = try ScratchLog()

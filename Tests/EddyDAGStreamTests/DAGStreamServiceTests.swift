@@ -12,7 +12,7 @@ import Testing
 /// `DAGStreamServer.services(driver:)` in a `ServiceGroup` with a service of the program's
 /// own: a graceful shutdown stops that service first (streams still open), then the streams
 /// (1001), then the event log (flushed).
-@Suite("DAGStreamServer in a ServiceGroup", .timeLimit(.minutes(1)))
+@Suite("DAGStreamServer in a ServiceGroup", .timeLimit(.minutes(3)))
 struct DAGStreamServiceTests {
     /// Records, when told to shut down, how many streams the server still had open.
     final class ProgramService: Service {

@@ -8,7 +8,7 @@ import Testing
 
 /// A logged event's bytes go from the log to the wire as they are: live and replayed dashboards
 /// get byte-identical messages, and the frame cache frames each event once.
-@Suite("DAG stream: each event encoded once", .timeLimit(.minutes(1)))
+@Suite("DAG stream: each event encoded once", .timeLimit(.minutes(3)))
 struct EncodeOnceStreamTests {
     /// The next text message that is not a heartbeat.
     static func nextEvent(_ iterator: inout WebSocket.Messages.AsyncIterator) async throws -> [UInt8]? {

@@ -8,7 +8,7 @@ import Foundation
 import Testing
 
 /// The DAG stream server over TLS and its Swift client over `wss://`.
-@Suite("DAGStreamServer over TLS", .timeLimit(.minutes(1)))
+@Suite("DAGStreamServer over TLS", .timeLimit(.minutes(3)))
 struct SecureStreamTests {
     @Test func theSwiftClientFollowsAndDrivesARunOverWSS() async throws {
         let certificates = try await TestCertificates.shared.value

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// `GET /api/session`: the role a token has, so a dashboard shows controls only to operators.
-@Suite("DAG stream: the session's role", .timeLimit(.minutes(1)))
+@Suite("DAG stream: the session's role", .timeLimit(.minutes(3)))
 struct SessionRouteTests {
     @Test func eachTokenLearnsItsRoleAndNoTokenLearnsNothing() async throws {
         let log = try ScratchLog()

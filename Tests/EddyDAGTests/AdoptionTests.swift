@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `DAGEngine.adopt`: a second engine takes a live run over from the first one's logged events.
-@Suite("Adopting a run from its log", .timeLimit(.minutes(1)))
+@Suite("Adopting a run from its log", .timeLimit(.minutes(3)))
 struct AdoptionTests {
     /// fetch → (slow, review) → publish: once `slow` runs and `review` waits, the run has a
     /// completed node, a running one and a waiting gate. `slow` blocks on `release`.

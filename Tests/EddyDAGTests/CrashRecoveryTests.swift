@@ -21,7 +21,7 @@ final class LineCollector: Sendable {
     var snapshot: [String] { state.withLock { $0.lines } }
 }
 
-@Suite("Event log across a real process crash", .timeLimit(.minutes(1)))
+@Suite("Event log across a real process crash", .timeLimit(.minutes(3)))
 struct CrashRecoveryTests {
     /// The probe (`Tests/Fixtures/EventLogProbe`, an executable target this test target depends
     /// on) is built with the tests, into the products directory that holds the test bundle

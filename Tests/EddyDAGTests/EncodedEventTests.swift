@@ -5,7 +5,7 @@ import Testing
 
 /// Each logged event is encoded once, when it is logged; subscribers, the log and replays all
 /// carry those bytes.
-@Suite("Encoded events", .timeLimit(.minutes(1)))
+@Suite("Encoded events", .timeLimit(.minutes(3)))
 struct EncodedEventTests {
     /// A run of a few events held at a gate; its id is the test's own (the encoding counter is
     /// process-wide, and tests run in parallel).

@@ -3,7 +3,7 @@ import Foundation
 import EddyShared
 import Testing
 
-@Suite("Durable event log", .timeLimit(.minutes(1)))
+@Suite("Durable event log", .timeLimit(.minutes(3)))
 struct EventLogTests {
     func smallDAG() throws -> DAGDefinition {
         var b = DAGBuilder()

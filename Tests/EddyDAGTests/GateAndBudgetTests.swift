@@ -2,7 +2,7 @@ import EddyDAG
 import Foundation
 import Testing
 
-@Suite("Human gates and budget", .timeLimit(.minutes(1)))
+@Suite("Human gates and budget", .timeLimit(.minutes(3)))
 struct GateAndBudgetTests {
     func gateDAG() throws -> DAGDefinition {
         var b = DAGBuilder()

@@ -6,7 +6,7 @@ import Testing
 /// The engine's side of a log of record (`DAGEngine.replicate(to:policy:)`), with a replica the
 /// test acknowledges by hand (Redis's is tested in EddyRedisTests): nothing is shown or acted on
 /// before the replica stored it, a refused run goes on alone, a long wait is logged.
-@Suite("A log of record", .timeLimit(.minutes(1)))
+@Suite("A log of record", .timeLimit(.minutes(3)))
 struct LogOfRecordTests {
     /// Holds what the engine hands over; the test says when it is "stored".
     final class ManualReplica: EventReplica {

@@ -3,7 +3,7 @@ import Foundation
 import EddyShared
 import Testing
 
-@Suite("Live mutations", .timeLimit(.minutes(1)))
+@Suite("Live mutations", .timeLimit(.minutes(3)))
 struct MutationTests {
     @Test("a running node fans out new nodes feeding an existing join")
     func fanOutWhileRunning() async throws {

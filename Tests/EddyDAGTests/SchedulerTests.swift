@@ -2,7 +2,7 @@ import EddyDAG
 import Foundation
 import Testing
 
-@Suite("Scheduler scenarios", .timeLimit(.minutes(1)))
+@Suite("Scheduler scenarios", .timeLimit(.minutes(3)))
 struct SchedulerTests {
     @Test func chain() async throws {
         let (engine, dir) = try makeEngine()

@@ -3,7 +3,7 @@ import EddyTestSupport
 import Foundation
 import Testing
 
-@Suite("Snapshot + replay equals live state", .timeLimit(.minutes(1)))
+@Suite("Snapshot + replay equals live state", .timeLimit(.minutes(3)))
 struct SnapshotReplayTests {
     /// A random DAG: tasks that succeed, fail, retry, report cost and progress, gates decided by
     /// timeout, and one node that fans out.

@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 
-@Suite("Subscriptions", .timeLimit(.minutes(1)))
+@Suite("Subscriptions", .timeLimit(.minutes(3)))
 struct SubscriptionTests {
     func blockedRun(_ engine: DAGEngine, latch: Latch) async throws -> String {
         var b = DAGBuilder()

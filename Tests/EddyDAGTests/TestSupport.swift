@@ -25,7 +25,7 @@ final class ResumeOnce<T: Sendable>: Sendable {
 /// Runs `operation`, failing with `DeadlineExceeded` after `seconds` even if the operation
 /// does not observe cancellation (so no test can hang).
 func withDeadline<T: Sendable>(
-    _ seconds: Double = 45, _ operation: @escaping @Sendable () async throws -> T
+    _ seconds: Double = 180, _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
         let once = ResumeOnce(c)

@@ -6,7 +6,7 @@ import Testing
 
 /// Connection limits seen by a real HTTP client (Python's http.client): 429 over the
 /// per-address limit, 503 at capacity, the served connections unaffected.
-@Suite("HTTP server: connection limits answer 503 and 429", .timeLimit(.minutes(1)))
+@Suite("HTTP server: connection limits answer 503 and 429", .timeLimit(.minutes(3)))
 struct HTTPConnectionLimitTests {
     @Test func aPythonClientIsAnswered429PerAddressAnd503AtCapacity() async throws {
         let server = try await HTTPServerFixture.start(limits: ConnectionLimits(maxConnections: 4, maxConnectionsPerAddress: 2))

@@ -6,7 +6,7 @@ import Testing
 
 /// `HTTPServer` over real sockets: exact answers to bad requests, keep-alive and HEAD, a
 /// deadline on every phase of an exchange, and pipelining.
-@Suite("HTTP server", .timeLimit(.minutes(1)))
+@Suite("HTTP server", .timeLimit(.minutes(3)))
 struct HTTPServerTests {
     /// `expectAnswer` against `server`.
     func expect(_ status: Int, for request: String, server: HTTPServerFixture, closes: Bool = true,

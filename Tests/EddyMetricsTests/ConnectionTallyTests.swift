@@ -6,7 +6,7 @@ import Testing
 
 /// The listener's hooks: accepted, refused by status, closed and open, counted on the server's
 /// loop and folded from it (the client runs on a loop of its own, which is not folded).
-@Suite("Metrics: connections accepted, refused, closed", .timeLimit(.minutes(1)))
+@Suite("Metrics: connections accepted, refused, closed", .timeLimit(.minutes(3)))
 struct ConnectionTallyTests {
     @Test func aRefusalAtCapacityIsA503AndAClosedConnectionLeavesNoneOpen() async throws {
         let metrics = TestMetrics()

@@ -3,7 +3,7 @@ import EddyNet
 import Synchronization
 import Testing
 
-@Suite("TCP listener: connection limits refuse cleanly", .timeLimit(.minutes(1)))
+@Suite("TCP listener: connection limits refuse cleanly", .timeLimit(.minutes(3)))
 struct ConnectionLimitsTests {
     /// Everything a client reads until the server closes (bounded).
     static func readToEnd(_ connection: TCPConnection) async throws -> String {

@@ -5,7 +5,7 @@ import Testing
 /// Writes made in one loop iteration go out together from the socket's cork: the first is
 /// held by reference, later ones are copied into a buffer of the loop's pool, which goes
 /// back to the pool after the flush (`WriteBufferPool`).
-@Suite("Corked writes", .timeLimit(.minutes(1)))
+@Suite("Corked writes", .timeLimit(.minutes(3)))
 struct CorkTests {
     /// Distinct bytes for round `round`, connection `connection`, write `write`.
     static func bytes(_ round: Int, _ connection: Int, _ write: Int) -> [UInt8] {
@@ -26,6 +26,7 @@ struct CorkTests {
         let rounds = 40
         var expected = [[UInt8]](repeating: [], count: servers.count)
         let serverList = servers
+        var lastWrites = ContinuousClock.now
         for round in 0..<rounds {
             // One shared buffer first on every socket (held by reference), then a burst of
             // three and a single write (copied into the pool's buffers), in one iteration.
@@ -36,6 +37,7 @@ struct CorkTests {
                 expected[index] += Self.bytes(round, index, 1) + Self.bytes(round, index, 2) + Self.bytes(round, index, 3)
                 expected[index] += Self.bytes(round, index, 4)
             }
+            lastWrites = ContinuousClock.now
             try await loop.submit {
                 for (index, server) in serverList.enumerated() {
                     _ = try server.writeWithoutWaiting(shared)
@@ -50,7 +52,13 @@ struct CorkTests {
             #expect(received == expected[index], "connection \(index)")
         }
         let held = try await loop.submit { loop.spareWriteBuffers }
-        #expect(held.count >= 1 && held.count <= serverList.count, "the corks' buffers went back to the pool: \(held)")
+        // The pool frees its buffers in the first iteration a second after its last take: on
+        // a machine loaded enough to take that long to get here, they are already gone.
+        if ContinuousClock.now - lastWrites < .milliseconds(900) {
+            #expect(held.count >= 1 && held.count <= serverList.count, "the corks' buffers went back to the pool: \(held)")
+        } else {
+            #expect(held.count <= serverList.count)
+        }
         // A second past the last take, an iteration with nothing corked frees the pool.
         try await Task.sleep(for: .milliseconds(1100))
         try await loop.submit {}

@@ -5,7 +5,7 @@ import Testing
 /// The loop's list of open connections (`LoopConnections`): it stands for all of them in the
 /// loop's resources, forgets each one when it closes, whatever the order, and registers again
 /// after it emptied.
-@Suite("The loop's list of open connections", .timeLimit(.minutes(1)))
+@Suite("The loop's list of open connections", .timeLimit(.minutes(3)))
 struct LoopConnectionsTests {
     @Test func connectionsLeaveTheListInAnyOrderAndTheListRegistersAgain() async throws {
         let group = try EventLoopGroup(loopCount: 1)

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Eddy's TCP against a real, independent peer: Python's asyncio streams.
-@Suite("TCP against Python asyncio", .timeLimit(.minutes(1)))
+@Suite("TCP against Python asyncio", .timeLimit(.minutes(3)))
 struct PythonPeerTests {
     static let peers = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Peers")

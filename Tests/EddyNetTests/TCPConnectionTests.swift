@@ -3,7 +3,7 @@ import EddyNet
 import EddyShared
 import Testing
 
-@Suite("TCP connections on loopback", .timeLimit(.minutes(1)))
+@Suite("TCP connections on loopback", .timeLimit(.minutes(3)))
 struct TCPConnectionTests {
     @Test func echoRoundTrip() async throws {
         let server = try await EchoServer.start()

@@ -8,7 +8,7 @@ import Testing
 
 /// The Redis Streams event log against a real redis-server, and against the SQLite log it
 /// must agree with.
-@Suite("Redis Streams event log", .timeLimit(.minutes(1)))
+@Suite("Redis Streams event log", .timeLimit(.minutes(3)))
 struct RedisEventLogTests {
     static func event(_ run: String, _ seq: Int64) -> EventEnvelope {
         EventEnvelope(dagID: run, epoch: 1, seq: seq, ts: 1000 + seq,

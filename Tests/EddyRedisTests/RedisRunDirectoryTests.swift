@@ -13,7 +13,7 @@ import Testing
 /// Another node's view of a run (runs across nodes), against a real redis-server with AOF:
 /// the directory lists the owner's run and follows its stream live, across a Redis restart,
 /// with every `seq` once and the owner's bytes.
-@Suite("Redis run directory", .timeLimit(.minutes(1)))
+@Suite("Redis run directory", .timeLimit(.minutes(3)))
 struct RedisRunDirectoryTests {
     @Test func followsARunAcrossARedisRestartWithEverySeqOnceAndTheOwnersBytes() async throws {
         let redis = try await RedisServer.start(["--appendonly", "yes"])

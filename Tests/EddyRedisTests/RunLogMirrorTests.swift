@@ -12,7 +12,7 @@ import Testing
 /// The owner's mirror of its runs in Redis (runs across nodes), against a real redis-server:
 /// the stream holds exactly the SQLite log's bytes, the run is announced in the registry, and
 /// an outage that overflows the queue is repaired from SQLite.
-@Suite("Redis run log mirror", .timeLimit(.minutes(1)))
+@Suite("Redis run log mirror", .timeLimit(.minutes(3)))
 struct RunLogMirrorTests {
     /// An engine on a scratch SQLite log and a mirror of it with `queueLimit`.
     struct Fixture {

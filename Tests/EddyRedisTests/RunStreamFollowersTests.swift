@@ -14,7 +14,7 @@ import Testing
 /// redis-server: many runs at once get every entry in order once; a follower added while the
 /// read blocks is served without waiting for the block; a killed connection loses and repeats
 /// nothing; one follower's end (cancelled, malformed entry, wrong key type) leaves the others.
-@Suite("Run stream followers", .timeLimit(.minutes(1)))
+@Suite("Run stream followers", .timeLimit(.minutes(3)))
 struct RunStreamFollowersTests {
     struct Fixture {
         let redis: RedisServer

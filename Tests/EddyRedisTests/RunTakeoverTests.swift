@@ -10,7 +10,7 @@ import Testing
 /// `RunTakeover` against a real redis-server, one pass at a time (`poll`, no timing): a live run
 /// of node "a" whose lease is gone is adopted by node "b" and continued in the same stream under
 /// b's name; a run whose stream already ends is only announced finished; a held lease is left alone.
-@Suite("Redis run takeover", .timeLimit(.minutes(1)))
+@Suite("Redis run takeover", .timeLimit(.minutes(3)))
 struct RunTakeoverTests {
     /// first → review (gate) → last.
     static func definition() throws -> DAGDefinition {

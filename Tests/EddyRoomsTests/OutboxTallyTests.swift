@@ -6,7 +6,7 @@ import Testing
 
 /// The outboxes' metric tallies agree with their own counters: a stalled member's drops and
 /// queue, folded from the server's loops, and the queue gauge back at zero once it leaves.
-@Suite("Rooms: outbox metrics", .timeLimit(.minutes(1)))
+@Suite("Rooms: outbox metrics", .timeLimit(.minutes(3)))
 struct OutboxTallyTests {
     @Test func aStalledMembersDropsAndQueueAreTalliedAndItsQueueLeavesWithIt() async throws {
         let metrics = TestMetrics()

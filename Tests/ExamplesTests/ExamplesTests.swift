@@ -9,7 +9,7 @@ import Testing
 
 /// The executables under Examples/, run as a user would: each prints `LISTENING <port>`,
 /// does its job, and exits 0 on SIGTERM.
-@Suite("Examples", .timeLimit(.minutes(1)))
+@Suite("Examples", .timeLimit(.minutes(3)))
 struct ExamplesTests {
     @Test func tcpEchoEchoesBytes() async throws {
         let (echo, port, output) = try await startListeningProcess(builtExecutable("example-tcp-echo"), ["0"])

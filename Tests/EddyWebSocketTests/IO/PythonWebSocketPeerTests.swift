@@ -50,6 +50,9 @@ struct PythonWebSocketPeerTests {
         var configuration = WebSocketClientConfiguration()
         configuration.connection.maxMessageSize = 32 << 20
         configuration.connection.maxFrameSize = 32 << 20
+        // No pings either way: on a loaded machine a 16 MiB message can take longer to arrive
+        // than a pong timeout, and the pong waits behind it (keep-alive has tests of its own).
+        configuration.connection.keepAlive = .disabled
         let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/", configuration: configuration, on: loop)
         #expect(socket.isCompressed == compression)
         try await Task(executorPreference: loop) {

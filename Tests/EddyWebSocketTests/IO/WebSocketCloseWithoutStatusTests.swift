@@ -6,7 +6,7 @@ import Testing
 /// RFC 6455 §7.1.5: a Close frame without a status code is a clean close (1005). Like 1000
 /// and 1001 it ends `messages` normally (Python `websockets` treats it so; Autobahn's
 /// fuzzing server closes `getCaseCount` that way).
-@Suite("WebSocket: a Close without a status code is a normal end", .timeLimit(.minutes(1)))
+@Suite("WebSocket: a Close without a status code is a normal end", .timeLimit(.minutes(3)))
 struct WebSocketCloseWithoutStatusTests {
     @Test func messagesEndWithoutErrorAfterAnEmptyClose() async throws {
         let group = try EventLoopGroup(loopCount: 1)

@@ -5,7 +5,7 @@ import EddyNet
 import EddyWebSocket
 import Testing
 
-@Suite("WebSocket connections end to end", .timeLimit(.minutes(1)))
+@Suite("WebSocket connections end to end", .timeLimit(.minutes(3)))
 struct WebSocketConnectionTests {
     /// A server whose single route runs `handler`, with keep-alive set as given.
     static func server(keepAlive: WebSocketKeepAliveConfiguration = .disabled,

@@ -7,7 +7,7 @@ import Testing
 
 /// The server side of the WebSocket opening handshake over real sockets: exact refusals
 /// (RFC 6455 §4.2.1), origins, and the handshake's deadline.
-@Suite("WebSocket handshake: refusals and deadline", .timeLimit(.minutes(1)))
+@Suite("WebSocket handshake: refusals and deadline", .timeLimit(.minutes(3)))
 struct WebSocketHandshakeEdgeTests {
     static let upgradeHead = "GET /default HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     static let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

@@ -9,7 +9,7 @@ import Testing
 
 /// The loop-confined core of `WebSocket`: receiving is pushed by the transport, so the
 /// consumer's pace, its task's executor and its cancellation are what these check.
-@Suite("WebSocket loop side: backpressure, any caller, cancellation", .timeLimit(.minutes(1)))
+@Suite("WebSocket loop side: backpressure, any caller, cancellation", .timeLimit(.minutes(3)))
 struct WebSocketLoopSideTests {
     /// A handler that does not read makes the server stop reading: at most
     /// `bufferedMessageBytes` (plus one read) wait in the socket, the sender's `send`
@@ -185,7 +185,7 @@ struct WebSocketLoopSideTests {
 }
 
 /// Keep-alive runs on one ticker per loop for all its sockets.
-@Suite("WebSocket keep-alive ticker", .timeLimit(.minutes(1)))
+@Suite("WebSocket keep-alive ticker", .timeLimit(.minutes(3)))
 struct KeepAliveTickerTests {
     /// Eight raw clients on one server loop never answer pings: their pong timeouts expire
     /// in the same tick, and each socket leaves the ticker while it iterates. Every one gets

@@ -8,7 +8,7 @@ import Testing
 
 /// Sockets driven by a `WebSocketResponder`: callbacks on the loop, no task per connection.
 /// (The Python `websockets` suite also runs against a responder echo, for conformance.)
-@Suite("WebSocket responders (no task per connection)", .timeLimit(.minutes(1)))
+@Suite("WebSocket responders (no task per connection)", .timeLimit(.minutes(3)))
 struct WebSocketResponderTests {
     static func server(_ responder: some WebSocketResponder, connection: WebSocketConfiguration = WebSocketConfiguration()) async throws -> (EventLoopGroup, TCPListener, Task<Void, any Error>) {
         try await WebSocketConnectionTests.serve(WebSocketRoute(endpoint: WebSocketEndpoint(connection: connection), responder: responder))

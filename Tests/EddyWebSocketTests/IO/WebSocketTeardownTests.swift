@@ -11,7 +11,7 @@ import Testing
 /// How a connection ends, in the cases that are easy to get wrong: a reset seen by a send,
 /// cancellation of the task that holds it or waits on it, and the closing handshake's TCP
 /// close order. (Each test failed before the fix it guards.)
-@Suite("WebSocket teardown: resets, cancellation, close order", .timeLimit(.minutes(1)))
+@Suite("WebSocket teardown: resets, cancellation, close order", .timeLimit(.minutes(3)))
 struct WebSocketTeardownTests {
     /// A blocking raw socket: handshake, `frames` masked binary frames of `size` bytes, then
     /// an abortive close (RST, `SO_LINGER` 0). Runs on its own thread.

@@ -10,7 +10,7 @@ import Testing
 /// a wrapper that forwards to one and counts the bytes each way, served by a listener that
 /// wraps a `TCPListener`, as a TLS stream and listener will. Nothing in the server or the
 /// driver may need TCP itself.
-@Suite("HTTP and WebSocket over a wrapped byte stream", .timeLimit(.minutes(1)))
+@Suite("HTTP and WebSocket over a wrapped byte stream", .timeLimit(.minutes(3)))
 struct WrappedStreamTests {
     /// Serves `/healthz` and a WebSocket echo at `/echo` on a `CountingListener`.
     static func start(echo: EchoServerFixture.Echo) async throws -> (EventLoopGroup, CountingListener, Task<Void, any Error>) {
