@@ -3,9 +3,9 @@ import EddyNet
 import Synchronization
 import Testing
 
-/// `TCPListener.serveHandingOver`: a connection's second phase runs in a fresh child task
-/// that owns the connection.
-@Suite("Listener hand-over to a fresh task")
+/// `TCPListener.serveHandingOver`: a connection's second phase runs in a fresh task that
+/// owns the connection.
+@Suite("Listener hand-over to a fresh task", .timeLimit(.minutes(2)))
 struct HandOverTests {
     /// The first phase reads one byte and answers "1"; the hand-over body echoes until EOF,
     /// then the connection is closed for it.
@@ -70,6 +70,37 @@ struct HandOverTests {
         #expect(cancelled.load(ordering: .relaxed) == 4)
         for client in clients {
             #expect(try await client.read() == nil) // closed by the server after the body
+            await client.close()
+        }
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
+
+    /// Cancelling `serve` cancels the handlers still running (nothing handed over yet), and
+    /// `serve` waits for them, as it would for a task group's children.
+    @Test func cancellingServeCancelsAndAwaitsRunningHandlers() async throws {
+        let group = try EventLoopGroup(loopCount: 2)
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        let started = Atomic<Int>(0)
+        let cancelled = Atomic<Int>(0)
+        let serving = Task(executorPreference: listener.eventLoop) {
+            try await listener.serve { connection in
+                started.add(1, ordering: .relaxed)
+                // Waits for bytes that never come, until cancelled.
+                _ = try? await connection.read()
+                if Task.isCancelled { cancelled.add(1, ordering: .relaxed) }
+            }
+        }
+        var clients: [TCPConnection] = []
+        for _ in 0..<4 {
+            clients.append(try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: group.next()))
+        }
+        for _ in 0..<200 where started.load(ordering: .relaxed) < 4 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(started.load(ordering: .relaxed) == 4)
+        serving.cancel()
+        _ = try? await serving.value
+        #expect(cancelled.load(ordering: .relaxed) == 4)
+        for client in clients {
+            #expect(try await client.read() == nil) // closed by the server after the handler
             await client.close()
         }
         #expect(await group.shutdown().allSatisfy { $0.isClean })

@@ -5,9 +5,9 @@ public import EddyLoop
 /// written once.
 ///
 /// Guarantees every conforming type makes (see `TCPListener.serveHandingOver(_:)`):
-/// - every accepted stream is served by `handler` in its own child task that prefers the
+/// - every accepted stream is served by `handler` in its own task that prefers the
 ///   stream's loop, and is closed when the handler returns `.close` or throws;
-/// - `.handOver(body)` runs `body` exactly once in a fresh child task of the same call,
+/// - `.handOver(body)` runs `body` exactly once in a fresh task of the same call,
 ///   `.keepOpen` keeps the stream open with no task until it closes (and its driver is
 ///   done, `ByteStream.driverFinishesAfterClose()`);
 /// - `serveHandingOver` returns when the listener is closed and every handler, body and
@@ -25,7 +25,7 @@ public protocol ByteStreamListener: AnyObject, Sendable {
 }
 
 extension ByteStreamListener {
-    /// Serves every accepted stream with `handler`, each in its own child task that prefers
+    /// Serves every accepted stream with `handler`, each in its own task that prefers
     /// the stream's loop (no executor hop between I/O and handler), and closes each stream
     /// when its handler returns or throws. Returns when the listener is closed and every
     /// handler has finished; cancelling the calling task closes the listener and cancels

@@ -9,8 +9,8 @@
 public enum ConnectionOutcome: Sendable {
     /// The handler is done with the connection: close it.
     case close
-    /// Keep the connection open and run `body` in a fresh child task of the same `serve`
-    /// call (preferring the connection's loop); the connection is closed when `body`
+    /// Keep the connection open and run `body` in a fresh task of the same `serve` call,
+    /// which cancels it and waits for it like its handlers (preferring the connection's loop); the connection is closed when `body`
     /// returns, and also when `serve` is cancelled (so waits on it end without handlers of
     /// their own). `body` should capture only what the long phase needs.
     case handOver(@Sendable () async -> Void)

@@ -92,25 +92,31 @@ public final class TCPListener: ByteStreamListener {
     public var limits: ConnectionLimits { acceptor.admission.limits }
 
     /// Like `serve(_:)` (`ByteStreamListener`), but a handler may hand its connection over
-    /// to a fresh child task of the same group (`ConnectionOutcome.handOver`), which then
-    /// owns it and closes it when done. The hand-over goes through the task that accepts (the group's owner); once
-    /// the listener is closed and that task has stopped taking work, the handler's own task
-    /// runs the body instead. Either way the body runs exactly once, is cancelled with the
-    /// others, and `serve` waits for it. Cancelling `serve` also closes every handed-over
-    /// connection (the listener keeps a table of them), so that a body waiting on one
-    /// (directly or through a protocol on top, such as a WebSocket) ends even if that wait
-    /// installs no cancellation handler of its own: such a handler's frames would otherwise
-    /// sit on every idle connection's task. A handler may also keep its connection open
-    /// with no task at all (`ConnectionOutcome.keepOpen`); `serve` then returns once every
-    /// such connection has closed.
+    /// to a fresh task (`ConnectionOutcome.handOver`), which then owns it and closes it
+    /// when done. The hand-over goes through the task that accepts; once the listener is
+    /// closed and that task has stopped taking work, the handler's own task runs the body
+    /// instead. Either way the body runs exactly once, is cancelled with the others, and
+    /// `serve` waits for it. Cancelling `serve` also closes every handed-over connection (the
+    /// listener keeps a table of them), so that a body waiting on one (directly or through a
+    /// protocol on top, such as a WebSocket) ends even if that wait installs no cancellation
+    /// handler of its own: such a handler's frames would otherwise sit on every idle
+    /// connection's task. A handler may also keep its connection open with no task at all
+    /// (`ConnectionOutcome.keepOpen`); `serve` then returns once every such connection has
+    /// closed.
+    ///
+    /// Handlers and bodies run in tasks that `serve` keeps in a table (`ConnectionTasks`),
+    /// cancels when it is cancelled and waits for, as a task group's children would be; not
+    /// in a task group, whose runtime cost per finished child grows with the number of open
+    /// connections.
     public func serveHandingOver(_ handler: @escaping @Sendable (TCPConnection) async throws -> ConnectionOutcome) async throws {
         let acceptor = self.acceptor
+        let tasks = ConnectionTasks()
         try await withTaskCancellationHandler {
-            try await withThrowingDiscardingTaskGroup { group in
+            do {
                 while let event = try await acceptor.next() {
                     switch event {
                     case .accepted(let connection):
-                        group.addTask(executorPreference: connection.eventLoop) {
+                        tasks.start(on: connection.eventLoop) {
                             let outcome: ConnectionOutcome
                             do { outcome = try await handler(connection) } catch { outcome = .close }
                             let body: @Sendable () async -> Void
@@ -127,19 +133,26 @@ public final class TCPListener: ByteStreamListener {
                             await acceptor.endHandOver(connection)
                         }
                     case .handOver(let connection, let body):
-                        group.addTask(executorPreference: connection.eventLoop) {
+                        tasks.start(on: connection.eventLoop) {
                             await body()
                             await acceptor.endHandOver(connection)
                         }
                     }
                 }
+            } catch {
+                // As a task group would on an error: cancel the connections' tasks and wait.
+                tasks.cancelAll()
+                await tasks.waitUntilEmpty()
+                throw error
             }
+            await tasks.waitUntilEmpty()
             // Connections kept open with no task end on their own (or when `serve` is
             // cancelled, below): `serve` lasts as long as they do.
             await acceptor.waitUntilNoneTracked()
         } onCancel: {
             eventLoop.execute { self.acceptor.close() }
             acceptor.closeHandedOverForCancellation()
+            tasks.cancelAll()
         }
     }
 
