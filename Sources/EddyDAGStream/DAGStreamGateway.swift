@@ -214,11 +214,7 @@ public final class DAGStreamGateway: Sendable {
         // Events still waiting for their burst go before the close frames.
         await rooms.flushPending()
         let sockets = open.withLock { Array($0.sockets.values) }
-        await withTaskGroup(of: Void.self) { group in
-            for socket in sockets {
-                group.addTask { _ = await socket.close(code: .goingAway, reason: reason) }
-            }
-        }
+        await WebSocket.close(sockets, code: .goingAway, reason: reason)
     }
 
     /// Counts a command in, unless `closeAll` has begun (false: it is not run).

@@ -62,11 +62,7 @@ public final class OpenWebSockets: Sendable {
             state.closing = (code, reason)
             return state.sockets
         }
-        await withTaskGroup(of: Void.self) { group in
-            for socket in sockets {
-                group.addTask { _ = await socket.close(code: code, reason: reason) }
-            }
-        }
+        await WebSocket.close(sockets, code: code, reason: reason)
     }
 }
 

@@ -168,4 +168,23 @@ struct WebSocketTeardownTests {
         _ = try? await serving.value
         #expect(await group.shutdown().allSatisfy { $0.isClean })
     }
+
+    /// `WebSocket.close(_:code:reason:)` starts every closing handshake at once and returns
+    /// once every socket has closed, each cleanly, with the code it was given.
+    @Test(arguments: [EchoServerFixture.Echo.task, .responder])
+    func closingManySocketsAtOnceEndsEachWithItsHandshake(echo: EchoServerFixture.Echo) async throws {
+        let server = try await EchoServerFixture.start(echo: echo)
+        let clients = try EventLoopGroup(loopCount: 2)
+        var sockets: [WebSocket] = []
+        for index in 0..<40 {
+            sockets.append(try await WebSocket.connect(to: "\(server.baseURL)/default", on: clients.loops[index % 2]))
+        }
+        await WebSocket.close(sockets, code: .goingAway, reason: "bye")
+        for socket in sockets {
+            let status = await socket.waitUntilClosed() // at once: closed already
+            #expect(status.code == .goingAway && status.wasClean, "\(status)")
+        }
+        _ = await clients.shutdown()
+        #expect(await server.stop().allSatisfy { $0.isClean })
+    }
 }
