@@ -43,20 +43,28 @@ struct HandOverTests {
         #expect(await group.shutdown().allSatisfy { $0.isClean })
     }
 
-    /// Cancelling `serve` cancels handed-over bodies too, and `serve` waits for them.
-    @Test func cancellingServeCancelsAndAwaitsHandedOverBodies() async throws {
+    /// Cancelling `serve` cancels what runs for its connections, handlers still running
+    /// (nothing handed over yet) and handed-over bodies alike, and `serve` waits for them,
+    /// as it would for a task group's children.
+    @Test(arguments: [false, true])
+    func cancellingServeCancelsAndAwaitsWhatRunsForItsConnections(handedOver: Bool) async throws {
         let group = try EventLoopGroup(loopCount: 2)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
         let started = Atomic<Int>(0)
         let cancelled = Atomic<Int>(0)
+        @Sendable func waitForCancellation(_ connection: TCPConnection) async {
+            started.add(1, ordering: .relaxed)
+            // Waits for bytes that never come, until cancelled.
+            _ = try? await connection.read()
+            if Task.isCancelled { cancelled.add(1, ordering: .relaxed) }
+        }
         let serving = Task(executorPreference: listener.eventLoop) {
             try await listener.serveHandingOver { connection in
-                .handOver {
-                    started.add(1, ordering: .relaxed)
-                    // Waits for bytes that never come, until cancelled.
-                    _ = try? await connection.read()
-                    if Task.isCancelled { cancelled.add(1, ordering: .relaxed) }
+                guard handedOver else {
+                    await waitForCancellation(connection)
+                    return .close
                 }
+                return .handOver { await waitForCancellation(connection) }
             }
         }
         var clients: [TCPConnection] = []
@@ -69,38 +77,7 @@ struct HandOverTests {
         _ = try? await serving.value
         #expect(cancelled.load(ordering: .relaxed) == 4)
         for client in clients {
-            #expect(try await client.read() == nil) // closed by the server after the body
-            await client.close()
-        }
-        #expect(await group.shutdown().allSatisfy { $0.isClean })
-    }
-
-    /// Cancelling `serve` cancels the handlers still running (nothing handed over yet), and
-    /// `serve` waits for them, as it would for a task group's children.
-    @Test func cancellingServeCancelsAndAwaitsRunningHandlers() async throws {
-        let group = try EventLoopGroup(loopCount: 2)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
-        let started = Atomic<Int>(0)
-        let cancelled = Atomic<Int>(0)
-        let serving = Task(executorPreference: listener.eventLoop) {
-            try await listener.serve { connection in
-                started.add(1, ordering: .relaxed)
-                // Waits for bytes that never come, until cancelled.
-                _ = try? await connection.read()
-                if Task.isCancelled { cancelled.add(1, ordering: .relaxed) }
-            }
-        }
-        var clients: [TCPConnection] = []
-        for _ in 0..<4 {
-            clients.append(try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: group.next()))
-        }
-        for _ in 0..<200 where started.load(ordering: .relaxed) < 4 { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(started.load(ordering: .relaxed) == 4)
-        serving.cancel()
-        _ = try? await serving.value
-        #expect(cancelled.load(ordering: .relaxed) == 4)
-        for client in clients {
-            #expect(try await client.read() == nil) // closed by the server after the handler
+            #expect(try await client.read() == nil) // closed by the server after the handler or body
             await client.close()
         }
         #expect(await group.shutdown().allSatisfy { $0.isClean })

@@ -75,6 +75,22 @@ struct CoalescedDeliveryTests {
 
         var url: String { "ws://127.0.0.1:\(listener.localAddress.port)/room" }
 
+        /// Connects `count` clients on `loop`, one after the other, each a member of "r"
+        /// before the next connects; returns their readers (every text each reads, in order).
+        func connectReaders(_ count: Int, on loop: EventLoop) async throws -> [Task<[String], any Error>] {
+            var readers: [Task<[String], any Error>] = []
+            for member in 1...count {
+                let socket = try await WebSocket.connect(to: url, on: loop)
+                readers.append(Task(executorPreference: loop) { () -> [String] in
+                    var read: [String] = []
+                    for try await message in socket.messages { if case .text(let text) = message { read.append(text) } }
+                    return read
+                })
+                for _ in 0..<1_000 where await rooms.memberCount(of: "r") < member { try await loop.sleep(for: .milliseconds(10)) }
+            }
+            return readers
+        }
+
         /// Closes every member's socket with 1001, as a graceful shutdown does.
         func closeMembers() async {
             for socket in members.sockets.withLock({ $0 }) { _ = await socket.close(code: .goingAway, reason: "shutting down") }
@@ -172,16 +188,7 @@ struct CoalescedDeliveryTests {
     func aJoinBetweenTwoPublishesOfOneIterationGetsOnlyTheSecond(delivery: RoomDelivery) async throws {
         let server = try await Server.start(delivery: delivery)
         let clients = try EventLoopGroup(loopCount: 1)
-        var readers: [Task<[String], any Error>] = []
-        for count in 1...2 {
-            let socket = try await WebSocket.connect(to: server.url, on: clients.loops[0])
-            readers.append(Task(executorPreference: clients.loops[0]) { () -> [String] in
-                var read: [String] = []
-                for try await message in socket.messages { if case .text(let text) = message { read.append(text) } }
-                return read
-            })
-            for _ in 0..<1_000 where await server.rooms.memberCount(of: "r") < count { try await clients.loops[0].sleep(for: .milliseconds(10)) }
-        }
+        let readers = try await server.connectReaders(2, on: clients.loops[0])
         let sockets = server.members.sockets.withLock { $0 }
         try #require(sockets.count == 2)
         let loop = server.group.loops[0]
@@ -243,16 +250,7 @@ struct CoalescedDeliveryTests {
 
         let server = try await Server.start(delivery: .perIteration)
         let clients = try EventLoopGroup(loopCount: 1)
-        var readers: [Task<[String], any Error>] = []
-        for count in 1...4 {
-            let socket = try await WebSocket.connect(to: server.url, on: clients.loops[0])
-            readers.append(Task(executorPreference: clients.loops[0]) { () -> [String] in
-                var read: [String] = []
-                for try await message in socket.messages { if case .text(let text) = message { read.append(text) } }
-                return read
-            })
-            for _ in 0..<1_000 where await server.rooms.memberCount(of: "r") < count { try await clients.loops[0].sleep(for: .milliseconds(10)) }
-        }
+        let readers = try await server.connectReaders(4, on: clients.loops[0])
         let sockets = server.members.sockets.withLock { $0 }
         try #require(sockets.count == 4)
         let loop = server.group.loops[0]
