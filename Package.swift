@@ -87,7 +87,7 @@ let package = Package(
         // The metric catalogue, per-loop tallies and their folding into swift-metrics.
         .target(
             name: "EddyMetrics",
-            dependencies: ["CEddyTally", "EddyLoop", .product(name: "CoreMetrics", package: "swift-metrics")],
+            dependencies: ["CEddyTally", "EddyShared", "EddyLoop", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .target(

@@ -7,7 +7,8 @@ public import EddyLoop
 /// instead of one per message.
 ///
 /// Guarantees: a fold moves every series by exactly what the folding thread tallied since its
-/// previous fold; nothing is counted twice or lost on a thread that is folded. Run folds on
+/// previous fold, plus what was counted off the loops since any fold took it; nothing is
+/// counted twice or lost on a thread that is folded. Run folds on
 /// the thread whose tallies they take: `startFolding(on:every:)` and `foldNow(on:)` do.
 public final class TallyFolder: Sendable {
     private let counters: [(any CounterHandler)?]
@@ -39,9 +40,11 @@ public final class TallyFolder: Sendable {
         }
     }
 
-    /// Takes the calling thread's tallies and folds them.
+    /// Takes the calling thread's tallies and folds them, and what was counted off the loops
+    /// (`LoopTally.addFromAnyThread`) since any fold took it.
     public func foldCurrentThread() {
         fold(LoopTally.take())
+        fold(LoopTally.takeOffLoop())
     }
 
     /// Folds each loop's tallies on that loop every `interval` until the loops shut down (or

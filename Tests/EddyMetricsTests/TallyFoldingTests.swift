@@ -42,6 +42,21 @@ struct TallyFoldingTests {
         #expect(try metrics.expectMeter("eddy_connections_open").lastValue == 3)
     }
 
+    /// Counted off the loops (a broadcast compressed on the global executor): the next fold
+    /// on any loop takes it.
+    @Test func countsMadeOffTheLoopsAreFoldedByTheNextFoldOnALoop() async throws {
+        let metrics = TestMetrics()
+        let folder = TallyFolder(factory: metrics)
+        let group = try EventLoopGroup(loopCount: 2)
+        await Task.detached { LoopTally.addFromAnyThread(.deflateInputBytes, 1_000) }.value
+        _ = try await group.loops[1].submit { LoopTally.addFromAnyThread(.deflateInputBytes, 24) } // a loop's own tally
+        await folder.foldNow(on: group)
+        // At least: other suites running meanwhile may compress off the loops too.
+        let folded = try metrics.expectCounter("eddy_websocket_deflate_input_bytes_total").totalValue
+        #expect(folded >= 1_024)
+        _ = await group.shutdown()
+    }
+
     @Test func eachLoopFoldsItsOwnTalliesOnceBeforeAScrape() async throws {
         let metrics = TestMetrics()
         let folder = TallyFolder(factory: metrics)

@@ -24,6 +24,7 @@ static inline void eddy_tally_add(uint32_t slot, int64_t amount) {
 }
 
 void eddy_tally_set_enabled(int enabled);
+static inline int eddy_tally_is_enabled(void) { return eddy_tally_enabled; }
 
 // Copies this thread's tallies into `into` (EDDY_TALLY_SLOTS values) and zeroes them.
 void eddy_tally_take(int64_t *into);

@@ -86,9 +86,10 @@ public final class BroadcastCompressor: Sendable {
         guard payload.count >= threshold else { return nil }
         let deflated = codec.withLock { $0.compress(payload) }
         if let deflated {
-            // Once per broadcast message, however many members share the frame.
-            LoopTally.add(.deflateInputBytes, payload.count)
-            LoopTally.add(.deflateOutputBytes, deflated.count)
+            // Once per broadcast message, however many members share the frame; a publisher
+            // may run off the loops (a DAG run's feed runs on the global executor).
+            LoopTally.addFromAnyThread(.deflateInputBytes, payload.count)
+            LoopTally.addFromAnyThread(.deflateOutputBytes, deflated.count)
         }
         return deflated
     }
