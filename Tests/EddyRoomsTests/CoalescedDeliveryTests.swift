@@ -142,7 +142,8 @@ struct CoalescedDeliveryTests {
 
     /// A publish after a quiet interval leaves at the end of the loop iteration it arrived
     /// in, and takes along everything else the loop runs in that iteration: on a loop busy
-    /// writing, that is everything published meanwhile, in one write per member.
+    /// writing, that is everything published meanwhile (which then shares one burst, so one
+    /// write per member; this test checks that none of it waits for the interval).
     @Test func publishesThatReachTheLoopInOneIterationLeaveTogether() async throws {
         let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(60)))
         let loop = server.group.loops[0]

@@ -9,10 +9,11 @@
 public enum ConnectionOutcome: Sendable {
     /// The handler is done with the connection: close it.
     case close
-    /// Keep the connection open and run `body` in a fresh task of the same `serve` call,
-    /// which cancels it and waits for it like its handlers (preferring the connection's loop); the connection is closed when `body`
-    /// returns, and also when `serve` is cancelled (so waits on it end without handlers of
-    /// their own). `body` should capture only what the long phase needs.
+    /// Keep the connection open and run `body` in a fresh task (preferring the connection's
+    /// loop) that the same `serve` call cancels and waits for, as it does its handlers. The
+    /// connection is closed when `body` returns, and also when `serve` is cancelled (so waits
+    /// on it end without cancellation handlers of their own). `body` should capture only what
+    /// the long phase needs.
     case handOver(@Sendable () async -> Void)
     /// Keep the connection open with no task at all: something on its loop (a
     /// `ByteStreamReceiver` registered with `startReceiving`) drives it from now on and

@@ -16,7 +16,7 @@ import EddyShared
 /// once, on the given loop; `cancelAll()` cancels every task in the table and every task
 /// started after it; `waitUntilEmpty()` returns once every task started so far has
 /// finished. The tasks inherit the starting task's priority and task-local values, as child
-/// tasks would.
+/// tasks would; unlike children, they do not follow a later escalation of `serve`'s priority.
 final class ConnectionTasks: Sendable {
     private struct State {
         var running: [Int: Task<Void, Never>] = [:]
@@ -41,7 +41,8 @@ final class ConnectionTasks: Sendable {
             let id = state.nextID
             state.nextID += 1
             // Created under the lock, so the task is in the table before it can finish (its
-            // removal waits for the lock); creating a task only enqueues it.
+            // removal waits for the lock). No deadlock: creating a task only enqueues it (a
+            // loop never runs submitted work inline, `EventLoop.execute`).
             let task = Task(executorPreference: loop) {
                 await body()
                 self.finished(id)

@@ -140,7 +140,9 @@ public final class TCPListener: ByteStreamListener {
                     }
                 }
             } catch {
-                // As a task group would on an error: cancel the connections' tasks and wait.
+                // As a task group would on an error: cancel the connections' tasks and wait;
+                // close the handed-over connections too, so bodies parked on them end.
+                acceptor.closeHandedOverForCancellation()
                 tasks.cancelAll()
                 await tasks.waitUntilEmpty()
                 throw error

@@ -1,13 +1,15 @@
 /// The timing rule of `RoomDelivery.coalesced`, as a value: given when each publish arrives,
-/// it says whether the publish goes to the members now, or waits for a burst (and whether
-/// that burst's timer must be armed). Sans-IO; a `RoomShard` keeps one and the publishes.
+/// it says whether the publish may go to the members with the current loop iteration, or waits
+/// for a burst at the interval's end (and whether that burst's timer must be armed). Sans-IO;
+/// a `RoomShard` keeps one and the publishes.
 ///
-/// Guarantees: a publish at least `interval` after the last burst goes at once (and opens a
-/// new interval); any other publish waits, and bursts are at least `interval` apart; exactly
-/// one publish per burst arms the timer (the first held one), at the end of the interval.
+/// Guarantees: a publish at least `interval` after the last burst may go now (and opens a new
+/// interval); any other publish waits, and bursts are at least `interval` apart; exactly one
+/// publish per burst arms the timer (the first held one), at the end of the interval.
 struct DeliveryPacer {
     enum Decision: Equatable {
-        /// Deliver now; nothing is held.
+        /// Deliver with the current loop iteration (the shard holds it to that iteration's end,
+        /// with whatever else reaches the loop in it); no timer.
         case deliverNow
         /// Hold it, and arm the burst timer to fire after the delay.
         case holdAndArm(after: Duration)

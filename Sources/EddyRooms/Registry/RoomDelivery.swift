@@ -15,9 +15,9 @@
 ///   (the socket's cork), but is visited once per publish.
 /// - `coalesced(atMostEvery:)`: each loop hands a room's messages to its members at most
 ///   once per `interval`, all that was published meanwhile at once, so they leave in one
-///   write per member. A publish after a quiet interval still goes out at the end of the
-///   loop iteration it arrived in, with everything else that reached the loop in that
-///   iteration (under load, everything published while the loop wrote the last burst);
+///   write per member. A publish after a quiet interval still goes out with the loop's drain
+///   of the work it arrived with, together with everything else in that drain (under load,
+///   everything other threads published while the loop wrote the last burst);
 ///   only a publish that follows a burst within `interval` waits, and by at most `interval`
 ///   (plus the loop's own delay). For streams read by people (dashboards) a few
 ///   milliseconds cost nothing and save most of the per-message system calls (a steady

@@ -13,7 +13,9 @@ import EddyWebSocket
 /// end-of-iteration flush, before the sockets' corks are written), which hands them all to
 /// the members at once. With `RoomDelivery.coalesced`, a burst is the same end-of-iteration
 /// flush, but at most one per interval: messages that follow a burst within the interval
-/// wait for one timer, and the burst comes at the end of the iteration the timer fires in.
+/// wait for one timer, and the burst comes at that iteration's next drain of the loop's
+/// queued work. Either burst comes earlier when a socket on the loop reads or writes
+/// something of its own first (`EventLoop.handOverHeldOutput`).
 actor RoomShard: EndOfIterationFlushable {
     let loop: EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
@@ -151,8 +153,9 @@ actor RoomShard: EndOfIterationFlushable {
     }
 
     private func armBurst(after delay: Duration) {
-        // The timer only ends the interval; the burst itself waits for the end of the
-        // iteration the timer fires in, so publishes that loop iteration runs go with it.
+        // The timer only ends the interval; the burst waits for the loop's next drain of its
+        // queued work (in libuv's idle phase, after the timers: so with what the loop has
+        // queued itself, not yet with what other threads queued for its poll phase).
         let timer = burstTimer ?? ScheduledWork(on: loop) { [weak self] in
             guard let shard = self else { return }
             shard.assumeIsolated { $0.holdUntilIterationEnd() }
@@ -204,21 +207,24 @@ actor RoomShard: EndOfIterationFlushable {
             guard let floor else { return outbox.offerOnLoop(frames: framesForAll(windowBits), keys: keys) }
             ownFrames.removeAll(keepingCapacity: true)
             ownKeys.removeAll(keepingCapacity: true)
+            var had = Int64.min
             if let rising {
                 // As if each delivery had been offered in turn: those above the floor pass,
                 // and the floor ends at the last one.
-                let had = floor.advanceReturningPrevious(to: rising.last)
+                had = floor.advanceReturningPrevious(to: rising.last)
                 if had < rising.first { return outbox.offerOnLoop(frames: framesForAll(windowBits), keys: keys) }
-                for delivery in deliveries where (delivery.position ?? .min) > had {
-                    ownFrames.append(delivery.message.frame(forSharedWindowBits: windowBits))
-                    ownKeys.append(delivery.key)
+            }
+            for delivery in deliveries {
+                let passes = if rising != nil {
+                    (delivery.position ?? .min) > had
+                } else if let position = delivery.position {
+                    floor.advance(to: position)
+                } else {
+                    true
                 }
-            } else {
-                for delivery in deliveries {
-                    if let position = delivery.position, !floor.advance(to: position) { continue }
-                    ownFrames.append(delivery.message.frame(forSharedWindowBits: windowBits))
-                    ownKeys.append(delivery.key)
-                }
+                guard passes else { continue }
+                ownFrames.append(delivery.message.frame(forSharedWindowBits: windowBits))
+                ownKeys.append(delivery.key)
             }
             outbox.offerOnLoop(frames: ownFrames, keys: ownKeys)
         }
@@ -248,7 +254,7 @@ actor RoomShard: EndOfIterationFlushable {
     }
 }
 
-/// A publish as a shard received it, kept until its burst under coalesced delivery.
+/// A publish as a shard received it, kept until its burst (coalesced and per-iteration delivery).
 struct PendingDelivery {
     let message: PreparedMessage
     let room: String
