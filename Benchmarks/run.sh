@@ -30,6 +30,11 @@ done
 scripts/rss-idle.sh -n 10000 --offer deflate --active -- ../.build/release/eddy echo --port 0
 scripts/rss-idle.sh -n 10000 --offer deflate --active --label eddy-task -- ../.build/release/eddy echo --port 0 --task-per-connection
 NODE_PATH=/usr/share/nodejs scripts/rss-idle.sh -n 10000 --offer deflate --active -- node node/ws-echo-server.js --port 0 --deflate
+echo "== opening, closing and draining many connections (cost per connection as the count grows)"
+for mode in "" --drain; do
+  scripts/open-close.sh $mode -n "4000 8000 16000" -- ../.build/release/eddy echo --port 0 --loops 1 --task-per-connection
+  scripts/open-close.sh $mode -n "4000 8000 16000" -- ../.build/release/eddy echo --port 0 --loops 1
+done
 echo "== fan-out: Eddy rooms vs Node ws broadcast"
 scripts/run-fanout.sh
 echo "== DAG stream end to end: 1,000 and 10,000 dashboards"
