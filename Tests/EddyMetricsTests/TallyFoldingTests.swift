@@ -43,17 +43,21 @@ struct TallyFoldingTests {
     }
 
     /// Counted off the loops (a broadcast compressed on the global executor): the next fold
-    /// on any loop takes it.
+    /// on any loop takes it. The shared tally is the process's: another suite's folder (any
+    /// server with metrics running meanwhile) may take it first, into its own backend, so the
+    /// test tries up to 20 times; a count that is folded at all shows in one of them, and one
+    /// that is lost (counted into a thread's tally nobody folds) in none.
     @Test func countsMadeOffTheLoopsAreFoldedByTheNextFoldOnALoop() async throws {
-        let metrics = TestMetrics()
-        let folder = TallyFolder(factory: metrics)
         let group = try EventLoopGroup(loopCount: 2)
-        await Task.detached { LoopTally.addFromAnyThread(.deflateInputBytes, 1_000) }.value
-        _ = try await group.loops[1].submit { LoopTally.addFromAnyThread(.deflateInputBytes, 24) } // a loop's own tally
-        await folder.foldNow(on: group)
-        // At least: other suites running meanwhile may compress off the loops too.
-        let folded = try metrics.expectCounter("eddy_websocket_deflate_input_bytes_total").totalValue
-        #expect(folded >= 1_024)
+        var folded = false
+        for _ in 0..<20 where !folded {
+            let metrics = TestMetrics()
+            let folder = TallyFolder(factory: metrics)
+            await Task.detached { LoopTally.addFromAnyThread(.deflateInputBytes, 1_000) }.value
+            await folder.foldNow(on: group)
+            folded = try metrics.expectCounter("eddy_websocket_deflate_input_bytes_total").totalValue >= 1_000
+        }
+        #expect(folded)
         _ = await group.shutdown()
     }
 
