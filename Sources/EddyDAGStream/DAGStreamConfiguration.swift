@@ -32,8 +32,9 @@ public struct DAGStreamConfiguration: Sendable {
     /// a quiet 16 ms goes out at the end of the loop iteration that receives it; events that
     /// come faster wait at most 16 ms and share
     /// one write per dashboard, which keeps a run's fan-out to many dashboards from spending
-    /// a system call per event on each. `.immediate` hands every event to the sockets as
-    /// soon as it is logged.
+    /// a system call per event on each. When writing a burst takes a loop longer than 8 ms
+    /// (thousands of dashboards), bursts are spaced by twice that time instead. `.immediate`
+    /// hands every event to the sockets as soon as it is logged.
     public var delivery: RoomDelivery = .coalesced(atMostEvery: .milliseconds(16))
 
     public init() {}

@@ -49,6 +49,46 @@ struct EventLoopExecutorTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    /// Held output first, then every cork in the order registered: a room shard's coalesced
+    /// burst relies on this to learn when its members' writes are done (one cork more,
+    /// registered after theirs).
+    @Test func heldOutputGoesFirstThenCorksInTheOrderRegistered() async throws {
+        final class Log: Sendable {
+            let entries = Mutex<[String]>([])
+        }
+        final class Recorder: EndOfIterationFlushable {
+            let name: String
+            let log: Log
+            let onFlush: () -> Void
+            init(_ name: String, _ log: Log, onFlush: @escaping () -> Void = {}) {
+                self.name = name
+                self.log = log
+                self.onFlush = onFlush
+            }
+            func flushAtEndOfIteration() {
+                log.entries.withLock { $0.append(name) }
+                onFlush()
+            }
+        }
+        let loop = try EventLoop()
+        let log = Log()
+        try await loop.submit {
+            let first = Recorder("first cork", log)
+            let writes = [Recorder("write 1", log), Recorder("write 2", log)]
+            let last = Recorder("after the writes", log)
+            // A holder (a shard's burst) that corks its members' writes, then one cork more.
+            let holder = Recorder("held", log) {
+                for write in writes { loop.flushAtEndOfIteration(write) }
+                loop.flushAtEndOfIteration(last)
+            }
+            loop.flushAtEndOfIteration(first)
+            loop.holdOutputUntilIterationEnd(holder)
+        }
+        try await loop.submit { () }
+        #expect(log.entries.withLock { $0 } == ["held", "first cork", "write 1", "write 2", "after the writes"])
+        #expect(await loop.shutdown().isClean)
+    }
+
     @Test func actorsBoundToALoopRunOnIt() async throws {
         let loop = try EventLoop()
         let counter = LoopBoundCounter(loop: loop)

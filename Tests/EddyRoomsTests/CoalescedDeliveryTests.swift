@@ -37,6 +37,35 @@ struct CoalescedDeliveryTests {
         #expect(pacer.publish(at: start + .milliseconds(51)) == .deliverNow)
     }
 
+    @Test func aBurstThatTookLongSpacesTheNextOneByTwiceItsTime() {
+        let start = ContinuousClock.now
+        var pacer = DeliveryPacer(interval: .milliseconds(10))
+        #expect(pacer.publish(at: start) == .deliverNow)
+        pacer.burst(at: start)
+        // Writing it to the members took 30 ms: the next burst begins 60 ms after it began.
+        pacer.burstWritten(at: start + .milliseconds(30))
+        #expect(pacer.spacing == .milliseconds(60))
+        #expect(pacer.publish(at: start + .milliseconds(35)) == .holdAndArm(after: .milliseconds(25)))
+        #expect(pacer.publish(at: start + .milliseconds(50)) == .hold)
+        pacer.burst(at: start + .milliseconds(60))
+        // A quick burst brings the spacing back to the interval.
+        pacer.burstWritten(at: start + .milliseconds(61))
+        #expect(pacer.spacing == .milliseconds(10))
+        #expect(pacer.publish(at: start + .milliseconds(65)) == .holdAndArm(after: .milliseconds(5)))
+        pacer.burst(at: start + .milliseconds(70))
+        #expect(pacer.publish(at: start + .milliseconds(80)) == .deliverNow)
+    }
+
+    @Test func aBurstQuickerThanHalfTheIntervalLeavesTheIntervalAlone() {
+        let start = ContinuousClock.now
+        var pacer = DeliveryPacer(interval: .milliseconds(10))
+        #expect(pacer.publish(at: start) == .deliverNow)
+        pacer.burst(at: start)
+        pacer.burstWritten(at: start + .milliseconds(5))
+        #expect(pacer.spacing == .milliseconds(10))
+        #expect(pacer.publish(at: start + .milliseconds(10)) == .deliverNow)
+    }
+
     // MARK: With sockets
 
     /// The members' sockets, as the route saw them.

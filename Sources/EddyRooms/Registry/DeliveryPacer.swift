@@ -1,11 +1,17 @@
 /// The timing rule of `RoomDelivery.coalesced`, as a value: given when each publish arrives,
 /// it says whether the publish may go to the members with the current loop iteration, or waits
-/// for a burst at the interval's end (and whether that burst's timer must be armed). Sans-IO;
+/// for a burst at the spacing's end (and whether that burst's timer must be armed). Sans-IO;
 /// a `RoomShard` keeps one and the publishes.
 ///
-/// Guarantees: a publish at least `interval` after the last burst may go now (and opens a new
-/// interval); any other publish waits, and bursts are at least `interval` apart; exactly one
-/// publish per burst arms the timer (the first held one), at the end of the interval.
+/// The spacing between bursts is `interval`, or twice the time the last burst took to write
+/// if that is longer: the loop spends at most about half its time writing bursts, so under
+/// load each burst carries more publishes in the same one write per member, instead of the
+/// loop writing every member once per iteration and leaving nothing for reading.
+///
+/// Guarantees: a publish at least the spacing after the last burst began may go now (and
+/// begins a new spacing); any other publish waits, and bursts begin at least the spacing
+/// apart; exactly one publish per burst arms the timer (the first held one), at the end of
+/// the spacing.
 struct DeliveryPacer {
     enum Decision: Equatable {
         /// Deliver with the current loop iteration (the shard holds it to that iteration's end,
@@ -18,25 +24,38 @@ struct DeliveryPacer {
     }
 
     let interval: Duration
+    /// When the last burst began.
     private(set) var lastBurst: ContinuousClock.Instant?
+    /// How long the last burst took, from its start until its members' writes were done.
+    private(set) var lastBurstTook: Duration = .zero
     /// A burst is due (publishes are held).
     private(set) var isArmed = false
 
     init(interval: Duration) { self.interval = interval }
 
+    /// The least time from one burst's start to the next one's.
+    var spacing: Duration { max(interval, lastBurstTook * 2) }
+
     mutating func publish(at now: ContinuousClock.Instant) -> Decision {
         guard !isArmed else { return .hold }
-        guard let lastBurst, lastBurst.duration(to: now) < interval else {
+        let spacing = spacing
+        guard let lastBurst, lastBurst.duration(to: now) < spacing else {
             lastBurst = now
             return .deliverNow
         }
         isArmed = true
-        return .holdAndArm(after: interval - lastBurst.duration(to: now))
+        return .holdAndArm(after: spacing - lastBurst.duration(to: now))
     }
 
     /// The held publishes are being delivered now.
     mutating func burst(at now: ContinuousClock.Instant) {
         isArmed = false
         lastBurst = now
+    }
+
+    /// The last burst's writes are done (the members' sockets wrote what it gave them).
+    mutating func burstWritten(at now: ContinuousClock.Instant) {
+        guard let lastBurst else { return }
+        lastBurstTook = lastBurst.duration(to: now)
     }
 }

@@ -12,7 +12,8 @@ import EddyWebSocket
 /// publish order) until the end of the loop iteration it arrived in (the loop's
 /// end-of-iteration flush, before the sockets' corks are written), which hands them all to
 /// the members at once. With `RoomDelivery.coalesced`, a burst is the same end-of-iteration
-/// flush, but at most one per interval: messages that follow a burst within the interval
+/// flush, but at most one per spacing (the interval, or twice the time the last burst took to
+/// write if longer; see `DeliveryPacer`): messages that follow a burst within it
 /// wait for one timer, and the burst comes at that iteration's next drain of the loop's
 /// queued work. Either burst comes earlier when a socket on the loop reads or writes
 /// something of its own first (`EventLoop.handOverHeldOutput`).
@@ -31,6 +32,8 @@ actor RoomShard: EndOfIterationFlushable {
     /// Coalesced delivery: ends the interval a held burst waits for; created on first use,
     /// armed only while `pending` is not empty.
     private var burstTimer: ScheduledWork?
+    /// Coalesced delivery: tells the pacer when a burst's writes are done; created on first use.
+    private var burstWriteClock: BurstWriteClock?
     /// Per-iteration delivery: publishes wait for the end of the loop iteration.
     private let holdsUntilIterationEnd: Bool
     /// The shard is registered for this iteration's end-of-iteration flush (per-iteration: set
@@ -180,6 +183,17 @@ actor RoomShard: EndOfIterationFlushable {
             start = end
         }
         bursting.removeAll(keepingCapacity: true)
+        if pacer != nil {
+            // The members corked their writes above; corks are written in the order they were
+            // registered, so this one runs once all of theirs are written.
+            let clock = burstWriteClock ?? BurstWriteClock(shard: self)
+            burstWriteClock = clock
+            loop.flushAtEndOfIteration(clock)
+        }
+    }
+
+    fileprivate func burstWritten() {
+        pacer?.burstWritten(at: .now)
     }
 
     private func deliverTogether(_ deliveries: ArraySlice<PendingDelivery>, to room: String) {
@@ -251,6 +265,19 @@ actor RoomShard: EndOfIterationFlushable {
             if let position, let floor, !floor.advance(to: position) { return }
             outbox.offerOnLoop(frame: message.frame(forSharedWindowBits: windowBits), key: key)
         }
+    }
+}
+
+/// Registered with the loop's corks after a coalesced burst's members registered theirs, so it
+/// runs once their writes are done: the pacer spaces bursts by how long they take to write.
+/// Loop thread only.
+private final class BurstWriteClock: EndOfIterationFlushable {
+    weak var shard: RoomShard?
+
+    init(shard: RoomShard) { self.shard = shard }
+
+    func flushAtEndOfIteration() {
+        shard?.assumeIsolated { $0.burstWritten() }
     }
 }
 
