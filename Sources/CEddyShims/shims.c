@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+__thread void *eddy_current_loop __attribute__((tls_model("initial-exec"))) = NULL;
+
 int eddy_uv_errno(void) { return -errno; }
 
 int eddy_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }

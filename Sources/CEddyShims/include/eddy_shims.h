@@ -9,6 +9,15 @@
    module header that defines it changes glibc's struct layouts (fd_set) and clashes with
    other modules that include the same system headers. */
 
+// The event loop that owns the calling thread (an unretained EddyLoop.EventLoop), or NULL.
+// initial-exec: reading it is one fs-relative load (no __tls_get_addr, no pthread key, no
+// lazy-global check), so `EventLoop.inEventLoop` costs nothing on the per-message path. Eddy
+// is linked into executables (and the test runner), never dlopen'ed.
+extern __thread void *eddy_current_loop __attribute__((tls_model("initial-exec")));
+
+static inline void *eddy_current_loop_get(void) { return eddy_current_loop; }
+static inline void eddy_current_loop_set(void *loop) { eddy_current_loop = loop; }
+
 /// errno as libuv reports it: the negated value (UV_E* == -E* on Unix).
 int eddy_uv_errno(void);
 

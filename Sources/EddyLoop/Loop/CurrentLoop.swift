@@ -1,20 +1,14 @@
-import CLibUV
+import CEddyShims
 
 /// The thread-local marker that says which event loop owns the current thread.
 ///
 /// Set by a loop thread for its whole life, and around each job that runs on a stopped
-/// loop's after-life queue, so that `EventLoop.inEventLoop` is one `pthread_getspecific`.
+/// loop's after-life queue. A C thread-local (`eddy_current_loop`), so that
+/// `EventLoop.inEventLoop`, which the per-message paths ask, is one load.
 enum CurrentLoop {
-    static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        let status = pthread_key_create(&key, nil)
-        precondition(status == 0, "pthread_key_create failed: \(status)")
-        return key
-    }()
-
-    static var pointer: UnsafeMutableRawPointer? { pthread_getspecific(key) }
+    static var pointer: UnsafeMutableRawPointer? { eddy_current_loop_get() }
 
     static func set(_ loop: UnsafeMutableRawPointer?) {
-        _ = pthread_setspecific(key, loop)
+        eddy_current_loop_set(loop)
     }
 }
