@@ -171,6 +171,22 @@ struct EventLogTests {
         await engine.shutdown()
     }
 
+    @Test("runs started in the same millisecond are listed in the order they started")
+    func sameMillisecond() async throws {
+        let dir = try TempDirectory()
+        let time = ManualTime(1_000_000) // never moves: every run starts in the same millisecond
+        let clock = EngineClock(now: { time.now }, sleep: { try await Task.sleep(for: $0) })
+        let engine = try DAGEngine(configuration: .init(
+            eventLog: .init(path: dir.databasePath, synchronous: .off), clock: clock))
+        for id in ["zulu", "alpha", "mike"] {
+            #expect(try await runToEnd(engine, try smallDAG(), runID: id).0 == .completed)
+        }
+        await engine.log.flush()
+        #expect(try engine.log.runs().map(\.runID) == ["zulu", "alpha", "mike"])
+        #expect(try engine.runSummaries().map(\.dagID) == ["zulu", "alpha", "mike"])
+        await engine.shutdown()
+    }
+
     @Test("client messages: unknown type and malformed JSON are typed answers")
     func clientMessages() async throws {
         let (engine, dir) = try makeEngine()

@@ -3,7 +3,7 @@ extension SQLiteEventLog {
     /// Finds unfinished runs, appends their interruption events and marks them finished.
     /// Runs on the opening thread before the writer thread starts.
     func recoverInterruptedRuns() throws(DAGEngineError) -> [String] {
-        let live = try writer.queryStrings("SELECT run_id FROM runs WHERE finished=0 ORDER BY created_ms")
+        let live = try writer.queryStrings("SELECT run_id FROM runs WHERE finished=0 ORDER BY created_ms, rowid")
         guard !live.isEmpty else { return [] }
         let insert = try writer.prepare("INSERT INTO events(run_id, seq, type, ts, body) VALUES(?, ?, ?, ?, ?)")
         let finish = try writer.prepare("UPDATE runs SET finished=1, status=?, finished_ms=? WHERE run_id=?")

@@ -372,14 +372,15 @@ public final class SQLiteEventLog: @unchecked Sendable {
         return result
     }
 
-    /// Every run the log holds, oldest first.
+    /// Every run the log holds, oldest first (runs started in the same millisecond in the
+    /// order they started).
     public func runs() throws(DAGEngineError) -> [RunRecord] {
         try withReader { (db) throws(DAGEngineError) in
             let select = try db.prepare(
                 """
                 SELECT r.run_id, r.created_ms, r.finished, r.status,
                   (SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.run_id = r.run_id)
-                FROM runs r ORDER BY r.created_ms, r.run_id
+                FROM runs r ORDER BY r.created_ms, r.rowid
                 """)
             var result: [RunRecord] = []
             while try select.step() {
