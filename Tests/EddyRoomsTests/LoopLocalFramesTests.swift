@@ -1,0 +1,34 @@
+@testable import EddyRooms
+import EddyWebSocket
+import Testing
+
+/// `LoopLocalFrames`: a shard's members get copies of a message's frames that no other
+/// loop's sockets reference, one per compression window.
+@Suite("Rooms: loop-local frames")
+struct LoopLocalFramesTests {
+    static func address(_ bytes: [UInt8]) -> UnsafeRawPointer? {
+        bytes.withUnsafeBytes { $0.baseAddress }
+    }
+
+    @Test func framesAreCopiesOfTheMessagesFramesMadeOncePerWindow() throws {
+        let compressor = BroadcastCompressor()
+        let payload = String(repeating: "a run's event, compressible ", count: 20)
+        let messages = [PreparedMessage(.text(payload), compressor: compressor), PreparedMessage(.binary([1, 2, 3]))]
+        let compressedBits = try #require(messages[0].compressed.map { _ in messages[0].compressedWindowBits })
+        var frames = LoopLocalFrames(messages)
+
+        let plain = frames.forSharedWindowBits(nil)
+        #expect(plain == messages.map(\.uncompressed))
+        for (copy, message) in zip(plain, messages) {
+            #expect(Self.address(copy) != Self.address(message.uncompressed))
+        }
+        let compressed = frames.forSharedWindowBits(compressedBits)
+        #expect(compressed == messages.map { $0.frame(forSharedWindowBits: compressedBits) })
+        #expect(compressed[0] != plain[0])
+        #expect(Self.address(compressed[0]) != Self.address(messages[0].compressed ?? []))
+
+        // Asked again (the next member), the same copies: no copy per member.
+        #expect(frames.forSharedWindowBits(nil).map(Self.address) == plain.map(Self.address))
+        #expect(frames.forSharedWindowBits(compressedBits).map(Self.address) == compressed.map(Self.address))
+    }
+}
