@@ -56,6 +56,22 @@ struct CoalescedDeliveryTests {
         #expect(pacer.publish(at: start + .milliseconds(80)) == .deliverNow)
     }
 
+    @Test func aBurstSlowedByAStallDelaysTheNextByAtMostTheBound() {
+        let start = ContinuousClock.now
+        var pacer = DeliveryPacer(interval: .milliseconds(10))
+        #expect(pacer.publish(at: start) == .deliverNow)
+        pacer.burst(at: start)
+        pacer.burstWritten(at: start + .seconds(5))
+        #expect(pacer.spacing == DeliveryPacer.maxSpacing)
+        #expect(pacer.publish(at: start + .seconds(5)) == .deliverNow)
+        // An interval longer than the bound is kept.
+        var slow = DeliveryPacer(interval: .seconds(2))
+        #expect(slow.publish(at: start) == .deliverNow)
+        slow.burst(at: start)
+        slow.burstWritten(at: start + .seconds(5))
+        #expect(slow.spacing == .seconds(2))
+    }
+
     @Test func aBurstQuickerThanHalfTheIntervalLeavesTheIntervalAlone() {
         let start = ContinuousClock.now
         var pacer = DeliveryPacer(interval: .milliseconds(10))

@@ -26,15 +26,22 @@ struct DeliveryPacer {
     let interval: Duration
     /// When the last burst began.
     private(set) var lastBurst: ContinuousClock.Instant?
-    /// How long the last burst took, from its start until its members' writes were done.
+    /// How long the last burst took, from its start until its members' writes were done
+    /// (with whatever else the loop ran in between, when a socket's read handed it over
+    /// mid-iteration: a busy loop spaces its bursts more).
     private(set) var lastBurstTook: Duration = .zero
     /// A burst is due (publishes are held).
     private(set) var isArmed = false
 
     init(interval: Duration) { self.interval = interval }
 
-    /// The least time from one burst's start to the next one's.
-    var spacing: Duration { max(interval, lastBurstTook * 2) }
+    /// The least time from one burst's start to the next one's: at most `maxSpacing` (or
+    /// `interval`, if longer), so one burst slowed by something else (the loop's thread
+    /// preempted, a huge backlog) delays the next by a bounded time.
+    var spacing: Duration { max(interval, min(lastBurstTook * 2, Self.maxSpacing)) }
+
+    /// The longest spacing a slow burst can cause.
+    static let maxSpacing: Duration = .seconds(1)
 
     mutating func publish(at now: ContinuousClock.Instant) -> Decision {
         guard !isArmed else { return .hold }
