@@ -49,10 +49,11 @@ struct EventLoopExecutorTests {
         #expect(await loop.shutdown().isClean)
     }
 
-    /// Held output first, then every cork in the order registered: a room shard's coalesced
-    /// burst relies on this to learn when its members' writes are done (one cork more,
-    /// registered after theirs).
-    @Test func heldOutputGoesFirstThenCorksInTheOrderRegistered() async throws {
+    /// Held output first, then every cork in the order registered, then what waits for all
+    /// output to be written, even corks that flushing a cork registered (a TLS stream's records
+    /// go to its TCP connection's cork): a room shard's coalesced burst relies on this to learn
+    /// when its members' writes are done.
+    @Test func heldOutputGoesFirstThenCorksThenWhatWaitsForTheirWrites() async throws {
         final class Log: Sendable {
             let entries = Mutex<[String]>([])
         }
@@ -74,19 +75,33 @@ struct EventLoopExecutorTests {
         let log = Log()
         try await loop.submit {
             let first = Recorder("first cork", log)
-            let writes = [Recorder("write 1", log), Recorder("write 2", log)]
-            let last = Recorder("after the writes", log)
-            // A holder (a shard's burst) that corks its members' writes, then one cork more.
+            let record = Recorder("record", log)
+            // A TLS stream's cork: flushing it corks its records on the TCP connection.
+            let encrypted = Recorder("plaintext", log) { loop.flushAtEndOfIteration(record) }
+            let write = Recorder("write", log)
+            let observer = Recorder("all written", log)
+            // A holder (a shard's burst) that corks its members' writes, then waits for them.
             let holder = Recorder("held", log) {
-                for write in writes { loop.flushAtEndOfIteration(write) }
-                loop.flushAtEndOfIteration(last)
+                loop.flushAtEndOfIteration(encrypted)
+                loop.flushAtEndOfIteration(write)
+                loop.afterOutputIsWritten(observer)
             }
             loop.flushAtEndOfIteration(first)
             loop.holdOutputUntilIterationEnd(holder)
         }
         try await loop.submit { () }
-        #expect(log.entries.withLock { $0 } == ["held", "first cork", "write 1", "write 2", "after the writes"])
+        #expect(log.entries.withLock { $0 } == ["held", "first cork", "plaintext", "write", "record", "all written"])
         #expect(await loop.shutdown().isClean)
+    }
+
+    @Test func nothingWaitsForOutputOnAStoppedLoop() async throws {
+        final class Observer: EndOfIterationFlushable {
+            func flushAtEndOfIteration() {}
+        }
+        let loop = try EventLoop()
+        #expect(await loop.shutdown().isClean)
+        // After the loop's handles are closed: registering must not touch them.
+        try await loop.submit { loop.afterOutputIsWritten(Observer()) }
     }
 
     @Test func actorsBoundToALoopRunOnIt() async throws {

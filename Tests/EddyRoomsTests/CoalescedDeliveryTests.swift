@@ -204,6 +204,18 @@ struct CoalescedDeliveryTests {
         #expect(await server.stop())
     }
 
+    @Test func aShardLearnsHowLongItsBurstTookToWrite() async throws {
+        let server = try await Server.start(delivery: .coalesced(atMostEvery: .milliseconds(16)))
+        let result = try await Self.publishThenClose(["a"], on: server) { readSoFar in
+            for _ in 0..<1_000 where readSoFar().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(result.texts == ["a"])
+        let shard = try #require(server.rooms.allShards.first)
+        let took = try #require(await shard.lastBurstTook)
+        #expect(took > .zero, "the burst's write time was never measured")
+        #expect(await server.stop())
+    }
+
     @Test func flushingPendingDeliversWhatWaitsBeforeTheCloseFrame() async throws {
         let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(60)))
         let result = try await Self.publishThenClose(["a", "b", "c"], on: server) { _ in

@@ -31,4 +31,10 @@ struct LoopLocalFramesTests {
         #expect(frames.forSharedWindowBits(nil).map(Self.address) == plain.map(Self.address))
         #expect(frames.forSharedWindowBits(compressedBits).map(Self.address) == compressed.map(Self.address))
     }
+
+    @Test func framesTheSocketWritesAtOnceAreNotCopied() {
+        let large = PreparedMessage(.binary([UInt8](repeating: 7, count: LoopLocalFrames.copyLimit)))
+        var frames = LoopLocalFrames([large])
+        #expect(Self.address(frames.forSharedWindowBits(nil)[0]) == Self.address(large.uncompressed))
+    }
 }

@@ -54,6 +54,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var held: [any EndOfIterationFlushable] = []
     @exclusivity(unchecked) private var handingOver: [any EndOfIterationFlushable] = []
     @exclusivity(unchecked) private var handingOverHeld = false
+    /// Told once this iteration's corks are all written (see `afterOutputIsWritten`).
+    @exclusivity(unchecked) private var afterOutput: [any EndOfIterationFlushable] = []
     /// Write buffers given back after a flush, for the next iteration's corks
     /// (`WriteBufferPool`).
     @exclusivity(unchecked) var writeBuffers = WriteBufferPool()
@@ -257,8 +259,22 @@ public final class EventLoop: @unchecked Sendable {
     /// system call. Loop thread only; registering twice before a flush is allowed.
     package func flushAtEndOfIteration(_ flushable: any EndOfIterationFlushable) {
         corked.append(flushable)
+        comeBackBeforePolling()
+    }
+
+    /// Asks for `observer.flushAtEndOfIteration()` once everything written in this loop
+    /// iteration has been handed to the kernel: after the last cork, including corks that
+    /// flushing others registered (a TLS stream's records go to its TCP connection's cork).
+    /// Nothing happens once the loop has stopped. Loop thread only.
+    package func afterOutputIsWritten(_ observer: any EndOfIterationFlushable) {
+        guard lifecycle == .running else { return }
+        afterOutput.append(observer)
+        comeBackBeforePolling()
+    }
+
+    /// Makes sure the loop comes back to drain (and flush) before it blocks in poll.
+    private func comeBackBeforePolling() {
         if !idleActive {
-            // Make sure the loop comes back to drain (and flush) before it blocks in poll.
             idleActive = true
             uv_idle_start(idle) { handle in EventLoop.from(handle!.pointee.data).drainLocal() }
         }
@@ -271,10 +287,7 @@ public final class EventLoop: @unchecked Sendable {
     /// (`handOverHeldOutput()`). Loop thread only; registering twice before a flush is allowed.
     package func holdOutputUntilIterationEnd(_ holder: any EndOfIterationFlushable) {
         held.append(holder)
-        if !idleActive {
-            idleActive = true
-            uv_idle_start(idle) { handle in EventLoop.from(handle!.pointee.data).drainLocal() }
-        }
+        comeBackBeforePolling()
     }
 
     /// Hands over the output held back in this iteration (`holdOutputUntilIterationEnd`)
@@ -295,7 +308,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func flushCorked() {
-        if corked.isEmpty && held.isEmpty {
+        if corked.isEmpty && held.isEmpty && afterOutput.isEmpty {
             writeBuffers.releaseIfUnused(now: uv_now(uv))
             return
         }
@@ -307,6 +320,11 @@ public final class EventLoop: @unchecked Sendable {
             // iteration.
             swap(&flushing, &corked)
             for flushable in flushing { flushable.flushAtEndOfIteration() }
+            flushing.removeAll(keepingCapacity: true)
+        }
+        if !afterOutput.isEmpty {
+            swap(&flushing, &afterOutput)
+            for observer in flushing { observer.flushAtEndOfIteration() }
             flushing.removeAll(keepingCapacity: true)
         }
     }

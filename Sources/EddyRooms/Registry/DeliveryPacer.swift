@@ -24,8 +24,10 @@ struct DeliveryPacer {
     }
 
     let interval: Duration
-    /// When the last burst began.
+    /// When the last burst (or a publish that went at once) began: spacing counts from here.
     private(set) var lastBurst: ContinuousClock.Instant?
+    /// When the last burst began, for measuring how long it took to write.
+    private var lastBurstStart: ContinuousClock.Instant?
     /// How long the last burst took, from its start until its members' writes were done
     /// (with whatever else the loop ran in between, when a socket's read handed it over
     /// mid-iteration: a busy loop spaces its bursts more).
@@ -58,11 +60,12 @@ struct DeliveryPacer {
     mutating func burst(at now: ContinuousClock.Instant) {
         isArmed = false
         lastBurst = now
+        lastBurstStart = now
     }
 
     /// The last burst's writes are done (the members' sockets wrote what it gave them).
     mutating func burstWritten(at now: ContinuousClock.Instant) {
-        guard let lastBurst else { return }
-        lastBurstTook = lastBurst.duration(to: now)
+        guard let lastBurstStart else { return }
+        lastBurstTook = lastBurstStart.duration(to: now)
     }
 }

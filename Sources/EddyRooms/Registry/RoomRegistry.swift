@@ -65,7 +65,7 @@ public final class RoomRegistry: Sendable {
         return shards.withLock { shards in shards.byLoop[ObjectIdentifier(loop)] ?? shards.add(loop, delivery: delivery) }
     }
 
-    private var allShards: [RoomShard] { shards.withLock { $0.all } }
+    var allShards: [RoomShard] { shards.withLock { $0.all } }
 
     /// Adds `outbox`'s connection to `room`; it gets every message published there from now on.
     public func join(_ outbox: Outbox, room: String) async {

@@ -184,13 +184,16 @@ actor RoomShard: EndOfIterationFlushable {
         }
         bursting.removeAll(keepingCapacity: true)
         if pacer != nil {
-            // The members corked their writes above; corks are written in the order they were
-            // registered, so this one runs once all of theirs are written.
+            // The members corked their writes above: the clock runs once the loop has written
+            // every cork of this iteration.
             let clock = burstWriteClock ?? BurstWriteClock(shard: self)
             burstWriteClock = clock
-            loop.flushAtEndOfIteration(clock)
+            loop.afterOutputIsWritten(clock)
         }
     }
+
+    /// Coalesced delivery: how long the last burst took to write (zero before the first).
+    var lastBurstTook: Duration? { pacer?.lastBurstTook }
 
     fileprivate func burstWritten() {
         pacer?.burstWritten(at: .now)
@@ -256,8 +259,9 @@ actor RoomShard: EndOfIterationFlushable {
     }
 
     private func deliverNow(_ message: PreparedMessage, to room: String, key: String?, position: Int64?) {
+        guard let members = rooms[room] else { return }
         var frames = LoopLocalFrames([message])
-        rooms[room]?.forEachMember { outbox, floor, windowBits in
+        members.forEachMember { outbox, floor, windowBits in
             if let position, let floor, !floor.advance(to: position) { return }
             outbox.offerOnLoop(frame: frames.forSharedWindowBits(windowBits)[0], key: key)
         }
@@ -271,8 +275,13 @@ actor RoomShard: EndOfIterationFlushable {
 /// iteration (its cork), a retain and a release per member. On a frame shared with the
 /// shards of other loops those are atomic operations on one cache line that the loops'
 /// cores take from each other: with two loops they were a quarter of a broadcast's user
-/// time. A copy per loop and message costs far less than that.
+/// time. A copy per loop and message costs far less than that. Frames of `copyLimit` bytes or
+/// more are not copied: a socket writes those at once instead of corking them, and the copy
+/// would cost more than the reference count it saves.
 struct LoopLocalFrames {
+    /// The size from which a socket writes a frame at once (`TCPConnection`'s cork limit).
+    static let copyLimit = 16 * 1024
+
     private let messages: [PreparedMessage]
     private var made: [(windowBits: Int?, frames: [[UInt8]])] = []
 
@@ -282,16 +291,17 @@ struct LoopLocalFrames {
     mutating func forSharedWindowBits(_ bits: Int?) -> [[UInt8]] {
         if let index = made.firstIndex(where: { $0.windowBits == bits }) { return made[index].frames }
         let frames = messages.map { message in
-            message.frame(forSharedWindowBits: bits).withUnsafeBufferPointer { Array($0) }
+            let frame = message.frame(forSharedWindowBits: bits)
+            return frame.count < Self.copyLimit ? frame.withUnsafeBufferPointer { Array($0) } : frame
         }
         made.append((bits, frames))
         return frames
     }
 }
 
-/// Registered with the loop's corks after a coalesced burst's members registered theirs, so it
-/// runs once their writes are done: the pacer spaces bursts by how long they take to write.
-/// Loop thread only.
+/// Registered after a coalesced burst (`EventLoop.afterOutputIsWritten`), so it runs once the
+/// members' writes are done: the pacer spaces bursts by how long they take to write. Loop
+/// thread only.
 private final class BurstWriteClock: EndOfIterationFlushable {
     weak var shard: RoomShard?
 
