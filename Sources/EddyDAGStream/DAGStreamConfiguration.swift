@@ -30,10 +30,10 @@ public struct DAGStreamConfiguration: Sendable {
     /// When a run's events (and the lobby's messages) reach the dashboards' sockets. Default:
     /// coalesced, at most one burst every 16 ms (a frame of a 60 Hz display): an event after
     /// a quiet 16 ms goes out at the end of the loop iteration that receives it; events that
-    /// come faster wait at most 16 ms and share
+    /// come faster wait at most 16 ms (under load, the spacing below) and share
     /// one write per dashboard, which keeps a run's fan-out to many dashboards from spending
     /// a system call per event on each. When writing a burst takes a loop longer than 8 ms
-    /// (thousands of dashboards), bursts are spaced by twice that time instead. `.immediate`
+    /// (thousands of dashboards), bursts are spaced by twice that time instead (at most 1 s). `.immediate`
     /// hands every event to the sockets as soon as it is logged.
     public var delivery: RoomDelivery = .coalesced(atMostEvery: .milliseconds(16))
 

@@ -24,7 +24,7 @@ struct StreamServerOptions: ParsableArguments {
     @Option(help: "Finished runs the event log keeps (the oldest are deleted); 0 keeps all.") var keepRuns = 1000
     @Option(help: "Seconds between WebSocket pings to each dashboard (0: none).") var pingInterval = 20.0
     @Option(help: "Seconds a dashboard may take to answer a ping; past them it is dropped (1011) as dead.") var pongTimeout = 20.0
-    @Option(help: "Milliseconds: events that follow one another this closely share one write per dashboard; under load, bursts are spaced by twice their write time if that is longer (0: every event written at once).") var deliveryInterval = 16
+    @Option(help: "Milliseconds: events that follow one another this closely share one write per dashboard; under load, bursts are spaced by twice their write time if that is longer, at most 1 s (0: every event written at once).") var deliveryInterval = 16
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup var tls: TLSOptions
     @OptionGroup var logging: LogOptions

@@ -18,12 +18,13 @@
 ///   write per member. A publish after a quiet interval still goes out with the loop's drain
 ///   of the work it arrived with, together with everything else in that drain (under load,
 ///   everything other threads published while the loop wrote the last burst);
-///   only a publish that follows a burst within `interval` waits, and by at most `interval`
-///   (plus the loop's own delay). Under load the spacing stretches: a burst begins no sooner
-///   than twice the time the last one took to write after that one began, so a loop spends
-///   at most about half its time writing bursts and each carries more per write (at 10,000
-///   members a burst takes tens of milliseconds, and writing one every loop iteration left
-///   the loop little else). For streams read by people (dashboards) a few
+///   only a publish that follows a burst within the spacing waits, and by at most the
+///   spacing (plus the loop's own delay). The spacing is `interval`; under load it stretches:
+///   a burst begins no sooner than twice the time the last one took to write after that one
+///   began (but one slow burst stretches it to at most 1 s, or `interval` if longer), so a
+///   loop spends at most about half its time writing bursts and each carries more per write
+///   (at 10,000 members a burst takes tens of milliseconds, and writing one every loop
+///   iteration left the loop little else). For streams read by people (dashboards) a few
 ///   milliseconds cost nothing and save most of the per-message system calls (a steady
 ///   stream a little slower than a loop iteration otherwise costs one system call per
 ///   message per member).
@@ -31,8 +32,8 @@
 /// Guarantees under all three: publish order per member, the ordered rooms' floors (a member
 /// joins at the head and gets exactly the positions above it), and outbox policies are the
 /// same; with `coalesced`, a member that joins a plain (unpositioned) room may also get
-/// what was published up to one interval before its join, and something sent to a member's
-/// socket directly (not through the room) while a publish waits for the interval may leave
+/// what was published up to one spacing before its join, and something sent to a member's
+/// socket directly (not through the room) while a publish waits for its burst may leave
 /// before that publish.
 public enum RoomDelivery: Sendable, Equatable {
     case immediate
