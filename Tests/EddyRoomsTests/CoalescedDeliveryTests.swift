@@ -37,13 +37,19 @@ struct CoalescedDeliveryTests {
         #expect(pacer.publish(at: start + .milliseconds(51)) == .deliverNow)
     }
 
-    @Test func aBurstThatTookLongSpacesTheNextOneByTwiceItsTime() {
-        let start = ContinuousClock.now
-        var pacer = DeliveryPacer(interval: .milliseconds(10))
+    /// A pacer whose first publish went at once, at `start`, in a burst that took `took` to write.
+    static func pacer(interval: Duration, firstBurstAt start: ContinuousClock.Instant, took: Duration) -> DeliveryPacer {
+        var pacer = DeliveryPacer(interval: interval)
         #expect(pacer.publish(at: start) == .deliverNow)
         pacer.burst(at: start)
+        pacer.burstWritten(at: start + took)
+        return pacer
+    }
+
+    @Test func aBurstThatTookLongSpacesTheNextOneByTwiceItsTime() {
+        let start = ContinuousClock.now
         // Writing it to the members took 30 ms: the next burst begins 60 ms after it began.
-        pacer.burstWritten(at: start + .milliseconds(30))
+        var pacer = Self.pacer(interval: .milliseconds(10), firstBurstAt: start, took: .milliseconds(30))
         #expect(pacer.spacing == .milliseconds(60))
         #expect(pacer.publish(at: start + .milliseconds(35)) == .holdAndArm(after: .milliseconds(25)))
         #expect(pacer.publish(at: start + .milliseconds(50)) == .hold)
@@ -58,26 +64,17 @@ struct CoalescedDeliveryTests {
 
     @Test func aBurstSlowedByAStallDelaysTheNextByAtMostTheBound() {
         let start = ContinuousClock.now
-        var pacer = DeliveryPacer(interval: .milliseconds(10))
-        #expect(pacer.publish(at: start) == .deliverNow)
-        pacer.burst(at: start)
-        pacer.burstWritten(at: start + .seconds(5))
+        var pacer = Self.pacer(interval: .milliseconds(10), firstBurstAt: start, took: .seconds(5))
         #expect(pacer.spacing == DeliveryPacer.maxSpacing)
         #expect(pacer.publish(at: start + .seconds(5)) == .deliverNow)
         // An interval longer than the bound is kept.
-        var slow = DeliveryPacer(interval: .seconds(2))
-        #expect(slow.publish(at: start) == .deliverNow)
-        slow.burst(at: start)
-        slow.burstWritten(at: start + .seconds(5))
+        let slow = Self.pacer(interval: .seconds(2), firstBurstAt: start, took: .seconds(5))
         #expect(slow.spacing == .seconds(2))
     }
 
     @Test func aBurstQuickerThanHalfTheIntervalLeavesTheIntervalAlone() {
         let start = ContinuousClock.now
-        var pacer = DeliveryPacer(interval: .milliseconds(10))
-        #expect(pacer.publish(at: start) == .deliverNow)
-        pacer.burst(at: start)
-        pacer.burstWritten(at: start + .milliseconds(5))
+        var pacer = Self.pacer(interval: .milliseconds(10), firstBurstAt: start, took: .milliseconds(5))
         #expect(pacer.spacing == .milliseconds(10))
         #expect(pacer.publish(at: start + .milliseconds(10)) == .deliverNow)
     }
