@@ -33,8 +33,8 @@ public struct DAGStreamConfiguration: Sendable {
     /// come faster wait at most 16 ms (under load, the spacing below) and share
     /// one write per dashboard, which keeps a run's fan-out to many dashboards from spending
     /// a system call per event on each. When writing a burst takes a loop longer than 8 ms
-    /// (thousands of dashboards), bursts are spaced by twice that time instead (at most 1 s). `.immediate`
-    /// hands every event to the sockets as soon as it is logged.
+    /// (thousands of dashboards), bursts are spaced by twice that time instead (at most
+    /// 1 s). `.immediate` hands every event to the sockets as soon as it is logged.
     public var delivery: RoomDelivery = .coalesced(atMostEvery: .milliseconds(16))
 
     public init() {}

@@ -128,7 +128,7 @@ extension TCPConnection {
     }
 
     /// Writes of at least this size skip the cork (one copy saved, one syscall anyway).
-    static let corkLimit = 16 * 1024
+    package static let corkLimit = 16 * 1024
 
     package func flushAtEndOfIteration() {
         corkRegistered = false

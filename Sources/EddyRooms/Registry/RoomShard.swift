@@ -1,4 +1,5 @@
 import EddyLoop
+import EddyNet
 import EddyWebSocket
 
 /// One event loop's share of every room: the members whose sockets live on that loop.
@@ -279,8 +280,8 @@ actor RoomShard: EndOfIterationFlushable {
 /// more are not copied: a socket writes those at once instead of corking them, and the copy
 /// would cost more than the reference count it saves.
 struct LoopLocalFrames {
-    /// The size from which a socket writes a frame at once (`TCPConnection`'s cork limit).
-    static let copyLimit = 16 * 1024
+    /// The size from which a socket writes a frame at once.
+    static let copyLimit = TCPConnection.corkLimit
 
     private let messages: [PreparedMessage]
     private var made: [(windowBits: Int?, frames: [[UInt8]])] = []
