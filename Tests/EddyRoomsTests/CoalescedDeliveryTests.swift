@@ -62,6 +62,34 @@ struct CoalescedDeliveryTests {
         #expect(pacer.publish(at: start + .milliseconds(80)) == .deliverNow)
     }
 
+    @Test func aTimerArmedBeforeTheSpacingGrewWaitsForTheNewSpacing() {
+        let start = ContinuousClock.now
+        // A burst begins at `start`; before its writes are done, a publish arms the timer for
+        // the interval's end.
+        var pacer = Self.pacer(interval: .milliseconds(10), firstBurstAt: start, took: .milliseconds(1))
+        pacer.burst(at: start + .milliseconds(10))
+        #expect(pacer.publish(at: start + .milliseconds(12)) == .holdAndArm(after: .milliseconds(8)))
+        // The burst took 30 ms to write: the spacing is 60 ms from its start now.
+        pacer.burstWritten(at: start + .milliseconds(40))
+        #expect(pacer.timerFired(at: start + .milliseconds(20)) == .milliseconds(50))
+        #expect(pacer.isArmed && pacer.publish(at: start + .milliseconds(30)) == .hold)
+        // Fired again at the new spacing's end (or within a millisecond of it): due.
+        #expect(pacer.timerFired(at: start + .milliseconds(69) + .microseconds(500)) == nil)
+        pacer.burst(at: start + .milliseconds(70))
+        #expect(!pacer.isArmed)
+    }
+
+    @Test func aTimerFiredWithTheSpacingItWasArmedForIsDue() {
+        let start = ContinuousClock.now
+        var pacer = Self.pacer(interval: .milliseconds(10), firstBurstAt: start, took: .milliseconds(1))
+        #expect(pacer.publish(at: start + .milliseconds(2)) == .holdAndArm(after: .milliseconds(8)))
+        // The loop's timers count from the iteration's start: firing a little early is due.
+        #expect(pacer.timerFired(at: start + .milliseconds(9) + .microseconds(200)) == nil)
+        // A spacing that shrank (a quicker burst written meanwhile) never delays it either.
+        pacer.burstWritten(at: start)
+        #expect(pacer.timerFired(at: start + .milliseconds(10)) == nil)
+    }
+
     @Test func aBurstSlowedByAStallDelaysTheNextByAtMostTheBound() {
         let start = ContinuousClock.now
         var pacer = Self.pacer(interval: .milliseconds(10), firstBurstAt: start, took: .seconds(5))

@@ -10,8 +10,9 @@
 ///
 /// Guarantees: a publish at least the spacing after the last burst began may go now (and
 /// begins a new spacing); any other publish waits, and bursts begin at least the spacing
-/// apart; exactly one publish per burst arms the timer (the first held one), at the end of
-/// the spacing.
+/// apart, also when the spacing grew after the timer was armed (`timerFired(at:)` says how
+/// much longer to wait); exactly one publish per burst arms the timer (the first held one),
+/// at the end of the spacing.
 struct DeliveryPacer {
     enum Decision: Equatable {
         /// Deliver with the current loop iteration (the shard holds it to that iteration's end,
@@ -34,6 +35,8 @@ struct DeliveryPacer {
     private(set) var lastBurstTook: Duration = .zero
     /// A burst is due (publishes are held).
     private(set) var isArmed = false
+    /// The spacing the armed timer was set to end.
+    private var armedSpacing: Duration = .zero
 
     init(interval: Duration) { self.interval = interval }
 
@@ -53,8 +56,26 @@ struct DeliveryPacer {
             return .deliverNow
         }
         isArmed = true
+        armedSpacing = spacing
         return .holdAndArm(after: spacing - lastBurst.duration(to: now))
     }
+
+    /// The burst timer fired at `now`. Nil: the burst is due. Otherwise how much longer the
+    /// held publishes wait: the spacing grew after the timer was armed (the last burst, still
+    /// being written then, took longer than the one before it), and the burst keeps to the
+    /// new spacing. Less than `timerTolerance` left counts as due (the loop's timers are
+    /// accurate to a millisecond).
+    mutating func timerFired(at now: ContinuousClock.Instant) -> Duration? {
+        let spacing = spacing
+        guard isArmed, spacing > armedSpacing, let lastBurst else { return nil }
+        let left = spacing - lastBurst.duration(to: now)
+        guard left >= Self.timerTolerance else { return nil }
+        armedSpacing = spacing
+        return left
+    }
+
+    /// What is left of a spacing when its timer fires that still counts as its end.
+    static let timerTolerance: Duration = .milliseconds(1)
 
     /// The held publishes are being delivered now.
     mutating func burst(at now: ContinuousClock.Instant) {

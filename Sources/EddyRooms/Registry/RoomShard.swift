@@ -162,10 +162,21 @@ actor RoomShard: EndOfIterationFlushable {
         // queued itself, not yet with what other threads queued for its poll phase).
         let timer = burstTimer ?? ScheduledWork(on: loop) { [weak self] in
             guard let shard = self else { return }
-            shard.assumeIsolated { $0.holdUntilIterationEnd() }
+            shard.assumeIsolated { $0.burstTimerFired() }
         }
         burstTimer = timer
         timer.start(after: delay)
+    }
+
+    /// The spacing's end: the burst comes with this iteration, unless the spacing grew since
+    /// the timer was armed (then the timer is armed again for the rest of it).
+    private func burstTimerFired() {
+        if var pacer, let left = pacer.timerFired(at: .now) {
+            self.pacer = pacer
+            burstTimer?.start(after: left)
+            return
+        }
+        holdUntilIterationEnd()
     }
 
     /// Delivers every pending publish, in order. Consecutive publishes to one room (a run's
