@@ -10,7 +10,7 @@
  *   1. GET /api/dags (HTTP/1.1, Connection: close) and pick the LAST run whose
  *      "finished" is false.
  *   2. Open N WebSocket connections ("dashboards") to
- *      /api/dags/<run>/stream?token=T (no extensions offered), at most 200
+ *      /api/dags/<run>/stream (no extensions offered), at most 200
  *      connects/handshakes in flight at once (split over the workers). Any
  *      connect or handshake failure is a setup failure.
  *   3. Once all N are upgraded, send ONE masked text frame on the first
@@ -35,8 +35,12 @@
  *      after all dashboards were connected (the connection phase itself is also
  *      bounded by --timeout).
  *
- *   dag-dashboards --port P --token T [--host 127.0.0.1] [--dashboards 1000]
+ *   EDDY_OPERATOR_TOKEN=T dag-dashboards --port P [--host 127.0.0.1] [--dashboards 1000]
  *                  [--gate start] [--timeout 300] [--threads 1] [--also-port P2 ...]
+ *
+ * The operator token comes from $EDDY_OPERATOR_TOKEN and goes in an
+ * "Authorization: Bearer" header of every request, never in a URL. (--token T
+ * still works, with a warning: every local user can read a command line.)
  *
  * --also-port (repeatable, up to 15): more servers on the same host serving the same
  * run (Eddy nodes sharing runs through Redis). Dashboard i connects to the i-th port
@@ -224,8 +228,8 @@ static void usage(const char *msg)
     if (msg)
         fprintf(stderr, "dag-dashboards: %s\n", msg);
     fprintf(stderr,
-            "usage: dag-dashboards --port P --token T [--host H] [--dashboards N] [--gate NODE]\n"
-            "                      [--timeout S] [--threads K] [--also-port P2 ...]\n");
+            "usage: EDDY_OPERATOR_TOKEN=T dag-dashboards --port P [--host H] [--dashboards N]\n"
+            "                      [--gate NODE] [--timeout S] [--threads K] [--also-port P2 ...]\n");
     exit(1);
 }
 
@@ -245,8 +249,11 @@ static void parse_args(int argc, char **argv)
             opt_host = v;
         else if (!strcmp(f, "--port"))
             opt_port = (int)parse_ll(f, v, 1, 65535);
-        else if (!strcmp(f, "--token"))
+        else if (!strcmp(f, "--token")) {
+            fprintf(stderr, "dag-dashboards: warning: every local user can read a command line; "
+                            "set EDDY_OPERATOR_TOKEN instead of --token\n");
             opt_token = v;
+        }
         else if (!strcmp(f, "--dashboards"))
             opt_dashboards = (int)parse_ll(f, v, 1, 1000000);
         else if (!strcmp(f, "--gate"))
@@ -268,7 +275,13 @@ static void parse_args(int argc, char **argv)
         usage("--port is required");
     opt_ports[0] = opt_port;
     if (!opt_token)
-        usage("--token is required");
+        opt_token = getenv("EDDY_OPERATOR_TOKEN");
+    if (!opt_token || !*opt_token)
+        usage("an operator token is needed: set EDDY_OPERATOR_TOKEN");
+    /* It goes into a header line: visible ASCII only (no CR or LF to end the line). */
+    for (const char *c = opt_token; *c; c++)
+        if (*c < 0x21 || *c > 0x7e)
+            usage("the operator token must be visible ASCII characters");
     if (opt_threads > opt_dashboards)
         opt_threads = opt_dashboards;
 }
@@ -393,7 +406,7 @@ static int pick_run(const char *body, size_t len)
 static void find_live_run(void)
 {
     struct timeval tv = {10, 0};
-    char req[512];
+    char req[2048];
     size_t len = 0, cap = 65536;
     char *buf = xmalloc(cap + 1);
     int fd = socket(dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -407,8 +420,12 @@ static void find_live_run(void)
         fprintf(stderr, "dag-dashboards: connect to %s:%d failed: %s\n", opt_host, opt_port, strerror(errno));
         exit(2);
     }
-    int n = snprintf(req, sizeof req, "GET /api/dags?token=%s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
-                                      "Connection: close\r\n\r\n", opt_token, host_header);
+    int n = snprintf(req, sizeof req, "GET /api/dags HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                                      "Accept: application/json\r\nConnection: close\r\n\r\n", host_header, opt_token);
+    if (n < 0 || (size_t)n >= sizeof req) {
+        fprintf(stderr, "dag-dashboards: token too long\n");
+        exit(2);
+    }
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         fprintf(stderr, "dag-dashboards: GET /api/dags: send failed: %s\n", strerror(errno));
         exit(2);
@@ -454,13 +471,13 @@ static void find_live_run(void)
 /* The upgrade request, minus the key and what follows it. */
 static void build_request(void)
 {
-    char run[800], token[800];
+    char run[800];
     url_encode(run, sizeof run, run_id);
-    url_encode(token, sizeof token, opt_token);
     int n = snprintf(request, sizeof request,
-                     "GET /api/dags/%s/stream?token=%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ",
-                     run, token, host_header);
+                     "GET /api/dags/%s/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Key: ",
+                     run, host_header, opt_token);
     if (n < 0 || (size_t)n >= sizeof request - 64) {
         fprintf(stderr, "dag-dashboards: run id or token too long\n");
         exit(2);

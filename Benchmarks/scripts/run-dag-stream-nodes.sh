@@ -59,7 +59,7 @@ measure() { # label -> one table row; uses PIDS and the ports given
   for pid in "${PIDS[@]}"; do before=$(( before + $(ticks "$pid") )); done
   [ -z "$REDIS_PID" ] || redis_before=$(ticks "$REDIS_PID")
   local result
-  result=$("$BENCH/loadgen/dag-dashboards" --host 127.0.0.1 --token bench --dashboards "$N" \
+  result=$(EDDY_OPERATOR_TOKEN=bench "$BENCH/loadgen/dag-dashboards" --host 127.0.0.1 --dashboards "$N" \
     --timeout $(( SECONDS_RUN * 6 + 60 )) "$@" | tee -a "$OUT/results.txt")
   for pid in "${PIDS[@]}"; do after=$(( after + $(ticks "$pid") )); done
   [ -z "$REDIS_PID" ] || redis_after=$(ticks "$REDIS_PID")

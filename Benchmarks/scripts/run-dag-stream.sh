@@ -31,7 +31,7 @@ for n in $DASHBOARDS; do
       "$rate" "$SECONDS_PER_RATE" > "$dag"
     rm -f "$OUT/events-$n-$rate.sqlite"*
     start_server "$OUT/serve-$n-$rate.log" env EDDY_OPERATOR_TOKEN=bench "$EDDY" serve --dag "$dag" --port 0 --db "$OUT/events-$n-$rate.sqlite"
-    result=$("$BENCH/loadgen/dag-dashboards" --host 127.0.0.1 --port "$SERVER_PORT" --token bench --dashboards "$n" \
+    result=$(EDDY_OPERATOR_TOKEN=bench "$BENCH/loadgen/dag-dashboards" --host 127.0.0.1 --port "$SERVER_PORT" --dashboards "$n" \
       --timeout $(( SECONDS_PER_RATE * 6 + 60 )) | tee -a "$OUT/results.txt")
     cpu=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
     grep -E "^syscw|^wchar" "/proc/$SERVER_PID/io" >&2 || true

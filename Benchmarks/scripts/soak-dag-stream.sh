@@ -46,7 +46,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
   # The next run appears a moment after the last one ended: wait for it (bounded: 40 tries).
   result=""
   for _ in $(seq 1 40); do
-    if result=$("$BENCH/loadgen/dag-dashboards" --host 127.0.0.1 --port "$SERVER_PORT" --token soak --dashboards "$DASHBOARDS" \
+    if result=$(EDDY_OPERATOR_TOKEN=soak "$BENCH/loadgen/dag-dashboards" --host 127.0.0.1 --port "$SERVER_PORT" --dashboards "$DASHBOARDS" \
         --timeout $(( RUN_SECONDS * 6 + 60 )) 2>"$OUT/loadgen.err"); then break; fi
     grep -q "no live run" "$OUT/loadgen.err" || break
     result=""
