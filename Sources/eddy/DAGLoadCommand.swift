@@ -3,7 +3,9 @@ import EddyDAG
 import EddyDAGServer
 import EddyLoop
 import EddyNet
+import EddyTLS
 import EddyWebSocket
+import Foundation
 import Glibc
 import Histogram
 import EddyShared
@@ -14,14 +16,18 @@ import EddyShared
 /// dashboard measures the delivery latency of the ticker's events (their `t_ns` stamp, taken
 /// in the engine just before the event is logged, against the wall clock at receipt). It also
 /// checks the stream: `seq` continuity, and counts catch-up snapshots (a dashboard fell behind).
+/// The operator token comes from `EDDY_OPERATOR_TOKEN` and goes in an `Authorization` header,
+/// never in a URL; a `wss://` URL measures the stream over TLS.
 struct DAGLoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dag-load",
         abstract: "Measure a DAG stream server end to end: N dashboards follow one run."
     )
 
-    @Argument(help: "Server base URL, e.g. ws://127.0.0.1:8080") var url: String
-    @Option(help: "Operator token (approves the gate; every dashboard uses it).") var token: String
+    @Argument(help: "Server base URL, e.g. ws://127.0.0.1:8080 (wss:// for TLS)") var url: String
+    @Option(help: "Operator token (approves the gate; every dashboard uses it). Avoid: every local user can read a command line; set $EDDY_OPERATOR_TOKEN instead.")
+    var token: String?
+    @OptionGroup var tls: ClientTLSOptions
     @Option(help: "Dashboards that follow the run.") var dashboards = 1000
     @Option(help: "Gate to approve once every dashboard is connected.") var gate = "start"
     @Option(help: "Give up after this many seconds.") var timeout = 300.0
@@ -33,16 +39,34 @@ struct DAGLoadCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if token != nil { Console.error(StreamTokens.flagWarning("--token", instead: StreamTokens.operatorVariable)) }
+        guard let token = token ?? ProcessInfo.processInfo.environment[StreamTokens.operatorVariable], !token.isEmpty else {
+            throw ValidationError("an operator token is needed: set EDDY_OPERATOR_TOKEN (or give --token)")
+        }
+        // It goes into a header line: visible ASCII only (no CR or LF to end the line).
+        guard token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw ValidationError("the operator token must be visible ASCII characters")
+        }
         let target = try WebSocketURL(url)
+        let tlsContext = try tls.clientContext()
         let group = try EventLoopGroup(loopCount: loops)
-        guard let runID = try await Self.newestLiveRun(target, token: token, on: group.loops[0]) else {
+        let runID: String?
+        do {
+            runID = try await Self.newestLiveRun(target, token: token, tls: tlsContext, on: group.loops[0])
+        } catch {
+            await group.shutdown()
+            throw error
+        }
+        guard let runID else {
             await group.shutdown()
             throw ValidationError("no live run at \(url)/api/dags")
         }
-        let stream = "ws://\(target.hostHeader)/api/dags/\(runID)/stream?token=\(token)"
+        let stream = "\(target.requiresTLS ? "wss" : "ws")://\(target.hostHeader)/api/dags/\(runID)/stream"
         var configuration = WebSocketClientConfiguration()
         configuration.connection.keepAlive = .disabled
         configuration.deflate.isEnabled = deflate
+        configuration.headers.add(name: "Authorization", value: "Bearer \(token)")
+        configuration.tls = tlsContext
         let sockets = try await connectClients(dashboards, to: stream, configuration: configuration, group: group)
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         // One latency histogram per loop: dashboards on a loop record into it without contention.
@@ -118,18 +142,54 @@ struct DAGLoadCommand: AsyncParsableCommand {
         return result
     }
 
-    /// The newest run that has not finished, from `GET /api/dags`.
-    static func newestLiveRun(_ target: WebSocketURL, token: String, on loop: EventLoop) async throws -> String? {
-        let connection = try await TCPConnection.connect(host: target.host, port: target.port, on: loop)
-        try await connection.write(Array("GET /api/dags?token=\(token) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nConnection: close\r\n\r\n".utf8))
-        var bytes: [UInt8] = []
-        while let chunk = try await connection.read() { bytes += chunk }
-        await connection.close()
+    /// The newest run that has not finished, from `GET /api/dags` (over TLS for `wss://`),
+    /// within `listingTimeout`.
+    static func newestLiveRun(_ target: WebSocketURL, token: String, tls: TLSContext?, on loop: EventLoop) async throws -> String? {
+        let request = Array(("GET /api/dags HTTP/1.1\r\nHost: \(target.hostHeader)\r\nAuthorization: Bearer \(token)\r\n"
+            + "Connection: close\r\n\r\n").utf8)
+        let bytes = try await loop.withTimeout(listingTimeout) {
+            if target.requiresTLS {
+                // SNI and the certificate check want the bare name (no IPv6 brackets).
+                let name = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
+                let stream = try await TLSStream.connect(host: target.host, port: target.port,
+                                                         context: tls ?? TLSContext(.client()), serverName: name, on: loop)
+                return try await exchange(request, over: stream)
+            }
+            return try await exchange(request, over: TCPConnection.connect(host: target.host, port: target.port, on: loop))
+        }
+        // "HTTP/1.1 401 Unauthorized": said as it is (a wrong token is the usual reason).
+        let statusLine = String(decoding: bytes.prefix { $0 != 13 && $0 != 10 }.prefix(200), as: UTF8.self)
+        let status = statusLine.split(separator: " ", maxSplits: 2)
+        guard status.count >= 2, status[0].hasPrefix("HTTP/1."), status[1] == "200" else {
+            throw ValidationError("GET /api/dags answered \"\(statusLine)\"" + (status.count >= 2 && status[1] == "401" ? ": is the operator token right?" : ""))
+        }
         guard let split = bytes.indices.first(where: { bytes[$0...].starts(with: [13, 10, 13, 10]) }),
               // Safe to drop: a body that is not the listing is reported as such by the caller (nil).
               let runs = try? JSONParser.parse(Array(bytes[(split + 4)...]))["runs"]?.arrayValue
         else { return nil }
         return runs.last { $0["finished"] == .bool(false) }?["dag_id"]?.stringValue
+    }
+
+    /// How long finding the run may take: connecting, TLS, the request and the whole response.
+    static let listingTimeout: Duration = .seconds(10)
+    /// The most of a listing read (a server that never stops sending is cut off here).
+    static let listingLimit = 16 << 20
+
+    /// Writes `request`, reads until the server closes (or `listingLimit`), closes.
+    private static func exchange(_ request: [UInt8], over stream: some ByteStream) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        do {
+            try await stream.write(request)
+            for try await chunk in stream.inbound {
+                bytes += chunk
+                if bytes.count > listingLimit { break }
+            }
+        } catch {
+            await stream.close()
+            throw error
+        }
+        await stream.close()
+        return bytes
     }
 }
 

@@ -219,12 +219,15 @@ struct EddyRun: CustomStringConvertible {
 }
 
 /// Runs the built `eddy` with `arguments` to completion (killed after 60 s), stderr on a
-/// pseudo-terminal when `stderrOnTerminal` (its "\r\n" read back as "\n"), else on a pipe.
-func runEddy(_ arguments: [String], stderrOnTerminal: Bool = false) async throws -> EddyRun {
+/// pseudo-terminal when `stderrOnTerminal` (its "\r\n" read back as "\n"), else on a pipe;
+/// our environment with `environmentChanges` (nil removes a variable).
+func runEddy(_ arguments: [String], stderrOnTerminal: Bool = false,
+             environmentChanges: [String: String?] = [:]) async throws -> EddyRun {
     try await onOwnThread { () throws -> EddyRun in
         let process = ChildProcess()
         process.executableURL = eddyBinary
         process.arguments = arguments
+        process.environment = environment(with: environmentChanges)
         process.standardInput = FileHandle.nullDevice
         let stdout = ChildPipe()
         process.standardOutput = stdout
