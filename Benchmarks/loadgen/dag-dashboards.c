@@ -42,6 +42,11 @@
  * "Authorization: Bearer" header of every request, never in a URL. (--token T
  * still works, with a warning: every local user can read a command line.)
  *
+ * --tls speaks TLS (the server's wss:// and https://): the listing and every
+ * dashboard go over TLS 1.2 or 1.3, the server's certificate checked against the
+ * system's roots, or --ca FILE's (which implies --tls), and --host (a name, or an
+ * IP address in the certificate's subjectAltName).
+ *
  * --also-port (repeatable, up to 15): more servers on the same host serving the same
  * run (Eddy nodes sharing runs through Redis). Dashboard i connects to the i-th port
  * of [--port, --also-port...] round robin; the run is found and the gate approved
@@ -60,7 +65,7 @@
  * 2 setup failure (resolve/connect, no live run, handshake refused or closed,
  * connection phase timed out, file descriptor limit too low).
  *
- * Build: gcc -O2 -Wall -Wextra -o dag-dashboards dag-dashboards.c -lpthread
+ * Build: gcc -O2 -Wall -Wextra -o dag-dashboards dag-dashboards.c -lpthread -lssl -lcrypto
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -68,6 +73,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -95,6 +103,9 @@
 /* ---- options ---- */
 static const char *opt_host = "127.0.0.1";
 static int opt_port = -1;
+static int opt_tls;                 /* --tls (or --ca) */
+static const char *opt_ca;          /* --ca FILE: trust roots instead of the system's */
+static SSL_CTX *tls_ctx;            /* with --tls: the client context every connection uses */
 static const char *opt_token = NULL;
 static int opt_dashboards = 1000;
 static const char *opt_gate = "start";
@@ -128,11 +139,12 @@ static char host_header[300];
 #define H_MAX_NS 600000000000LL
 
 /* ---- connections and workers ---- */
-enum { ST_IDLE, ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_DONE };
+enum { ST_IDLE, ST_CONNECTING, ST_TLS, ST_HANDSHAKE, ST_OPEN, ST_DONE };
 enum { K_EVENT, K_COMPLETE, K_SESSION, K_SNAPSHOT };
 
 struct conn {
     int fd;
+    SSL *ssl;         /* with --tls */
     uint8_t state;
     uint8_t finished; /* ended by execution_complete or a terminal snapshot */
     uint8_t frag;     /* 1: assembling a fragmented text message; 2: skipping a fragmented binary one */
@@ -229,7 +241,8 @@ static void usage(const char *msg)
         fprintf(stderr, "dag-dashboards: %s\n", msg);
     fprintf(stderr,
             "usage: EDDY_OPERATOR_TOKEN=T dag-dashboards --port P [--host H] [--dashboards N]\n"
-            "                      [--gate NODE] [--timeout S] [--threads K] [--also-port P2 ...]\n");
+            "                      [--gate NODE] [--timeout S] [--threads K] [--also-port P2 ...]\n"
+            "                      [--tls] [--ca FILE]\n");
     exit(1);
 }
 
@@ -240,6 +253,10 @@ static void parse_args(int argc, char **argv)
         const char *v;
         if (!strcmp(f, "-h") || !strcmp(f, "--help"))
             usage(NULL);
+        if (!strcmp(f, "--tls")) {
+            opt_tls = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "dag-dashboards: missing value for %s\n", f);
             usage(NULL);
@@ -256,7 +273,10 @@ static void parse_args(int argc, char **argv)
         }
         else if (!strcmp(f, "--dashboards"))
             opt_dashboards = (int)parse_ll(f, v, 1, 1000000);
-        else if (!strcmp(f, "--gate"))
+        else if (!strcmp(f, "--ca")) {
+            opt_ca = v;
+            opt_tls = 1;
+        } else if (!strcmp(f, "--gate"))
             opt_gate = v;
         else if (!strcmp(f, "--timeout"))
             opt_timeout = parse_d(f, v, 0.001, 86400);
@@ -402,6 +422,100 @@ static int pick_run(const char *body, size_t len)
     return found ? 0 : -1;
 }
 
+/* ---- TLS (--tls): a client context, and a session per socket ---- */
+
+/* The first error on OpenSSL's queue, as text (the queue is emptied). */
+static const char *tls_error(char *out, size_t cap)
+{
+    unsigned long e = ERR_get_error();
+    if (!e)
+        snprintf(out, cap, "%s", errno ? strerror(errno) : "the connection ended");
+    else
+        ERR_error_string_n(e, out, cap);
+    ERR_clear_error();
+    return out;
+}
+
+static void tls_setup(void)
+{
+    char why[256];
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx || !SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION)) {
+        fprintf(stderr, "dag-dashboards: TLS setup failed: %s\n", tls_error(why, sizeof why));
+        exit(2);
+    }
+    if (!(opt_ca ? SSL_CTX_load_verify_locations(tls_ctx, opt_ca, NULL) : SSL_CTX_set_default_verify_paths(tls_ctx))) {
+        fprintf(stderr, "dag-dashboards: cannot load the trust roots%s%s: %s\n", opt_ca ? " from " : "", opt_ca ? opt_ca : "",
+                tls_error(why, sizeof why));
+        exit(2);
+    }
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+    /* Partial writes and a retry from a moved buffer behave like send(); buffers are freed
+       while a connection is idle (10,000 dashboards). */
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+}
+
+/* A client session on fd, checking the certificate against --host; NULL on failure. */
+static SSL *tls_session(int fd)
+{
+    unsigned char ip[16];
+    SSL *ssl = SSL_new(tls_ctx);
+    if (!ssl || !SSL_set_fd(ssl, fd)) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    if (inet_pton(AF_INET, opt_host, ip) == 1 || inet_pton(AF_INET6, opt_host, ip) == 1) {
+        /* An address: checked against the certificate's IP entries; no SNI (RFC 6066 3). */
+        if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), opt_host)) {
+            SSL_free(ssl);
+            return NULL;
+        }
+    } else if (!SSL_set_tlsext_host_name(ssl, opt_host) || !SSL_set1_host(ssl, opt_host)) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    SSL_set_connect_state(ssl);
+    return ssl;
+}
+
+/* recv(), or SSL_read() with --tls: bytes read, 0 at the end, -1 with errno (EAGAIN: wait for
+   the socket). */
+static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
+{
+    if (!c->ssl)
+        return recv(c->fd, buf, n, 0);
+    int k = SSL_read(c->ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
+    if (k > 0)
+        return k;
+    switch (SSL_get_error(c->ssl, k)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    default:
+        ERR_clear_error();
+        errno = ECONNRESET;
+        return -1;
+    }
+}
+
+/* send(), or SSL_write() with --tls: bytes written, or -1 with errno (EAGAIN: wait). */
+static ssize_t conn_send(struct conn *c, const void *buf, size_t n)
+{
+    if (!c->ssl)
+        return send(c->fd, buf, n, MSG_NOSIGNAL);
+    int k = SSL_write(c->ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
+    if (k > 0)
+        return k;
+    int e = SSL_get_error(c->ssl, k);
+    ERR_clear_error();
+    errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
+    return -1;
+}
+
 /* GET /api/dags with a blocking socket (10 s send/receive timeouts); sets run_id. */
 static void find_live_run(void)
 {
@@ -420,20 +534,29 @@ static void find_live_run(void)
         fprintf(stderr, "dag-dashboards: connect to %s:%d failed: %s\n", opt_host, opt_port, strerror(errno));
         exit(2);
     }
+    struct conn listing = {.fd = fd};
+    if (opt_tls) {
+        char why[256];
+        listing.ssl = tls_session(fd);
+        if (!listing.ssl || SSL_connect(listing.ssl) != 1) {
+            fprintf(stderr, "dag-dashboards: TLS handshake with %s:%d failed: %s\n", opt_host, opt_port, tls_error(why, sizeof why));
+            exit(2);
+        }
+    }
     int n = snprintf(req, sizeof req, "GET /api/dags HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
                                       "Accept: application/json\r\nConnection: close\r\n\r\n", host_header, opt_token);
     if (n < 0 || (size_t)n >= sizeof req) {
         fprintf(stderr, "dag-dashboards: token too long\n");
         exit(2);
     }
-    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+    if (conn_send(&listing, req, (size_t)n) != n) {
         fprintf(stderr, "dag-dashboards: GET /api/dags: send failed: %s\n", strerror(errno));
         exit(2);
     }
     for (;;) {
         if (len == cap)
             buf = xrealloc(buf, (cap *= 2) + 1);
-        ssize_t k = recv(fd, buf + len, cap - len, 0);
+        ssize_t k = conn_recv(&listing, buf + len, cap - len);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
@@ -452,6 +575,7 @@ static void find_live_run(void)
                 break;
         }
     }
+    SSL_free(listing.ssl);
     close(fd);
     buf[len] = 0;
     char *hend = strstr(buf, "\r\n\r\n");
@@ -515,6 +639,8 @@ static void release(struct conn *c)
         close(c->fd); /* also removes it from the epoll set */
         c->fd = -1;
     }
+    SSL_free(c->ssl); /* no close_notify: the socket was reset */
+    c->ssl = NULL;
     free(c->pend);
     c->pend = NULL;
     c->plen = c->pcap = 0;
@@ -552,7 +678,7 @@ static void handshake_failed(struct worker *w, struct conn *c, const char *what,
 static int flush_out(struct worker *w, struct conn *c)
 {
     while (c->wpos < c->wlen) {
-        ssize_t k = send(c->fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_NOSIGNAL);
+        ssize_t k = conn_send(c, c->wbuf + c->wpos, c->wlen - c->wpos);
         if (k < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 set_events(w, c, 1);
@@ -596,17 +722,58 @@ static void start_conn(struct worker *w, struct conn *c)
     c->out_armed = 1;
 }
 
+static void send_upgrade(struct worker *w, struct conn *c);
+
+/* Drives the TLS handshake (--tls); sends the upgrade request once it is done. */
+static void tls_step(struct worker *w, struct conn *c)
+{
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        send_upgrade(w, c);
+        return;
+    }
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        set_events(w, c, 0);
+        return;
+    case SSL_ERROR_WANT_WRITE:
+        set_events(w, c, 1);
+        return;
+    default: {
+        char why[256], what[300];
+        snprintf(what, sizeof what, "TLS handshake failed: %s", tls_error(why, sizeof why));
+        handshake_failed(w, c, what, 0);
+    }
+    }
+}
+
 static void on_connected(struct worker *w, struct conn *c)
 {
     int err = 0;
     socklen_t elen = sizeof err;
-    unsigned char key[16];
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
         err = errno;
     if (err) {
         handshake_failed(w, c, "connect failed", err);
         return;
     }
+    if (opt_tls) {
+        c->ssl = tls_session(c->fd);
+        if (!c->ssl) {
+            handshake_failed(w, c, "TLS setup failed", 0);
+            return;
+        }
+        c->state = ST_TLS;
+        tls_step(w, c);
+        return;
+    }
+    send_upgrade(w, c);
+}
+
+/* The WebSocket upgrade request, once connected (and past TLS). */
+static void send_upgrade(struct worker *w, struct conn *c)
+{
+    unsigned char key[16];
     for (int i = 0; i < 16; i += 8) {
         uint64_t r = next_rand(w);
         memcpy(key + i, &r, 8);
@@ -906,7 +1073,7 @@ static void on_readable(struct worker *w, struct conn *c)
         if (len)
             memcpy(w->buf, c->pend, len);
         size_t room = w->cap - len;
-        ssize_t k = recv(c->fd, w->buf + len, room, 0);
+        ssize_t k = conn_recv(c, w->buf + len, room);
         if (k < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
@@ -953,8 +1120,10 @@ static void on_readable(struct worker *w, struct conn *c)
             c->pend = NULL;
             c->pcap = 0;
         }
-        if ((size_t)k < room)
+        if ((size_t)k < room && !c->ssl)
             return; /* the socket is drained (level-triggered epoll reports any rest) */
+        /* With TLS, read on until SSL_read wants the socket: it returns one record at a
+           time, and what it has buffered does not make the socket readable. */
     }
 }
 
@@ -996,6 +1165,10 @@ static void *worker_main(void *arg)
                 on_connected(w, c);
                 continue;
             }
+            if (c->state == ST_TLS) {
+                tls_step(w, c);
+                continue;
+            }
             if ((events[i].events & EPOLLOUT) && c->wbuf && flush_out(w, c) < 0) {
                 if (c->state == ST_HANDSHAKE)
                     handshake_failed(w, c, "sending the upgrade request failed", errno);
@@ -1028,6 +1201,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(opt_dashboards + 64, opt_dashboards, "dashboards");
     resolve();
+    if (opt_tls)
+        tls_setup();
     find_live_run();
     build_request();
 

@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 N=${DASHBOARDS:-1000}; RATE=${RATE:-200}; SECONDS_RUN=${RUN_SECONDS:-5}; ROUNDS=${ROUNDS:-2}
 OUT=${OUT:-$BENCH/results/dag-stream-nodes-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
-gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/dag-dashboards" "$BENCH/loadgen/dag-dashboards.c" -lpthread
+gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/dag-dashboards" "$BENCH/loadgen/dag-dashboards.c" -lpthread -lssl -lcrypto
 TICKS=$(getconf CLK_TCK)
 PIDS=()
 REDIS_PID=""

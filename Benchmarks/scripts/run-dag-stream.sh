@@ -19,7 +19,7 @@ RATES_10000=${RATES_10000:-"10 50 100 200 400 800"}
 OUT=${OUT:-$BENCH/results/dag-stream-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 trap stop_server EXIT
-gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/dag-dashboards" "$BENCH/loadgen/dag-dashboards.c" -lpthread
+gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/dag-dashboards" "$BENCH/loadgen/dag-dashboards.c" -lpthread -lssl -lcrypto
 
 printf '| dashboards | events/s offered | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | catch-ups | server CPU µs per delivery, setup included | sustained |\n|---|---|---|---|---|---|---|---|---|---|\n'
 for n in $DASHBOARDS; do

@@ -21,7 +21,7 @@ KEEP_RUNS=${KEEP_RUNS:-20}
 OUT=${OUT:-$BENCH/results/soak-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 trap stop_server EXIT
-gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/dag-dashboards" "$BENCH/loadgen/dag-dashboards.c" -lpthread
+gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/dag-dashboards" "$BENCH/loadgen/dag-dashboards.c" -lpthread -lssl -lcrypto
 dag=$OUT/ticker.json
 printf '{"nodes":[{"id":"start","gate":{"presentation":{"title":"start"}}},{"id":"tick","depends_on":["start"],"handler":"ticker","params":{"rate":%d,"seconds":%d}}]}\n' \
   "$RATE" "$RUN_SECONDS" > "$dag"
