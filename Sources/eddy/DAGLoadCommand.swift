@@ -50,16 +50,38 @@ struct DAGLoadCommand: AsyncParsableCommand {
         let target = try WebSocketURL(url)
         let tlsContext = try tls.clientContext()
         let group = try EventLoopGroup(loopCount: loops)
-        let runID: String?
+        let measured: Measured
         do {
-            runID = try await Self.newestLiveRun(target, token: token, tls: tlsContext, on: group.loops[0])
+            measured = try await measure(target, token: token, tls: tlsContext, group: group)
         } catch {
             await group.shutdown()
             throw error
         }
-        guard let runID else {
-            await group.shutdown()
-            throw ValidationError("no live run at \(url)/api/dags")
+        await group.shutdown()
+        let (results, h) = (measured.results, measured.latencies)
+        func ms(_ ns: UInt64) -> String { BenchCommand.microseconds(ns / 1000) }
+        let span = Double(max(1, results.lastReceipt - results.firstReceipt)) / 1e9
+        let perSecond = Int((Double(results.tickerEvents) / span).rounded())
+        var fields = ["RESULT", "run=\(measured.runID)", "dashboards=\(dashboards)", "finished=\(results.finished)"]
+        fields += ["ticker_events=\(results.tickerEvents)", "per_dashboard_min=\(results.minPerDashboard)", "per_dashboard_max=\(results.maxPerDashboard)"]
+        fields += ["deliveries_per_sec=\(perSecond)", "p50_ms=\(ms(h.valueAtPercentile(50)))", "p99_ms=\(ms(h.valueAtPercentile(99)))"]
+        fields += ["p999_ms=\(ms(h.valueAtPercentile(99.9)))", "max_ms=\(ms(h.max))", "catch_ups=\(results.catchUps)", "gaps=\(results.gaps)"]
+        Console.out(fields.joined(separator: " "))
+    }
+
+    /// What one load measured.
+    struct Measured {
+        let runID: String
+        let results: DashboardResult
+        let latencies: Histogram<UInt64>
+    }
+
+    /// Finds the run, connects the dashboards, approves the gate and follows the run to its
+    /// end (or the timeout) on `group`, which the caller shuts down whatever happens.
+    private func measure(_ target: WebSocketURL, token: String, tls tlsContext: TLSContext?,
+                         group: EventLoopGroup) async throws -> Measured {
+        guard let runID = try await Self.newestLiveRun(target, token: token, tls: tlsContext, on: group.loops[0]) else {
+            throw DAGLoadError(description: "no live run at \(url)/api/dags")
         }
         let stream = "\(target.requiresTLS ? "wss" : "ws")://\(target.hostHeader)/api/dags/\(runID)/stream"
         var configuration = WebSocketClientConfiguration()
@@ -76,30 +98,23 @@ struct DAGLoadCommand: AsyncParsableCommand {
                 guard let recorder = recorders[ObjectIdentifier(socket.eventLoop)] else { continue } // every socket is on a group loop
                 tasks.addTask(executorPreference: socket.eventLoop) { await Self.follow(socket, latencies: recorder) }
             }
-            let approve = #"{"v":1,"type":"human_decision","command_id":"dag-load-go","node_id":"\#(gate)","decision":"approve"}"#
-            if let first = sockets.first {
-                try await Task(executorPreference: first.eventLoop) { try await first.send(text: approve) }.value
-            }
+            // The watchdog first: whatever fails below, the dashboards end by the deadline.
             let watchdog = Task {
                 try? await Task.sleep(until: deadline) // safe to drop: cancelled means the load ended first
                 for socket in sockets { _ = await socket.close(code: .goingAway, reason: "dag-load timeout") }
             }
+            defer { watchdog.cancel() }
+            let approve = #"{"v":1,"type":"human_decision","command_id":"dag-load-go","node_id":"\#(gate)","decision":"approve"}"#
+            if let first = sockets.first {
+                try await Task(executorPreference: first.eventLoop) { try await first.send(text: approve) }.value
+            }
             var merged = DashboardResult()
             for try await result in tasks { merged.merge(result) }
-            watchdog.cancel()
             return merged
         }
-        await group.shutdown()
-        var h = LatencyRecorder.empty
-        for recorder in recorders.values { recorder.add(into: &h) }
-        func ms(_ ns: UInt64) -> String { BenchCommand.microseconds(ns / 1000) }
-        let span = Double(max(1, results.lastReceipt - results.firstReceipt)) / 1e9
-        let perSecond = Int((Double(results.tickerEvents) / span).rounded())
-        var fields = ["RESULT", "run=\(runID)", "dashboards=\(dashboards)", "finished=\(results.finished)"]
-        fields += ["ticker_events=\(results.tickerEvents)", "per_dashboard_min=\(results.minPerDashboard)", "per_dashboard_max=\(results.maxPerDashboard)"]
-        fields += ["deliveries_per_sec=\(perSecond)", "p50_ms=\(ms(h.valueAtPercentile(50)))", "p99_ms=\(ms(h.valueAtPercentile(99)))"]
-        fields += ["p999_ms=\(ms(h.valueAtPercentile(99.9)))", "max_ms=\(ms(h.max))", "catch_ups=\(results.catchUps)", "gaps=\(results.gaps)"]
-        Console.out(fields.joined(separator: " "))
+        var latencies = LatencyRecorder.empty
+        for recorder in recorders.values { recorder.add(into: &latencies) }
+        return Measured(runID: runID, results: results, latencies: latencies)
     }
 
     /// Follows one stream until `execution_complete` (or a terminal catch-up snapshot).
@@ -147,7 +162,9 @@ struct DAGLoadCommand: AsyncParsableCommand {
     static func newestLiveRun(_ target: WebSocketURL, token: String, tls: TLSContext?, on loop: EventLoop) async throws -> String? {
         let request = Array(("GET /api/dags HTTP/1.1\r\nHost: \(target.hostHeader)\r\nAuthorization: Bearer \(token)\r\n"
             + "Connection: close\r\n\r\n").utf8)
-        let bytes = try await loop.withTimeout(listingTimeout) {
+        let bytes: [UInt8]
+        do {
+            bytes = try await loop.withTimeout(listingTimeout) {
             if target.requiresTLS {
                 // SNI and the certificate check want the bare name (no IPv6 brackets).
                 let name = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
@@ -156,12 +173,21 @@ struct DAGLoadCommand: AsyncParsableCommand {
                 return try await exchange(request, over: stream)
             }
             return try await exchange(request, over: TCPConnection.connect(host: target.host, port: target.port, on: loop))
+            }
+        } catch is TimeoutError {
+            throw DAGLoadError(description: "GET /api/dags on \(target.hostHeader): no whole answer within \(listingTimeout)")
         }
-        // "HTTP/1.1 401 Unauthorized": said as it is (a wrong token is the usual reason).
-        let statusLine = String(decoding: bytes.prefix { $0 != 13 && $0 != 10 }.prefix(200), as: UTF8.self)
+        guard bytes.count <= listingLimit else {
+            throw DAGLoadError(description: "GET /api/dags on \(target.hostHeader): the answer is over \(listingLimit >> 20) MiB")
+        }
+        // "HTTP/1.1 401 Unauthorized": said as it is (a wrong token is the usual reason), in
+        // printable ASCII only (it is the server's text, shown on a terminal).
+        let statusLine = String(decoding: bytes.prefix { $0 != 13 && $0 != 10 }.prefix(200).map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x3F },
+                                as: UTF8.self)
         let status = statusLine.split(separator: " ", maxSplits: 2)
         guard status.count >= 2, status[0].hasPrefix("HTTP/1."), status[1] == "200" else {
-            throw ValidationError("GET /api/dags answered \"\(statusLine)\"" + (status.count >= 2 && status[1] == "401" ? ": is the operator token right?" : ""))
+            throw DAGLoadError(description: "GET /api/dags answered \"\(statusLine)\""
+                + (status.count >= 2 && status[1] == "401" ? ": is the operator token right?" : ""))
         }
         guard let split = bytes.indices.first(where: { bytes[$0...].starts(with: [13, 10, 13, 10]) }),
               // Safe to drop: a body that is not the listing is reported as such by the caller (nil).
@@ -191,6 +217,11 @@ struct DAGLoadCommand: AsyncParsableCommand {
         await stream.close()
         return bytes
     }
+}
+
+/// Why a load could not run (not a usage error: the command line was fine).
+struct DAGLoadError: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// The few fields of a stream message the load generator needs, found with `memmem` over the
