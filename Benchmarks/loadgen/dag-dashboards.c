@@ -480,26 +480,39 @@ static SSL *tls_session(int fd)
 }
 
 /* recv(), or SSL_read() with --tls: bytes read, 0 at the end, -1 with errno (EAGAIN: wait for
-   the socket). */
+   the socket; SSL_want_write() says whether for writing). With TLS it reads record after
+   record until n bytes or the socket has no more: so, as with recv(), fewer than n bytes
+   means nothing is left buffered (SSL_read returns one record at a time, and a record
+   OpenSSL holds does not make the socket readable). */
 static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
 {
     if (!c->ssl)
         return recv(c->fd, buf, n, 0);
-    int k = SSL_read(c->ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
-    if (k > 0)
-        return k;
-    switch (SSL_get_error(c->ssl, k)) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    default:
+    size_t got = 0;
+    while (got < n) {
+        size_t want = n - got;
+        int k = SSL_read(c->ssl, (char *)buf + got, want > 1 << 30 ? 1 << 30 : (int)want);
+        if (k > 0) {
+            got += (size_t)k;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, k);
         ERR_clear_error();
-        errno = ECONNRESET;
-        return -1;
+        if (got)
+            return (ssize_t)got; /* the end or the error comes with the next call */
+        switch (e) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE:
+            errno = EAGAIN;
+            return -1;
+        case SSL_ERROR_ZERO_RETURN:
+            return 0;
+        default:
+            errno = ECONNRESET;
+            return -1;
+        }
     }
+    return (ssize_t)got;
 }
 
 /* send(), or SSL_write() with --tls: bytes written, or -1 with errno (EAGAIN: wait). */
@@ -586,7 +599,7 @@ static void find_live_run(void)
         exit(2);
     }
     if (pick_run(hend + 4, len - (size_t)(hend + 4 - buf)) != 0) {
-        fprintf(stderr, "dag-dashboards: no live run at http://%s/api/dags\n", host_header);
+        fprintf(stderr, "dag-dashboards: no live run at %s://%s/api/dags\n", opt_tls ? "https" : "http", host_header);
         exit(2);
     }
     free(buf);
@@ -681,7 +694,8 @@ static int flush_out(struct worker *w, struct conn *c)
         ssize_t k = conn_send(c, c->wbuf + c->wpos, c->wlen - c->wpos);
         if (k < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                set_events(w, c, 1);
+                /* TLS may need to read before it can write (then a readable socket retries). */
+                set_events(w, c, !(c->ssl && SSL_want_read(c->ssl)));
                 return 0;
             }
             if (errno == EINTR)
@@ -1064,6 +1078,14 @@ static long handshake_response(struct worker *w, struct conn *c, char *b, size_t
 
 static void on_readable(struct worker *w, struct conn *c)
 {
+    /* A TLS write that waited for the socket to be readable goes on first. */
+    if (c->ssl && c->wbuf && flush_out(w, c) < 0) {
+        if (c->state == ST_HANDSHAKE)
+            handshake_failed(w, c, "sending the upgrade request failed", errno);
+        else
+            dashboard_end(w, c, 0);
+        return;
+    }
     for (;;) {
         size_t len = c->plen, off = 0;
         if (w->cap < len + READ_CHUNK) {
@@ -1075,8 +1097,11 @@ static void on_readable(struct worker *w, struct conn *c)
         size_t room = w->cap - len;
         ssize_t k = conn_recv(c, w->buf + len, room);
         if (k < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+                if (c->ssl && SSL_want_write(c->ssl))
+                    set_events(w, c, 1); /* TLS must write before it reads on (then retried) */
                 return;
+            }
             if (c->state == ST_HANDSHAKE)
                 handshake_failed(w, c, "recv failed during the handshake", errno);
             else
@@ -1120,10 +1145,8 @@ static void on_readable(struct worker *w, struct conn *c)
             c->pend = NULL;
             c->pcap = 0;
         }
-        if ((size_t)k < room && !c->ssl)
-            return; /* the socket is drained (level-triggered epoll reports any rest) */
-        /* With TLS, read on until SSL_read wants the socket: it returns one record at a
-           time, and what it has buffered does not make the socket readable. */
+        if ((size_t)k < room)
+            return; /* drained (level-triggered epoll reports any rest; see conn_recv for TLS) */
     }
 }
 
@@ -1178,6 +1201,10 @@ static void *worker_main(void *arg)
             }
             if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 on_readable(w, c);
+            else if ((events[i].events & EPOLLOUT) && c->ssl && !c->wbuf) {
+                set_events(w, c, 0); /* a TLS read that had to write first: retry it */
+                on_readable(w, c);
+            }
         }
     }
     for (int i = 0; i < w->nconns; i++) /* timeout or failure: the rest end unfinished */
