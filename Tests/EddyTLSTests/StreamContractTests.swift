@@ -137,6 +137,41 @@ extension TLSTests {
             #expect(await server.stop())
         }
 
+        /// A burst's small writes are corked in a buffer of the loop's pool, and the record
+        /// goes into TCP's cork (another pool buffer) through the loop's own ciphertext
+        /// buffer: after the iteration both buffers are back in the pool, none was made per
+        /// write, and the bytes arrive in order.
+        @Test func smallWritesUseTheLoopsPoolAndGiveItBack() async throws {
+            let certificates = try await TestCertificates.shared.value
+            let server = try await EchoServer.start(certificates.serverConfiguration())
+            let loop = try EventLoop()
+            let stream = try await TLSStream.connect(host: "127.0.0.1", port: server.port, configuration: certificates.clientConfiguration, on: loop)
+            var expected: [UInt8] = []
+            for round in 0..<3 {
+                let pieces = (0..<20).map { index in (0..<(10 + index)).map { UInt8(truncatingIfNeeded: $0 &+ index &* 7 &+ round) } }
+                for piece in pieces { expected += [0x82, UInt8(piece.count)] + piece }
+                let before = try await loop.submit { () -> Int in
+                    let before = loop.spareWriteBuffers.count
+                    for piece in pieces {
+                        let header: [UInt8] = [0x82, UInt8(piece.count)]
+                        _ = try stream.writeWithoutWaiting(header.span.bytes, piece.span.bytes)
+                    }
+                    return before
+                }
+                // The plaintext's cork and TCP's came from the pool and are back after the
+                // iteration's flush.
+                let after = try await loop.submit { loop.spareWriteBuffers.count }
+                #expect(after >= 2 && after >= before, "round \(round): \(before) then \(after)")
+            }
+            try await stream.shutdownWrite()
+            var received: [UInt8] = []
+            while let chunk = try await stream.read() { received += chunk }
+            #expect(received == expected)
+            await stream.close()
+            #expect(await loop.shutdown().isClean)
+            #expect(await server.stop())
+        }
+
         @Test func aTLS13OnlyServerRefusesATLS12Client() async throws {
             let certificates = try await TestCertificates.shared.value
             var configuration = certificates.serverConfiguration()
