@@ -204,6 +204,7 @@ extension TLSStream {
             // loop's buffer is free again when this returns, whatever TCP's write leads to.
             let scratch = eventLoop.helper(CiphertextBuffer.self) { CiphertextBuffer() }.bytes
             let read = Int(max(0, BIO_read(output, scratch.baseAddress, Int32(count))))
+            guard read > 0 else { return true }
             return try transport.writeWithoutWaiting(
                 RawSpan(_unsafeBytes: UnsafeRawBufferPointer(rebasing: scratch[..<read])),
                 RawSpan(_unsafeBytes: UnsafeRawBufferPointer(start: nil, count: 0)))

@@ -94,6 +94,7 @@ extension TLSStream {
     /// pool on the first write of an iteration (given back once encrypted): like TCP's cork,
     /// so a burst to thousands of TLS streams allocates and frees no buffer per stream.
     private func reservePlainCork(_ count: Int) {
+        guard count > 0 else { return } // nothing to cork: no buffer held for it
         if plainCork.capacity == 0 {
             plainCork = eventLoop.takeWriteBuffer(minimumCapacity: count)
         } else if plainCork.capacity - plainCork.count < count {
@@ -128,7 +129,7 @@ extension TLSStream {
         guard !plainCork.isEmpty else { return true }
         // A failed or closed stream makes no more SSL calls; its writers have been told.
         guard isEstablished else {
-            plainCork = []
+            eventLoop.recycleWriteBuffer(&plainCork)
             return true
         }
         // Taken out first and given back to the loop's pool: an idle connection holds no

@@ -188,7 +188,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             waiter.resume(throwing: error ?? IOError(.closed, operation: "TLS handshake with \(peerDescription)"))
         }
         pending = []
-        plainCork = []
+        eventLoop.recycleWriteBuffer(&plainCork) // back to the loop's pool (or freed)
         endReading(error)
     }
 
