@@ -1,6 +1,7 @@
 import ArgumentParser
 import EddyDAG
 import EddyDAGServer
+import EddyHTTP
 import EddyLoop
 import EddyNet
 import EddyTLS
@@ -165,14 +166,12 @@ struct DAGLoadCommand: AsyncParsableCommand {
         let bytes: [UInt8]
         do {
             bytes = try await loop.withTimeout(listingTimeout) {
-            if target.requiresTLS {
-                // SNI and the certificate check want the bare name (no IPv6 brackets).
-                let name = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
-                let stream = try await TLSStream.connect(host: target.host, port: target.port,
-                                                         context: tls ?? TLSContext(.client()), serverName: name, on: loop)
-                return try await exchange(request, over: stream)
-            }
-            return try await exchange(request, over: TCPConnection.connect(host: target.host, port: target.port, on: loop))
+                if target.requiresTLS {
+                    let stream = try await TLSStream.connect(host: target.host, port: target.port,
+                                                             context: tls ?? TLSContext(.client()), serverName: target.bareHost, on: loop)
+                    return try await exchange(request, over: stream)
+                }
+                return try await exchange(request, over: TCPConnection.connect(host: target.host, port: target.port, on: loop))
             }
         } catch is TimeoutError {
             throw DAGLoadError(description: "GET /api/dags on \(target.hostHeader): no whole answer within \(listingTimeout)")
@@ -180,19 +179,19 @@ struct DAGLoadCommand: AsyncParsableCommand {
         guard bytes.count <= listingLimit else {
             throw DAGLoadError(description: "GET /api/dags on \(target.hostHeader): the answer is over \(listingLimit >> 20) MiB")
         }
-        // "HTTP/1.1 401 Unauthorized": said as it is (a wrong token is the usual reason), in
-        // printable ASCII only (it is the server's text, shown on a terminal).
-        let statusLine = String(decoding: bytes.prefix { $0 != 13 && $0 != 10 }.prefix(200).map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x3F },
-                                as: UTF8.self)
-        let status = statusLine.split(separator: " ", maxSplits: 2)
-        guard status.count >= 2, status[0].hasPrefix("HTTP/1."), status[1] == "200" else {
-            throw DAGLoadError(description: "GET /api/dags answered \"\(statusLine)\""
-                + (status.count >= 2 && status[1] == "401" ? ": is the operator token right?" : ""))
+        var parser = HTTPResponseHeadParser()
+        guard case .head(let head, let consumed) = parser.parse(bytes) else {
+            throw DAGLoadError(description: "GET /api/dags on \(target.hostHeader): the answer is not an HTTP response")
         }
-        guard let split = bytes.indices.first(where: { bytes[$0...].starts(with: [13, 10, 13, 10]) }),
-              // Safe to drop: a body that is not the listing is reported as such by the caller (nil).
-              let runs = try? JSONParser.parse(Array(bytes[(split + 4)...]))["runs"]?.arrayValue
-        else { return nil }
+        guard head.statusCode == 200 else {
+            // Said as the server said it (a wrong token is the usual reason), in printable
+            // ASCII only: it is the server's text, shown on a terminal.
+            let reason = String(decoding: head.reasonPhrase.utf8.prefix(100).map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x3F }, as: UTF8.self)
+            throw DAGLoadError(description: "GET /api/dags answered \"\(head.version) \(head.statusCode) \(reason)\""
+                + (head.statusCode == 401 ? ": is the operator token right?" : ""))
+        }
+        // Safe to drop: a body that is not the listing is reported as such by the caller (nil).
+        guard let runs = try? JSONParser.parse(Array(bytes[consumed...]))["runs"]?.arrayValue else { return nil }
         return runs.last { $0["finished"] == .bool(false) }?["dag_id"]?.stringValue
     }
 

@@ -143,6 +143,7 @@ struct ClientHandshakeTests {
         #expect(url.port == port)
         #expect(url.resource == resource)
         #expect(url.hostHeader == hostHeader)
+        #expect(url.bareHost == (host.hasPrefix("[") ? "::1" : host), "the name for SNI and the certificate check")
     }
 
     @Test(arguments: ["http://example.com", "ws://", "ws://example.com:0", "ws://example.com:99999", "ws://u@example.com",

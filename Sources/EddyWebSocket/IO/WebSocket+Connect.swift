@@ -51,10 +51,8 @@ extension WebSocket {
             origin: configuration.origin, deflate: configuration.deflate)
         if target.requiresTLS {
             let context = try configuration.tls ?? Self.systemTrustContext.get()
-            // SNI and the certificate check want the bare name (no IPv6 brackets).
-            let name = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
             let stream = try await TLSStream.connect(
-                host: target.host, port: target.port, context: context, serverName: name, on: loop,
+                host: target.host, port: target.port, context: context, serverName: target.bareHost, on: loop,
                 tcp: configuration.tcp, connectTimeout: configuration.connectTimeout)
             return try await upgrade(stream, handshake, target, configuration, loop)
         }

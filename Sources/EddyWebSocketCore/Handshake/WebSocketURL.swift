@@ -60,6 +60,12 @@ public struct WebSocketURL: Sendable, Equatable {
         self.resource = resource
     }
 
+    /// The host without an IPv6 literal's brackets: the name TLS's SNI and certificate check
+    /// want.
+    public var bareHost: String {
+        host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+    }
+
     /// The Host header value: the port is included only when not the default (§4.1 item 4).
     public var hostHeader: String {
         port == (requiresTLS ? 443 : 80) ? host : "\(host):\(port)"
