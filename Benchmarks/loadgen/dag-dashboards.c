@@ -61,6 +61,9 @@
  * power of two, <= 0.8% error), clamped to 1 us .. 600 s; client_cpu_sec is this
  * process's user+system CPU time (getrusage), connection phase included.
  *
+ * A dashboard that ends before its run does says why on stderr (the server's
+ * close code and reason, the socket error, or OpenSSL's), for the first 10.
+ *
  * Exit codes: 0 it ran (even if some dashboards did not finish); 1 usage;
  * 2 setup failure (resolve/connect, no live run, handshake refused or closed,
  * connection phase timed out, file descriptor limit too low).
@@ -479,8 +482,12 @@ static SSL *tls_session(int fd)
     return ssl;
 }
 
+/* Why the last SSL_read on this thread failed (EPROTO from conn_recv), for the report. */
+static __thread char tls_read_error[256];
+
 /* recv(), or SSL_read() with --tls: bytes read, 0 at the end, -1 with errno (EAGAIN: wait for
-   the socket; SSL_want_write() says whether for writing). With TLS it reads record after
+   the socket; SSL_want_write() says whether for writing; EPROTO: a TLS failure, its reason in
+   tls_read_error). With TLS it reads record after
    record until n bytes or the socket has no more: so, as with recv(), fewer than n bytes
    means nothing is left buffered (SSL_read returns one record at a time, and a record
    OpenSSL holds does not make the socket readable). */
@@ -497,18 +504,27 @@ static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
             continue;
         }
         int e = SSL_get_error(c->ssl, k);
-        ERR_clear_error();
-        if (got)
+        if (got) {
+            ERR_clear_error();
             return (ssize_t)got; /* the end or the error comes with the next call */
+        }
         switch (e) {
         case SSL_ERROR_WANT_READ:
         case SSL_ERROR_WANT_WRITE:
+            ERR_clear_error();
             errno = EAGAIN;
             return -1;
         case SSL_ERROR_ZERO_RETURN:
+            ERR_clear_error();
             return 0;
+        case SSL_ERROR_SYSCALL: /* errno says why; 0: the peer ended without close_notify */
+            ERR_clear_error();
+            if (!errno)
+                errno = ECONNRESET;
+            return -1;
         default:
-            errno = ECONNRESET;
+            tls_error(tls_read_error, sizeof tls_read_error);
+            errno = EPROTO;
             return -1;
         }
     }
@@ -1038,9 +1054,22 @@ static size_t parse_frames(struct worker *w, struct conn *c, char *b, size_t off
                 c->mlen = 0;
             }
             break;
-        case 0x8: /* close: the dashboard ends unfinished; nothing is answered */
+        case 0x8: { /* close: the dashboard ends unfinished; nothing is answered */
+            char what[200], reason[124];
+            if (n >= 2) {
+                const unsigned char *u = (const unsigned char *)pl;
+                size_t r = n - 2 > sizeof reason - 1 ? sizeof reason - 1 : (size_t)(n - 2);
+                for (size_t i = 0; i < r; i++) /* shown as printable ASCII only */
+                    reason[i] = u[2 + i] >= 0x20 && u[2 + i] < 0x7f ? (char)u[2 + i] : '?';
+                reason[r] = 0;
+                snprintf(what, sizeof what, "ended unfinished: the server closed with %u \"%s\"",
+                         (unsigned)u[0] << 8 | u[1], reason);
+            } else
+                snprintf(what, sizeof what, "ended unfinished: the server closed (no code)");
+            warn_conn(c, what);
             dashboard_end(w, c, 0);
             return off;
+        }
         default: /* ping, pong, reserved control: ignored */
             break;
         }
@@ -1102,17 +1131,23 @@ static void on_readable(struct worker *w, struct conn *c)
                     set_events(w, c, 1); /* TLS must write before it reads on (then retried) */
                 return;
             }
-            if (c->state == ST_HANDSHAKE)
+            if (c->state == ST_HANDSHAKE) {
                 handshake_failed(w, c, "recv failed during the handshake", errno);
-            else
+            } else {
+                char what[320];
+                snprintf(what, sizeof what, "ended unfinished: %s", errno == EPROTO ? tls_read_error : strerror(errno));
+                warn_conn(c, what);
                 dashboard_end(w, c, 0);
+            }
             return;
         }
         if (k == 0) {
-            if (c->state == ST_HANDSHAKE)
+            if (c->state == ST_HANDSHAKE) {
                 handshake_failed(w, c, "closed by the server during the handshake", 0);
-            else
+            } else {
+                warn_conn(c, "ended unfinished: the server closed the connection");
                 dashboard_end(w, c, 0);
+            }
             return;
         }
         len += (size_t)k;
