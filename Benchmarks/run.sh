@@ -16,6 +16,8 @@ echo "== WebSocket echo: Eddy vs NIOWebSocket vs Node ws"
 scripts/run-ws-echo.sh
 echo "== per core: server CPU per echoed message and per broadcast delivery, user and system split"
 scripts/per-core.sh
+echo "== one loop against two at the same offered load (server CPU per echoed message)"
+scripts/loops-at-rate.sh
 echo "== WebSocket echo again, driven by eddy bench (the Swift generator)"
 LOADGEN=eddy-bench scripts/run-ws-echo.sh
 echo "== wss:// against ws:// (eddy echo, eddy bench) and full TLS handshakes per second"

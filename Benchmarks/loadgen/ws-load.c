@@ -5,8 +5,9 @@
  * Swift generators `eddy bench` and `eddy fanout`:
  *
  *   ws-load echo --port P [--host 127.0.0.1] [--path /] [--connections 100]
- *                [--in-flight 1] [--payload 32] [--text] [--duration 5] [--warmup 1]
- *                [--threads 1] [--concurrency 200] [--connect-timeout 30] [--timeout S]
+ *                [--in-flight 1] [--payload 32] [--text] [--rate R] [--duration 5]
+ *                [--warmup 1] [--threads 1] [--concurrency 200] [--connect-timeout 30]
+ *                [--timeout S]
  *
  *     Closed loop against an echo server: N connections each keep K messages of
  *     B bytes in flight. Every echoed message is checked (opcode, length and
@@ -18,9 +19,18 @@
  *     UTF-8). permessage-deflate is never offered. A message counts when its
  *     echo arrives inside the measured window and it was sent inside it.
  *
+ *     --rate R: open loop at R messages per second in all, instead: every
+ *     millisecond each thread sends the messages its share of R has made due
+ *     since it started, round-robin over its connections, an echo no longer
+ *     triggering the next message. K is then a cap: a message due when every
+ *     connection already has K outstanding is not sent and counts in missed
+ *     (the server does not keep up with R). For CPU per message at the same
+ *     load whatever the server's speed (e.g. one loop against two).
+ *
  *     RESULT url=ws://H:P/path connections=N in_flight=K payload=B mode=binary|text
  *            deflate=off negotiated=0/N seconds=S messages=M msgs_per_sec=X
- *            p50_us=a p99_us=b p999_us=c max_us=d errors=E client_cpu_sec=U
+ *            [rate=R missed=Z] p50_us=a p99_us=b p999_us=c max_us=d errors=E
+ *            client_cpu_sec=U
  *
  *   ws-load fanout --port P [--host 127.0.0.1] [--path /] [--subscribers 1000]
  *                  [--stalled 0] [--payload 64] [--rate R | --window 16]
@@ -132,7 +142,7 @@ static int opt_payload = -1; /* default depends on the mode */
 static int opt_text;
 static int opt_subs = 1000;
 static int opt_stalled;
-static long opt_rate;  /* 0 = windowed */
+static long opt_rate;  /* fan-out: 0 = windowed; echo: 0 = closed loop */
 static int opt_window = 16;
 static double opt_duration = 5.0;
 static double opt_warmup = 1.0;
@@ -277,6 +287,9 @@ struct worker {
     struct conn *pub;
     uint64_t next_seq, done_seq, last_progress;
     uint64_t first_tick, interval, ticks; /* --rate: tick k is due at first_tick + k * interval */
+    /* echo --rate: this thread's share of R; messages due and not sent (no room) */
+    uint64_t echo_rate, missed;
+    int next_conn; /* round-robin position */
 } __attribute__((aligned(64)));
 
 static struct worker *workers;
@@ -314,7 +327,7 @@ static void usage(const char *msg)
         fprintf(stderr, "ws-load: %s\n", msg);
     fprintf(stderr,
             "usage: ws-load echo --port P [--host H] [--path /] [--connections N] [--in-flight K]\n"
-            "                    [--payload B] [--text] [--duration S] [--warmup S] [--threads T]\n"
+            "                    [--payload B] [--text] [--rate R] [--duration S] [--warmup S] [--threads T]\n"
             "                    [--concurrency C] [--connect-timeout S] [--timeout S]\n"
             "       ws-load fanout --port P [--host H] [--path /] [--subscribers N] [--stalled K]\n"
             "                    [--payload B] [--rate R | --window W] [--duration S] [--warmup S]\n"
@@ -380,7 +393,7 @@ static void parse_args(int argc, char **argv)
             opt_subs = (int)parse_ll(f, v, 1, 1000000);
         else if (!echo && !strcmp(f, "--stalled"))
             opt_stalled = (int)parse_ll(f, v, 0, 1000000);
-        else if (!echo && !strcmp(f, "--rate"))
+        else if (!strcmp(f, "--rate"))
             opt_rate = (long)parse_ll(f, v, 0, 100000000);
         else if (!echo && !strcmp(f, "--window")) {
             opt_window = (int)parse_ll(f, v, 1, 1 << 20);
@@ -715,7 +728,68 @@ static void echo_message(struct worker *w, struct conn *c)
         w->measured++;
         h_record(w->hist, w->now - sent);
     }
-    echo_send(c, w->now);
+    if (!opt_rate)
+        echo_send(c, w->now);
+}
+
+/* echo --rate: send what this thread's share of the rate has made due by now
+ * (never after the window), round-robin over connections with room. */
+static void echo_tick(struct worker *w)
+{
+    uint64_t exp = 0, now = now_ns(), until = MIN(now, win_until), due;
+    if (read(w->tfd, &exp, sizeof exp) < 0) {
+        /* EAGAIN: the schedule below decides what is due anyway */
+    }
+    if (until <= w->first_tick)
+        return;
+    due = (uint64_t)((unsigned __int128)(until - w->first_tick) * w->echo_rate / 1000000000ull);
+    while (w->ticks < due && !LOAD(fatal_flag)) {
+        struct conn *c = NULL;
+        for (int tried = 0; tried < w->nconns; tried++) {
+            struct conn *k = w->conns[w->next_conn];
+            w->next_conn = (w->next_conn + 1) % w->nconns;
+            if (!k->dead && k->send_seq - k->recv_seq < (uint64_t)opt_inflight) {
+                c = k;
+                break;
+            }
+        }
+        if (!c) { /* every connection is full: the rest of what is due is missed */
+            if (now >= win_from)
+                STORE(w->missed, w->missed + (due - w->ticks));
+            w->ticks = due;
+            break;
+        }
+        w->ticks++;
+        echo_send(c, now);
+    }
+    for (int i = 0; i < w->nconns; i++) {
+        struct conn *c = w->conns[i];
+        if (!c->dead && c->otail > c->ohead && !c->out_armed)
+            flush_out(w, c);
+    }
+}
+
+/* echo --rate: a 1 ms timer drives echo_tick. */
+static void start_echo_rate(struct worker *w)
+{
+    struct itimerspec its;
+    struct epoll_event ev;
+    w->echo_rate = (uint64_t)opt_rate / (uint64_t)opt_threads + ((uint64_t)w->index < (uint64_t)opt_rate % (uint64_t)opt_threads);
+    w->first_tick = now_ns();
+    w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (w->tfd < 0) {
+        perror("ws-load: timerfd_create");
+        exit(2);
+    }
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_nsec = 1000000;
+    its.it_interval.tv_nsec = 1000000;
+    ev.events = EPOLLIN;
+    ev.data.ptr = &tfd_tag;
+    if (timerfd_settime(w->tfd, 0, &its, NULL) != 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tfd, &ev) != 0) {
+        perror("ws-load: timerfd");
+        exit(2);
+    }
 }
 
 /* ---- fan-out ---- */
@@ -1086,7 +1160,7 @@ static void *worker_main(void *arg)
             c->left = NULL;
             c->leftlen = 0;
         }
-        if (opt_mode == MODE_ECHO)
+        if (opt_mode == MODE_ECHO && !opt_rate)
             for (int k = 0; k < opt_inflight; k++)
                 echo_send(c, now);
         if (!c->dead && c->otail > c->ohead)
@@ -1094,6 +1168,8 @@ static void *worker_main(void *arg)
     }
     if (w->pub)
         start_publisher(w);
+    if (opt_mode == MODE_ECHO && opt_rate)
+        start_echo_rate(w);
     while (!LOAD(stop_flag) && !LOAD(fatal_flag)) {
         int timeout = 20, n;
         if (w->pub && !LOAD(pub_done)) {
@@ -1127,7 +1203,10 @@ static void *worker_main(void *arg)
                 continue;
             }
             if (tag == &tfd_tag) {
-                on_timer(w);
+                if (opt_mode == MODE_ECHO)
+                    echo_tick(w);
+                else
+                    on_timer(w);
                 continue;
             }
             if (c->dead)
@@ -1380,7 +1459,7 @@ static void establish(struct conn *cs, int count, const char *what)
             hs_event(events[i].data.ptr, ep, events[i].events, &inprog, &done);
     }
     close(ep);
-    if (count >= 1000)
+    if (count > 0) /* scripts wait for this line to time their measurements */
         fprintf(stderr, "ws-load: %d %s upgraded in %.2f s\n", count, what, (double)(now_ns() - start) / 1e9);
 }
 
@@ -1425,7 +1504,7 @@ int main(int argc, char **argv)
 {
     struct conn *conns, *stalled = NULL;
     int nconns, rc = 0;
-    uint64_t errors = 0, measured = 0, deliveries = 0, out_of_order = 0, malformed = 0;
+    uint64_t errors = 0, measured = 0, deliveries = 0, out_of_order = 0, malformed = 0, missed = 0;
     double cpu0, cpu1;
     struct hist *total;
 
@@ -1568,6 +1647,7 @@ int main(int argc, char **argv)
         measured += w->measured;
         deliveries += w->deliveries;
         out_of_order += w->out_of_order;
+        missed += w->missed;
         malformed += w->malformed;
         h_merge(total, w->hist);
     }
@@ -1588,6 +1668,8 @@ int main(int argc, char **argv)
                "messages=%llu msgs_per_sec=%.0f",
                opt_conns, opt_inflight, opt_payload, opt_text ? "text" : "binary", opt_conns, opt_duration,
                (unsigned long long)measured, (double)measured / opt_duration);
+        if (opt_rate)
+            printf(" rate=%ld missed=%llu", opt_rate, (unsigned long long)missed);
         us("p50_us", h_percentile(total, 50));
         us("p99_us", h_percentile(total, 99));
         us("p999_us", h_percentile(total, 99.9));

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# One loop against two at the same offered load: server CPU per echoed message when the
+# client sends a fixed number of messages per second (`ws-load echo --rate`), so that the
+# comparison does not depend on how fast each configuration is, nor on how the client and
+# the server share this machine's cores when the server is saturated. Alternates the
+# configurations for ROUNDS rounds at each rate. Server CPU is utime+stime from /proc over
+# the measured window (it starts WARMUP after every connection is upgraded), with its
+# `epoll_wait` calls where `perf` can count them. (Not split into user and system time: the
+# kernel splits them by sampling at its ticks, and on a virtual machine that split swings
+# between rounds, down to no user time at all for a busy server.)
+#   ROUNDS (default 3)  DURATION (default 5)  WARMUP (default 1)
+#   RATES (default "400000 800000 1200000")
+#   SERVERS (default "eddy-1 eddy-2 nio-1 nio-2": Eddy's and SwiftNIO's echo servers on one
+#   and two threads; NIO's falls behind the higher rates on one); PEERS: more, "name|command" separated by ';', each
+#   command printing "LISTENING <port>" once bound and stopping on SIGTERM (e.g. a
+#   uWebSockets server on one and on two threads, built by yourself outside this repository)
+# Echo: 100 connections, 32 B, at most 16 in flight each. ws-load's missed counts messages
+# that fell due while every connection had 16 outstanding (a latency spike); a run that
+# missed more than 1 % is marked "behind": its figure is not at the same load.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-5}; WARMUP=${WARMUP:-1}; RATES=${RATES:-"400000 800000 1200000"}
+SERVERS=${SERVERS-"eddy-1 eddy-2 nio-1 nio-2"}
+OUT=${OUT:-$BENCH/results/loops-at-rate-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+trap stop_server EXIT
+gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/ws-load" "$BENCH/loadgen/ws-load.c" -lpthread
+
+declare -A COMMAND=(
+  [eddy-1]="$EDDY echo --port 0 --loops 1"
+  [eddy-2]="$EDDY echo --port 0 --loops 2"
+  [nio-1]="$BENCH/.build/release/nio-ws-echo --port 0 --threads 1"
+  [nio-2]="$BENCH/.build/release/nio-ws-echo --port 0 --threads 2"
+)
+IFS=';' read -r -a extra <<< "${PEERS:-}"
+for peer in "${extra[@]}"; do
+  [ -n "$peer" ] || continue
+  IFS='|' read -r name command <<< "$peer"
+  COMMAND[$name]=$command
+  SERVERS="$SERVERS $name"
+done
+
+TICKS=$(getconf CLK_TCK)
+PERF=$(command -v perf || true)
+if [ -n "$PERF" ] && ! "$PERF" stat -e 'syscalls:sys_enter_epoll_wait' -- true > /dev/null 2>&1; then PERF=""; fi
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# measure RATE NAME COMMAND: one run; prints a row
+measure() {
+  local rate=$1 name=$2 command=$3
+  # shellcheck disable=SC2086
+  start_server "$OUT/$name.log" $command || return 0
+  "$BENCH/loadgen/ws-load" echo --port "$SERVER_PORT" --connections 100 --in-flight 16 --payload 32 --rate "$rate" \
+    --warmup "$WARMUP" --duration "$DURATION" > "$OUT/load.out" 2> "$OUT/load.err" &
+  local load_pid=$! before after wakes="" perf_pid=""
+  for _ in $(seq 1 600); do grep -q upgraded "$OUT/load.err" && break; kill -0 "$load_pid" 2>/dev/null || break; sleep 0.05; done
+  sleep "$WARMUP"
+  before=$(cpu_ticks "$SERVER_PID")
+  if [ -n "$PERF" ]; then
+    "$PERF" stat -x, -e 'syscalls:sys_enter_epoll_wait' -p "$SERVER_PID" -o "$OUT/perf.out" -- sleep "$DURATION" &
+    perf_pid=$!
+  fi
+  wait "$load_pid" || true
+  after=$(cpu_ticks "$SERVER_PID")
+  if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; wakes=$(awk -F, '/epoll_wait/ {print $1}' "$OUT/perf.out"); fi
+  stop_server
+  local line count missed
+  line=$(cat "$OUT/load.out"); echo "$name $rate $line" >> "$OUT/results.txt"
+  count=$(field messages "$line"); missed=$(field missed "$line")
+  awk -v r="$rate" -v n="$name" -v b="$before" -v a="$after" -v k="$count" -v m="$missed" -v w="$wakes" -v t="$TICKS" 'BEGIN {
+    if (k + 0 == 0) { printf "| %s | %s | failed | | | |\n", r, n; exit }
+    printf "| %s | %s | %d | %.3f | %s | %s |\n", r, n, k, (a - b) / t * 1e6 / k,
+      (w == "" ? "-" : sprintf("%.1f", w * 1000 / k)), (m + 0 > k / 100 ? m " (behind)" : m + 0) }'
+}
+
+printf '| rate/s | server | messages | server CPU µs per message | epoll_wait per 1,000 | missed |\n|---:|---|---:|---:|---:|---:|\n'
+for _ in $(seq 1 "$ROUNDS"); do
+  for rate in $RATES; do
+    for name in $SERVERS; do measure "$rate" "$name" "${COMMAND[$name]}"; done
+  done
+done
