@@ -323,19 +323,18 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
         inputCompletedMessage = lending && lentFromThisInput
         lentFromThisInput = false
         defer { inputCompletedMessage = false }
-        if case .closed = state { return nil }
-        if deferredFailure != nil { return nil }
-        let inbound = inboundState()
         while true {
             if case .closed = state { return nil }
             if deferredFailure != nil { return nil }
             // The usual case: a whole unfragmented, uncompressed data frame in this input
             // becomes its message in one step (lent, or one copy; no reassembly buffer).
-            if case .open = state, case .none = inbound.message,
-               let (opcode, range) = inbound.decoder.nextWholeDataFrame(buffer, index: &index) {
+            // Asked of the stored state in place: no reference to it is kept (and counted)
+            // across the call.
+            if case .open = state, let (opcode, range) = inbound?.nextWholeMessage(buffer, index: &index) {
                 if let lent = wholeMessageReceived(opcode, buffer, range, lending: lending) { return lent }
                 continue
             }
+            let inbound = inboundState()
             let event: WebSocketFrameDecoder.Event?
             do throws(WebSocketProtocolError) {
                 event = try inbound.decoder.next(buffer, index: &index)
@@ -734,6 +733,13 @@ final class WebSocketInboundState: @unchecked Sendable {
 
     init(decoder: WebSocketFrameDecoder) {
         self.decoder = decoder
+    }
+
+    /// The next frame when it is a whole data message (see
+    /// `WebSocketFrameDecoder.nextWholeDataFrame`) and no message is being reassembled.
+    func nextWholeMessage(_ buffer: UnsafeMutableRawBufferPointer, index: inout Int) -> (opcode: WebSocketOpcode, payload: Range<Int>)? {
+        guard case .none = message else { return nil }
+        return decoder.nextWholeDataFrame(buffer, index: &index)
     }
 
     /// No partial header, frame or fragmented message is pending.
