@@ -152,6 +152,7 @@ struct conn {
     uint8_t finished; /* ended by execution_complete or a terminal snapshot */
     uint8_t frag;     /* 1: assembling a fragmented text message; 2: skipping a fragmented binary one */
     uint8_t out_armed;
+    uint8_t tls_failed; /* SSL_read failed after returning bytes: the next conn_recv reports it */
     uint32_t id;      /* dashboard number, 0..N-1 */
     int64_t seq;      /* last seq seen, -1 before the first */
     uint64_t events;  /* ticker events received */
@@ -482,12 +483,23 @@ static SSL *tls_session(int fd)
     return ssl;
 }
 
-/* Why the last SSL_read on this thread failed (EPROTO from conn_recv), for the report. */
-static __thread char tls_read_error[256];
+/* Why the last TLS read or write on this thread failed (errno EPROTO from conn_recv or
+   conn_send), for the report. */
+static __thread char tls_failure[256];
+
+/* errno from conn_recv or conn_send, as text. */
+static const char *conn_error(int err) { return err == EPROTO ? tls_failure : strerror(err); }
+
+/* After SSL_ERROR_SYSCALL: errno, unless it says nothing or to wait (OpenSSL 3 reports an
+   end without close_notify as SSL_ERROR_SSL; this is a socket error or an early EOF). */
+static int tls_syscall_errno(int fallback)
+{
+    return errno == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? fallback : errno;
+}
 
 /* recv(), or SSL_read() with --tls: bytes read, 0 at the end, -1 with errno (EAGAIN: wait for
    the socket; SSL_want_write() says whether for writing; EPROTO: a TLS failure, its reason in
-   tls_read_error). With TLS it reads record after
+   tls_failure). A failure after some bytes is reported by the next call (c->tls_failed). With TLS it reads record after
    record until n bytes or the socket has no more: so, as with recv(), fewer than n bytes
    means nothing is left buffered (SSL_read returns one record at a time, and a record
    OpenSSL holds does not make the socket readable). */
@@ -495,6 +507,10 @@ static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
 {
     if (!c->ssl)
         return recv(c->fd, buf, n, 0);
+    if (c->tls_failed) {
+        errno = EPROTO;
+        return -1;
+    }
     size_t got = 0;
     while (got < n) {
         size_t want = n - got;
@@ -505,8 +521,15 @@ static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
         }
         int e = SSL_get_error(c->ssl, k);
         if (got) {
+            if (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL) { /* reported by the next call */
+                if (e == SSL_ERROR_SSL)
+                    tls_error(tls_failure, sizeof tls_failure);
+                else
+                    snprintf(tls_failure, sizeof tls_failure, "%s", strerror(tls_syscall_errno(ECONNRESET)));
+                c->tls_failed = 1;
+            }
             ERR_clear_error();
-            return (ssize_t)got; /* the end or the error comes with the next call */
+            return (ssize_t)got; /* the end or an error comes with the next call */
         }
         switch (e) {
         case SSL_ERROR_WANT_READ:
@@ -517,13 +540,12 @@ static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
         case SSL_ERROR_ZERO_RETURN:
             ERR_clear_error();
             return 0;
-        case SSL_ERROR_SYSCALL: /* errno says why; 0: the peer ended without close_notify */
+        case SSL_ERROR_SYSCALL:
             ERR_clear_error();
-            if (!errno)
-                errno = ECONNRESET;
+            errno = tls_syscall_errno(ECONNRESET);
             return -1;
         default:
-            tls_error(tls_read_error, sizeof tls_read_error);
+            tls_error(tls_failure, sizeof tls_failure);
             errno = EPROTO;
             return -1;
         }
@@ -539,10 +561,21 @@ static ssize_t conn_send(struct conn *c, const void *buf, size_t n)
     int k = SSL_write(c->ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
     if (k > 0)
         return k;
-    int e = SSL_get_error(c->ssl, k);
-    ERR_clear_error();
-    errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
-    return -1;
+    switch (SSL_get_error(c->ssl, k)) {
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_READ:
+        ERR_clear_error();
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        errno = tls_syscall_errno(EPIPE);
+        return -1;
+    default:
+        tls_error(tls_failure, sizeof tls_failure);
+        errno = EPROTO;
+        return -1;
+    }
 }
 
 /* GET /api/dags with a blocking socket (10 s send/receive timeouts); sets run_id. */
@@ -703,6 +736,20 @@ static void handshake_failed(struct worker *w, struct conn *c, const char *what,
     release(c);
 }
 
+/* flush_out failed (errno): a setup failure before the upgrade, else the dashboard ends. */
+static void send_failed(struct worker *w, struct conn *c)
+{
+    char what[320];
+    if (c->state == ST_HANDSHAKE) {
+        snprintf(what, sizeof what, "sending the upgrade request failed: %s", conn_error(errno));
+        handshake_failed(w, c, what, 0);
+    } else {
+        snprintf(what, sizeof what, "ended unfinished: send failed: %s", conn_error(errno));
+        warn_conn(c, what);
+        dashboard_end(w, c, 0);
+    }
+}
+
 /* Writes pending output; returns -1 on error. */
 static int flush_out(struct worker *w, struct conn *c)
 {
@@ -816,7 +863,7 @@ static void send_upgrade(struct worker *w, struct conn *c)
     c->wpos = 0;
     c->state = ST_HANDSHAKE;
     if (flush_out(w, c) < 0)
-        handshake_failed(w, c, "sending the upgrade request failed", errno);
+        send_failed(w, c);
 }
 
 /* Queues (and tries to write) one masked client text frame. */
@@ -850,7 +897,9 @@ static void send_text(struct worker *w, struct conn *c, const char *payload, siz
     c->wlen = (uint32_t)(p + n);
     c->wpos = 0;
     if (flush_out(w, c) < 0) {
-        warn_conn(c, "sending the gate approval failed");
+        char what[320];
+        snprintf(what, sizeof what, "sending the gate approval failed: %s", conn_error(errno));
+        warn_conn(c, what);
         dashboard_end(w, c, 0);
     }
 }
@@ -1109,10 +1158,7 @@ static void on_readable(struct worker *w, struct conn *c)
 {
     /* A TLS write that waited for the socket to be readable goes on first. */
     if (c->ssl && c->wbuf && flush_out(w, c) < 0) {
-        if (c->state == ST_HANDSHAKE)
-            handshake_failed(w, c, "sending the upgrade request failed", errno);
-        else
-            dashboard_end(w, c, 0);
+        send_failed(w, c);
         return;
     }
     for (;;) {
@@ -1131,11 +1177,12 @@ static void on_readable(struct worker *w, struct conn *c)
                     set_events(w, c, 1); /* TLS must write before it reads on (then retried) */
                 return;
             }
+            char what[320];
             if (c->state == ST_HANDSHAKE) {
-                handshake_failed(w, c, "recv failed during the handshake", errno);
+                snprintf(what, sizeof what, "recv failed during the handshake: %s", conn_error(errno));
+                handshake_failed(w, c, what, 0);
             } else {
-                char what[320];
-                snprintf(what, sizeof what, "ended unfinished: %s", errno == EPROTO ? tls_read_error : strerror(errno));
+                snprintf(what, sizeof what, "ended unfinished: %s", conn_error(errno));
                 warn_conn(c, what);
                 dashboard_end(w, c, 0);
             }
@@ -1180,7 +1227,7 @@ static void on_readable(struct worker *w, struct conn *c)
             c->pend = NULL;
             c->pcap = 0;
         }
-        if ((size_t)k < room)
+        if ((size_t)k < room && !c->tls_failed)
             return; /* drained (level-triggered epoll reports any rest; see conn_recv for TLS) */
     }
 }
@@ -1228,10 +1275,7 @@ static void *worker_main(void *arg)
                 continue;
             }
             if ((events[i].events & EPOLLOUT) && c->wbuf && flush_out(w, c) < 0) {
-                if (c->state == ST_HANDSHAKE)
-                    handshake_failed(w, c, "sending the upgrade request failed", errno);
-                else
-                    dashboard_end(w, c, 0);
+                send_failed(w, c);
                 continue;
             }
             if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
