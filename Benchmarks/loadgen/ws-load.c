@@ -22,10 +22,13 @@
  *     --rate R: open loop at R messages per second in all, instead: every
  *     millisecond each thread sends the messages its share of R has made due
  *     since it started, round-robin over its connections, an echo no longer
- *     triggering the next message. K is then a cap: a message due when every
- *     connection already has K outstanding is not sent and counts in missed
- *     (the server does not keep up with R). For CPU per message at the same
- *     load whatever the server's speed (e.g. one loop against two).
+ *     triggering the next message. So the load comes in 1 kHz bursts of about
+ *     R / (1000 N) messages per connection. K is then a cap: a message due when
+ *     every connection already has K outstanding is not sent and counts in
+ *     missed (the server fell behind R, or answers or this client stalled for
+ *     longer than N K / R). Latency runs from when a message is sent, not from
+ *     when it fell due. For CPU per message at the same load whatever the
+ *     server's speed (e.g. one loop against two).
  *
  *     RESULT url=ws://H:P/path connections=N in_flight=K payload=B mode=binary|text
  *            deflate=off negotiated=0/N seconds=S messages=M msgs_per_sec=X
@@ -62,8 +65,9 @@
  *     deliveries ~ published * N); deliveries_per_sec counts deliveries of
  *     messages sent in the measured window, divided by its length.
  *
- * Common: the measured window starts --warmup seconds after every connection
- * is open and lasts --duration seconds; latencies (µs, one decimal) come from a
+ * Common: "ws-load: N connections upgraded in S s" on stderr once every
+ * connection is open; the measured window starts --warmup seconds later and lasts
+ * --duration seconds; latencies (µs, one decimal) come from a
  * log-linear histogram (128 linear sub-buckets per power of two: < 0.4% error
  * from 256 ns to 270 s); client_cpu_sec is getrusage(RUSAGE_SELF) user+system
  * time over the measured window. Connections are opened --concurrency at a time
@@ -732,17 +736,17 @@ static void echo_message(struct worker *w, struct conn *c)
         echo_send(c, w->now);
 }
 
-/* echo --rate: send what this thread's share of the rate has made due by now
- * (never after the window), round-robin over connections with room. */
+/* echo --rate: send what this thread's share of the rate has made due by now,
+ * round-robin over connections with room; nothing once the window has ended. */
 static void echo_tick(struct worker *w)
 {
-    uint64_t exp = 0, now = now_ns(), until = MIN(now, win_until), due;
+    uint64_t exp = 0, now = now_ns(), due;
     if (read(w->tfd, &exp, sizeof exp) < 0) {
         /* EAGAIN: the schedule below decides what is due anyway */
     }
-    if (until <= w->first_tick)
+    if (now <= w->first_tick || now >= win_until)
         return;
-    due = (uint64_t)((unsigned __int128)(until - w->first_tick) * w->echo_rate / 1000000000ull);
+    due = (uint64_t)((unsigned __int128)(now - w->first_tick) * w->echo_rate / 1000000000ull);
     while (w->ticks < due && !LOAD(fatal_flag)) {
         struct conn *c = NULL;
         for (int tried = 0; tried < w->nconns; tried++) {
