@@ -1,5 +1,6 @@
 package import CLibUV
-import CEddyShims
+// Public: `inEventLoop` is inlinable and reads the C thread-local marker directly.
+public import CEddyShims
 import Dispatch
 import EddyShared
 
@@ -52,6 +53,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var flushing: [any EndOfIterationFlushable] = []
     /// Output held back until the end of this iteration (see `holdOutputUntilIterationEnd`).
     @exclusivity(unchecked) private var held: [any EndOfIterationFlushable] = []
+    /// `!held.isEmpty`, for the inlinable `handOverHeldOutput`.
+    @usableFromInline @exclusivity(unchecked) var holdsOutput = false
     @exclusivity(unchecked) private var handingOver: [any EndOfIterationFlushable] = []
     @exclusivity(unchecked) private var handingOverHeld = false
     /// Told once this iteration's corks are all written (see `afterOutputIsWritten`).
@@ -140,8 +143,10 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Whether the calling thread is this loop's thread (or its after-life queue).
     @inline(__always)
+    @inlinable
     public var inEventLoop: Bool {
-        CurrentLoop.pointer == Unmanaged.passUnretained(self).toOpaque()
+        // Inlinable: asked for every message sent (one thread-local load and a compare).
+        eddy_current_loop_get() == Unmanaged.passUnretained(self).toOpaque()
     }
 
     /// The loop that owns the calling thread, if any.
@@ -287,6 +292,7 @@ public final class EventLoop: @unchecked Sendable {
     /// (`handOverHeldOutput()`). Loop thread only; registering twice before a flush is allowed.
     package func holdOutputUntilIterationEnd(_ holder: any EndOfIterationFlushable) {
         held.append(holder)
+        holdsOutput = true
         comeBackBeforePolling()
     }
 
@@ -294,10 +300,17 @@ public final class EventLoop: @unchecked Sendable {
     /// now. A socket calls this before it writes anything that did not come from a holder,
     /// and before it processes a read, so held output keeps its place before it; with
     /// nothing held it is one comparison. Loop thread only.
+    @inlinable
     package func handOverHeldOutput() {
+        // Inlinable: asked before every read and every direct write; usually nothing is held.
+        if holdsOutput { handOverHeldOutputNow() }
+    }
+
+    @usableFromInline
+    func handOverHeldOutputNow() {
         // What a holder writes calls back here: that call returns at once, and the loop
         // below goes on with whatever is held, in order.
-        guard !held.isEmpty, !handingOverHeld else { return }
+        guard !handingOverHeld else { return }
         handingOverHeld = true
         defer { handingOverHeld = false }
         while !held.isEmpty {
@@ -305,6 +318,7 @@ public final class EventLoop: @unchecked Sendable {
             for holder in handingOver { holder.flushAtEndOfIteration() }
             handingOver.removeAll(keepingCapacity: true)
         }
+        holdsOutput = false
     }
 
     private func flushCorked() {
