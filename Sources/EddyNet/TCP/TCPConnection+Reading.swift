@@ -127,10 +127,13 @@ extension TCPConnection {
 
     func startReading() {
         guard !reading, !receivingPaused, phase == .open, !readEnded else { return }
+        // The connection is not retained for these calls (they come for every read): the
+        // handle holds a reference to it (`UVHandle.retain`) that it gives up only in its
+        // close callback, which libuv never runs during another of its callbacks.
         let status = uv_read_start(handle.asUVStream, { handle, suggested, buffer in
-            UVHandle.owner(of: handle!, as: TCPConnection.self).allocate(buffer!)
+            Unmanaged<TCPConnection>.fromOpaque(handle!.pointee.data!)._withUnsafeGuaranteedRef { $0.allocate(buffer!) }
         }, { stream, nread, buffer in
-            UVHandle.owner(of: stream!.asUVHandle, as: TCPConnection.self).didRead(nread)
+            Unmanaged<TCPConnection>.fromOpaque(stream!.pointee.data!)._withUnsafeGuaranteedRef { $0.didRead(nread) }
         })
         if status < 0 {
             let error = IOError(uv: status, operation: "read")

@@ -156,9 +156,10 @@ extension TCPConnection {
         // Taken out before writing (a failed write closes the connection, which empties the
         // cork). A buffer of the loop's pool goes back to it: an idle connection holds no
         // write buffer, and a busy loop reuses the same few.
-        var bytes = cork
+        // Swapped out, not copied: no reference counting for the buffer.
+        var bytes: [UInt8] = []
+        swap(&bytes, &cork)
         let owned = corkOwned
-        cork = []
         corkOwned = false
         defer { if owned { eventLoop.recycleWriteBuffer(&bytes) } }
         // `writeNow` copies what the kernel does not take, so `bytes` is the only reference
