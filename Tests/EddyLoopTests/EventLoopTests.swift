@@ -104,6 +104,25 @@ struct EventLoopExecutorTests {
         try await loop.submit { loop.afterOutputIsWritten(Observer()) }
     }
 
+    /// A job on a stopped loop's after-life queue (an actor bound to the loop, say) that
+    /// corks or holds output: nothing is left to wait for, the loop's handles are closed,
+    /// so the flush comes at once instead of waiting for an iteration that never comes.
+    @Test func corksAndHeldOutputOnAStoppedLoopAreFlushedAtOnce() async throws {
+        final class Counter: EndOfIterationFlushable {
+            var flushes = 0
+            func flushAtEndOfIteration() { flushes += 1 }
+        }
+        let loop = try EventLoop()
+        #expect(await loop.shutdown().isClean)
+        let flushes = try await loop.submit { () -> [Int] in
+            let cork = Counter(), holder = Counter()
+            loop.flushAtEndOfIteration(cork)
+            loop.holdOutputUntilIterationEnd(holder)
+            return [cork.flushes, holder.flushes]
+        }
+        #expect(flushes == [1, 1])
+    }
+
     @Test func actorsBoundToALoopRunOnIt() async throws {
         let loop = try EventLoop()
         let counter = LoopBoundCounter(loop: loop)

@@ -261,8 +261,11 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Asks for `flushable.flush()` once the work queued in this loop iteration has run,
     /// so that everything a task writes to one socket in one iteration goes out in one
-    /// system call. Loop thread only; registering twice before a flush is allowed.
+    /// system call. Loop thread only; registering twice before a flush is allowed. On a
+    /// stopped loop (a job on its after-life queue) there is no iteration left to wait for,
+    /// and its handles are closed: `flushable` is flushed at once.
     package func flushAtEndOfIteration(_ flushable: any EndOfIterationFlushable) {
+        guard lifecycle != .terminated else { return flushable.flushAtEndOfIteration() }
         corked.append(flushable)
         comeBackBeforePolling()
     }
@@ -290,7 +293,9 @@ public final class EventLoop: @unchecked Sendable {
     /// loop: its `flushAtEndOfIteration()` runs once, at the iteration's end before the corks
     /// are written, or earlier, when a socket is about to write something of its own
     /// (`handOverHeldOutput()`). Loop thread only; registering twice before a flush is allowed.
+    /// On a stopped loop, `holder` is flushed at once (as `flushAtEndOfIteration` does).
     package func holdOutputUntilIterationEnd(_ holder: any EndOfIterationFlushable) {
+        guard lifecycle != .terminated else { return holder.flushAtEndOfIteration() }
         held.append(holder)
         holdsOutput = true
         comeBackBeforePolling()
