@@ -12,7 +12,8 @@
 // The event loop that owns the calling thread (an unretained EddyLoop.EventLoop), or NULL.
 // initial-exec: reading it is one fs-relative load (no __tls_get_addr, no pthread key, no
 // lazy-global check), so `EventLoop.inEventLoop` costs nothing on the per-message path. Eddy
-// is linked into executables (and the test runner), never dlopen'ed.
+// is linked into executables (and the test runner), never dlopen'ed. `inEventLoop` is
+// inlinable, so this holds for every module that uses it, not only Eddy's own.
 extern __thread void *eddy_current_loop __attribute__((tls_model("initial-exec")));
 
 static inline void *eddy_current_loop_get(void) { return eddy_current_loop; }

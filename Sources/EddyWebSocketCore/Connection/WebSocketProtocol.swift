@@ -345,7 +345,8 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
             guard let event else { return nil }
             switch event {
             case .frameStart(let header):
-                // As above, for a frame whose header came in pieces (or is 64 KiB or more).
+                // As above, for a frame whose header came in pieces (or is 64 KiB or more),
+                // and for the first frame, before the inbound state exists.
                 if header.fin, !header.rsv1, header.opcode == .binary || header.opcode == .text,
                    case .open = state, case .none = inbound.message,
                    let range = inbound.decoder.takeWholePayload(buffer, index: &index) {
