@@ -497,6 +497,28 @@ static int tls_syscall_errno(int fallback)
     return errno == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? fallback : errno;
 }
 
+/* A failed SSL_read or SSL_write (SSL_get_error's e): -1 with errno EAGAIN (wait for the
+   socket), the socket's errno (`closed` when it says nothing), or EPROTO with OpenSSL's
+   reason in tls_failure. */
+static ssize_t tls_failed(int e, int closed)
+{
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        ERR_clear_error();
+        errno = EAGAIN;
+        break;
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        errno = tls_syscall_errno(closed);
+        break;
+    default:
+        tls_error(tls_failure, sizeof tls_failure);
+        errno = EPROTO;
+    }
+    return -1;
+}
+
 /* recv(), or SSL_read() with --tls: bytes read, 0 at the end, -1 with errno (EAGAIN: wait for
    the socket; SSL_want_write() says whether for writing; EPROTO: a TLS failure, its reason in
    tls_failure). A failure after some bytes is reported by the next call (c->tls_failed). With TLS it reads record after
@@ -531,24 +553,11 @@ static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
             ERR_clear_error();
             return (ssize_t)got; /* the end or an error comes with the next call */
         }
-        switch (e) {
-        case SSL_ERROR_WANT_READ:
-        case SSL_ERROR_WANT_WRITE:
-            ERR_clear_error();
-            errno = EAGAIN;
-            return -1;
-        case SSL_ERROR_ZERO_RETURN:
+        if (e == SSL_ERROR_ZERO_RETURN) {
             ERR_clear_error();
             return 0;
-        case SSL_ERROR_SYSCALL:
-            ERR_clear_error();
-            errno = tls_syscall_errno(ECONNRESET);
-            return -1;
-        default:
-            tls_error(tls_failure, sizeof tls_failure);
-            errno = EPROTO;
-            return -1;
         }
+        return tls_failed(e, ECONNRESET);
     }
     return (ssize_t)got;
 }
@@ -561,21 +570,7 @@ static ssize_t conn_send(struct conn *c, const void *buf, size_t n)
     int k = SSL_write(c->ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
     if (k > 0)
         return k;
-    switch (SSL_get_error(c->ssl, k)) {
-    case SSL_ERROR_WANT_WRITE:
-    case SSL_ERROR_WANT_READ:
-        ERR_clear_error();
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_SYSCALL:
-        ERR_clear_error();
-        errno = tls_syscall_errno(EPIPE);
-        return -1;
-    default:
-        tls_error(tls_failure, sizeof tls_failure);
-        errno = EPROTO;
-        return -1;
-    }
+    return tls_failed(SSL_get_error(c->ssl, k), EPIPE);
 }
 
 /* GET /api/dags with a blocking socket (10 s send/receive timeouts); sets run_id. */
@@ -736,18 +731,26 @@ static void handshake_failed(struct worker *w, struct conn *c, const char *what,
     release(c);
 }
 
-/* flush_out failed (errno): a setup failure before the upgrade, else the dashboard ends. */
-static void send_failed(struct worker *w, struct conn *c)
+/* A read or a write failed (errno): before the upgrade a setup failure ("<handshake>: why"),
+   after it the dashboard ends unfinished ("ended unfinished: <after>why"). */
+static void conn_failed(struct worker *w, struct conn *c, const char *handshake, const char *after)
 {
     char what[320];
+    const char *why = conn_error(errno);
     if (c->state == ST_HANDSHAKE) {
-        snprintf(what, sizeof what, "sending the upgrade request failed: %s", conn_error(errno));
+        snprintf(what, sizeof what, "%s: %s", handshake, why);
         handshake_failed(w, c, what, 0);
     } else {
-        snprintf(what, sizeof what, "ended unfinished: send failed: %s", conn_error(errno));
+        snprintf(what, sizeof what, "ended unfinished: %s%s", after, why);
         warn_conn(c, what);
         dashboard_end(w, c, 0);
     }
+}
+
+/* flush_out failed (errno). */
+static void send_failed(struct worker *w, struct conn *c)
+{
+    conn_failed(w, c, "sending the upgrade request failed", "send failed: ");
 }
 
 /* Writes pending output; returns -1 on error. */
@@ -1177,15 +1180,7 @@ static void on_readable(struct worker *w, struct conn *c)
                     set_events(w, c, 1); /* TLS must write before it reads on (then retried) */
                 return;
             }
-            char what[320];
-            if (c->state == ST_HANDSHAKE) {
-                snprintf(what, sizeof what, "recv failed during the handshake: %s", conn_error(errno));
-                handshake_failed(w, c, what, 0);
-            } else {
-                snprintf(what, sizeof what, "ended unfinished: %s", conn_error(errno));
-                warn_conn(c, what);
-                dashboard_end(w, c, 0);
-            }
+            conn_failed(w, c, "recv failed during the handshake", "");
             return;
         }
         if (k == 0) {
