@@ -132,10 +132,10 @@ extension TLSStream {
             eventLoop.recycleWriteBuffer(&plainCork)
             return true
         }
-        // Taken out first and given back to the loop's pool: an idle connection holds no
-        // plaintext buffer.
-        var bytes = plainCork
-        plainCork = []
+        // Swapped out first (no reference counting) and given back to the loop's pool: an
+        // idle connection holds no plaintext buffer.
+        var bytes: [UInt8] = []
+        swap(&bytes, &plainCork)
         defer { eventLoop.recycleWriteBuffer(&bytes) }
         return try bytes.withUnsafeBytes { try encryptOne($0) }
     }
