@@ -4,7 +4,8 @@ import Testing
 
 /// Writes made in one loop iteration go out together from the socket's cork: the first is
 /// held by reference, later ones are copied into a buffer of the loop's pool, which goes
-/// back to the pool after the flush (`WriteBufferPool`).
+/// back to the pool after the flush (`WriteBufferPool`). What a receiver writes while it
+/// handles a read is flushed as the read's callback returns.
 @Suite("Corked writes", .timeLimit(.minutes(3)))
 struct CorkTests {
     /// Distinct bytes for round `round`, connection `connection`, write `write`.
@@ -67,6 +68,67 @@ struct CorkTests {
         for connection in clients + servers { await connection.close() }
         await listener.close()
         #expect(await group.shutdown().allSatisfy { $0.isClean })
+    }
+
+    /// Answers each read with a frame-like header and payload pair, then a plain write (so
+    /// the cork is a buffer of the pool), and notes the most buffers the pool held when a
+    /// read came in.
+    final class PairEcho: ByteStreamReceiver, @unchecked Sendable {
+        let connection: TCPConnection
+        var mostSpareBuffers = 0
+        init(_ connection: TCPConnection) { self.connection = connection }
+        func streamDidReceive(_ bytes: UnsafeMutableRawBufferPointer) {
+            mostSpareBuffers = max(mostSpareBuffers, connection.eventLoop.spareWriteBuffers.count)
+            let header: [UInt8] = [0xAB, UInt8(truncatingIfNeeded: bytes.count)], payload = Array(bytes)
+            _ = try? connection.writeWithoutWaiting(header.span.bytes, payload.span.bytes)
+            _ = try? connection.writeWithoutWaiting(payload)
+        }
+        func streamDidEnd(_ error: (any Error)?) {}
+    }
+
+    /// What a receiver writes while it handles a read leaves as the read's callback returns,
+    /// not at the end of the loop iteration: one write call per read, every byte in order,
+    /// and the cork's buffer is back in the pool before the next connection's read, so that
+    /// however many connections read in one iteration, they all reuse one buffer.
+    @Test func writesMadeWhileHandlingAReadLeaveAsTheReadEnds() async throws {
+        let group = try EventLoopGroup(loopCount: 1), clientGroup = try EventLoopGroup(loopCount: 1)
+        let loop = group.loops[0], clientLoop = clientGroup.loops[0]
+        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
+        var iterator = listener.connections.makeAsyncIterator()
+        var clients: [TCPConnection] = []
+        var echoes: [PairEcho] = []
+        for _ in 0..<4 {
+            clients.append(try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: clientLoop))
+            let server = try #require(try await iterator.next())
+            let echo = PairEcho(server)
+            try await loop.submit { server.startReceiving(echo) }
+            echoes.append(echo)
+        }
+        let clientList = clients
+        for round in 0..<50 {
+            // Every client writes in one job of its loop: the server's loop mostly finds
+            // several of them readable in the same iteration.
+            let messages = clientList.indices.map { index in Self.bytes(round, index, 1) }
+            try await clientLoop.submit {
+                for (client, message) in zip(clientList, messages) { _ = try client.writeWithoutWaiting(message) }
+            }
+            for (client, message) in zip(clientList, messages) {
+                let expected = [0xAB, UInt8(message.count)] + message + message
+                #expect(try await readExactly(expected.count, from: client) == expected, "round \(round)")
+            }
+        }
+        let echoList = echoes
+        let (most, spare) = try await loop.submit { (echoList.map(\.mostSpareBuffers).max() ?? 0, loop.spareWriteBuffers.count) }
+        #expect(most <= 1 && spare <= 1, "one cork buffer served every read: \(most), \(spare)")
+        for echo in echoes {
+            let counters = await echo.connection.counters()
+            #expect(counters.writeCalls == counters.reads, "one write call per read")
+            #expect(counters.bytesWritten == counters.bytesRead * 2 + counters.reads * 2)
+        }
+        for connection in clients + echoes.map(\.connection) { await connection.close() }
+        await listener.close()
+        #expect(await group.shutdown().allSatisfy { $0.isClean })
+        #expect(await clientGroup.shutdown().allSatisfy { $0.isClean })
     }
 
     /// While libuv's write queue holds bytes the kernel refused, later writes (corked small

@@ -160,7 +160,19 @@ extension TCPConnection {
             tally.bytesRead += nread
             tally.reads += 1
             if let receiver {
+                // What the receiver writes in answer (an echo, a pong) is sent right after it
+                // returns, not at the end of the iteration: one system call either way, but
+                // the cork is taken from the loop's pool and given back around each read, so
+                // one warm buffer serves every connection that reads in the iteration, and
+                // the connection is not listed for the end of the iteration. Marked as
+                // registered meanwhile, so that a write does not list it.
+                let registered = corkRegistered
+                corkRegistered = true
                 receiver.streamDidReceive(UnsafeMutableRawBufferPointer(start: eventLoop.receiveBuffer.baseAddress, count: nread))
+                if !registered {
+                    corkRegistered = false
+                    try? flushCork() // a failure has closed the connection and failed its writers
+                }
                 return
             }
             if let reader {

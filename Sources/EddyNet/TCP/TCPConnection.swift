@@ -33,7 +33,8 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     public var configuration: TCPConfiguration { shared.value }
     private let shared: SharedValue<TCPConfiguration>
     let handle: UnsafeMutablePointer<uv_tcp_t>
-    /// Small writes made during this loop iteration, sent together at its end. Declared here,
+    /// Small writes made during this loop iteration, sent together at its end (those made
+    /// while a receiver handles a read, as the read's callback returns). Declared here,
     /// beside the flags below, so that a write touches the first two cache lines of the
     /// connection only (a broadcast makes one per member).
     @exclusivity(unchecked) var cork: [UInt8] = []
