@@ -104,14 +104,3 @@ extension ByteStream {
         try writeWithoutWaiting([UInt8](joining: header, payload))
     }
 }
-
-extension [UInt8] {
-    /// `header`'s bytes followed by `payload`'s, in one new array (for a write that must
-    /// hand them on as one buffer).
-    package init(joining header: RawSpan, _ payload: RawSpan) {
-        self.init()
-        reserveCapacity(header.byteCount + payload.byteCount)
-        header.withUnsafeBytes { append(contentsOf: $0) }
-        payload.withUnsafeBytes { append(contentsOf: $0) }
-    }
-}

@@ -29,22 +29,7 @@ extension TCPConnection {
         }
         try checkWritable()
         if !corkOwned { ownCork(minimumCapacity: cork.count + total) }
-        // One append for both parts: one uniqueness and capacity check, two copies.
-        header.withUnsafeBytes { header in
-            payload.withUnsafeBytes { payload in
-                cork.append(addingCapacity: total) { (output: inout OutputSpan<UInt8>) in
-                    output.withUnsafeMutableBufferPointer { free, initialized in
-                        // unsafe boundary: `free` is the cork's uninitialized room for at
-                        // least `total` bytes; both copies stay inside it, and `initialized`
-                        // says how many bytes they wrote.
-                        let room = UnsafeMutableRawBufferPointer(free)
-                        room.copyMemory(from: header)
-                        UnsafeMutableRawBufferPointer(rebasing: room[header.count...]).copyMemory(from: payload)
-                        initialized = total
-                    }
-                }
-            }
-        }
+        cork.append(joining: header, payload)
         try corkGrew()
         return underHighWatermark()
     }

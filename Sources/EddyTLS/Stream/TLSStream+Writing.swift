@@ -26,8 +26,7 @@ extension TLSStream {
         if plainCork.count + header.byteCount + payload.byteCount < PlaintextBuffer.size {
             try checkWritable()
             reservePlainCork(header.byteCount + payload.byteCount)
-            header.withUnsafeBytes { plainCork.append(contentsOf: $0) }
-            payload.withUnsafeBytes { plainCork.append(contentsOf: $0) }
+            plainCork.append(joining: header, payload)
             return try plaintextCorked()
         }
         return try encrypt(CollectionOfOne([UInt8](joining: header, payload)))
