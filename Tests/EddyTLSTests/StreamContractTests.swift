@@ -160,6 +160,84 @@ extension TLSTests {
             try await Self.expectEcho(of: expected, over: stream, loop: loop, server: server)
         }
 
+        /// Answers each delivery with a header and payload pair and a plain write (both
+        /// through the plaintext cork), noting the most buffers the loop's pool held when a
+        /// delivery came, and how many it held at the first. Loop thread only.
+        final class PairEcho: ByteStreamReceiver, @unchecked Sendable {
+            let stream: any ByteStream
+            var firstSpareBuffers: Int?
+            var mostSpareBuffers = 0
+
+            init(_ stream: any ByteStream) { self.stream = stream }
+
+            func streamDidReceive(_ bytes: UnsafeMutableRawBufferPointer) {
+                let spare = stream.eventLoop.spareWriteBuffers.count
+                if firstSpareBuffers == nil { firstSpareBuffers = spare }
+                mostSpareBuffers = max(mostSpareBuffers, spare)
+                let header: [UInt8] = [0xAB, UInt8(truncatingIfNeeded: bytes.count)], payload = Array(bytes)
+                _ = try? stream.writeWithoutWaiting(header.span.bytes, payload.span.bytes)
+                _ = try? stream.writeWithoutWaiting(payload)
+            }
+
+            func streamDidEnd(_ error: (any Error)?) {}
+        }
+
+        /// What a receiver writes while it handles a read is encrypted as the read ends (and
+        /// sent as TCP's read callback returns), not at the end of the loop iteration: a
+        /// read's buffers (the plaintext cork's, TCP's) are back in the pool before the next
+        /// stream's read, so streams that read in the same iteration reuse the same ones, and
+        /// every byte comes back in order.
+        @Test func writesMadeWhileHandlingAReadAreEncryptedAsTheReadEnds() async throws {
+            let certificates = try await TestCertificates.shared.value
+            let group = try EventLoopGroup(loopCount: 1), clientGroup = try EventLoopGroup(loopCount: 1)
+            let loop = group.loops[0], clientLoop = clientGroup.loops[0]
+            let context = try TLSContext(certificates.serverConfiguration())
+            let listener = try await TLSListener.bind(host: "127.0.0.1", port: 0, context: context, group: group)
+            let echoes = Mutex<[PairEcho]>([])
+            let serving = Task(executorPreference: listener.eventLoop) {
+                try await listener.serveHandingOver { stream in
+                    let echo = PairEcho(stream)
+                    try await stream.eventLoop.submit { stream.startReceiving(echo) }
+                    echoes.withLock { $0.append(echo) }
+                    return .keepOpen
+                }
+            }
+            let clientContext = try TLSContext(certificates.clientConfiguration)
+            var clients: [TLSStream] = []
+            for _ in 0..<4 {
+                clients.append(try await TLSStream.connect(host: "127.0.0.1", port: listener.localAddress.port, context: clientContext, on: clientLoop))
+            }
+            let clientList = clients
+            for round in 0..<50 {
+                // Every client writes in one job of its loop: the server's loop mostly finds
+                // several of them readable in the same iteration.
+                let messages = clientList.indices.map { index in (0..<(20 + index + round % 7)).map { UInt8(truncatingIfNeeded: $0 &* 3 &+ index &+ round) } }
+                try await clientLoop.submit {
+                    for (client, message) in zip(clientList, messages) { _ = try client.writeWithoutWaiting(message) }
+                }
+                for (client, message) in zip(clientList, messages) {
+                    let expected = [0xAB, UInt8(message.count)] + message + message
+                    var received: [UInt8] = []
+                    while received.count < expected.count, let chunk = try await client.read() { received += chunk }
+                    #expect(received == expected, "round \(round)")
+                }
+            }
+            let echoList = echoes.withLock { $0 }
+            #expect(echoList.count == clientList.count)
+            let (first, most) = try await loop.submit {
+                (echoList.compactMap(\.firstSpareBuffers).max() ?? 0, echoList.map(\.mostSpareBuffers).max() ?? 0)
+            }
+            // Flushed at the end of the iteration instead, streams that read in the same one
+            // each hold their buffers until then, and the pool grows past what it had.
+            #expect(most <= first, "the pool held \(first) buffers at the first read, then up to \(most)")
+            for client in clients { await client.close() }
+            await listener.close()
+            serving.cancel()
+            _ = try? await serving.value
+            _ = await group.shutdown()
+            _ = await clientGroup.shutdown()
+        }
+
         /// Half-closes `stream`, expects the echo server to have sent back `expected`, then
         /// closes everything cleanly.
         static func expectEcho(of expected: [UInt8], over stream: TLSStream, loop: EventLoop, server: EchoServer) async throws {

@@ -47,7 +47,18 @@ extension TLSStream {
             }
             offset += Int(written)
         }
+        // What the receiver writes in answer is encrypted as this read ends, not at the end
+        // of the loop iteration (and TCP sends it as its own read callback returns): the
+        // plaintext cork's pool buffer is back before the next stream's read, so one warm
+        // buffer serves every stream that reads in an iteration. Marked as registered
+        // meanwhile, so that a write does not list the stream for the iteration's end.
+        let registered = plainCorkRegistered
+        plainCorkRegistered = true
         advance()
+        if !registered {
+            plainCorkRegistered = false
+            _ = try? flushPlainCork() // safe to drop: a failure has closed the stream and failed its writers
+        }
     }
 
     /// TCP ended: at the peer's FIN (`nil`), which OpenSSL then sees as the input's end of
