@@ -343,7 +343,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyNetTests",
-            dependencies: ["EddyShared", "EddyTestSupport", "EddyNet", "EddyLoop", "CLibUV"],
+            dependencies: ["EddyShared", "EddyTestSupport", "EddyNet", "EddyLoop", "CLibUV", "CEddyShims"],
             swiftSettings: strict
         ),
     ],

@@ -57,3 +57,13 @@ int eddy_ignore_sigpipe(void) { return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 
 int eddy_set_tcp_unsent_limit(int fd, int bytes) {
     return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof bytes);
 }
+
+long eddy_send(int fd, const void *bytes, size_t length) {
+    ssize_t sent;
+    do {
+        sent = send(fd, bytes, length, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (sent < 0 && errno == EINTR);
+    if (sent >= 0) return (long)sent;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return 0;
+    return -errno;
+}

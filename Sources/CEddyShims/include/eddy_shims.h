@@ -50,4 +50,11 @@ int eddy_ignore_sigpipe(void);
 /// 0 or -1 with errno set.
 int eddy_set_tcp_unsent_limit(int fd, int bytes);
 
+/// Sends `length` bytes on a non-blocking stream socket with send(2), as libuv's
+/// uv_try_write does with write(2) but without the file-write path a socket does not need
+/// (MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE). Returns the bytes the kernel
+/// took, 0 when it took none for now (EAGAIN, EWOULDBLOCK, ENOBUFS), or a negated errno
+/// (libuv's error codes). Retries on EINTR.
+long eddy_send(int fd, const void *bytes, size_t length);
+
 #endif

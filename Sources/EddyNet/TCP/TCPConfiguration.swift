@@ -71,7 +71,7 @@ public struct TCPCounters: Sendable, Hashable {
     public var outboundQueuedHighWaterMark = 0
     /// Times a writer suspended on the high watermark.
     public var writerSuspensions = 0
-    /// Write system calls issued (`uv_try_write` attempts and `uv_write` requests).
+    /// Write system calls issued (`send` attempts and `uv_write` requests).
     public var writeCalls = 0
 
     public init() {}
