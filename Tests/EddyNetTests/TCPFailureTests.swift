@@ -62,7 +62,9 @@ struct TCPFailureTests {
         #expect(await loop.shutdown().isClean)
     }
 
-    @Test func peerResetIsReportedAsECONNRESET() async throws {
+    /// Runs `body` with a client whose server side has closed with unread bytes in its
+    /// receive buffer, so that the kernel answered RST; then closes everything cleanly.
+    static func withResetPeer(_ body: (TCPConnection, EventLoop) async throws -> Void) async throws {
         let group = try EventLoopGroup(loopCount: 1)
         let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
         let written = Mutex(false)
@@ -80,10 +82,7 @@ struct TCPFailureTests {
         let client = try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: group.loops[0])
         try await client.write([UInt8](repeating: 7, count: 100))
         written.withLock { $0 = true }
-        let error = await #expect(throws: IOError.self) {
-            for try await _ in client.inbound {}
-        }
-        #expect(error?.code == .connectionReset)
+        try await body(client, group.loops[0])
         await client.close()
         await listener.close()
         serving.cancel()
@@ -91,40 +90,32 @@ struct TCPFailureTests {
         #expect(await group.shutdown().allSatisfy { $0.isClean })
     }
 
+    @Test func peerResetIsReportedAsECONNRESET() async throws {
+        try await Self.withResetPeer { client, _ in
+            let error = await #expect(throws: IOError.self) {
+                for try await _ in client.inbound {}
+            }
+            #expect(error?.code == .connectionReset)
+        }
+    }
+
     @Test func writingToAPeerThatResetFailsWithTheKernelsErrorAndCloses() async throws {
-        let group = try EventLoopGroup(loopCount: 1)
-        let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group)
-        let written = Mutex(false)
-        let serving = Task(executorPreference: listener.eventLoop) {
-            try await listener.serve { connection in
-                // Closes with unread bytes: the kernel answers RST (see above).
-                for _ in 0..<24_000 where !written.withLock({ $0 }) {
-                    try await connection.eventLoop.sleep(for: .milliseconds(5))
+        try await Self.withResetPeer { client, loop in
+            // Writes succeed until the RST has arrived (bounded: 2,000 × 5 ms), then fail with
+            // what send(2) said, and the connection is closed.
+            var failure: IOError?
+            for _ in 0..<2_000 where failure == nil {
+                do {
+                    try await client.write([1, 2, 3])
+                    try await loop.sleep(for: .milliseconds(5))
+                } catch let error as IOError {
+                    failure = error
                 }
             }
+            #expect(failure?.code == .connectionReset || failure?.code == .brokenPipe, "\(String(describing: failure))")
+            let after = await #expect(throws: IOError.self) { try await client.write([4]) }
+            #expect(after != nil)
         }
-        let client = try await TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress.port, on: group.loops[0])
-        try await client.write([UInt8](repeating: 7, count: 100))
-        written.withLock { $0 = true }
-        // Writes succeed until the RST has arrived (bounded: 2,000 × 5 ms), then fail with
-        // what send(2) said, and the connection is closed.
-        var failure: IOError?
-        for _ in 0..<2_000 where failure == nil {
-            do {
-                try await client.write([1, 2, 3])
-                try await group.loops[0].sleep(for: .milliseconds(5))
-            } catch let error as IOError {
-                failure = error
-            }
-        }
-        #expect(failure?.code == .connectionReset || failure?.code == .brokenPipe, "\(String(describing: failure))")
-        let after = await #expect(throws: IOError.self) { try await client.write([4]) }
-        #expect(after != nil)
-        await client.close()
-        await listener.close()
-        serving.cancel()
-        _ = try? await serving.value
-        #expect(await group.shutdown().allSatisfy { $0.isClean })
     }
 
     @Test func cancellingABlockedReadClosesTheConnection() async throws {
