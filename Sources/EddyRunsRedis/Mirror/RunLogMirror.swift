@@ -250,7 +250,7 @@ public final class RunLogMirror: EventReplica, Sendable {
 
     /// Tells the engine (and the lease keeper) that Redis holds `runID` up to `seq`.
     private func acknowledge(_ runID: String, _ seq: Int64) {
-        _ = tops.update { $0[runID] = max($0[runID] ?? 0, seq) }
+        tops.update { $0[runID] = max($0[runID] ?? 0, seq) }
         engine.replicaStored(runID: runID, through: seq)
     }
 
@@ -300,7 +300,7 @@ public final class RunLogMirror: EventReplica, Sendable {
         stored.announced.insert(runID)
         if case .runFinished = event {
             try await leases?.release(runID)
-            _ = tops.update { $0[runID] = nil }
+            tops.update { $0[runID] = nil }
         }
     }
 
