@@ -117,7 +117,7 @@ extension TCPConnection {
 
     public func pauseReceiving() {
         receivingPaused = true
-        if reading { uv_read_stop(handle.asUVStream); reading = false; tally.readPauses.bump() }
+        if reading { uv_read_stop(handle.tcpAsStream); reading = false; tally.readPauses.bump() }
     }
 
     public func resumeReceiving() {
@@ -130,7 +130,7 @@ extension TCPConnection {
         // The connection is not retained for these calls (they come for every read): the
         // handle holds a reference to it (`UVHandle.retain`) that it gives up only in its
         // close callback, which libuv never runs during another of its callbacks.
-        let status = uv_read_start(handle.asUVStream, { handle, suggested, buffer in
+        let status = uv_read_start(handle.tcpAsStream, { handle, suggested, buffer in
             Unmanaged<TCPConnection>.fromOpaque(handle!.pointee.data!)._withUnsafeGuaranteedRef { $0.allocate(buffer!) }
         }, { stream, nread, buffer in
             Unmanaged<TCPConnection>.fromOpaque(stream!.pointee.data!)._withUnsafeGuaranteedRef { $0.didRead(nread) }
@@ -183,7 +183,7 @@ extension TCPConnection {
             pending.append(contentsOf: bytes)
             tally.inboundBufferedHighWaterMark.raise(to: pending.count)
             if pending.count >= configuration.readHighWatermark {
-                uv_read_stop(handle.asUVStream)
+                uv_read_stop(handle.tcpAsStream)
                 reading = false
                 tally.readPauses.bump()
             }
@@ -192,12 +192,12 @@ extension TCPConnection {
         if nread == 0 { return } // EAGAIN
         if nread == Int(UV_ENOBUFS.rawValue) {
             // Zero room: the watermark was reached between reads. Wait for the consumer.
-            uv_read_stop(handle.asUVStream)
+            uv_read_stop(handle.tcpAsStream)
             reading = false
             tally.readPauses.bump()
             return
         }
-        uv_read_stop(handle.asUVStream)
+        uv_read_stop(handle.tcpAsStream)
         reading = false
         readEnded = true
         if nread == Int(UV_EOF.rawValue) {

@@ -143,7 +143,7 @@ extension TCPConnection {
             return
         }
         var owned = eventLoop.takeWriteBuffer(minimumCapacity: minimumCapacity)
-        owned.append(contentsOf: cork)
+        if !cork.isEmpty { owned.append(contentsOf: cork) } // usually empty: the first write of a read
         cork = owned
         corkOwned = true
     }
@@ -192,7 +192,7 @@ extension TCPConnection {
         let sent: Int
         if writeShut {
             sent = Int(UV_EPIPE.rawValue)
-        } else if uv_fileno(handle.asUVHandle, &descriptor) < 0 {
+        } else if uv_fileno(handle.tcpAsHandle, &descriptor) < 0 {
             sent = Int(UV_EBADF.rawValue)
         } else {
             sent = eddy_send(descriptor, raw.baseAddress, raw.count)
@@ -218,7 +218,7 @@ extension TCPConnection {
         tally.writeCalls += 1
         var buffer = request.buffer
         writeRequests += 1 // before the call: libuv counts the bytes in the queue from it on
-        let status = uv_write(request.pointer, handle.asUVStream, &buffer, 1) { request, status in
+        let status = uv_write(request.pointer, handle.tcpAsStream, &buffer, 1) { request, status in
             guard let request else { return }
             let count = WriteRequest.byteCount(of: request)
             let stream = request.pointee.handle!
@@ -276,7 +276,7 @@ extension TCPConnection {
         writeShut = true
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         shutdownWaiter = continuation
-        let status = uv_shutdown(request, handle.asUVStream) { request, status in
+        let status = uv_shutdown(request, handle.tcpAsStream) { request, status in
             guard let request else { return }
             let connection = UVHandle.owner(of: request.pointee.handle!.asUVHandle, as: TCPConnection.self)
             request.deallocate()

@@ -107,7 +107,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     /// The bytes waiting in libuv's write queue (not the cork). Loop thread, before the close
     /// completes (the handle's memory is freed then).
     var libuvQueuedBytes: Int {
-        writeRequests == 0 ? 0 : Int(handle.asUVStream.pointee.write_queue_size)
+        writeRequests == 0 ? 0 : Int(handle.tcpAsStream.pointee.write_queue_size)
     }
 
     var writeShut: Bool {
@@ -158,18 +158,18 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
         let configuration = shared.value
         self.remoteAddress = Self.address(of: handle, peer: true)
         self.localAddress = Self.address(of: handle, peer: false)
-        UVHandle.retain(self, in: handle.asUVHandle)
+        UVHandle.retain(self, in: handle.tcpAsHandle)
         if configuration.noDelay { uv_tcp_nodelay(handle, 1) }
         if let keepAlive = configuration.keepAlive {
             uv_tcp_keepalive(handle, 1, UInt32(max(1, keepAlive.components.seconds)))
         }
         if let size = configuration.sendBufferSize {
             var value = Int32(clamping: size)
-            uv_send_buffer_size(handle.asUVHandle, &value)
+            uv_send_buffer_size(handle.tcpAsHandle, &value)
         }
         if let limit = configuration.unsentLimit {
             var descriptor = uv_os_fd_t()
-            if uv_fileno(handle.asUVHandle, &descriptor) == 0 {
+            if uv_fileno(handle.tcpAsHandle, &descriptor) == 0 {
                 // Best effort: a kernel without TCP_NOTSENT_LOWAT leaves the socket as it was.
                 _ = eddy_set_tcp_unsent_limit(descriptor, Int32(clamping: limit))
             }
@@ -278,7 +278,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
     func closeNow(readOutcome: Result<[UInt8]?, any Error>, writeError: any Error) {
         guard phase == .open else { return }
         phase = .closing
-        if reading { uv_read_stop(handle.asUVStream); reading = false }
+        if reading { uv_read_stop(handle.tcpAsStream); reading = false }
         readEnded = true
         if readError == nil, case .failure(let error) = readOutcome { readError = error }
         pending = []
@@ -297,7 +297,7 @@ public final class TCPConnection: ByteStream, LoopResource, UVHandleOwner, EndOf
             self.shutdownWaiter = nil
             shutdownWaiter.resume(throwing: writeError)
         }
-        UVHandle.close(handle.asUVHandle) // pending uv_write requests complete with ECANCELED first
+        UVHandle.close(handle.tcpAsHandle) // pending uv_write requests complete with ECANCELED first
     }
 
     func failWriters(_ error: any Error) {
