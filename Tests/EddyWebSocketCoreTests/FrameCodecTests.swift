@@ -282,4 +282,38 @@ struct FrameViolationTests {
         #expect(throws: WebSocketProtocolError.self) { try decoder.decodeFrames([0x83, 0x80, 0, 0, 0, 0]) }
         #expect(throws: WebSocketProtocolError.self) { try decoder.decodeFrames(clientFrame(.text, [0x41])) }
     }
+    /// `awaitsHeader`, which lets the protocol stop at the end of a read without asking the
+    /// decoder: true only when no event can come without more input. A frame with no payload
+    /// still owes its `.frameEnd` after the input is used up.
+    @Test func onlyADecoderBetweenFramesHasNothingToSayWithoutInput() {
+        var decoder = WebSocketFrameDecoder(role: .server, limits: .init(maxFrameSize: 1000, maxMessageSize: 1000, maxFragments: 10))
+        #expect(decoder.awaitsHeader)
+        // An empty frame, then the first byte of the next one.
+        var bytes = clientFrame(.binary, []) + [clientFrame(.binary, [1, 2, 3])[0]]
+        var events: [WebSocketFrameDecoder.Event?] = []
+        var waits: [Bool] = []
+        var index = 0
+        bytes.withUnsafeMutableBytes { raw in
+            do {
+                events.append(try decoder.next(raw, index: &index)) // the empty frame's start
+                waits.append(decoder.awaitsHeader)
+                var atEnd = raw.count
+                events.append(try decoder.next(raw, index: &atEnd)) // its end, with no input left
+                waits.append(decoder.awaitsHeader)
+                events.append(try decoder.next(raw, index: &index)) // the next header's first byte
+                waits.append(decoder.awaitsHeader)
+            } catch {
+                Issue.record(error)
+            }
+        }
+        guard events.count == 3, case .frameStart(let header)? = events[0] else {
+            Issue.record("events: \(events)")
+            return
+        }
+        #expect(header.payloadLength == 0)
+        #expect(events[1] == .frameEnd)
+        #expect(events[2] == nil)
+        #expect(index == bytes.count)
+        #expect(waits == [false, true, true])
+    }
 }

@@ -334,6 +334,9 @@ public struct WebSocketProtocol: ~Copyable, Sendable {
                 if let lent = wholeMessageReceived(opcode, buffer, range, lending: lending) { return lent }
                 continue
             }
+            // The input is used up between frames (after the last lent message of a read):
+            // nothing more to decode.
+            if index >= buffer.count, let inbound, inbound.decoder.awaitsHeader { return nil }
             let inbound = inboundState()
             let event: WebSocketFrameDecoder.Event?
             do throws(WebSocketProtocolError) {

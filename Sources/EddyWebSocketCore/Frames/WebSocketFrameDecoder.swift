@@ -81,6 +81,13 @@ public struct WebSocketFrameDecoder: Sendable {
         return !messageInProgress
     }
 
+    /// Whether the next event needs input: the decoder waits for a frame's header (or the rest
+    /// of one). With no input left, `next` then returns nil and changes nothing.
+    public var awaitsHeader: Bool {
+        if case .header = state { return true }
+        return false
+    }
+
     /// Decodes the next event from `input` starting at `index`, advancing `index`.
     /// Returns nil when `index` reached the end of the input and no event is pending.
     /// Payload bytes are unmasked in place in `input`.
