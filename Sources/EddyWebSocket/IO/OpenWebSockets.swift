@@ -72,15 +72,15 @@ public final class OpenWebSockets: Sendable {
 /// Guarantees: immutable; made when the route is made or its `openSockets` is set, nil when
 /// the route has neither.
 final class WebSocketRouteLinks: Sendable {
-    let responder: SharedValue<any WebSocketResponder>?
+    let responder: RouteResponder?
     let openSockets: OpenWebSockets?
 
-    private init(responder: SharedValue<any WebSocketResponder>?, openSockets: OpenWebSockets?) {
+    private init(responder: RouteResponder?, openSockets: OpenWebSockets?) {
         self.responder = responder
         self.openSockets = openSockets
     }
 
-    static func make(responder: SharedValue<any WebSocketResponder>?, openSockets: OpenWebSockets?) -> WebSocketRouteLinks? {
+    static func make(responder: RouteResponder?, openSockets: OpenWebSockets?) -> WebSocketRouteLinks? {
         if responder == nil && openSockets == nil { return nil }
         return WebSocketRouteLinks(responder: responder, openSockets: openSockets)
     }

@@ -12,7 +12,7 @@ extension WebSocket: ByteStreamReceiver {
     func start(leftover: [UInt8], keepAliveTick: Duration?) {
         proto.shareCompressor { SharedCompressorPool.on(eventLoop).stream(for: $0) }
         if let keepAliveTick, status == nil { KeepAliveTicker.on(eventLoop).add(self, every: keepAliveTick) }
-        if let responder = responder?.value {
+        if let responder {
             // `serve` must not return before `webSocketDidClose`: the listener's table keeps
             // the connection until `transportDidClose` says the driver is done.
             transport.driverFinishesAfterClose()
@@ -36,7 +36,7 @@ extension WebSocket: ByteStreamReceiver {
         // Output held back on the loop leaves before what this read makes the socket write
         // (a pong, a Close), and before the protocol's state can change under it.
         eventLoop.handOverHeldOutput()
-        guard let responder = responder?.value else {
+        guard let responder else {
             proto.receiveData(bytes)
             return protocolAdvanced()
         }
@@ -52,7 +52,7 @@ extension WebSocket: ByteStreamReceiver {
     /// Hands a whole message to the responder as a view of the receive buffer. During a
     /// responder call (bytes that arrive re-entrantly) or behind messages not yet delivered,
     /// it is copied and queued behind them instead.
-    private func lend(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer, to responder: any WebSocketResponder) {
+    private func lend(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer, to responder: RouteResponder) {
         LoopTally.add(.messagesReceived)
         guard events.isEmpty, status == nil, driver.enterCallback() else {
             events.append(WebSocketMessage(copying: payload, as: opcode == .text ? .text : .binary).event)
@@ -76,6 +76,13 @@ extension WebSocket: ByteStreamReceiver {
     /// status, carries out the actions, hands a message to a waiting consumer, and stops
     /// reading while too much waits for the consumer.
     func protocolAdvanced() {
+        // The usual end of a read that a responder answered: the protocol produced nothing,
+        // and no message or outcome waits. Then the steps below would find nothing to do;
+        // only a large message's buffers may be left to free.
+        if !proto.hasPendingOutput, events.isEmpty, !proto.hasDeferredFailure, status == nil || consumer == nil {
+            if responder != nil { releaseLargeBuffers() }
+            return
+        }
         absorbEvents()
         _ = try? performActions() // the transport closes on the protocol's .closeTransport
         deliver()
@@ -191,7 +198,7 @@ extension WebSocket: ByteStreamReceiver {
     }
 
     func deliver() {
-        if let responder { return deliver(to: responder.value) }
+        if let responder { return deliver(to: responder) }
         // Taken out first: `takeNext` may resume reading, and a failure there ends the
         // stream, which delivers again (re-entrantly) to whatever consumer is parked.
         guard let consumer else { return }
@@ -209,7 +216,7 @@ extension WebSocket: ByteStreamReceiver {
     /// Hands every complete message to the responder, in order. A delivery that starts
     /// while a responder call runs (the responder closed or sent, which advanced the
     /// protocol) leaves the messages to the loop below.
-    private func deliver(to responder: any WebSocketResponder) {
+    private func deliver(to responder: RouteResponder) {
         guard driver.enterCallback() else { return }
         defer { driver.leaveCallback() }
         while case .success(let message?) = takeNext() {
@@ -473,7 +480,7 @@ extension WebSocket: ByteStreamReceiver {
         deliver()
         // The responder first: whoever waits for the close (`close()`, `waitUntilClosed()`)
         // then knows it has run.
-        responder?.value.webSocketDidClose(self, status: finalStatus)
+        responder?.webSocketDidClose(self, status: finalStatus)
         openSockets?.closed(self)
         let waiters = closing?.waiters ?? []
         closing?.waiters = []

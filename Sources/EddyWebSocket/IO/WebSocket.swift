@@ -102,7 +102,7 @@ public final class WebSocket: @unchecked Sendable {
     /// reference here instead of two.
     let routeLinks: WebSocketRouteLinks?
     /// Set for a socket driven by callbacks instead of a consumer task.
-    var responder: SharedValue<any WebSocketResponder>? { routeLinks?.responder }
+    var responder: RouteResponder? { routeLinks?.responder }
     /// The server's register of open connections, told when the transport closes.
     var openSockets: OpenWebSockets? { routeLinks?.openSockets }
 

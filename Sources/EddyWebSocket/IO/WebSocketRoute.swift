@@ -61,7 +61,7 @@ public struct WebSocketRoute: Sendable {
     private let plainHandler: PlainHandler?
     /// Set when the route was made with a `WebSocketResponder`: its connections then run
     /// with no task at all.
-    private let responder: SharedValue<any WebSocketResponder>?
+    private let responder: RouteResponder?
 
     public init(endpoint: WebSocketEndpoint = WebSocketEndpoint(), handler: @escaping Handler) {
         self.endpoint = endpoint
@@ -90,7 +90,7 @@ public struct WebSocketRoute: Sendable {
         self.endpoint = endpoint
         self.handler = { socket, _ in await socket.waitUntilClosed() }
         self.plainHandler = nil
-        self.responder = SharedValue(responder)
+        self.responder = RouteResponder.make(responder)
         self.sharedConfiguration = SharedValue(endpoint.connection)
         self.routeLinks = WebSocketRouteLinks.make(responder: self.responder, openSockets: nil)
         WebSocketAccept.prepare() // OpenSSL's SHA-1 set up before the first handshake
