@@ -74,10 +74,15 @@ public final class OpenWebSockets: Sendable {
 final class WebSocketRouteLinks: Sendable {
     let responder: RouteResponder?
     let openSockets: OpenWebSockets?
+    /// `responder` without a reference count of its own, for a read (see
+    /// `WebSocket.receive(_:lendingTo:)`): valid while these links are, since `responder`
+    /// holds it.
+    let unretainedResponder: Unmanaged<RouteResponder>?
 
     private init(responder: RouteResponder?, openSockets: OpenWebSockets?) {
         self.responder = responder
         self.openSockets = openSockets
+        self.unretainedResponder = responder.map { Unmanaged.passUnretained($0) }
     }
 
     static func make(responder: RouteResponder?, openSockets: OpenWebSockets?) -> WebSocketRouteLinks? {

@@ -36,15 +36,27 @@ extension WebSocket: ByteStreamReceiver {
         // Output held back on the loop leaves before what this read makes the socket write
         // (a pong, a Close), and before the protocol's state can change under it.
         eventLoop.handOverHeldOutput()
-        guard let responder else {
+        guard let responder = routeLinks?.unretainedResponder else {
             proto.receiveData(bytes)
             return protocolAdvanced()
         }
+        receive(bytes, lendingTo: responder)
+    }
+
+    /// The bytes of a read, each message that came whole lent to `responder`.
+    ///
+    /// The responder is not retained for the read. Every connection of the route, on every
+    /// loop, shares it, so a retain and a release per read were two atomic writes to one
+    /// cache line that the loops' cores took from each other. Safe without: this socket
+    /// holds `routeLinks` in a `let`, the links hold the responder in a `let`, and the caller
+    /// holds this socket for the call.
+    private func receive(_ bytes: UnsafeMutableRawBufferPointer, lendingTo responder: Unmanaged<RouteResponder>) {
         var index = 0
         while let lent = proto.receiveData(bytes, from: &index) {
             // What came before it (a reassembled message, a pong) goes first.
             if proto.hasPendingOutput || !events.isEmpty { protocolAdvanced() }
-            lend(lent.opcode, UnsafeRawBufferPointer(rebasing: bytes[lent.payload]), to: responder)
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[lent.payload])
+            responder._withUnsafeGuaranteedRef { lend(lent.opcode, payload, to: $0) }
         }
         protocolAdvanced()
     }
