@@ -220,6 +220,25 @@ struct CoalescedDeliveryTests {
         #expect(await server.stop())
     }
 
+    /// A publish held after a burst leaves when the interval ends, with nothing else
+    /// happening: the shard's timer fires and the burst goes out in that loop iteration.
+    @Test func aHeldPublishLeavesWhenTheIntervalEnds() async throws {
+        // Long enough that "b", published as soon as "a" is read, is held (and checked to
+        // be, one loop iteration later); short enough to wait for.
+        let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(1)))
+        let result = try await Self.publishThenClose(["a"], on: server) { readSoFar in
+            for _ in 0..<1_000 where readSoFar().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            server.rooms.publish(.text("b"), to: "r")
+            try await server.group.loops[0].submit {}
+            #expect(readSoFar() == ["a"], "the publish after the burst was not held")
+            // Only the timer can send it now (bounded: 10 s).
+            for _ in 0..<1_000 where readSoFar().count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(result.texts == ["a", "b"], "the held publish never left: \(result.texts)")
+        #expect(result.code == 1001)
+        #expect(await server.stop())
+    }
+
     /// A publish after a quiet interval leaves at the end of the loop iteration it arrived
     /// in, and takes along everything else the loop runs in that iteration: on a loop busy
     /// writing, that is everything published meanwhile (which then shares one burst, so one
