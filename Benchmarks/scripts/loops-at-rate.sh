@@ -27,6 +27,7 @@ ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-5}; WARMUP=${WARMUP:-1}; RATES=${RATES
 SERVERS=${SERVERS-"eddy-1 eddy-2 nio-1 nio-2"}
 OUT=${OUT:-$BENCH/results/loops-at-rate-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
+: > "$OUT/table.md"
 gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/ws-load" "$BENCH/loadgen/ws-load.c" -lpthread
 
 declare -A COMMAND=(
@@ -60,7 +61,7 @@ measure() {
   # shellcheck disable=SC2086
   if ! start_server "$OUT/$name.log" $command; then
     stop_server
-    echo "| $rate | $name | did not start | | | |"
+    echo "| $rate | $name | did not start | | | |" | tee -a "$OUT/table.md"
     return 0
   fi
   # Emptied here: the child's own redirection may come after the first look for "upgraded".
@@ -94,7 +95,7 @@ measure() {
     if (k + 0 == 0 || b == "" || a == "") { printf "| %s | %s | failed (ws-load exit %s) | | | |\n", r, n, s; exit }
     if (s + 0 != 0 || e + 0 != 0) { printf "| %s | %s | failed: %s connection errors (ws-load exit %s) | | | |\n", r, n, e, s; exit }
     printf "| %s | %s | %d | %.3f | %s | %s |\n", r, n, k, (a - b) / t * 1e6 / k,
-      (w == "" ? "-" : sprintf("%.1f", w * 1000 / k)), (m + 0 > k / 100 ? m " (behind)" : m + 0) }'
+      (w == "" ? "-" : sprintf("%.1f", w * 1000 / k)), (m + 0 > k / 100 ? m " (behind)" : m + 0) }' | tee -a "$OUT/table.md"
 }
 
 printf '| rate/s | server | messages | server CPU µs per message | epoll_wait per 1,000 | missed |\n|---:|---|---:|---:|---:|---:|\n'
@@ -103,3 +104,7 @@ for _ in $(seq 1 "$ROUNDS"); do
     for name in $SERVERS; do measure "$rate" "$name" "${COMMAND[$name]}"; done
   done
 done
+
+echo
+echo "Server CPU per message, per round and median: two loops ÷ one (X-2 ÷ X-1), and Eddy ÷ each other server on as many threads:"
+awk -f "$BENCH/scripts/ratios.awk" -v mode=loops "$OUT/table.md"

@@ -11,14 +11,16 @@
 #   PEERS: more servers, "name|echo command|broadcast command" separated by ';' (either
 #   command may be '-'). Each command must print "LISTENING <port>" once bound and stop on
 #   SIGTERM; e.g. a uWebSockets server you built yourself outside this repository.
+#   BASE (default eddy): the server the closing table divides by each other one, per round
 # Echo: 100 connections x 16 in flight, 32 B. Broadcast: one publisher (window 16), 32 B,
 # to SUBSCRIBERS subscribers.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-5}; SUBSCRIBERS=${SUBSCRIBERS:-1000}
+ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-5}; SUBSCRIBERS=${SUBSCRIBERS:-1000}; BASE=${BASE:-eddy}
 SERVERS=${SERVERS-"eddy eddy-immediate nio-ws node-ws"}
 OUT=${OUT:-$BENCH/results/per-core-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
+: > "$OUT/table.md"
 trap stop_server EXIT
 gcc -O2 -Wall -Wextra -o "$BENCH/loadgen/ws-load" "$BENCH/loadgen/ws-load.c" -lpthread
 
@@ -54,7 +56,12 @@ measure() {
     load="fanout --subscribers $SUBSCRIBERS --payload 32"; field=deliveries
   fi
   # shellcheck disable=SC2086
-  start_server "$OUT/$name-$case.log" $command || return 0
+  if ! start_server "$OUT/$name-$case.log" $command; then
+    stop_server
+    # A row all the same: the closing ratios pair each server's rounds in order.
+    echo "| $case | $name | did not start | | | | |" | tee -a "$OUT/table.md"
+    return 0
+  fi
   # shellcheck disable=SC2086
   "$BENCH/loadgen/ws-load" $load --port "$SERVER_PORT" --duration "$DURATION" > "$OUT/load.out" 2> "$OUT/load.err" &
   local load_pid=$!
@@ -73,7 +80,7 @@ measure() {
     split(b, x, " "); split(a, y, " ")
     if (k + 0 == 0) { printf "| %s | %s | failed | | | | |\n", c, n; exit }
     u = (y[1] - x[1]) / t * 1e6 / k; s = (y[2] - x[2]) / t * 1e6 / k
-    printf "| %s | %s | %d | %.3f | %.3f | %.3f | %d |\n", c, n, k, u + s, u, s, y[3] - x[3] }'
+    printf "| %s | %s | %d | %.3f | %.3f | %.3f | %d |\n", c, n, k, u + s, u, s, y[3] - x[3] }' | tee -a "$OUT/table.md"
 }
 
 printf '| case | server | units | server CPU µs per unit | user | system | minor faults |\n|---|---|---:|---:|---:|---:|---:|\n'
@@ -86,3 +93,7 @@ for _ in $(seq 1 "$ROUNDS"); do
     done
   done
 done
+
+echo
+echo "Server CPU per unit, $BASE's ÷ each other server's, per round and median (below 1: $BASE uses less):"
+awk -f "$BENCH/scripts/ratios.awk" -v mode=base -v base="$BASE" "$OUT/table.md"
