@@ -206,14 +206,19 @@ struct CoalescedDeliveryTests {
         return (read.withLock { $0 }, code)
     }
 
+    /// Waits until the client has read the first publish ("a", which went at the end of its
+    /// loop iteration), publishes "b" (in a later iteration) and lets the loop run once more.
+    static func publishBAfterTheBurst(on server: Server, readSoFar: () -> [String]) async throws {
+        for _ in 0..<1_000 where readSoFar().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        server.rooms.publish(.text("b"), to: "r")
+        try await server.group.loops[0].submit {}
+    }
+
     @Test func publishesThatFollowABurstWaitForTheNextOne() async throws {
         // An interval far longer than the test: the second publish can only be held.
         let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(60)))
         let result = try await Self.publishThenClose(["a"], on: server) { readSoFar in
-            // "a" went at the end of its loop iteration; "b" comes in a later one.
-            for _ in 0..<1_000 where readSoFar().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
-            server.rooms.publish(.text("b"), to: "r")
-            try await server.group.loops[0].submit {}
+            try await Self.publishBAfterTheBurst(on: server, readSoFar: readSoFar)
         }
         #expect(result.texts == ["a"], "the held publish was delivered early: \(result.texts)")
         #expect(result.code == 1001)
@@ -227,9 +232,7 @@ struct CoalescedDeliveryTests {
         // be, one loop iteration later); short enough to wait for.
         let server = try await Server.start(delivery: .coalesced(atMostEvery: .seconds(1)))
         let result = try await Self.publishThenClose(["a"], on: server) { readSoFar in
-            for _ in 0..<1_000 where readSoFar().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
-            server.rooms.publish(.text("b"), to: "r")
-            try await server.group.loops[0].submit {}
+            try await Self.publishBAfterTheBurst(on: server, readSoFar: readSoFar)
             #expect(readSoFar() == ["a"], "the publish after the burst was not held")
             // Only the timer can send it now (bounded: 10 s).
             for _ in 0..<1_000 where readSoFar().count < 2 { try await Task.sleep(for: .milliseconds(10)) }
