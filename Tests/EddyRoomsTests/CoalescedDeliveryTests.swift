@@ -261,6 +261,27 @@ struct CoalescedDeliveryTests {
         #expect(await server.stop())
     }
 
+    /// A burst of small messages goes to each member as one buffer, joined once for all of
+    /// them (`SharedFrames`); a burst too large for that goes frame by frame. Either way every
+    /// member reads every message in order, and each message is counted as delivered.
+    @Test(arguments: [8, 1_024])
+    func aBurstReachesEveryMemberInOrderAndIsCountedPerMessage(payloadSize: Int) async throws {
+        let server = try await Server.start(delivery: .perIteration)
+        let clients = try EventLoopGroup(loopCount: 1)
+        let readers = try await server.connectReaders(3, on: clients.loops[0])
+        let texts = (0..<20).map { index in String(index) + String(repeating: "x", count: payloadSize) }
+        let loop = server.group.loops[0]
+        // Jobs queued in one go run in one loop iteration: the twenty leave in one burst.
+        try await loop.submit { for text in texts { server.rooms.publish(.text(text), to: "r") } }
+        try await loop.submit {}
+        let counters = await server.rooms.counters(of: "r")
+        await server.closeMembers()
+        for reader in readers { #expect(try await reader.value == texts) }
+        #expect(counters.enqueued == 60 && counters.delivered == 60 && counters.dropped == 0, "\(counters)")
+        _ = await clients.shutdown()
+        #expect(await server.stop())
+    }
+
     @Test func aShardLearnsHowLongItsBurstTookToWrite() async throws {
         let server = try await Server.start(delivery: .coalesced(atMostEvery: .milliseconds(16)))
         let result = try await Self.publishThenClose(["a"], on: server) { readSoFar in

@@ -32,6 +32,25 @@ struct LoopLocalFramesTests {
         #expect(frames.forSharedWindowBits(compressedBits).map(Self.address) == compressed.map(Self.address))
     }
 
+    @Test func severalSmallFramesAreAlsoJoinedOncePerWindow() {
+        let messages = [PreparedMessage(.text("a")), PreparedMessage(.binary([1, 2, 3])), PreparedMessage(.text("c"))]
+        var frames = LoopLocalFrames(messages)
+        let shared = frames.shared(forWindowBits: nil)
+        #expect(shared.frames == messages.map(\.uncompressed))
+        #expect(shared.joined == messages.flatMap(\.uncompressed))
+        // The next member gets the same buffer.
+        #expect(Self.address(frames.shared(forWindowBits: nil).joined ?? []) == Self.address(shared.joined ?? []))
+
+        // One frame needs no joining; frames that together reach the copy limit are not joined.
+        var one = LoopLocalFrames([messages[0]])
+        #expect(one.shared(forWindowBits: nil).joined == nil)
+        let half = PreparedMessage(.binary([UInt8](repeating: 7, count: LoopLocalFrames.copyLimit / 2)))
+        var large = LoopLocalFrames([half, half])
+        #expect(large.shared(forWindowBits: nil).joined == nil)
+        var under = LoopLocalFrames([PreparedMessage(.binary([UInt8](repeating: 7, count: LoopLocalFrames.copyLimit / 2 - 64))), half])
+        #expect(under.shared(forWindowBits: nil).joined?.count == under.forSharedWindowBits(nil).reduce(0) { $0 + $1.count })
+    }
+
     @Test func framesTheSocketWritesAtOnceAreNotCopied() {
         let large = PreparedMessage(.binary([UInt8](repeating: 7, count: LoopLocalFrames.copyLimit)))
         var frames = LoopLocalFrames([large])

@@ -124,6 +124,22 @@ public final class Outbox: @unchecked Sendable {
         }
     }
 
+    /// `offerOnLoop(frames:keys:)` for a burst shared by many members: while the socket
+    /// keeps up, the frames go down joined, in one buffer the socket holds by reference.
+    func offerOnLoop(_ shared: SharedFrames, keys: [String?]) {
+        guard let joined = shared.joined, !closed, !blocked, queue.isEmpty, !queue.isBehind else {
+            return offerOnLoop(frames: shared.frames, keys: keys)
+        }
+        // Under `LoopLocalFrames.copyLimit`, so within one pass-through call of the above.
+        assert(joined.count <= Self.passThroughBytes)
+        do {
+            _ = passedThrough(count: shared.frames.count,
+                              underWatermark: try socket.sendFramedWithoutWaiting(joined: joined, messageCount: shared.frames.count))
+        } catch {
+            _ = socketFailed()
+        }
+    }
+
     /// Hands a frame straight to the socket (nothing is queued ahead of it); above the
     /// socket's high watermark one task waits for it to drain. False if the socket failed:
     /// the outbox is then closed.

@@ -227,7 +227,7 @@ actor RoomShard: EndOfIterationFlushable {
         var ownFrames: [[UInt8]] = []
         var ownKeys: [String?] = []
         rooms[room]?.forEachMember { outbox, floor, windowBits in
-            guard let floor else { return outbox.offerOnLoop(frames: frames.forSharedWindowBits(windowBits), keys: keys) }
+            guard let floor else { return outbox.offerOnLoop(frames.shared(forWindowBits: windowBits), keys: keys) }
             ownFrames.removeAll(keepingCapacity: true)
             ownKeys.removeAll(keepingCapacity: true)
             var had = Int64.min
@@ -235,7 +235,7 @@ actor RoomShard: EndOfIterationFlushable {
                 // As if each delivery had been offered in turn: those above the floor pass,
                 // and the floor ends at the last one.
                 had = floor.advanceReturningPrevious(to: rising.last)
-                if had < rising.first { return outbox.offerOnLoop(frames: frames.forSharedWindowBits(windowBits), keys: keys) }
+                if had < rising.first { return outbox.offerOnLoop(frames.shared(forWindowBits: windowBits), keys: keys) }
             }
             let all = frames.forSharedWindowBits(windowBits)
             for (offset, delivery) in deliveries.enumerated() {
@@ -295,20 +295,47 @@ struct LoopLocalFrames {
     static let copyLimit = TCPConnection.corkLimit
 
     private let messages: [PreparedMessage]
-    private var made: [(windowBits: Int?, frames: [[UInt8]])] = []
+    private var made: [(windowBits: Int?, frames: SharedFrames)] = []
 
     init(_ messages: [PreparedMessage]) { self.messages = messages }
 
     /// The messages' frames for members whose `sharedCompressionWindowBits` is `bits`.
     mutating func forSharedWindowBits(_ bits: Int?) -> [[UInt8]] {
+        shared(forWindowBits: bits).frames
+    }
+
+    /// The same frames, and joined when they are several and small (see `SharedFrames`).
+    mutating func shared(forWindowBits bits: Int?) -> SharedFrames {
         if let index = made.firstIndex(where: { $0.windowBits == bits }) { return made[index].frames }
+        var total = 0
         let frames = messages.map { message in
             let frame = message.frame(forSharedWindowBits: bits)
+            total += frame.count
             return frame.count < Self.copyLimit ? frame.withUnsafeBufferPointer { Array($0) } : frame
         }
-        made.append((bits, frames))
-        return frames
+        var joined: [UInt8]?
+        if frames.count > 1 && total < Self.copyLimit {
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(total)
+            for frame in frames { bytes.append(contentsOf: frame) }
+            joined = bytes
+        }
+        let shared = SharedFrames(frames: frames, joined: joined)
+        made.append((bits, shared))
+        return shared
     }
+}
+
+/// A burst's frames for the members that share one compression window.
+///
+/// Guarantees: `joined`, when present, is `frames` laid end to end, and is present exactly
+/// when there are several frames and they total less than `LoopLocalFrames.copyLimit`.
+/// A member that takes the whole burst is then handed that one buffer: its socket holds it
+/// by reference (or copies it once), rather than taking and copying each frame, which cost
+/// two atomic reference-count writes and a copy per frame and member.
+struct SharedFrames {
+    let frames: [[UInt8]]
+    let joined: [UInt8]?
 }
 
 /// Registered after a coalesced burst (`EventLoop.afterOutputIsWritten`), so it runs once the

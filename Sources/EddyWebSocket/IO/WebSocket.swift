@@ -330,6 +330,17 @@ public final class WebSocket: @unchecked Sendable {
         return try transport.writeWithoutWaiting(contentsOf: frames)
     }
 
+    /// `sendFramedWithoutWaiting(_:)` for `messageCount` frames laid end to end in one
+    /// buffer (a room's burst, joined once for all its members): the transport holds that
+    /// buffer, or copies it once, rather than taking each frame.
+    public func sendFramedWithoutWaiting(joined frames: [UInt8], messageCount: Int) throws -> Bool {
+        guard proto.connectionState == .open, !state.transportClosing else { throw closedError() }
+        LoopTally.add(.messagesSent, messageCount)
+        LoopTally.add(.bytesSent, frames.count)
+        eventLoop.handOverHeldOutput()
+        return try transport.writeWithoutWaiting(frames)
+    }
+
     /// `sendFramedWithoutWaiting(_:)` for one frame (no array of frames to build).
     public func sendFramedWithoutWaiting(_ frame: [UInt8]) throws -> Bool {
         guard proto.connectionState == .open, !state.transportClosing else { throw closedError() }
