@@ -125,19 +125,15 @@ public final class Outbox: @unchecked Sendable {
     }
 
     /// `offerOnLoop(frames:keys:)` for a burst shared by many members: while the socket
-    /// keeps up, the frames go down joined, in one buffer the socket holds by reference.
+    /// keeps up, the frames go down joined, as one buffer that the socket's cork holds by
+    /// reference (or copies once). Otherwise they are offered one by one, as above.
     func offerOnLoop(_ shared: SharedFrames, keys: [String?]) {
         guard let joined = shared.joined, !closed, !blocked, queue.isEmpty, !queue.isBehind else {
             return offerOnLoop(frames: shared.frames, keys: keys)
         }
-        // Under `LoopLocalFrames.copyLimit`, so within one pass-through call of the above.
+        // Under `LoopLocalFrames.copyLimit`, so what the above would send in one call.
         assert(joined.count <= Self.passThroughBytes)
-        do {
-            _ = passedThrough(count: shared.frames.count,
-                              underWatermark: try socket.sendFramedWithoutWaiting(joined: joined, messageCount: shared.frames.count))
-        } catch {
-            _ = socketFailed()
-        }
+        passThrough(joined: joined, count: shared.frames.count)
     }
 
     /// Hands a frame straight to the socket (nothing is queued ahead of it); above the
@@ -156,6 +152,16 @@ public final class Outbox: @unchecked Sendable {
     private func passThrough(_ frames: [[UInt8]]) -> Bool {
         do {
             return passedThrough(count: frames.count, underWatermark: try socket.sendFramedWithoutWaiting(frames))
+        } catch {
+            return socketFailed()
+        }
+    }
+
+    /// `passThrough(_:)` for `count` frames joined in one buffer.
+    @discardableResult
+    private func passThrough(joined: [UInt8], count: Int) -> Bool {
+        do {
+            return passedThrough(count: count, underWatermark: try socket.sendFramedWithoutWaiting(joined: joined, messageCount: count))
         } catch {
             return socketFailed()
         }
