@@ -7,13 +7,22 @@ BENCH=$ROOT/Benchmarks
 EDDY=${EDDY:-$ROOT/.build/release/eddy}
 export NODE_PATH=/usr/share/nodejs
 
-# start_server LOGFILE CMD... -> sets SERVER_PID and SERVER_PORT (waits up to 30 s)
+# Where the server and the load client run: SERVER_CPUS and CLIENT_CPUS are `taskset -c`
+# lists ("0", "2-3"); unset or empty, the scheduler places them. On a machine whose cores the
+# client shares with the server, the figures depend on where the scheduler puts three busy
+# threads on two cores as much as on the server; separate CPUs take that out. Each command
+# is exec'd by taskset, so its PID is the one started.
+SERVER_PIN=(); [ -z "${SERVER_CPUS:-}" ] || SERVER_PIN=(taskset -c "$SERVER_CPUS")
+CLIENT_PIN=(); [ -z "${CLIENT_CPUS:-}" ] || CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
+
+# start_server LOGFILE CMD... -> sets SERVER_PID and SERVER_PORT (waits up to 30 s); on
+# SERVER_CPUS when set
 start_server() {
   local log=$1; shift
   # Emptied here, not only by the child's redirection: the loop below may otherwise read a
   # previous server's LISTENING line before the child has truncated the file.
   : > "$log"
-  "$@" > "$log" 2>&1 &
+  "${SERVER_PIN[@]}" "$@" > "$log" 2>&1 &
   SERVER_PID=$!
   SERVER_PORT=""
   for _ in $(seq 1 300); do

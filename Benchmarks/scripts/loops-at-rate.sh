@@ -15,6 +15,9 @@
 #   PEERS: more, "name|command" separated by ';', each command printing "LISTENING <port>"
 #   once bound and stopping on SIGTERM (e.g. a uWebSockets server on one and on two
 #   threads, built by yourself outside this repository)
+#   SERVER_CPUS, CLIENT_CPUS: taskset CPU lists for the server and the client (lib.sh); e.g.
+#   SERVER_CPUS=0 CLIENT_CPUS=1 compares two loops with one on the same single core, the
+#   server's own cost of a second loop without three busy threads sharing two cores
 # Echo: 100 connections, 32 B, at most 16 in flight each. ws-load sends in 1 kHz bursts
 # (R / 100,000 messages per connection each), so the CPU per message depends on the rate:
 # compare servers at the same rate only. Its missed counts messages that fell due while
@@ -66,7 +69,7 @@ measure() {
   fi
   # Emptied here: the child's own redirection may come after the first look for "upgraded".
   : > "$OUT/load.err"
-  "$BENCH/loadgen/ws-load" echo --port "$SERVER_PORT" --connections 100 --in-flight 16 --payload 32 --rate "$rate" \
+  "${CLIENT_PIN[@]}" "$BENCH/loadgen/ws-load" echo --port "$SERVER_PORT" --connections 100 --in-flight 16 --payload 32 --rate "$rate" \
     --warmup "$WARMUP" --duration "$DURATION" > "$OUT/load.out" 2>> "$OUT/load.err" &
   LOAD_PID=$!
   local before after wakes="" status=0

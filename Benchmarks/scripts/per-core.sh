@@ -12,6 +12,7 @@
 #   command may be '-'). Each command must print "LISTENING <port>" once bound and stop on
 #   SIGTERM; e.g. a uWebSockets server you built yourself outside this repository.
 #   BASE (default eddy): the server the closing table divides by each other one, per round
+#   SERVER_CPUS, CLIENT_CPUS: taskset CPU lists for the server and the client (lib.sh)
 # Echo: 100 connections x 16 in flight, 32 B. Broadcast: one publisher (window 16), 32 B,
 # to SUBSCRIBERS subscribers.
 set -euo pipefail
@@ -63,7 +64,7 @@ measure() {
     return 0
   fi
   # shellcheck disable=SC2086
-  "$BENCH/loadgen/ws-load" $load --port "$SERVER_PORT" --duration "$DURATION" > "$OUT/load.out" 2> "$OUT/load.err" &
+  "${CLIENT_PIN[@]}" "$BENCH/loadgen/ws-load" $load --port "$SERVER_PORT" --duration "$DURATION" > "$OUT/load.out" 2> "$OUT/load.err" &
   local load_pid=$!
   if [ "$case" = broadcast ]; then
     for _ in $(seq 1 600); do grep -q upgraded "$OUT/load.err" && break; kill -0 "$load_pid" 2>/dev/null || break; sleep 0.05; done
