@@ -96,8 +96,9 @@ struct BenchReportCommandTests {
     /// to see it, and no RESULT line is printed.
     @Test(arguments: ["bench", "fanout"])
     func unwritableHistogramPathFailsAtOnce(command: String) async throws {
-        let closedPort = try freeLoopbackPort()
-        let run = try await runEddy([command, "ws://127.0.0.1:\(closedPort)/", "--histogram", "/nonexistent-eddy-dir/out.hgrm"])
+        let closed = try RefusingLoopbackPort()
+        let run = try await runEddy([command, "ws://127.0.0.1:\(closed.port)/", "--histogram", "/nonexistent-eddy-dir/out.hgrm"])
+        withExtendedLifetime(closed) {}
         #expect(run.status != 0)
         #expect(run.stderr.contains("cannot write the latency distribution to /nonexistent-eddy-dir/out.hgrm"), "\(run)")
         #expect(!run.stdout.contains("RESULT"), "\(run)")

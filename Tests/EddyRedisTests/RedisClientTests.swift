@@ -333,7 +333,10 @@ struct RedisClientTests {
 
     @Test func anUnreachableServerFailsFastWithItsEndpointAndTheRetryTime() async throws {
         let loop = try EventLoop()
-        let port = try freeLoopbackPort()
+        // Held until the end: a port merely free a moment ago may be taken meanwhile by
+        // another test's listener, which answers the connection but not HELLO.
+        let refusing = try RefusingLoopbackPort()
+        let port = refusing.port
         let client = RedisClient(configuration: RedisConfiguration(endpoint: RedisEndpoint(port: port, password: "pw-not-shown"),
                                                                    backoff: RedisBackoff(initial: .seconds(30))), on: loop)
         await #expect { _ = try await client.send(RedisCommand("PING")) } throws: { error in
@@ -344,6 +347,7 @@ struct RedisClientTests {
             guard case RedisError.unavailable(_, _, let retryIn?) = error else { return false }
             return retryIn > .seconds(1)
         }
+        withExtendedLifetime(refusing) {}
         await client.close()
         #expect(await loop.shutdown().isClean)
     }
