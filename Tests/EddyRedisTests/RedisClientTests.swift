@@ -352,6 +352,21 @@ struct RedisClientTests {
         #expect(await loop.shutdown().isClean)
     }
 
+    @Test func aPeerThatDoesNotAnswerTheLoginIsUnavailableWithItsEndpoint() async throws {
+        let loop = try EventLoop()
+        let silent = try SilentLoopbackListener()
+        let endpoint = RedisEndpoint(port: silent.port, password: "pw-not-shown")
+        await #expect {
+            _ = try await RedisConnection.connect(RedisConfiguration(endpoint: endpoint, connectTimeout: .milliseconds(300)), on: loop)
+        } throws: { error in
+            guard case RedisError.unavailable(let named, let reason, nil) = error else { return false }
+            return named == "redis://:***@127.0.0.1:\(silent.port)/0" && reason.contains("HELLO")
+                && "\(error)".contains("127.0.0.1:\(silent.port)") && !"\(error)".contains("pw-not-shown")
+        }
+        withExtendedLifetime(silent) {}
+        #expect(await loop.shutdown().isClean)
+    }
+
     static func waitForReady(_ events: inout AsyncStream<RedisSubscriber.Event>.Iterator) async throws {
         for _ in 0..<1000 {
             guard let event = await events.next() else { break }

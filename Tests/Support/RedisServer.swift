@@ -125,6 +125,23 @@ public final class RefusingLoopbackPort: @unchecked Sendable {
     deinit { close(fd) }
 }
 
+/// A port on 127.0.0.1 that completes TCP handshakes (the kernel's backlog) but never
+/// accepts, reads or answers: a peer that is there and silent, for as long as this is held.
+public final class SilentLoopbackListener: @unchecked Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        (fd, port) = try boundLoopbackSocket()
+        guard listen(fd, 16) == 0 else {
+            close(fd)
+            throw ChildProcessError("listen: \(errno)")
+        }
+    }
+
+    deinit { close(fd) }
+}
+
 /// A TCP socket bound to 127.0.0.1 on a port the kernel chose, not listening.
 private func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -7,8 +7,11 @@ extension RedisConnection {
     /// `HELLO 3` with `AUTH` when a password is set, falling back to RESP2 (`AUTH`) on a
     /// server without `HELLO`, then `SELECT` when the database is not 0.
     ///
-    /// - Throws: `RedisError.unavailable` (connect failed or timed out),
-    ///   `RedisError.authentication`, `RedisError.server` (a `SELECT` refused).
+    /// - Throws: `RedisError.unavailable`, naming the endpoint, when the connection cannot be
+    ///   made in time, or when what answers does not log in as a Redis server would (no
+    ///   answer to `HELLO` within `connectTimeout`, the connection closed, bytes that are not
+    ///   RESP); `RedisError.authentication` (the login refused); `RedisError.server` (a
+    ///   `SELECT` refused).
     public static func connect(_ configuration: RedisConfiguration, on loop: EventLoop,
                                pushHandler: (@Sendable (RESPValue) -> Void)? = nil) async throws -> RedisConnection {
         let endpoint = configuration.endpoint
@@ -31,7 +34,13 @@ extension RedisConnection {
             try await connection.logIn(endpoint, timeout: configuration.connectTimeout)
         } catch {
             await connection.close()
-            throw error
+            switch error {
+            case RedisError.authentication, RedisError.server:
+                throw error // the server's own answer
+            default:
+                // Something listens there, but no Redis that answers: say where.
+                throw RedisError.unavailable(endpoint: endpoint.description, reason: "\(error)", retryIn: nil)
+            }
         }
         return connection
     }
