@@ -133,10 +133,8 @@ public final class SilentLoopbackListener: @unchecked Sendable {
 
     public init() throws {
         (fd, port) = try boundLoopbackSocket()
-        guard listen(fd, 16) == 0 else {
-            close(fd)
-            throw ChildProcessError("listen: \(errno)")
-        }
+        // On failure the instance is fully initialized, so deinit closes the socket.
+        guard listen(fd, 16) == 0 else { throw ChildProcessError("listen: \(errno)") }
     }
 
     deinit { close(fd) }
