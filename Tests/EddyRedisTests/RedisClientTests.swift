@@ -342,10 +342,13 @@ struct RedisClientTests {
         await #expect { _ = try await client.send(RedisCommand("PING")) } throws: { error in
             "\(error)".contains("127.0.0.1:\(port)") && !"\(error)".contains("pw-not-shown")
         }
-        // Backing off: the next command fails at once, saying when the next attempt is.
+        // Backing off: the next command fails at once, saying when the next attempt is, and
+        // naming the endpoint once.
         await #expect { _ = try await client.send(RedisCommand("PING")) } throws: { error in
             guard case RedisError.unavailable(_, _, let retryIn?) = error else { return false }
-            return retryIn > .seconds(1)
+            let text = "\(error)"
+            return retryIn > .seconds(1) && text.components(separatedBy: "redis://:***@127.0.0.1:\(port)/0").count == 2
+                && text.contains("; retrying in ") && text.hasSuffix(" s") && !text.contains("seconds")
         }
         withExtendedLifetime(refusing) {}
         await client.close()

@@ -21,7 +21,11 @@ public actor RedisClient {
     private var connecting: Task<RedisConnection, any Error>?
     private var failures = 0
     private var nextAttempt: ContinuousClock.Instant?
+    /// Why the last attempt failed, in full (for the state change), and without the
+    /// endpoint that `RedisError.unavailable` already names (for the error thrown while
+    /// backing off, which names it once).
     private var lastFailure = ""
+    private var lastReason = ""
     private var isClosed = false
     private let onStateChange: (@Sendable (RedisConnectionState) -> Void)?
 
@@ -76,7 +80,7 @@ public actor RedisClient {
         guard !isClosed else { throw RedisError.connectionClosed("the client was closed") }
         if let connecting { return try await connecting.value }
         if let nextAttempt, ContinuousClock.now < nextAttempt {
-            throw RedisError.unavailable(endpoint: configuration.endpoint.description, reason: lastFailure,
+            throw RedisError.unavailable(endpoint: configuration.endpoint.description, reason: lastReason,
                                          retryIn: nextAttempt - ContinuousClock.now)
         }
         let attempt = startConnecting()
@@ -120,6 +124,7 @@ public actor RedisClient {
         let delay = configuration.backoff.delay(afterFailures: failures)
         nextAttempt = .now + delay
         lastFailure = "\(error)"
+        if case RedisError.unavailable(_, let reason, _) = error { lastReason = reason } else { lastReason = lastFailure }
         onStateChange?(.unavailable(reason: lastFailure, retryIn: delay))
     }
 

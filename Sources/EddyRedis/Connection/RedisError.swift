@@ -27,7 +27,7 @@ public enum RedisError: Error, Sendable, CustomStringConvertible {
         case .timedOut(let command, let after): return "Redis did not answer \(command) within \(after)"
         case .connectionClosed(let reason): return "Redis connection closed: \(reason)"
         case .unavailable(let endpoint, let reason, let retryIn):
-            return "Redis at \(endpoint) is unavailable (\(reason))" + (retryIn.map { "; retrying in \($0)" } ?? "")
+            return "Redis at \(endpoint) is unavailable (\(reason))" + (retryIn.map { "; retrying in \($0.secondsText)" } ?? "")
         case .protocolViolation(let error): return "Redis protocol violation: \(error)"
         case .invalidURL(let reason): return "invalid Redis URL: \(reason)"
         }
