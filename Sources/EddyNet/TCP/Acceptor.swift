@@ -73,12 +73,15 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     private var poll: UnsafeMutablePointer<uv_poll_t>?
     private var retryTimer: UnsafeMutablePointer<uv_timer_t>?
     private var open = false
+    /// Which loop takes each accepted socket.
+    private var dealer: LoopDealer<SystemRandomNumberGenerator>
 
     init(loop: EventLoop, group: EventLoopGroup, configuration: TCPConfiguration, maxPending: Int, limits: ConnectionLimits,
          logger: Logger) {
         self.refusals = RefusalLog(logger: logger)
         self.loop = loop
         self.group = group
+        self.dealer = LoopDealer(loopCount: group.loops.count)
         self.configuration = SharedValue(configuration)
         self.maxPending = maxPending
         self.admission = ConnectionAdmission(limits: limits)
@@ -131,7 +134,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
     }
 
     /// Accepts what the kernel has queued (bounded per wake-up) and deals the sockets out
-    /// to the group's loops.
+    /// to the group's loops (see `LoopDealer`).
     private func acceptPending() {
         for _ in 0..<64 {
             guard open else { return }
@@ -156,7 +159,7 @@ final class Acceptor: LoopResource, UVHandleOwner, @unchecked Sendable {
             LoopTally.add(.connectionsAccepted)
             LoopTally.add(.connectionsOpen)
             accepted.wrappingAdd(1, ordering: .relaxed)
-            let target = group.next()
+            let target = group.loops[dealer.next()]
             let configuration = self.configuration
             target.runOnLoop { self.adopt(client, peer: peer, on: target, configuration: configuration) }
         }

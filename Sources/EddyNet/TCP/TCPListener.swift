@@ -3,14 +3,16 @@ public import EddyLoop
 public import Logging
 import Synchronization
 
-/// A listening TCP socket whose accepted connections are spread round robin across an
+/// A listening TCP socket whose accepted connections are spread evenly across an
 /// `EventLoopGroup`.
 ///
 /// The listening socket lives on one loop, watched with `uv_poll_t`; each wake-up accepts
-/// up to 64 pending connections with `accept4` and hands each socket to the next loop of
-/// the group, which wraps it in a `TCPConnection` (`uv_tcp_open`). This spreads load
-/// evenly and deterministically without `SO_REUSEPORT`, so a second process binding the
-/// same port still gets `EADDRINUSE`.
+/// up to 64 pending connections with `accept4` and deals each socket to a loop of the
+/// group, which wraps it in a `TCPConnection` (`uv_tcp_open`). Loops are dealt to in
+/// rounds that reach every loop once, each round in a random order: as even as round
+/// robin, without making a peer that writes to its connections in order wake a different
+/// loop with every write. No `SO_REUSEPORT`, so a second process binding the same port
+/// still gets `EADDRINUSE`.
 ///
 /// Guarantees: `connections` serves one waiting consumer at a time (a concurrent `next`
 /// throws `IOError.Code.readInProgress`); at most `maxPendingConnections` accepted
@@ -32,7 +34,8 @@ public final class TCPListener: ByteStreamListener {
     ///     is used). IPv6 sockets are IPv6-only.
     ///   - port: 0 lets the kernel choose; read it from `localAddress.port`.
     ///   - backlog: the kernel's accept queue length. Default 1,024.
-    ///   - group: accepted connections go to its loops in turn.
+    ///   - group: accepted connections go to its loops, every loop once per round of
+    ///     `group.loops.count` connections.
     ///   - limits: connections over them are refused at once (see `ConnectionLimits`).
     ///   - logger: hears refusals by `limits` (`warning`, at most one line per 10 s, with the
     ///     count since the last one); nothing per accepted connection.
