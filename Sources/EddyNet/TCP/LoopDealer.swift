@@ -10,8 +10,9 @@
 ///   robin never does that, so a client that writes to its connections in the order it opened
 ///   them (a load generator, a pool, a proxy) sends every write to a different loop from the
 ///   one before, and each loop goes back to sleep between two of its writes. Measured on two
-///   loops against `ws-load`'s 1 kHz bursts, this cut `epoll_wait`s per 1,000 echoes by about
-///   half and the CPU per message by 5–10 % (BENCHMARKS.md, eighteenth session).
+///   loops against `ws-load`'s 1 kHz bursts, dealing in shuffled rounds halved the
+///   `epoll_wait`s per echo, and round robin cost 4–14 % more CPU per message (BENCHMARKS.md,
+///   eighteenth session).
 ///
 /// A value with no I/O; the `Acceptor` keeps one on its loop thread.
 struct LoopDealer<Generator: RandomNumberGenerator> {
