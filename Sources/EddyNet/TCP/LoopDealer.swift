@@ -30,9 +30,10 @@ struct LoopDealer<Generator: RandomNumberGenerator> {
 
     /// The index of the loop for the next connection.
     mutating func next() -> Int {
-        if remaining.isEmpty { remaining.append(contentsOf: 0..<loopCount) }
-        let pick = remaining.count == 1 ? 0 : Int.random(in: 0..<remaining.count, using: &generator)
-        remaining.swapAt(pick, remaining.count - 1)
+        if remaining.isEmpty {
+            remaining.append(contentsOf: 0..<loopCount)
+            remaining.shuffle(using: &generator)
+        }
         return remaining.removeLast()
     }
 }
